@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs everything Paddock needs on a Debian 12 machine with Node 20, idempotently:
+# Debian packages, pnpm, the workspace's dependencies, the native addon and the CLI bundle.
+# Each step is skipped when its result is already there, so running it twice is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# Debian packages: build tools for the addon and eBPF, capnp for the schema, runc for calves,
+# and the real servers and clients the integration tests and benchmarks run against.
+APT_PACKAGES=(
+  capnproto clang llvm libbpf-dev make g++ python3 pkg-config
+  runc iproute2 tshark tcpdump
+  dnsmasq-base kea-dhcp4-server isc-dhcp-server busybox dhcpcd-base
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    say "missing Debian packages: ${missing[*]}; run this script as root or install them with apt-get."
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packaged servers are started by the tests in namespaces, never as system services.
+  for svc in kea-dhcp4-server isc-dhcp-server; do
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
+fi
+
+# pnpm 10 (the packageManager field pins it; pnpm 12 needs a platform binary the registry lacks).
+PNPM_VERSION=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+if ! command -v pnpm >/dev/null 2>&1 || [[ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]]; then
+  say "installing pnpm $PNPM_VERSION"
+  npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null
+fi
+
+# Dependencies: a frozen lockfile, so a fresh clone gets exactly what was tested.
+pnpm install --frozen-lockfile --reporter=silent
+
+# The native addon: npm's bundled node-gyp 12 against the system Node headers
+# (node-gyp 13 needs Node 22). Rebuilt only when a source is newer than the binary.
+if [[ -f native/binding.gyp ]]; then
+  addon=native/build/Release/paddock_native.node
+  if [[ ! -f $addon ]] || [[ -n $(find native/binding.gyp native/src native/bpf -newer "$addon" -type f 2>/dev/null | head -1) ]]; then
+    say "building the native addon"
+    NODE_GYP=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
+    (cd native && node "$NODE_GYP" rebuild --nodedir=/usr --silent >/dev/null)
+  fi
+fi
+
+# The CLI bundle (esbuild): one file, so `paddock` starts without a TypeScript loader.
+node scripts/build.mjs
