@@ -1,0 +1,30 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, expect, it } from "vitest";
+
+const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const out = mkdtempSync(path.join(tmpdir(), "paddock-gen-"));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+it("committed generated code is what the schema generates today", () => {
+  execFileSync(process.execPath, [path.join(pkg, "scripts/generate.mjs"), "--out", out], { stdio: "pipe" });
+  const committed = path.join(pkg, "src/generated");
+  const files = readdirSync(out).sort();
+  expect(readdirSync(committed).sort()).toEqual(files);
+  for (const f of files) {
+    expect(readFileSync(path.join(committed, f), "utf8"), `${f} differs: run node packages/protocol/scripts/generate.mjs`).toBe(
+      readFileSync(path.join(out, f), "utf8"),
+    );
+  }
+});
+
+it("keeps the original file id and ordinals", () => {
+  const schema = readFileSync(path.join(pkg, "schema/kv.capnp"), "utf8");
+  expect(schema).toContain("@0x9e83562906de8259;");
+  for (const field of ["id @0 :Int32", "path @1 :List(Text)", "write @2 :Data", "read @3 :Void", "delete @4 :Void", "ok @1 :Data", "error @2 :Data"]) {
+    expect(schema).toContain(field);
+  }
+});
