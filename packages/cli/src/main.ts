@@ -1,1 +1,23 @@
-console.log("paddock");
+/**
+ * The `paddock` command.
+ */
+import { Command, CommanderError } from "commander";
+import { registerKv } from "./commands/kv.ts";
+import { reportError } from "./errors.ts";
+
+const program = new Command();
+program
+  .name("paddock")
+  .description("Privilege-separated network system services: a privileged shim (priv) and sandboxed calves")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+registerKv(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exitCode = err.exitCode;
+  else process.exitCode = reportError(err);
+}

@@ -170,7 +170,7 @@ function guarded<T>(what: string, frame: Uint8Array, read: () => Result<T>): Res
  * a request or a typed error.
  */
 export function decodeKvRequest(frame: Uint8Array): Result<KvRequest> {
-  return guarded("request", frame, () => {
+  return guarded<KvRequest>("request", frame, () => {
     const root = new capnp.Message(frame.slice().buffer, false).getRoot(wire.Request);
     const id = root.getId();
     const path = readPath(root.getPath());
@@ -204,7 +204,7 @@ export function decodeKvRequest(frame: Uint8Array): Result<KvRequest> {
 
 /** Decodes one frame as a response (used by clients). Total, like decodeKvRequest. */
 export function decodeKvResponse(frame: Uint8Array): Result<KvResponse> {
-  return guarded("response", frame, () => {
+  return guarded<KvResponse>("response", frame, () => {
     const root = new capnp.Message(frame.slice().buffer, false).getRoot(wire.Response);
     const id = root.getId();
     const decoder = new TextDecoder("utf-8", { fatal: false });

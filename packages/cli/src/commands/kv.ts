@@ -1,0 +1,172 @@
+/**
+ * `paddock kv …`: run a standalone store, and read, change, watch and audit one through its
+ * admin socket.
+ */
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { builtinSchemas, KvClient, KvError, KvServer, KvStore, parseKvPath } from "@paddock/kv";
+import type { Command } from "commander";
+import pino from "pino";
+import { UserError } from "../errors.ts";
+
+/** Where `kv` client commands look for the admin socket when --socket is not given. */
+export const DEFAULT_ADMIN_SOCKET = "/run/paddock/admin.sock";
+
+function checkStateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new UserError(`cannot create the state directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!statSync(dir).isDirectory()) throw new UserError(`the state directory ${dir} is not a directory`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UserError(`the state directory ${dir} is not writable`);
+  }
+}
+
+function checkSocketDir(socketPath: string, what: string): void {
+  const dir = path.dirname(path.resolve(socketPath));
+  if (!existsSync(dir)) throw new UserError(`the directory for the ${what} ${socketPath} does not exist`);
+  if (Buffer.byteLength(path.resolve(socketPath)) > 107) throw new UserError(`the ${what} path ${socketPath} is longer than a Unix socket path may be (107 bytes)`);
+}
+
+function checkPath(text: string): string {
+  const p = parseKvPath(text);
+  if (!p.ok) throw new UserError(`${JSON.stringify(text)} is not a store path: ${p.reason}`);
+  return p.path;
+}
+
+async function withClient<T>(socketPath: string, run: (c: KvClient) => Promise<T>): Promise<T> {
+  const client = await KvClient.connect(socketPath).catch((err: KvError) => {
+    throw new UserError(`${err.message}; is \`paddock kv serve\` (or the shim) running, and are you root?`);
+  });
+  try {
+    return await run(client);
+  } finally {
+    client.close();
+  }
+}
+
+export function registerKv(program: Command): void {
+  const kv = program.command("kv").description("run a standalone KV store, or read and change one through its admin socket");
+
+  kv.command("serve")
+    .description("run a standalone store: calf rights on --socket, operator rights on --admin-socket (mode 0600)")
+    .requiredOption("--schema <name>", `the service schema (${Object.keys(builtinSchemas).join(", ")})`)
+    .requiredOption("--socket <path>", "Unix socket for calf connections")
+    .requiredOption("--admin-socket <path>", "Unix socket for operators (created mode 0600)")
+    .requiredOption("--state-dir <dir>", "where the store file and the audit log are kept")
+    .option("--log-level <level>", "debug, info, warn or error", "info")
+    .action(async (opts: { schema: string; socket: string; adminSocket: string; stateDir: string; logLevel: string }) => {
+      const schema = builtinSchemas[opts.schema];
+      if (!schema) throw new UserError(`there is no schema named ${JSON.stringify(opts.schema)}; known: ${Object.keys(builtinSchemas).join(", ")}`);
+      if (!["debug", "info", "warn", "error"].includes(opts.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(opts.logLevel)}`);
+      checkStateDir(opts.stateDir);
+      checkSocketDir(opts.socket, "calf socket");
+      checkSocketDir(opts.adminSocket, "admin socket");
+      const log = pino({ level: opts.logLevel, base: { component: "kv" } });
+      let store: KvStore;
+      try {
+        store = new KvStore({ schema, stateDir: opts.stateDir, log });
+      } catch (err) {
+        throw new UserError(`cannot open the store in ${opts.stateDir}: ${(err as Error).message}`);
+      }
+      const server = new KvServer(store, log);
+      try {
+        await server.listen(opts.socket, "calf", `calf:${schema.name}`);
+        await server.listen(opts.adminSocket, "admin", "admin");
+      } catch (err) {
+        await server.close();
+        throw new UserError(`cannot listen: ${(err as Error).message}`);
+      }
+      log.info({ schema: schema.name, socket: opts.socket, adminSocket: opts.adminSocket, stateDir: opts.stateDir, keys: store.values.size }, "store ready");
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, "stopping");
+          resolve();
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await server.close();
+      await store.close();
+      for (const s of [opts.socket, opts.adminSocket]) rmSync(s, { force: true });
+      log.info({}, "stopped");
+      log.flush?.();
+    });
+
+  const socketOption = ["--socket <path>", "the admin socket", DEFAULT_ADMIN_SOCKET] as const;
+
+  kv.command("get")
+    .description("print a key's value")
+    .argument("<path>", "e.g. /ip")
+    .option(...socketOption)
+    .action(async (p: string, opts: { socket: string }) => {
+      const key = checkPath(p);
+      const value = await withClient(opts.socket, (c) => c.read(key));
+      process.stdout.write(value + "\n");
+    });
+
+  kv.command("put")
+    .description("write a key (validated by the schema, audited)")
+    .argument("<path>", "e.g. /ip")
+    .argument("<value>", "the value in its canonical text form, e.g. 10.0.0.5/24")
+    .option(...socketOption)
+    .action(async (p: string, value: string, opts: { socket: string }) => {
+      const key = checkPath(p);
+      await withClient(opts.socket, (c) => c.write(key, value));
+    });
+
+  kv.command("del")
+    .description("delete a key")
+    .argument("<path>")
+    .option(...socketOption)
+    .action(async (p: string, opts: { socket: string }) => {
+      const key = checkPath(p);
+      await withClient(opts.socket, (c) => c.delete(key));
+    });
+
+  kv.command("ls")
+    .description("list keys (with their values) at or under a path")
+    .argument("[path]", "a prefix", "/")
+    .option(...socketOption)
+    .option("--keys-only", "print only the keys")
+    .action(async (p: string, opts: { socket: string; keysOnly?: boolean }) => {
+      const prefix = checkPath(p);
+      await withClient(opts.socket, async (c) => {
+        for (const key of await c.list(prefix)) {
+          if (opts.keysOnly) process.stdout.write(`${key}\n`);
+          else process.stdout.write(`${key} ${await c.read(key).catch((e: KvError) => `<${e.code}>`)}\n`);
+        }
+      });
+    });
+
+  kv.command("watch")
+    .description("print each change at or under a path as it is committed, until interrupted")
+    .argument("[path]", "a prefix", "/")
+    .option(...socketOption)
+    .action(async (p: string, opts: { socket: string }) => {
+      const prefix = checkPath(p);
+      await withClient(opts.socket, async (c) => {
+        await c.watch(prefix, (e) => process.stdout.write(e.value === null ? `${e.seq} del ${e.path}\n` : `${e.seq} put ${e.path} ${e.value}\n`));
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+          c["socket"].once("close", resolve);
+        });
+      });
+    });
+
+  kv.command("audit")
+    .description("print the audit log (JSON lines: every write and delete attempt, accepted or refused)")
+    .option("-n, --lines <n>", "only the last N lines", "0")
+    .option(...socketOption)
+    .action(async (opts: { socket: string; lines: string }) => {
+      const n = Number(opts.lines);
+      if (!Number.isInteger(n) || n < 0) throw new UserError(`--lines must be a whole number, not ${JSON.stringify(opts.lines)}`);
+      const lines = await withClient(opts.socket, (c) => c.audit(n));
+      for (const l of lines) process.stdout.write(l + "\n");
+    });
+}

@@ -1,0 +1,55 @@
+/**
+ * Atomic persistence of the store: the whole store is one small JSON file, replaced by writing a
+ * temporary file, fsyncing it, renaming it over the old one and fsyncing the directory, so that
+ * after a crash at any moment the file is either the old or the new version, never a mix.
+ */
+import { constants, promises as fsp, readFileSync } from "node:fs";
+import path from "node:path";
+
+/** The file format's name and version, checked on load. */
+export const STORE_FORMAT = "paddock-kv/1";
+
+/** What the store file holds. */
+export interface StoreSnapshot {
+  format: typeof STORE_FORMAT;
+  schema: string;
+  /** Sequence number of the last committed change (a decimal string: it may exceed 2^53 in theory). */
+  seq: string;
+  entries: Record<string, string>;
+}
+
+/** Writes `data` to `file` atomically and durably (temp file, fsync, rename, fsync of the directory). */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+  const dh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** Reads the store file; null when there is none yet. Throws with a clear message when it is unreadable. */
+export function readSnapshot(file: string): StoreSnapshot | null {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  const data = JSON.parse(text) as Partial<StoreSnapshot>;
+  if (data.format !== STORE_FORMAT || typeof data.entries !== "object" || data.entries === null || typeof data.seq !== "string") {
+    throw new Error(`${file} is not a ${STORE_FORMAT} store file`);
+  }
+  return data as StoreSnapshot;
+}

@@ -1,0 +1,283 @@
+/**
+ * The KV server: one connection per calf (or operator) over a stream socket, framed Cap'n Proto
+ * requests answered by id, so a client may pipeline.
+ *
+ * A connection that breaks the protocol (bad framing, an oversized or undecodable message) is
+ * closed, and only that one: the server and other connections go on. Each connection has a rate
+ * limit (token bucket), a frame size limit and a bound on requests in flight; past that bound the
+ * server stops reading from the socket, so a flooding client is slowed by TCP-like backpressure
+ * instead of growing our memory.
+ */
+import { chmodSync, rmSync, statSync } from "node:fs";
+import net from "node:net";
+import {
+  FrameReader,
+  MAX_ADMIN_FRAME_BYTES,
+  MAX_CALF_FRAME_BYTES,
+  decodeKvRequest,
+  encodeKvResponse,
+  type KvRequest,
+  type KvResult,
+} from "@paddock/protocol";
+import { KvError, KvErrorCode } from "./errors.ts";
+import { parseKvSegments } from "./path.ts";
+import type { Role } from "./schema.ts";
+import type { KvCaller, KvLogger, KvStore } from "./store.ts";
+
+/** Limits applied to one connection. */
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  /** Sustained requests per second. */
+  ratePerSecond: number;
+  /** Requests allowed in a burst above the sustained rate. */
+  burst: number;
+  /** Requests being processed before the server stops reading the socket. */
+  maxInFlight: number;
+  /** Response bytes queued for a slow reader before the connection is dropped. */
+  maxQueuedResponseBytes: number;
+}
+
+/**
+ * A calf: a DHCP client writes a dozen keys per lease; 100/s sustained and a burst of 200
+ * leave it ample room while bounding the audit log and disk writes a hostile calf can cause.
+ */
+export const CALF_LIMITS: ConnectionLimits = {
+  maxFrameBytes: MAX_CALF_FRAME_BYTES,
+  ratePerSecond: 100,
+  burst: 200,
+  maxInFlight: 64,
+  maxQueuedResponseBytes: 1024 * 1024,
+};
+
+/** An operator (root, through the 0600 admin socket): no rate limit, larger frames for audit tails. */
+export const ADMIN_LIMITS: ConnectionLimits = {
+  maxFrameBytes: MAX_ADMIN_FRAME_BYTES,
+  ratePerSecond: Number.POSITIVE_INFINITY,
+  burst: Number.POSITIVE_INFINITY,
+  maxInFlight: 256,
+  maxQueuedResponseBytes: 16 * 1024 * 1024,
+};
+
+/** Bytes of audit text one response may carry: an admin frame with room for the envelope. */
+const MAX_AUDIT_RESPONSE_BYTES = MAX_ADMIN_FRAME_BYTES - 4096;
+
+const utf8 = new TextEncoder();
+
+/** Counters a metrics exporter can read. */
+export interface KvServerStats {
+  connections: number;
+  requests: Record<string, number>;
+  protocolViolations: number;
+  rateLimited: number;
+}
+
+export class KvServer {
+  readonly stats: KvServerStats = { connections: 0, requests: {}, protocolViolations: 0, rateLimited: 0 };
+  private readonly sockets = new Set<net.Socket>();
+  private readonly servers = new Set<net.Server>();
+  private nextConnection = 1;
+
+  constructor(
+    readonly store: KvStore,
+    private readonly log: KvLogger,
+  ) {}
+
+  /**
+   * Listens on a Unix socket path. Connections get `role` rights. A stale socket file from a
+   * crashed run is replaced; an admin socket is made 0600 before it accepts anyone.
+   */
+  async listen(socketPath: string, role: Role, name = role): Promise<net.Server> {
+    try {
+      if (statSync(socketPath).isSocket()) rmSync(socketPath);
+    } catch {
+      // Absent: nothing to remove.
+    }
+    const server = net.createServer((socket) => this.serve(socket, { role, name: `${name}#${this.nextConnection++}` }));
+    // Create the socket unreadable by others, then widen for calf sockets only.
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(socketPath, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    chmodSync(socketPath, role === "admin" ? 0o600 : 0o660);
+    this.servers.add(server);
+    server.on("close", () => this.servers.delete(server));
+    return server;
+  }
+
+  /** Serves one connected stream (a Unix socket, or a socketpair end given to a calf as an fd). */
+  serve(socket: net.Socket, caller: KvCaller, limits: ConnectionLimits = caller.role === "admin" ? ADMIN_LIMITS : CALF_LIMITS): void {
+    new Connection(this, socket, caller, limits, this.log).start();
+  }
+
+  /** Closes every listener and connection. */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all([...this.servers].map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  /** @internal */
+  track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    this.stats.connections++;
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      this.stats.connections--;
+    });
+  }
+
+  /** @internal */
+  count(result: string): void {
+    this.stats.requests[result] = (this.stats.requests[result] ?? 0) + 1;
+  }
+}
+
+class Connection {
+  private readonly reader: FrameReader;
+  private tokens: number;
+  private lastRefill = performance.now();
+  private inFlight = 0;
+  private readonly unwatch: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    private readonly server: KvServer,
+    private readonly socket: net.Socket,
+    private readonly caller: KvCaller,
+    private readonly limits: ConnectionLimits,
+    private readonly log: KvLogger,
+  ) {
+    this.reader = new FrameReader({ maxFrameBytes: limits.maxFrameBytes });
+    this.tokens = limits.burst;
+  }
+
+  start(): void {
+    this.server.track(this.socket);
+    this.log.debug({ client: this.caller.name }, "kv connection opened");
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("error", (err) => this.log.debug({ client: this.caller.name, err: err.message }, "kv connection error"));
+    this.socket.on("close", () => {
+      this.closed = true;
+      for (const u of this.unwatch) u();
+      this.log.debug({ client: this.caller.name }, "kv connection closed");
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const { frames, error } = this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    for (const frame of frames) {
+      if (this.closed) return;
+      const req = decodeKvRequest(frame);
+      if (!req.ok) return this.violation(req.error.code, req.error.detail);
+      this.handle(req.value);
+    }
+    if (error) this.violation(error.code, error.detail);
+  }
+
+  private violation(code: string, detail: string): void {
+    this.server.stats.protocolViolations++;
+    this.log.warn({ client: this.caller.name, code, detail }, "kv client broke the protocol; closing its connection");
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private takeToken(): boolean {
+    if (this.limits.ratePerSecond === Number.POSITIVE_INFINITY) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.limits.ratePerSecond);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private handle(req: KvRequest): void {
+    if (!this.takeToken()) {
+      this.server.stats.rateLimited++;
+      this.reply(req.id, errorResult(new KvError(KvErrorCode.RATE_LIMITED, `more than ${this.limits.ratePerSecond} requests per second`)));
+      return;
+    }
+    this.inFlight++;
+    if (this.inFlight >= this.limits.maxInFlight) this.socket.pause();
+    void this.execute(req)
+      .then((result) => this.reply(req.id, result))
+      .catch((err: unknown) => {
+        this.log.error({ client: this.caller.name, err: (err as Error).message }, "kv request failed unexpectedly");
+        this.reply(req.id, errorResult(new KvError("PADDOCK_E_KV_INTERNAL", "internal error")));
+      })
+      .finally(() => {
+        this.inFlight--;
+        if (this.inFlight < this.limits.maxInFlight && !this.closed) this.socket.resume();
+      });
+  }
+
+  private async execute(req: KvRequest): Promise<KvResult> {
+    const store = this.server.store;
+    switch (req.op.kind) {
+      case "read": {
+        await store.settled();
+        const r = store.read(this.caller, req.path);
+        return r.ok ? { kind: "ok", value: utf8.encode(r.value) } : errorResult(r.error);
+      }
+      case "write": {
+        const r = await store.write(this.caller, req.path, req.op.value);
+        return r.ok ? { kind: "ok", value: new Uint8Array(0) } : errorResult(r.error);
+      }
+      case "delete": {
+        const r = await store.delete(this.caller, req.path);
+        return r.ok ? { kind: "ok", value: new Uint8Array(0) } : errorResult(r.error);
+      }
+      case "list": {
+        await store.settled();
+        const r = store.list(this.caller, req.path);
+        return r.ok ? { kind: "paths", paths: r.value } : errorResult(r.error);
+      }
+      case "watch":
+        return this.watch(req);
+      case "audit": {
+        if (this.caller.role !== "admin") return errorResult(new KvError(KvErrorCode.FORBIDDEN, "only an operator may read the audit log"));
+        await store.settled();
+        const lines = store.auditTail(req.op.tail, MAX_AUDIT_RESPONSE_BYTES);
+        return { kind: "ok", value: utf8.encode(lines.map((l) => l + "\n").join("")) };
+      }
+    }
+  }
+
+  private watch(req: KvRequest): KvResult {
+    if (this.caller.role !== "admin" && this.caller.role !== "priv") {
+      return errorResult(new KvError(KvErrorCode.FORBIDDEN, "a calf may not watch the store"));
+    }
+    const prefix = parseKvSegments(req.path);
+    if (!prefix.ok) return errorResult(new KvError(KvErrorCode.BAD_PATH, prefix.reason));
+    this.unwatch.push(
+      this.server.store.watch(prefix.path, (e) => {
+        const change = e.value === null ? ({ kind: "deleted" } as const) : ({ kind: "written", value: utf8.encode(e.value) } as const);
+        this.reply(req.id, { kind: "event", event: { seq: e.seq, path: e.path.split("/").filter(Boolean), change } });
+      }),
+    );
+    return { kind: "ok", value: new Uint8Array(0) };
+  }
+
+  private reply(id: number, result: KvResult): void {
+    if (this.closed) return;
+    this.server.count(result.kind === "error" ? result.message.split(":")[0]! : result.kind);
+    if (this.socket.writableLength > this.limits.maxQueuedResponseBytes) {
+      this.log.warn({ client: this.caller.name }, "kv client does not read its responses; closing its connection");
+      this.closed = true;
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(encodeKvResponse({ id, result }));
+  }
+}
+
+function errorResult(err: KvError): KvResult {
+  return { kind: "error", message: err.toWire() };
+}
