@@ -1,0 +1,99 @@
+/**
+ * Test support: throwaway network namespaces and veth pairs with unique names, removed in
+ * afterAll even when a test fails. Namespaces are entered with nsenter --net (never
+ * `ip netns exec`, which remounts /sys; DESIGN.md measured facts).
+ */
+import { execFileSync } from "node:child_process";
+
+let counter = 0;
+
+/** A unique short name (≤ 15 bytes, the interface-name limit) for this process. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  const name = `${prefix}${process.pid % 100000}${counter}`;
+  if (name.length > 15) throw new Error(`name too long: ${name}`);
+  return name;
+}
+
+/** Runs a command, returning stdout; throws with stderr on failure. */
+export function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Runs a command inside a namespace with nsenter --net. */
+export function inNetns(ns: string, cmd: string, args: string[]): string {
+  return run("nsenter", [`--net=/run/netns/${ns}`, cmd, ...args]);
+}
+
+/** Whether integration tests may run: root, or CI=true (where missing root must fail). */
+export const canRunAsRoot = process.getuid?.() === 0 || process.env.CI === "true";
+/** Why the integration tests are skipped (only ever off CI). */
+export const skipReason = "needs root to create network namespaces (skipped only when not root and CI is not true)";
+
+/** Two namespaces joined by a veth pair: `a`/`ifA` is "ours", `b`/`ifB` the peer. */
+export interface VethPair {
+  a: string;
+  b: string;
+  ifA: string;
+  ifB: string;
+  pathA: string;
+  pathB: string;
+  macA: string;
+  macB: string;
+}
+
+const created: string[] = [];
+
+/** Creates namespaces a and b, a veth pair between them, both up, IPv6 off (no stray frames). */
+export function createVethPair(): VethPair {
+  const a = uniqueName("pna");
+  const b = uniqueName("pnb");
+  run("ip", ["netns", "add", a]);
+  created.push(a);
+  run("ip", ["netns", "add", b]);
+  created.push(b);
+  const ifA = uniqueName("va");
+  const ifB = uniqueName("vb");
+  run("ip", ["link", "add", ifA, "netns", a, "type", "veth", "peer", "name", ifB, "netns", b]);
+  for (const [ns, ifname] of [
+    [a, ifA],
+    [b, ifB],
+  ] as const) {
+    // Disable IPv6 so router solicitations and MLD reports do not add frames to the counts.
+    inNetns(ns, "sysctl", ["-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+    inNetns(ns, "ip", ["link", "set", "lo", "up"]);
+    inNetns(ns, "ip", ["link", "set", ifname, "up"]);
+  }
+  const mac = (ns: string, ifname: string): string =>
+    (JSON.parse(inNetns(ns, "ip", ["-j", "link", "show", ifname])) as { address: string }[])[0]!.address;
+  return { a, b, ifA, ifB, pathA: `/run/netns/${a}`, pathB: `/run/netns/${b}`, macA: mac(a, ifA), macB: mac(b, ifB) };
+}
+
+/** Creates one namespace with lo up. */
+export function createNetns(): { name: string; path: string } {
+  const name = uniqueName("pnn");
+  run("ip", ["netns", "add", name]);
+  created.push(name);
+  inNetns(name, "ip", ["link", "set", "lo", "up"]);
+  return { name, path: `/run/netns/${name}` };
+}
+
+/** Deletes every namespace this process created (their veths, qdiscs and filters go too). */
+export function removeAllNetns(): void {
+  for (const ns of created.splice(0)) {
+    try {
+      run("ip", ["netns", "del", ns]);
+    } catch {
+      // Already gone: nothing to clean.
+    }
+  }
+}
+
+/** Resolves when `pred` holds, polling every few ms; rejects after `ms`. */
+export async function waitFor(pred: () => boolean, ms = 2000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
