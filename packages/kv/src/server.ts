@@ -58,6 +58,12 @@ export const ADMIN_LIMITS: ConnectionLimits = {
   maxQueuedResponseBytes: 16 * 1024 * 1024,
 };
 
+/**
+ * How long a partial frame may sit in our buffer. A client writes each request in one go, so a
+ * frame that stays incomplete this long is a stalled or hostile peer holding our memory.
+ */
+export const PARTIAL_FRAME_TIMEOUT_MS = 10_000;
+
 /** Bytes of audit text one response may carry: an admin frame with room for the envelope. */
 const MAX_AUDIT_RESPONSE_BYTES = MAX_ADMIN_FRAME_BYTES - 4096;
 
@@ -146,6 +152,7 @@ class Connection {
   private inFlight = 0;
   private readonly unwatch: Array<() => void> = [];
   private closed = false;
+  private partialTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly server: KvServer,
@@ -163,8 +170,12 @@ class Connection {
     this.log.debug({ client: this.caller.name }, "kv connection opened");
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("error", (err) => this.log.debug({ client: this.caller.name, err: err.message }, "kv connection error"));
+    this.socket.on("end", () => {
+      if (this.reader.pendingBytes > 0) this.violation("PADDOCK_E_PROTO_TRUNCATED", `connection ended inside a frame (${this.reader.pendingBytes} bytes)`);
+    });
     this.socket.on("close", () => {
       this.closed = true;
+      clearTimeout(this.partialTimer);
       for (const u of this.unwatch) u();
       this.log.debug({ client: this.caller.name }, "kv connection closed");
     });
@@ -178,7 +189,14 @@ class Connection {
       if (!req.ok) return this.violation(req.error.code, req.error.detail);
       this.handle(req.value);
     }
-    if (error) this.violation(error.code, error.detail);
+    if (error) return this.violation(error.code, error.detail);
+    clearTimeout(this.partialTimer);
+    if (this.reader.pendingBytes > 0) {
+      this.partialTimer = setTimeout(
+        () => this.violation("PADDOCK_E_PROTO_STALLED", `a partial frame was not completed within ${PARTIAL_FRAME_TIMEOUT_MS} ms`),
+        PARTIAL_FRAME_TIMEOUT_MS,
+      );
+    }
   }
 
   private violation(code: string, detail: string): void {

@@ -4,7 +4,11 @@ export type ProtocolErrorCode =
   | "PADDOCK_E_PROTO_EMPTY_MESSAGE"
   | "PADDOCK_E_PROTO_FRAME_TOO_LARGE"
   | "PADDOCK_E_PROTO_DECODE"
-  | "PADDOCK_E_PROTO_BAD_REQUEST";
+  | "PADDOCK_E_PROTO_BAD_REQUEST"
+  /** The peer closed its side in the middle of a frame. */
+  | "PADDOCK_E_PROTO_TRUNCATED"
+  /** A partial frame was left incomplete for too long. */
+  | "PADDOCK_E_PROTO_STALLED";
 
 /** A violation of the protocol contract: a code that tests and logs can rely on, and what was wrong. */
 export interface ProtocolError {

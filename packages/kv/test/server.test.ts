@@ -1,0 +1,188 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { decodeKvResponse, encodeKvRequest, FrameReader, type KvRequest, type KvResponse } from "@paddock/protocol";
+import { dhcp4Schema, KvClient, KvServer, KvStore } from "../src/index.ts";
+
+const te = new TextEncoder();
+let dir: string;
+let store: KvStore;
+let server: KvServer;
+let calfSock: string;
+let adminSock: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "paddock-kvs-"));
+  store = new KvStore({ schema: dhcp4Schema, stateDir: path.join(dir, "state") });
+  server = new KvServer(store, { debug() {}, info() {}, warn() {}, error() {} });
+  calfSock = path.join(dir, "calf.sock");
+  adminSock = path.join(dir, "admin.sock");
+  await server.listen(calfSock, "calf", "calf:test");
+  await server.listen(adminSock, "admin");
+});
+afterAll(async () => {
+  await server.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open: net.Socket[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.destroy();
+});
+
+/** A raw connection: send bytes, collect decoded responses, notice a close. */
+function raw(sockPath: string) {
+  const s = net.createConnection(sockPath);
+  open.push(s);
+  const reader = new FrameReader({ maxFrameBytes: 1 << 20 });
+  const responses: KvResponse[] = [];
+  let closed = false;
+  s.on("data", (c) => {
+    for (const f of reader.push(new Uint8Array(c)).frames) {
+      const r = decodeKvResponse(f);
+      if (r.ok) responses.push(r.value);
+    }
+  });
+  s.on("close", () => (closed = true));
+  s.on("error", () => {});
+  return {
+    send: (b: Uint8Array) => s.write(b),
+    end: () => s.end(),
+    responses,
+    isClosed: () => closed,
+    waitFor: async (pred: () => boolean, ms = 3000) => {
+      const end = Date.now() + ms;
+      while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      return pred();
+    },
+  };
+}
+
+const req = (id: number, p: string, op: KvRequest["op"]): Uint8Array => encodeKvRequest({ id, path: p.split("/").filter(Boolean), op });
+const write = (id: number, p: string, v: string) => req(id, p, { kind: "write", value: te.encode(v) });
+const text = (r: KvResponse) => (r.result.kind === "ok" ? `ok:${new TextDecoder().decode(r.result.value)}` : r.result.kind === "error" ? `error:${r.result.message.split(":")[0]}` : r.result.kind);
+
+describe("KvServer", () => {
+  it("answers pipelined requests by id", async () => {
+    const c = raw(calfSock);
+    const batch = [write(11, "/ip", "10.1.2.3/24"), write(12, "/mac", "02:00:00:00:00:01"), req(13, "/state/x", { kind: "read" })];
+    c.send(Buffer.concat(batch));
+    expect(await c.waitFor(() => c.responses.length === 3)).toBe(true);
+    const byId = Object.fromEntries(c.responses.map((r) => [r.id, text(r)]));
+    expect(byId).toEqual({ 11: "ok:", 12: "error:PADDOCK_E_KV_READ_ONLY", 13: "error:PADDOCK_E_KV_NOT_FOUND" });
+  });
+
+  it("closes only the connection that sends a hostile frame header", async () => {
+    const good = raw(calfSock);
+    const bad = raw(calfSock);
+    const hostile = new Uint8Array(16);
+    new DataView(hostile.buffer).setUint32(0, 0xb0000000 - 1, true);
+    bad.send(hostile);
+    expect(await bad.waitFor(() => bad.isClosed())).toBe(true);
+    good.send(write(1, "/gateway", "10.1.2.1"));
+    expect(await good.waitFor(() => good.responses.length === 1)).toBe(true);
+    expect(text(good.responses[0]!)).toBe("ok:");
+    expect(good.isClosed()).toBe(false);
+  });
+
+  it("closes a calf connection that sends a frame over its size limit", async () => {
+    const c = raw(calfSock);
+    c.send(write(1, "/state/big", "x".repeat(1 << 20)));
+    expect(await c.waitFor(() => c.isClosed())).toBe(true);
+    expect(c.responses).toEqual([]);
+    expect(server.stats.protocolViolations).toBeGreaterThan(0);
+  });
+
+  it("rate-limits a flooding calf with typed errors and stays responsive", async () => {
+    const c = raw(calfSock);
+    const n = 1000;
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) frames.push(req(i + 1, "/mac", { kind: "read" }));
+    c.send(Buffer.concat(frames));
+    expect(await c.waitFor(() => c.responses.length === n, 10_000)).toBe(true);
+    const limited = c.responses.filter((r) => text(r) === "error:PADDOCK_E_KV_RATE_LIMITED").length;
+    expect(limited).toBeGreaterThan(n / 2);
+    const admin = await KvClient.connect(adminSock);
+    await admin.write("/mac", "02:00:00:00:00:09");
+    expect(await admin.read("/mac")).toBe("02:00:00:00:00:09");
+    admin.close();
+  });
+
+  it("keeps list, watch and audit for operators", async () => {
+    const c = raw(calfSock);
+    c.send(Buffer.concat([req(1, "/", { kind: "list" }), req(2, "/", { kind: "watch" }), req(3, "/", { kind: "audit", tail: 0 })]));
+    expect(await c.waitFor(() => c.responses.length === 3)).toBe(true);
+    for (const r of c.responses) expect(text(r)).toBe("error:PADDOCK_E_KV_FORBIDDEN");
+  });
+
+  it("delivers watch events to an operator over the wire, in order", async () => {
+    const admin = await KvClient.connect(adminSock);
+    const seen: string[] = [];
+    await admin.watch("/route", (e) => seen.push(`${e.path}=${e.value}`));
+    const calf = await KvClient.connect(calfSock);
+    await calf.write("/route/001", "10.0.0.0/8 10.1.2.1");
+    await calf.write("/route/002", "10.9.0.0/16 0.0.0.0");
+    await calf.delete("/route/001");
+    await calf.write("/mtu", "1400");
+    const end = Date.now() + 2000;
+    while (seen.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toEqual(["/route/001=10.0.0.0/8 10.1.2.1", "/route/002=10.9.0.0/16 0.0.0.0", "/route/001=null"]);
+    const audit = (await admin.audit(2)).map((l) => JSON.parse(l));
+    expect(audit.map((a) => a.path)).toEqual(["/route/001", "/mtu"]);
+    calf.close();
+    admin.close();
+  });
+
+  it("client errors carry the server's stable code", async () => {
+    const calf = await KvClient.connect(calfSock);
+    await expect(calf.write("/ip", "999.1.1.1/24")).rejects.toMatchObject({ code: "PADDOCK_E_KV_INVALID_VALUE", path: "/ip" });
+    await expect(calf.read("/ip")).rejects.toMatchObject({ code: "PADDOCK_E_KV_FORBIDDEN" });
+    calf.close();
+    await expect(calf.read("/mac")).rejects.toMatchObject({ code: "PADDOCK_E_KV_CLOSED" });
+  });
+
+  it("client times out when the peer never answers", async () => {
+    const silentPath = path.join(dir, "silent.sock");
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(silentPath, r));
+    const c = await KvClient.connect(silentPath, { timeoutMs: 100 });
+    await expect(c.read("/mac")).rejects.toMatchObject({ code: "PADDOCK_E_KV_TIMEOUT" });
+    c.close();
+    silent.close();
+  });
+
+  it("survives arbitrary bytes and mutated messages on many connections, then still serves", async () => {
+    const valid = write(7, "/gateway", "10.1.2.1");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ minLength: 1, maxLength: 200 }),
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }).map((flips) => {
+            const m = valid.slice();
+            for (const [at, v] of flips) m[at % m.length] = v;
+            return m;
+          }),
+        ),
+        async (bytes) => {
+          const c = raw(calfSock);
+          c.send(bytes);
+          // Followed by a valid request and the end of the stream: either the request is answered,
+          // or the connection is closed (a broken frame, or one left incomplete at the end).
+          c.send(req(99, "/mac", { kind: "read" }));
+          c.end();
+          expect(await c.waitFor(() => c.isClosed() || c.responses.some((r) => r.id === 99), 3000)).toBe(true);
+          open.pop()?.destroy();
+        },
+      ),
+      { numRuns: 150 },
+    );
+    const admin = await KvClient.connect(adminSock);
+    await admin.write("/mtu", "1500");
+    expect(await admin.read("/mtu")).toBe("1500");
+    admin.close();
+  });
+});
