@@ -92,7 +92,7 @@ export class KvServer {
    * Listens on a Unix socket path. Connections get `role` rights. A stale socket file from a
    * crashed run is replaced; an admin socket is made 0600 before it accepts anyone.
    */
-  async listen(socketPath: string, role: Role, name = role): Promise<net.Server> {
+  async listen(socketPath: string, role: Role, name: string = role): Promise<net.Server> {
     try {
       if (statSync(socketPath).isSocket()) rmSync(socketPath);
     } catch {
