@@ -33,3 +33,20 @@ export {
   type FilterCounters,
 } from "./ebpf.ts";
 export { bpfObjectPath, nativeBuildDir } from "./addon.ts";
+export * as cbpf from "./cbpf.ts";
+export {
+  assemble,
+  bpf,
+  MAX_CLASSIC_INSNS,
+  type AssembleResult,
+  type CbpfError,
+  type ClassicProgram,
+  type Insn,
+  type SockFilter,
+} from "./cbpf.ts";
+export {
+  ACCEPT_ALL_FILTER,
+  DHCP_CLIENT_FILTER,
+  DHCP_CLIENT_FILTER_SOURCE,
+  DROP_ALL_FILTER,
+} from "./filters.ts";
