@@ -1,0 +1,3 @@
+// The package under test, plus the raw addon for assertions that need a lower level.
+export * from "@paddock/native";
+export { addon as addonForTests } from "../lib/addon.ts";
