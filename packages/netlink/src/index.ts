@@ -16,3 +16,4 @@ export * from "./errors.ts";
 export * from "./requests.ts";
 export * from "./views.ts";
 export * from "./client.ts";
+export * from "./open.ts";
