@@ -208,9 +208,11 @@ export function decodeOption(code: number, data: Uint8Array): DhcpResult<DhcpOpt
         if (!n.ok) return n;
         name = n.value === "." ? "" : n.value;
       } else {
-        // RFC 4702 §2.3.2 deprecated ASCII form; some clients NUL-terminate it.
+        // RFC 4702 §2.3.2 deprecated ASCII form; some clients NUL-terminate it, and servers
+        // (Kea) mark a fully qualified name with a final dot: dropped, as in the wire form's text.
         let end = rest.length;
         while (end > 0 && rest[end - 1] === 0) end--;
+        if (end > 1 && rest[end - 1] === 0x2e) end--;
         name = textOf(rest.subarray(0, end));
       }
       return ok({ kind: "clientFqdn", code, flags, rcode1: data[1] as number, rcode2: data[2] as number, name });

@@ -195,6 +195,8 @@ describe("decoding what the RFCs describe", () => {
     expect(wire.options[0]).toEqual({ kind: "clientFqdn", code: 81, flags: 4, rcode1: 0, rcode2: 0, name: "a.bcd" });
     const ascii = must(decodeDhcpMessage(payloadWith([81, 7, 0, 0xff, 0xff, 0x61, 0x2e, 0x62, 0, 255])));
     expect(ascii.options[0]).toEqual({ kind: "clientFqdn", code: 81, flags: 0, rcode1: 255, rcode2: 255, name: "a.b" });
+    const dotted = must(decodeDhcpMessage(payloadWith([81, 7, 0, 0, 0, 0x61, 0x2e, 0x62, 0x2e, 255])));
+    expect(dotted.options[0]).toMatchObject({ name: "a.b" });
   });
 
   it("keeps unknown options with their bytes, and accepts a missing end option", () => {
