@@ -1,0 +1,62 @@
+/**
+ * Test support: a throwaway network namespace with a veth pair, unique names per process, and
+ * `ip -j -n NS …` to check what the kernel holds independently of our codec.
+ */
+import { execFileSync } from "node:child_process";
+
+let counter = 0;
+
+/** A unique name ≤ 15 bytes (the interface-name limit) built from the pid and a counter. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  const name = `${prefix}${process.pid % 100000}${counter}`;
+  if (name.length > 15) throw new Error(`name too long: ${name}`);
+  return name;
+}
+
+/** Runs a command; returns stdout; throws with stderr on failure. */
+export function run(cmd: string, args: readonly string[]): string {
+  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** `ip -j -n NS args…` parsed. */
+export function ipJson<T = unknown>(ns: string, args: readonly string[]): T {
+  const out = run("ip", ["-j", "-n", ns, ...args]).trim();
+  return (out === "" ? [] : JSON.parse(out)) as T;
+}
+
+/** Whether the namespace tests run: as root, or under CI=true (where lacking root must fail, not skip). */
+export const runNamespaceTests = process.getuid?.() === 0 || process.env.CI === "true";
+
+/** A namespace holding a veth pair `v0` ↔ `v1` (both ends inside it). */
+export interface TestNetns {
+  readonly name: string;
+  readonly path: string;
+  readonly v0: string;
+  readonly v1: string;
+  /** Deletes the namespace (and with it the veth pair). Idempotent. */
+  remove(): void;
+}
+
+/** Creates the namespace and veth pair; v1 is up, v0 is left down for the tests to raise. */
+export function createTestNetns(): TestNetns {
+  const name = uniqueName("pnl");
+  run("ip", ["netns", "add", name]);
+  let removed = false;
+  const remove = (): void => {
+    if (removed) return;
+    removed = true;
+    run("ip", ["netns", "del", name]);
+  };
+  try {
+    const v0 = uniqueName("nv");
+    const v1 = uniqueName("nw");
+    run("ip", ["-n", name, "link", "add", v0, "type", "veth", "peer", "name", v1]);
+    run("ip", ["-n", name, "link", "set", "lo", "up"]);
+    run("ip", ["-n", name, "link", "set", v1, "up"]);
+    return { name, path: `/run/netns/${name}`, v0, v1, remove };
+  } catch (e) {
+    remove();
+    throw e;
+  }
+}
