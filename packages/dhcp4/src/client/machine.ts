@@ -143,6 +143,7 @@ export interface ClientState {
 
 /** What the runtime tells the client. */
 export type ClientEvent =
+  /** `rxTime` (kernel receive time) is informational: a lease counts from its request (§4.4.1). */
   | { kind: "received"; message: DhcpMessage; info: DhcpPacketInfo; rxTime: number }
   | { kind: "timer"; name: TimerName }
   | { kind: "linkUp" }
