@@ -295,7 +295,11 @@ export class RtnetlinkClient {
     } catch (e) {
       // Report the failure against the caller's request, keeping the lookup's errno and extack.
       if (e instanceof NetlinkError && e.code === "PADDOCK_E_NETLINK_KERNEL") {
-        throw new NetlinkError(e.code, description, { errno: e.errno, errnoNumber: e.errnoNumber, extackMessage: e.extackMessage ?? `no link named "${ref}"`, cause: e });
+        const details: { -readonly [K in keyof NetlinkErrorDetails]: NetlinkErrorDetails[K] } = { cause: e };
+        if (e.errno !== undefined) details.errno = e.errno;
+        if (e.errnoNumber !== undefined) details.errnoNumber = e.errnoNumber;
+        if (e.extackMessage !== undefined) details.extackMessage = e.extackMessage;
+        throw new NetlinkError(e.code, description, details);
       }
       throw e;
     }

@@ -58,7 +58,9 @@ export interface NlMsgHdr {
 
 /** A framed message: its header and the payload bytes after it (a view into the datagram). */
 export interface RawMessage {
+  /** The decoded nlmsghdr. */
   readonly header: NlMsgHdr;
+  /** nlmsg_len - 16 bytes after the header (padding excluded). */
   readonly payload: Uint8Array;
   /** Offset of the header in the datagram. */
   readonly offset: number;
@@ -86,10 +88,15 @@ export type NetlinkMessage =
   | { readonly kind: "error"; readonly header: NlMsgHdr; readonly error: number; readonly request: NlMsgHdr; readonly extack: ExtendedAck }
   /** NLMSG_DONE: the end of a dump; `error` is the dump's status (0 or a negative errno). */
   | { readonly kind: "done"; readonly header: NlMsgHdr; readonly error: number; readonly extack: ExtendedAck }
+  /** NLMSG_NOOP. */
   | { readonly kind: "noop"; readonly header: NlMsgHdr }
+  /** NLMSG_OVERRUN: data was lost. */
   | { readonly kind: "overrun"; readonly header: NlMsgHdr }
+  /** RTM_NEWLINK / DELLINK / GETLINK / SETLINK. */
   | { readonly kind: "link"; readonly header: NlMsgHdr; readonly link: LinkMessage }
+  /** RTM_NEWADDR / DELADDR / GETADDR. */
   | { readonly kind: "address"; readonly header: NlMsgHdr; readonly address: AddressMessage }
+  /** RTM_NEWROUTE / DELROUTE / GETROUTE. */
   | { readonly kind: "route"; readonly header: NlMsgHdr; readonly route: RouteMessage }
   /** Any other type: header and raw payload, kept. */
   | { readonly kind: "other"; readonly header: NlMsgHdr; readonly payload: Uint8Array };
@@ -257,9 +264,13 @@ export function decodeDatagram(datagram: Uint8Array): Decoded<NetlinkMessage[]> 
 
 /** The header fields a sender chooses; nlmsg_len is computed. */
 export interface HeaderFields {
+  /** nlmsg_type. */
   readonly type: number;
+  /** nlmsg_flags. */
   readonly flags: number;
+  /** nlmsg_seq. */
   readonly seq: number;
+  /** nlmsg_pid (0 in requests: the kernel fills in our port). */
   readonly pid: number;
 }
 

@@ -3,7 +3,7 @@
  * and lifetimes turned into plain fields. Each keeps the wire-level `message` it came from.
  */
 
-import type { IfName, Ipv4Address, LinkLayerAddress } from "./bytes.ts";
+import type { Ipv4Address, LinkLayerAddress } from "./bytes.ts";
 import {
   IFF_LOWER_UP,
   IFF_RUNNING,
@@ -159,6 +159,3 @@ export function routeView(m: RouteMessage): Route {
     message: m,
   };
 }
-
-/** Re-exported for callers that check names. */
-export type { IfName };
