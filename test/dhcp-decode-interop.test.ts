@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeCapture, DhcpErrorCode } from "../packages/dhcp4/src/index.ts";
 import { compareWithTshark, tsharkOracle } from "../packages/dhcp4/test/tshark-oracle.ts";
+import { runDhcpDecode } from "../packages/cli/src/commands/dhcp-decode.ts";
 
 const isRoot = process.getuid?.() === 0;
 const inCi = process.env.CI === "true";
@@ -281,5 +282,52 @@ describe.skipIf(skipReason !== "")(`dhcp decode agrees with tshark on real excha
   it("ISC dhcpd ↔ dhcpcd", async () => {
     const r = await exchange(iscDhcpd, dhcpcd);
     for (const c of [1, 3, 51, 53, 54]) expect(r.codes, `option ${c}`).toContain(c);
+  });
+});
+
+describe("the paddock dhcp decode command", () => {
+  const run = (file: string, verifyChecksums = false) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = runDhcpDecode(file, { verifyChecksums }, (l) => out.push(...l), (e) => err.push(e));
+    return { code, out, err };
+  };
+  const flood = join(import.meta.dirname, "../../shared/pcaps/public/zeek/dhcp_flood.pcap");
+
+  it("prints one JSON line per packet, as the library decodes them", () => {
+    const r = run(flood);
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    const lib = decodeCapture(readFileSync(flood));
+    if (!lib.ok) throw new Error(lib.error.detail);
+    expect(r.out).toEqual(lib.value.lines.map((l) => JSON.stringify(l)));
+    expect(r.out).toHaveLength(500);
+  });
+
+  it("a missing file, a directory and a text file give one sentence and exit code 1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "paddock-cli-"));
+    dirs.push(dir);
+    const text = join(dir, "notes.txt");
+    writeFileSync(text, "not a capture\n");
+    for (const f of [join(dir, "missing.pcap"), dir, text]) {
+      const r = run(f);
+      expect(r.code).toBe(1);
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/^paddock dhcp decode: .*\.$/);
+      expect(r.err[0]).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("warns about a truncated capture but prints what it holds", () => {
+    const dir = mkdtempSync(join(tmpdir(), "paddock-cli-"));
+    dirs.push(dir);
+    const cut = join(dir, "cut.pcap");
+    const whole = readFileSync(flood);
+    writeFileSync(cut, whole.subarray(0, whole.length - 7));
+    const r = run(cut);
+    expect(r.code).toBe(0);
+    expect(r.out).toHaveLength(499);
+    expect(r.err.join("")).toMatch(/warning: .* ends mid-record/);
   });
 });

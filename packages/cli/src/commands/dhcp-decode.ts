@@ -31,7 +31,12 @@ function writeLines(lines: readonly string[]): void {
 }
 
 /** Runs the decode for one file; returns the exit code. Exported for tests. */
-export function runDhcpDecode(file: string, opts: { verifyChecksums?: boolean }, out = writeLines, err = (s: string) => process.stderr.write(s + "\n")): number {
+export function runDhcpDecode(
+  file: string,
+  opts: { verifyChecksums?: boolean },
+  out: (lines: readonly string[]) => void = writeLines,
+  err: (sentence: string) => void = (s) => void process.stderr.write(s + "\n"),
+): number {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
