@@ -135,6 +135,8 @@ export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 /** Filter mask for link dumps (u32, RTEXT_FILTER_*). */
 export const IFLA_EXT_MASK = 29;
+/** IFLA_EXT_MASK bit: leave the per-link statistics out of replies (we never read them). */
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 /** Carrier present (u8: 0 or 1). */
 export const IFLA_CARRIER = 33;
 /** Inside IFLA_LINKINFO: the link kind ("veth", "bridge", ...). */

@@ -13,6 +13,7 @@ import {
   AF_UNSPEC,
   IFA_F_NOPREFIXROUTE,
   IFF_UP,
+  IFLA_EXT_MASK,
   INFINITY_LIFE_TIME,
   NLM_F_ACK,
   NLM_F_CREATE,
@@ -38,7 +39,9 @@ import {
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
   RT_TABLE_UNSPEC,
+  RTEXT_FILTER_SKIP_STATS,
 } from "./constants.ts";
+import type { RawAttribute } from "./attributes.ts";
 import { encodeAddressMessage, IFADDRMSG_LEN } from "./address.ts";
 import { encodeLinkMessage, IFINFOMSG_LEN } from "./link.ts";
 import { encodeRouteMessage, RTMSG_LEN } from "./route.ts";
@@ -80,22 +83,30 @@ export function describeLink(name: string | undefined, index: number): string {
 
 // ---- links ------------------------------------------------------------------------------------
 
+/**
+ * IFLA_EXT_MASK with RTEXT_FILTER_SKIP_STATS on every link query: the statistics are about a
+ * third of each reply and we never read them, so the kernel need not build them.
+ */
+const SKIP_STATS: readonly RawAttribute[] = [
+  { type: IFLA_EXT_MASK, nested: false, netByteOrder: false, data: new Uint8Array(new Uint32Array([RTEXT_FILTER_SKIP_STATS]).buffer) },
+];
+
 /** RTM_GETLINK for one link, by index or by name (IFLA_IFNAME with index 0). */
 export function planGetLink(ref: LinkRef): Planned {
   if (typeof ref === "number") {
     if (!Number.isInteger(ref) || ref <= 0 || ref > 0x7fffffff) return { ok: false, reason: `ifindex ${ref} is not a positive 31-bit integer` };
-    const body = encodeLinkMessage({ family: AF_UNSPEC, ifType: 0, index: ref, flags: 0, change: 0, unknown: [] });
+    const body = encodeLinkMessage({ family: AF_UNSPEC, ifType: 0, index: ref, flags: 0, change: 0, unknown: SKIP_STATS });
     return { ok: true, plan: { type: RTM_GETLINK, flags: NLM_F_REQUEST, body, expect: "get", description: `RTM_GETLINK ${describeLink(undefined, ref)}` } };
   }
   const name = parseIfName(ref);
   if (name === undefined) return { ok: false, reason: `"${ref}" is not an interface name (1-15 bytes, no "/", ":" or spaces)` };
-  const body = encodeLinkMessage({ family: AF_UNSPEC, ifType: 0, index: 0, flags: 0, change: 0, name, unknown: [] });
+  const body = encodeLinkMessage({ family: AF_UNSPEC, ifType: 0, index: 0, flags: 0, change: 0, name, unknown: SKIP_STATS });
   return { ok: true, plan: { type: RTM_GETLINK, flags: NLM_F_REQUEST, body, expect: "get", description: `RTM_GETLINK dev ${name}` } };
 }
 
 /** RTM_GETLINK dump of every link. */
 export function planListLinks(): Planned {
-  const body = encodeLinkMessage({ family: AF_UNSPEC, ifType: 0, index: 0, flags: 0, change: 0, unknown: [] });
+  const body = encodeLinkMessage({ family: AF_UNSPEC, ifType: 0, index: 0, flags: 0, change: 0, unknown: SKIP_STATS });
   return { ok: true, plan: { type: RTM_GETLINK, flags: NLM_F_REQUEST | NLM_F_DUMP, body, expect: "dump", description: "RTM_GETLINK dump" } };
 }
 

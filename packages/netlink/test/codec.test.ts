@@ -84,8 +84,9 @@ describe("nlmsghdr and framing", () => {
     const got = encodeRawMessage({ type: p.plan.type, flags: p.plan.flags, seq: 7, pid: 0 }, p.plan.body);
     expect(got).toEqual(
       bytes(
-        u32(32), u16(RTM_NEWLINK + 2), u16(NLM_F_REQUEST | NLM_F_DUMP), u32(7), u32(0), // nlmsghdr
+        u32(40), u16(RTM_NEWLINK + 2), u16(NLM_F_REQUEST | NLM_F_DUMP), u32(7), u32(0), // nlmsghdr
         [0, 0], u16(0), s32(0), u32(0), u32(0), // ifinfomsg: family, pad, type, index, flags, change
+        u16(8), u16(29), u32(1 << 3), // IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS
       ),
     );
   });
@@ -272,7 +273,7 @@ describe("ifinfomsg", () => {
     expect(mtu.ok && mtu.plan.body).toEqual(bytes([0, 0], u16(0), s32(3), u32(0), u32(0), u16(8), u16(4), u32(1400)));
     expect(planGetLink("bad/name")).toMatchObject({ ok: false });
     const byName = planGetLink("veth0");
-    expect(byName.ok && byName.plan.body).toEqual(bytes([0, 0], u16(0), s32(0), u32(0), u32(0), u16(10), u16(3), ascii("veth0"), [0, 0, 0]));
+    expect(byName.ok && byName.plan.body).toEqual(bytes([0, 0], u16(0), s32(0), u32(0), u32(0), u16(10), u16(3), ascii("veth0"), [0, 0, 0], u16(8), u16(29), u32(8)));
   });
 });
 
