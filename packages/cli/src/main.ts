@@ -2,6 +2,7 @@
  * The `paddock` command.
  */
 import { Command, CommanderError } from "commander";
+import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { reportError } from "./errors.ts";
 
@@ -14,6 +15,8 @@ program
   .exitOverride();
 
 registerKv(program);
+const dhcp = program.command("dhcp").description("the DHCPv4 client service, and tools for DHCP captures");
+registerDhcpDecode(dhcp);
 
 try {
   await program.parseAsync(process.argv);
