@@ -44,7 +44,7 @@ async function waitForEvent(events: RtnetlinkEvent[], pred: (e: RtnetlinkEvent) 
   }
 }
 
-describe.skipIf(!runNamespaceTests)("rtnetlink client in a network namespace (root)", () => {
+describe.skipIf(!runNamespaceTests)("rtnetlink client in a network namespace (needs root: skipped when not root, unless CI=true)", () => {
   let ns: TestNetns;
   let client: RtnetlinkClient;
   let watcher: RtnetlinkClient;
@@ -206,8 +206,4 @@ describe.skipIf(!runNamespaceTests)("rtnetlink client in a network namespace (ro
     await waitForEvent(events, (e) => e.kind === "carrier" && e.link.name === ns.v0 && e.carrier);
     expect(events.filter((e) => e.kind === "carrier" && e.link.name === ns.v0).map((e) => e.kind === "carrier" && e.carrier)).toEqual([false, true]);
   });
-});
-
-describe.skipIf(runNamespaceTests)("rtnetlink client in a network namespace", () => {
-  it.skip("needs root to create network namespaces (skipped only when not root and CI is not true)", () => {});
 });
