@@ -109,6 +109,22 @@ describe("start and DISCOVER", () => {
     expect(opt(requested, "requestedAddress")?.address).toBe("10.0.0.9");
   });
 
+  it("sets the BROADCAST flag before an address is configured when asked, never after", () => {
+    const h = new Harness(config({ broadcastFlag: true }));
+    expect(h.only().flags).toBe(0x8000);
+    h.receive(reply(MessageType.OFFER, h.state.xid, "10.0.0.5"));
+    expect(h.only().flags).toBe(0x8000);
+    h.receive(reply(MessageType.ACK, h.state.xid, "10.0.0.5"));
+    h.fire("t1");
+    expect(h.only().flags).toBe(0);
+    h.fire("t2");
+    expect(h.only().flags).toBe(0);
+    h.event({ kind: "linkDown" });
+    h.event({ kind: "linkUp" });
+    expect(h.state.name).toBe("REBOOTING");
+    expect(h.only().flags).toBe(0x8000);
+  });
+
   it("refuses bad configurations with a typed error", () => {
     const bad = [
       config({ mac: Uint8Array.of(1, 2, 3) }),

@@ -55,6 +55,12 @@ export interface ClientConfig {
    * RENEWING or REBINDING according to the clock.
    */
   onRebootTimeout?: "init" | "keepLease";
+  /**
+   * Set the BROADCAST flag in DISCOVER and in REQUESTs sent before an address is configured, for
+   * a runtime that cannot receive unicast to an address it does not have yet, e.g. one using a
+   * kernel UDP socket (RFC 2131 §4.1). Default false: the calf's packet socket receives unicast.
+   */
+  broadcastFlag?: boolean;
 }
 
 /** RFC 2131 §4.1/§4.4: what most clients ask for; 121 after 3 does not matter (the server decides). */
@@ -99,6 +105,7 @@ export interface ResolvedConfig {
   releaseOnStop: boolean;
   requestedAddress: Ipv4 | undefined;
   onRebootTimeout: "init" | "keepLease";
+  broadcastFlag: boolean;
 }
 
 /** RFC 4702 §2.1 flag bits. */
@@ -198,6 +205,7 @@ export function resolveConfig(
       releaseOnStop: config.releaseOnStop ?? false,
       requestedAddress: config.requestedAddress,
       onRebootTimeout: config.onRebootTimeout ?? "init",
+      broadcastFlag: config.broadcastFlag ?? false,
     },
   };
 }

@@ -323,9 +323,13 @@ function parameterOptions(c: ResolvedConfig): DhcpOption[] {
   return options;
 }
 
+/** RFC 2131 §4.1 / figure 2: the BROADCAST bit of `flags`. */
+const FLAG_BROADCAST = 0x8000;
+
 function discoverMessage(tx: Tx): DhcpMessage {
   const c = tx.s.config;
   const m = baseMessage(tx, MessageType.DISCOVER, "0.0.0.0", tx.s.xid, secsSince(tx, tx.s.exchangeStart));
+  if (c.broadcastFlag) m.flags = FLAG_BROADCAST;
   const preferred = tx.s.preferred ?? c.requestedAddress;
   // §4.4.1: the client MAY suggest an address in DISCOVER.
   if (preferred !== undefined) m.options.push({ kind: "requestedAddress", code: 50, address: preferred });
@@ -341,6 +345,7 @@ function requestMessage(tx: Tx): { message: DhcpMessage; to: "broadcast" | Ipv4;
   if (s.name === "REQUESTING" && s.selected !== undefined) {
     // SELECTING: ciaddr 0, server id and requested address MUST, broadcast.
     const m = baseMessage(tx, MessageType.REQUEST, "0.0.0.0", s.xid, secs);
+    if (s.config.broadcastFlag) m.flags = FLAG_BROADCAST;
     m.options.push({ kind: "requestedAddress", code: 50, address: s.selected.address });
     m.options.push({ kind: "serverId", code: 54, address: s.selected.serverId });
     m.options.push(...parameterOptions(s.config));
@@ -351,6 +356,8 @@ function requestMessage(tx: Tx): { message: DhcpMessage; to: "broadcast" | Ipv4;
   if (s.name === "REBOOTING") {
     // INIT-REBOOT: ciaddr 0, requested address MUST, server id MUST NOT, broadcast.
     const m = baseMessage(tx, MessageType.REQUEST, "0.0.0.0", s.xid, secs);
+    // The remembered address may not be configured (after a restart or a link change).
+    if (s.config.broadcastFlag) m.flags = FLAG_BROADCAST;
     m.options.push({ kind: "requestedAddress", code: 50, address });
     m.options.push(...parameterOptions(s.config));
     return { message: m, to: "broadcast" };
