@@ -20,7 +20,9 @@ static std::string ErrnoName(int err) {
   // glibc ≥ 2.32: "EPERM" etc.; unknown numbers get a stable synthetic name.
   const char* name = strerrorname_np(err);
   if (name != nullptr) return name;
-  return "E" + std::to_string(err);
+  char synthetic[16];
+  snprintf(synthetic, sizeof synthetic, "E%d", err);
+  return synthetic;
 }
 
 Napi::Value MakeErrnoError(Napi::Env env, int err, const std::string& syscall,
