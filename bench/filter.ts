@@ -11,7 +11,8 @@
  * and the receiver's CPU time. With veth, the kernel's receive path (including the filter)
  * runs in the sender's softirq context, so the receiver's CPU time is what filtering saves it.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 import {
@@ -74,7 +75,7 @@ interface Result {
   wallMs: number;
 }
 
-function waitLine(child: ChildProcessWithoutNullStreams, prefix: string): Promise<string> {
+function waitLine(child: ChildProcessByStdio<Writable, Readable, null>, prefix: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = "";
     const onData = (d: Buffer): void => {
