@@ -6,7 +6,7 @@
 import * as capnp from "capnp-ts";
 import * as wire from "./generated/kv.capnp.js";
 import { fail, ok, type Result } from "./errors.ts";
-import { readFrameHeader } from "./framing.ts";
+import { guarded } from "./guard.ts";
 import { MAX_PATH_BYTES, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES } from "./limits.ts";
 
 /** An operation a client asks of the store. */
@@ -146,23 +146,6 @@ function readPath(list: capnp.List<string>): Result<string[]> {
     segments.push(segment);
   }
   return ok(segments);
-}
-
-/**
- * Runs a capnp-ts read on one frame, turning anything it throws on a hostile message into a typed
- * error. The segment table is checked first, whoever the caller is: capnp-ts trusts it.
- */
-function guarded<T>(what: string, frame: Uint8Array, read: () => Result<T>): Result<T> {
-  const header = readFrameHeader(frame, { maxFrameBytes: frame.length });
-  if (!header.ok) return header;
-  if (header.value === null || header.value.totalBytes !== frame.length) {
-    return fail("PADDOCK_E_PROTO_DECODE", `${what}: segment table does not match the ${frame.length}-byte frame`);
-  }
-  try {
-    return read();
-  } catch (err) {
-    return fail("PADDOCK_E_PROTO_DECODE", `${what}: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
-  }
 }
 
 /**

@@ -327,7 +327,7 @@ export const DHCP_CLIENT_KV_PATHS: readonly DhcpKvPath[] = [
   { pattern: "/nameserver/NNN", value: "ipv4", description: `option 6, in order, 001…${String(MAX_NAMESERVERS).padStart(3, "0")}` },
   { pattern: "/route/NNN", value: "ipv4-cidr SP ipv4", description: `option 121 routes except the default one used as /gateway ("10.0.0.0/8 10.0.0.1"; router 0.0.0.0 = on-link), 001…${String(MAX_ROUTES).padStart(3, "0")}` },
   { pattern: "/ntp/NNN", value: "ipv4", description: `option 42, in order, 001…${String(MAX_NTP_SERVERS).padStart(3, "0")}` },
-  { pattern: "/lease/expires", value: "Unix seconds (decimal) or \"infinite\"", description: "when the lease runs out" },
+  { pattern: "/lease/expires", value: "Unix seconds (decimal), 0 for an infinite lease", description: "when the lease runs out" },
   { pattern: "/state/lease", value: `canonical JSON, ≤ ${MAX_PERSISTED_LEASE_BYTES} bytes`, description: "the lease for INIT-REBOOT after a restart (calf-private)" },
 ];
 
@@ -368,7 +368,7 @@ export function leaseKeys(lease: PersistedLease): Map<string, string> {
   lease.ntp.forEach((a, i) => keys.set(`/ntp/${index3(i)}`, a));
   keys.set(
     "/lease/expires",
-    lease.leaseSeconds === INFINITE_LEASE ? "infinite" : String(Math.floor(lease.acquiredAt / 1000) + lease.leaseSeconds),
+    lease.leaseSeconds === INFINITE_LEASE ? "0" : String(Math.floor(lease.acquiredAt / 1000) + lease.leaseSeconds),
   );
   keys.set("/state/lease", serializePersistedLease(lease));
   return keys;
