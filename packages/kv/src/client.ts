@@ -206,3 +206,5 @@ export class KvClient {
 function unexpected(r: KvResult, path: string): KvError {
   return new KvError(KvErrorCode.PROTOCOL, `unexpected ${r.kind} response`, path);
 }
+
+export { KvError, KvErrorCode } from "./errors.ts";

@@ -1,0 +1,140 @@
+/**
+ * The calf's end of the data path (fd 4): frames and datagrams with their kernel receive
+ * timestamps in, frames and datagrams out, link state in. The priv relays what its kernel filter
+ * lets through and sends only what passes this calf's egress policy.
+ */
+import type net from "node:net";
+import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
+
+/** The link state the priv reports. */
+export interface LinkState {
+  up: boolean;
+  carrier: boolean;
+  mtu: number;
+}
+
+/**
+ * Frames that arrive before the calf registers a listener (while its main is still starting)
+ * are kept, up to this many, and delivered to the first listener; beyond it the oldest go.
+ */
+export const MAX_EARLY_MESSAGES = 64;
+
+export class DataChannel {
+  private early: DataMessage[] = [];
+  private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
+  private readonly frameListeners: Array<(frame: Uint8Array, rxTimeNs: bigint) => void> = [];
+  private readonly datagramListeners: Array<(data: Uint8Array, peer: { address: string; port: number }, rxTimeNs: bigint) => void> = [];
+  private readonly linkListeners: Array<(link: LinkState) => void> = [];
+  private readonly closeListeners: Array<(reason: string) => void> = [];
+  private lastLink: LinkState | undefined;
+
+  constructor(private readonly socket: net.Socket) {
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("close", () => this.closed("the priv closed the data channel"));
+    socket.on("error", (err) => this.closed(`data channel error: ${err.message}`));
+  }
+
+  /** A frame the service's kernel filter passed. */
+  onFrame(cb: (frame: Uint8Array, rxTimeNs: bigint) => void): void {
+    this.frameListeners.push(cb);
+    this.replayEarly("frame");
+  }
+
+  /** A datagram for a UDP service. */
+  onDatagram(cb: (data: Uint8Array, peer: { address: string; port: number }, rxTimeNs: bigint) => void): void {
+    this.datagramListeners.push(cb);
+    this.replayEarly("datagram");
+  }
+
+  /** The link state, at start and on every change; called at once with the last one if known. */
+  onLink(cb: (link: LinkState) => void): void {
+    this.linkListeners.push(cb);
+    if (this.lastLink) cb(this.lastLink);
+  }
+
+  /** The channel closed (the priv went away or dropped us). */
+  onClose(cb: (reason: string) => void): void {
+    this.closeListeners.push(cb);
+  }
+
+  /** The last link state reported, if any. */
+  get link(): LinkState | undefined {
+    return this.lastLink;
+  }
+
+  /** Asks the priv to send a whole Ethernet frame (checked against the egress policy there). */
+  sendFrame(frame: Uint8Array): void {
+    this.send({ kind: "frame", data: frame, rxTimeNs: 0n });
+  }
+
+  /** Asks the priv to send a datagram to a peer (UDP services). */
+  sendDatagram(data: Uint8Array, peer: { address: string; port: number }): void {
+    this.send({ kind: "datagram", data, peerAddress: peer.address, peerPort: peer.port, rxTimeNs: 0n });
+  }
+
+  /** Resolves when everything written so far has been handed to the kernel. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => (this.socket.writableLength === 0 ? resolve() : this.socket.once("drain", () => resolve())));
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  private send(m: DataMessage): void {
+    if (!this.socket.destroyed) this.socket.write(encodeDataMessage(m));
+  }
+
+  private onData(chunk: Buffer): void {
+    const { frames, error } = this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    for (const f of frames) {
+      const m = decodeDataMessage(f);
+      // The priv is trusted; a message we cannot read is a bug there, and we stop rather than guess.
+      if (!m.ok) return this.fail(`bad data message from the priv: ${m.error.detail}`);
+      this.dispatch(m.value);
+    }
+    if (error) this.fail(`bad framing from the priv: ${error.detail}`);
+  }
+
+  private replayEarly(kind: "frame" | "datagram"): void {
+    const keep: DataMessage[] = [];
+    const replay: DataMessage[] = [];
+    for (const m of this.early) (m.kind === kind ? replay : keep).push(m);
+    this.early = keep;
+    for (const m of replay) this.dispatch(m);
+  }
+
+  private dispatch(m: DataMessage): void {
+    switch (m.kind) {
+      case "frame":
+        if (this.frameListeners.length === 0) return this.keepEarly(m);
+        for (const l of this.frameListeners) l(m.data, m.rxTimeNs);
+        return;
+      case "datagram":
+        if (this.datagramListeners.length === 0) return this.keepEarly(m);
+        for (const l of this.datagramListeners) l(m.data, { address: m.peerAddress, port: m.peerPort }, m.rxTimeNs);
+        return;
+      case "link": {
+        const link = { up: m.up, carrier: m.carrier, mtu: m.mtu };
+        this.lastLink = link;
+        for (const l of this.linkListeners) l(link);
+        return;
+      }
+    }
+  }
+
+  private keepEarly(m: DataMessage): void {
+    this.early.push(m);
+    if (this.early.length > MAX_EARLY_MESSAGES) this.early.shift();
+  }
+
+  private fail(reason: string): void {
+    this.socket.destroy();
+    this.closed(reason);
+  }
+
+  private closed(reason: string): void {
+    const ls = this.closeListeners.splice(0);
+    for (const l of ls) l(reason);
+  }
+}
