@@ -28,6 +28,7 @@ export interface RawBpfObject {
   programFd(name: string): number;
   mapLookup(map: string, key: Uint8Array): Buffer;
   mapUpdate(map: string, key: Uint8Array, value: Uint8Array): void;
+  testRun(program: string, frame: Uint8Array, mark: number): number;
   close(): void;
 }
 

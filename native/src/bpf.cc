@@ -66,6 +66,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("programFd", &BpfObject::ProgramFd),
                            InstanceMethod("mapLookup", &BpfObject::MapLookup),
                            InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
+                           InstanceMethod("testRun", &BpfObject::TestRun),
                            InstanceMethod("close", &BpfObject::Close),
                        });
   }
@@ -138,6 +139,28 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       ThrowErrno(env, errno, "bpf_map_update_elem", bpf_map__name(map));
     }
     return env.Undefined();
+  }
+
+  // testRun(program, frame, mark) → the program's return value for `frame` (BPF_PROG_TEST_RUN,
+  // tc programs see the frame from its Ethernet header, with skb->mark = mark). Lets tests check
+  // the kernel-verified program itself against a specification on many frames.
+  Napi::Value TestRun(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (obj_ == nullptr) ThrowErrno(env, EBADF, "bpf_prog_test_run_opts", "object is closed");
+    if (!info[1].IsTypedArray() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "testRun(name, frame, mark)");
+    struct bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
+    if (prog == nullptr) ThrowErrno(env, ENOENT, "bpf_object__find_program_by_name", name);
+    Napi::Uint8Array frame = info[1].As<Napi::Uint8Array>();
+    struct __sk_buff ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.mark = info[2].As<Napi::Number>().Uint32Value();
+    DECLARE_LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.Data(),
+                        .data_size_in = static_cast<__u32>(frame.ByteLength()), .ctx_in = &ctx,
+                        .ctx_size_in = sizeof ctx);
+    int rc = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+    if (rc != 0) ThrowErrno(env, LibbpfErr(rc), "bpf_prog_test_run_opts", name);
+    return Napi::Number::New(env, opts.retval);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
