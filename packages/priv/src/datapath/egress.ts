@@ -1,0 +1,100 @@
+/**
+ * Egress policies: what a calf may send. Linux has a BPF read filter but no write filter, so the
+ * priv is the write filter: every frame a calf hands over is checked here before it reaches the
+ * packet socket (the tc egress program is the kernel-side second line).
+ *
+ * A policy reads only fixed header fields (Ethernet, IPv4, UDP, the BOOTP op/htype/hlen/chaddr);
+ * it never parses a DHCP payload (invariant 1).
+ */
+
+/** Why a frame was refused: a stable code for metrics and logs, and one sentence. */
+export interface EgressRejection {
+  code: string;
+  detail: string;
+}
+
+/** A policy: null when the frame may go, the reason otherwise. */
+export type EgressPolicy = (frame: Uint8Array) => EgressRejection | null;
+
+/** What the DHCP client policy compares against: the interface's identity and the leased address. */
+export interface DhcpClientEgressContext {
+  /** The interface MAC (6 bytes). */
+  mac: Uint8Array;
+  /** The address currently leased (dotted quad) or undefined; 0.0.0.0 is always allowed. */
+  leasedAddress: () => string | undefined;
+}
+
+const ETH_HEADER = 14;
+const IPV4_MIN_HEADER = 20;
+const UDP_HEADER = 8;
+/** RFC 2131 §2: the fixed BOOTP fields (236 bytes) plus the magic cookie. */
+const BOOTP_MIN = 240;
+/** The smallest legitimate client frame: Ethernet + IPv4 + UDP + BOOTP + cookie. */
+export const MIN_DHCP_CLIENT_FRAME_BYTES = ETH_HEADER + IPV4_MIN_HEADER + UDP_HEADER + BOOTP_MIN;
+/**
+ * The largest: a 1500-byte IP packet in an untagged Ethernet frame. The client asks for at most
+ * 1500-byte messages (option 57) and never needs jumbo frames.
+ */
+export const MAX_DHCP_CLIENT_FRAME_BYTES = ETH_HEADER + 1500;
+
+const reject = (code: string, detail: string): EgressRejection => ({ code: `PADDOCK_E_EGRESS_${code}`, detail });
+
+function macText(b: Uint8Array, at = 0): string {
+  return Array.from(b.subarray(at, at + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+function ipText(b: Uint8Array, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+function equalBytes(a: Uint8Array, aAt: number, b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (a[aAt + i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The DHCP client's egress policy: an Ethernet frame from the interface's MAC, IPv4 (no
+ * fragments, header checksum valid), from 0.0.0.0 or the leased address, UDP 68 → 67 with a
+ * consistent length, carrying a BOOTREQUEST for Ethernet (htype 1, hlen 6) whose chaddr is the
+ * interface's MAC.
+ */
+export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressPolicy {
+  return (f) => {
+    if (f.length < MIN_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_SHORT", `a ${f.length}-byte frame is shorter than the smallest DHCP message frame (${MIN_DHCP_CLIENT_FRAME_BYTES})`);
+    if (f.length > MAX_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_LONG", `a ${f.length}-byte frame exceeds ${MAX_DHCP_CLIENT_FRAME_BYTES} bytes`);
+    if (!equalBytes(f, 6, ctx.mac)) return reject("SOURCE_MAC", `source MAC ${macText(f, 6)} is not the interface's ${macText(ctx.mac)}`);
+    const ethertype = (f[12]! << 8) | f[13]!;
+    if (ethertype !== 0x0800) return reject("NOT_IPV4", `ethertype 0x${ethertype.toString(16).padStart(4, "0")} is not IPv4`);
+    const ip = ETH_HEADER;
+    const version = f[ip]! >> 4;
+    const ihl = (f[ip]! & 0x0f) * 4;
+    if (version !== 4 || ihl < IPV4_MIN_HEADER) return reject("BAD_IPV4", `IPv4 version ${version}, header length ${ihl}`);
+    const totalLength = (f[ip + 2]! << 8) | f[ip + 3]!;
+    if (totalLength < ihl + UDP_HEADER + BOOTP_MIN || ip + totalLength > f.length) return reject("BAD_IPV4", `IPv4 total length ${totalLength} does not fit the frame`);
+    const fragment = ((f[ip + 6]! << 8) | f[ip + 7]!) & 0x3fff; // MF flag and fragment offset
+    if (fragment !== 0) return reject("FRAGMENT", "IPv4 fragments are not sent");
+    if (f[ip + 9] !== 17) return reject("NOT_UDP", `IP protocol ${f[ip + 9]} is not UDP`);
+    if (ipv4HeaderSum(f, ip, ihl) !== 0xffff) return reject("BAD_IPV4", "IPv4 header checksum is wrong");
+    const src = ipText(f, ip + 12);
+    if (src !== "0.0.0.0" && src !== ctx.leasedAddress()) return reject("SOURCE_IP", `source address ${src} is neither 0.0.0.0 nor the leased address`);
+    const udp = ip + ihl;
+    const sport = (f[udp]! << 8) | f[udp + 1]!;
+    const dport = (f[udp + 2]! << 8) | f[udp + 3]!;
+    if (sport !== 68 || dport !== 67) return reject("PORTS", `UDP ${sport} → ${dport} is not 68 → 67`);
+    const udpLength = (f[udp + 4]! << 8) | f[udp + 5]!;
+    if (udpLength !== totalLength - ihl) return reject("BAD_UDP", `UDP length ${udpLength} disagrees with the IPv4 length`);
+    const bootp = udp + UDP_HEADER;
+    if (f[bootp] !== 1) return reject("NOT_BOOTREQUEST", `BOOTP op ${f[bootp]} is not BOOTREQUEST`);
+    if (f[bootp + 1] !== 1 || f[bootp + 2] !== 6) return reject("BAD_HARDWARE", `htype ${f[bootp + 1]}/hlen ${f[bootp + 2]} is not Ethernet`);
+    if (!equalBytes(f, bootp + 28, ctx.mac)) return reject("CHADDR", `chaddr ${macText(f, bootp + 28)} is not the interface's MAC`);
+    return null;
+  };
+}
+
+/** One's-complement sum of an IPv4 header; 0xffff when its checksum is right. */
+function ipv4HeaderSum(f: Uint8Array, at: number, len: number): number {
+  let sum = 0;
+  for (let i = 0; i < len; i += 2) sum += (f[at + i]! << 8) | f[at + i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}

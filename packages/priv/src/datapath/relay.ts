@@ -1,0 +1,139 @@
+/**
+ * The data-path relay between one calf (its fd 4) and the kernel (a filtered packet socket):
+ * frames the kernel filter passed go to the calf with their receive timestamps; frames from the
+ * calf go out only if they pass its egress policy and its rate limit. A calf that breaks the
+ * framing is disconnected (the supervisor restarts it); a refused frame is counted and logged,
+ * never fatal.
+ */
+import type net from "node:net";
+import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
+import type { EgressPolicy } from "./egress.ts";
+
+/** The part of a packet socket the relay needs (see @paddock/native's PacketSocket). */
+export interface FrameSocket {
+  onFrame(cb: (frame: Buffer, rxTimeNs: bigint) => void): void;
+  send(frame: Uint8Array): void;
+}
+
+/** Minimal logger interface (pino-compatible). */
+export interface RelayLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** Counters for metrics. */
+export interface RelayStats {
+  toCalf: number;
+  fromCalf: number;
+  sent: number;
+  rejected: Record<string, number>;
+  sendErrors: number;
+  protocolViolations: number;
+}
+
+/**
+ * Frames a calf may send: a DHCP exchange is a handful of messages with seconds of backoff
+ * between retransmissions; 10/s sustained with a burst of 20 never slows it and bounds what a
+ * hostile calf can put on the wire.
+ */
+export const EGRESS_RATE_PER_SECOND = 10;
+export const EGRESS_BURST = 20;
+/** Refusals are logged at most this often per calf, so a flood cannot flood the log. */
+const REJECT_LOG_INTERVAL_MS = 1000;
+
+export class DataPathRelay {
+  readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0 };
+  private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
+  private tokens = EGRESS_BURST;
+  private lastRefill = performance.now();
+  private lastRejectLog = 0;
+  private suppressed = 0;
+  private calf: net.Socket | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly socket: FrameSocket,
+    private readonly policy: EgressPolicy,
+    private readonly log: RelayLogger,
+  ) {
+    socket.onFrame((frame, rxTimeNs) => {
+      if (!this.calf || this.calf.destroyed) return;
+      this.stats.toCalf++;
+      this.write({ kind: "frame", data: frame, rxTimeNs });
+    });
+  }
+
+  /** Connects (or, after a restart, reconnects) the calf's end of the data channel. */
+  attach(calf: net.Socket): void {
+    this.calf?.destroy();
+    this.calf = calf;
+    const reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
+    calf.on("data", (chunk: Buffer) => this.fromCalf(calf, reader, chunk));
+    calf.on("error", () => {});
+  }
+
+  /** Tells the calf the link's state. */
+  sendLink(state: { up: boolean; carrier: boolean; mtu: number }): void {
+    this.write({ kind: "link", ...state });
+  }
+
+  detach(): void {
+    this.calf?.destroy();
+    this.calf = undefined;
+  }
+
+  private write(m: DataMessage): void {
+    if (this.calf && !this.calf.destroyed) this.calf.write(encodeDataMessage(m));
+  }
+
+  private fromCalf(calf: net.Socket, reader: FrameReader, chunk: Buffer): void {
+    const { frames, error } = reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    for (const f of frames) {
+      const m = decodeDataMessage(f);
+      if (!m.ok) return this.violation(calf, m.error.code, m.error.detail);
+      if (m.value.kind !== "frame") return this.violation(calf, "PADDOCK_E_PROTO_BAD_REQUEST", `a calf may send only frames here, not ${m.value.kind}`);
+      this.stats.fromCalf++;
+      this.egress(m.value.data);
+    }
+    if (error) this.violation(calf, error.code, error.detail);
+  }
+
+  private egress(frame: Uint8Array): void {
+    const refusal = this.policy(frame) ?? (this.takeToken() ? null : { code: "PADDOCK_E_EGRESS_RATE", detail: `more than ${EGRESS_RATE_PER_SECOND} frames per second` });
+    if (refusal) {
+      this.stats.rejected[refusal.code] = (this.stats.rejected[refusal.code] ?? 0) + 1;
+      const now = performance.now();
+      if (now - this.lastRejectLog >= REJECT_LOG_INTERVAL_MS) {
+        this.log.warn({ calf: this.name, code: refusal.code, detail: refusal.detail, suppressed: this.suppressed }, "refused a frame from the calf");
+        this.lastRejectLog = now;
+        this.suppressed = 0;
+      } else {
+        this.suppressed++;
+      }
+      return;
+    }
+    try {
+      this.socket.send(frame);
+      this.stats.sent++;
+    } catch (err) {
+      this.stats.sendErrors++;
+      this.log.warn({ calf: this.name, err: (err as Error).message }, "could not send a frame");
+    }
+  }
+
+  private takeToken(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(EGRESS_BURST, this.tokens + ((now - this.lastRefill) / 1000) * EGRESS_RATE_PER_SECOND);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private violation(calf: net.Socket, code: string, detail: string): void {
+    this.stats.protocolViolations++;
+    this.log.warn({ calf: this.name, code, detail }, "calf broke the data-path protocol; disconnecting it");
+    calf.destroy();
+  }
+}
