@@ -104,6 +104,11 @@ export const ipv4Route: Validator = (v) => {
   return ipv4Unicast(parts[1]!);
 };
 
+/** One of a fixed set of words, e.g. "true" / "false". */
+export function oneOf(...words: string[]): Validator {
+  return (v) => (words.includes(v) ? OK : no(`${q(v)} is not one of ${words.join(", ")}`));
+}
+
 /** A MAC address in lower-case colon form ("02:77:f4:a9:18:e3"). */
 export const mac: Validator = (v) =>
   /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(v) ? OK : no(`${q(v)} is not a MAC address like 02:00:00:00:00:01 (lower case)`);

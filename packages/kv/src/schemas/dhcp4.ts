@@ -12,6 +12,7 @@ import {
   ipv4Route,
   ipv4Unicast,
   mac,
+  oneOf,
   searchList,
   stateText,
 } from "../validators.ts";
@@ -37,6 +38,8 @@ export const dhcp4Schema: ServiceSchema = {
   entries: [
     { pattern: "/mac", description: "the interface's MAC address (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: mac, maxBytes: 17 },
     { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
+    { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
+    { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
     { pattern: "/gateway", description: "the default router", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     { pattern: "/mtu", description: "the interface MTU (RFC 791 minimum 68)", writer: "calf", calfReads: false, validate: intRange(68, 65535), maxBytes: 5 },

@@ -1,0 +1,47 @@
+/**
+ * The DHCPv4 client calf. See ./profile.ts for what it holds.
+ *
+ * It reads its MAC and configuration from the store (written by the priv before it starts), its
+ * persisted lease from /state/lease (for INIT-REBOOT), then runs the client until stopped.
+ */
+import { getRandomValues } from "node:crypto";
+import { type CalfContext, KvError } from "@paddock/calf";
+import { createClient } from "@paddock/dhcp4";
+import { DhcpCalfRuntime } from "./runtime.ts";
+
+/** Reads a key; undefined when it is not set. */
+async function readOptional(ctx: CalfContext, path: string): Promise<string | undefined> {
+  try {
+    return await ctx.kv.read(path);
+  } catch (err) {
+    if (err instanceof KvError && err.code === "PADDOCK_E_KV_NOT_FOUND") return undefined;
+    throw err;
+  }
+}
+
+function parseMac(text: string): Uint8Array {
+  return new Uint8Array(text.split(":").map((h) => parseInt(h, 16)));
+}
+
+/** Uniform [0, 1) from the kernel's CSPRNG: xids must not be predictable by an off-path attacker. */
+function random(): number {
+  return getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+}
+
+/** The calf's main: exported for tests that run it over in-memory channels. */
+export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
+  const mac = parseMac(await ctx.kv.read("/mac"));
+  const hostname = await readOptional(ctx, "/config/hostname");
+  const releaseOnStop = (await readOptional(ctx, "/config/release-on-stop")) === "true";
+  const persistedLease = await readOptional(ctx, "/state/lease");
+  const created = createClient(
+    { mac, random, releaseOnStop, ...(hostname ? { hostname } : {}) },
+    ctx.now(),
+    { persistedLease, linkUp: ctx.data.link ? ctx.data.link.up && ctx.data.link.carrier : true },
+  );
+  if (!created.ok) throw new Error(`bad DHCP client configuration: ${created.error.field} ${created.error.detail}`);
+  const runtime = new DhcpCalfRuntime(ctx, created.state, { mac });
+  runtime.start(created.actions);
+  ctx.signal.addEventListener("abort", () => void runtime.stop(), { once: true });
+  ctx.log.info({ mac: mac.length === 6 ? Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":") : "?" }, "DHCP client started");
+}

@@ -1,0 +1,21 @@
+/**
+ * The DHCPv4 client calf's sandbox profile.
+ *
+ * Holds: no capabilities, no network (its own netns with only lo), a read-only root, tmpfs /tmp,
+ * the seccomp allowlist of packages/priv/src/sandbox, an empty environment.
+ * Fds: 3 control (KV, dhcp4 schema, calf rights), 4 data (frames the DHCP filter passed: IPv4 UDP
+ * to port 68; frames out are checked by the dhcp4-client egress policy).
+ * KV paths it writes: /ip /gateway /mtu /domain /search /nameserver/NNN /route/NNN /ntp/NNN
+ * /lease/expires /state/lease; reads /mac, /config/*, /state/lease.
+ */
+import type { CalfProfile } from "@paddock/calf";
+
+export const dhcp4CalfProfile: CalfProfile = {
+  name: "dhcp4",
+  schema: "dhcp4",
+  egress: "dhcp4-client",
+  // Node's heap for this calf stays under 20 MiB; 96 MiB leaves room for V8's reservations.
+  memoryMiB: 96,
+  // Node runs about a dozen threads (main, 4 libuv workers, V8 platform workers).
+  pids: 32,
+};

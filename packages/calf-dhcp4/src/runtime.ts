@@ -1,0 +1,133 @@
+/**
+ * Runs the sans-IO DHCP client core (@paddock/dhcp4) on the calf SDK: frames in from the data
+ * channel, timers from the SDK, actions out as frames, timers, KV writes and log lines.
+ *
+ * Actions are performed strictly in order, each finished before the next (a RELEASE must leave
+ * before /ip is deleted). Consecutive KV actions are sent together, so a lease's keys reach the
+ * store in one commit.
+ */
+import type { CalfContext } from "@paddock/calf";
+import {
+  decodeDhcpFrame,
+  encodeDhcpFrame,
+  step,
+  type ClientAction,
+  type ClientEvent,
+  type ClientState,
+  type DhcpMessage,
+} from "@paddock/dhcp4";
+
+const BROADCAST_MAC = new Uint8Array(6).fill(0xff);
+
+/** What the runtime needs besides the calf context. */
+export interface DhcpRuntimeOptions {
+  mac: Uint8Array;
+}
+
+export class DhcpCalfRuntime {
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: CalfContext,
+    private state: ClientState,
+    private readonly opts: DhcpRuntimeOptions,
+  ) {}
+
+  /** The client's current state (for tests and logs). */
+  get current(): ClientState {
+    return this.state;
+  }
+
+  /** Wires frames, link changes and the stop signal to the client. */
+  start(initial: ClientAction[]): void {
+    this.enqueue(initial);
+    this.ctx.data.onFrame((frame, rxTimeNs) => {
+      const decoded = decodeDhcpFrame(frame);
+      if (!decoded.ok) {
+        // Bad network input is logged at debug level and dropped (invariant 7).
+        this.ctx.log.debug({ code: decoded.error.code, detail: decoded.error.detail }, "dropped a frame that is not valid DHCP");
+        return;
+      }
+      this.dispatch({ kind: "received", message: decoded.value.message, info: decoded.value.info, rxTime: Number(rxTimeNs / 1_000_000n) });
+    });
+    this.ctx.data.onLink((link) => this.dispatch({ kind: link.up && link.carrier ? "linkUp" : "linkDown" }));
+  }
+
+  /** Stops the client (RELEASE if configured) and resolves when its last actions are done. */
+  async stop(release?: boolean): Promise<void> {
+    this.dispatch(release === undefined ? { kind: "stop" } : { kind: "stop", release });
+    this.stopped = true;
+    await this.queue;
+  }
+
+  /** Feeds one event to the client and queues its actions. */
+  dispatch(event: ClientEvent): void {
+    if (this.stopped) return;
+    const r = step(this.state, event, this.ctx.now());
+    this.state = r.state;
+    this.enqueue(r.actions);
+  }
+
+  private enqueue(actions: ClientAction[]): void {
+    if (actions.length === 0) return;
+    this.queue = this.queue.then(() => this.perform(actions)).catch((err: unknown) => {
+      this.ctx.log.error({ err: (err as Error).message }, "an action failed");
+    });
+  }
+
+  private async perform(actions: ClientAction[]): Promise<void> {
+    let kvBatch: Array<Promise<void>> = [];
+    const flushKv = async () => {
+      const batch = kvBatch;
+      kvBatch = [];
+      const results = await Promise.allSettled(batch);
+      for (const r of results) {
+        if (r.status === "rejected") this.ctx.log.warn({ err: (r.reason as Error).message }, "the store refused a write");
+      }
+    };
+    for (const a of actions) {
+      if (a.kind !== "kvWrite" && a.kind !== "kvDelete" && kvBatch.length > 0) await flushKv();
+      switch (a.kind) {
+        case "kvWrite":
+          kvBatch.push(this.ctx.kv.write(a.path, a.value));
+          break;
+        case "kvDelete":
+          kvBatch.push(this.ctx.kv.delete(a.path));
+          break;
+        case "send":
+          this.send(a.message, a.to, a.nextHopMac);
+          await this.ctx.data.flush();
+          break;
+        case "setTimer":
+          this.ctx.timers.set(a.name, a.at, () => this.dispatch({ kind: "timer", name: a.name }));
+          break;
+        case "cancelTimer":
+          this.ctx.timers.cancel(a.name);
+          break;
+        case "log":
+          this.ctx.log[a.level]({ state: this.state.name }, a.message);
+          break;
+      }
+    }
+    if (kvBatch.length > 0) await flushKv();
+  }
+
+  private send(message: DhcpMessage, to: "broadcast" | string, nextHopMac: Uint8Array | undefined): void {
+    const unicast = to !== "broadcast";
+    const encoded = encodeDhcpFrame(message, {
+      srcMac: this.opts.mac,
+      dstMac: unicast && nextHopMac ? nextHopMac : BROADCAST_MAC,
+      // RFC 2131 §4.1: a client with a configured address (RENEWING, REBINDING, RELEASE) uses it.
+      srcIp: message.ciaddr,
+      dstIp: unicast ? to : "255.255.255.255",
+      srcPort: 68,
+      dstPort: 67,
+    });
+    if (!encoded.ok) {
+      this.ctx.log.error({ code: encoded.error.code, detail: encoded.error.detail }, "could not encode a message");
+      return;
+    }
+    this.ctx.data.sendFrame(encoded.value);
+  }
+}
