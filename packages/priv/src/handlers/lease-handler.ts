@@ -1,0 +1,357 @@
+/**
+ * The lease handler: one DHCPv4 lease applied together (DESIGN.md invariant 6), in dependency
+ * order — address → MTU → routes → resolv.conf — and withdrawn in reverse when the lease keys go
+ * away or the lease expires.
+ *
+ * Ownership (invariant 5): addresses, the MTU and resolv.conf are recorded in the ownership file
+ * before they are applied; routes carry rtm_protocol RTPROT_PADDOCK. Only what is recorded (or
+ * so marked) is ever changed back or removed. An address or route that is already there and not
+ * ours is left alone and reported as a conflict.
+ */
+import path from "node:path";
+import {
+  AF_INET,
+  AF_UNSPEC,
+  IFA_F_SECONDARY,
+  MAX_FINITE_LIFETIME,
+  NLM_F_ACK,
+  NLM_F_REQUEST,
+  NetlinkError,
+  RTM_NEWLINK,
+  RTPROT_PADDOCK,
+  encodeLinkMessage,
+  encodeNested,
+  openRtnetlink,
+  u32Attribute,
+} from "@paddock/netlink";
+import type { Address, Lifetime, Link, Route, RtnetlinkClient } from "@paddock/netlink";
+import { HandlerErrorCode, step } from "./errors.ts";
+import { readFileState, removeFile, replaceFileAtomic, replaceWithSymlink } from "./files.ts";
+import { RESOLV_CONF_HEADER, describeLease, desiredLease, renderResolvConf, sameSubnet } from "./lease.ts";
+import type { DesiredLease, DesiredRoute, LeaseDesired } from "./lease.ts";
+import { OwnershipFile, emptyLeaseOwnership, parseLeaseOwnership } from "./ownership.ts";
+import type { LeaseOwnership, OwnedAddress } from "./ownership.ts";
+import type { ApplyReport, Handler, HandlerContext, HandlerLogger } from "./reconciler.ts";
+import { silentLogger } from "./reconciler.ts";
+
+/**
+ * Metric of Paddock's routes. systemd-networkd's DHCPv4 default; above all, not 0, the metric of
+ * an administrator's `ip route add`. The kernel keys an IPv4 route by (table, prefix, tos,
+ * metric) and NLM_F_REPLACE replaces whatever holds that key, whatever its protocol: a distinct
+ * metric keeps our replaces off other people's routes (and a conflict check guards the rest).
+ */
+export const DEFAULT_ROUTE_METRIC = 1024;
+
+/**
+ * A lifetime refresh is skipped when the kernel's remaining valid lifetime is within this many
+ * seconds of the lease's: the kernel counts down in whole seconds, so the two differ by rounding.
+ */
+export const LIFETIME_SLACK_SECONDS = 2;
+
+/** File name of the lease handler's ownership record in the state directory. */
+export const LEASE_OWNERSHIP_FILE = "handler-lease.json";
+
+/** Mode of a resolv.conf we write: every process must read it (resolvers run as any user). */
+export const RESOLV_CONF_MODE = 0o644;
+
+// <linux/if_link.h>, <linux/ip.h>: IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF → IPV4_DEVCONF_*.
+const IFLA_AF_SPEC = 26;
+const IFLA_INET_CONF = 1;
+const IPV4_DEVCONF_PROMOTE_SECONDARIES = 20;
+
+/** Options of the lease handler; every target is a parameter (STYLE.md 7). */
+export interface LeaseHandlerOptions {
+  /** The interface the lease is for (a name: its index may change if it is re-created). */
+  readonly link: string;
+  /** Where the ownership record lives (the priv's state directory). */
+  readonly stateDir: string;
+  /** The network namespace to act in ("/run/netns/NAME"); default: the priv's own. */
+  readonly netnsPath?: string;
+  /** The resolv.conf to manage; null or absent: resolv.conf is not managed. */
+  readonly resolvConfPath?: string | null;
+  /** Metric of our routes (default DEFAULT_ROUTE_METRIC). */
+  readonly routeMetric?: number;
+  /** Handler name (default "lease"). */
+  readonly name?: string;
+  /** Logger for events outside a reconcile (an unreadable ownership record). */
+  readonly log?: HandlerLogger;
+  /** Opens the netlink client (tests may substitute one); default: openRtnetlink in `netnsPath`. */
+  readonly openNetlink?: () => RtnetlinkClient;
+}
+
+/** The remaining lifetime of a lease at `nowMs` (at least 1 s: 0 would make the kernel drop the address at once). */
+export function leaseLifetime(expiresAt: number | "never", nowMs: number): Lifetime {
+  if (expiresAt === "never") return "forever";
+  return Math.min(MAX_FINITE_LIFETIME, Math.max(1, expiresAt - Math.floor(nowMs / 1000)));
+}
+
+function errno(err: unknown): string | undefined {
+  return err instanceof NetlinkError ? err.errno : undefined;
+}
+
+const routeText = (r: { destination: string; gateway: string | undefined }, dev: string, metric: number): string =>
+  `${r.destination}${r.gateway !== undefined ? ` via ${r.gateway}` : ""} dev ${dev} metric ${metric} proto ${RTPROT_PADDOCK}`;
+
+/** Applies a DHCPv4 lease from the store to an interface, its routes and resolv.conf. */
+export class LeaseHandler implements Handler<LeaseDesired> {
+  readonly name: string;
+  private readonly opts: LeaseHandlerOptions;
+  private readonly metric: number;
+  private readonly own: OwnershipFile<LeaseOwnership>;
+  private readonly open: () => RtnetlinkClient;
+
+  constructor(opts: LeaseHandlerOptions) {
+    this.opts = opts;
+    this.name = opts.name ?? "lease";
+    this.metric = opts.routeMetric ?? DEFAULT_ROUTE_METRIC;
+    this.own = new OwnershipFile(path.join(opts.stateDir, LEASE_OWNERSHIP_FILE), emptyLeaseOwnership, parseLeaseOwnership, opts.log ?? silentLogger);
+    this.open = opts.openNetlink ?? (() => openRtnetlink(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath }));
+  }
+
+  /** What this handler has applied, per its ownership record (for the admin view). */
+  owned(): LeaseOwnership {
+    return this.own.get();
+  }
+
+  desired(values: ReadonlyMap<string, string>, now: number): LeaseDesired {
+    return desiredLease(values, now);
+  }
+
+  describe(d: LeaseDesired): string {
+    return describeLease(d);
+  }
+
+  wakeAt(d: LeaseDesired): number | undefined {
+    // At expiry the kernel drops the address by itself; the wake-up withdraws the rest.
+    return d.lease !== null && d.lease.expiresAt !== "never" ? d.lease.expiresAt * 1000 : undefined;
+  }
+
+  async apply(d: LeaseDesired, ctx: HandlerContext): Promise<ApplyReport> {
+    const changes: string[] = [];
+    const conflicts: string[] = d.rejected.map((r) => `ignored ${r.path}: ${r.reason}`);
+    let nl: RtnetlinkClient | null = null;
+    const netlink = (): RtnetlinkClient => (nl ??= this.open());
+    try {
+      if (d.lease !== null) {
+        const lease = d.lease;
+        const link = await step(HandlerErrorCode.LINK, this.name, "link", () => netlink().getLink(this.opts.link));
+        await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts));
+        await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, lease.mtu, changes, conflicts));
+        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, changes, conflicts));
+        await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(renderResolvConf(lease, link.name), changes, conflicts));
+      } else {
+        // Reverse order: nothing that depends on the address outlives it.
+        await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(null, changes, conflicts));
+        const rec = this.own.get();
+        if (rec.routeLinks.length > 0) await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), null, [], changes, conflicts));
+        if (rec.mtu !== null) await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), null, undefined, changes, conflicts));
+        if (rec.addresses.length > 0) await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), null, null, ctx.now(), changes, conflicts));
+      }
+    } finally {
+      (nl as RtnetlinkClient | null)?.close();
+    }
+    return { changes, conflicts };
+  }
+
+  private async record(next: LeaseOwnership): Promise<void> {
+    await step(HandlerErrorCode.OWNERSHIP, this.name, "ownership record", () => this.own.set(next));
+  }
+
+  // ---- address ----------------------------------------------------------------------------------
+
+  /** Puts the lease's address on `link` (or, with no lease, none) and removes every other address we own. */
+  private async applyAddress(nl: RtnetlinkClient, link: Link | null, lease: DesiredLease | null, nowMs: number, changes: string[], conflicts: string[]): Promise<void> {
+    let keep: OwnedAddress | null = null;
+    if (link !== null && lease !== null) {
+      const want = lease.address;
+      const existing = await nl.listAddresses(link.index);
+      const present = existing.find((a) => a.cidr === want);
+      const owned = this.own.get().addresses.some((a) => a.index === link.index && a.cidr === want);
+      if (present !== undefined && !owned) {
+        conflicts.push(`address ${want} on ${link.name} was not added by Paddock: left alone (not refreshed, never removed)`);
+      } else {
+        keep = { index: link.index, cidr: want };
+        if (!owned) await this.record({ ...this.own.get(), addresses: [...this.own.get().addresses, keep] });
+        const lifetime = leaseLifetime(lease.expiresAt, nowMs);
+        if (present === undefined || !lifetimeMatches(present, lifetime)) {
+          // NLM_F_REPLACE updates an existing address in place (its lifetimes), so a renewal
+          // never makes the address disappear, even for a moment.
+          await nl.replaceAddress({ link: link.index, address: want, validLifetime: lifetime, preferredLifetime: lifetime });
+          const lft = lifetime === "forever" ? "forever" : `${lifetime}s`;
+          changes.push(present === undefined ? `add ${want} dev ${link.name} valid ${lft}` : `refresh ${want} dev ${link.name} valid ${lft}`);
+        }
+      }
+    }
+    for (const o of this.own.get().addresses) {
+      if (keep !== null && o.index === keep.index && o.cidr === keep.cidr) continue;
+      const removed = await this.removeOwnedAddress(nl, o);
+      if (removed) changes.push(`remove ${o.cidr} dev #${o.index}`);
+      const rec = this.own.get();
+      await this.record({ ...rec, addresses: rec.addresses.filter((a) => !(a.index === o.index && a.cidr === o.cidr)) });
+    }
+  }
+
+  /** Deletes an address we own; false when it was already gone (expired, link deleted). */
+  private async removeOwnedAddress(nl: RtnetlinkClient, o: OwnedAddress): Promise<boolean> {
+    let addrs: Address[];
+    try {
+      addrs = await nl.listAddresses(o.index);
+    } catch (err) {
+      if (errno(err) === "ENODEV") return false;
+      throw err;
+    }
+    const a = addrs.find((x) => x.cidr === o.cidr && x.index === o.index);
+    if (a === undefined) return false;
+    // Deleting a primary address also deletes the secondaries of its subnet unless the link
+    // promotes them; those may be someone else's, so ask the kernel to promote instead.
+    const isPrimary = (a.flags & IFA_F_SECONDARY) === 0;
+    if (isPrimary && addrs.some((x) => x !== a && (x.flags & IFA_F_SECONDARY) !== 0 && sameSubnet(x.cidr, a.cidr))) {
+      await setPromoteSecondaries(nl, o.index);
+    }
+    try {
+      await nl.deleteAddress({ link: o.index, address: o.cidr });
+    } catch (err) {
+      if (errno(err) === "EADDRNOTAVAIL" || errno(err) === "ENODEV") return false;
+      throw err;
+    }
+    return true;
+  }
+
+  // ---- MTU --------------------------------------------------------------------------------------
+
+  /** Sets the lease's MTU on `link`, recording the original; with none, restores the original. */
+  private async applyMtu(nl: RtnetlinkClient, link: Link | null, mtu: number | undefined, changes: string[], conflicts: string[]): Promise<void> {
+    const rec = this.own.get();
+    if (rec.mtu !== null && (link === null || mtu === undefined || rec.mtu.index !== link.index)) {
+      const { index, original, applied } = rec.mtu;
+      let current: Link | null = null;
+      try {
+        current = await nl.getLink(index);
+      } catch (err) {
+        if (errno(err) !== "ENODEV") throw err;
+      }
+      if (current !== null && current.mtu === applied) {
+        await nl.setLinkMtu(index, original);
+        changes.push(`restore mtu ${original} dev ${current.name}`);
+      } else if (current !== null) {
+        conflicts.push(`mtu of ${current.name} was changed to ${String(current.mtu)} by someone else since we set ${applied}: not restored to ${original}`);
+      }
+      await this.record({ ...this.own.get(), mtu: null });
+    }
+    if (link === null || mtu === undefined) return;
+    const now = this.own.get();
+    if (now.mtu === null) {
+      if (link.mtu === undefined) throw new Error(`the kernel reported no MTU for ${link.name}`);
+      await this.record({ ...now, mtu: { index: link.index, original: link.mtu, applied: mtu } });
+    } else if (now.mtu.applied !== mtu) {
+      await this.record({ ...now, mtu: { ...now.mtu, applied: mtu } });
+    }
+    if (link.mtu !== mtu) {
+      await nl.setLinkMtu(link.index, mtu);
+      changes.push(`mtu ${mtu} dev ${link.name} (was ${String(link.mtu)})`);
+    }
+  }
+
+  // ---- routes -----------------------------------------------------------------------------------
+
+  /** Installs `routes` on `link` and removes every route of ours that is not one of them. */
+  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], changes: string[], conflicts: string[]): Promise<void> {
+    const rec = this.own.get();
+    if (link !== null && !rec.routeLinks.includes(link.index)) await this.record({ ...rec, routeLinks: [...rec.routeLinks, link.index] });
+    const table = await nl.listRoutes();
+    const metricOf = (r: Route): number => r.priority ?? 0;
+    for (const d of link === null ? [] : routes) {
+      const dev = link!.name;
+      const ours = table.find((r) => r.protocol === RTPROT_PADDOCK && r.oif === link!.index && r.cidr === d.destination && r.gateway === d.gateway && metricOf(r) === this.metric);
+      if (ours !== undefined) continue;
+      const foreign = table.find((r) => r.protocol !== RTPROT_PADDOCK && r.cidr === d.destination && metricOf(r) === this.metric);
+      if (foreign !== undefined) {
+        conflicts.push(`route ${d.destination} metric ${this.metric} exists with protocol ${foreign.protocol}, not Paddock's: left alone`);
+        continue;
+      }
+      await nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: this.metric });
+      changes.push(`route ${routeText(d, dev, this.metric)}`);
+    }
+    // Ours and no longer wanted: on the current link, and on any link we used before.
+    const wanted = (r: Route): boolean =>
+      link !== null && r.oif === link.index && metricOf(r) === this.metric && routes.some((d) => d.destination === r.cidr && d.gateway === r.gateway);
+    const current = this.own.get();
+    for (const r of table) {
+      if (r.protocol !== RTPROT_PADDOCK || r.oif === undefined || !current.routeLinks.includes(r.oif) || wanted(r)) continue;
+      try {
+        await nl.deleteRoute({ destination: r.cidr, ...(r.gateway !== undefined ? { gateway: r.gateway } : {}), link: r.oif, priority: metricOf(r), protocol: RTPROT_PADDOCK });
+        changes.push(`remove route ${r.cidr}${r.gateway !== undefined ? ` via ${r.gateway}` : ""} dev #${r.oif} metric ${metricOf(r)}`);
+      } catch (err) {
+        // Gone already (the kernel flushes routes with their address or link).
+        if (errno(err) !== "ESRCH" && errno(err) !== "ENODEV") throw err;
+      }
+    }
+    const keep = link === null ? [] : [link.index];
+    if (current.routeLinks.some((i) => !keep.includes(i))) await this.record({ ...current, routeLinks: keep });
+  }
+
+  // ---- resolv.conf ------------------------------------------------------------------------------
+
+  /** Writes `content` to resolv.conf (saving what was there once), or with null restores it. */
+  private async applyResolvConf(content: string | null, changes: string[], conflicts: string[]): Promise<void> {
+    const file = this.opts.resolvConfPath ?? null;
+    const rec = this.own.get();
+    if (rec.resolvConf !== null && (content === null || rec.resolvConf.path !== file)) {
+      const { path: p, saved } = rec.resolvConf;
+      const cur = await readFileState(p);
+      const ours = cur.kind === "absent" || (cur.kind === "file" && cur.content.startsWith(RESOLV_CONF_HEADER));
+      if (!ours) {
+        conflicts.push(`${p} was replaced by someone else since Paddock wrote it: left as it is`);
+      } else if (saved.kind === "file") {
+        await replaceFileAtomic(p, saved.content, saved.mode);
+        changes.push(`restore ${p} (the previous file)`);
+      } else if (saved.kind === "symlink") {
+        await replaceWithSymlink(p, saved.target);
+        changes.push(`restore ${p} → ${saved.target}`);
+      } else if (cur.kind !== "absent") {
+        await removeFile(p);
+        changes.push(`remove ${p} (there was none before)`);
+      }
+      await this.record({ ...this.own.get(), resolvConf: null });
+    }
+    if (content === null || file === null) return;
+    const cur = await readFileState(file);
+    if (this.own.get().resolvConf === null) {
+      // Saved once, before the first write. A file of ours with no record (the record was lost)
+      // is not worth restoring: it holds an old lease's servers.
+      const saved = cur.kind === "file" && cur.content.startsWith(RESOLV_CONF_HEADER) ? ({ kind: "absent" } as const) : cur;
+      await this.record({ ...this.own.get(), resolvConf: { path: file, saved } });
+    }
+    if (cur.kind === "file" && cur.content === content) return;
+    await replaceFileAtomic(file, content, RESOLV_CONF_MODE);
+    changes.push(`write ${file} (${content.split("\n").filter((l) => l.length > 0 && !l.startsWith("#")).join(", ")})`);
+  }
+}
+
+function lifetimeMatches(a: Address, want: Lifetime): boolean {
+  if (want === "forever" || a.validLifetime === "forever") return a.validLifetime === want && a.preferredLifetime === want;
+  if (a.preferredLifetime === "forever") return false;
+  return Math.abs(a.validLifetime - want) <= LIFETIME_SLACK_SECONDS && Math.abs(a.preferredLifetime - want) <= LIFETIME_SLACK_SECONDS;
+}
+
+/**
+ * Sets net.ipv4.conf.<link>.promote_secondaries = 1 through rtnetlink (IFLA_AF_SPEC →
+ * IFLA_INET_CONF; `ip` has no command for it and /proc/sys is the wrong namespace's when we act
+ * in another one). Systemd sets the same default on every link.
+ */
+async function setPromoteSecondaries(nl: RtnetlinkClient, index: number): Promise<void> {
+  const inet = encodeNested(AF_INET, [encodeNested(IFLA_INET_CONF, [u32Attribute(IPV4_DEVCONF_PROMOTE_SECONDARIES, 1)])]);
+  const body = encodeLinkMessage({
+    family: AF_UNSPEC,
+    ifType: 0,
+    index,
+    flags: 0,
+    change: 0,
+    unknown: [{ type: IFLA_AF_SPEC, nested: true, netByteOrder: false, data: inet }],
+  });
+  await nl.request({
+    ok: true,
+    plan: { type: RTM_NEWLINK, flags: NLM_F_REQUEST | NLM_F_ACK, body, expect: "ack", description: `RTM_NEWLINK dev #${index} inet promote_secondaries 1` },
+  });
+}
+

@@ -1,0 +1,149 @@
+/**
+ * Ownership records: the durable proof of what Paddock applied (DESIGN.md invariant 5).
+ *
+ * An address carries no owner in the kernel (ifaddrmsg has no protocol field before Linux 6.3's
+ * IFA_PROTO), an MTU has no history, and a file has no author. So every handler records what it
+ * is about to apply in a small JSON file in the priv's state directory BEFORE applying it
+ * (write-ahead), replaced atomically. After a crash at any moment the record lists everything we
+ * may have applied; a listed thing that is not there is simply gone, and a thing that is there
+ * but not listed is someone else's and is never removed.
+ *
+ * Routes need no record: each carries rtm_protocol = RTPROT_PADDOCK in the kernel. The record
+ * keeps only the links we put routes on, so routes left on a link we no longer manage are found.
+ */
+import { readFileSync, renameSync } from "node:fs";
+import type { FileState } from "./files.ts";
+import { replaceFileAtomic } from "./files.ts";
+import type { HandlerLogger } from "./reconciler.ts";
+
+/** Format tag of ownership files, checked on load. */
+export const OWNERSHIP_FORMAT = "paddock-owned/1";
+
+/** An address we added: the link's ifindex and the CIDR. */
+export interface OwnedAddress {
+  readonly index: number;
+  readonly cidr: string;
+}
+
+/** An MTU we set, with the value it had before (restored when the lease goes away). */
+export interface OwnedMtu {
+  readonly index: number;
+  readonly original: number;
+  readonly applied: number;
+}
+
+/** A file we manage: what was there before us (restored on withdrawal). */
+export interface OwnedFile {
+  readonly path: string;
+  readonly saved: FileState;
+}
+
+/** What the lease handler applied. */
+export interface LeaseOwnership {
+  readonly format: typeof OWNERSHIP_FORMAT;
+  readonly addresses: readonly OwnedAddress[];
+  readonly mtu: OwnedMtu | null;
+  /** ifindexes on which routes with RTPROT_PADDOCK may be ours. */
+  readonly routeLinks: readonly number[];
+  readonly resolvConf: OwnedFile | null;
+}
+
+/** What the hostname handler applied. */
+export interface HostnameOwnership {
+  readonly format: typeof OWNERSHIP_FORMAT;
+  /** The host name before ours, and the one we wrote; null when we hold none. */
+  readonly hostname: { readonly path: string; readonly original: string; readonly applied: string } | null;
+}
+
+/** An empty lease record. */
+export function emptyLeaseOwnership(): LeaseOwnership {
+  return { format: OWNERSHIP_FORMAT, addresses: [], mtu: null, routeLinks: [], resolvConf: null };
+}
+
+/** An empty hostname record. */
+export function emptyHostnameOwnership(): HostnameOwnership {
+  return { format: OWNERSHIP_FORMAT, hostname: null };
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const isIndex = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0 && (x as number) <= 0x7fffffff;
+const isStr = (x: unknown): x is string => typeof x === "string";
+const isU32 = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff;
+
+function isFileState(x: unknown): x is FileState {
+  if (!isObj(x)) return false;
+  if (x.kind === "absent") return true;
+  if (x.kind === "symlink") return isStr(x.target);
+  return x.kind === "file" && isStr(x.content) && Number.isInteger(x.mode);
+}
+
+/** Checks a parsed lease record; null when anything is off. */
+export function parseLeaseOwnership(x: unknown): LeaseOwnership | null {
+  if (!isObj(x) || x.format !== OWNERSHIP_FORMAT) return null;
+  const { addresses, mtu, routeLinks, resolvConf } = x;
+  if (!Array.isArray(addresses) || !addresses.every((a) => isObj(a) && isIndex(a.index) && isStr(a.cidr))) return null;
+  if (mtu !== null && !(isObj(mtu) && isIndex(mtu.index) && isU32(mtu.original) && isU32(mtu.applied))) return null;
+  if (!Array.isArray(routeLinks) || !routeLinks.every(isIndex)) return null;
+  if (resolvConf !== null && !(isObj(resolvConf) && isStr(resolvConf.path) && isFileState(resolvConf.saved))) return null;
+  return x as unknown as LeaseOwnership;
+}
+
+/** Checks a parsed hostname record; null when anything is off. */
+export function parseHostnameOwnership(x: unknown): HostnameOwnership | null {
+  if (!isObj(x) || x.format !== OWNERSHIP_FORMAT) return null;
+  const h = x.hostname;
+  if (h !== null && !(isObj(h) && isStr(h.path) && isStr(h.original) && isStr(h.applied))) return null;
+  return x as unknown as HostnameOwnership;
+}
+
+/**
+ * One ownership file. Loaded once, then kept in memory and written through on every change.
+ * An unreadable record is moved aside (`FILE.corrupt-<time>`) and replaced by an empty one: we
+ * then own nothing, which errs on the safe side (we may leave something of ours behind, never
+ * remove something of someone else's).
+ */
+export class OwnershipFile<T> {
+  private current: T | null = null;
+
+  constructor(
+    readonly file: string,
+    private readonly empty: () => T,
+    private readonly parse: (x: unknown) => T | null,
+    private readonly log: HandlerLogger,
+  ) {}
+
+  /** The record (read from disk the first time). */
+  get(): T {
+    if (this.current !== null) return this.current;
+    let text: string | null = null;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    if (text === null) {
+      this.current = this.empty();
+      return this.current;
+    }
+    let parsed: T | null = null;
+    try {
+      parsed = this.parse(JSON.parse(text));
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null) {
+      const aside = `${this.file}.corrupt-${Date.now()}`;
+      renameSync(this.file, aside);
+      this.log.error({ file: this.file, movedTo: aside }, "ownership record unreadable: moved aside; nothing is considered ours");
+      parsed = this.empty();
+    }
+    this.current = parsed;
+    return parsed;
+  }
+
+  /** Replaces the record on disk (atomic, fsynced) and in memory. */
+  async set(next: T): Promise<void> {
+    await replaceFileAtomic(this.file, JSON.stringify(next, null, 1) + "\n", 0o600);
+    this.current = next;
+  }
+}
