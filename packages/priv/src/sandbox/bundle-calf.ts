@@ -1,0 +1,58 @@
+/**
+ * Builds a calf's code into the one self-contained ES module its sandbox mounts at
+ * /calf/main.mjs. A build-time tool: it imports esbuild lazily, so priv at run time never loads it.
+ *
+ * The bundle must never contain priv or native code (DESIGN.md, import direction): the build
+ * fails if any input comes from packages/priv, native/, @paddock/priv or @paddock/native, or if
+ * it would load a `.node` addon (there is no addon inside the sandbox, and no reason for one).
+ */
+
+import { chmod, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { SandboxError } from "./errors.ts";
+
+/** What a build produced. */
+export interface CalfBuild {
+  readonly outFile: string;
+  readonly bytes: number;
+  /** Every source file that went into the bundle (paths relative to the working directory). */
+  readonly inputs: readonly string[];
+}
+
+/** Paths a calf bundle must not contain: priv's and the native addon's code. */
+const FORBIDDEN_INPUT = /(^|[/\\])(packages[/\\]priv[/\\]src|native[/\\](lib|src)|@paddock[/\\](priv|native))([/\\]|$)|\.node$/;
+
+/**
+ * Bundles `entryTs` (and everything it imports) into `outFile` as ESM for Node 20.
+ * `require` is provided through createRequire so CommonJS dependencies can reach Node built-ins.
+ */
+export async function bundleCalf(entryTs: string, outFile: string): Promise<CalfBuild> {
+  const esbuild = await import("esbuild");
+  let result: Awaited<ReturnType<typeof esbuild.build>>;
+  try {
+    await mkdir(path.dirname(outFile), { recursive: true });
+    result = await esbuild.build({
+      entryPoints: [entryTs],
+      outfile: outFile,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "esm",
+      metafile: true,
+      logLevel: "silent",
+      legalComments: "none",
+      banner: { js: 'import { createRequire as __paddockCreateRequire } from "node:module"; const require = __paddockCreateRequire(import.meta.url);' },
+    });
+  } catch (e) {
+    throw new SandboxError("PADDOCK_E_SANDBOX_CALF_BUILD", `esbuild ${entryTs} failed`, undefined, { cause: e });
+  }
+  const inputs = Object.keys(result.metafile?.inputs ?? {});
+  const forbidden = inputs.filter((i) => FORBIDDEN_INPUT.test(i));
+  if (forbidden.length > 0) {
+    throw new SandboxError("PADDOCK_E_SANDBOX_CALF_BUILD", `calf bundle ${entryTs} would contain priv/native code: ${forbidden.join(", ")}`);
+  }
+  // Read by the calf's uid, which is "other" on the host.
+  await chmod(outFile, 0o644);
+  const bytes = result.metafile?.outputs[path.relative(process.cwd(), outFile)]?.bytes ?? 0;
+  return { outFile, bytes, inputs };
+}

@@ -1,0 +1,415 @@
+/**
+ * The supervisor: runs each calf under runc with its two channels, turns its stdout/stderr into
+ * JSON log lines tagged with its name, restarts it with exponential backoff when it exits, and
+ * stops everything cleanly.
+ *
+ * Start-up order: remove what a crashed run left (our runc containers, bundle dirs), write each
+ * calf's bundle, then per calf: make the fd 3/fd 4 socket pairs, `runc run --preserve-fds 2`,
+ * hand priv's ends to `onStart`. Readiness (sd_notify READY=1) is the caller's call, through
+ * notifyReady(), because only it knows when a calf's channels answer.
+ *
+ * A calf is pid 1 of its pid namespace, so SIGTERM reaches it only if it installed a handler (the
+ * calf SDK does); stop() sends SIGTERM, waits `stopTimeoutMs`, then SIGKILL.
+ */
+
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readdir, rm } from "node:fs/promises";
+import type net from "node:net";
+import path from "node:path";
+import { pino, type Logger } from "pino";
+import {
+  CALF_CONTAINER_PREFIX,
+  calfContainerId,
+  createCalfBundle,
+  parseCalfName,
+  type BundleOptions,
+  type CalfName,
+  type CalfSandboxSpec,
+} from "./sandbox/bundle.ts";
+import { createSocketPairs, type SocketPair } from "./sandbox/channels.ts";
+import { SandboxError } from "./sandbox/errors.ts";
+import { LogLineSplitter } from "./sandbox/log-lines.ts";
+import { SdNotifier } from "./sd-notify.ts";
+
+/** priv's ends of a calf's channels: fd 3 in the calf is `control`, fd 4 is `data`. */
+export interface CalfChannels {
+  readonly control: net.Socket;
+  readonly data: net.Socket;
+}
+
+/** Restart delays: `initialMs` doubling up to `maxMs`; a calf that ran `stableMs` starts over. */
+export interface BackoffPolicy {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly stableMs: number;
+}
+
+/**
+ * 100 ms lets a calf that died of a transient fault come back before a DHCP retransmission
+ * matters; 30 s caps the cost of a crash loop; 10 s of uptime means the last crash is history.
+ */
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 30_000, stableMs: 10_000 };
+
+/** SIGTERM → SIGKILL grace: enough for a calf to flush its KV writes and close its channels. */
+export const DEFAULT_STOP_TIMEOUT_MS = 5_000;
+
+/**
+ * The delay before the next restart. `previousMs` is the delay used before the run that just
+ * ended (undefined for the first crash); `uptimeMs` how long that run lasted.
+ */
+export function nextRestartDelay(previousMs: number | undefined, uptimeMs: number, policy: BackoffPolicy): number {
+  if (previousMs === undefined || uptimeMs >= policy.stableMs) return policy.initialMs;
+  return Math.min(previousMs * 2, policy.maxMs);
+}
+
+/** How a calf run ended and what happens next. */
+export interface CalfExit {
+  /** runc's exit status: the calf's own, or 128 + signal number when it was killed. */
+  readonly code: number | null;
+  /** Set when runc itself was killed by a signal. */
+  readonly signal: NodeJS.Signals | null;
+  readonly uptimeMs: number;
+  /** Restarts so far, counting the one now scheduled. */
+  readonly restarts: number;
+  /** Delay before the restart; undefined when the supervisor is stopping. */
+  readonly restartInMs: number | undefined;
+}
+
+/** A calf's current state, for logs, metrics and the admin view. */
+export interface CalfStatus {
+  readonly name: CalfName;
+  readonly containerId: string;
+  readonly state: "starting" | "running" | "backoff" | "stopping" | "stopped";
+  readonly restarts: number;
+  readonly lastExit: CalfExit | undefined;
+}
+
+/** What the supervisor needs to know; targets are parameters so tests use throwaway ones. */
+export interface SupervisorOptions {
+  /** Parent of the calves' bundle directories, e.g. /run/paddock/calves. */
+  readonly runtimeDir: string;
+  /** runc's state directory (`runc --root`), e.g. /run/paddock/runc. */
+  readonly runcRoot: string;
+  /** The runc binary. */
+  readonly runc?: string;
+  readonly logger?: Logger;
+  /** Bundle options other than the runtime dir (Node path, id mapping, cgroup parent). */
+  readonly bundle?: Omit<BundleOptions, "runtimeDir">;
+  readonly backoff?: Partial<BackoffPolicy>;
+  readonly stopTimeoutMs?: number;
+  /** Defaults to one built from NOTIFY_SOCKET (which it removes from process.env). */
+  readonly notifier?: SdNotifier;
+  /** Called at every (re)start with priv's ends of the new channels. */
+  readonly onStart?: (calf: CalfName, channels: CalfChannels) => void;
+  /** Called when a run ends, before the restart is scheduled. */
+  readonly onExit?: (calf: CalfName, exit: CalfExit) => void;
+}
+
+const RUNC_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+
+/** Runs calves under runc and keeps them running. */
+export class Supervisor {
+  private readonly runners = new Map<CalfName, CalfRunner>();
+  private readonly log: Logger;
+  private readonly notifier: SdNotifier;
+  private stopping: Promise<void> | undefined;
+  readonly backoff: BackoffPolicy;
+
+  constructor(readonly opts: SupervisorOptions) {
+    this.log = opts.logger ?? pino({ name: "paddock-priv" });
+    this.notifier = opts.notifier ?? SdNotifier.fromEnv();
+    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+  }
+
+  /** Removes stale state, writes every calf's bundle and starts the calves. */
+  async start(calves: readonly CalfSandboxSpec[]): Promise<void> {
+    if (this.stopping) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "start() after stop()");
+    for (const spec of calves) {
+      if (this.runners.has(spec.name)) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "calf started twice", spec.name);
+    }
+    await this.removeStale();
+    for (const spec of calves) {
+      const bundle = await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir });
+      const runner = new CalfRunner(this, spec.name, bundle.dir, bundle.containerId, this.log.child({ calf: spec.name }));
+      this.runners.set(spec.name, runner);
+      runner.launch();
+    }
+  }
+
+  /** sd_notify READY=1: call it once the first calf is up and its channels answered. */
+  async notifyReady(): Promise<void> {
+    try {
+      await this.notifier.ready();
+      if (this.notifier.enabled) this.log.info("sd_notify READY=1 sent");
+    } catch (e) {
+      this.log.error({ err: e }, "sd_notify READY=1 failed");
+    }
+  }
+
+  /** The state of one calf, or undefined for an unknown name. */
+  status(name: string): CalfStatus | undefined {
+    return this.runners.get(name as CalfName)?.status();
+  }
+
+  /** Every calf's state. */
+  statuses(): CalfStatus[] {
+    return [...this.runners.values()].map((r) => r.status());
+  }
+
+  /** The host pid of a running calf's process (from `runc state`), or undefined. */
+  async calfPid(name: string): Promise<number | undefined> {
+    const runner = this.runners.get(name as CalfName);
+    if (!runner) return undefined;
+    const r = await this.runc(["state", runner.containerId]);
+    if (r.code !== 0) return undefined;
+    try {
+      const state = JSON.parse(r.stdout) as { pid?: unknown; status?: unknown };
+      return state.status === "running" && typeof state.pid === "number" && state.pid > 0 ? state.pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Stops every calf (SIGTERM, then SIGKILL after the timeout), removes their runc state and
+   * bundle dirs, and sends STOPPING=1. Idempotent: later calls return the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        await this.notifier.stopping();
+      } catch (e) {
+        this.log.error({ err: e }, "sd_notify STOPPING=1 failed");
+      }
+      await Promise.all([...this.runners.values()].map((r) => r.stop(this.opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)));
+      this.log.info("all calves stopped");
+    })();
+    return this.stopping;
+  }
+
+  /** Makes SIGTERM and SIGINT stop the calves and then exit; returns a function that undoes it. */
+  handleSignals(exit: (code: number) => void = (code) => process.exit(code)): () => void {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.log.info({ signal }, "stopping on signal");
+      this.stop().then(
+        () => exit(0),
+        (e: unknown) => {
+          this.log.error({ err: e }, "stop failed");
+          exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+    return () => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+    };
+  }
+
+  /** @internal */
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** @internal Runs `runc --root R …`; never rejects. */
+  runc(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      execFile(this.opts.runc ?? "runc", ["--root", this.opts.runcRoot, ...args], { env: RUNC_ENV }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      });
+    });
+  }
+
+  /** @internal */
+  get logger(): Logger {
+    return this.log;
+  }
+
+  /**
+   * What a crashed run leaves: runc containers named paddock-* (possibly still running, since
+   * `runc run` dying does not kill its container) and bundle and channel dirs.
+   */
+  private async removeStale(): Promise<void> {
+    const list = await this.runc(["list", "--format", "json"]);
+    let ids: string[] = [];
+    if (list.code === 0) {
+      try {
+        const parsed = JSON.parse(list.stdout) as { id?: unknown }[] | null;
+        ids = (parsed ?? []).map((c) => String(c.id)).filter((id) => id.startsWith(CALF_CONTAINER_PREFIX));
+      } catch {
+        // runc prints "null" with no containers; anything unparsable means nothing to clean.
+      }
+    }
+    for (const id of ids) {
+      const r = await this.runc(["delete", "--force", id]);
+      if (r.code === 0) this.log.warn({ containerId: id }, "removed stale calf container");
+      else this.log.error({ containerId: id, stderr: r.stderr.trim() }, "could not remove stale calf container");
+    }
+    let entries: string[] = [];
+    try {
+      entries = await readdir(this.opts.runtimeDir);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (parseCalfName(e).ok || e.startsWith(".channels-")) {
+        await rm(path.join(this.opts.runtimeDir, e), { recursive: true, force: true });
+        this.log.warn({ dir: e }, "removed stale calf bundle dir");
+      }
+    }
+  }
+}
+
+/** One calf's lifecycle: run, watch, restart; one instance per calf for the supervisor's life. */
+class CalfRunner {
+  private child: ChildProcess | undefined;
+  private channels: SocketPair[] = [];
+  private state: CalfStatus["state"] = "starting";
+  private restarts = 0;
+  private lastDelay: number | undefined;
+  private lastExit: CalfExit | undefined;
+  private startedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private launching: Promise<ChildProcess | undefined> = Promise.resolve(undefined);
+
+  constructor(
+    private readonly sup: Supervisor,
+    readonly name: CalfName,
+    private readonly bundleDir: string,
+    readonly containerId: string,
+    private readonly log: Logger,
+  ) {}
+
+  status(): CalfStatus {
+    return { name: this.name, containerId: this.containerId, state: this.state, restarts: this.restarts, lastExit: this.lastExit };
+  }
+
+  launch(): void {
+    this.timer = undefined;
+    if (this.sup.isStopping) return;
+    this.state = "starting";
+    let resolveExited!: () => void;
+    this.exited = new Promise((r) => (resolveExited = r));
+    this.launching = this.run().then(
+      (child) => {
+        child.once("close", (code, signal) => {
+          this.afterExit(code, signal);
+          resolveExited();
+        });
+        return child;
+      },
+      (e: unknown) => {
+        if (!this.sup.isStopping) this.log.error({ err: e }, "calf could not be started");
+        this.afterExit(null, null);
+        resolveExited();
+        return undefined;
+      },
+    );
+  }
+
+  private async run(): Promise<ChildProcess> {
+    if (this.restarts > 0) {
+      // `runc run` removes its container when it exits; this covers a runc that was killed.
+      await this.sup.runc(["delete", "--force", this.containerId]);
+    }
+    const pairs = await createSocketPairs(this.sup.opts.runtimeDir, 2, this.name);
+    const [control, data] = pairs as [SocketPair, SocketPair];
+    this.channels = pairs;
+    if (this.sup.isStopping) {
+      for (const p of pairs) destroyPair(p);
+      throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "stopping", this.name);
+    }
+    const child = spawn(
+      this.sup.opts.runc ?? "runc",
+      ["--root", this.sup.opts.runcRoot, "run", "--bundle", this.bundleDir, "--preserve-fds", "2", this.containerId],
+      // No environment of ours reaches runc: NOTIFY_SOCKET in particular would make runc pass
+      // systemd's socket into the container.
+      { stdio: ["ignore", "pipe", "pipe", control.calf, data.calf], env: RUNC_ENV },
+    );
+    // The calf holds its ends now; priv's copies would keep the channels open after it dies.
+    control.calf.destroy();
+    data.calf.destroy();
+    this.child = child;
+    this.startedAt = performance.now();
+    if (!this.sup.isStopping) this.state = "running";
+    for (const stream of ["stdout", "stderr"] as const) {
+      const splitter = new LogLineSplitter();
+      const level = stream === "stdout" ? "info" : "warn";
+      const source = child[stream];
+      if (!source) continue;
+      const emit = (events: ReturnType<LogLineSplitter["push"]>): void => {
+        for (const ev of events) {
+          if (ev.kind === "line") this.log[level]({ stream, ...(ev.truncated ? { truncated: true } : {}) }, ev.text);
+          else this.log.warn({ stream, suppressed: ev.count }, "calf log lines suppressed (rate limit)");
+        }
+      };
+      source.on("data", (chunk: Buffer) => emit(splitter.push(chunk, performance.now())));
+      source.on("end", () => emit(splitter.end(performance.now())));
+    }
+    child.on("error", (e) => this.log.error({ err: e }, "runc could not be run"));
+    this.log.info({ containerId: this.containerId, restarts: this.restarts }, "calf started");
+    this.sup.opts.onStart?.(this.name, { control: control.priv, data: data.priv });
+    return child;
+  }
+
+  private afterExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.child = undefined;
+    for (const p of this.channels) destroyPair(p);
+    this.channels = [];
+    const uptimeMs = this.startedAt > 0 ? performance.now() - this.startedAt : 0;
+    if (this.sup.isStopping) {
+      this.state = "stopped";
+      this.lastExit = { code, signal, uptimeMs, restarts: this.restarts, restartInMs: undefined };
+      this.log.info({ code, signal }, "calf stopped");
+      this.sup.opts.onExit?.(this.name, this.lastExit);
+      return;
+    }
+    const delay = nextRestartDelay(this.lastDelay, uptimeMs, this.sup.backoff);
+    this.lastDelay = delay;
+    this.restarts++;
+    this.state = "backoff";
+    this.lastExit = { code, signal, uptimeMs, restarts: this.restarts, restartInMs: delay };
+    this.log.warn({ code, signal, uptimeMs: Math.round(uptimeMs), restarts: this.restarts, restartInMs: delay }, "calf exited; restarting");
+    this.sup.opts.onExit?.(this.name, this.lastExit);
+    this.timer = setTimeout(() => this.launch(), delay);
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.state = "stopping";
+    // A launch in flight finishes (or is refused, seeing isStopping) before we look at the child.
+    const child = await this.launching;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      await this.sup.runc(["kill", this.containerId, "SIGTERM"]);
+      if (!(await settlesWithin(this.exited, timeoutMs))) {
+        this.log.warn({ timeoutMs }, "calf ignored SIGTERM; killing");
+        await this.sup.runc(["kill", this.containerId, "SIGKILL"]);
+        if (!(await settlesWithin(this.exited, timeoutMs))) child.kill("SIGKILL");
+      }
+    }
+    await this.exited;
+    const del = await this.sup.runc(["delete", "--force", this.containerId]);
+    if (del.code !== 0 && !/does not exist|not found/.test(del.stderr)) this.log.error({ stderr: del.stderr.trim() }, "runc delete failed");
+    await rm(this.bundleDir, { recursive: true, force: true });
+    this.state = "stopped";
+  }
+}
+
+function destroyPair(p: SocketPair): void {
+  p.priv.destroy();
+  p.calf.destroy();
+}
+
+async function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  const ok = await Promise.race([p.then(() => true), t]);
+  clearTimeout(timer);
+  return ok;
+}
