@@ -266,7 +266,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       if (ours !== undefined) continue;
       const foreign = table.find((r) => r.protocol !== RTPROT_PADDOCK && r.cidr === d.destination && metricOf(r) === this.metric);
       if (foreign !== undefined) {
-        conflicts.push(`route ${d.destination} metric ${this.metric} exists with protocol ${foreign.protocol}, not Paddock's: left alone`);
+        conflicts.push(`route ${d.destination} metric ${this.metric} exists with protocol ${protocolName(foreign.protocol)}, not Paddock's: left alone`);
         continue;
       }
       await nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: this.metric });
@@ -326,6 +326,13 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     await replaceFileAtomic(file, content, RESOLV_CONF_MODE);
     changes.push(`write ${file} (${content.split("\n").filter((l) => l.length > 0 && !l.startsWith("#")).join(", ")})`);
   }
+}
+
+/** rtm_protocol names as iproute2 prints them (/etc/iproute2/rt_protos), for readable conflicts. */
+const PROTOCOL_NAMES: Record<number, string> = { 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp" };
+
+function protocolName(p: number): string {
+  return PROTOCOL_NAMES[p] ?? String(p);
 }
 
 function lifetimeMatches(a: Address, want: Lifetime): boolean {
