@@ -5,7 +5,7 @@
 // and temp dirs are removed in afterAll even on failure.
 
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -305,6 +305,53 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     await runner.stop();
     ip("route", "del", "10.9.9.0/24", "via", "192.168.77.1", "dev", v0, "proto", "static", "metric", "1024");
     ip("addr", "del", "10.9.0.5/16", "dev", v0);
+  });
+
+  it("resolv.conf: a symlink is replaced by our file and restored as the same symlink; a file that was not there is removed again", async () => {
+    const etc = tmp();
+    const linked = path.join(etc, "resolv.conf");
+    const absent = path.join(etc, "resolv-none.conf");
+    writeFileSync(path.join(etc, "stub-resolv.conf"), "nameserver 127.0.0.53\n");
+    symlinkSync("stub-resolv.conf", linked);
+    for (const [file, check] of [
+      [linked, () => expect(readlinkSync(linked)).toBe("stub-resolv.conf")],
+      [absent, () => expect(existsSync(absent)).toBe(false)],
+    ] as const) {
+      const stateDir = tmp();
+      const store = new KvStore({ schema: dhcp4Schema, stateDir });
+      stores.push(store);
+      const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}`, resolvConfPath: file })], recordingLogger());
+      await calfWrites(store, { "/ip": "10.11.0.5/24", "/nameserver/001": "10.11.0.53", "/lease/expires": "0" });
+      await runner.settled();
+      expect(lstatSync(file).isFile()).toBe(true);
+      expect(statSync(file).mode & 0o777).toBe(0o644);
+      expect(readFileSync(file, "utf8")).toContain("nameserver 10.11.0.53\n");
+      expect(readFileSync(path.join(etc, "stub-resolv.conf"), "utf8")).toBe("nameserver 127.0.0.53\n");
+      await calfWrites(store, { "/ip": null, "/nameserver/001": null, "/lease/expires": null });
+      await runner.settled();
+      expect(runner.status()[0]!.state).toBe("converged");
+      check();
+      await runner.stop();
+    }
+    expect(inet(v0).some((a) => a.local === "10.11.0.5")).toBe(false);
+  });
+
+  it("an ownership record naming an address that is not there (a crash between record and add) is cleared without error", async () => {
+    const stateDir = tmp();
+    const index = ipJson<{ ifindex: number }[]>("link", "show", "dev", v0)[0]!.ifindex;
+    writeFileSync(
+      path.join(stateDir, "handler-lease.json"),
+      JSON.stringify({ format: "paddock-owned/1", addresses: [{ index, cidr: "10.12.0.5/24" }], mtu: null, routeLinks: [index], resolvConf: null }),
+    );
+    const store = new KvStore({ schema: dhcp4Schema, stateDir });
+    stores.push(store);
+    const before = JSON.stringify([inet(v0), routes()]);
+    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}` })], recordingLogger());
+    await runner.settled();
+    expect(runner.status()[0]).toMatchObject({ state: "converged", failures: 0 });
+    expect(JSON.parse(readFileSync(path.join(stateDir, "handler-lease.json"), "utf8"))).toMatchObject({ addresses: [], routeLinks: [] });
+    expect(JSON.stringify([inet(v0), routes()])).toBe(before);
+    await runner.stop();
   });
 
   it("an expiring lease is withdrawn at its expiry by the handler, not only by the kernel", async () => {
