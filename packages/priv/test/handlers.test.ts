@@ -13,6 +13,7 @@ import {
   OwnershipFile,
   RESOLV_CONF_HEADER,
   backoffDelay,
+  describeLease,
   desiredLease,
   emptyLeaseOwnership,
   leaseLifetime,
@@ -165,6 +166,12 @@ describe("desiredLease", () => {
       { destination: "10.0.0.1/32", gateway: undefined },
       { destination: "default", gateway: "10.0.0.1" },
     ]);
+  });
+
+  it("takes the largest /lease/expires the schema allows without failing (far past what a Date holds)", () => {
+    const d = desiredLease(map({ "/ip": "10.0.0.5/24", "/lease/expires": String(2 ** 53 - 1) }), NOW);
+    expect(describeLease(d)).toContain("9007199254740991");
+    expect(leaseLifetime(d.lease!.expiresAt, NOW)).toBe(0xfffffffe);
   });
 
   it("computes lifetimes from /lease/expires, at least 1 s, forever for infinite", () => {

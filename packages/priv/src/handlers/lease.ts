@@ -72,6 +72,14 @@ function parseExpires(text: string | undefined): number | "never" | undefined {
   return n === 0 ? "never" : n;
 }
 
+/** Largest time a Date can hold (ECMAScript: ±8.64e15 ms); /lease/expires may go up to 2^53 − 1 s. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Unix seconds as ISO text for logs; far-future values (valid in the schema) as plain seconds. */
+function isoSeconds(s: number): string {
+  return s * 1000 <= MAX_DATE_MS ? new Date(s * 1000).toISOString() : `${s} (Unix seconds)`;
+}
+
 /** The network address of an "a.b.c.d/n" as a 32-bit number and its prefix. */
 function prefixOf(cidr: string): { net: number; len: number } | null {
   const [a, l] = cidr.split("/");
@@ -173,7 +181,7 @@ export function desiredLease(values: ReadonlyMap<string, string>, nowMs: number)
   if (address === undefined) return { lease: null, absentReason: values.has("/ip") ? "/ip is invalid" : "no /ip in the store", rejected };
   if (expiresAt === undefined) return { lease: null, absentReason: "/lease/expires is invalid", rejected };
   if (expiresAt !== "never" && expiresAt * 1000 <= nowMs) {
-    return { lease: null, absentReason: `the lease expired at ${new Date(expiresAt * 1000).toISOString()}`, rejected };
+    return { lease: null, absentReason: `the lease expired at ${isoSeconds(expiresAt)}`, rejected };
   }
   const gateway = get("/gateway", ipv4Unicast);
   const mtuText = get("/mtu", intRange(68, 65535));
@@ -212,7 +220,7 @@ export function desiredLease(values: ReadonlyMap<string, string>, nowMs: number)
 export function describeLease(d: LeaseDesired): string {
   if (d.lease === null) return `no lease (${d.absentReason ?? "none"})`;
   const l = d.lease;
-  const parts = [l.address, l.expiresAt === "never" ? "infinite" : `until ${new Date(l.expiresAt * 1000).toISOString()}`];
+  const parts = [l.address, l.expiresAt === "never" ? "infinite" : `until ${isoSeconds(l.expiresAt)}`];
   if (l.mtu !== undefined) parts.push(`mtu ${l.mtu}`);
   parts.push(`${l.routes.length} route${l.routes.length === 1 ? "" : "s"}`);
   parts.push(`${l.nameservers.length} nameserver${l.nameservers.length === 1 ? "" : "s"}`);
