@@ -176,8 +176,11 @@ export class CalfLab {
     for (const e of readdirSync("/proc")) {
       if (!/^\d+$/.test(e)) continue;
       try {
-        const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, "utf8"))?.[1]);
-        if (uid >= this.hostIdBase && uid < this.hostIdBase + 65_536) pids.push(Number(e));
+        const status = readFileSync(`/proc/${e}/status`, "utf8");
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+        // A zombie has released everything; it lingers until its (re)parent reaps it.
+        const zombie = /^State:\s+Z/m.test(status);
+        if (uid >= this.hostIdBase && uid < this.hostIdBase + 65_536 && !zombie) pids.push(Number(e));
       } catch {
         // The process ended while we looked.
       }
