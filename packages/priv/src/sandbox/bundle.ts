@@ -216,8 +216,10 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
       terminal: false,
       user: { uid: calfId, gid: calfId, additionalGids: [] },
       args: [runtime.binary, `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, CALF_SCRIPT_PATH],
-      // Empty on purpose: no host variable leaks in (and NODE_EXTRA_CA_CERTS would cost ~55 ms).
-      env: [],
+      // Nothing of priv's environment (NODE_OPTIONS, NODE_EXTRA_CA_CERTS — ~55 ms of start-up —,
+      // NOTIFY_SOCKET, …). HOME is listed because runc adds HOME=/ when absent: saying it here
+      // keeps config.json an exact description of the calf's environment.
+      env: ["HOME=/"],
       cwd: "/",
       capabilities: { bounding: caps, effective: caps, inheritable: caps, permitted: caps, ambient: caps },
       rlimits: [
