@@ -54,5 +54,5 @@ if [[ -f native/binding.gyp ]]; then
   fi
 fi
 
-# The CLI bundle (esbuild): one file, so `paddock` starts without a TypeScript loader.
-node scripts/build.mjs
+# The CLI bundle and the calf bundles (esbuild): single files that start without a TypeScript loader.
+node_modules/.bin/tsx scripts/build.ts

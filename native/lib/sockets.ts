@@ -125,8 +125,12 @@ export interface PacketSocketStats {
 export interface PacketSocket {
   /** The interface index it is bound to (in its namespace). */
   readonly ifindex: number;
-  /** Each frame (from the Ethernet header) with its kernel receive time (ns since the epoch). */
-  onFrame(cb: (frame: Buffer, rxTimeNs: bigint) => void): void;
+  /**
+   * Each frame (from the Ethernet header) with its kernel receive time (ns since the epoch) and
+   * whether its transport checksum is still pending (PACKET_AUXDATA TP_STATUS_CSUMNOTREADY: a
+   * frame from a local veth/tap with checksum offload; do not verify its UDP/TCP checksum).
+   */
+  onFrame(cb: (frame: Buffer, rxTimeNs: bigint, checksumPending: boolean) => void): void;
   /** Receive errors (e.g. ENETDOWN). */
   onError(cb: (err: NativeError) => void): void;
   /** Sends a whole Ethernet frame on the interface. Throws NativeError. */
@@ -163,7 +167,7 @@ export function openPacketSocket(opts: PacketSocketOptions): PacketSocket {
     ...(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath }),
     ...(opts.receiveBufferBytes === undefined ? {} : { receiveBufferBytes: opts.receiveBufferBytes }),
   });
-  const listeners = new Listeners<[Buffer, bigint]>(socket);
+  const listeners = new Listeners<[Buffer, bigint, boolean]>(socket);
   return {
     ifindex,
     onFrame: (cb) => listeners.addMessage(cb),

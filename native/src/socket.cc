@@ -65,6 +65,21 @@ uint64_t TimestampFromCmsg(struct msghdr* msg) {
   return RealtimeNs();
 }
 
+// Whether the kernel says the frame's transport checksum is not filled in yet (PACKET_AUXDATA's
+// TP_STATUS_CSUMNOTREADY): frames from a local veth or tap with checksum offload, whose UDP
+// checksum field holds only the pseudo-header's partial sum. Receivers must not verify it.
+bool ChecksumPendingFromCmsg(struct msghdr* msg) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+        c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+      struct tpacket_auxdata aux;
+      memcpy(&aux, CMSG_DATA(c), sizeof aux);
+      return (aux.tp_status & TP_STATUS_CSUMNOTREADY) != 0;
+    }
+  }
+  return false;
+}
+
 void SetIntOpt(Napi::Env env, int fd, int level, int name, int value, const char* what) {
   if (setsockopt(fd, level, name, &value, sizeof value) < 0) {
     ThrowErrno(env, errno, "setsockopt", what);
@@ -339,7 +354,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
     }
     std::vector<uint8_t>& buf = ReceiveBuffer(want);
     struct sockaddr_storage from;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec)) * 2];
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec)) * 2 + CMSG_SPACE(sizeof(struct tpacket_auxdata))];
     struct iovec iov = {buf.data(), want};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
@@ -374,7 +389,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
         break;
       case Kind::kPacket: {
         Napi::BigInt ts = Napi::BigInt::New(env, TimestampFromCmsg(&msg));
-        CallFromLoop(env, onMessage_, *asyncContext_, {data, ts});
+        Napi::Boolean pending = Napi::Boolean::New(env, ChecksumPendingFromCmsg(&msg));
+        CallFromLoop(env, onMessage_, *asyncContext_, {data, ts, pending});
         break;
       }
       case Kind::kUdp: {
@@ -472,6 +488,7 @@ static Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
   }
   SetIntOpt(env, fd.fd, SOL_SOCKET, SO_LOCK_FILTER, 1, "SO_LOCK_FILTER");
   SetIntOpt(env, fd.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
+  SetIntOpt(env, fd.fd, SOL_PACKET, PACKET_AUXDATA, 1, "PACKET_AUXDATA");
   SetIntOpt(env, fd.fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
   if (opts.Get("mark").IsNumber()) {
     int64_t mark = opts.Get("mark").As<Napi::Number>().Int64Value();

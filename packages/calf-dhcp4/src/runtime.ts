@@ -42,8 +42,8 @@ export class DhcpCalfRuntime {
   /** Wires frames, link changes and the stop signal to the client. */
   start(initial: ClientAction[]): void {
     this.enqueue(initial);
-    this.ctx.data.onFrame((frame, rxTimeNs) => {
-      const decoded = decodeDhcpFrame(frame);
+    this.ctx.data.onFrame((frame, rxTimeNs, info) => {
+      const decoded = decodeDhcpFrame(frame, { udpChecksumPending: info.checksumPending });
       if (!decoded.ok) {
         // Bad network input is logged at debug level and dropped (invariant 7).
         this.ctx.log.debug({ code: decoded.error.code, detail: decoded.error.detail }, "dropped a frame that is not valid DHCP");

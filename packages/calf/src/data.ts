@@ -19,10 +19,19 @@ export interface LinkState {
  */
 export const MAX_EARLY_MESSAGES = 64;
 
+/** What the kernel said about a received frame besides its bytes and time. */
+export interface FrameInfo {
+  /**
+   * The transport checksum is not filled in yet (a frame from a local veth or tap with checksum
+   * offload, TP_STATUS_CSUMNOTREADY): do not verify the UDP checksum of this frame.
+   */
+  checksumPending: boolean;
+}
+
 export class DataChannel {
   private early: DataMessage[] = [];
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
-  private readonly frameListeners: Array<(frame: Uint8Array, rxTimeNs: bigint) => void> = [];
+  private readonly frameListeners: Array<(frame: Uint8Array, rxTimeNs: bigint, info: FrameInfo) => void> = [];
   private readonly datagramListeners: Array<(data: Uint8Array, peer: { address: string; port: number }, rxTimeNs: bigint) => void> = [];
   private readonly linkListeners: Array<(link: LinkState) => void> = [];
   private readonly closeListeners: Array<(reason: string) => void> = [];
@@ -34,8 +43,8 @@ export class DataChannel {
     socket.on("error", (err) => this.closed(`data channel error: ${err.message}`));
   }
 
-  /** A frame the service's kernel filter passed. */
-  onFrame(cb: (frame: Uint8Array, rxTimeNs: bigint) => void): void {
+  /** A frame the service's kernel filter passed, with its kernel receive time. */
+  onFrame(cb: (frame: Uint8Array, rxTimeNs: bigint, info: FrameInfo) => void): void {
     this.frameListeners.push(cb);
     this.replayEarly("frame");
   }
@@ -108,7 +117,7 @@ export class DataChannel {
     switch (m.kind) {
       case "frame":
         if (this.frameListeners.length === 0) return this.keepEarly(m);
-        for (const l of this.frameListeners) l(m.data, m.rxTimeNs);
+        for (const l of this.frameListeners) l(m.data, m.rxTimeNs, { checksumPending: m.checksumPending === true });
         return;
       case "datagram":
         if (this.datagramListeners.length === 0) return this.keepEarly(m);

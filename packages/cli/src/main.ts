@@ -2,8 +2,10 @@
  * The `paddock` command.
  */
 import { Command, CommanderError } from "commander";
+import { registerDhcp } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
+import { registerLab } from "./commands/lab.ts";
 import { reportError } from "./errors.ts";
 
 const program = new Command();
@@ -16,7 +18,9 @@ program
 
 registerKv(program);
 const dhcp = program.command("dhcp").description("the DHCPv4 client service, and tools for DHCP captures");
+registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
+registerLab(program);
 
 try {
   await program.parseAsync(process.argv);

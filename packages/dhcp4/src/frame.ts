@@ -52,6 +52,12 @@ export interface DecodeFrameOptions {
    * zero), so a capture reader turns this off, as tcpdump and Wireshark do by default.
    */
   verifyChecksums?: boolean;
+  /**
+   * Skip the UDP checksum only (default false). A packet socket sees a frame from a local veth
+   * or tap before checksum offload completes it (the kernel says so: TP_STATUS_CSUMNOTREADY in
+   * PACKET_AUXDATA); its UDP checksum field then holds only the pseudo-header's partial sum.
+   */
+  udpChecksumPending?: boolean;
 }
 
 /** Offset of the IPv4 header in an Ethernet frame, skipping VLAN tags, or an error. */
@@ -120,7 +126,7 @@ export function decodeDhcpIpv4Packet(
     return fail(DhcpErrorCode.BAD_UDP_LENGTH, `UDP length ${udpLength} does not fit the IPv4 payload of ${total - ihl}`);
   }
   const checksum = u16At(packet, ihl + 6);
-  if (checksum !== 0 && verify) {
+  if (checksum !== 0 && verify && options.udpChecksumPending !== true) {
     let sum = onesComplementSum(packet, 12, 20); // pseudo-header: source and destination
     sum += IPPROTO_UDP + udpLength;
     sum = onesComplementSum(packet, ihl, ihl + udpLength, sum);

@@ -20,6 +20,9 @@ struct Frame {
   data @0 :Data;
   # Kernel receive time (SO_TIMESTAMPNS), ns since the Unix epoch; 0 on frames to send.
   rxTimeNs @1 :UInt64;
+  # The kernel has not completed the transport checksum (PACKET_AUXDATA TP_STATUS_CSUMNOTREADY:
+  # a frame from a local veth or tap with checksum offload); do not verify the UDP checksum.
+  checksumPending @2 :Bool;
 }
 
 struct Datagram {

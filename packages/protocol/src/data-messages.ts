@@ -15,7 +15,7 @@ export const MAX_DATA_FRAME_BYTES = 70 * 1024;
 
 /** One data-path message. Times are nanoseconds since the Unix epoch (0: none). */
 export type DataMessage =
-  | { kind: "frame"; data: Uint8Array; rxTimeNs: bigint }
+  | { kind: "frame"; data: Uint8Array; rxTimeNs: bigint; checksumPending?: boolean }
   | { kind: "datagram"; data: Uint8Array; peerAddress: string; peerPort: number; rxTimeNs: bigint }
   | { kind: "link"; up: boolean; carrier: boolean; mtu: number };
 
@@ -34,6 +34,7 @@ export function encodeDataMessage(m: DataMessage): Uint8Array {
       setData((n) => f.initData(n), m.data);
       // capnp-ts 0.9 takes UInt64 as bigint; capnpc-ts 0.7's declarations predate that.
       f.setRxTimeNs(m.rxTimeNs as never);
+      if (m.checksumPending) f.setChecksumPending(true);
       break;
     }
     case "datagram": {
@@ -62,7 +63,8 @@ export function decodeDataMessage(frame: Uint8Array): Result<DataMessage> {
     switch (root.which()) {
       case wire.DataMessage_Which.FRAME: {
         const f = root.getFrame();
-        return ok({ kind: "frame", data: new Uint8Array(f.getData().toUint8Array()), rxTimeNs: BigInt(f.getRxTimeNs() as unknown as bigint) });
+        const frame: DataMessage = { kind: "frame", data: new Uint8Array(f.getData().toUint8Array()), rxTimeNs: BigInt(f.getRxTimeNs() as unknown as bigint) };
+        return ok(f.getChecksumPending() ? { ...frame, checksumPending: true } : frame);
       }
       case wire.DataMessage_Which.DATAGRAM: {
         const d = root.getDatagram();

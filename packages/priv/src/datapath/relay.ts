@@ -11,7 +11,7 @@ import type { EgressPolicy } from "./egress.ts";
 
 /** The part of a packet socket the relay needs (see @paddock/native's PacketSocket). */
 export interface FrameSocket {
-  onFrame(cb: (frame: Buffer, rxTimeNs: bigint) => void): void;
+  onFrame(cb: (frame: Buffer, rxTimeNs: bigint, checksumPending: boolean) => void): void;
   send(frame: Uint8Array): void;
 }
 
@@ -57,10 +57,10 @@ export class DataPathRelay {
     private readonly policy: EgressPolicy,
     private readonly log: RelayLogger,
   ) {
-    socket.onFrame((frame, rxTimeNs) => {
+    socket.onFrame((frame, rxTimeNs, checksumPending) => {
       if (!this.calf || this.calf.destroyed) return;
       this.stats.toCalf++;
-      this.write({ kind: "frame", data: frame, rxTimeNs });
+      this.write(checksumPending ? { kind: "frame", data: frame, rxTimeNs, checksumPending } : { kind: "frame", data: frame, rxTimeNs });
     });
   }
 

@@ -57,6 +57,8 @@ export declare class Frame extends __S {
     setData(value: capnp.Data): void;
     getRxTimeNs(): capnp.Uint64;
     setRxTimeNs(value: capnp.Uint64): void;
+    getChecksumPending(): boolean;
+    setChecksumPending(value: boolean): void;
     toString(): string;
 }
 export declare class Datagram extends __S {

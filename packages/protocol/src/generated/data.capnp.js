@@ -86,10 +86,12 @@ class Frame extends capnp_ts_1.Struct {
     setData(value) { capnp_ts_1.Struct.copyFrom(value, capnp_ts_1.Struct.getPointer(0, this)); }
     getRxTimeNs() { return capnp_ts_1.Struct.getUint64(0, this); }
     setRxTimeNs(value) { capnp_ts_1.Struct.setUint64(0, value, this); }
+    getChecksumPending() { return capnp_ts_1.Struct.getBit(64, this); }
+    setChecksumPending(value) { capnp_ts_1.Struct.setBit(64, value, this); }
     toString() { return "Frame_" + super.toString(); }
 }
 exports.Frame = Frame;
-Frame._capnp = { displayName: "Frame", id: "dbfcc9ddcd42604e", size: new capnp_ts_1.ObjectSize(8, 1) };
+Frame._capnp = { displayName: "Frame", id: "dbfcc9ddcd42604e", size: new capnp_ts_1.ObjectSize(16, 1) };
 class Datagram extends capnp_ts_1.Struct {
     adoptData(value) { capnp_ts_1.Struct.adopt(value, capnp_ts_1.Struct.getPointer(0, this)); }
     disownData() { return capnp_ts_1.Struct.disown(this.getData()); }

@@ -1,0 +1,40 @@
+/**
+ * The CLI's logger: pino, as JSON lines (for collectors) or as one readable line per event (the
+ * default: what a person at a terminal or in the journal reads).
+ */
+import { Writable } from "node:stream";
+import pino, { type Logger } from "pino";
+
+export type LogFormat = "text" | "json";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const LEVEL_NAMES: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const OMIT = new Set(["level", "time", "msg", "pid", "hostname", "component"]);
+
+/** Formats one pino JSON line as "HH:MM:SS.mmm level component: msg key=value …". */
+export function formatLogLine(json: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const time = new Date(typeof o.time === "number" ? o.time : Date.now()).toISOString().slice(11, 23);
+  const level = (LEVEL_NAMES[o.level as number] ?? String(o.level)).padEnd(5);
+  const who = [o.component, o.calf].filter((x) => typeof x === "string" && x).join("/");
+  const fields = Object.entries(o)
+    .filter(([k]) => !OMIT.has(k) && !(k === "calf" && who.includes(String(o.calf))))
+    .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`);
+  return `${time} ${level} ${who ? `${who}: ` : ""}${String(o.msg ?? "")}${fields.length ? ` ${fields.join(" ")}` : ""}`;
+}
+
+export function createLogger(level: LogLevel, format: LogFormat): Logger {
+  if (format === "json") return pino({ level, base: undefined });
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split("\n")) if (line) process.stdout.write(formatLogLine(line) + "\n");
+      done();
+    },
+  });
+  return pino({ level, base: undefined }, out);
+}

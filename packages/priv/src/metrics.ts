@@ -1,0 +1,82 @@
+/**
+ * The priv's metrics in the Prometheus text format (prom-client), served over HTTP on a Unix
+ * socket or a loopback port. Every figure is read at scrape time from the component that owns
+ * it (the KV server, each data-path relay, each filter, the handlers, the supervisor), so the
+ * numbers cannot drift from the state they describe.
+ */
+import { chmodSync, rmSync } from "node:fs";
+import http from "node:http";
+import { Gauge, Registry } from "prom-client";
+
+/** A source of labelled values, read at each scrape. */
+export type Sample = { labels: Record<string, string>; value: number };
+
+/** One metric: its name, help, kind and how to read it. */
+export interface MetricSource {
+  name: string;
+  help: string;
+  /** Counters only ever grow; gauges go up and down. Both are exposed as read-at-scrape values. */
+  type: "counter" | "gauge";
+  labelNames: string[];
+  read: () => Sample[];
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private server: http.Server | undefined;
+
+  /** Adds a metric read at scrape time. */
+  add(source: MetricSource): void {
+    const metric = new Gauge({
+      name: source.name,
+      help: source.help,
+      labelNames: source.labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of source.read()) this.set(s.labels, s.value);
+      },
+    });
+    // prom-client's Gauge has no counter type label; set it for the exposition's # TYPE line.
+    if (source.type === "counter") (metric as unknown as { type: string }).type = "counter";
+  }
+
+  /** The exposition text. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /**
+   * Serves GET /metrics on `address`: a Unix socket path (made 0600) or "127.0.0.1:PORT" /
+   * "[::1]:PORT" (loopback only: metrics describe the host's network configuration).
+   */
+  async listen(address: string): Promise<void> {
+    const server = http.createServer((req, res) => {
+      if (req.method !== "GET" || (req.url !== "/metrics" && req.url !== "/")) {
+        res.writeHead(404).end("not found\n");
+        return;
+      }
+      this.text().then(
+        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
+        (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+      );
+    });
+    const tcp = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost):(\d+)$/.exec(address);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      if (tcp) server.listen(Number(tcp[2]), tcp[1]!.replace(/^\[|\]$/g, ""), () => resolve());
+      else if (address.startsWith("/")) {
+        rmSync(address, { force: true });
+        server.listen(address, () => resolve());
+      } else reject(new Error(`metrics address ${JSON.stringify(address)} must be a Unix socket path or a loopback HOST:PORT`));
+    });
+    if (!tcp) chmodSync(address, 0o600);
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * The DHCPv4 shim: one priv process composed of the store, the handlers, the admin socket, the
+ * data path and the supervised DHCP calf, in the start-up order of docs/architecture.md.
+ *
+ * `DhcpShim.start()` checks everything a user can get wrong before it changes anything, and each
+ * such failure is a ShimError with one sentence. `stop()` undoes what start did, in reverse.
+ */
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import type { Logger } from "pino";
+import { dhcp4Schema, KvServer, KvStore, type KvCaller } from "@paddock/kv";
+import {
+  DHCP_CLIENT_FILTER,
+  EbpfSocketFilter,
+  EgressPolicy,
+  ETH_P_IP,
+  openPacketSocket,
+  removeEgressLeftovers,
+  type PacketSocket,
+} from "@paddock/native";
+import { NetlinkError, openRtnetlink, type Link, type RtnetlinkClient } from "@paddock/netlink";
+import { dhcpClientEgress } from "./datapath/egress.ts";
+import { DataPathRelay } from "./datapath/relay.ts";
+import { HandlerRunner } from "./handlers/reconciler.ts";
+import { LeaseHandler } from "./handlers/lease-handler.ts";
+import { Metrics } from "./metrics.ts";
+import { parseCalfName } from "./sandbox/bundle.ts";
+import { Supervisor } from "./supervisor.ts";
+
+/**
+ * The SO_MARK of the data-path socket; the tc egress program polices frames carrying it. Any
+ * value works as long as nothing else on the host uses it; 0x9add0c ("paddock") is ours.
+ */
+export const PADDOCK_EGRESS_MARK = 0x9add0c;
+
+/** A failure the user can fix: the message is one sentence for the terminal. */
+export class ShimError extends Error {
+  override readonly name = "ShimError";
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface DhcpShimOptions {
+  iface: string;
+  stateDir: string;
+  /** Parent of the calf bundles and runc's state (e.g. /run/paddock). */
+  runtimeDir: string;
+  adminSocket: string;
+  /** The resolv.conf to manage; null: leave resolv.conf alone. */
+  resolvConf: string | null;
+  /** Host name to send to the server (option 12). */
+  hostname?: string;
+  /** Send RELEASE and withdraw the configuration on stop. */
+  releaseOnExit: boolean;
+  /** Metrics address: a Unix socket path or a loopback HOST:PORT. */
+  metrics?: string;
+  /** The DHCP calf's bundled script. */
+  calfScript: string;
+  /** Calf memory limit in bytes and pids limit. */
+  calfMemoryBytes: number;
+  calfPids: number;
+  log: Logger;
+  runc?: string;
+}
+
+const PRIV: KvCaller = { role: "priv", name: "priv" };
+const enc = new TextEncoder();
+
+/** Checks what a user can get wrong, before anything is changed. */
+function preflight(opts: DhcpShimOptions): void {
+  if (process.getuid?.() !== 0) throw new ShimError("PADDOCK_E_SHIM_NOT_ROOT", "paddock dhcp must run as root: it configures the interface and starts a sandboxed calf");
+  const runc = opts.runc ?? "runc";
+  if (spawnSync(runc, ["--version"]).status !== 0) throw new ShimError("PADDOCK_E_SHIM_NO_RUNC", `${runc} is not installed or does not run; install the Debian package runc`);
+  if (!existsSync(opts.calfScript)) throw new ShimError("PADDOCK_E_SHIM_NO_CALF", `the DHCP calf bundle ${opts.calfScript} is missing; run make setup`);
+  for (const [dir, what] of [[opts.stateDir, "state directory"], [opts.runtimeDir, "runtime directory"]] as const) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      throw new ShimError("PADDOCK_E_SHIM_STATE_DIR", `the ${what} ${dir} is not a writable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  // The calf's user namespace maps it to an unprivileged host uid, and runc mounts its rootfs
+  // from under the runtime directory: every directory on the way must be traversable by others.
+  chmodSync(opts.runtimeDir, 0o711);
+  for (let dir = path.resolve(opts.runtimeDir); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new ShimError("PADDOCK_E_SHIM_RUNTIME_DIR", `the runtime directory ${opts.runtimeDir} must be reachable by the calf's unprivileged user, but ${dir} is not searchable by others (chmod o+x ${dir}, or choose another --runtime-dir)`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+  if (!existsSync(path.dirname(opts.adminSocket))) mkdirSync(path.dirname(opts.adminSocket), { recursive: true, mode: 0o755 });
+}
+
+export class DhcpShim {
+  private readonly cleanups: Array<() => Promise<void> | void> = [];
+  private supervisor: Supervisor | undefined;
+  private runner: HandlerRunner | undefined;
+  private stopping: Promise<void> | undefined;
+  readonly metrics = new Metrics();
+
+  private constructor(
+    readonly opts: DhcpShimOptions,
+    readonly store: KvStore,
+  ) {}
+
+  /** Starts the shim; on failure undoes whatever it had done and throws (a ShimError if the user can fix it). */
+  static async start(opts: DhcpShimOptions): Promise<DhcpShim> {
+    preflight(opts);
+    const log = opts.log;
+    let store: KvStore;
+    try {
+      store = new KvStore({ schema: dhcp4Schema, stateDir: opts.stateDir, log: log.child({ component: "kv" }) });
+    } catch (err) {
+      throw new ShimError("PADDOCK_E_SHIM_STORE", `cannot open the store in ${opts.stateDir}: ${(err as Error).message}`, { cause: err });
+    }
+    const shim = new DhcpShim(opts, store);
+    shim.cleanups.push(() => store.close());
+    try {
+      await shim.startParts();
+      return shim;
+    } catch (err) {
+      await shim.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async startParts(): Promise<void> {
+    const { opts, store } = this;
+    const log = opts.log;
+
+    // The interface: it must exist and have an Ethernet address.
+    const nl: RtnetlinkClient = openRtnetlink({ events: true });
+    this.cleanups.push(() => nl.close());
+    let link: Link;
+    try {
+      link = await nl.getLink(opts.iface);
+    } catch (err) {
+      if (err instanceof NetlinkError && (err.errno === "ENODEV" || err.code === "PADDOCK_E_NETLINK_NOT_FOUND")) {
+        throw new ShimError("PADDOCK_E_SHIM_NO_IFACE", `there is no network interface named ${opts.iface}`, { cause: err });
+      }
+      throw err;
+    }
+    const macString = link.mac ?? "";
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(macString) || macString === "00:00:00:00:00:00") {
+      throw new ShimError("PADDOCK_E_SHIM_NO_MAC", `the interface ${opts.iface} has no Ethernet (MAC) address, so DHCP cannot run on it`);
+    }
+    const mac = new Uint8Array(macString.split(":").map((h) => parseInt(h, 16)));
+
+    // 2. The priv's own keys, before the calf starts.
+    const privKeys: Array<[string, string | null]> = [
+      ["/mac", macString],
+      ["/iface", opts.iface],
+      ["/config/hostname", opts.hostname ?? null],
+      ["/config/release-on-stop", opts.releaseOnExit ? "true" : "false"],
+    ];
+    for (const [key, value] of privKeys) {
+      const segments = key.split("/").filter(Boolean);
+      const r = value === null ? await store.delete(PRIV, segments) : await store.write(PRIV, segments, enc.encode(value));
+      if (!r.ok) throw new ShimError("PADDOCK_E_SHIM_CONFIG", `cannot use ${key} = ${JSON.stringify(value)}: ${r.error.message}`);
+    }
+
+    // 3. Handlers reconcile from the persisted store before any calf runs (invariant 5).
+    const leaseHandler = new LeaseHandler({ link: opts.iface, stateDir: opts.stateDir, resolvConfPath: opts.resolvConf, log: log.child({ component: "handler" }) });
+    const runner = new HandlerRunner({ source: store, handlers: [leaseHandler], log: log.child({ component: "handlers" }) });
+    this.runner = runner;
+    runner.start();
+    this.cleanups.push(() => runner.stop());
+
+    // 4. The admin socket.
+    const kvServer = new KvServer(store, log.child({ component: "kv" }));
+    await kvServer.listen(opts.adminSocket, "admin", "admin");
+    this.cleanups.push(() => kvServer.close());
+
+    // 5. The data path: tc egress program first (leftovers of a crashed run removed), then the
+    //    filtered, locked, marked packet socket.
+    let egress: EgressPolicy | undefined;
+    try {
+      removeEgressLeftovers({ ifname: opts.iface });
+      egress = EgressPolicy.attach({ ifname: opts.iface, mark: PADDOCK_EGRESS_MARK });
+      const e = egress;
+      this.cleanups.push(() => e.detach());
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not attach the tc egress program; the priv's egress policy still applies");
+    }
+    let ebpfFilter: EbpfSocketFilter | undefined;
+    try {
+      ebpfFilter = EbpfSocketFilter.loadDhcp();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "eBPF socket filter unavailable; using the classic DHCP filter (no filter counters)");
+    }
+    const socket: PacketSocket = openPacketSocket({
+      ifname: opts.iface,
+      filter: ebpfFilter ?? DHCP_CLIENT_FILTER.bytes,
+      protocol: ETH_P_IP,
+      mark: PADDOCK_EGRESS_MARK,
+    });
+    socket.onError((err) => log.warn({ err: err.message }, "packet socket receive error"));
+    this.cleanups.push(() => {
+      socket.close();
+      ebpfFilter?.close();
+    });
+    const leased = () => store.values.get("/ip")?.split("/")[0];
+    const relay = new DataPathRelay("dhcp4", socket, dhcpClientEgress({ mac, leasedAddress: leased }), log.child({ component: "datapath" }));
+    this.cleanups.push(() => relay.detach());
+    let linkState = { up: link.up, carrier: link.carrier ?? link.lowerUp, mtu: link.mtu ?? 1500 };
+    nl.onEvent((e) => {
+      if ((e.kind === "link" && e.action === "new") || e.kind === "carrier") {
+        const l = e.link;
+        if (l.index !== link.index) return;
+        const next = { up: l.up, carrier: l.carrier ?? l.lowerUp, mtu: l.mtu ?? linkState.mtu };
+        if (next.up !== linkState.up || next.carrier !== linkState.carrier || next.mtu !== linkState.mtu) {
+          linkState = next;
+          log.info({ iface: opts.iface, ...next }, "link changed");
+          relay.sendLink(next);
+        }
+      }
+    });
+
+    // 6. The calf.
+    const name = parseCalfName("dhcp4");
+    if (!name.ok) throw name.error;
+    let ready = false;
+    let connection = 0;
+    const supervisor = new Supervisor({
+      runtimeDir: path.join(opts.runtimeDir, "calves"),
+      runcRoot: path.join(opts.runtimeDir, "runc"),
+      ...(opts.runc ? { runc: opts.runc } : {}),
+      logger: log,
+      onStart: (calf, channels) => {
+        kvServer.serve(channels.control, { role: "calf", name: `calf:${calf}#${++connection}` });
+        relay.attach(channels.data);
+        relay.sendLink(linkState);
+        // Ready (systemd Type=notify) once the calf's first request has come through its channel.
+        channels.control.once("data", () => {
+          if (ready) return;
+          ready = true;
+          void supervisor.notifyReady();
+        });
+      },
+    });
+    this.supervisor = supervisor;
+    await supervisor.start([{ name: name.value, script: opts.calfScript, memoryBytes: opts.calfMemoryBytes, pids: opts.calfPids }]);
+
+    // 7. Metrics.
+    this.registerMetrics(kvServer, relay, socket, ebpfFilter, egress, runner, supervisor);
+    if (opts.metrics) {
+      await this.metrics.listen(opts.metrics);
+      this.cleanups.push(() => this.metrics.close());
+    }
+    log.info({ iface: opts.iface, mac: macString, stateDir: opts.stateDir, adminSocket: opts.adminSocket }, "paddock dhcp started");
+  }
+
+  private registerMetrics(
+    kv: KvServer,
+    relay: DataPathRelay,
+    socket: PacketSocket,
+    filter: EbpfSocketFilter | undefined,
+    egress: EgressPolicy | undefined,
+    runner: HandlerRunner,
+    supervisor: Supervisor,
+  ): void {
+    const m = this.metrics;
+    const calf = { calf: "dhcp4" };
+    m.add({ name: "paddock_filter_frames_total", help: "Frames seen by the kernel socket filter, by verdict", type: "counter", labelNames: ["verdict"], read: () => {
+      const c = filter?.counters();
+      return c ? [{ labels: { verdict: "pass" }, value: Number(c.passed) }, { labels: { verdict: "drop" }, value: Number(c.dropped) }] : [{ labels: { verdict: "pass" }, value: socket.stats().kernelPackets }];
+    } });
+    m.add({ name: "paddock_datapath_frames_total", help: "Frames relayed by the data path", type: "counter", labelNames: ["calf", "direction"], read: () => [
+      { labels: { ...calf, direction: "to_calf" }, value: relay.stats.toCalf },
+      { labels: { ...calf, direction: "from_calf" }, value: relay.stats.fromCalf },
+      { labels: { ...calf, direction: "sent" }, value: relay.stats.sent },
+    ] });
+    m.add({ name: "paddock_egress_rejected_total", help: "Frames from a calf refused by its egress policy, by reason", type: "counter", labelNames: ["calf", "reason"], read: () =>
+      Object.entries(relay.stats.rejected).map(([reason, value]) => ({ labels: { ...calf, reason }, value })) });
+    m.add({ name: "paddock_tc_egress_dropped_total", help: "Marked frames dropped in the kernel by the tc egress program", type: "counter", labelNames: [], read: () => {
+      const c = egress?.counters();
+      return c ? [{ labels: {}, value: Number(c.dropped) }] : [];
+    } });
+    m.add({ name: "paddock_kv_requests_total", help: "KV requests answered, by result", type: "counter", labelNames: ["result"], read: () =>
+      Object.entries(kv.stats.requests).map(([result, value]) => ({ labels: { result }, value })) });
+    m.add({ name: "paddock_kv_protocol_violations_total", help: "KV connections closed for breaking the protocol", type: "counter", labelNames: [], read: () => [{ labels: {}, value: kv.stats.protocolViolations }] });
+    m.add({ name: "paddock_handler_reconciles_total", help: "Reconciles by handler and outcome", type: "counter", labelNames: ["handler", "outcome"], read: () =>
+      runner.status().flatMap((s) => [
+        { labels: { handler: s.name, outcome: "ok" }, value: s.reconciles - s.failures },
+        { labels: { handler: s.name, outcome: "error" }, value: s.failures },
+      ]) });
+    m.add({ name: "paddock_calf_restarts_total", help: "Calf restarts by the supervisor", type: "counter", labelNames: ["calf"], read: () =>
+      supervisor.statuses().map((s) => ({ labels: { calf: s.name }, value: s.restarts })) });
+    m.add({ name: "paddock_lease_expiry_seconds", help: "Unix time the current lease expires (0: infinite); absent without a lease", type: "gauge", labelNames: [], read: () => {
+      const v = this.store.values.get("/lease/expires");
+      return v === undefined ? [] : [{ labels: {}, value: Number(v) }];
+    } });
+    m.add({ name: "paddock_lease_bound", help: "1 when a lease is published", type: "gauge", labelNames: [], read: () => [{ labels: {}, value: this.store.values.has("/ip") ? 1 : 0 }] });
+  }
+
+  /** The calf's host pid (for tests and `paddock lab`). */
+  calfPid(): Promise<number | undefined> {
+    return this.supervisor?.calfPid("dhcp4") ?? Promise.resolve(undefined);
+  }
+
+  /** Stops the calf (which releases when configured), lets the handlers converge, then closes everything. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = this.opts.log;
+      if (this.supervisor) {
+        await this.supervisor.stop().catch((err: Error) => log.error({ err: err.message }, "stopping the calf failed"));
+      }
+      await this.store.settled();
+      if (this.runner) {
+        this.runner.reconcileNow();
+        await this.runner.settled();
+      }
+      for (const c of this.cleanups.reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, "cleanup step failed");
+        }
+      }
+      if (this.supervisor) log.info({}, "paddock dhcp stopped");
+    })();
+    return this.stopping;
+  }
+}

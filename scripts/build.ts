@@ -1,0 +1,32 @@
+/**
+ * Builds what runs without a TypeScript loader: the `paddock` CLI bundle, and each calf's single
+ * self-contained script (bundleCalf refuses any priv or native code in a calf).
+ * Run by scripts/setup.sh (make setup).
+ */
+import { build } from "esbuild";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { bundleCalf } from "../packages/priv/src/sandbox/bundle-calf.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Calf bundles: entry → output. The shim finds them under packages/<calf>/dist/. */
+export const CALVES = [{ entry: "packages/calf-dhcp4/src/entry.ts", out: "packages/calf-dhcp4/dist/calf-dhcp4.mjs" }];
+
+for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(root, c.out));
+
+await build({
+  entryPoints: [path.join(root, "packages/cli/src/main.ts")],
+  outfile: path.join(root, "packages/cli/dist/paddock.mjs"),
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  sourcemap: "linked",
+  logLevel: "warning",
+  // capnp-ts and its generated code are CommonJS; give the ESM bundle a require() for them.
+  banner: { js: "import { createRequire as __paddockRequire } from 'node:module'; const require = __paddockRequire(import.meta.url);" },
+  // The addon is loaded at run time from native/build (PADDOCK_NATIVE_DIR); esbuild, used only to
+  // build calves, is never needed by the running CLI.
+  external: ["*.node", "esbuild"],
+});
