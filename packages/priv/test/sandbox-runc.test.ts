@@ -194,6 +194,12 @@ describe.skipIf(!RUN_RUNC_TESTS)(`calf sandbox under runc, observed from outside
     expect(r.execArgv).toEqual([`--max-old-space-size=${MEMORY / (2 * 1024 * 1024)}`]);
   });
 
+  it("uses the thread pool for async file I/O and crypto under the allowlist", async () => {
+    const r = await control.ask<{ script: number; back: string; random: number }>("fs-async");
+    expect(r.script).toBe(statSync(`${lab.scriptsDir}/echo-calf.mjs`).size);
+    expect(r).toMatchObject({ back: "abc", random: 16 });
+  });
+
   it("logs its stdout and stderr as JSON lines tagged with its name", async () => {
     const out = await waitFor(() => lab.logs.find((l) => l["calf"] === name && l["msg"] === "echo calf up"), 5_000, "stdout log line");
     expect(out).toMatchObject({ stream: "stdout", level: 30 });
