@@ -10,6 +10,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const LEVEL_NAMES: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
 const OMIT = new Set(["level", "time", "msg", "pid", "hostname", "component"]);
+/** stream=stdout is the normal case for a calf line; only stderr is worth saying. */
+const isNoise = (k: string, v: unknown) => k === "stream" && v === "stdout";
 
 /** Formats one pino JSON line as "HH:MM:SS.mmm level component: msg key=value …". */
 export function formatLogLine(json: string): string {
@@ -23,7 +25,7 @@ export function formatLogLine(json: string): string {
   const level = (LEVEL_NAMES[o.level as number] ?? String(o.level)).padEnd(5);
   const who = [o.component, o.calf].filter((x) => typeof x === "string" && x).join("/");
   const fields = Object.entries(o)
-    .filter(([k]) => !OMIT.has(k) && !(k === "calf" && who.includes(String(o.calf))))
+    .filter(([k, v]) => !OMIT.has(k) && !isNoise(k, v) && !(k === "calf" && who.includes(String(o.calf))))
     .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`);
   return `${time} ${level} ${who ? `${who}: ` : ""}${String(o.msg ?? "")}${fields.length ? ` ${fields.join(" ")}` : ""}`;
 }

@@ -28,7 +28,7 @@ import {
 } from "./sandbox/bundle.ts";
 import { createSocketPairs, type SocketPair } from "./sandbox/channels.ts";
 import { SandboxError } from "./sandbox/errors.ts";
-import { LogLineSplitter } from "./sandbox/log-lines.ts";
+import { LogLineSplitter, parseCalfLogLine } from "./sandbox/log-lines.ts";
 import { SdNotifier } from "./sd-notify.ts";
 
 /** priv's ends of a calf's channels: fd 3 in the calf is `control`, fd 4 is `data`. */
@@ -342,7 +342,10 @@ class CalfRunner {
       if (!source) continue;
       const emit = (events: ReturnType<LogLineSplitter["push"]>): void => {
         for (const ev of events) {
-          if (ev.kind === "line") this.log[level]({ stream, ...(ev.truncated ? { truncated: true } : {}) }, ev.text);
+          if (ev.kind === "line") {
+            const rec = parseCalfLogLine(ev.text, level);
+            this.log[rec.level]({ ...rec.fields, stream, ...(ev.truncated ? { truncated: true } : {}) }, rec.msg);
+          }
           else this.log.warn({ stream, suppressed: ev.count }, "calf log lines suppressed (rate limit)");
         }
       };

@@ -90,3 +90,42 @@ export class LogLineSplitter {
     this.suppressed = 0;
   }
 }
+
+/** A calf log line as the priv re-emits it: a level, a message and the calf's own fields. */
+export interface CalfLogRecord {
+  level: "debug" | "info" | "warn" | "error";
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** Fields the priv sets itself; a calf's line cannot override them. */
+const RESERVED_FIELDS = new Set(["level", "time", "msg", "calf", "stream", "component", "pid", "hostname", "truncated"]);
+/** A calf's structured line keeps at most this many fields. */
+const MAX_CALF_FIELDS = 16;
+
+/**
+ * Reads a calf's structured log line (the calf SDK writes one JSON object per line) so it can be
+ * re-emitted as a proper log record with the calf's level and fields. Anything else, or a line
+ * that tries to be clever, is kept verbatim as the message at `fallback` level. The line is
+ * bounded (MAX_LOG_LINE_BYTES) and comes from a calf: its level is capped at "error" and its
+ * fields can never replace the priv's own tags.
+ */
+export function parseCalfLogLine(text: string, fallback: "info" | "warn"): CalfLogRecord {
+  if (text.startsWith("{")) {
+    try {
+      const o = JSON.parse(text) as unknown;
+      if (o !== null && typeof o === "object" && !Array.isArray(o) && typeof (o as { msg?: unknown }).msg === "string") {
+        const rec = o as Record<string, unknown>;
+        const level = rec.level === "debug" || rec.level === "info" || rec.level === "warn" || rec.level === "error" ? rec.level : fallback;
+        const fields: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(rec).slice(0, MAX_CALF_FIELDS + RESERVED_FIELDS.size)) {
+          if (!RESERVED_FIELDS.has(k) && Object.keys(fields).length < MAX_CALF_FIELDS) fields[k] = v;
+        }
+        return { level, msg: rec.msg as string, fields };
+      }
+    } catch {
+      // Not JSON: kept verbatim below.
+    }
+  }
+  return { level: fallback, msg: text, fields: {} };
+}
