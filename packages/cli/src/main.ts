@@ -2,6 +2,7 @@
  * The `paddock` command.
  */
 import { Command, CommanderError } from "commander";
+import { registerCalf } from "./commands/calf.ts";
 import { registerDhcp } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
@@ -21,6 +22,7 @@ const dhcp = program.command("dhcp").description("the DHCPv4 client service, and
 registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
 registerLab(program);
+registerCalf(program);
 
 try {
   await program.parseAsync(process.argv);

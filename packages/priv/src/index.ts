@@ -9,3 +9,4 @@ export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
 export * from "./sandbox/bundle-calf.ts";
+export { parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";
