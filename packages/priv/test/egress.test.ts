@@ -40,7 +40,8 @@ describe("the DHCP client egress policy", () => {
     ["DNS to port 53", () => frame(request(), { dstPort: 53 }), "PADDOCK_E_EGRESS_PORTS"],
     ["a spoofed source address", () => frame(request(), { srcIp: "10.77.0.99" }), "PADDOCK_E_EGRESS_SOURCE_IP"],
     ["a short frame", () => frame().subarray(0, 100), "PADDOCK_E_EGRESS_TOO_SHORT"],
-    ["a jumbo frame", () => new Uint8Array(MAX_DHCP_CLIENT_FRAME_BYTES + 1), "PADDOCK_E_EGRESS_TOO_LONG"],
+    ["a jumbo frame", () => { const f = new Uint8Array(MAX_DHCP_CLIENT_FRAME_BYTES + 1); f.set(frame().subarray(0, 14)); return f; }, "PADDOCK_E_EGRESS_TOO_LONG"],
+    ["a runt", () => new Uint8Array(10), "PADDOCK_E_EGRESS_TOO_SHORT"],
   ])("%s → %s", (_name, make, want) => {
     expect(code(make())).toBe(want);
   });

@@ -1,10 +1,10 @@
 /**
  * `paddock dhcp --iface IF …`: the DHCPv4 shim in the foreground until stopped.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DhcpShim, ShimError } from "@paddock/priv";
+import { bundleCalf, DhcpShim, ShimError } from "@paddock/priv";
 import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
@@ -22,6 +22,7 @@ interface DhcpOptions {
   releaseOnExit?: boolean;
   logLevel: string;
   logFormat: string;
+  calf?: string;
 }
 
 /** The repository (or installed tree) root: where packages/ and native/ are. */
@@ -48,6 +49,25 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
   if (!["text", "json"].includes(opts.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(opts.logFormat)}`);
   const log = createLogger(opts.logLevel as LogLevel, opts.logFormat as LogFormat);
   const iface = opts.iface;
+  let calfScript = dhcpCalfScript();
+  if (opts.calf) {
+    if (!existsSync(opts.calf)) throw new UserError(`the calf ${opts.calf} does not exist`);
+    if (/\.m?js$/.test(opts.calf)) {
+      calfScript = path.resolve(opts.calf);
+    } else {
+      // A calf's source: bundle it as the build does, into the runtime directory.
+      calfScript = path.join(opts.runtimeDir, `calf-${iface}.mjs`);
+      try {
+        mkdirSync(opts.runtimeDir, { recursive: true, mode: 0o711 });
+      } catch (err) {
+        throw new UserError(`cannot create the runtime directory ${opts.runtimeDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      await bundleCalf(path.resolve(opts.calf), calfScript).catch((err: Error) => {
+        throw new UserError(`cannot build the calf ${opts.calf}: ${err.message}${err.cause instanceof Error ? `: ${err.cause.message.split("\n")[0]}` : ""}`);
+      });
+    }
+    log.warn({ calf: opts.calf }, "running a custom calf in the DHCP service's sandbox slot");
+  }
   let shim: DhcpShim;
   try {
     shim = await DhcpShim.start({
@@ -59,7 +79,7 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
       ...(opts.hostname ? { hostname: opts.hostname } : {}),
       releaseOnExit: opts.releaseOnExit ?? false,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
-      calfScript: dhcpCalfScript(),
+      calfScript,
       calfMemoryBytes: dhcp4CalfProfile.memoryMiB * 1024 * 1024,
       calfPids: dhcp4CalfProfile.pids,
       log,
@@ -92,5 +112,6 @@ export function registerDhcp(dhcp: Command): void {
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
+    .option("--calf <file>", "run this calf (a .ts entry, bundled on start, or a bundled .mjs) in the DHCP service's sandbox slot instead of the built-in DHCP client: for SDK development")
     .action(runDhcp);
 }

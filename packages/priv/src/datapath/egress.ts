@@ -60,11 +60,13 @@ function equalBytes(a: Uint8Array, aAt: number, b: Uint8Array): boolean {
  */
 export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressPolicy {
   return (f) => {
-    if (f.length < MIN_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_SHORT", `a ${f.length}-byte frame is shorter than the smallest DHCP message frame (${MIN_DHCP_CLIENT_FRAME_BYTES})`);
-    if (f.length > MAX_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_LONG", `a ${f.length}-byte frame exceeds ${MAX_DHCP_CLIENT_FRAME_BYTES} bytes`);
+    // The Ethernet header first, so a refusal names what the frame is (ARP, IPv6, a forged MAC).
+    if (f.length < ETH_HEADER) return reject("TOO_SHORT", `a ${f.length}-byte frame has no Ethernet header`);
     if (!equalBytes(f, 6, ctx.mac)) return reject("SOURCE_MAC", `source MAC ${macText(f, 6)} is not the interface's ${macText(ctx.mac)}`);
     const ethertype = (f[12]! << 8) | f[13]!;
     if (ethertype !== 0x0800) return reject("NOT_IPV4", `ethertype 0x${ethertype.toString(16).padStart(4, "0")} is not IPv4`);
+    if (f.length < MIN_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_SHORT", `a ${f.length}-byte frame is shorter than the smallest DHCP message frame (${MIN_DHCP_CLIENT_FRAME_BYTES})`);
+    if (f.length > MAX_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_LONG", `a ${f.length}-byte frame exceeds ${MAX_DHCP_CLIENT_FRAME_BYTES} bytes`);
     const ip = ETH_HEADER;
     const version = f[ip]! >> 4;
     const ihl = (f[ip]! & 0x0f) * 4;
