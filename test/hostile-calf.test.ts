@@ -8,12 +8,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvClient } from "@paddock/kv";
 import { ACCEPT_ALL_FILTER, ETH_P_ALL, openPacketSocket, type PacketSocket } from "@paddock/native";
+import { metric, scrape, sh, until } from "./helpers/netns.ts";
 import { repoRoot, stopProcess } from "./helpers/paddock.ts";
 
 const root = process.getuid?.() === 0;
@@ -29,43 +29,6 @@ let shim: ChildProcess | undefined;
 let observer: PacketSocket | undefined;
 const seen: Buffer[] = [];
 let shimOutput = "";
-
-function sh(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function metrics(socketPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ socketPath, path: "/metrics" }, (res) => {
-      let body = "";
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
-}
-
-function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? "").includes(`${k}="${v}"`))) total += Number(m[3]);
-  }
-  return total;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; shim output:\n${shimOutput.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   if (!root) return;
@@ -107,7 +70,7 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
       } finally {
         c.close();
       }
-    }, 60_000);
+    }, 60_000, () => shimOutput.slice(-4000));
     expect(report).toMatchObject({
       writeMac: "PADDOCK_E_KV_READ_ONLY",
       writeUnknown: "PADDOCK_E_KV_UNKNOWN_PATH",
@@ -121,9 +84,9 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
 
     // The 1 MB value broke the protocol: the priv dropped the channel, the calf was restarted.
     const text = await until("a calf restart", async () => {
-      const t = await metrics(metricsSock);
+      const t = await scrape(metricsSock);
       return metric(t, "paddock_calf_restarts_total") >= 1 && metric(t, "paddock_kv_protocol_violations_total") >= 1 ? t : undefined;
-    });
+    }, 30_000, () => shimOutput.slice(-4000));
     for (const reason of ["PADDOCK_E_EGRESS_NOT_IPV4", "PADDOCK_E_EGRESS_SOURCE_MAC", "PADDOCK_E_EGRESS_PORTS"]) {
       expect(metric(text, "paddock_egress_rejected_total", { reason }), reason).toBe(1);
     }
