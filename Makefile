@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what is missing first (scripts/setup.sh is idempotent).
-.PHONY: setup demo test typecheck bench
+.PHONY: setup demo kv-demo test bench
 
 setup:
 	@bash scripts/setup.sh
@@ -7,9 +7,11 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
+kv-demo: setup
+	@bash scripts/kv-demo.sh
+
 test: setup
-	@node_modules/.bin/tsc -p tsconfig.json --noEmit
-	@node_modules/.bin/vitest run
+	@bash scripts/test.sh
 
 bench: setup
 	@node_modules/.bin/tsx bench/run.ts

@@ -66,7 +66,7 @@ afterAll(async () => {
   if (!root) return;
   for (const s of shims) await stopProcess(s, "SIGKILL");
   await stopProcess(dnsmasq);
-  spawnSync("runc", ["--root", path.join(work, "run", "runc"), "delete", "--force", "paddock-dhcp4"]);
+  spawnSync("runc", ["--root", path.join(work, "run", "runc"), "delete", "--force", `paddock-dhcp4-${clientIf}`]);
   for (const ns of [clientNs, serverNs]) spawnSync("ip", ["netns", "delete", ns]);
   rmSync(work, { recursive: true, force: true });
 });

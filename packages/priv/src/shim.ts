@@ -70,6 +70,19 @@ export interface DhcpShimOptions {
 }
 
 const PRIV: KvCaller = { role: "priv", name: "priv" };
+
+/**
+ * The DHCP calf's name for an interface, "dhcp4-eth0": a container id and cgroup of its own per
+ * interface, so shims on several interfaces never share one. Characters a calf name cannot hold
+ * become "-", and a short hash of the real name keeps two such names apart.
+ */
+export function calfNameFor(iface: string): string {
+  const clean = iface.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+  if (clean === iface) return `dhcp4-${iface}`;
+  let h = 0;
+  for (const c of iface) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `dhcp4-${clean}-${(h % 0x10000).toString(16).padStart(4, "0")}`;
+}
 const enc = new TextEncoder();
 
 /** Checks what a user can get wrong, before anything is changed. */
@@ -208,7 +221,7 @@ export class DhcpShim {
       ebpfFilter?.close();
     });
     const leased = () => store.values.get("/ip")?.split("/")[0];
-    const relay = new DataPathRelay("dhcp4", socket, dhcpClientEgress({ mac, leasedAddress: leased }), log.child({ component: "datapath" }));
+    const relay = new DataPathRelay(calfNameFor(opts.iface), socket, dhcpClientEgress({ mac, leasedAddress: leased }), log.child({ component: "datapath" }));
     this.cleanups.push(() => relay.detach());
     let linkState = { up: link.up, carrier: link.carrier ?? link.lowerUp, mtu: link.mtu ?? 1500 };
     nl.onEvent((e) => {
@@ -225,7 +238,8 @@ export class DhcpShim {
     });
 
     // 6. The calf.
-    const name = parseCalfName("dhcp4");
+    // One shim per interface: the calf's name (container id, cgroup) says which.
+    const name = parseCalfName(calfNameFor(opts.iface));
     if (!name.ok) throw name.error;
     let ready = false;
     let connection = 0;
@@ -236,6 +250,7 @@ export class DhcpShim {
       logger: log,
       onStart: (calf, channels) => {
         kvServer.serve(channels.control, { role: "calf", name: `calf:${calf}#${++connection}` });
+        if (connection > 1) log.info({ calf, connection }, "calf reconnected");
         relay.attach(channels.data);
         relay.sendLink(linkState);
         // Ready (systemd Type=notify) once the calf's first request has come through its channel.
@@ -268,7 +283,7 @@ export class DhcpShim {
     supervisor: Supervisor,
   ): void {
     const m = this.metrics;
-    const calf = { calf: "dhcp4" };
+    const calf = { calf: calfNameFor(this.opts.iface) };
     m.add({ name: "paddock_filter_frames_total", help: "Frames seen by the kernel socket filter, by verdict", type: "counter", labelNames: ["verdict"], read: () => {
       const c = filter?.counters();
       return c ? [{ labels: { verdict: "pass" }, value: Number(c.passed) }, { labels: { verdict: "drop" }, value: Number(c.dropped) }] : [{ labels: { verdict: "pass" }, value: socket.stats().kernelPackets }];
@@ -303,7 +318,7 @@ export class DhcpShim {
 
   /** The calf's host pid (for tests and `paddock lab`). */
   calfPid(): Promise<number | undefined> {
-    return this.supervisor?.calfPid("dhcp4") ?? Promise.resolve(undefined);
+    return this.supervisor?.calfPid(calfNameFor(this.opts.iface)) ?? Promise.resolve(undefined);
   }
 
   /** Stops the calf (which releases when configured), lets the handlers converge, then closes everything. */

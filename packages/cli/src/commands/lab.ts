@@ -9,7 +9,7 @@
  * Nothing touches the host's own network or /etc/resolv.conf.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
@@ -134,8 +134,13 @@ async function lab(opts: LabOptions): Promise<void> {
       "--resolv-conf", resolvConf, "--admin-socket", adminSocket, "--runtime-dir", runtimeDir], { stdio: ["ignore", "pipe", "pipe"] });
     children.push(shim);
     let shimLog = "";
-    shim.stdout!.on("data", (c: Buffer) => (shimLog += c.toString()));
-    shim.stderr!.on("data", (c: Buffer) => (shimLog += c.toString()));
+    const logFile = path.join(work, "shim.log");
+    const keepLog = (c: Buffer) => {
+      shimLog += c.toString();
+      appendFileSync(logFile, c);
+    };
+    shim.stdout!.on("data", keepLog);
+    shim.stderr!.on("data", keepLog);
     console.log(`== paddock dhcp --iface ${clientIf} (resolv.conf at ${resolvConf}, never the host's)`);
 
     const start = Date.now();
