@@ -148,6 +148,9 @@ export class DhcpShim {
   private async startParts(): Promise<void> {
     const { opts, store } = this;
     const log = opts.log;
+    // Start-up phases at debug level, in ms since the process started: where the time goes.
+    const phase = (name: string) => log.debug({ phase: name, ms: Math.round(performance.now()) }, "start-up phase");
+    phase("store open");
 
     // The interface: it must exist and have an Ethernet address.
     const nl: RtnetlinkClient = openRtnetlink({ events: true });
@@ -167,6 +170,7 @@ export class DhcpShim {
     }
     const mac = new Uint8Array(macString.split(":").map((h) => parseInt(h, 16)));
 
+    phase("interface checked");
     // 2. The priv's own keys, before the calf starts.
     const privKeys: Array<[string, string | null]> = [
       ["/mac", macString],
@@ -180,6 +184,7 @@ export class DhcpShim {
       if (!r.ok) throw new ShimError("PADDOCK_E_SHIM_CONFIG", `cannot use ${key} = ${JSON.stringify(value)}: ${r.error.message}`);
     }
 
+    phase("priv keys written");
     // 3. Handlers reconcile from the persisted store before any calf runs (invariant 5).
     const leaseHandler = new LeaseHandler({ link: opts.iface, stateDir: opts.stateDir, resolvConfPath: opts.resolvConf, log: log.child({ component: "handler" }) });
     const runner = new HandlerRunner({ source: store, handlers: [leaseHandler], log: log.child({ component: "handlers" }) });
@@ -187,11 +192,13 @@ export class DhcpShim {
     runner.start();
     this.cleanups.push(() => runner.stop());
 
+    phase("handlers started");
     // 4. The admin socket.
     const kvServer = new KvServer(store, log.child({ component: "kv" }));
     await kvServer.listen(opts.adminSocket, "admin", "admin");
     this.cleanups.push(() => kvServer.close());
 
+    phase("admin socket listening");
     // 5. The data path: tc egress program first (leftovers of a crashed run removed), then the
     //    filtered, locked, marked packet socket.
     let egress: EgressPolicy | undefined;
@@ -237,6 +244,7 @@ export class DhcpShim {
       }
     });
 
+    phase("data path ready");
     // 6. The calf.
     // One shim per interface: the calf's name (container id, cgroup) says which.
     const name = parseCalfName(calfNameFor(opts.iface));
@@ -264,6 +272,7 @@ export class DhcpShim {
     this.supervisor = supervisor;
     await supervisor.start([{ name: name.value, script: opts.calfScript, memoryBytes: opts.calfMemoryBytes, pids: opts.calfPids }]);
 
+    phase("calf started");
     // 7. Metrics.
     this.registerMetrics(kvServer, relay, socket, ebpfFilter, egress, runner, supervisor);
     if (opts.metrics) {

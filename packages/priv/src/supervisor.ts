@@ -13,12 +13,11 @@
  */
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { readdir, rm } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import type net from "node:net";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import {
-  CALF_CONTAINER_PREFIX,
   calfContainerId,
   createCalfBundle,
   parseCalfName,
@@ -127,7 +126,7 @@ export class Supervisor {
     for (const spec of calves) {
       if (this.runners.has(spec.name)) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "calf started twice", spec.name);
     }
-    await this.removeStale();
+    await this.removeStale(calves);
     for (const spec of calves) {
       const bundle = await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir });
       const runner = new CalfRunner(this, spec.name, bundle.dir, bundle.containerId, this.log.child({ calf: spec.name }));
@@ -228,21 +227,23 @@ export class Supervisor {
   }
 
   /**
-   * What a crashed run leaves: runc containers named paddock-* (possibly still running, since
-   * `runc run` dying does not kill its container) and bundle and channel dirs.
+   * What a crashed run of these calves leaves: their runc containers (possibly still running,
+   * since `runc run` dying does not kill its container), their bundle dirs, and channel dirs
+   * older than a minute. Only these calves' state: several supervisors (a shim per interface)
+   * may share one runtime dir and runc root.
    */
-  private async removeStale(): Promise<void> {
-    const list = await this.runc(["list", "--format", "json"]);
-    let ids: string[] = [];
-    if (list.code === 0) {
-      try {
-        const parsed = JSON.parse(list.stdout) as { id?: unknown }[] | null;
-        ids = (parsed ?? []).map((c) => String(c.id)).filter((id) => id.startsWith(CALF_CONTAINER_PREFIX));
-      } catch {
-        // runc prints "null" with no containers; anything unparsable means nothing to clean.
-      }
+  private async removeStale(calves: readonly CalfSandboxSpec[]): Promise<void> {
+    // runc keeps a container's state in RUNC_ROOT/ID; look there first and spawn runc only for
+    // a container that exists (the common clean start costs no process).
+    let present = new Set<string>();
+    try {
+      present = new Set(await readdir(this.opts.runcRoot));
+    } catch {
+      // No runc root yet: nothing of ours can be there.
     }
-    for (const id of ids) {
+    for (const spec of calves) {
+      const id = calfContainerId(spec.name);
+      if (!present.has(id)) continue;
       const r = await this.runc(["delete", "--force", id]);
       if (r.code === 0) this.log.warn({ containerId: id }, "removed stale calf container");
       else this.log.error({ containerId: id, stderr: r.stderr.trim() }, "could not remove stale calf container");
@@ -253,9 +254,12 @@ export class Supervisor {
     } catch {
       return;
     }
+    const names = new Set<string>(calves.map((c) => c.name));
     for (const e of entries) {
-      if (parseCalfName(e).ok || e.startsWith(".channels-")) {
-        await rm(path.join(this.opts.runtimeDir, e), { recursive: true, force: true });
+      const dir = path.join(this.opts.runtimeDir, e);
+      const staleChannels = e.startsWith(".channels-") && Date.now() - (await stat(dir).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 60_000;
+      if (names.has(e) || staleChannels) {
+        await rm(dir, { recursive: true, force: true });
         this.log.warn({ dir: e }, "removed stale calf bundle dir");
       }
     }

@@ -5,7 +5,7 @@
 // under CI=true. Every container, dir, cgroup and process is removed in afterEach.
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { calfContainerId, createCalfBundle } from "../src/sandbox/bundle.ts";
@@ -178,9 +178,14 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
     const stale = await createCalfBundle({ name, script, ...LIMITS }, { runtimeDir: lab.runtimeDir, cgroupParent: lab.cgroupParent, hostIdBase: lab.hostIdBase });
     execFileSync("runc", ["--root", lab.runcRoot, "run", "-d", "--bundle", stale.dir, stale.containerId], { stdio: "ignore", env: { PATH: process.env["PATH"] ?? "" } });
     const stalePid = await waitFor(() => lab.calfProcesses()[0], 5_000, "stale calf");
-    const other = lab.name("gone");
+    // Another supervisor's calf (a shim on another interface) shares the runtime dir: not ours.
+    const other = lab.name("other");
     mkdirSync(path.join(lab.runtimeDir, other, "rootfs"), { recursive: true });
-    mkdirSync(path.join(lab.runtimeDir, ".channels-XXXX"));
+    // A channel dir of a crashed run (old) goes; one being set up right now (fresh) stays.
+    mkdirSync(path.join(lab.runtimeDir, ".channels-OLD"));
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(path.join(lab.runtimeDir, ".channels-OLD"), twoMinutesAgo, twoMinutesAgo);
+    mkdirSync(path.join(lab.runtimeDir, ".channels-NEW"));
 
     const rec = recorder();
     const sup = lab.supervisor({ onStart: rec.onStart });
@@ -190,7 +195,7 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
     expect(lab.calfProcesses()).not.toContain(stalePid);
     expect(lab.calfProcesses()).toHaveLength(1);
     expect(lab.runcIds()).toEqual([calfContainerId(name)]);
-    expect(readdirSync(lab.runtimeDir).sort()).toEqual([name]);
+    expect(readdirSync(lab.runtimeDir).sort()).toEqual([".channels-NEW", name, other].sort());
     expect(lab.logs.some((l) => l["msg"] === "removed stale calf container" && l["containerId"] === stale.containerId)).toBe(true);
   });
 
