@@ -1,0 +1,174 @@
+/**
+ * `paddock dhcp` through a lease's life against Kea, which grants leases of a few seconds with
+ * T1/T2 to match: renewals that never let the address disappear, a calf killed with SIGKILL in
+ * the middle of a lease, and the server going away (renew → rebind → expiry → withdrawal).
+ *
+ * The client stretches leases shorter than 60 s to 60 s (MIN_LEASE_SECONDS: RFC 2131 §4.4.5
+ * forbids retransmitting a renewal faster), but keeps the server's T1/T2 when 0 < T1 < T2 < lease;
+ * so with T1 = 2 s and T2 = 4 s it renews every 2 s, and a lease without a server expires 60 s
+ * after its last ACK. The expiry test therefore takes about a minute; it runs in its own file so
+ * it overlaps with dhcp-shim.test.ts.
+ *
+ * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
+ */
+import { existsSync } from "node:fs";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { defaultOffer, haveAll, NetLab, type Proc, type ShimProc } from "./helpers/lab.ts";
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot && process.env.CI === "true") throw new Error("the DHCP shim integration tests need root, and CI must run them");
+const NEEDED = ["kea-dhcp4", "runc", "nsenter"];
+if (isRoot && process.env.CI === "true" && !haveAll(NEEDED)) throw new Error(`CI must have ${NEEDED.join(", ")} (make setup installs them)`);
+const run = isRoot && haveAll(NEEDED);
+const skipReason = !isRoot ? "needs root (network namespaces and runc)" : `needs ${NEEDED.join(", ")}`;
+
+/** Kea's lease (stretched to 60 s by the client), T1 and T2: a renewal every 2 s. */
+const KEA_LEASE_S = 8;
+const T1_S = 2;
+const T2_S = 4;
+/** The client's minimum lease: what a short lease is stretched to (packages/dhcp4 MIN_LEASE_SECONDS). */
+const STRETCHED_LEASE_S = 60;
+const LEASE_TIMEOUT_MS = 15_000;
+
+let lab: NetLab | undefined;
+const figures: string[] = [];
+
+afterEach(async () => {
+  await lab?.destroy();
+  lab = undefined;
+});
+
+afterAll(() => {
+  if (figures.length > 0) console.log(`dhcp-shim-lease figures:\n  ${figures.join("\n  ")}`);
+});
+
+/** Kea with a short lease, and the shim bound to it. */
+async function keaLab(net: string): Promise<{ l: NetLab; kea: Proc; shim: ShimProc; address: string }> {
+  const l = NetLab.create(net);
+  lab = l;
+  const kea = l.startKea(defaultOffer(net, { leaseSeconds: KEA_LEASE_S }), { renew: T1_S, rebind: T2_S });
+  await kea.waitFor(/DHCP4_STARTED/, 10_000);
+  const shim = l.startShim();
+  const a = await l.waitForAddress(LEASE_TIMEOUT_MS).catch((err: Error) => {
+    throw new Error(`${err.message}; shim output:\n${shim.output.slice(-3000)}`);
+  });
+  await shim.waitFor(/handler lease applied/, LEASE_TIMEOUT_MS);
+  return { l, kea, shim, address: a.local };
+}
+
+/** Kea's allocations (DISCOVER/REQUEST answered with this address): the first, then one per renewal. */
+function keaAcks(kea: Proc, address: string): number {
+  return kea.lines(new RegExp(`DHCP4_LEASE_ALLOC .*lease ${address.replace(/\./g, "\\.")} `)).length;
+}
+
+/** Milliseconds between the text log's "HH:MM:SS.mmm" stamps of consecutive lines matching `re`. */
+function intervals(shim: Proc, re: RegExp): number[] {
+  const stamps = shim.lines(re).map((l) => {
+    const [h, m, s] = l.slice(0, 12).split(":").map(Number) as [number, number, number];
+    return (h * 3600 + m * 60 + s) * 1000;
+  });
+  return stamps.slice(1).map((t, i) => Math.round(t - stamps[i]!));
+}
+
+describe.skipIf(!run)(`paddock dhcp through a short lease (Kea)${run ? "" : ` (skipped: ${skipReason})`}`, () => {
+  it("renews without the address ever disappearing, and refreshes its valid lifetime", async () => {
+    const { l, kea, shim, address } = await keaLab("10.92.0");
+    expect(shim.lines(/stretched to 60 s/).length).toBeGreaterThanOrEqual(1);
+    const [v0] = await l.addrs();
+    const expires0 = Number((await shim.kv(["/lease/expires"]))["/lease/expires"]);
+    const watch = await l.watchAddresses(20);
+    const t0 = Date.now();
+    // Two renewals at least, and the handler refreshing the kernel's lifetimes at least once.
+    await l.waitUntil("two renewals", () => keaAcks(kea, address) >= 3, 4 * T1_S * 1000);
+    await shim.waitFor(/handler lease applied: refresh /, 4 * T1_S * 1000);
+    await shim.waitFor(/RENEWING → BOUND/, 4 * T1_S * 1000, 2);
+    const elapsedS = (Date.now() - t0) / 1000;
+    await watch.stop();
+
+    expect(watch.deletions(), "ip monitor saw the address deleted").toEqual([]);
+    expect(watch.gaps(address), "polls without the address").toEqual([]);
+    expect(watch.samples.length).toBeGreaterThan(50);
+    const [v1] = await l.addrs();
+    // Without a refresh the lifetime would have run down by the time elapsed.
+    expect(v1!.valid_life_time).toBeGreaterThan(v0!.valid_life_time - elapsedS + 1);
+    expect(v1!.valid_life_time).toBeLessThanOrEqual(STRETCHED_LEASE_S);
+    const expires1 = Number((await shim.kv(["/lease/expires"]))["/lease/expires"]);
+    expect(expires1).toBeGreaterThan(expires0);
+    const renewals = intervals(shim, /→ RENEWING: T1 reached/);
+    figures.push(`renewal: T1 every ${renewals.join(", ")} ms; ${watch.samples.length} polls over ${elapsedS.toFixed(1)} s, 0 without the address; valid_lft ${v0!.valid_life_time} → ${v1!.valid_life_time} s`);
+  });
+
+  it("a calf killed with SIGKILL mid-lease is restarted, resumes renewing, and the address is never removed", async () => {
+    const { l, kea, shim, address } = await keaLab("10.93.0");
+    const watch = await l.watchAddresses(20);
+    const pid = await shim.calfPid();
+    expect(pid).toBeGreaterThan(1);
+    expect((await shim.metrics()).get("paddock_calf_restarts_total")).toBe(0);
+    const acksBefore = keaAcks(kea, address);
+    const killedAt = Date.now();
+    process.kill(pid!, "SIGKILL");
+
+    await shim.waitFor(/calf started .*restarts=1/, 10_000);
+    const restartedMs = Date.now() - killedAt;
+    await l.waitUntil("the restart metric", async () => (await shim.metrics()).get("paddock_calf_restarts_total") === 1, 5000);
+    // runc records the new container's pid a moment after the supervisor logs its start.
+    let pid2: number | undefined;
+    await l.waitUntil("runc to list the restarted calf", async () => (pid2 = await shim.calfPid()) !== undefined, 5000);
+    expect(pid2).toBeGreaterThan(1);
+    expect(pid2).not.toBe(pid);
+    // The new calf carries on with the lease: two more ACKs from Kea for the same address.
+    await l.waitUntil("renewals by the restarted calf", () => keaAcks(kea, address) >= acksBefore + 2, 4 * T1_S * 1000 + 5000);
+    const renewedMs = Date.now() - killedAt;
+    await watch.stop();
+
+    expect(watch.deletions(), "ip monitor saw the address deleted").toEqual([]);
+    expect(watch.gaps(address), "polls without the address").toEqual([]);
+    expect((await l.addrs()).map((a) => a.local)).toEqual([address]);
+    expect(shim.running).toBe(true);
+    figures.push(`calf SIGKILL: restarted (log) ${restartedMs} ms after the kill, two renewals ${renewedMs} ms after; ${watch.samples.length} polls, 0 without the address`);
+  });
+
+  it("server gone: renew, rebind, then at expiry the address, routes, MTU and resolv.conf are withdrawn", async () => {
+    const { l, kea, shim, address } = await keaLab("10.94.0");
+    const offer = defaultOffer("10.94.0");
+    expect(await l.mtu()).toBe(offer.mtu);
+    expect((await l.paddockRoutes()).length).toBe(2);
+    expect(existsSync(l.resolvConf)).toBe(true);
+
+    await kea.stop("SIGKILL");
+    const killedAt = Date.now();
+    // A renewal already in flight could still have been answered: read the expiry after the kill.
+    await new Promise((r) => setTimeout(r, 200));
+    const expiresAt = Number((await shim.kv(["/lease/expires"]))["/lease/expires"]) * 1000;
+    expect(expiresAt - killedAt).toBeGreaterThan((STRETCHED_LEASE_S - T1_S - 2) * 1000);
+    expect(expiresAt - killedAt).toBeLessThanOrEqual(STRETCHED_LEASE_S * 1000);
+
+    await shim.waitFor(/BOUND → RENEWING/, (T1_S + 2) * 1000);
+    await shim.waitFor(/RENEWING → REBINDING/, (T2_S + 2) * 1000);
+    const rebindAt = Date.now();
+    const watch = await l.watchAddresses(250);
+    // Wait for the removal, at most a few seconds past the expiry.
+    await l.waitUntil("the address to be withdrawn", async () => (await l.addrs()).length === 0, expiresAt - Date.now() + 5000);
+    const removedAt = Date.now();
+    await watch.stop();
+
+    // Not a moment before the lease ran out (the polls before it all saw the address)…
+    expect(watch.samples.filter((s) => s.t < expiresAt - 1000).every((s) => s.addrs.some((a) => a.local === address))).toBe(true);
+    expect(removedAt).toBeGreaterThanOrEqual(expiresAt - 1000);
+    // …and withdrawn by the shim, not left to the kernel's lifetime: everything else goes with it.
+    expect(removedAt - expiresAt).toBeLessThan(3000);
+    expect(watch.deletions()).toHaveLength(1);
+    await l.waitUntil("the routes, MTU and resolv.conf to be withdrawn", async () =>
+      (await l.paddockRoutes()).length === 0 && (await l.mtu()) === 1500 && !existsSync(l.resolvConf), 3000);
+    expect(await l.paddockRoutes()).toEqual([]);
+    expect((await l.routes()).filter((r) => r.gateway === offer.router)).toEqual([]);
+    // The handler withdraws at /lease/expires (whole seconds, rounded down); the calf's own
+    // expiry timer fires at the exact lease end, up to a second later, and deletes its keys.
+    await shim.waitFor(/REBINDING → INIT: lease .* expired/, 5000);
+    expect(await shim.kv(["/ip", "/gateway", "/lease/expires"])).toEqual({ "/ip": undefined, "/gateway": undefined, "/lease/expires": undefined });
+    // The client starts over, looking for a server.
+    await shim.waitFor(/INIT → SELECTING/, 5000, 2);
+    expect(shim.running).toBe(true);
+    figures.push(`server gone: rebinding ${((rebindAt - killedAt) / 1000).toFixed(1)} s after the kill, withdrawn ${((removedAt - killedAt) / 1000).toFixed(1)} s after (${removedAt - expiresAt} ms after /lease/expires)`);
+  }, (STRETCHED_LEASE_S + 30) * 1000);
+});
