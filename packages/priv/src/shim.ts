@@ -185,21 +185,7 @@ export class DhcpShim {
     }
 
     phase("priv keys written");
-    // 3. Handlers reconcile from the persisted store before any calf runs (invariant 5).
-    const leaseHandler = new LeaseHandler({ link: opts.iface, stateDir: opts.stateDir, resolvConfPath: opts.resolvConf, log: log.child({ component: "handler" }) });
-    const runner = new HandlerRunner({ source: store, handlers: [leaseHandler], log: log.child({ component: "handlers" }) });
-    this.runner = runner;
-    runner.start();
-    this.cleanups.push(() => runner.stop());
-
-    phase("handlers started");
-    // 4. The admin socket.
-    const kvServer = new KvServer(store, log.child({ component: "kv" }));
-    await kvServer.listen(opts.adminSocket, "admin", "admin");
-    this.cleanups.push(() => kvServer.close());
-
-    phase("admin socket listening");
-    // 5. The data path: tc egress program first (leftovers of a crashed run removed), then the
+    // 3. The data path: tc egress program first (leftovers of a crashed run removed), then the
     //    filtered, locked, marked packet socket.
     let egress: EgressPolicy | undefined;
     try {
@@ -245,8 +231,11 @@ export class DhcpShim {
     });
 
     phase("data path ready");
-    // 6. The calf.
-    // One shim per interface: the calf's name (container id, cgroup) says which.
+    // 4. The calf, as early as possible (runc and Node take tens of ms), with the KV server that
+    //    serves its control channel. One shim per interface: the calf's name (container id,
+    //    cgroup) says which.
+    const kvServer = new KvServer(store, log.child({ component: "kv" }));
+    this.cleanups.push(() => kvServer.close());
     const name = parseCalfName(calfNameFor(opts.iface));
     if (!name.ok) throw name.error;
     let ready = false;
@@ -272,7 +261,20 @@ export class DhcpShim {
     this.supervisor = supervisor;
     await supervisor.start([{ name: name.value, script: opts.calfScript, memoryBytes: opts.calfMemoryBytes, pids: opts.calfPids }]);
 
-    phase("calf started");
+    phase("calf starting");
+    // 5. Handlers reconcile from the persisted store (invariant 5) while the calf starts: it
+    //    takes tens of ms before its first write, and the runner is level-triggered anyway.
+    const leaseHandler = new LeaseHandler({ link: opts.iface, stateDir: opts.stateDir, resolvConfPath: opts.resolvConf, log: log.child({ component: "handler" }) });
+    const runner = new HandlerRunner({ source: store, handlers: [leaseHandler], log: log.child({ component: "handlers" }) });
+    this.runner = runner;
+    runner.start();
+    this.cleanups.push(() => runner.stop());
+
+    phase("handlers started");
+    // 6. The admin socket.
+    await kvServer.listen(opts.adminSocket, "admin", "admin");
+
+    phase("admin socket listening");
     // 7. Metrics.
     this.registerMetrics(kvServer, relay, socket, ebpfFilter, egress, runner, supervisor);
     if (opts.metrics) {

@@ -79,8 +79,12 @@ export interface RetryPolicy {
  */
 export const DEFAULT_RETRY: RetryPolicy = { initialMs: 250, maxMs: 60_000, factor: 2 };
 
-/** Quiet time after the last store change before reconciling: the calf writes a lease in one burst of a few ms. */
-export const DEFAULT_DEBOUNCE_MS = 20;
+/**
+ * Quiet time after the last store change before reconciling. The DHCP calf sends a lease's keys
+ * pipelined in one write, so they arrive in one read and the store commits them in one batch;
+ * 2 ms covers a batch split across two socket reads without delaying the apply noticeably.
+ */
+export const DEFAULT_DEBOUNCE_MS = 2;
 
 /** A store that never goes quiet still gets reconciled this often. */
 export const DEFAULT_MAX_DEBOUNCE_MS = 250;
