@@ -1,0 +1,710 @@
+/**
+ * Benchmark (not a test) of the DHCP client, side by side in one run against dnsmasq --no-ping
+ * in two throwaway network namespaces joined by a veth pair: `paddock dhcp`, busybox udhcpc and
+ * dhcpcd (nodelay noarp). Root; run it in the foreground (DESIGN.md); it takes about two minutes
+ * and removes every namespace, process and file it made, also on failure or Ctrl-C:
+ *   node_modules/.bin/tsx bench/dhcp.ts [RUNS]          (default 10 runs per client and case)
+ *
+ * Measured (method and figures in docs/performance.md):
+ * - cold: process start (just before spawn of `nsenter --net=… CLIENT`) → the RTM_NEWADDR of the
+ *   leased address, seen by this process on an rtnetlink socket in the client namespace. Fresh
+ *   state every run (no INIT-REBOOT), the client's IPv4 addresses flushed before each run, the
+ *   clients interleaved run by run so the machine's load hits them alike.
+ * - memory: VmHWM (peak RSS) of every process of the client, sampled 300 ms after the address
+ *   appeared, before it is stopped; for paddock, priv and calf separately (and runc).
+ * - warm: the client already running with the server's side of the veth down (so no carrier and
+ *   no lease); time from setting the server's side up (carrier on) → RTM_NEWADDR.
+ * - the timeline of every run: the DISCOVER and ACK as tcpdump sees them on the server's side,
+ *   and for paddock its JSON log lines (priv and calf) — the profile.
+ * - the profile's fixed costs: node start-up, CLI bundle load, runc, ldd, the calf in its sandbox.
+ */
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { openRtnetlink, type RtnetlinkClient } from "../packages/netlink/src/index.ts";
+import { createCalfBundle, parseCalfName } from "../packages/priv/src/sandbox/bundle.ts";
+import { cpuProfileByOrigin, fmt, procMemory, processTree, summarize, table, TcpdumpDhcpParser, type ProcMemory, type Summary } from "./dhcp-lib.ts";
+
+const RUNS = Number(process.argv[2] ?? 10);
+/** The whole benchmark gives up (and cleans up) after this long: about 5× its normal duration. */
+const DEADLINE_MS = 10 * 60_000;
+/** Longest wait for one lease; every client gets one in well under a second on a veth. */
+const LEASE_TIMEOUT_MS = 10_000;
+/** After the address appears, the clients still apply routes and resolv.conf: sample memory after that. */
+const SETTLE_MS = 300;
+/** In the warm case, how long the client idles with no carrier before the link comes up. */
+const WARM_IDLE_MS = 500;
+/** SIGTERM → SIGKILL grace when stopping a client (the paddock calf gets 5 s from priv). */
+const STOP_TIMEOUT_MS = 8_000;
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const PADDOCK_BIN = path.join(root, "packages/cli/bin/paddock.mjs");
+const CLI_BUNDLE = path.join(root, "packages/cli/dist/paddock.mjs");
+const CALF_BUNDLE = path.join(root, "packages/calf-dhcp4/dist/calf-dhcp4.mjs");
+/** Clients run with a bare environment: what a service manager gives them (no NODE_EXTRA_CA_CERTS). */
+const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
+
+if (process.getuid?.() !== 0) {
+  console.error("bench/dhcp.ts needs root (it creates network namespaces)");
+  process.exit(1);
+}
+for (const [cmd, pkg] of [["dnsmasq", "dnsmasq-base"], ["busybox", "busybox"], ["dhcpcd", "dhcpcd-base"], ["runc", "runc"], ["tcpdump", "tcpdump"], ["nsenter", "util-linux"]]) {
+  if (spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0) {
+    console.error(`bench/dhcp.ts needs ${cmd} (Debian package ${pkg})`);
+    process.exit(1);
+  }
+}
+for (const f of [CLI_BUNDLE, CALF_BUNDLE]) {
+  if (!existsSync(f)) {
+    console.error(`${f} is missing: run node_modules/.bin/tsx scripts/build.ts`);
+    process.exit(1);
+  }
+}
+
+// ---- names, cleanup ---------------------------------------------------------------------------
+
+const id = process.pid % 100_000;
+const SERVER_NS = `pdbs-${id}`;
+const CLIENT_NS = `pdbc-${id}`;
+const SERVER_IF = `pbs${id}`;
+const CLIENT_IF = `pbc${id}`;
+const SERVER_ADDRESS = "10.79.0.1";
+const work = mkdtempSync(path.join(tmpdir(), "paddock-bench-dhcp-"));
+// The calf runs as an unprivileged uid and its rootfs lives under here: let it traverse (not list).
+chmodSync(work, 0o711);
+/** dhcpcd has no option for its database directory: what it adds there is removed at the end. */
+const DHCPCD_DB = "/var/lib/dhcpcd";
+const dhcpcdDbBefore = new Set(existsSync(DHCPCD_DB) ? readdirSync(DHCPCD_DB) : []);
+
+const children = new Set<ChildProcess>();
+const cleanups: Array<() => void | Promise<void>> = [];
+let cleanedUp = false;
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${(r.stderr || r.stdout || String(r.error)).trim()}`);
+  return r.stdout;
+}
+
+function alive(c: ChildProcess): boolean {
+  return c.exitCode === null && c.signalCode === null;
+}
+
+function exited(c: ChildProcess): Promise<void> {
+  return alive(c) ? new Promise((r) => c.once("exit", () => r())) : Promise.resolve();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, then SIGKILL to the whole process tree (by pid) after STOP_TIMEOUT_MS. */
+async function stop(c: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (!alive(c) || c.pid === undefined) return;
+  const tree = processTree(c.pid);
+  c.kill(signal);
+  const done = await Promise.race([exited(c).then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+  if (!done) {
+    console.error(`pid ${c.pid} did not stop on ${signal}; SIGKILL to ${tree.join(" ")}`);
+    for (const p of tree) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await exited(c);
+  }
+  children.delete(c);
+}
+
+async function cleanupAll(): Promise<void> {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const c of [...children]) await stop(c).catch(() => {});
+  for (const f of cleanups.reverse()) {
+    try {
+      await f();
+    } catch (e) {
+      console.error(`cleanup: ${(e as Error).message}`);
+    }
+  }
+  for (const ns of [CLIENT_NS, SERVER_NS]) spawnSync("ip", ["netns", "delete", ns]);
+  if (existsSync(DHCPCD_DB)) {
+    for (const f of readdirSync(DHCPCD_DB)) if (!dhcpcdDbBefore.has(f)) rmSync(path.join(DHCPCD_DB, f), { force: true });
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+const onSignal = (sig: string) => {
+  console.error(`\n${sig}: cleaning up`);
+  void cleanupAll().then(() => process.exit(130));
+};
+process.once("SIGINT", () => onSignal("SIGINT"));
+process.once("SIGTERM", () => onSignal("SIGTERM"));
+const deadline = setTimeout(() => {
+  console.error(`bench/dhcp.ts: still running after ${DEADLINE_MS / 60_000} min; giving up`);
+  void cleanupAll().then(() => process.exit(2));
+}, DEADLINE_MS);
+
+/** Spawns `cmd` inside the client (or server) namespace, output collected. */
+function spawnIn(ns: string, cmd: string[]): { child: ChildProcess; output: () => string; stdout: () => string } {
+  const child = spawn("nsenter", [`--net=/run/netns/${ns}`, ...cmd], { stdio: ["ignore", "pipe", "pipe"], env: ENV });
+  children.add(child);
+  let out = "";
+  let all = "";
+  child.stdout!.on("data", (c: Buffer) => {
+    out += c.toString();
+    all += c.toString();
+  });
+  child.stderr!.on("data", (c: Buffer) => (all += c.toString()));
+  child.once("exit", () => children.delete(child));
+  return { child, output: () => all, stdout: () => out };
+}
+
+// ---- the lab ----------------------------------------------------------------------------------
+
+let nlClient: RtnetlinkClient;
+let nlServer: RtnetlinkClient;
+let clientIndex = 0;
+let tcpdump: TcpdumpDhcpParser;
+
+/** Resolves with performance.now() at the next RTM_NEWADDR of an IPv4 address on the client link. */
+let addressWaiter: ((t: number) => void) | undefined;
+
+function waitForAddress(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      addressWaiter = undefined;
+      reject(new Error(`no address within ${LEASE_TIMEOUT_MS} ms`));
+    }, LEASE_TIMEOUT_MS);
+    addressWaiter = (t) => {
+      clearTimeout(timer);
+      resolve(t);
+    };
+  });
+}
+
+/** Wall-clock ms of a performance.now() value (log lines and tcpdump use the wall clock). */
+const wall = (t: number) => performance.timeOrigin + t;
+
+async function setUpLab(): Promise<void> {
+  sh("ip", ["netns", "add", SERVER_NS]);
+  sh("ip", ["netns", "add", CLIENT_NS]);
+  sh("ip", ["link", "add", SERVER_IF, "netns", SERVER_NS, "type", "veth", "peer", "name", CLIENT_IF, "netns", CLIENT_NS]);
+  sh("ip", ["-n", SERVER_NS, "addr", "add", `${SERVER_ADDRESS}/24`, "dev", SERVER_IF]);
+  sh("ip", ["-n", SERVER_NS, "link", "set", SERVER_IF, "up"]);
+  sh("ip", ["-n", CLIENT_NS, "link", "set", "lo", "up"]);
+  sh("ip", ["-n", CLIENT_NS, "link", "set", CLIENT_IF, "up"]);
+
+  nlClient = openRtnetlink({ netnsPath: `/run/netns/${CLIENT_NS}`, events: true });
+  nlServer = openRtnetlink({ netnsPath: `/run/netns/${SERVER_NS}` });
+  cleanups.push(() => nlClient.close(), () => nlServer.close());
+  clientIndex = (await nlClient.getLink(CLIENT_IF)).index;
+  nlClient.onEvent((e) => {
+    if (e.kind === "address" && e.action === "new" && e.address.index === clientIndex && e.address.address?.startsWith("10.79.")) {
+      const t = performance.now();
+      const w = addressWaiter;
+      addressWaiter = undefined;
+      w?.(t);
+    }
+  });
+
+  const leases = path.join(work, "dnsmasq.leases");
+  writeFileSync(leases, "");
+  const dnsmasq = spawnIn(SERVER_NS, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=0", "--no-ping", "--conf-file=/dev/null",
+    `--interface=${SERVER_IF}`, "--bind-interfaces", "--dhcp-range=10.79.0.100,10.79.0.200,255.255.255.0,1h", `--dhcp-leasefile=${leases}`,
+    `--dhcp-option=option:router,${SERVER_ADDRESS}`, `--dhcp-option=option:dns-server,${SERVER_ADDRESS}`, "--dhcp-option=option:domain-name,bench.test",
+    "--log-facility=-"]);
+  const td = spawnIn(SERVER_NS, ["tcpdump", "-i", SERVER_IF, "-n", "-l", "-v", "-tt", "--time-stamp-precision=micro", "udp and (port 67 or port 68)"]);
+  tcpdump = new TcpdumpDhcpParser();
+  td.child.stdout!.on("data", (c: Buffer) => tcpdump.push(c.toString()));
+  // Both print a line once they listen; wait for those rather than for a fixed time.
+  const ready = async (what: string, p: { child: ChildProcess; output: () => string }, re: RegExp) => {
+    for (let i = 0; i < 200 && !re.test(p.output()); i++) {
+      if (!alive(p.child)) throw new Error(`${what} exited: ${p.output().trim()}`);
+      await sleep(10);
+    }
+    if (!re.test(p.output())) throw new Error(`${what} did not start: ${p.output().trim()}`);
+  };
+  await ready("dnsmasq", dnsmasq, /DHCP, IP range/);
+  await ready("tcpdump", td, /listening on/);
+}
+
+/** Removes what a client applied, so the next run starts from the same bare link. */
+function resetClient(): void {
+  sh("ip", ["-n", CLIENT_NS, "-4", "addr", "flush", "dev", CLIENT_IF]);
+  sh("ip", ["-n", CLIENT_NS, "-4", "route", "flush", "dev", CLIENT_IF]);
+  sh("ip", ["-n", CLIENT_NS, "link", "set", CLIENT_IF, "mtu", "1500"]);
+}
+
+// ---- the clients --------------------------------------------------------------------------------
+
+type ClientName = "paddock" | "udhcpc" | "dhcpcd";
+
+interface RunResult {
+  ms: number;
+  /** performance.now() at spawn (cold) or at link up (warm), and when the address appeared. */
+  t0: number;
+  tAddr: number;
+  /** Memory per role: paddock priv / calf / runc; the others: every process of the client. */
+  memory: Record<string, ProcMemory[]>;
+  /** The client's output (paddock: JSON log lines). */
+  log: string;
+}
+
+const UDHCPC_SCRIPT = path.join(work, "udhcpc.script");
+writeFileSync(
+  UDHCPC_SCRIPT,
+  // What busybox's example default.script does with iproute2: the address (with its lifetime)
+  // first, then the default route, the MTU and resolv.conf (a file of the benchmark's, never /etc's).
+  `#!/bin/sh
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface" ;;
+  bound|renew)
+    ip addr replace "$ip/$mask" dev "$interface" valid_lft "$lease" preferred_lft "$lease"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+    { [ -n "$domain" ] && echo "search $domain"; for s in $dns; do echo "nameserver $s"; done; } > "${path.join(work, "udhcpc.resolv.conf")}"
+    ;;
+esac
+exit 0
+`,
+  { mode: 0o755 },
+);
+
+const DHCPCD_CONF = path.join(work, "dhcpcd.conf");
+writeFileSync(
+  DHCPCD_CONF,
+  // nodelay: no random 0–1 s wait before the first DISCOVER; noarp: no ARP probe of the offered
+  // address (paddock and udhcpc do none either); no hook scripts, so the host's resolv.conf is safe.
+  `nodelay
+noarp
+ipv4only
+noipv4ll
+noipv6rs
+script ""
+option domain_name_servers, domain_name, domain_search, interface_mtu
+`,
+);
+
+function command(client: ClientName, dir: string): string[] {
+  switch (client) {
+    case "paddock":
+      return [process.execPath, PADDOCK_BIN, "dhcp", "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
+        "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", "debug"];
+    case "udhcpc":
+      // Without -q: it stays, so its memory can be read; the timing is the same.
+      return ["busybox", "udhcpc", "-f", "-n", "-i", CLIENT_IF, "-s", UDHCPC_SCRIPT];
+    case "dhcpcd":
+      return ["dhcpcd", "-B", "-4", "-f", DHCPCD_CONF, CLIENT_IF];
+  }
+}
+
+/** The calf's host pid: runc's list, in the run's runtime dir. */
+function calfPid(dir: string): number | undefined {
+  const r = spawnSync("runc", ["--root", path.join(dir, "run", "runc"), "list", "--format", "json"], { encoding: "utf8" });
+  const list = (r.status === 0 ? JSON.parse(r.stdout || "null") ?? [] : []) as Array<{ pid: number; status: string }>;
+  return list.find((c) => c.status === "running")?.pid;
+}
+
+function sampleMemory(client: ClientName, pid: number, dir: string): Record<string, ProcMemory[]> {
+  const tree = processTree(pid);
+  const all = tree.map(procMemory).filter((m): m is ProcMemory => m !== undefined);
+  if (client !== "paddock") return { all };
+  const calf = calfPid(dir);
+  return {
+    priv: all.filter((m) => m.pid === pid),
+    calf: all.filter((m) => m.pid === calf),
+    runc: all.filter((m) => m.pid !== pid && m.pid !== calf),
+  };
+}
+
+async function afterRun(client: ClientName, dir: string): Promise<void> {
+  resetClient();
+  if (client === "dhcpcd") {
+    // Its lease file would make the next run an INIT-REBOOT.
+    for (const f of readdirSync(DHCPCD_DB)) if (f.startsWith(CLIENT_IF)) rmSync(path.join(DHCPCD_DB, f), { force: true });
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+let runCounter = 0;
+
+/** Cold: spawn → address. */
+async function coldRun(client: ClientName): Promise<RunResult> {
+  const dir = path.join(work, `run-${++runCounter}`);
+  mkdirSync(dir, { mode: 0o711 });
+  const waiting = waitForAddress();
+  const t0 = performance.now();
+  const p = spawnIn(CLIENT_NS, command(client, dir));
+  const died = exited(p.child).then(() => {
+    throw new Error(`${client} exited (${p.child.exitCode ?? p.child.signalCode}) before an address appeared:\n${p.output().trim()}`);
+  });
+  try {
+    const tAddr = await Promise.race([waiting, died]);
+    await sleep(SETTLE_MS);
+    const memory = sampleMemory(client, p.child.pid!, dir);
+    return { ms: tAddr - t0, t0, tAddr, memory, log: p.stdout() };
+  } finally {
+    died.catch(() => {});
+    addressWaiter = undefined;
+    await stop(p.child);
+    await afterRun(client, dir);
+  }
+}
+
+/** Warm: the client idles with no carrier; server side up → address. */
+async function warmRun(client: ClientName): Promise<RunResult> {
+  const dir = path.join(work, `run-${++runCounter}`);
+  mkdirSync(dir, { mode: 0o711 });
+  await nlServer.setLinkUp(SERVER_IF, false);
+  // Carrier loss reaches IFF_RUNNING through the kernel's linkwatch, up to a second later: start
+  // the client only once the link reads as down, or it may begin with a carrier that then goes.
+  for (let i = 0; i < 300; i++) {
+    const l = await nlClient.getLink(clientIndex);
+    if (!l.running && !l.carrier) break;
+    await sleep(10);
+  }
+  const p = spawnIn(CLIENT_NS, command(client, dir));
+  const died = exited(p.child).then(() => {
+    throw new Error(`${client} exited (${p.child.exitCode ?? p.child.signalCode}) before an address appeared:\n${p.output().trim()}`);
+  });
+  try {
+    // Ready: paddock once the calf runs its client; dhcpcd once it waits for the carrier.
+    const readyRe = client === "paddock" ? /DHCP client started/ : /waiting for carrier|carrier lost/;
+    for (let i = 0; i < LEASE_TIMEOUT_MS / 10 && !readyRe.test(p.output()); i++) await Promise.race([sleep(10), died]);
+    if (!readyRe.test(p.output())) throw new Error(`${client} did not get ready:\n${p.output().trim()}`);
+    await sleep(WARM_IDLE_MS);
+    const waiting = waitForAddress();
+    const t0 = performance.now();
+    await nlServer.setLinkUp(SERVER_IF, true);
+    const tAddr = await Promise.race([waiting, died]);
+    await sleep(SETTLE_MS);
+    const memory = sampleMemory(client, p.child.pid!, dir);
+    return { ms: tAddr - t0, t0, tAddr, memory, log: p.stdout() };
+  } finally {
+    died.catch(() => {});
+    addressWaiter = undefined;
+    await nlServer.setLinkUp(SERVER_IF, true);
+    await stop(p.child);
+    await afterRun(client, dir);
+  }
+}
+
+// ---- the timeline of one run -------------------------------------------------------------------
+
+/** Wall-clock ms of named points of a paddock run, from its JSON log (priv and calf lines). */
+function paddockPoints(log: string): Record<string, number> {
+  const points: Record<string, number> = {};
+  const mark = (name: string, t: unknown) => {
+    if (typeof t === "number" && points[name] === undefined) points[name] = t;
+  };
+  for (const line of log.split("\n")) {
+    let o: { time?: number; msg?: string; calf?: string; stream?: string; component?: string; changes?: unknown[]; durationMs?: number; phase?: string; ms?: number };
+    try {
+      o = JSON.parse(line) as typeof o;
+    } catch {
+      continue;
+    }
+    if (o.msg === "start-up phase" && typeof o.phase === "string" && typeof o.time === "number" && typeof o.ms === "number") {
+      // The shim's start-up phases (debug level): wall time, and ms since the priv process began.
+      if (points.processStart === undefined) mark("processStart", o.time - o.ms);
+      mark(`phase:${o.phase}`, o.time);
+      continue;
+    }
+    if (o.calf?.startsWith("dhcp4") && o.stream === "stdout" && typeof o.msg === "string") {
+      // A calf line. The priv re-emits the calf's JSON line as its own record (message and
+      // fields, stamped when the priv read it); older priv builds logged the raw line as msg.
+      let c = { time: o.time, msg: o.msg };
+      if (o.msg.startsWith("{")) {
+        try {
+          c = JSON.parse(o.msg) as typeof c;
+        } catch {
+          // Not JSON after all: keep the priv's record.
+        }
+      }
+      const m = c.msg ?? "";
+      if (m === "DHCP client started") mark("calfStarted", c.time);
+      else if (/link up in/.test(m)) mark("calfLinkUp", c.time);
+      else if (/→ SELECTING: DISCOVER/.test(m)) mark("calfDiscover", c.time);
+      else if (/→ BOUND/.test(m)) mark("calfBound", c.time);
+      continue;
+    }
+    const m = o.msg ?? "";
+    if (o.component === "handlers" && points.handlersStarted === undefined) mark("handlersStarted", o.time);
+    else if (m === "paddock dhcp started") mark("privStarted", o.time);
+    else if (m === "calf started") mark("runcSpawned", o.time);
+    else if (m === "link changed") mark("privLinkChanged", o.time);
+    // The handler's line after the reconcile that added the address: when it began is its time
+    // minus its duration.
+    if (o.component === "handlers" && Array.isArray(o.changes) && o.changes.some((c) => /^add /.test(String(c))) && typeof o.durationMs === "number") {
+      mark("reconcileStart", o.time! - o.durationMs);
+    }
+  }
+  return points;
+}
+
+/** The DHCP exchange as the server saw it: the first DISCOVER after `fromWall`, and the ACK after it. */
+function exchange(fromWall: number): { discover?: number; offer?: number; request?: number; ack?: number } {
+  const discover = tcpdump.first("Discover", fromWall)?.timeMs;
+  if (discover === undefined) return {};
+  const offer = tcpdump.first("Offer", discover)?.timeMs;
+  const request = tcpdump.first("Request", offer ?? discover)?.timeMs;
+  const ack = tcpdump.first("ACK", request ?? discover)?.timeMs;
+  return { discover, offer, request, ack };
+}
+
+// ---- fixed costs for the profile ------------------------------------------------------------
+
+/** Wall time of a short command, N times. */
+function timeCommand(cmd: string, args: string[], n: number, env: NodeJS.ProcessEnv = ENV): Summary {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    spawnSync(cmd, args, { stdio: "ignore", env });
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+/** Peak RSS (MiB) of a Node command, reported by a preload at exit. */
+function nodeMaxRss(args: string[]): number {
+  const preload = path.join(work, "maxrss.cjs");
+  writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, `\\nMAXRSS ${process.resourceUsage().maxRSS}\\n`));\n");
+  const r = spawnSync(process.execPath, ["-r", preload, ...args], { encoding: "utf8", env: ENV });
+  const m = /MAXRSS (\d+)/.exec(r.stderr);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** What the store's commit costs on this file system: write a temp file, fsync it, rename it. */
+function fsyncCost(n: number): Summary {
+  const samples: number[] = [];
+  const data = Buffer.alloc(1024, 0x61);
+  for (let i = 0; i < n; i++) {
+    const f = path.join(work, "fsync-test");
+    const t0 = performance.now();
+    const fd = openSync(`${f}.tmp`, "w", 0o600);
+    writeSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(`${f}.tmp`, f);
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+/**
+ * Self time by package while Node loads a bundle (V8's sampling profiler, 100 µs), median of
+ * `n` runs: which dependencies the start-up pays for.
+ */
+function bundleLoadProfile(args: string[], bundle: string, n: number): Array<[string, number]> {
+  const text = readFileSync(bundle, "utf8");
+  const runs: Array<Map<string, number>> = [];
+  for (let i = 0; i < n; i++) {
+    const dir = path.join(work, `cpuprof-${i}`);
+    spawnSync(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=100", ...args], { stdio: "ignore", env: ENV });
+    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+    if (file) runs.push(cpuProfileByOrigin(JSON.parse(readFileSync(path.join(dir, file), "utf8")), path.basename(bundle), text));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const keys = new Set(runs.flatMap((m) => [...m.keys()]));
+  return [...keys].map((k): [string, number] => [k, summarize(runs.map((m) => m.get(k) ?? 0)).median]).sort((a, b) => b[1] - a[1]);
+}
+
+/** `runc run` of the calf's own sandbox (its bundle, a private cgroup) with other arguments. */
+async function sandboxRuns(n: number): Promise<Record<string, Summary>> {
+  const name = parseCalfName("dhcp4");
+  if (!name.ok) throw name.error;
+  const runtimeDir = path.join(work, "sandbox");
+  const runcRoot = path.join(work, "sandbox-runc");
+  const bundle = await createCalfBundle(
+    { name: name.value, script: CALF_BUNDLE, memoryBytes: 96 * 1024 * 1024, pids: 32 },
+    { runtimeDir, cgroupParent: `/paddock-bench-${id}` },
+  );
+  const configPath = path.join(bundle.dir, "config.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8")) as { process: { args: string[] } };
+  const original = config.process.args;
+  const out: Record<string, Summary> = {};
+  const variants: Record<string, string[]> = {
+    // runc + Node start-up inside the sandbox.
+    "node -e 0": [original[0]!, "-e", "0"],
+    // … + loading the calf bundle: it then stops at its first use of fd 3, which is not there.
+    "node calf-dhcp4.mjs (no fds)": original,
+  };
+  for (const [label, args] of Object.entries(variants)) {
+    writeFileSync(configPath, JSON.stringify({ ...config, process: { ...config.process, args } }));
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      const r = spawnSync("runc", ["--root", runcRoot, "run", "--bundle", bundle.dir, `pdb-${id}-${i}`], { encoding: "utf8", env: ENV, timeout: 10_000 });
+      samples.push(performance.now() - t0);
+      if (r.status === null) throw new Error(`runc run ${label}: ${r.error?.message ?? r.signal}`);
+    }
+    out[label] = summarize(samples);
+  }
+  cleanups.push(() => {
+    spawnSync("sh", ["-c", `for d in /sys/fs/cgroup/*/paddock-bench-${id} /sys/fs/cgroup/paddock-bench-${id}; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \\; ; done; true`]);
+  });
+  return out;
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+try {
+  const loadBefore = load();
+  await setUpLab();
+  console.log(`DHCP client benchmark, ${RUNS} runs per client and case, ${new Date().toISOString()}, node ${process.version}, load average before ${loadBefore}`);
+
+  const clients: ClientName[] = ["paddock", "udhcpc", "dhcpcd"];
+  const cold: Record<ClientName, RunResult[]> = { paddock: [], udhcpc: [], dhcpcd: [] };
+  const warm: Partial<Record<ClientName, RunResult[]>> = { paddock: [], dhcpcd: [] };
+  // One untimed run each: page cache, dnsmasq's lease database, dhcpcd's DUID file.
+  for (const c of clients) await coldRun(c);
+  for (let i = 0; i < RUNS; i++) {
+    // Rotate the order each round so no client always follows the same one.
+    for (let k = 0; k < clients.length; k++) {
+      const c = clients[(i + k) % clients.length]!;
+      cold[c].push(await coldRun(c));
+    }
+    for (const c of ["paddock", "dhcpcd"] as const) warm[c]!.push(await warmRun(c));
+    process.stdout.write(`  round ${i + 1}/${RUNS}: cold ${clients.map((c) => `${c} ${cold[c].at(-1)!.ms.toFixed(1)}`).join(", ")} ms; warm paddock ${warm.paddock!.at(-1)!.ms.toFixed(1)}, dhcpcd ${warm.dhcpcd!.at(-1)!.ms.toFixed(1)} ms\n`);
+  }
+  const loadAfter = load();
+
+  // ---- the comparison table ----
+  const mib = (rs: RunResult[], role: string, field: "hwmKiB" | "pssKiB" = "hwmKiB") =>
+    summarize(rs.map((r) => (r.memory[role] ?? []).reduce((s, m) => s + m[field], 0) / 1024));
+  const coldS = Object.fromEntries(clients.map((c) => [c, summarize(cold[c].map((r) => r.ms))])) as Record<ClientName, Summary>;
+  const ratio = (a: Summary, b: Summary) => (a.median / b.median).toFixed(2);
+  console.log(`\nCold start: process start → address on the interface (ms; median (min–max) of ${RUNS})`);
+  console.log(table([
+    ["client", "cold ms", "/ udhcpc", "/ dhcpcd", "peak RSS MiB (VmHWM)", "PSS MiB"],
+    ["paddock dhcp", fmt(coldS.paddock), ratio(coldS.paddock, coldS.udhcpc), ratio(coldS.paddock, coldS.dhcpcd),
+      `priv ${fmt(mib(cold.paddock, "priv"))}, calf ${fmt(mib(cold.paddock, "calf"))}, runc ${fmt(mib(cold.paddock, "runc"))}`,
+      `${fmt(summarize(cold.paddock.map((r) => Object.values(r.memory).flat().reduce((s, m) => s + m.pssKiB, 0) / 1024)))}`],
+    ["busybox udhcpc", fmt(coldS.udhcpc), "1.00", ratio(coldS.udhcpc, coldS.dhcpcd), fmt(mib(cold.udhcpc, "all")), fmt(mib(cold.udhcpc, "all", "pssKiB"))],
+    ["dhcpcd", fmt(coldS.dhcpcd), ratio(coldS.dhcpcd, coldS.udhcpc), "1.00",
+      `${fmt(mib(cold.dhcpcd, "all"))} (${Math.round(summarize(cold.dhcpcd.map((r) => r.memory.all!.length)).median)} processes)`, fmt(mib(cold.dhcpcd, "all", "pssKiB"))],
+  ]));
+  const warmP = summarize(warm.paddock!.map((r) => r.ms));
+  const warmD = summarize(warm.dhcpcd!.map((r) => r.ms));
+  console.log(`\nWarm: client running with no carrier; server side of the veth up → address (ms)`);
+  console.log(table([
+    ["client", "warm ms", "/ dhcpcd"],
+    ["paddock dhcp", fmt(warmP), ratio(warmP, warmD)],
+    ["dhcpcd", fmt(warmD), "1.00"],
+    ["busybox udhcpc", "n/a (does not watch the carrier: it retransmits on its own timer)", ""],
+  ]));
+
+  // ---- the per-run timeline (all clients: tcpdump; paddock: its log) ----
+  const phaseRows: string[][] = [["client", "start → DISCOVER at server", "DISCOVER → ACK at server", "ACK → address"]];
+  for (const c of clients) {
+    const ph = cold[c].map((r) => ({ r, x: exchange(wall(r.t0)) }));
+    phaseRows.push([c,
+      fmt(summarize(ph.map(({ r, x }) => (x.discover ?? NaN) - wall(r.t0)))),
+      fmt(summarize(ph.map(({ x }) => (x.ack ?? NaN) - (x.discover ?? NaN)))),
+      fmt(summarize(ph.map(({ r, x }) => wall(r.tAddr) - (x.ack ?? NaN))))]);
+  }
+  console.log(`\nCold start by phase, from tcpdump on the server's side (ms)`);
+  console.log(table(phaseRows));
+
+  const pp = cold.paddock.map((r) => ({ r, p: paddockPoints(r.log), x: exchange(wall(r.t0)) }));
+  const span = (f: (q: (typeof pp)[number]) => number) => fmt(summarize(pp.map(f)));
+  // The priv's own start-up phases, in the order it logs them (the names are the shim's).
+  const phases = Object.keys(pp[0]?.p ?? {}).filter((k) => k.startsWith("phase:"));
+  const phaseNotes: Record<string, string> = {
+    "store open": "Node start-up, CLI bundle load, preflight (runc --version, directories), store",
+    "interface checked": "rtnetlink socket, RTM_GETLINK",
+    "priv keys written": "4 store writes, each committed",
+    "data path ready": "tc egress program, eBPF socket filter, packet socket",
+    "calf started": "supervisor: stale check, ldd node, bundle written",
+  };
+  const privRows = phases.map((k, i) => {
+    const name = k.slice("phase:".length);
+    const from = i === 0 ? "processStart" : phases[i - 1]!;
+    return [`${i === 0 ? "priv process start" : "→"} → ${name}${phaseNotes[name] ? ` (${phaseNotes[name]})` : ""}`, span(({ p }) => p[k]! - p[from]!)];
+  });
+  const lastPhase = phases.at(-1) ?? "handlersStarted";
+  console.log(`\npaddock dhcp cold start, phase by phase (ms; log timestamps have 1 ms resolution)`);
+  console.log(table([
+    ["phase", "ms"],
+    ["spawn → priv process start (nsenter, exec)", span(({ r, p }) => p.processStart! - wall(r.t0))],
+    ...privRows,
+    ["→ runc spawned (the supervisor's 'calf started')", span(({ p }) => p.runcSpawned! - p[lastPhase]!)],
+    ["runc spawned → calf's client started (runc, calf node start-up, calf bundle load, 4 KV reads)", span(({ p }) => p.calfStarted! - p.runcSpawned!)],
+    ["→ DISCOVER at the server (calf → fd 4 → priv egress check → packet socket)", span(({ p, x }) => x.discover! - p.calfStarted!)],
+    ["DISCOVER → OFFER (dnsmasq)", span(({ x }) => x.offer! - x.discover!)],
+    ["OFFER → REQUEST (priv relay → calf → priv)", span(({ x }) => x.request! - x.offer!)],
+    ["REQUEST → ACK (dnsmasq)", span(({ x }) => x.ack! - x.request!)],
+    ["ACK → calf BOUND (relay, decode, KV writes, store commit)", span(({ p, x }) => p.calfBound! - x.ack!)],
+    ["calf BOUND → handler reconcile begins (20 ms debounce)", span(({ p }) => p.reconcileStart! - p.calfBound!)],
+    ["reconcile begins → address (the handler's netlink requests)", span(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
+    ["total", fmt(coldS.paddock)],
+  ]));
+
+  const wp = warm.paddock!.map((r) => ({ r, p: paddockPoints(r.log), x: exchange(wall(r.t0)) }));
+  const wspan = (f: (q: (typeof wp)[number]) => number) => fmt(summarize(wp.map(f)));
+  console.log(`\npaddock dhcp warm, phase by phase (ms)`);
+  console.log(table([
+    ["phase", "ms"],
+    ["link up → priv's rtnetlink event logged", wspan(({ r, p }) => p.privLinkChanged! - wall(r.t0))],
+    ["→ calf 'link up' (fd 4 link message)", wspan(({ p }) => p.calfLinkUp! - p.privLinkChanged!)],
+    ["→ DISCOVER at the server", wspan(({ p, x }) => x.discover! - p.calfLinkUp!)],
+    ["DISCOVER → ACK at the server", wspan(({ x }) => x.ack! - x.discover!)],
+    ["ACK → calf BOUND (relay, decode, KV writes, store commit)", wspan(({ p, x }) => p.calfBound! - x.ack!)],
+    ["calf BOUND → handler reconcile begins (20 ms debounce)", wspan(({ p }) => p.reconcileStart! - p.calfBound!)],
+    ["reconcile begins → address", wspan(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
+    ["total", fmt(warmP)],
+  ]));
+
+  // ---- fixed costs ----
+  const N = RUNS;
+  const nsNode = ["nsenter", `--net=/run/netns/${CLIENT_NS}`];
+  const fixed: Array<[string, Summary]> = [
+    ["nsenter --net=… true (every client pays it)", timeCommand(nsNode[0]!, [...nsNode.slice(1), "true"], N)],
+    ["node -e 0", timeCommand(process.execPath, ["-e", "0"], N)],
+    ["node -e 0 with NODE_EXTRA_CA_CERTS set (this machine's login environment)", timeCommand(process.execPath, ["-e", "0"], N, { ...ENV, NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" })],
+    ["node paddock.mjs --version (node + CLI bundle load)", timeCommand(process.execPath, [PADDOCK_BIN, "--version"], N)],
+    ["node calf-dhcp4.mjs on the host, no fds (node + calf bundle load)", timeCommand(process.execPath, [CALF_BUNDLE], N)],
+    ["runc --version (preflight)", timeCommand("runc", ["--version"], N)],
+    ["runc list (stale-container check)", timeCommand("runc", ["--root", path.join(work, "empty-runc"), "list", "--format", "json"], N)],
+    ["ldd /usr/bin/node (calf bundle: which libraries to bind-mount)", timeCommand("ldd", ["/usr/bin/node"], N)],
+    ["store commit on this file system: write 1 KiB, fsync, rename", fsyncCost(N)],
+  ];
+  const sandbox = await sandboxRuns(N);
+  for (const [k, v] of Object.entries(sandbox)) fixed.push([`runc run of the calf's sandbox: ${k}`, v]);
+  console.log(`\nFixed costs (ms, ${N} runs each, sequential)`);
+  console.log(table([["step", "ms"], ...fixed.map(([k, v]) => [k, fmt(v)])]));
+
+  for (const [label, args, bundle] of [
+    ["paddock --version", [PADDOCK_BIN, "--version"], CLI_BUNDLE],
+    ["the calf bundle (host, no fds)", [CALF_BUNDLE], CALF_BUNDLE],
+  ] as const) {
+    const prof = bundleLoadProfile([...args], bundle, 5);
+    const total = prof.reduce((s, [, v]) => s + v, 0);
+    console.log(`\nWhere the time goes while Node runs ${label} (CPU profile self time, ms, median of 5; ${total.toFixed(0)} ms sampled)`);
+    console.log(table([["origin", "ms"], ...prof.filter(([, v]) => v >= 0.5).map(([k, v]) => [k, v.toFixed(1)])]));
+  }
+
+  const memRows: string[][] = [
+    ["process", "peak RSS MiB"],
+    ["node -e 0", nodeMaxRss(["-e", "0"]).toFixed(1)],
+    ["node paddock.mjs --version", nodeMaxRss([PADDOCK_BIN, "--version"]).toFixed(1)],
+    ["node --max-old-space-size=48 calf-dhcp4.mjs (until its fd 3 error)", nodeMaxRss(["--max-old-space-size=48", CALF_BUNDLE]).toFixed(1)],
+  ];
+  const anonFile = (role: string) => {
+    const ms = cold.paddock.map((r) => r.memory[role]?.[0]).filter((m): m is ProcMemory => m !== undefined);
+    return `anon ${fmt(summarize(ms.map((m) => m.anonKiB / 1024)))}, file ${fmt(summarize(ms.map((m) => m.fileKiB / 1024)))}`;
+  };
+  memRows.push(["paddock priv at sample time (RSS split)", anonFile("priv")], ["paddock calf at sample time (RSS split)", anonFile("calf")]);
+  console.log(`\nMemory baselines`);
+  console.log(table(memRows));
+  console.log(`\nload average before ${loadBefore}, after ${loadAfter} (2 cores, shared with other work)`);
+} finally {
+  clearTimeout(deadline);
+  await cleanupAll();
+}
