@@ -5,7 +5,7 @@
  * persisted lease from /state/lease (for INIT-REBOOT), then runs the client until stopped.
  */
 import { getRandomValues } from "node:crypto";
-import { type CalfContext, KvError } from "@paddock/calf";
+import { type CalfContext, isCalfLogLevel, KvError } from "@paddock/calf";
 import { createClient } from "@paddock/dhcp4";
 import { DhcpCalfRuntime } from "./runtime.ts";
 
@@ -31,12 +31,14 @@ function random(): number {
 /** The calf's main: exported for tests that run it over in-memory channels. */
 export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   // Pipelined: one round trip instead of four before the first DISCOVER.
-  const [macText, hostname, release, persistedLease] = await Promise.all([
+  const [macText, hostname, release, persistedLease, logLevel] = await Promise.all([
     ctx.kv.read("/mac"),
     readOptional(ctx, "/config/hostname"),
     readOptional(ctx, "/config/release-on-stop"),
     readOptional(ctx, "/state/lease"),
+    readOptional(ctx, "/config/log-level"),
   ]);
+  if (isCalfLogLevel(logLevel)) ctx.log.level = logLevel;
   const mac = parseMac(macText);
   const releaseOnStop = release === "true";
   const created = createClient(

@@ -7,6 +7,8 @@ export type CalfLogLevel = "debug" | "info" | "warn" | "error";
 
 /** A structured logger: `log.info({ xid }, "sent DISCOVER")`. */
 export interface CalfLogger {
+  /** The lowest level written; the priv may ask for more detail through the calf's config. */
+  level: CalfLogLevel;
   debug(fields: object, msg: string): void;
   info(fields: object, msg: string): void;
   warn(fields: object, msg: string): void;
@@ -17,9 +19,21 @@ const ORDER: Record<CalfLogLevel, number> = { debug: 10, info: 20, warn: 30, err
 
 /** A logger writing JSON lines to `write` (stdout by default) at or above `level`. */
 export function createCalfLogger(level: CalfLogLevel = "info", write: (line: string) => void = (l) => process.stdout.write(l)): CalfLogger {
-  const emit = (lvl: CalfLogLevel) => (fields: object, msg: string) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ level: lvl, time: Date.now(), msg, ...fields }) + "\n");
+  const logger: CalfLogger = {
+    level,
+    debug: (fields, msg) => emit("debug", fields, msg),
+    info: (fields, msg) => emit("info", fields, msg),
+    warn: (fields, msg) => emit("warn", fields, msg),
+    error: (fields, msg) => emit("error", fields, msg),
   };
-  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+  function emit(lvl: CalfLogLevel, fields: object, msg: string): void {
+    if (ORDER[lvl] < ORDER[logger.level]) return;
+    write(JSON.stringify({ level: lvl, time: Date.now(), msg, ...fields }) + "\n");
+  }
+  return logger;
+}
+
+/** Whether a text names a log level. */
+export function isCalfLogLevel(text: string | undefined): text is CalfLogLevel {
+  return text !== undefined && text in ORDER;
 }

@@ -66,6 +66,8 @@ export interface DhcpShimOptions {
   calfMemoryBytes: number;
   calfPids: number;
   log: Logger;
+  /** The calf's log level (its lines go through the priv's log). */
+  calfLogLevel?: "debug" | "info" | "warn" | "error";
   runc?: string;
 }
 
@@ -177,6 +179,7 @@ export class DhcpShim {
       ["/iface", opts.iface],
       ["/config/hostname", opts.hostname ?? null],
       ["/config/release-on-stop", opts.releaseOnExit ? "true" : "false"],
+      ["/config/log-level", opts.calfLogLevel ?? "info"],
     ];
     for (const [key, value] of privKeys) {
       const segments = key.split("/").filter(Boolean);

@@ -83,6 +83,7 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
       calfMemoryBytes: dhcp4CalfProfile.memoryMiB * 1024 * 1024,
       calfPids: dhcp4CalfProfile.pids,
       log,
+      calfLogLevel: opts.logLevel as LogLevel,
     });
   } catch (err) {
     if (err instanceof ShimError) throw new UserError(err.message);

@@ -40,6 +40,7 @@ export const dhcp4Schema: ServiceSchema = {
     { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
     { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
     { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
+    { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
     { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
     { pattern: "/gateway", description: "the default router", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     { pattern: "/mtu", description: "the interface MTU (RFC 791 minimum 68)", writer: "calf", calfReads: false, validate: intRange(68, 65535), maxBytes: 5 },
