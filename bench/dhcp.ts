@@ -626,7 +626,7 @@ try {
   const privRows = phases.map((k, i) => {
     const name = k.slice("phase:".length);
     const from = i === 0 ? "processStart" : phases[i - 1]!;
-    return [`${i === 0 ? "priv process start" : "→"} → ${name}${phaseNotes[name] ? ` (${phaseNotes[name]})` : ""}`, span(({ p }) => p[k]! - p[from]!)];
+    return [`${i === 0 ? "priv process start → " : "→ "}${name}${phaseNotes[name] ? ` (${phaseNotes[name]})` : ""}`, span(({ p }) => p[k]! - p[from]!)];
   });
   const lastPhase = phases.at(-1) ?? "handlersStarted";
   console.log(`\npaddock dhcp cold start, phase by phase (ms; log timestamps have 1 ms resolution)`);
@@ -640,9 +640,9 @@ try {
     ["DISCOVER → OFFER (dnsmasq)", span(({ x }) => x.offer! - x.discover!)],
     ["OFFER → REQUEST (priv relay → calf → priv)", span(({ x }) => x.request! - x.offer!)],
     ["REQUEST → ACK (dnsmasq)", span(({ x }) => x.ack! - x.request!)],
-    ["ACK → calf BOUND (relay, decode, KV writes, store commit)", span(({ p, x }) => p.calfBound! - x.ack!)],
-    ["calf BOUND → handler reconcile begins (20 ms debounce)", span(({ p }) => p.reconcileStart! - p.calfBound!)],
-    ["reconcile begins → address (the handler's netlink requests)", span(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
+    ["ACK → handler reconcile begins (relay → calf decode → KV writes → store commit → debounce)", span(({ p, x }) => p.reconcileStart! - x.ack!)],
+    ["reconcile begins → address (the handler: ownership record, netlink)", span(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
+    ["(for reference: ACK → the calf's BOUND line, logged once its KV writes are acknowledged)", span(({ p, x }) => p.calfBound! - x.ack!)],
     ["total", fmt(coldS.paddock)],
   ]));
 
@@ -655,9 +655,9 @@ try {
     ["→ calf 'link up' (fd 4 link message)", wspan(({ p }) => p.calfLinkUp! - p.privLinkChanged!)],
     ["→ DISCOVER at the server", wspan(({ p, x }) => x.discover! - p.calfLinkUp!)],
     ["DISCOVER → ACK at the server", wspan(({ x }) => x.ack! - x.discover!)],
-    ["ACK → calf BOUND (relay, decode, KV writes, store commit)", wspan(({ p, x }) => p.calfBound! - x.ack!)],
-    ["calf BOUND → handler reconcile begins (20 ms debounce)", wspan(({ p }) => p.reconcileStart! - p.calfBound!)],
-    ["reconcile begins → address", wspan(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
+    ["ACK → handler reconcile begins (relay → calf decode → KV writes → store commit → debounce)", wspan(({ p, x }) => p.reconcileStart! - x.ack!)],
+    ["reconcile begins → address (the handler: ownership record, netlink)", wspan(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
+    ["(for reference: ACK → the calf's BOUND line)", wspan(({ p, x }) => p.calfBound! - x.ack!)],
     ["total", fmt(warmP)],
   ]));
 
