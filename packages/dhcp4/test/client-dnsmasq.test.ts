@@ -164,7 +164,7 @@ describe.skipIf(skipReason !== "")(`client against dnsmasq ${skipReason}`, () =>
     client.child.stdin?.write("stop\n");
     await waitFor("STOPPED", client.lines, (l) => json(l).state === "STOPPED");
     await waitFor("dnsmasq's RELEASE", server.lines, (l) => l.includes("DHCPRELEASE"));
-    expect(client.lines.map(json).filter((o) => o.kvDelete !== undefined).map((o) => o.kvDelete)).toEqual(["/ip", "/gateway", "/lease/expires", "/state/lease"]);
+    expect(client.lines.map(json).filter((o) => o.kvDelete !== undefined).map((o) => o.kvDelete)).toEqual(["/ip", "/gateway", "/hostname", "/lease/expires", "/state/lease"]);
   }, 30_000);
 
   it("takes a rapid-commit ACK straight from SELECTING (RFC 4039)", async () => {

@@ -23,6 +23,7 @@ import { NetlinkError, openRtnetlink, type Link, type RtnetlinkClient } from "@p
 import { dhcpClientEgress } from "./datapath/egress.ts";
 import { DataPathRelay } from "./datapath/relay.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
+import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler } from "./handlers/lease-handler.ts";
 import { Metrics } from "./metrics.ts";
 import { parseCalfName } from "./sandbox/bundle.ts";
@@ -56,6 +57,10 @@ export interface DhcpShimOptions {
   resolvConf: string | null;
   /** Host name to send to the server (option 12). */
   hostname?: string;
+  /** Apply the host name the server assigns (the priv's UTS namespace); off by default. */
+  setHostname?: boolean;
+  /** Where the host name is written (default /proc/sys/kernel/hostname); tests point it elsewhere. */
+  hostnamePath?: string;
   /** Send RELEASE and withdraw the configuration on stop. */
   releaseOnExit: boolean;
   /** Metrics address: a Unix socket path or a loopback HOST:PORT. */
@@ -268,7 +273,13 @@ export class DhcpShim {
     // 5. Handlers reconcile from the persisted store (invariant 5) while the calf starts: it
     //    takes tens of ms before its first write, and the runner is level-triggered anyway.
     const leaseHandler = new LeaseHandler({ link: opts.iface, stateDir: opts.stateDir, resolvConfPath: opts.resolvConf, log: log.child({ component: "handler" }) });
-    const runner = new HandlerRunner({ source: store, handlers: [leaseHandler], log: log.child({ component: "handlers" }) });
+    const hostnameHandler = new HostnameHandler({
+      enabled: opts.setHostname === true,
+      stateDir: opts.stateDir,
+      ...(opts.hostnamePath ? { hostnamePath: opts.hostnamePath } : {}),
+      log: log.child({ component: "handler" }),
+    });
+    const runner = new HandlerRunner({ source: store, handlers: [leaseHandler, hostnameHandler], log: log.child({ component: "handlers" }) });
     this.runner = runner;
     runner.start();
     this.cleanups.push(() => runner.stop());

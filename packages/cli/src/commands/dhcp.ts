@@ -18,6 +18,7 @@ interface DhcpOptions {
   resolvConf: string;
   resolvConfManaged: boolean;
   hostname?: string;
+  setHostname?: boolean;
   metrics?: string;
   releaseOnExit?: boolean;
   logLevel: string;
@@ -77,6 +78,7 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
       adminSocket: opts.adminSocket ?? path.join(opts.runtimeDir, `dhcp4-${iface}.sock`),
       resolvConf: opts.resolvConfManaged ? opts.resolvConf : null,
       ...(opts.hostname ? { hostname: opts.hostname } : {}),
+      setHostname: opts.setHostname === true,
       releaseOnExit: opts.releaseOnExit ?? false,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       calfScript,
@@ -109,6 +111,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--resolv-conf <path>", "the resolv.conf to manage", "/etc/resolv.conf")
     .option("--no-resolv-conf-managed", "leave resolv.conf alone")
     .option("--hostname <name>", "host name to send to the server (option 12)")
+    .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")
     .option("--log-level <level>", "debug, info, warn or error", "info")

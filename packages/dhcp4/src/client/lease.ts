@@ -65,7 +65,12 @@ export interface PersistedLease {
   mtu: number;
   /** Option 42. */
   ntp: Ipv4[];
+  /** Option 12, the host name the server assigned (≤ 64 bytes, Linux HOST_NAME_MAX); absent when none or unusable. */
+  hostname?: string;
 }
+
+/** Linux HOST_NAME_MAX: a longer assigned name could not be applied by sethostname(). */
+export const MAX_ASSIGNED_HOSTNAME_BYTES = 64;
 
 /** The absolute times of a lease, ms; undefined for an infinite lease. */
 export interface LeaseTimes {
@@ -166,6 +171,10 @@ export function leaseFromAck(
   const domainOpt = findOption(ack, "domainName")?.name;
   const domain = domainOpt === undefined ? "" : (normaliseDomainName(domainOpt) ?? "");
   if (domainOpt !== undefined && domain === "") notes.push("unusable domain name ignored");
+  const hostOpt = findOption(ack, "hostname")?.name;
+  const hostname = hostOpt === undefined ? undefined : normaliseDomainName(hostOpt);
+  const usableHostname = hostname !== undefined && hostname.length <= MAX_ASSIGNED_HOSTNAME_BYTES ? hostname : undefined;
+  if (hostOpt !== undefined && usableHostname === undefined) notes.push("unusable host name ignored");
   const search: string[] = [];
   for (const n of findOption(ack, "domainSearch")?.names ?? []) {
     const name = normaliseDomainName(n);
@@ -193,6 +202,7 @@ export function leaseFromAck(
         search,
         mtu: mtuOpt !== undefined && mtuOpt >= 68 && mtuOpt <= 65535 ? mtuOpt : 0,
         ntp: unicastList(findOption(ack, "ntpServers")?.addresses ?? [], MAX_NTP_SERVERS),
+        ...(usableHostname !== undefined ? { hostname: usableHostname } : {}),
       },
     },
   };
@@ -222,6 +232,7 @@ export function serializePersistedLease(lease: PersistedLease): string {
     search: lease.search,
     mtu: lease.mtu,
     ntp: lease.ntp,
+    ...(lease.hostname !== undefined ? { hostname: lease.hostname } : {}),
   });
 }
 
@@ -233,7 +244,7 @@ export interface PersistedLeaseError {
 
 const LEASE_KEYS = [
   "v", "mac", "address", "prefix", "serverId", "serverMac", "acquiredAt", "leaseSeconds", "renewMs",
-  "rebindMs", "routers", "classlessRoutes", "dns", "domain", "search", "mtu", "ntp",
+  "rebindMs", "routers", "classlessRoutes", "dns", "domain", "search", "mtu", "ntp", "hostname",
 ] as const;
 const MAC_TEXT = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
@@ -286,6 +297,9 @@ export function validatePersistedLease(value: unknown): PersistedLeaseError | un
   }
   if (!(o.mtu === 0 || isInt(o.mtu, 68, 65535))) return bad("mtu");
   if (!isHostList(o.ntp, MAX_NTP_SERVERS)) return bad("ntp");
+  if (o.hostname !== undefined) {
+    if (typeof o.hostname !== "string" || o.hostname.length > MAX_ASSIGNED_HOSTNAME_BYTES || normaliseDomainName(o.hostname) !== o.hostname) return bad("hostname");
+  }
   return undefined;
 }
 
@@ -327,6 +341,7 @@ export const DHCP_CLIENT_KV_PATHS: readonly DhcpKvPath[] = [
   { pattern: "/nameserver/NNN", value: "ipv4", description: `option 6, in order, 001…${String(MAX_NAMESERVERS).padStart(3, "0")}` },
   { pattern: "/route/NNN", value: "ipv4-cidr SP ipv4", description: `option 121 routes except the default one used as /gateway ("10.0.0.0/8 10.0.0.1"; router 0.0.0.0 = on-link), 001…${String(MAX_ROUTES).padStart(3, "0")}` },
   { pattern: "/ntp/NNN", value: "ipv4", description: `option 42, in order, 001…${String(MAX_NTP_SERVERS).padStart(3, "0")}` },
+  { pattern: "/hostname", value: "host name ≤ 64 bytes", description: "option 12, the host name the server assigned" },
   { pattern: "/lease/expires", value: "Unix seconds (decimal), 0 for an infinite lease", description: "when the lease runs out" },
   { pattern: "/state/lease", value: `canonical JSON, ≤ ${MAX_PERSISTED_LEASE_BYTES} bytes`, description: "the lease for INIT-REBOOT after a restart (calf-private)" },
 ];
@@ -366,6 +381,7 @@ export function leaseKeys(lease: PersistedLease): Map<string, string> {
     }
   }
   lease.ntp.forEach((a, i) => keys.set(`/ntp/${index3(i)}`, a));
+  if (lease.hostname !== undefined) keys.set("/hostname", lease.hostname);
   keys.set(
     "/lease/expires",
     lease.leaseSeconds === INFINITE_LEASE ? "0" : String(Math.floor(lease.acquiredAt / 1000) + lease.leaseSeconds),
@@ -376,7 +392,7 @@ export function leaseKeys(lease: PersistedLease): Map<string, string> {
 
 /** Every path the client could ever have written: used to withdraw what an unreadable persisted lease left behind. */
 export function allLeasePaths(): string[] {
-  const paths = ["/ip", "/gateway", "/mtu", "/domain", "/search", "/lease/expires", "/state/lease"];
+  const paths = ["/ip", "/gateway", "/mtu", "/domain", "/search", "/hostname", "/lease/expires", "/state/lease"];
   for (let i = 0; i < MAX_NAMESERVERS; i++) paths.push(`/nameserver/${index3(i)}`);
   for (let i = 0; i < MAX_ROUTES; i++) paths.push(`/route/${index3(i)}`);
   for (let i = 0; i < MAX_NTP_SERVERS; i++) paths.push(`/ntp/${index3(i)}`);
