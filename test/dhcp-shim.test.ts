@@ -7,7 +7,9 @@
  *
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { paddockBin } from "./helpers/paddock.ts";
 import { defaultOffer, haveAll, NetLab, type Proc, type ServerOffer, type ShimProc } from "./helpers/lab.ts";
@@ -159,7 +161,7 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
       shim = lab.startShim();
       await shim.waitFor(/REBOOTING → BOUND/, LEASE_TIMEOUT_MS);
       // The ACK's KV writes (a later expiry) make the handlers reconcile once more: let them.
-      await settle(shim);
+      await shim.settle();
       const addrs = await lab.addrs();
       expect(addrs.map((a) => `${a.local}/${a.prefixlen}`), `restart ${i + 1}`).toEqual([`${address}/24`]);
       const routes = (await lab.routes()).map((r) => `${r.dst} ${r.gateway ?? ""} ${r.protocol ?? ""}`);
@@ -189,6 +191,11 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
     expect(readFileSync(lab.resolvConf, "utf8")).toBe(original);
     // dnsmasq forgets a released lease.
     await lab.waitUntil("dnsmasq to drop the lease", () => !readFileSync(lab!.file("dnsmasq.leases"), "utf8").includes(address), 3000);
+    // A released lease is forgotten by the client too: the next start begins with a DISCOVER.
+    const again = lab.startShim();
+    await again.waitFor(/→ BOUND/, LEASE_TIMEOUT_MS);
+    expect(again.lines(/INIT-REBOOT/)).toEqual([]);
+    expect(server.lines(/DHCP(DISCOVER|REQUEST|ACK|RELEASE)\(/).map((l) => /DHCP(\w+)\(/.exec(l)![1])).toEqual(["DISCOVER", "REQUEST", "ACK", "RELEASE", "DISCOVER", "REQUEST", "ACK"]);
   });
 
   it("NAK → a fresh lease: the old address and its routes go, the new ones are applied", async () => {
@@ -257,8 +264,9 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
   });
 
   describe("errors a user can cause end with one sentence and a non-zero exit", () => {
-    async function expectOneSentence(l: NetLab, args: string[], pattern: RegExp): Promise<void> {
-      const r = await l.runIn(l.clientNs, [paddockBin, "dhcp", "--runtime-dir", l.file("run"), "--resolv-conf", l.resolvConf, "--admin-socket", l.file("admin.sock"), ...args], 20_000);
+    async function expectOneSentence(l: NetLab, args: string[], pattern: RegExp, opts: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+      const argv = [...(opts.prefix ?? []), paddockBin, "dhcp", "--runtime-dir", l.file("run"), "--resolv-conf", l.resolvConf, "--admin-socket", l.file("admin.sock"), ...args];
+      const r = await l.runIn(l.clientNs, argv, 20_000, opts.env);
       expect(r.status, r.stderr).not.toBe(0);
       expect(r.status).not.toBeNull();
       const lines = r.stderr.split("\n").filter((x) => x.trim() !== "");
@@ -289,20 +297,28 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
       // Nothing was applied and nothing was left running.
       expect(await lab.addrs()).toEqual([]);
     });
+
+    it("not root", async () => {
+      lab = NetLab.create("10.91.0");
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state")], /must run as root/, {
+        prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+      });
+    });
+
+    it("runc missing", async () => {
+      lab = NetLab.create("10.91.0");
+      // A PATH with only what the command's own wrapper and Node need (runc is also in /usr/bin).
+      const bin = lab.file("bin");
+      mkdirSync(bin);
+      for (const tool of ["node", "nsenter", "dirname", "sed", "uname"]) {
+        const found = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
+        symlinkSync(found, path.join(bin, tool));
+      }
+      const env = { ...process.env, PATH: bin };
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state")], /runc is not installed/, { env });
+    });
   });
 });
-
-/** Waits until the handlers have reconciled and gone quiet (their counter unchanged for 300 ms). */
-async function settle(shim: ShimProc): Promise<void> {
-  let last = -1;
-  for (let i = 0; i < 50; i++) {
-    const n = (await shim.metrics()).get("paddock_handler_reconciles_total") ?? 0;
-    if (n === last && n > 0) return;
-    last = n;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error("the handlers never went quiet");
-}
 
 /** Waits until a server says it is listening (each prints a line when ready). */
 async function waitForServer(server: Proc, kind: string): Promise<void> {

@@ -35,9 +35,9 @@ export interface RunResult {
 }
 
 /** Runs a command to completion without blocking the event loop. */
-export function runAsync(cmd: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
+export function runAsync(cmd: string, args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: env ?? process.env }, (err, stdout, stderr) => {
       const status = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number" ? ((err as unknown as { code: number }).code) : null) : 0;
       resolve({ status, stdout, stderr });
     });
@@ -267,6 +267,19 @@ export class ShimProc extends Proc {
     }
   }
 
+  /** Waits until the handlers have reconciled and gone quiet (their counter unchanged for 300 ms). */
+  async settle(ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    let last = -1;
+    for (;;) {
+      const n = (await this.metrics()).get("paddock_handler_reconciles_total") ?? 0;
+      if (n === last && n > 0) return;
+      if (Date.now() > end) throw new Error(`the handlers did not go quiet within ${ms} ms`);
+      last = n;
+      await sleep(300);
+    }
+  }
+
   /** The calf's host pid, from runc's state under the runtime directory. */
   async calfPid(): Promise<number | undefined> {
     const r = await runAsync("runc", ["--root", path.join(this.runtimeDir, "runc"), "list", "--format", "json"]);
@@ -390,8 +403,8 @@ export class NetLab {
   }
 
   /** Runs `argv` to completion in a namespace. */
-  runIn(ns: string, argv: string[], timeoutMs = 20_000): Promise<RunResult> {
-    return runAsync("nsenter", [`--net=/run/netns/${ns}`, ...argv], timeoutMs);
+  runIn(ns: string, argv: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+    return runAsync("nsenter", [`--net=/run/netns/${ns}`, ...argv], timeoutMs, env);
   }
 
   // ---- servers ---------------------------------------------------------------------------
