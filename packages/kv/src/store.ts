@@ -13,7 +13,7 @@ import path from "node:path";
 import { AuditLog, auditValue, type AuditRecord } from "./audit.ts";
 import { KvError, KvErrorCode } from "./errors.ts";
 import { isUnder, parseKvPath, parseKvSegments } from "./path.ts";
-import { readSnapshot, STORE_FORMAT, writeFileAtomic, type StoreSnapshot } from "./persist.ts";
+import { readSnapshot, STORE_FORMAT, writeFileAtomicSync, type StoreSnapshot } from "./persist.ts";
 import { checkSchema, matchEntry, matchesPattern, type Role, type SchemaEntry, type ServiceSchema } from "./schema.ts";
 
 /** Who is asking: the role decides the rights, the name goes into the audit log. */
@@ -90,7 +90,7 @@ export class KvStore {
     this.schema = opts.schema;
     this.stateDir = opts.stateDir;
     this.log = opts.log ?? silent;
-    this.writeFile = opts.writeFile ?? writeFileAtomic;
+    this.writeFile = opts.writeFile ?? writeFileAtomicSync;
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
     this.storeFile = path.join(opts.stateDir, STORE_FILE);
     const snapshot = readSnapshot(this.storeFile);

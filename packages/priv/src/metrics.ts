@@ -6,7 +6,7 @@
  */
 import { chmodSync, rmSync } from "node:fs";
 import http from "node:http";
-import { Gauge, Registry } from "prom-client";
+import type { Registry } from "prom-client";
 
 /** A source of labelled values, read at each scrape. */
 export type Sample = { labels: Record<string, string>; value: number };
@@ -22,28 +22,49 @@ export interface MetricSource {
 }
 
 export class Metrics {
-  readonly registry = new Registry();
+  private readonly sources: MetricSource[] = [];
+  private registry: Registry | undefined;
   private server: http.Server | undefined;
 
   /** Adds a metric read at scrape time. */
   add(source: MetricSource): void {
-    const metric = new Gauge({
-      name: source.name,
-      help: source.help,
-      labelNames: source.labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of source.read()) this.set(s.labels, s.value);
-      },
-    });
-    // prom-client's Gauge has no counter type label; set it for the exposition's # TYPE line.
-    if (source.type === "counter") (metric as unknown as { type: string }).type = "counter";
+    this.sources.push(source);
+    this.registry = undefined;
   }
 
-  /** The exposition text. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition text. prom-client is loaded on the first scrape, not at start-up: a shim
+   * without --metrics never pays for it.
+   */
+  async text(): Promise<string> {
+    return (await this.prometheus()).metrics();
+  }
+
+  /** The exposition's content type. */
+  async contentType(): Promise<string> {
+    return (await this.prometheus()).contentType;
+  }
+
+  private async prometheus(): Promise<Registry> {
+    if (this.registry) return this.registry;
+    const { Gauge, Registry } = await import("prom-client");
+    const registry = new Registry();
+    for (const source of this.sources) {
+      const metric = new Gauge({
+        name: source.name,
+        help: source.help,
+        labelNames: source.labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const s of source.read()) this.set(s.labels, s.value);
+        },
+      });
+      // prom-client's Gauge has no counter type; set it for the exposition's # TYPE line.
+      if (source.type === "counter") (metric as unknown as { type: string }).type = "counter";
+    }
+    this.registry = registry;
+    return registry;
   }
 
   /**
@@ -56,8 +77,8 @@ export class Metrics {
         res.writeHead(404).end("not found\n");
         return;
       }
-      this.text().then(
-        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
+      Promise.all([this.text(), this.contentType()]).then(
+        ([body, type]) => res.writeHead(200, { "content-type": type }).end(body),
         (err: Error) => res.writeHead(500).end(`${err.message}\n`),
       );
     });

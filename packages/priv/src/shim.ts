@@ -6,7 +6,6 @@
  * such failure is a ShimError with one sentence. `stop()` undoes what start did, in reverse.
  */
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import path from "node:path";
 import type { Logger } from "pino";
 import { dhcp4Schema, KvServer, KvStore, type KvCaller } from "@paddock/kv";
@@ -92,11 +91,24 @@ export function calfNameFor(iface: string): string {
 }
 const enc = new TextEncoder();
 
+/** Whether `cmd` (a path, or a name looked up on PATH) is an executable file. */
+function findExecutable(cmd: string): boolean {
+  const candidates = cmd.includes("/") ? [cmd] : (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").map((d) => path.join(d, cmd));
+  return candidates.some((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return statSync(c).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Checks what a user can get wrong, before anything is changed. */
 function preflight(opts: DhcpShimOptions): void {
   if (process.getuid?.() !== 0) throw new ShimError("PADDOCK_E_SHIM_NOT_ROOT", "paddock dhcp must run as root: it configures the interface and starts a sandboxed calf");
   const runc = opts.runc ?? "runc";
-  if (spawnSync(runc, ["--version"]).status !== 0) throw new ShimError("PADDOCK_E_SHIM_NO_RUNC", `${runc} is not installed or does not run; install the Debian package runc`);
+  if (!findExecutable(runc)) throw new ShimError("PADDOCK_E_SHIM_NO_RUNC", `${runc} is not installed (not found on PATH); install the Debian package runc`);
   if (!existsSync(opts.calfScript)) throw new ShimError("PADDOCK_E_SHIM_NO_CALF", `the DHCP calf bundle ${opts.calfScript} is missing; run make setup`);
   for (const [dir, what] of [[opts.stateDir, "state directory"], [opts.runtimeDir, "runtime directory"]] as const) {
     try {
@@ -186,11 +198,16 @@ export class DhcpShim {
       ["/config/release-on-stop", opts.releaseOnExit ? "true" : "false"],
       ["/config/log-level", opts.calfLogLevel ?? "info"],
     ];
-    for (const [key, value] of privKeys) {
-      const segments = key.split("/").filter(Boolean);
-      const r = value === null ? await store.delete(PRIV, segments) : await store.write(PRIV, segments, enc.encode(value));
-      if (!r.ok) throw new ShimError("PADDOCK_E_SHIM_CONFIG", `cannot use ${key} = ${JSON.stringify(value)}: ${r.error.message}`);
-    }
+    // Issued together: one commit (one round of fsyncs) for all of them.
+    const written = await Promise.all(
+      privKeys.map(([key, value]) => {
+        const segments = key.split("/").filter(Boolean);
+        return value === null ? store.delete(PRIV, segments) : store.write(PRIV, segments, enc.encode(value));
+      }),
+    );
+    written.forEach((r, i) => {
+      if (!r.ok) throw new ShimError("PADDOCK_E_SHIM_CONFIG", `cannot use ${privKeys[i]![0]} = ${JSON.stringify(privKeys[i]![1])}: ${r.error.message}`);
+    });
 
     phase("priv keys written");
     // 3. The data path: tc egress program first (leftovers of a crashed run removed), then the

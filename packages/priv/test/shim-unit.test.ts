@@ -10,3 +10,28 @@ describe("calfNameFor", () => {
     for (const n of names) expect(parseCalfName(n).ok, n).toBe(true);
   });
 });
+
+describe("cachedNodeRuntime", () => {
+  it("remembers ldd's answer only while the binary and its libraries are the same files", async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const { cachedNodeRuntime, resolveNodeRuntime } = await import("../src/sandbox/bundle.ts");
+    const dir = mkdtempSync(path.join(tmpdir(), "paddock-ldd-"));
+    try {
+      const fresh = await resolveNodeRuntime(process.execPath);
+      expect(await cachedNodeRuntime(process.execPath, dir)).toEqual(fresh);
+      const file = path.join(dir, "node-runtime.json");
+      const cache = JSON.parse(readFileSync(file, "utf8")) as { runtime: { libraries: string[] }; stamps: Array<{ mtimeMs: number }> };
+      expect(cache.stamps.length).toBe(fresh.libraries.length + 1);
+      // A cache that claims a library the system does not have is not believed while its stamps differ.
+      cache.runtime.libraries = [...cache.runtime.libraries.slice(0, -1), "/nonexistent/libfake.so"];
+      cache.stamps[cache.stamps.length - 1]!.mtimeMs = 1;
+      writeFileSync(file, JSON.stringify(cache));
+      expect(await cachedNodeRuntime(process.execPath, dir)).toEqual(fresh);
+      expect(JSON.parse(readFileSync(file, "utf8")).runtime).toEqual(fresh);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

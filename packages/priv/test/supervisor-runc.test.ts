@@ -143,7 +143,8 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
     expect(lab.runcIds()).toEqual([]);
     expect(lab.calfProcesses()).toEqual([]);
     expect(existsSync(path.join(lab.runtimeDir, name))).toBe(false);
-    expect(readdirSync(lab.runtimeDir)).toEqual([]);
+    // Only the ldd cache (node-runtime.json) stays: it describes the host, not a calf.
+    expect(readdirSync(lab.runtimeDir)).toEqual(["node-runtime.json"]);
     await waitFor(() => start.control.closed, 2_000, "control closed");
     expect(sup.status(name)?.state).toBe("stopped");
     // stop() is idempotent, and nothing restarts afterwards.
@@ -195,7 +196,7 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
     expect(lab.calfProcesses()).not.toContain(stalePid);
     expect(lab.calfProcesses()).toHaveLength(1);
     expect(lab.runcIds()).toEqual([calfContainerId(name)]);
-    expect(readdirSync(lab.runtimeDir).sort()).toEqual([".channels-NEW", name, other].sort());
+    expect(readdirSync(lab.runtimeDir).sort()).toEqual([".channels-NEW", name, "node-runtime.json", other].sort());
     expect(lab.logs.some((l) => l["msg"] === "removed stale calf container" && l["containerId"] === stale.containerId)).toBe(true);
   });
 
