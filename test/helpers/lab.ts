@@ -13,7 +13,7 @@
  * compare what the shim applied with what the server was told to send.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -354,13 +354,14 @@ export class NetLab {
     this.clientNs = `pdt-c-${id}`;
     this.serverIf = `ps${id}`.slice(0, 15);
     this.clientIf = `pc${id}`.slice(0, 15);
-    this.work = mkdtempSync(path.join(tmpdir(), "paddock-dhcp-test-"));
+    this.work = mkdtempSync(path.join(tmpdir(), `paddock-dhcp-test-${process.pid}-`));
     // The calf runs as an unprivileged uid and runc mounts its rootfs from under here.
     chmodSync(this.work, 0o711);
   }
 
   /** Creates the namespaces and the veth pair, with `net`.1/24 on the server side. */
   static create(net: string): NetLab {
+    if (counter === 0) removeLeftovers();
     const lab = new NetLab(`${process.pid}-${++counter}`);
     try {
       runOk("ip", ["netns", "add", lab.serverNs]);
@@ -615,6 +616,30 @@ export class NetLab {
     }
     for (const ns of [this.clientNs, this.serverNs]) spawnSync("ip", ["netns", "delete", ns]);
     rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what a killed test run of this harness left: namespaces and temporary directories
+ * named for a process that no longer exists (their processes died with the namespaces' users).
+ */
+function removeLeftovers(): void {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  };
+  const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  for (const line of list.split("\n")) {
+    const m = /^(pdt-[sc]-(\d+)-\d+)\b/.exec(line);
+    if (m && !alive(Number(m[2]))) spawnSync("ip", ["netns", "delete", m[1]!]);
+  }
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^paddock-dhcp-test-(\d+)-/.exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
   }
 }
 
