@@ -250,8 +250,8 @@ describe("bundleCalf", () => {
     const b = await bundleCalf(new URL("./fixtures/echo-calf.ts", import.meta.url).pathname, out);
     expect(b.inputs.some((i) => i.endsWith("fixtures/channel.ts"))).toBe(true);
     const text = readFileSync(out, "utf8");
-    expect(text).not.toMatch(/from "\.\.?\//);
-    expect(text).toContain('from "node:net"');
+    expect(text).not.toMatch(/from ?"\.\.?\//);
+    expect(text).toMatch(/from ?"node:net"/); // minified: no space before the quote
   });
 
   it("refuses a calf that imports priv code", async () => {
