@@ -191,7 +191,7 @@ describe.skipIf(!RUN_RUNC_TESTS)(`calf sandbox under runc, observed from outside
     expect(r.gid).toBe(1000);
     expect(r.hostname).toBe("calf");
     expect(r.env).toEqual({ HOME: "/" });
-    expect(r.execArgv).toEqual([`--max-old-space-size=${MEMORY / (2 * 1024 * 1024)}`]);
+    expect(r.execArgv).toEqual(["--jitless", `--max-old-space-size=${MEMORY / (2 * 1024 * 1024)}`]);
   });
 
   it("uses the thread pool for async file I/O and crypto under the allowlist", async () => {
