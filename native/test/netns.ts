@@ -3,27 +3,10 @@
  * afterAll even when a test fails. Namespaces are entered with nsenter --net (never
  * `ip netns exec`, which remounts /sys; DESIGN.md measured facts).
  */
-import { execFileSync } from "node:child_process";
 
-let counter = 0;
+import { inNetns, sh as run, uniqueName } from "../../test/helpers/netns.ts";
 
-/** A unique short name (≤ 15 bytes, the interface-name limit) for this process. */
-export function uniqueName(prefix: string): string {
-  counter += 1;
-  const name = `${prefix}${process.pid % 100000}${counter}`;
-  if (name.length > 15) throw new Error(`name too long: ${name}`);
-  return name;
-}
-
-/** Runs a command, returning stdout; throws with stderr on failure. */
-export function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-/** Runs a command inside a namespace with nsenter --net. */
-export function inNetns(ns: string, cmd: string, args: string[]): string {
-  return run("nsenter", [`--net=/run/netns/${ns}`, cmd, ...args]);
-}
+export { inNetns, run, uniqueName };
 
 /** Whether integration tests may run: root, or CI=true (where missing root must fail). */
 export const canRunAsRoot = process.getuid?.() === 0 || process.env.CI === "true";

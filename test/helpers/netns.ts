@@ -4,16 +4,35 @@
 import { spawnSync } from "node:child_process";
 import http from "node:http";
 
-/** Runs a command; throws with its stderr when it fails. */
-export function sh(cmd: string, args: string[]): string {
+let counter = 0;
+
+/** A unique short name (≤ 15 bytes, the interface-name limit) for this process. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  const name = `${prefix}${process.pid % 100000}${counter}`;
+  if (name.length > 15) throw new Error(`name too long: ${name}`);
+  return name;
+}
+
+/** Runs a command; returns stdout; throws with its stderr when it fails. */
+export function sh(cmd: string, args: readonly string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
 
+/**
+ * Runs a command inside a namespace with nsenter --net (never `ip netns exec`, which remounts
+ * /sys and breaks runc; DESIGN.md measured facts).
+ */
+export function inNetns(ns: string, cmd: string, args: readonly string[]): string {
+  return sh("nsenter", [`--net=/run/netns/${ns}`, cmd, ...args]);
+}
+
 /** `ip -j -n NS ARGS…` parsed. */
-export function ipJson<T>(ns: string, args: string[]): T {
-  return JSON.parse(sh("ip", ["-j", "-n", ns, ...args]) || "[]") as T;
+export function ipJson<T = unknown>(ns: string, args: readonly string[]): T {
+  const out = sh("ip", ["-j", "-n", ns, ...args]).trim();
+  return (out === "" ? [] : JSON.parse(out)) as T;
 }
 
 /** Polls `probe` until it returns a value (not undefined) or `ms` pass; `context` explains a timeout. */

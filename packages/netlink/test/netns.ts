@@ -2,28 +2,10 @@
  * Test support: a throwaway network namespace with a veth pair, unique names per process, and
  * `ip -j -n NS …` to check what the kernel holds independently of our codec.
  */
-import { execFileSync } from "node:child_process";
 
-let counter = 0;
+import { ipJson, sh as run, uniqueName } from "../../../test/helpers/netns.ts";
 
-/** A unique name ≤ 15 bytes (the interface-name limit) built from the pid and a counter. */
-export function uniqueName(prefix: string): string {
-  counter += 1;
-  const name = `${prefix}${process.pid % 100000}${counter}`;
-  if (name.length > 15) throw new Error(`name too long: ${name}`);
-  return name;
-}
-
-/** Runs a command; returns stdout; throws with stderr on failure. */
-export function run(cmd: string, args: readonly string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-/** `ip -j -n NS args…` parsed. */
-export function ipJson<T = unknown>(ns: string, args: readonly string[]): T {
-  const out = run("ip", ["-j", "-n", ns, ...args]).trim();
-  return (out === "" ? [] : JSON.parse(out)) as T;
-}
+export { ipJson, run, uniqueName };
 
 /** Whether the namespace tests run: as root, or under CI=true (where lacking root must fail, not skip). */
 export const runNamespaceTests = process.getuid?.() === 0 || process.env.CI === "true";
