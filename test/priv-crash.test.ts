@@ -66,7 +66,10 @@ afterAll(async () => {
   if (!root) return;
   for (const s of shims) await stopProcess(s, "SIGKILL");
   await stopProcess(dnsmasq);
-  spawnSync("runc", ["--root", path.join(work, "run", "runc"), "delete", "--force", `paddock-dhcp4-${clientIf}`]);
+  // A calf the killed priv left behind (its container id carries the namespace's tag).
+  const runcRoot = path.join(work, "run", "runc");
+  const listed = spawnSync("runc", ["--root", runcRoot, "list", "--format", "json"], { encoding: "utf8" });
+  for (const c of (JSON.parse(listed.stdout || "null") ?? []) as Array<{ id: string }>) spawnSync("runc", ["--root", runcRoot, "delete", "--force", c.id]);
   for (const ns of [clientNs, serverNs]) spawnSync("ip", ["netns", "delete", ns]);
   rmSync(work, { recursive: true, force: true });
 });

@@ -40,6 +40,6 @@ void runCalf(profile, async (ctx) => {
     }
   });
   ctx.data.onLink((link) => ctx.log.info({ up: link.up, carrier: link.carrier }, "link"));
-  // On stop, publish what is pending before the process exits.
-  ctx.signal.addEventListener("abort", () => void publish());
+  // On stop, publish what is pending; the SDK waits for it before the calf exits.
+  ctx.onStop(publish);
 });

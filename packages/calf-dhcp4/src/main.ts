@@ -49,6 +49,8 @@ export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   if (!created.ok) throw new Error(`bad DHCP client configuration: ${created.error.field} ${created.error.detail}`);
   const runtime = new DhcpCalfRuntime(ctx, created.state, { mac });
   runtime.start(created.actions);
-  ctx.signal.addEventListener("abort", () => void runtime.stop(), { once: true });
+  // On stop: the client's last actions (RELEASE, withdrawing the lease when configured) finish
+  // before the calf exits.
+  ctx.onStop(() => runtime.stop());
   ctx.log.info({ mac: mac.length === 6 ? Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":") : "?" }, "DHCP client started");
 }

@@ -28,6 +28,12 @@ export interface CalfContext {
   now(): number;
   /** Aborted when the calf must stop; `reason` says why. */
   readonly signal: AbortSignal;
+  /**
+   * Registers work to finish before the calf exits (a RELEASE and the store writes that withdraw
+   * a lease): when the calf stops, every handler runs and is awaited, together bounded by
+   * SHUTDOWN_GRACE_MS, while both channels are still open.
+   */
+  onStop(handler: () => Promise<void> | void): void;
 }
 
 /** Where the channels come from; tests and dev harnesses pass other fds or sockets. */
@@ -71,7 +77,17 @@ export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => 
   channels.control.once("close", () => stop("the priv closed the control channel"));
   data.onClose((reason) => stop(reason));
 
-  const ctx: CalfContext = { profile, kv, data, log, timers, now: Date.now, signal: controller.signal };
+  const stopHandlers: Array<() => Promise<void> | void> = [];
+  const ctx: CalfContext = {
+    profile,
+    kv,
+    data,
+    log,
+    timers,
+    now: Date.now,
+    signal: controller.signal,
+    onStop: (handler) => void stopHandlers.push(handler),
+  };
   try {
     await main(ctx);
   } catch (err) {
@@ -80,9 +96,21 @@ export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => 
     stop("main failed");
   }
   if (!controller.signal.aborted) await new Promise((r) => controller.signal.addEventListener("abort", r, { once: true }));
-  // Give the calf's own abort handlers a moment (a RELEASE on its way out), then close.
-  await new Promise((r) => setTimeout(r, 0));
-  await Promise.race([data.flush(), new Promise((r) => setTimeout(r, SHUTDOWN_GRACE_MS))]);
+  // The calf's stop work (a RELEASE, the writes that withdraw its lease) runs to completion while
+  // both channels are open, then what it wrote is flushed; all of it within the grace period.
+  const finishing = (async () => {
+    for (const h of stopHandlers) {
+      try {
+        await h();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "a stop handler failed");
+      }
+    }
+    await data.flush();
+  })();
+  let timedOut = false;
+  await Promise.race([finishing, new Promise((r) => setTimeout(() => r((timedOut = true)), SHUTDOWN_GRACE_MS).unref())]);
+  if (timedOut) log.warn({ graceMs: SHUTDOWN_GRACE_MS }, "stop work did not finish in time");
   timers.cancelAll();
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);

@@ -114,3 +114,26 @@ describe("Timers", () => {
     expect(t.names).toEqual([]);
   });
 });
+
+describe("runCalf stop work", () => {
+  it("finishes onStop work, store writes included, before it returns", async () => {
+    const [calfControl, privControl] = await pair("c3");
+    const [calfData, privData] = await pair("d3");
+    kvServer.serve(privControl, { role: "calf", name: "calf:stop" });
+    let handlerDone = false;
+    const done = runCalf(profile, (ctx) => {
+      ctx.onStop(async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        await ctx.kv.write("/state/stopped", "yes");
+        handlerDone = true;
+      });
+    }, { channels: { control: calfControl, data: calfData }, exit: false, log: createCalfLogger("error", () => {}) });
+    await new Promise((r) => setTimeout(r, 20));
+    process.emit("SIGTERM", "SIGTERM");
+    await done;
+    expect(handlerDone).toBe(true);
+    expect(store.values.get("/state/stopped")).toBe("yes");
+    privControl.destroy();
+    privData.destroy();
+  });
+});

@@ -50,6 +50,7 @@ export class KvClient {
   private readonly watches = new Map<number, (e: WatchEvent) => void>();
   private nextId = 1;
   private closedError: KvError | null = null;
+  private corked = false;
   private readonly timeoutMs: number;
 
   private constructor(
@@ -160,6 +161,16 @@ export class KvClient {
             }, this.timeoutMs)
           : undefined;
       this.waiting.set(id, { resolve, reject, timer, path });
+      // Requests issued in the same turn leave in one write: the store then sees them in one
+      // read and commits them together (a lease's keys are applied as one, never half).
+      if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          this.socket.uncork();
+        });
+      }
       this.socket.write(encodeKvRequest({ id, path: splitPath(path), op }));
     });
   }

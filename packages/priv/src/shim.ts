@@ -5,7 +5,7 @@
  * `DhcpShim.start()` checks everything a user can get wrong before it changes anything, and each
  * such failure is a ShimError with one sentence. `stop()` undoes what start did, in reverse.
  */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readlinkSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { dhcp4Schema, KvServer, KvStore, type KvCaller } from "@paddock/kv";
@@ -25,6 +25,7 @@ import { HandlerRunner } from "./handlers/reconciler.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler } from "./handlers/lease-handler.ts";
 import { Metrics } from "./metrics.ts";
+import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName } from "./sandbox/bundle.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -80,15 +81,32 @@ const PRIV: KvCaller = { role: "priv", name: "priv" };
 /**
  * The DHCP calf's name for an interface, "dhcp4-eth0": a container id and cgroup of its own per
  * interface, so shims on several interfaces never share one. Characters a calf name cannot hold
- * become "-", and a short hash of the real name keeps two such names apart.
+ * become "-", and a short hash of the real name keeps two such names apart. A shim in another
+ * network namespace than the host's (where "eth0" may exist too) adds a tag of that namespace.
  */
-export function calfNameFor(iface: string): string {
+export function calfNameFor(iface: string, netnsTag: string | undefined = currentNetnsTag()): string {
   const clean = iface.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  if (clean === iface) return `dhcp4-${iface}`;
-  let h = 0;
-  for (const c of iface) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return `dhcp4-${clean}-${(h % 0x10000).toString(16).padStart(4, "0")}`;
+  const base = clean === iface ? `dhcp4-${iface}` : `dhcp4-${clean}-${shortHash(iface)}`;
+  return netnsTag === undefined ? base : `${base}-${netnsTag}`;
 }
+
+function shortHash(text: string): string {
+  let h = 0;
+  for (const c of text) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return (h % 0x10000).toString(16).padStart(4, "0");
+}
+
+/** undefined in the host's network namespace (pid 1's), else a short tag of ours. */
+function currentNetnsTag(): string | undefined {
+  try {
+    const mine = readlinkSync("/proc/self/ns/net");
+    if (mine === readlinkSync("/proc/1/ns/net")) return undefined;
+    return shortHash(mine);
+  } catch {
+    return undefined;
+  }
+}
+
 const enc = new TextEncoder();
 
 /** Whether `cmd` (a path, or a name looked up on PATH) is an executable file. */
@@ -131,6 +149,29 @@ function preflight(opts: DhcpShimOptions): void {
   if (!existsSync(path.dirname(opts.adminSocket))) mkdirSync(path.dirname(opts.adminSocket), { recursive: true, mode: 0o755 });
 }
 
+/** One shim per interface (in its network namespace) and one per state directory. */
+function takeLocks(opts: DhcpShimOptions): PidLock[] {
+  const wanted: Array<[string, string]> = [
+    [path.join(opts.runtimeDir, `${calfNameFor(opts.iface)}.pid`), `paddock dhcp is already running on ${opts.iface}`],
+    [path.join(opts.stateDir, "paddock.pid"), `the state directory ${opts.stateDir} is in use`],
+  ];
+  const held: PidLock[] = [];
+  try {
+    for (const [file, what] of wanted) {
+      try {
+        held.push(acquirePidLock(file));
+      } catch (err) {
+        if (err instanceof LockedError) throw new ShimError("PADDOCK_E_SHIM_ALREADY_RUNNING", `${what} (process ${err.pid}, lock ${err.file})`);
+        throw new ShimError("PADDOCK_E_SHIM_LOCK", `cannot create the lock file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+  } catch (err) {
+    for (const l of held) l.release();
+    throw err;
+  }
+  return held;
+}
+
 export class DhcpShim {
   private readonly cleanups: Array<() => Promise<void> | void> = [];
   private supervisor: Supervisor | undefined;
@@ -146,14 +187,20 @@ export class DhcpShim {
   /** Starts the shim; on failure undoes whatever it had done and throws (a ShimError if the user can fix it). */
   static async start(opts: DhcpShimOptions): Promise<DhcpShim> {
     preflight(opts);
+    // Before anything that removes "leftovers": a live shim's state is not left over.
+    const locks = takeLocks(opts);
     const log = opts.log;
     let store: KvStore;
     try {
       store = new KvStore({ schema: dhcp4Schema, stateDir: opts.stateDir, log: log.child({ component: "kv" }) });
     } catch (err) {
+      for (const l of locks) l.release();
       throw new ShimError("PADDOCK_E_SHIM_STORE", `cannot open the store in ${opts.stateDir}: ${(err as Error).message}`, { cause: err });
     }
     const shim = new DhcpShim(opts, store);
+    shim.cleanups.push(() => {
+      for (const l of locks) l.release();
+    });
     shim.cleanups.push(() => store.close());
     try {
       await shim.startParts();

@@ -4,8 +4,11 @@ import { parseCalfName } from "../src/sandbox/bundle.ts";
 
 describe("calfNameFor", () => {
   it("gives each interface its own valid calf name", () => {
-    const names = ["eth0", "enp0s31f6", "eth0.100", "br_lan", "ETH0", "wlan-guest", "a".repeat(15)].map(calfNameFor);
+    const names = ["eth0", "enp0s31f6", "eth0.100", "br_lan", "ETH0", "wlan-guest", "a".repeat(15)].map((i) => calfNameFor(i, undefined));
     expect(names[0]).toBe("dhcp4-eth0");
+    // The same name in another network namespace is another calf.
+    expect(calfNameFor("eth0", "1a2b")).toBe("dhcp4-eth0-1a2b");
+    expect(parseCalfName(calfNameFor("a".repeat(15) + ".", "ffff")).ok).toBe(true);
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(parseCalfName(n).ok, n).toBe(true);
   });
