@@ -38,3 +38,36 @@ describe("cachedNodeRuntime", () => {
     }
   });
 });
+
+describe("acquirePidLock", () => {
+  it("is exclusive while a paddock process holds it, and taken over from a dead one", async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const { spawn } = await import("node:child_process");
+    const { acquirePidLock, LockedError } = await import("../src/pid-lock.ts");
+    const dir = mkdtempSync(path.join(tmpdir(), "paddock-lock-"));
+    const file = path.join(dir, "x.pid");
+    // A live process whose command line names paddock holds it.
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 10000)", "paddock-lock-holder"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(file, `${holder.pid}\n`);
+      expect(() => acquirePidLock(file)).toThrow(LockedError);
+      // A pid that is not a paddock process (ours is vitest) or no longer exists is stale.
+      writeFileSync(file, "999999999\n");
+      const lock = acquirePidLock(file);
+      expect(readFileSync(file, "utf8").trim()).toBe(String(process.pid));
+      lock.release();
+      expect(existsSync(file)).toBe(false);
+      // release() never removes a lock someone else has taken since.
+      const again = acquirePidLock(file);
+      writeFileSync(file, `${holder.pid}\n`);
+      again.release();
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      holder.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
