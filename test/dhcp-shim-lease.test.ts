@@ -1,7 +1,8 @@
 /**
  * `paddock dhcp` through a lease's life against Kea, which grants leases of a few seconds with
  * T1/T2 to match: renewals that never let the address disappear, a calf killed with SIGKILL in
- * the middle of a lease, and the server going away (renew → rebind → expiry → withdrawal).
+ * the middle of a lease, renewals that change the options (applied together, in place), a NAK
+ * while RENEWING, and the server going away (renew → rebind → expiry → withdrawal).
  *
  * The client stretches leases shorter than 60 s to 60 s (MIN_LEASE_SECONDS: RFC 2131 §4.4.5
  * forbids retransmitting a renewal faster), but keeps the server's T1/T2 when 0 < T1 < T2 < lease;
@@ -184,6 +185,31 @@ describe.skipIf(!run)(`paddock dhcp through a short lease (Kea)${run ? "" : ` (s
     figures.push(`option switches: ${written.length} resolv.conf writes, ${torn.length} of them a mix of two leases`);
     expect(torn).toEqual([]);
   }, 60_000);
+
+  it("a NAK while RENEWING withdraws the lease and a fresh one is applied", async () => {
+    const { l, kea, shim, address } = await keaLab("10.98.0");
+    await kea.stop();
+    // The network moves to 10.99.1.0/24 while the client is bound. The old server address stays
+    // (second) so the unicast renewal reaches Kea, which NAKs it: no subnet of its own holds it.
+    // The new one comes first, so Kea picks its subnet for the DISCOVER that follows.
+    l.server(["addr", "flush", "dev", l.serverIf]);
+    l.server(["addr", "add", "10.99.1.1/24", "dev", l.serverIf]);
+    l.server(["addr", "add", "10.98.0.1/24", "dev", l.serverIf]);
+    const fresh = defaultOffer("10.99.1", { leaseSeconds: KEA_LEASE_S, dns: ["10.99.1.1"], classless: [] });
+    const next = l.startKea(fresh, { renew: T1_S, rebind: T2_S }, true);
+    await next.waitFor(/DHCP4_STARTED/, 10_000);
+    await shim.waitFor(/RENEWING → INIT: NAK/, 4 * T1_S * 1000);
+    const a = await l.waitForAddress(LEASE_TIMEOUT_MS, (x) => x.local.startsWith("10.99.1."));
+    await shim.waitFor(/handler lease applied: add 10\.99\.1\./, 5000);
+    await shim.settle();
+    expect(next.lines(/DHCP4_PACKET_NAK/).length).toBeGreaterThanOrEqual(1);
+    expect((await l.addrs()).map((x) => `${x.local}/${x.prefixlen}`)).toEqual([`${a.local}/24`]);
+    expect(a.local).not.toBe(address);
+    expect((await l.paddockRoutes()).map((r) => `${r.dst} via ${r.gateway}`)).toEqual(["default via 10.99.1.1"]);
+    expect(readFileSync(l.resolvConf, "utf8")).toMatch(/^nameserver 10\.99\.1\.1$/m);
+    expect(readFileSync(l.resolvConf, "utf8")).not.toMatch(/10\.98\.0\./);
+    expect(await shim.kv(["/ip", "/gateway"])).toEqual({ "/ip": `${a.local}/24`, "/gateway": "10.99.1.1" });
+  });
 
   it("server gone: renew, rebind, then at expiry the address, routes, MTU and resolv.conf are withdrawn", async () => {
     const { l, kea, shim, address } = await keaLab("10.94.0");

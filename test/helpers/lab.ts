@@ -425,14 +425,18 @@ export class NetLab {
     ]);
   }
 
-  /** Kea's DHCPv4 server serving `o`, with T1/T2 given in seconds (Kea accepts leases of a few seconds). */
-  startKea(o: ServerOffer, timers: { renew: number; rebind: number }): Proc {
+  /**
+   * Kea's DHCPv4 server serving `o`, with T1/T2 given in seconds (Kea accepts leases of a few
+   * seconds). `authoritative`: NAK requests for addresses it does not serve.
+   */
+  startKea(o: ServerOffer, timers: { renew: number; rebind: number }, authoritative = false): Proc {
     const conf = this.file("kea-dhcp4.json");
     const hex = classlessBytes(allClassless(o)).map((b) => b.toString(16).padStart(2, "0")).join("");
     writeFileSync(conf, JSON.stringify({
       Dhcp4: {
         "interfaces-config": { interfaces: [this.serverIf], "dhcp-socket-type": "raw" },
         "lease-database": { type: "memfile", persist: false },
+        authoritative,
         "valid-lifetime": o.leaseSeconds,
         "renew-timer": timers.renew,
         "rebind-timer": timers.rebind,
