@@ -13,7 +13,7 @@
  * compare what the shim applied with what the server was told to send.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -618,6 +618,14 @@ export class NetLab {
         spawnSync("runc", ["--root", runcRoot, "delete", "--force", c.id]);
       }
     }
+    // Anything still running from the lab's directory (a runc a killed shim orphaned) goes too.
+    for (const pid of processesUsing(this.work)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     for (const ns of [this.clientNs, this.serverNs]) spawnSync("ip", ["netns", "delete", ns]);
     rmSync(this.work, { recursive: true, force: true });
   }
@@ -625,7 +633,8 @@ export class NetLab {
 
 /**
  * Removes what a killed test run of this harness left: namespaces and temporary directories
- * named for a process that no longer exists (their processes died with the namespaces' users).
+ * named for a test process that no longer exists, and processes still running from those
+ * directories (a runc whose shim was killed).
  */
 function removeLeftovers(): void {
   const alive = (pid: number) => {
@@ -643,8 +652,31 @@ function removeLeftovers(): void {
   }
   for (const name of readdirSync(tmpdir())) {
     const m = /^paddock-dhcp-test-(\d+)-/.exec(name);
-    if (m && !alive(Number(m[1]))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    if (!m || alive(Number(m[1]))) continue;
+    const dir = path.join(tmpdir(), name);
+    for (const pid of processesUsing(dir)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Pids of processes whose command line names `dir` (never this process). */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dir)) pids.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids;
 }
 
 /** "255.255.255.0" for 24. */
