@@ -295,15 +295,10 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
     expect((await lab.addrs()).map((a) => a.local)).toEqual([address]);
   });
 
-  // BUG (reported): when the link goes down, the kernel reports ENETDOWN on the data-path packet
-  // socket; the priv logs "packet socket receive error err=uv_poll: EBADF" and never receives
-  // again. After the link comes back, the REBOOTING REQUESTs reach dnsmasq, which ACKs, but the
-  // ACKs never reach the calf (paddock_datapath_frames_total{direction="to_calf"} stays put while
-  // the kernel filter passes them): after 2 REQUESTs the client gives up, withdraws the address
-  // and then DISCOVERs forever without hearing an OFFER. (The first REQUEST after link up also
-  // fails with "send: ENETDOWN", the socket's pending error.) Deterministic on every flap.
-  // When this starts passing, the bug is fixed: drop `.fails`.
-  it.fails("a link flap: the lease is confirmed again (REBOOTING), the address kept and the routes back", async () => {
+  // Regression test: a link going down used to leave the data-path socket stopped for good
+  // (libuv reported the socket's ENETDOWN as EBADF and stopped polling), so the lease was lost
+  // after every flap; the kernel also drops a down link's routes, which now come back at once.
+  it("a link flap: the lease is confirmed again (REBOOTING), the address kept and the routes back", async () => {
     lab = NetLab.create("10.79.0");
     const offer = defaultOffer("10.79.0");
     const server = lab.startDnsmasq(offer);

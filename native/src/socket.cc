@@ -326,7 +326,20 @@ class Socket : public Napi::ObjectWrap<Socket> {
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
-      self->DeliverError(-status, "uv_poll");
+      // libuv reports EPOLLERR as UV_EBADF and stops the handle. For a packet socket that is
+      // usually a pending socket error (ENETDOWN while its interface is down): read it with
+      // SO_ERROR, which also clears it, report it, and keep receiving. Only a descriptor that
+      // really is bad stops the socket.
+      int pending = 0;
+      socklen_t len = sizeof pending;
+      bool fdOk = self->fd_ >= 0 && getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &pending, &len) == 0;
+      self->DeliverError(fdOk && pending != 0 ? pending : -status, fdOk && pending != 0 ? "recvmsg" : "uv_poll");
+      // Restart only after a real socket error, which SO_ERROR has now cleared: an EPOLLERR with
+      // no error behind it would come straight back and spin.
+      if (fdOk && pending != 0 && self->poll_ == handle) {
+        int rc = uv_poll_start(handle, UV_READABLE, &Socket::OnReadable);
+        if (rc < 0) self->DeliverError(-rc, "uv_poll_start");
+      }
       return;
     }
     for (int i = 0; i < kMaxReceivesPerWake && self->poll_ == handle; i++) {

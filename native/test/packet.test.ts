@@ -135,6 +135,26 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
     rx.close();
   });
 
+  it("reports ENETDOWN when its interface goes down, and receives again when it comes back", async () => {
+    const rx = track(openPacketSocket({ ifname: pair.ifA, netnsPath: pair.pathA, protocol: ETH_P_ALL, filter: DHCP_CLIENT_FILTER.bytes }));
+    const xids: number[] = [];
+    const errors: string[] = [];
+    rx.onFrame((f) => xids.push(xidOf(f)));
+    rx.onError((e) => errors.push(e.errno));
+    inNetns(pair.a, "ip", ["link", "set", pair.ifA, "down"]);
+    await waitFor(() => errors.includes("ENETDOWN"), 3000, "ENETDOWN");
+    inNetns(pair.a, "ip", ["link", "set", pair.ifA, "up"]);
+    // veth needs both ends up for carrier; the peer's end stayed up.
+    await waitFor(() => {
+      sender.send(kit.dhcpToClient(MARKER_XID));
+      return xids.includes(MARKER_XID);
+    }, 5000, "a frame after the link came back");
+    expect(errors.filter((e) => e !== "ENETDOWN")).toEqual([]);
+    // The pending error was cleared: sending works at once.
+    expect(() => rx.send(kit.dhcpToClient(1))).not.toThrow();
+    rx.close();
+  });
+
   it("keeps the event loop running while a receive waits, and close() with a receive pending is prompt", async () => {
     const rx = track(openPacketSocket({ ifname: pair.ifA, netnsPath: pair.pathA, protocol: ETH_P_ALL, filter: DHCP_CLIENT_FILTER.bytes }));
     let frames = 0;

@@ -280,7 +280,10 @@ export class DhcpShim {
       protocol: ETH_P_IP,
       mark: PADDOCK_EGRESS_MARK,
     });
-    socket.onError((err) => log.warn({ err: err.message }, "packet socket receive error"));
+    // ENETDOWN is the interface going down (the link events say so too); it clears by itself.
+    socket.onError((err) =>
+      err.errno === "ENETDOWN" ? log.debug({ err: err.message }, "packet socket: interface down") : log.warn({ err: err.message }, "packet socket receive error"),
+    );
     this.cleanups.push(() => {
       socket.close();
       ebpfFilter?.close();
@@ -295,9 +298,12 @@ export class DhcpShim {
         if (l.index !== link.index) return;
         const next = { up: l.up, carrier: l.carrier ?? l.lowerUp, mtu: l.mtu ?? linkState.mtu };
         if (next.up !== linkState.up || next.carrier !== linkState.carrier || next.mtu !== linkState.mtu) {
+          const cameBack = next.up && next.carrier && !(linkState.up && linkState.carrier);
           linkState = next;
           log.info({ iface: opts.iface, ...next }, "link changed");
           relay.sendLink(next);
+          // The kernel drops a link's routes while it is down: put ours back without waiting.
+          if (cameBack) this.runner?.reconcileNow();
         }
       }
     });
