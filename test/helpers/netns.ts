@@ -1,5 +1,6 @@
 /**
- * Small helpers for tests that run the real shim in network namespaces.
+ * Namespace helpers shared by the native, netlink and cross-package tests: unique names, commands
+ * run inside a namespace with nsenter --net, and `ip -j` output parsed.
  */
 import { spawnSync } from "node:child_process";
 
