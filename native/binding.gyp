@@ -22,14 +22,14 @@
       "actions": [
         {
           "action_name": "dhcp_filter",
-          "inputs": ["bpf/dhcp_filter.bpf.c"],
+          "inputs": ["bpf/dhcp_filter.bpf.c", "bpf/udp4.h"],
           "outputs": ["<(PRODUCT_DIR)/dhcp_filter.bpf.o"],
           "action": ["clang", "-O2", "-g", "-target", "bpf", "-Wall", "-I/usr/include/<!(gcc -print-multiarch)",
                      "-c", "bpf/dhcp_filter.bpf.c", "-o", "<(PRODUCT_DIR)/dhcp_filter.bpf.o"]
         },
         {
           "action_name": "egress_policy",
-          "inputs": ["bpf/egress_policy.bpf.c"],
+          "inputs": ["bpf/egress_policy.bpf.c", "bpf/udp4.h"],
           "outputs": ["<(PRODUCT_DIR)/egress_policy.bpf.o"],
           "action": ["clang", "-O2", "-g", "-target", "bpf", "-Wall", "-I/usr/include/<!(gcc -print-multiarch)",
                      "-c", "bpf/egress_policy.bpf.c", "-o", "<(PRODUCT_DIR)/egress_policy.bpf.o"]

@@ -5,18 +5,13 @@
 // fragment (MF clear and offset 0), UDP destination port 68 (RFC 2131 §4.1), any valid IHL.
 // Offsets are from the start of the Ethernet header: AF_PACKET SOCK_RAW runs socket filters
 // with skb->data at the MAC header.
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
+#include "udp4.h"
 
 // Counter slots, shared with native/lib/ebpf.ts.
 #define COUNTER_PASSED 0
 #define COUNTER_DROPPED 1
 #define COUNTER_SLOTS 2
 
-#define ETH_HLEN_ 14
 #define DHCP_CLIENT_PORT 68
 
 struct {
@@ -32,20 +27,10 @@ static __always_inline void count(__u32 slot) {
 }
 
 static __always_inline int is_dhcp_to_client(struct __sk_buff *skb) {
-  __u16 ethertype;
-  if (bpf_skb_load_bytes(skb, 12, &ethertype, sizeof ethertype) < 0) return 0;
-  if (ethertype != bpf_htons(ETH_P_IP)) return 0;
-  __u8 ip[20];
-  if (bpf_skb_load_bytes(skb, ETH_HLEN_, ip, sizeof ip) < 0) return 0;
-  if ((ip[0] >> 4) != 4) return 0;
-  __u32 ihl = (ip[0] & 0x0f) * 4;
-  if (ihl < 20) return 0;
-  if (ip[9] != IPPROTO_UDP) return 0;
-  // Flags and fragment offset: MF (0x2000) or a non-zero offset (0x1fff) means a fragment,
-  // whose UDP header is absent or incomplete.
-  if (((ip[6] << 8) | ip[7]) & 0x3fff) return 0;
+  __u32 udp = udp4_offset(skb);
+  if (udp == 0) return 0;
   __u16 dport;
-  if (bpf_skb_load_bytes(skb, ETH_HLEN_ + ihl + 2, &dport, sizeof dport) < 0) return 0;
+  if (bpf_skb_load_bytes(skb, udp + 2, &dport, sizeof dport) < 0) return 0;
   return dport == bpf_htons(DHCP_CLIENT_PORT);
 }
 

@@ -5,12 +5,8 @@
 // UDP, not a fragment, source port 68 → destination port 67, BOOTP op 1 (BOOTREQUEST,
 // RFC 2131 §2). Every other frame (the host's own traffic) passes untouched. The checks are
 // a fixed, bounded sequence of loads: no loops.
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
 #include <linux/pkt_cls.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
+#include "udp4.h"
 
 // Counter slots, shared with native/lib/ebpf.ts.
 #define COUNTER_ALLOWED 0   // marked and matching the pattern
@@ -18,7 +14,6 @@
 #define COUNTER_UNMARKED 2  // not ours: passed without inspection
 #define COUNTER_SLOTS 3
 
-#define ETH_HLEN_ 14
 #define BOOTREQUEST 1
 
 struct {
@@ -43,19 +38,11 @@ static __always_inline void count(__u32 slot) {
 }
 
 static __always_inline int is_bootrequest(struct __sk_buff *skb) {
-  __u16 ethertype;
-  if (bpf_skb_load_bytes(skb, 12, &ethertype, sizeof ethertype) < 0) return 0;
-  if (ethertype != bpf_htons(ETH_P_IP)) return 0;
-  __u8 ip[20];
-  if (bpf_skb_load_bytes(skb, ETH_HLEN_, ip, sizeof ip) < 0) return 0;
-  if ((ip[0] >> 4) != 4) return 0;
-  __u32 ihl = (ip[0] & 0x0f) * 4;
-  if (ihl < 20) return 0;
-  if (ip[9] != IPPROTO_UDP) return 0;
-  if (((ip[6] << 8) | ip[7]) & 0x3fff) return 0;
+  __u32 at = udp4_offset(skb);
+  if (at == 0) return 0;
   // UDP source port, destination port, then the first byte of the BOOTP message (op).
   __u8 udp[9];
-  if (bpf_skb_load_bytes(skb, ETH_HLEN_ + ihl, udp, sizeof udp) < 0) return 0;
+  if (bpf_skb_load_bytes(skb, at, udp, sizeof udp) < 0) return 0;
   __u16 sport = (udp[0] << 8) | udp[1];
   __u16 dport = (udp[2] << 8) | udp[3];
   return sport == 68 && dport == 67 && udp[8] == BOOTREQUEST;
