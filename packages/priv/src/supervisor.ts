@@ -12,23 +12,29 @@
  * calf SDK does); stop() sends SIGTERM, waits `stopTimeoutMs`, then SIGKILL.
  */
 
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { readdir, rm, stat } from "node:fs/promises";
+import type { ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
 import type net from "node:net";
 import path from "node:path";
 import { pino, type Logger } from "pino";
 import {
   calfContainerId,
   createCalfBundle,
-  parseCalfName,
   type BundleOptions,
   type CalfName,
   type CalfSandboxSpec,
 } from "./sandbox/bundle.ts";
-import { createSocketPairs, type SocketPair } from "./sandbox/channels.ts";
+import { type SocketPair } from "./sandbox/channels.ts";
+import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
 import { SandboxError } from "./sandbox/errors.ts";
 import { LogLineSplitter, parseCalfLogLine } from "./sandbox/log-lines.ts";
 import { SdNotifier } from "./sd-notify.ts";
+
+/** A calf started before the supervisor existed, for it to take over (see start()). */
+export interface AdoptedCalf {
+  readonly bundleDir: string;
+  readonly started: StartedCalf;
+}
 
 /** priv's ends of a calf's channels: fd 3 in the calf is `control`, fd 4 is `data`. */
 export interface CalfChannels {
@@ -104,7 +110,6 @@ export interface SupervisorOptions {
   readonly onExit?: (calf: CalfName, exit: CalfExit) => void;
 }
 
-const RUNC_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
 /** Runs calves under runc and keeps them running. */
 export class Supervisor {
@@ -120,18 +125,23 @@ export class Supervisor {
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
   }
 
-  /** Removes stale state, writes every calf's bundle and starts the calves. */
-  async start(calves: readonly CalfSandboxSpec[]): Promise<void> {
+  /**
+   * Removes stale state, writes every calf's bundle and starts the calves. A calf in `adopted`
+   * is already running (started early, before the rest of the priv loaded, by ../early.ts, which
+   * removed its stale state and wrote its bundle): the supervisor takes it over as its first run.
+   */
+  async start(calves: readonly CalfSandboxSpec[], adopted: ReadonlyMap<string, AdoptedCalf> = new Map()): Promise<void> {
     if (this.stopping) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "start() after stop()");
     for (const spec of calves) {
       if (this.runners.has(spec.name)) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "calf started twice", spec.name);
     }
-    await this.removeStale(calves);
+    await this.removeStale(calves.filter((c) => !adopted.has(c.name)));
     for (const spec of calves) {
-      const bundle = await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir });
-      const runner = new CalfRunner(this, spec.name, bundle.dir, bundle.containerId, this.log.child({ calf: spec.name }));
+      const early = adopted.get(spec.name);
+      const bundleDir = early?.bundleDir ?? (await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir })).dir;
+      const runner = new CalfRunner(this, spec.name, bundleDir, calfContainerId(spec.name), this.log.child({ calf: spec.name }));
       this.runners.set(spec.name, runner);
-      runner.launch();
+      runner.launch(early?.started);
     }
   }
 
@@ -213,12 +223,7 @@ export class Supervisor {
 
   /** @internal Runs `runc --root R …`; never rejects. */
   runc(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(this.opts.runc ?? "runc", ["--root", this.opts.runcRoot, ...args], { env: RUNC_ENV }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      });
-    });
+    return runRunc(this.opts, args);
   }
 
   /** @internal */
@@ -226,42 +231,13 @@ export class Supervisor {
     return this.log;
   }
 
-  /**
-   * What a crashed run of these calves leaves: their runc containers (possibly still running,
-   * since `runc run` dying does not kill its container), their bundle dirs, and channel dirs
-   * older than a minute. Only these calves' state: several supervisors (a shim per interface)
-   * may share one runtime dir and runc root.
-   */
+  /** Removes what a crashed run of these calves left, and logs what it removed. */
   private async removeStale(calves: readonly CalfSandboxSpec[]): Promise<void> {
-    // runc keeps a container's state in RUNC_ROOT/ID; look there first and spawn runc only for
-    // a container that exists (the common clean start costs no process).
-    let present = new Set<string>();
-    try {
-      present = new Set(await readdir(this.opts.runcRoot));
-    } catch {
-      // No runc root yet: nothing of ours can be there.
-    }
-    for (const spec of calves) {
-      const id = calfContainerId(spec.name);
-      if (!present.has(id)) continue;
-      const r = await this.runc(["delete", "--force", id]);
-      if (r.code === 0) this.log.warn({ containerId: id }, "removed stale calf container");
-      else this.log.error({ containerId: id, stderr: r.stderr.trim() }, "could not remove stale calf container");
-    }
-    let entries: string[] = [];
-    try {
-      entries = await readdir(this.opts.runtimeDir);
-    } catch {
-      return;
-    }
-    const names = new Set<string>(calves.map((c) => c.name));
-    for (const e of entries) {
-      const dir = path.join(this.opts.runtimeDir, e);
-      const staleChannels = e.startsWith(".channels-") && Date.now() - (await stat(dir).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs > 60_000;
-      if (names.has(e) || staleChannels) {
-        await rm(dir, { recursive: true, force: true });
-        this.log.warn({ dir: e }, "removed stale calf bundle dir");
-      }
+    const removed = await removeStaleCalves(this.opts, calves.map((c) => c.name));
+    for (const r of removed) {
+      if (r.kind === "dir") this.log.warn({ dir: r.name }, "removed stale calf bundle dir");
+      else if (r.ok) this.log.warn({ containerId: r.id }, "removed stale calf container");
+      else this.log.error({ containerId: r.id, stderr: r.stderr }, "could not remove stale calf container");
     }
   }
 }
@@ -291,19 +267,19 @@ class CalfRunner {
     return { name: this.name, containerId: this.containerId, state: this.state, restarts: this.restarts, lastExit: this.lastExit };
   }
 
-  launch(): void {
+  launch(started?: StartedCalf): void {
     this.timer = undefined;
-    if (this.sup.isStopping) return;
+    if (this.sup.isStopping && !started) return;
     this.state = "starting";
     let resolveExited!: () => void;
     this.exited = new Promise((r) => (resolveExited = r));
-    this.launching = this.run().then(
-      (child) => {
-        child.once("close", (code, signal) => {
+    this.launching = this.run(started).then(
+      (run) => {
+        void run.closed.then(({ code, signal }) => {
           this.afterExit(code, signal);
           resolveExited();
         });
-        return child;
+        return run.child;
       },
       (e: unknown) => {
         if (!this.sup.isStopping) this.log.error({ err: e }, "calf could not be started");
@@ -314,28 +290,24 @@ class CalfRunner {
     );
   }
 
-  private async run(): Promise<ChildProcess> {
-    if (this.restarts > 0) {
-      // `runc run` removes its container when it exits; this covers a runc that was killed.
-      await this.sup.runc(["delete", "--force", this.containerId]);
+  private async run(started?: StartedCalf): Promise<StartedCalf> {
+    let run = started;
+    if (!run) {
+      if (this.restarts > 0) {
+        // `runc run` removes its container when it exits; this covers a runc that was killed.
+        await this.sup.runc(["delete", "--force", this.containerId]);
+      }
+      if (this.sup.isStopping) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "stopping", this.name);
+      run = await runCalfContainer({ ...this.sup.opts }, this.name, this.bundleDir);
+      if (this.sup.isStopping) {
+        run.child.kill("SIGKILL");
+        destroyPair(run.control);
+        destroyPair(run.data);
+        throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "stopping", this.name);
+      }
     }
-    const pairs = await createSocketPairs(this.sup.opts.runtimeDir, 2, this.name);
-    const [control, data] = pairs as [SocketPair, SocketPair];
-    this.channels = pairs;
-    if (this.sup.isStopping) {
-      for (const p of pairs) destroyPair(p);
-      throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "stopping", this.name);
-    }
-    const child = spawn(
-      this.sup.opts.runc ?? "runc",
-      ["--root", this.sup.opts.runcRoot, "run", "--bundle", this.bundleDir, "--preserve-fds", "2", this.containerId],
-      // No environment of ours reaches runc: NOTIFY_SOCKET in particular would make runc pass
-      // systemd's socket into the container.
-      { stdio: ["ignore", "pipe", "pipe", control.calf, data.calf], env: RUNC_ENV },
-    );
-    // The calf holds its ends now; priv's copies would keep the channels open after it dies.
-    control.calf.destroy();
-    data.calf.destroy();
+    const { child, control, data } = run;
+    this.channels = [control, data];
     this.child = child;
     this.startedAt = performance.now();
     if (!this.sup.isStopping) this.state = "running";
@@ -357,9 +329,9 @@ class CalfRunner {
       source.on("end", () => emit(splitter.end(performance.now())));
     }
     child.on("error", (e) => this.log.error({ err: e }, "runc could not be run"));
-    this.log.info({ containerId: this.containerId, restarts: this.restarts }, "calf started");
+    this.log.info({ containerId: this.containerId, restarts: this.restarts, ...(started ? { early: true } : {}) }, "calf started");
     this.sup.opts.onStart?.(this.name, { control: control.priv, data: data.priv });
-    return child;
+    return run;
   }
 
   private afterExit(code: number | null, signal: NodeJS.Signals | null): void {
