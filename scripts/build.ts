@@ -15,6 +15,19 @@ export const CALVES = [{ entry: "packages/calf-dhcp4/src/entry.ts", out: "packag
 
 for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(root, c.out));
 
+// The early start of `paddock dhcp` (packages/cli/src/early-entry.ts): small on purpose, since it
+// loads before everything else.
+await build({
+  entryPoints: [path.join(root, "packages/cli/src/early-entry.ts")],
+  outfile: path.join(root, "packages/cli/dist/early.mjs"),
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  logLevel: "warning",
+  external: ["esbuild"],
+});
+
 await build({
   entryPoints: [path.join(root, "packages/cli/src/main.ts")],
   outfile: path.join(root, "packages/cli/dist/paddock.mjs"),

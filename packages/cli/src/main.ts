@@ -3,7 +3,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerCalf } from "./commands/calf.ts";
-import { registerDhcp } from "./commands/dhcp.ts";
+import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
@@ -29,4 +29,9 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exitCode = err.exitCode;
   else process.exitCode = reportError(err);
+} finally {
+  // A calf started early for a command that never ran (bad options) is not left running.
+  const early = await takeEarlyCalf();
+  await early?.discard();
+  early?.lock.release();
 }

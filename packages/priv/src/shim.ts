@@ -5,7 +5,7 @@
  * `DhcpShim.start()` checks everything a user can get wrong before it changes anything, and each
  * such failure is a ShimError with one sentence. `stop()` undoes what start did, in reverse.
  */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readlinkSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
 import { dhcp4Schema, KvServer, KvStore, type KvCaller } from "@paddock/kv";
@@ -24,6 +24,8 @@ import { DataPathRelay } from "./datapath/relay.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler } from "./handlers/lease-handler.ts";
+import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
+import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
 import { Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName } from "./sandbox/bundle.ts";
@@ -71,6 +73,11 @@ export interface DhcpShimOptions {
   calfMemoryBytes: number;
   calfPids: number;
   log: Logger;
+  /**
+   * The calf, if it was started early (./early.ts) with these same options: the shim takes it
+   * over instead of starting one, or discards it if the shim cannot start.
+   */
+  early?: EarlyCalf;
   /** The calf's log level (its lines go through the priv's log). */
   calfLogLevel?: "debug" | "info" | "warn" | "error";
   runc?: string;
@@ -78,49 +85,9 @@ export interface DhcpShimOptions {
 
 const PRIV: KvCaller = { role: "priv", name: "priv" };
 
-/**
- * The DHCP calf's name for an interface, "dhcp4-eth0": a container id and cgroup of its own per
- * interface, so shims on several interfaces never share one. Characters a calf name cannot hold
- * become "-", and a short hash of the real name keeps two such names apart. A shim in another
- * network namespace than the host's (where "eth0" may exist too) adds a tag of that namespace.
- */
-export function calfNameFor(iface: string, netnsTag: string | undefined = currentNetnsTag()): string {
-  const clean = iface.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  const base = clean === iface ? `dhcp4-${iface}` : `dhcp4-${clean}-${shortHash(iface)}`;
-  return netnsTag === undefined ? base : `${base}-${netnsTag}`;
-}
-
-function shortHash(text: string): string {
-  let h = 0;
-  for (const c of text) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return (h % 0x10000).toString(16).padStart(4, "0");
-}
-
-/** undefined in the host's network namespace (pid 1's), else a short tag of ours. */
-function currentNetnsTag(): string | undefined {
-  try {
-    const mine = readlinkSync("/proc/self/ns/net");
-    if (mine === readlinkSync("/proc/1/ns/net")) return undefined;
-    return shortHash(mine);
-  } catch {
-    return undefined;
-  }
-}
+export { calfNameFor } from "./calf-name.ts";
 
 const enc = new TextEncoder();
-
-/** Whether `cmd` (a path, or a name looked up on PATH) is an executable file. */
-function findExecutable(cmd: string): boolean {
-  const candidates = cmd.includes("/") ? [cmd] : (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").map((d) => path.join(d, cmd));
-  return candidates.some((c) => {
-    try {
-      accessSync(c, constants.X_OK);
-      return statSync(c).isFile();
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Checks what a user can get wrong, before anything is changed. */
 function preflight(opts: DhcpShimOptions): void {
@@ -152,10 +119,12 @@ function preflight(opts: DhcpShimOptions): void {
 /** One shim per interface (in its network namespace) and one per state directory. */
 function takeLocks(opts: DhcpShimOptions): PidLock[] {
   const wanted: Array<[string, string]> = [
-    [path.join(opts.runtimeDir, `${calfNameFor(opts.iface)}.pid`), `paddock dhcp is already running on ${opts.iface}`],
+    [interfaceLockFile(opts.runtimeDir, opts.iface), `paddock dhcp is already running on ${opts.iface}`],
     [path.join(opts.stateDir, "paddock.pid"), `the state directory ${opts.stateDir} is in use`],
   ];
-  const held: PidLock[] = [];
+  // The early start took the interface's lock already; it is ours now.
+  const held: PidLock[] = opts.early ? [opts.early.lock] : [];
+  if (opts.early) wanted.shift();
   try {
     for (const [file, what] of wanted) {
       try {
@@ -177,6 +146,7 @@ export class DhcpShim {
   private supervisor: Supervisor | undefined;
   private runner: HandlerRunner | undefined;
   private stopping: Promise<void> | undefined;
+  private adopted = false;
   readonly metrics = new Metrics();
 
   private constructor(
@@ -186,14 +156,22 @@ export class DhcpShim {
 
   /** Starts the shim; on failure undoes whatever it had done and throws (a ShimError if the user can fix it). */
   static async start(opts: DhcpShimOptions): Promise<DhcpShim> {
-    preflight(opts);
-    // Before anything that removes "leftovers": a live shim's state is not left over.
-    const locks = takeLocks(opts);
+    let locks: PidLock[];
+    try {
+      preflight(opts);
+      // Before anything that removes "leftovers": a live shim's state is not left over.
+      locks = takeLocks(opts);
+    } catch (err) {
+      await opts.early?.discard();
+      opts.early?.lock.release();
+      throw err;
+    }
     const log = opts.log;
     let store: KvStore;
     try {
       store = new KvStore({ schema: dhcp4Schema, stateDir: opts.stateDir, log: log.child({ component: "kv" }) });
     } catch (err) {
+      await opts.early?.discard();
       for (const l of locks) l.release();
       throw new ShimError("PADDOCK_E_SHIM_STORE", `cannot open the store in ${opts.stateDir}: ${(err as Error).message}`, { cause: err });
     }
@@ -202,6 +180,9 @@ export class DhcpShim {
       for (const l of locks) l.release();
     });
     shim.cleanups.push(() => store.close());
+    // An early calf the supervisor has not taken over (the start failed before) is stopped and
+    // removed; one it took over is stopped by the supervisor.
+    shim.cleanups.push(() => (shim.adopted ? undefined : opts.early?.discard()));
     try {
       await shim.startParts();
       return shim;
@@ -319,9 +300,7 @@ export class DhcpShim {
     let ready = false;
     let connection = 0;
     const supervisor = new Supervisor({
-      runtimeDir: path.join(opts.runtimeDir, "calves"),
-      runcRoot: path.join(opts.runtimeDir, "runc"),
-      ...(opts.runc ? { runc: opts.runc } : {}),
+      ...calfTarget(opts.runtimeDir, opts.runc),
       logger: log,
       onStart: (calf, channels) => {
         kvServer.serve(channels.control, { role: "calf", name: `calf:${calf}#${++connection}` });
@@ -337,7 +316,13 @@ export class DhcpShim {
       },
     });
     this.supervisor = supervisor;
-    await supervisor.start([{ name: name.value, script: opts.calfScript, memoryBytes: opts.calfMemoryBytes, pids: opts.calfPids }]);
+    const early = opts.early && opts.early.name === name.value ? opts.early : undefined;
+    if (opts.early && !early) await opts.early.discard();
+    this.adopted = early !== undefined;
+    await supervisor.start(
+      [{ name: name.value, script: opts.calfScript, memoryBytes: opts.calfMemoryBytes, pids: opts.calfPids }],
+      early ? new Map([[name.value, { bundleDir: early.bundleDir, started: early.started }]]) : undefined,
+    );
 
     phase("calf starting");
     // 5. Handlers reconcile from the persisted store (invariant 5) while the calf starts: it

@@ -233,9 +233,10 @@ export class Supervisor {
 
   /** Removes what a crashed run of these calves left, and logs what it removed. */
   private async removeStale(calves: readonly CalfSandboxSpec[]): Promise<void> {
-    const removed = await removeStaleCalves(this.opts, calves.map((c) => c.name));
+    const removed = await removeStaleCalves(this.opts, calves.map((c) => c.name), this.opts.bundle?.cgroupParent);
     for (const r of removed) {
       if (r.kind === "dir") this.log.warn({ dir: r.name }, "removed stale calf bundle dir");
+      else if (r.kind === "cgroup") this.log.warn({ cgroup: r.path }, "removed stale calf cgroup");
       else if (r.ok) this.log.warn({ containerId: r.id }, "removed stale calf container");
       else this.log.error({ containerId: r.id, stderr: r.stderr }, "could not remove stale calf container");
     }

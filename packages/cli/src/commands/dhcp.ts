@@ -5,6 +5,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleCalf, DhcpShim, ShimError } from "@paddock/priv";
+import type { EarlyCalf } from "@paddock/priv/early";
+import { EARLY_CALF_KEY } from "../early-entry.ts";
 import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
@@ -43,7 +45,27 @@ export function dhcpCalfScript(): string {
   return path.join(dir, "calf-dhcp4.mjs");
 }
 
+/** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
+export async function takeEarlyCalf(): Promise<EarlyCalf | undefined> {
+  const g = globalThis as Record<string, unknown>;
+  const early = (await g[EARLY_CALF_KEY]) as EarlyCalf | undefined;
+  g[EARLY_CALF_KEY] = undefined;
+  return early;
+}
+
 async function runDhcp(opts: DhcpOptions): Promise<void> {
+  const early = await takeEarlyCalf();
+  try {
+    await runDhcpWith(opts, early);
+  } catch (err) {
+    // A start that failed before the shim took the early calf over must not leave it behind.
+    await early?.discard();
+    early?.lock.release();
+    throw err;
+  }
+}
+
+async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Promise<void> {
   if (!opts.iface) throw new UserError("--iface is required: name the interface to run DHCP on (e.g. --iface eth0)");
   if (!/^[^\s/]{1,15}$/.test(opts.iface)) throw new UserError(`${JSON.stringify(opts.iface)} is not an interface name (1–15 characters, no '/' or spaces)`);
   if (!["debug", "info", "warn", "error"].includes(opts.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(opts.logLevel)}`);
@@ -86,6 +108,7 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
       calfPids: dhcp4CalfProfile.pids,
       log,
       calfLogLevel: opts.logLevel as LogLevel,
+      ...(early && !opts.calf ? { early } : {}),
     });
   } catch (err) {
     if (err instanceof ShimError) throw new UserError(err.message);

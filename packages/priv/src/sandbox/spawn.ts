@@ -5,9 +5,9 @@
  * module imports no logging library and nothing heavy.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { readdir, rm, stat } from "node:fs/promises";
+import { readdir, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { calfContainerId, type CalfName } from "./bundle.ts";
+import { calfContainerId, DEFAULT_CGROUP_PARENT, type CalfName } from "./bundle.ts";
 import { createSocketPairs, type SocketPair } from "./channels.ts";
 
 /** runc gets only a PATH: NOTIFY_SOCKET in particular would make it pass systemd's socket into the container. */
@@ -59,7 +59,13 @@ export async function runCalfContainer(target: RuncTarget & { runtimeDir: string
 }
 
 /** What removeStaleCalf did, for the caller's log. */
-export type StaleRemoval = { kind: "container"; id: string; ok: boolean; stderr: string } | { kind: "dir"; name: string };
+export type StaleRemoval =
+  | { kind: "container"; id: string; ok: boolean; stderr: string }
+  | { kind: "dir"; name: string }
+  | { kind: "cgroup"; path: string };
+
+/** Where cgroup hierarchies are mounted (v1 controllers and the unified one). */
+const CGROUP_ROOT = "/sys/fs/cgroup";
 
 /**
  * Removes what a crashed run of these calves left: their runc containers (possibly still running,
@@ -67,7 +73,11 @@ export type StaleRemoval = { kind: "container"; id: string; ok: boolean; stderr:
  * than a minute. Only these calves' state: several supervisors (a shim per interface) may share
  * one runtime dir and runc root. Spawns runc only for a container whose state exists.
  */
-export async function removeStaleCalves(target: RuncTarget & { runtimeDir: string }, names: readonly CalfName[]): Promise<StaleRemoval[]> {
+export async function removeStaleCalves(
+  target: RuncTarget & { runtimeDir: string },
+  names: readonly CalfName[],
+  cgroupParent: string = DEFAULT_CGROUP_PARENT,
+): Promise<StaleRemoval[]> {
   const done: StaleRemoval[] = [];
   let present = new Set<string>();
   try {
@@ -80,6 +90,14 @@ export async function removeStaleCalves(target: RuncTarget & { runtimeDir: strin
     if (!present.has(id)) continue;
     const r = await runRunc(target, ["delete", "--force", id]);
     done.push({ kind: "container", id, ok: r.code === 0, stderr: r.stderr.trim() });
+  }
+  // A runc killed hard leaves its container's (empty) cgroups behind; rmdir removes only empty ones.
+  const hierarchies = await readdir(CGROUP_ROOT).catch(() => [] as string[]);
+  for (const name of names) {
+    for (const h of hierarchies) {
+      const dir = path.join(CGROUP_ROOT, h, cgroupParent, name);
+      if (await rmdir(dir).then(() => true, () => false)) done.push({ kind: "cgroup", path: dir });
+    }
   }
   let entries: string[] = [];
   try {

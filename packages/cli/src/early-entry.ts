@@ -1,0 +1,52 @@
+/**
+ * The early start of `paddock dhcp` (bundled apart as dist/early.mjs, a few KiB): bin/paddock.mjs
+ * runs it before it loads the CLI, so that runc and the calf start while the rest loads. It reads
+ * only the options that decide where the calf runs, with the CLI's defaults, and steps aside
+ * (leaves the start to the shim) for anything it does not expect.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startCalfEarly, type EarlyCalf } from "@paddock/priv/early";
+import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
+
+/** The key the CLI's dhcp command looks for. */
+export const EARLY_CALF_KEY = "__paddockEarlyCalf";
+
+/** Options whose value is the next argument, as `paddock dhcp` declares them. */
+const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-socket", "--resolv-conf", "--hostname", "--metrics", "--log-level", "--log-format"]);
+/** Flags without a value. */
+const FLAGS = new Set(["--no-resolv-conf-managed", "--set-hostname", "--release-on-exit"]);
+
+/** The iface and runtime dir of a plain `paddock dhcp …` command line, or undefined. */
+export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string } | undefined {
+  if (argv[0] !== "dhcp") return undefined;
+  const values = new Map<string, string>();
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf("=");
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (FLAGS.has(a)) continue;
+    if (!WITH_VALUE.has(name)) return undefined; // --help, --calf, a subcommand, a typo: not ours to judge
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined) return undefined;
+    values.set(name, value);
+  }
+  const iface = values.get("--iface");
+  if (!iface || !/^[^\s/]{1,15}$/.test(iface)) return undefined;
+  return { iface, runtimeDir: values.get("--runtime-dir") ?? "/run/paddock" };
+}
+
+/** Starts the calf for `argv` if it is a plain `paddock dhcp` run; never throws. */
+export function startEarly(argv: readonly string[]): Promise<EarlyCalf | undefined> {
+  const args = parseEarlyArgs(argv);
+  if (!args) return Promise.resolve(undefined);
+  // Beside this bundle (packages/cli/dist) the repository's calf bundle; an image sets the dir.
+  const calfDir = process.env.PADDOCK_CALF_DIR ?? fileURLToPath(new URL("../../calf-dhcp4/dist/", import.meta.url));
+  return startCalfEarly({
+    iface: args.iface,
+    runtimeDir: args.runtimeDir,
+    calfScript: path.join(calfDir, "calf-dhcp4.mjs"),
+    calfMemoryBytes: dhcp4CalfProfile.memoryMiB * 1024 * 1024,
+    calfPids: dhcp4CalfProfile.pids,
+  }).catch(() => undefined);
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { parseEarlyArgs } from "../src/early-entry.ts";
+
+describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI loads", () => {
+  it.each([
+    [["dhcp", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock" }],
+    [["dhcp", "--iface=eth0", "--runtime-dir", "/tmp/r", "--release-on-exit", "--log-format", "json"], { iface: "eth0", runtimeDir: "/tmp/r" }],
+    [["dhcp", "--state-dir", "/s", "--iface", "br-lan", "--set-hostname", "--metrics", "/m.sock"], { iface: "br-lan", runtimeDir: "/run/paddock" }],
+  ])("a plain run: %j", (argv, want) => {
+    expect(parseEarlyArgs(argv)).toEqual(want);
+  });
+
+  it.each([
+    [[]],
+    [["kv", "serve"]],
+    [["dhcp"]],
+    [["dhcp", "decode", "x.pcap"]],
+    [["dhcp", "--iface", "eth0", "--help"]],
+    [["dhcp", "--iface", "eth0", "--calf", "my.ts"]],
+    [["dhcp", "--iface"]],
+    [["dhcp", "--iface", "a/b"]],
+    [["dhcp", "--iface", "much-too-long-name"]],
+    [["dhcp", "--iface", "eth0", "--typo"]],
+  ])("anything else is left to the CLI: %j", (argv) => {
+    expect(parseEarlyArgs(argv)).toBeUndefined();
+  });
+});

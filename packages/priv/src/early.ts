@@ -1,0 +1,113 @@
+/**
+ * The early start of the DHCP calf: `paddock dhcp` runs this first, before the rest of the CLI
+ * and the priv have loaded (~70 ms of Node and bundle loading), so that runc and the calf's own
+ * Node start-up (~100 ms) overlap with them. The calf's first request (its MAC) waits on fd 3
+ * until the priv serves it. The shim then takes the running calf over (Supervisor.start's
+ * `adopted`), or discards it if the shim cannot start.
+ *
+ * It takes the interface's pid lock before it removes any leftover, exactly as the shim does, and
+ * hands the lock over. Anything unexpected makes it step aside (undefined): the shim's own start
+ * then runs as usual and reports the problem in its words.
+ */
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
+import { acquirePidLock, type PidLock } from "./pid-lock.ts";
+import { createCalfBundle, parseCalfName, type CalfName } from "./sandbox/bundle.ts";
+import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
+
+/** What the early start needs to know: the same values the shim is started with. */
+export interface EarlyCalfRequest {
+  iface: string;
+  runtimeDir: string;
+  calfScript: string;
+  calfMemoryBytes: number;
+  calfPids: number;
+  runc?: string;
+}
+
+/** A calf started early, for the shim to adopt or discard. */
+export interface EarlyCalf {
+  readonly name: CalfName;
+  /** The interface's pid lock, now the shim's. */
+  readonly lock: PidLock;
+  readonly bundleDir: string;
+  readonly started: StartedCalf;
+  /** Stops the calf and removes its container and bundle dir (when the shim does not adopt it). */
+  discard(): Promise<void>;
+}
+
+/** Whether `cmd` (a path, or a name looked up on PATH) is an executable file. */
+export function findExecutable(cmd: string): boolean {
+  const candidates = cmd.includes("/") ? [cmd] : (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").map((d) => path.join(d, cmd));
+  return candidates.some((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return statSync(c).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The calves' dir and runc's state under the shim's runtime directory. */
+export function calfTarget(runtimeDir: string, runc?: string): { runtimeDir: string; runcRoot: string; runc?: string } {
+  return { runtimeDir: path.join(runtimeDir, "calves"), runcRoot: path.join(runtimeDir, "runc"), ...(runc ? { runc } : {}) };
+}
+
+/** Starts the calf if everything it needs is plainly there; undefined otherwise (never throws). */
+export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf | undefined> {
+  if (process.getuid?.() !== 0 || !findExecutable(req.runc ?? "runc") || !existsSync(req.calfScript)) return undefined;
+  const name = parseCalfName(calfNameFor(req.iface));
+  if (!name.ok) return undefined;
+  try {
+    mkdirSync(req.runtimeDir, { recursive: true, mode: 0o711 });
+    chmodSync(req.runtimeDir, 0o711);
+    // The calf's unprivileged uid must traverse every parent (the shim's preflight says why).
+    for (let dir = path.resolve(req.runtimeDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      if ((statSync(dir).mode & 0o001) === 0) return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  let lock: PidLock;
+  try {
+    lock = acquirePidLock(interfaceLockFile(req.runtimeDir, req.iface));
+  } catch {
+    return undefined; // Another shim runs on this interface: the shim's start says so.
+  }
+  const target = calfTarget(req.runtimeDir, req.runc);
+  let bundleDir: string | undefined;
+  try {
+    await removeStaleCalves(target, [name.value]);
+    const bundle = await createCalfBundle(
+      { name: name.value, script: req.calfScript, memoryBytes: req.calfMemoryBytes, pids: req.calfPids },
+      { runtimeDir: target.runtimeDir },
+    );
+    bundleDir = bundle.dir;
+    const started = await runCalfContainer(target, name.value, bundle.dir);
+    const dir = bundle.dir;
+    let discarded = false;
+    return {
+      name: name.value,
+      lock,
+      bundleDir: dir,
+      started,
+      async discard() {
+        if (discarded) return;
+        discarded = true;
+        started.control.priv.destroy();
+        started.data.priv.destroy();
+        started.child.kill("SIGKILL");
+        await started.closed;
+        await runRunc(target, ["delete", "--force", bundle.containerId]);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch {
+    if (bundleDir) await rm(bundleDir, { recursive: true, force: true }).catch(() => {});
+    lock.release();
+    return undefined;
+  }
+}
