@@ -12,7 +12,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 APT_PACKAGES=(
   capnproto clang llvm libbpf-dev make g++ python3 pkg-config
   runc iproute2 tshark tcpdump
-  dnsmasq-base kea-dhcp4-server isc-dhcp-server busybox dhcpcd-base
+  dnsmasq-base kea-dhcp4-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -129,7 +129,7 @@ function makeLab(): Lab {
 }
 
 type Server = (lab: Lab) => Promise<ChildProcess>;
-type Client = (lab: Lab) => void;
+type Client = (lab: Lab) => void | Promise<void>;
 
 const dnsmasq: Server = (lab) =>
   startDaemon(
@@ -239,6 +239,17 @@ const paddockDhcp: Client = (lab) => {
   inNs(lab.client, ["sh", "-c", script], CLIENT_TIMEOUT_MS);
 };
 
+/**
+ * ISC dhclient: in the foreground with no script (nothing of the host's is touched), stopped once
+ * it says it is bound (it would stay to renew).
+ */
+const dhclient: Client = async (lab) => {
+  const conf = join(lab.dir, "dhclient.conf");
+  writeFileSync(conf, "timeout 10;\nretry 1;\nsend host-name \"interop\";\n");
+  const child = await startDaemon(lab.client, ["dhclient", "-4", "-1", "-d", "-sf", "/bin/true", "-cf", conf, "-lf", join(lab.dir, "dhclient.leases"), "--no-pid", lab.ifname], /bound to/);
+  await stop(child);
+};
+
 const udhcpc: Client = (lab) => {
   inNs(
     lab.client,
@@ -260,7 +271,7 @@ async function exchange(server: Server, client: Client): Promise<{ messageTypes:
   const pcap = join(lab.dir, "exchange.pcap");
   const tcpdump = await startDaemon(lab.server, ["tcpdump", "-i", "vS", "--immediate-mode", "-U", "-n", "-w", pcap, "udp port 67 or udp port 68"], /listening on/);
   const srv = await server(lab);
-  client(lab);
+  await client(lab);
   // Let the last reply reach tcpdump (immediate mode: no ring-block delay) before stopping it.
   await new Promise((r) => setTimeout(r, 300));
   await stop(tcpdump, "SIGINT");
@@ -327,6 +338,11 @@ describe.skipIf(skipReason !== "")(`dhcp decode agrees with tshark on real excha
   it("dnsmasq ↔ paddock dhcp (our own client on the wire)", async () => {
     const r = await exchange(dnsmasq, paddockDhcp);
     for (const c of [1, 3, 6, 12, 51, 53, 54, 55, 57, 61, 80, 119, 121]) expect(r.codes, `option ${c}`).toContain(c);
+  });
+
+  it("Kea ↔ ISC dhclient", async () => {
+    const r = await exchange(kea, dhclient);
+    for (const c of [1, 3, 6, 51, 53, 54, 55]) expect(r.codes, `option ${c}`).toContain(c);
   });
 
   it("ISC dhcpd ↔ dhcpcd", async () => {
