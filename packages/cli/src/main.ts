@@ -18,7 +18,7 @@ program
   .exitOverride();
 
 registerKv(program);
-const dhcp = program.command("dhcp").description("the DHCPv4 client service, and tools for DHCP captures");
+const dhcp = program.command("dhcp").description("run the DHCPv4 client on an interface (--iface), or decode DHCP captures");
 registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
 registerLab(program);

@@ -58,8 +58,8 @@ function describeCalf(runtimeDir: string): string {
   const caps = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].every((c) => /^0+$/.test(field(c))) ? "none" : "SOME";
   const ownNs = ["net", "pid", "mnt", "ipc", "uts", "user", "cgroup"].filter((n) => readlinkSync(`/proc/${calf.pid}/ns/${n}`) !== readlinkSync(`/proc/self/ns/${n}`));
   const fds = readdirSync(`/proc/${calf.pid}/fd`).length;
-  const env = readFileSync(`/proc/${calf.pid}/environ`).length;
-  return `calf ${calf.id}: pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env} bytes`;
+  const env = readFileSync(`/proc/${calf.pid}/environ`, "utf8").split("\0").filter(Boolean).join(" ") || "(empty)";
+  return `calf ${calf.id}: pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, jitless ${readFileSync(`/proc/${calf.pid}/cmdline`, "utf8").includes("--jitless") ? "yes" : "no"}`;
 }
 
 async function lab(opts: LabOptions): Promise<void> {
@@ -153,7 +153,7 @@ async function lab(opts: LabOptions): Promise<void> {
         applied = link;
         break;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 10));
     }
     if (!applied) throw new UserError(`no lease was applied within ${Math.round((Date.now() - start) / 1000)} s; shim output:\n${shimLog.trim()}`);
     console.log(`\n== lease applied ${Date.now() - start} ms after the shim started`);
