@@ -168,9 +168,13 @@ describe.skipIf(!RUN_RUNC_TESTS)(`calf sandbox under runc, observed from outside
     expect(limits).toMatch(new RegExp(`Max open files\\s+${CALF_NOFILE}\\s+${CALF_NOFILE}`));
   });
 
-  it("is in a cgroup with its memory and pids limits", () => {
+  it("is in a cgroup with its memory, pids and CPU limits", () => {
     expect(Number(cgroupFile(pid, "memory", "memory.limit_in_bytes", "memory.max"))).toBe(MEMORY);
     expect(Number(cgroupFile(pid, "pids", "pids.max", "pids.max"))).toBe(PIDS);
+    // One core at most (quota = period), a quarter of the default weight.
+    expect(Number(cgroupFile(pid, "cpu", "cpu.cfs_quota_us", "cpu.max").split(" ")[0])).toBe(100_000);
+    // cgroup v1 cpu.shares 256; on a v2-only host runc writes cpu.weight 10 for it.
+    expect([256, 10]).toContain(Number(cgroupFile(pid, "cpu", "cpu.shares", "cpu.weight")));
     expect(Number(cgroupFile(pid, "pids", "pids.current", "pids.current"))).toBeGreaterThan(1);
   });
 

@@ -207,6 +207,11 @@ export interface OciMount {
   readonly options: readonly string[];
 }
 
+/** CFS period of a calf's CPU quota (100 ms, the kernel's default); the quota equals it: one core. */
+export const CALF_CPU_PERIOD_US = 100_000;
+/** cgroup v1 cpu.shares of a calf: a quarter of the default 1024, so host work comes first. */
+export const CALF_CPU_SHARES = 256;
+
 /** The subset of the OCI runtime spec (1.0.2) Paddock writes. */
 export interface OciConfig {
   readonly ociVersion: string;
@@ -280,6 +285,9 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
         devices: [{ allow: false, access: "rwm" }],
         memory: { limit: spec.memoryBytes, swap: spec.memoryBytes },
         pids: { limit: spec.pids },
+        // At most one core in all, and a quarter of the default weight: a calf that spins (or a
+        // compromised one) cannot take the host's CPU, and yields to the host's own work.
+        cpu: { shares: CALF_CPU_SHARES, quota: CALF_CPU_PERIOD_US, period: CALF_CPU_PERIOD_US },
       },
       rootfsPropagation: "private",
       seccomp: calfSeccompProfile(),
