@@ -54,6 +54,7 @@ export interface RawAddon {
     address: string;
     port: number;
   };
+  sendUnixDatagram(path: string, bytes: Uint8Array): void;
   openNetlinkRoute(o: { groups?: number[]; netnsPath?: string; extendedAck?: boolean }): {
     socket: RawSocket;
     portId: number;

@@ -11,6 +11,7 @@ export {
   openNetlinkRoute,
   openPacketSocket,
   openUdpSocket,
+  sendUnixDatagram,
   type InterfaceRef,
   type NetlinkRouteOptions,
   type NetlinkSocket,

@@ -244,3 +244,11 @@ export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
     unref: () => socket.unref(),
   };
 }
+
+/**
+ * Sends one datagram to an AF_UNIX SOCK_DGRAM socket (a path, or "@name" in the abstract
+ * namespace): what sd_notify needs, which Node's dgram cannot do. Throws NativeError.
+ */
+export function sendUnixDatagram(path: string, bytes: Uint8Array): void {
+  addon().sendUnixDatagram(path, bytes);
+}

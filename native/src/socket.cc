@@ -10,11 +10,13 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -611,12 +613,38 @@ static Napi::Value OpenNetlinkRoute(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// sendUnixDatagram(path, bytes): one datagram to an AF_UNIX SOCK_DGRAM socket, the way sd_notify
+// talks to systemd (Node's dgram has no AF_UNIX). A path starting with "@" is in the abstract
+// namespace. Sent from this process, so systemd's default NotifyAccess=main accepts it.
+Napi::Value SendUnixDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsTypedArray()) {
+    throw Napi::TypeError::New(env, "sendUnixDatagram(path: string, bytes: Uint8Array)");
+  }
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (target.empty() || target.size() >= sizeof addr.sun_path) ThrowErrno(env, EINVAL, "sendto", "socket path must be 1-107 bytes");
+  memcpy(addr.sun_path, target.data(), target.size());
+  if (target[0] == '@') addr.sun_path[0] = '\0';
+  socklen_t len = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + target.size());
+  FdOwner fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (fd.fd < 0) ThrowErrno(env, errno, "socket", "AF_UNIX");
+  if (sendto(fd.fd, bytes.Data(), bytes.ByteLength(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr*>(&addr), len) < 0) {
+    ThrowErrno(env, errno, "sendto", target);
+  }
+  return env.Undefined();
+}
+
 void InitSockets(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = Socket::Define(env);
   GetAddonData(env)->socketConstructor = Napi::Persistent(ctor);
   exports.Set("openPacket", Napi::Function::New(env, OpenPacket, "openPacket"));
   exports.Set("openUdp", Napi::Function::New(env, OpenUdp, "openUdp"));
   exports.Set("openNetlinkRoute", Napi::Function::New(env, OpenNetlinkRoute, "openNetlinkRoute"));
+  exports.Set("sendUnixDatagram", Napi::Function::New(env, SendUnixDatagram, "sendUnixDatagram"));
 }
 
 }  // namespace paddock

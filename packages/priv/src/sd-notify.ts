@@ -3,17 +3,18 @@
  * when stop() begins (systemd `Type=notify`).
  *
  * The protocol is one AF_UNIX datagram to the path in NOTIFY_SOCKET ("@name" = abstract socket).
- * Node cannot send AF_UNIX datagrams (dgram is UDP only, net is stream only), so sending is
- * pluggable and, without a native sender, done by a helper process:
- *   1. `systemd-notify` — present wherever systemd runs us, and (as root) it sends with priv's
- *      pid as the credentials, so it works with the default NotifyAccess=main;
- *   2. `perl` with the core Socket module (Debian's perl-base is Essential) — the datagram then
- *      comes from perl's pid, so the unit needs NotifyAccess=all.
- * A native datagram sender (one sendto() in the addon) would make both unnecessary; pass it as
- * `send` when the addon has one.
+ * Node cannot send AF_UNIX datagrams (dgram is UDP only, net is stream only), so the senders are
+ * tried in order:
+ *   1. the addon's sendto() (@paddock/native sendUnixDatagram), from priv's own pid, so the
+ *      default NotifyAccess=main accepts it;
+ *   2. `systemd-notify`, if the addon cannot be loaded — as root it sends with priv's pid as the
+ *      credentials;
+ *   3. `perl` with the core Socket module (Debian's perl-base is Essential) — the datagram then
+ *      comes from perl's pid, so the unit would need NotifyAccess=all.
  */
 
 import { execFile } from "node:child_process";
+import { sendUnixDatagram } from "@paddock/native";
 
 /** Sends one notification datagram to `socketPath` ("/path" or "@abstract"). */
 export type NotifySender = (socketPath: string, message: string) => Promise<void>;
@@ -26,6 +27,11 @@ export const MAX_NOTIFY_BYTES = 4096;
 
 /** How long a helper process may take before the notification is given up (systemd-notify waits on a barrier). */
 export const NOTIFY_HELPER_TIMEOUT_MS = 5000;
+
+/** Sends with the addon's sendto() from priv's own process, so NotifyAccess=main suffices. */
+export const nativeNotifySender: NotifySender = async (socketPath, message) => {
+  sendUnixDatagram(socketPath, new TextEncoder().encode(message));
+};
 
 /** Sends with systemd-notify (credentials of its parent: priv). */
 export const systemdNotifySender: NotifySender = (socketPath, message) =>
@@ -66,7 +72,7 @@ export class SdNotifier {
    */
   constructor(
     readonly socketPath: string | undefined,
-    senders: readonly NotifySender[] = [systemdNotifySender, perlNotifySender],
+    senders: readonly NotifySender[] = [nativeNotifySender, systemdNotifySender, perlNotifySender],
   ) {
     this.senders = senders;
   }

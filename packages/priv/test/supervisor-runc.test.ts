@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { calfContainerId, createCalfBundle } from "../src/sandbox/bundle.ts";
-import { perlNotifySender, SdNotifier, systemdNotifySender } from "../src/sd-notify.ts";
+import { nativeNotifySender, perlNotifySender, SdNotifier, systemdNotifySender } from "../src/sd-notify.ts";
 import type { CalfChannels, CalfExit } from "../src/supervisor.ts";
 import { assertCanRun, CalfLab, LineClient, NEEDS_ROOT, RUN_RUNC_TESTS, waitFor } from "./sandbox-harness.ts";
 
@@ -244,6 +244,8 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
 
   it("delivers notifications with each sender, to a path and to an abstract socket", async () => {
     for (const [sender, address] of [
+      [nativeNotifySender, path.join(lab.base, "n0.sock")],
+      [nativeNotifySender, `@paddock-test-${process.pid}-n`],
       [systemdNotifySender, path.join(lab.base, "n1.sock")],
       [perlNotifySender, path.join(lab.base, "n2.sock")],
       [systemdNotifySender, `@paddock-test-${process.pid}-a`],
