@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { bpfObjectPath, EGRESS_PROGRAM_NAME } from "@paddock/native";
 
 import { addon, type RawBpfObject } from "../lib/addon.ts";
-import { frameKit, mac } from "./frames.ts";
+import { frameKit, mac, nearMissFrame } from "./frames.ts";
 import { canRunAsRoot, skipReason } from "./netns.ts";
 
 const TC_ACT_OK = 0;
@@ -71,20 +71,7 @@ describe.skipIf(!canRunAsRoot)(`tc egress program, run by the kernel (BPF_PROG_T
         noise: fc.uint8Array({ minLength: 40, maxLength: 40 }),
       })
       .map((r) => {
-        const f = new Uint8Array(14 + 60 + 8 + 240);
-        f[12] = r.ethertype >> 8;
-        f[13] = r.ethertype & 0xff;
-        f[14] = r.versionIhl;
-        f[20] = r.flagsFragment >> 8;
-        f[21] = r.flagsFragment & 0xff;
-        f[23] = r.protocol;
-        f.set(r.noise, 34);
-        const u = 14 + (r.versionIhl & 0x0f) * 4;
-        f[u] = r.sport >> 8;
-        f[u + 1] = r.sport & 0xff;
-        f[u + 2] = r.dport >> 8;
-        f[u + 3] = r.dport & 0xff;
-        f[u + 8] = r.op;
+        const f = nearMissFrame(r, 240);
         return { frame: r.cut === 0 ? f : f.subarray(0, r.cut), mark: r.mark };
       });
     fc.assert(

@@ -168,3 +168,40 @@ export function frameKit(srcMac: Uint8Array, dstMac: Uint8Array = BROADCAST) {
     ipv4: ip,
   };
 }
+
+/** The header fields the filter property tests vary, each free to take any value. */
+export interface NearMissFields {
+  ethertype: number;
+  versionIhl: number;
+  flagsFragment: number;
+  protocol: number;
+  sport: number;
+  dport: number;
+  /** 40 bytes after the fixed IPv4 header: IP options when IHL > 5, else the start of UDP. */
+  noise: Uint8Array;
+  /** BOOTP op, at UDP + 8 (0: left zero). */
+  op?: number;
+}
+
+/**
+ * A frame with only the fields the DHCP filters look at set (Ethernet type, IPv4 version/IHL,
+ * flags and fragment offset, protocol, UDP ports, BOOTP op), the rest zero; `payload` bytes of
+ * room after the largest IPv4 header and the UDP header.
+ */
+export function nearMissFrame(r: NearMissFields, payload: number): Uint8Array {
+  const f = new Uint8Array(14 + 60 + 8 + payload);
+  f[12] = r.ethertype >> 8;
+  f[13] = r.ethertype & 0xff;
+  f[14] = r.versionIhl;
+  f[20] = r.flagsFragment >> 8;
+  f[21] = r.flagsFragment & 0xff;
+  f[23] = r.protocol;
+  f.set(r.noise, 34);
+  const udpAt = 14 + (r.versionIhl & 0x0f) * 4;
+  f[udpAt] = r.sport >> 8;
+  f[udpAt + 1] = r.sport & 0xff;
+  f[udpAt + 2] = r.dport >> 8;
+  f[udpAt + 3] = r.dport & 0xff;
+  if (r.op !== undefined) f[udpAt + 8] = r.op;
+  return f;
+}
