@@ -8,13 +8,14 @@
  */
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeCapture, DhcpErrorCode } from "../packages/dhcp4/src/index.ts";
 import { compareWithTshark, tsharkOracle } from "../packages/dhcp4/test/tshark-oracle.ts";
 import { runDhcpDecode } from "../packages/cli/src/commands/dhcp-decode.ts";
+import { Teardown } from "./helpers/netns.ts";
 import { paddockBin as PADDOCK } from "./helpers/paddock.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -26,33 +27,12 @@ const CLIENT_TIMEOUT_MS = 15_000;
 const READY_TIMEOUT_MS = 10_000;
 
 let counter = 0;
-const children: ChildProcess[] = [];
-const namespaces: string[] = [];
-const dirs: string[] = [];
+const teardown = new Teardown();
+const { children, namespaces, paths: dirs } = teardown;
 /** dhcpcd keeps a lease per interface name in its (compiled-in) database directory. */
 const DHCPCD_DBDIR = "/var/lib/dhcpcd";
-const dhcpcdLeases: string[] = [];
 
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-      try {
-        process.kill(c.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
-  for (const ns of namespaces.splice(0)) {
-    try {
-      execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  for (const f of dhcpcdLeases.splice(0)) rmSync(f, { force: true });
-});
+afterEach(() => teardown.run());
 
 function sh(cmd: string, args: string[], timeout = 10_000): string {
   return execFileSync(cmd, args, { encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"] });
@@ -120,7 +100,8 @@ function makeLab(): Lab {
     namespaces.push(ns);
   }
   sh("ip", ["link", "add", "vS", "netns", lab.server, "type", "veth", "peer", "name", lab.ifname, "netns", lab.client]);
-  dhcpcdLeases.push(join(DHCPCD_DBDIR, `${lab.ifname}.lease`));
+  // dhcpcd keeps its lease file in its own database dir: removed with the rest.
+  dirs.push(join(DHCPCD_DBDIR, `${lab.ifname}.lease`));
   inNs(lab.server, ["ip", "addr", "add", `${lab.net}.1/24`, "dev", "vS"]);
   inNs(lab.server, ["ip", "link", "set", "vS", "up"]);
   inNs(lab.server, ["ip", "link", "set", "lo", "up"]);

@@ -2,7 +2,8 @@
  * Namespace helpers shared by the native, netlink and cross-package tests: unique names, commands
  * run inside a namespace with nsenter --net, and `ip -j` output parsed.
  */
-import { spawnSync } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 
 let counter = 0;
 
@@ -33,4 +34,29 @@ export function inNetns(ns: string, cmd: string, args: readonly string[]): strin
 export function ipJson<T = unknown>(ns: string, args: readonly string[]): T {
   const out = sh("ip", ["-j", "-n", ns, ...args]).trim();
   return (out === "" ? [] : JSON.parse(out)) as T;
+}
+
+/**
+ * What a test started and created, undone in one call from afterEach even when the test failed:
+ * processes killed by pid, namespaces deleted, files and directories removed.
+ */
+export class Teardown {
+  readonly children: ChildProcess[] = [];
+  readonly namespaces: string[] = [];
+  /** Files and directories, removed recursively. */
+  readonly paths: string[] = [];
+
+  run(): void {
+    for (const c of this.children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+        try {
+          process.kill(c.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    for (const ns of this.namespaces.splice(0)) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+    for (const p of this.paths.splice(0)) rmSync(p, { recursive: true, force: true });
+  }
 }

@@ -9,11 +9,12 @@
  */
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { Teardown } from "../../../test/helpers/netns.ts";
 
 const isRoot = process.getuid?.() === 0;
 const inCi = process.env.CI === "true";
@@ -24,29 +25,10 @@ const TSX = join(ROOT, "node_modules/.bin/tsx");
 const WAIT_MS = 15_000;
 
 let counter = 0;
-const children: ChildProcess[] = [];
-const namespaces: string[] = [];
-const dirs: string[] = [];
+const teardown = new Teardown();
+const { children, namespaces, paths: dirs } = teardown;
 
-afterEach(() => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-      try {
-        process.kill(c.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }
-  for (const ns of namespaces.splice(0)) {
-    try {
-      execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => teardown.run());
 
 function inNs(ns: string, cmd: string[]): void {
   execFileSync("nsenter", [`--net=/run/netns/${ns}`, ...cmd], { stdio: "ignore", timeout: 10_000 });
