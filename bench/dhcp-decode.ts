@@ -11,7 +11,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeCapture, decodeDhcpFrame, readCapture } from "../packages/dhcp4/src/index.ts";
+import { decodeCapture, decodeDhcpFrame, readCapture } from "../packages/services/dhcp4/core/src/index.ts";
 
 /** Enough runs for a stable median on a shared 2-core machine, few enough to finish in seconds. */
 const RUNS = 9;

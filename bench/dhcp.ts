@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openRtnetlink, type RtnetlinkClient } from "../packages/netlink/src/index.ts";
-import { createCalfBundle, parseCalfName } from "../packages/priv/src/sandbox/bundle.ts";
+import { createCalfBundle, parseCalfName } from "../packages/runtime/src/sandbox/bundle.ts";
 import { cpuProfileByOrigin, fmt, procMemory, processTree, summarize, table, TcpdumpDhcpParser, type ProcMemory, type Summary } from "./dhcp-lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 10);
@@ -43,7 +43,7 @@ const STOP_TIMEOUT_MS = 8_000;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PADDOCK_BIN = path.join(root, "packages/cli/bin/paddock.mjs");
 const CLI_BUNDLE = path.join(root, "packages/cli/dist/paddock.mjs");
-const CALF_BUNDLE = path.join(root, "packages/calf-dhcp4/dist/calf-dhcp4.mjs");
+const CALF_BUNDLE = path.join(root, "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs");
 /** Clients run with a bare environment: what a service manager gives them (no NODE_EXTRA_CA_CERTS). */
 const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
 

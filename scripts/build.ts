@@ -6,12 +6,12 @@
 import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleCalf } from "../packages/priv/src/sandbox/bundle-calf.ts";
+import { bundleCalf } from "../packages/runtime/src/sandbox/bundle-calf.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Calf bundles: entry → output. The shim finds them under packages/<calf>/dist/. */
-export const CALVES = [{ entry: "packages/calf-dhcp4/src/entry.ts", out: "packages/calf-dhcp4/dist/calf-dhcp4.mjs" }];
+export const CALVES = [{ entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" }];
 
 for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(root, c.out));
 

@@ -7,7 +7,7 @@ import { expect, it } from "vitest";
 import { paddock } from "./helpers/paddock.ts";
 
 it("runs the DHCP calf's bundle against a store and a replayed capture", () => {
-  const r = paddock(["calf", "dev", "packages/calf-dhcp4/src/entry.ts", "--replay", "../shared/pcaps/public/charrua/dhcp2.pcap", "--interval", "50", "--seconds", "1"]);
+  const r = paddock(["calf", "dev", "packages/services/dhcp4/calf/src/entry.ts", "--replay", "../shared/pcaps/public/charrua/dhcp2.pcap", "--interval", "50", "--seconds", "1"]);
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/calf: DHCP client started mac=02:00:00:00:00:01/);

@@ -27,7 +27,7 @@ const skipReason = !isRoot ? "needs root (network namespaces and runc)" : `needs
 const KEA_LEASE_S = 8;
 const T1_S = 2;
 const T2_S = 4;
-/** The client's minimum lease: what a short lease is stretched to (packages/dhcp4 MIN_LEASE_SECONDS). */
+/** The client's minimum lease: what a short lease is stretched to (packages/services/dhcp4/core MIN_LEASE_SECONDS). */
 const STRETCHED_LEASE_S = 60;
 const LEASE_TIMEOUT_MS = 15_000;
 

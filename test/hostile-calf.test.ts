@@ -4,7 +4,7 @@
  * Every attempt fails, the priv observes it (error, metric, audit line), stays healthy, restarts
  * the calf after it breaks the protocol, and nothing reaches the host or the wire.
  * (The sandbox's own walls — no socket(), read-only root, pids and memory limits — are proven in
- * packages/priv/test/sandbox-runc.test.ts.)
+ * packages/runtime/test/sandbox-runc.test.ts.)
  */
 import { existsSync } from "node:fs";
 import path from "node:path";

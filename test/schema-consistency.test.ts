@@ -1,5 +1,5 @@
 /**
- * The DHCP client core (packages/dhcp4, which imports nothing of ours) and the store's DHCP schema
+ * The DHCP client core (packages/services/dhcp4/core, which imports nothing of ours) and the store's DHCP schema
  * (packages/kv) are written apart; this checks they agree: every path the client may write is
  * declared as calf-writable, and a rich real lease, published by the client, is accepted whole.
  */

@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dest=${1:?usage: install.sh DESTDIR}
 
-for f in packages/cli/dist/paddock.mjs packages/calf-dhcp4/dist/calf-dhcp4.mjs \
+for f in packages/cli/dist/paddock.mjs packages/services/dhcp4/calf/dist/calf-dhcp4.mjs \
          native/build/Release/paddock_native.node native/build/Release/dhcp_filter.bpf.o \
          native/build/Release/egress_policy.bpf.o; do
   [[ -f $repo/$f ]] || { echo "install.sh: $f is missing; run make setup first" >&2; exit 1; }
@@ -23,7 +23,7 @@ done
 lib=$dest/usr/lib/paddock
 install -d -m 0755 "$lib/calves" "$lib/native" "$dest/usr/sbin" "$dest/lib/systemd/system"
 install -m 0644 "$repo/packages/cli/dist/paddock.mjs" "$lib/paddock.mjs"
-install -m 0644 "$repo/packages/calf-dhcp4/dist/calf-dhcp4.mjs" "$lib/calves/calf-dhcp4.mjs"
+install -m 0644 "$repo/packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" "$lib/calves/calf-dhcp4.mjs"
 install -m 0644 "$repo/native/build/Release/paddock_native.node" "$repo/native/build/Release/"*.bpf.o "$lib/native/"
 cat > "$dest/usr/sbin/paddock" <<'WRAPPER'
 #!/bin/sh

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startCalfEarly, type EarlyCalf } from "@paddock/priv/early";
+import { startCalfEarly, type EarlyCalf } from "@paddock/runtime/early";
 import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
 
 /** The key the CLI's dhcp command looks for. */

@@ -258,6 +258,6 @@ describe("bundleCalf", () => {
     const entry = path.join(dir, "bad-calf.ts");
     const privModule = new URL("../src/sandbox/log-lines.ts", import.meta.url).pathname;
     writeFileSync(entry, `import { LogLineSplitter } from ${JSON.stringify(privModule)};\nconsole.log(new LogLineSplitter());\n`);
-    await expect(bundleCalf(entry, path.join(dir, "bad.mjs"))).rejects.toThrow(/would contain priv\/native code: .*packages\/priv\/src\/sandbox\/log-lines\.ts/);
+    await expect(bundleCalf(entry, path.join(dir, "bad.mjs"))).rejects.toThrow(/would contain priv\/native code: .*packages\/runtime\/src\/sandbox\/log-lines\.ts/);
   });
 });

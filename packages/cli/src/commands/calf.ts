@@ -9,14 +9,14 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bundleCalf, dhcpClientEgress, parseCalfLogLine } from "@paddock/priv";
+import { bundleCalf, dhcpClientEgress, parseCalfLogLine } from "@paddock/runtime";
 import { builtinSchemas, KvServer, KvStore } from "@paddock/kv";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES } from "@paddock/protocol";
 import { decodeDhcpFrame, readCapture } from "@paddock/dhcp4";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { createSocketPairs } from "@paddock/priv/channels";
+import { createSocketPairs } from "@paddock/runtime/channels";
 
 interface DevOptions {
   schema: string;

@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleCalf, DhcpShim, ShimError } from "@paddock/priv";
-import type { EarlyCalf } from "@paddock/priv/early";
+import { bundleCalf, DhcpShim, ShimError } from "@paddock/runtime";
+import type { EarlyCalf } from "@paddock/runtime/early";
 import { EARLY_CALF_KEY } from "../early-entry.ts";
 import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
 import type { Command } from "commander";
@@ -41,7 +41,7 @@ function installRoot(): string {
 
 /** The DHCP calf's bundled script: PADDOCK_CALF_DIR overrides, for image builders. */
 export function dhcpCalfScript(): string {
-  const dir = process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), "packages/calf-dhcp4/dist");
+  const dir = process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), "packages/services/dhcp4/calf/dist");
   return path.join(dir, "calf-dhcp4.mjs");
 }
 

@@ -3,7 +3,7 @@
  * /calf/main.mjs. A build-time tool: it imports esbuild lazily, so priv at run time never loads it.
  *
  * The bundle must never contain priv or native code (DESIGN.md, import direction): the build
- * fails if any input comes from packages/priv, native/, @paddock/priv or @paddock/native, or if
+ * fails if any input comes from packages/runtime, native/, @paddock/runtime or @paddock/native, or if
  * it would load a `.node` addon (there is no addon inside the sandbox, and no reason for one).
  */
 
@@ -34,7 +34,7 @@ function debugStub(): string {
 }
 
 /** Paths a calf bundle must not contain: priv's and the native addon's code. */
-const FORBIDDEN_INPUT = /(^|[/\\])(packages[/\\]priv[/\\]src|native[/\\](lib|src)|@paddock[/\\](priv|native))([/\\]|$)|\.node$/;
+const FORBIDDEN_INPUT = /(^|[/\\])(packages[/\\]runtime[/\\]src|native[/\\](lib|src)|@paddock[/\\](runtime|native))([/\\]|$)|\.node$/;
 
 /**
  * Bundles `entryTs` (and everything it imports) into `outFile` as ESM for Node 20.

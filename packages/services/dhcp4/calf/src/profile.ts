@@ -2,7 +2,7 @@
  * The DHCPv4 client calf's sandbox profile.
  *
  * Holds: no capabilities, no network (its own netns with only lo), a read-only root, tmpfs /tmp,
- * the seccomp allowlist of packages/priv/src/sandbox, an empty environment.
+ * the seccomp allowlist of packages/runtime/src/sandbox, an empty environment.
  * Fds: 3 control (KV, dhcp4 schema, calf rights), 4 data (frames the DHCP filter passed: IPv4 UDP
  * to port 68; frames out are checked by the dhcp4-client egress policy).
  * KV paths it writes: /ip /gateway /mtu /domain /search /nameserver/NNN /route/NNN /ntp/NNN

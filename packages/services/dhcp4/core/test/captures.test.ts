@@ -21,7 +21,7 @@ import {
 import { everyOptionMessage, writePcap } from "./fixtures.ts";
 import { compareWithTshark, tsharkOracle, type OraclePacket } from "./tshark-oracle.ts";
 
-const PUBLIC = join(import.meta.dirname, "../../../../shared/pcaps/public");
+const PUBLIC = join(import.meta.dirname, "../../../../../../shared/pcaps/public");
 
 /** Capture → oracle file (charrua/dhcp.pcap has none: its name collides with zeek's). */
 const CAPTURES: [string, string | null][] = [

@@ -14,11 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { Teardown } from "../../../test/helpers/netns.ts";
+import { Teardown } from "../../../../../test/helpers/netns.ts";
 
 const isRoot = process.getuid?.() === 0;
 const inCi = process.env.CI === "true";
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../../../", import.meta.url));
 const RUNNER = fileURLToPath(new URL("./client-udp-runner.ts", import.meta.url));
 const TSX = join(ROOT, "node_modules/.bin/tsx");
 /** Servers here answer in milliseconds; a lease and one 3 s renewal fit well within this. */

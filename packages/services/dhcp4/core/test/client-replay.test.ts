@@ -13,7 +13,7 @@ import { createClient, serializePersistedLease, step } from "../src/client/index
 import type { ClientAction, ClientState, PersistedLease } from "../src/client/index.ts";
 import { T0, seeded, typeOf } from "./client-fixtures.ts";
 
-const PCAPS = fileURLToPath(new URL("../../../../shared/pcaps/public/", import.meta.url));
+const PCAPS = fileURLToPath(new URL("../../../../../../shared/pcaps/public/", import.meta.url));
 
 function frames(file: string): DhcpFrame[] {
   const capture = readCapture(readFileSync(PCAPS + file));

@@ -21,7 +21,7 @@ import {
   type DhcpResult,
 } from "../src/index.ts";
 
-const PUBLIC = join(import.meta.dirname, "../../../../shared/pcaps/public");
+const PUBLIC = join(import.meta.dirname, "../../../../../../shared/pcaps/public");
 const FILES = [
   "charrua/dhcp.pcap",
   "charrua/dhcp2.pcap",
