@@ -1,7 +1,8 @@
 /**
  * @paddock/native: the thin native layer (STYLE.md §11). Sockets TypeScript cannot open
  * (AF_PACKET with a locked filter, UDP with kernel timestamps, NETLINK_ROUTE), eBPF through
- * libbpf, and the pure-TypeScript classic BPF builder and DHCP filter. Every failure of a
+ * libbpf, the pure-TypeScript classic BPF builder and socket-filter compiler, and the declarative
+ * packet patterns that socket filters and egress policies are built from. Every failure of a
  * system call is a NativeError carrying the errno name and the call that failed.
  */
 export { NativeError, isNativeError, type NativeErrorCode } from "./errors.ts";
@@ -50,4 +51,27 @@ export {
   DHCP_CLIENT_FILTER,
   DHCP_CLIENT_FILTER_SOURCE,
   DROP_ALL_FILTER,
+  compileSocketFilter,
+  socketFilterSource,
+  type SocketMatch,
 } from "./filters.ts";
+export {
+  DHCP_CLIENT_EGRESS_RULES,
+  EGRESS_CONFIG_BYTES,
+  MAX_EGRESS_RULES,
+  PacketPatternError,
+  checkEgressRules,
+  checkPacketPattern,
+  encodeEgressConfig,
+  matchEgressRules,
+  matchPacketPattern,
+  parseEgressRules,
+  type ArpPattern,
+  type EgressRule,
+  type Icmpv6Pattern,
+  type PacketPattern,
+  type PacketPatternErrorCode,
+  type PacketPatternErrorKind,
+  type PatternResult,
+  type UdpPattern,
+} from "./egress-rules.ts";

@@ -120,6 +120,23 @@ export function xidOf(frame: Uint8Array): number {
   return new DataView(frame.buffer, frame.byteOffset).getUint32(14 + ihl + 8 + 4);
 }
 
+/** A 40-byte IPv6 header (fe80::1 → ff02::1, hop limit 255) followed by `payload`. */
+export function ipv6Header(nextHeader: number, payload: Uint8Array): Uint8Array {
+  const h = new Uint8Array(40);
+  h[0] = 0x60;
+  h[4] = payload.length >> 8;
+  h[5] = payload.length & 0xff;
+  h[6] = nextHeader;
+  h[7] = 255;
+  h[8] = 0xfe;
+  h[9] = 0x80;
+  h[23] = 1;
+  h[24] = 0xff;
+  h[25] = 0x02;
+  h[39] = 1;
+  return concat(h, payload);
+}
+
 /** Frame builders for one sender. */
 export function frameKit(srcMac: Uint8Array, dstMac: Uint8Array = BROADCAST) {
   const ip = (o: Ipv4Options, payload: Uint8Array) => ethernet(dstMac, srcMac, 0x0800, ipv4(o, payload));
@@ -160,6 +177,17 @@ export function frameKit(srcMac: Uint8Array, dstMac: Uint8Array = BROADCAST) {
       h[39] = 1;
       return ethernet(mac("33:33:00:00:00:01"), srcMac, 0x86dd, concat(h, payload));
     },
+    /** An IPv6 packet with the given Next Header and payload (fe80::/ff02::1, no extension headers). */
+    ipv6: (nextHeader: number, payload: Uint8Array, dst: Uint8Array = mac("33:33:00:00:00:01")) =>
+      ethernet(dst, srcMac, 0x86dd, ipv6Header(nextHeader, payload)),
+    /** IPv6 UDP from `sport` to `dport` carrying `payload`. */
+    ipv6UdpFrom: (sport: number, dport: number, payload: Uint8Array = bootp(1, 1)) =>
+      ethernet(mac("33:33:00:01:00:02"), srcMac, 0x86dd, ipv6Header(17, udp(sport, dport, payload))),
+    /** An ICMPv6 message of the given type (e.g. 133 RS, 134 RA), 8 bytes of body. */
+    icmpv6: (type: number) => ethernet(mac("33:33:00:00:00:02"), srcMac, 0x86dd, ipv6Header(58, Uint8Array.of(type, 0, 0, 0, 0, 0, 0, 0))),
+    /** IPv6 with a Hop-by-Hop extension header (8 bytes) before an ICMPv6 message. */
+    icmpv6AfterHopByHop: (type: number) =>
+      ethernet(mac("33:33:00:00:00:16"), srcMac, 0x86dd, ipv6Header(0, Uint8Array.of(58, 0, 5, 2, 0, 0, 1, 0, type, 0, 0, 0, 0, 0, 0, 0))),
     /** First fragment (MF set) of a UDP datagram to port 68. */
     firstFragmentTo68: () => ip({ protocol: 17, src: "10.9.0.1", flagsFragment: 0x2000 }, udp(67, 68, bootp(2, 1))),
     /** A later fragment (offset ≠ 0) whose payload happens to look like UDP to port 68. */
