@@ -49,7 +49,7 @@ export interface RawAddon {
     mark?: number;
     receiveBufferBytes?: number;
   }): { socket: RawSocket; ifindex: number };
-  openUdp(o: { address: string; port: number; netnsPath?: string; reuseAddress?: boolean; ifname?: string }): {
+  openUdp(o: { address: string; port: number; netnsPath?: string; reuseAddress?: boolean; ifname?: string; mark?: number }): {
     socket: RawSocket;
     address: string;
     port: number;
@@ -68,6 +68,7 @@ export interface RawAddon {
   tcQueryEgress(o: RawIfaceOptions & { handle: number; priority: number }): number | null;
   tcDetachEgress(o: RawIfaceOptions & { handle: number; priority: number }): boolean;
   tcDestroyClsact(o: RawIfaceOptions): boolean;
+  tcCountFilters(o: RawIfaceOptions): { ingress: number; egress: number };
   bpfProgramName(id: number): string | null;
 }
 

@@ -29,8 +29,11 @@ export {
   EGRESS_TC_PRIORITY,
   EbpfSocketFilter,
   EgressPolicy,
+  removeEgressFilter,
   removeEgressLeftovers,
+  type EgressAttachOptions,
   type EgressCounters,
+  type EgressSlot,
   type EgressTarget,
   type FilterCounters,
 } from "./ebpf.ts";

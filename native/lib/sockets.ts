@@ -201,6 +201,11 @@ export interface UdpSocketOptions {
   reuseAddress?: boolean;
   /** SO_BINDTODEVICE to this interface. */
   ifname?: string;
+  /**
+   * SO_MARK on every datagram, set before bind (needs CAP_NET_ADMIN): the service's tc egress
+   * program (EgressPolicy) keys on it, so the socket's traffic is policed by that service's rules.
+   */
+  mark?: number;
 }
 
 /** A UDP socket whose datagrams carry the kernel's receive timestamp (for NTP). */
@@ -223,7 +228,7 @@ export interface UdpSocket {
   unref(): void;
 }
 
-/** Opens and binds a UDP socket with SO_TIMESTAMPNS. */
+/** Opens and binds a UDP socket with SO_TIMESTAMPNS (and SO_MARK, when given, before bind). */
 export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
   const { socket, address, port } = addon().openUdp({
     address: opts.address,
@@ -231,6 +236,7 @@ export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
     ...(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath }),
     ...(opts.reuseAddress === undefined ? {} : { reuseAddress: opts.reuseAddress }),
     ...(opts.ifname === undefined ? {} : { ifname: opts.ifname }),
+    ...(opts.mark === undefined ? {} : { mark: opts.mark }),
   });
   const listeners = new Listeners<[Buffer, string, number, bigint]>(socket);
   return {

@@ -4,6 +4,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -254,6 +258,76 @@ static Napi::Value TcDestroyClsact(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// The number of tc filter entries on one clsact hook (parent ffff:fff2 ingress, ffff:fff3
+// egress), by an RTM_GETTFILTER dump of every chain. 0 when the hook has none or there is no
+// clsact qdisc. libbpf has no way to list filters (bpf_tc_query needs a handle and priority).
+static int CountTcFilters(Napi::Env env, unsigned ifindex, uint32_t parent) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) ThrowErrno(env, errno, "socket", "NETLINK_ROUTE");
+  struct {
+    struct nlmsghdr nh;
+    struct tcmsg tc;
+  } req;
+  memset(&req, 0, sizeof req);
+  req.nh.nlmsg_len = sizeof req;
+  req.nh.nlmsg_type = RTM_GETTFILTER;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.nh.nlmsg_seq = 1;
+  req.tc.tcm_family = AF_UNSPEC;
+  req.tc.tcm_ifindex = static_cast<int>(ifindex);
+  req.tc.tcm_parent = parent;
+  if (send(fd, &req, sizeof req, 0) < 0) {
+    int err = errno;
+    close(fd);
+    ThrowErrno(env, err, "send", "RTM_GETTFILTER");
+  }
+  int count = 0;
+  alignas(struct nlmsghdr) char buf[16384];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      ThrowErrno(env, err, "recv", "RTM_GETTFILTER");
+    }
+    if (n == 0) break;
+    int len = static_cast<int>(n);
+    for (auto* nh = reinterpret_cast<struct nlmsghdr*>(buf); NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+      if (nh->nlmsg_type == NLMSG_DONE) {
+        close(fd);
+        return count;
+      }
+      if (nh->nlmsg_type == NLMSG_ERROR) {
+        auto* e = static_cast<struct nlmsgerr*>(NLMSG_DATA(nh));
+        close(fd);
+        // No such device: the interface (and its filters) is gone.
+        if (e->error == -ENODEV || e->error == -EINVAL || e->error == -ENOENT) return 0;
+        ThrowErrno(env, -e->error, "RTM_GETTFILTER");
+      }
+      if (nh->nlmsg_type == RTM_NEWTFILTER) count++;
+    }
+  }
+  close(fd);
+  return count;
+}
+
+// tcCountFilters({ ifname | ifindex, netnsPath? }) → { ingress, egress }: how many tc filter
+// entries the interface's clsact hooks carry (a "filter head" per priority plus one per filter,
+// as `tc filter show` prints them). Detach uses it to leave a clsact qdisc that still carries
+// another owner's filter: destroying the qdisc would remove those filters too.
+static Napi::Value TcCountFilters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "tcCountFilters(options)");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  NetnsGuard netns(env, OptString(opts, "netnsPath"));
+  unsigned ifindex = ResolveIfindex(env, opts);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("ingress", Napi::Number::New(env, CountTcFilters(env, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS))));
+  result.Set("egress", Napi::Number::New(env, CountTcFilters(env, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS))));
+  return result;
+}
+
 // bpfProgramName(id) → the kernel's name of a loaded program (≤ 15 chars), or null if gone.
 static Napi::Value BpfProgramName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -281,6 +355,7 @@ void InitBpf(Napi::Env env, Napi::Object exports) {
   exports.Set("tcQueryEgress", Napi::Function::New(env, TcQueryEgress, "tcQueryEgress"));
   exports.Set("tcDetachEgress", Napi::Function::New(env, TcDetachEgress, "tcDetachEgress"));
   exports.Set("tcDestroyClsact", Napi::Function::New(env, TcDestroyClsact, "tcDestroyClsact"));
+  exports.Set("tcCountFilters", Napi::Function::New(env, TcCountFilters, "tcCountFilters"));
   exports.Set("bpfProgramName", Napi::Function::New(env, BpfProgramName, "bpfProgramName"));
 }
 

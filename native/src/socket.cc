@@ -88,6 +88,15 @@ void SetIntOpt(Napi::Env env, int fd, int level, int name, int value, const char
   }
 }
 
+// SO_MARK from an optional "mark" option (needs CAP_NET_ADMIN).
+void SetMark(Napi::Env env, int fd, const Napi::Object& opts) {
+  if (!opts.Get("mark").IsNumber()) return;
+  int64_t mark = opts.Get("mark").As<Napi::Number>().Int64Value();
+  if (mark < 0 || mark > UINT32_MAX) ThrowErrno(env, EINVAL, "setsockopt", "mark out of range");
+  uint32_t m = static_cast<uint32_t>(mark);
+  if (setsockopt(fd, SOL_SOCKET, SO_MARK, &m, sizeof m) < 0) ThrowErrno(env, errno, "setsockopt", "SO_MARK");
+}
+
 // Closes a descriptor unless released; keeps the open* functions leak-free on every throw.
 struct FdOwner {
   int fd;
@@ -505,12 +514,7 @@ static Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
   SetIntOpt(env, fd.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING");
   SetIntOpt(env, fd.fd, SOL_PACKET, PACKET_AUXDATA, 1, "PACKET_AUXDATA");
   SetIntOpt(env, fd.fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
-  if (opts.Get("mark").IsNumber()) {
-    int64_t mark = opts.Get("mark").As<Napi::Number>().Int64Value();
-    if (mark < 0 || mark > UINT32_MAX) ThrowErrno(env, EINVAL, "setsockopt", "mark out of range");
-    uint32_t m = static_cast<uint32_t>(mark);
-    if (setsockopt(fd.fd, SOL_SOCKET, SO_MARK, &m, sizeof m) < 0) ThrowErrno(env, errno, "setsockopt", "SO_MARK");
-  }
+  SetMark(env, fd.fd, opts);
   if (opts.Get("receiveBufferBytes").IsNumber()) {
     int bytes = opts.Get("receiveBufferBytes").As<Napi::Number>().Int32Value();
     if (setsockopt(fd.fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0) {
@@ -531,7 +535,9 @@ static Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// openUdp({ address, port, netnsPath?, reuseAddress?, ifname? }) → { socket, address, port }.
+// openUdp({ address, port, netnsPath?, reuseAddress?, ifname?, mark? }) → { socket, address, port }.
+// SO_MARK is set before bind, so every datagram the socket ever sends carries it (the service's
+// tc egress program keys on it).
 static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "openUdp(options)");
@@ -554,6 +560,7 @@ static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
       setsockopt(fd.fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), static_cast<socklen_t>(ifname.size())) < 0) {
     ThrowErrno(env, errno, "setsockopt", "SO_BINDTODEVICE");
   }
+  SetMark(env, fd.fd, opts);
   if (bind(fd.fd, reinterpret_cast<struct sockaddr*>(&ss), sslen) < 0) ThrowErrno(env, errno, "bind", address);
   struct sockaddr_storage local;
   socklen_t locallen = sizeof local;

@@ -1,17 +1,20 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { bpfObjectPath, EGRESS_PROGRAM_NAME } from "@paddock/native";
+import { bpfObjectPath, DHCP_CLIENT_EGRESS_RULES, EGRESS_PROGRAM_NAME, encodeEgressConfig, matchEgressRules, type EgressRule } from "@paddock/native";
 
 import { addon, type RawBpfObject } from "../lib/addon.ts";
 import { frameKit, mac, nearMissFrame } from "./frames.ts";
 import { canRunAsRoot, skipReason } from "./netns.ts";
+import { nearFrameArb, patternArb } from "./pattern-arbs.ts";
 
 const TC_ACT_OK = 0;
 const TC_ACT_SHOT = 2;
+/** TC_ACT_UNSPEC (-1) as BPF_PROG_TEST_RUN reports it: a u32. */
+const TC_ACT_UNSPEC = 0xffffffff;
 const MARK = 0x5add;
 
-/** The egress pattern, written independently of the C program: a BOOTREQUEST from 68 to 67. */
+/** The DHCP egress pattern, written independently of both the C program and egress-rules.ts. */
 function isBootRequest(f: Uint8Array): boolean {
   if (f.length < 14 + 20 || f[12] !== 0x08 || f[13] !== 0x00) return false;
   if (f[14]! >> 4 !== 4) return false;
@@ -27,32 +30,52 @@ describe.skipIf(!canRunAsRoot)(`tc egress program, run by the kernel (BPF_PROG_T
   let obj: RawBpfObject | undefined;
   afterAll(() => obj?.close());
 
-  function load(mark: number): RawBpfObject {
+  function load(mark: number, rules: readonly EgressRule[] = DHCP_CLIENT_EGRESS_RULES): RawBpfObject {
     obj?.close();
     obj = new (addon().BpfObject)(bpfObjectPath("egress_policy"));
-    const v = new Uint8Array(4);
-    new DataView(v.buffer).setUint32(0, mark, true);
-    obj.mapUpdate("egress_config", new Uint8Array(4), v);
+    obj.mapUpdate("egress_config", new Uint8Array(4), encodeEgressConfig(mark, rules));
     return obj;
   }
+  const verdict = (o: RawBpfObject, f: Uint8Array, m: number): number => o.testRun(EGRESS_PROGRAM_NAME, f, m) >>> 0;
 
-  it("passes marked BOOTREQUESTs and unmarked frames, drops other marked frames", () => {
+  it("DHCP rules: passes marked BOOTREQUESTs, drops other marked frames, passes others on (UNSPEC)", () => {
     const o = load(MARK);
     const kit = frameKit(mac("02:00:00:00:00:02"));
-    const verdict = (f: Uint8Array, m: number) => o.testRun(EGRESS_PROGRAM_NAME, f, m);
-    expect(verdict(kit.dhcpRequest(1), MARK)).toBe(TC_ACT_OK);
-    expect(verdict(kit.udp(68, 67), MARK)).toBe(TC_ACT_SHOT); // op 2
-    expect(verdict(kit.udp(5000, 67), MARK)).toBe(TC_ACT_SHOT);
-    expect(verdict(kit.tcp(68, 67), MARK)).toBe(TC_ACT_SHOT);
-    expect(verdict(kit.arpRequest(), MARK)).toBe(TC_ACT_SHOT);
-    expect(verdict(kit.udp(5000, 6000), MARK + 1)).toBe(TC_ACT_OK);
-    expect(verdict(kit.udp(5000, 6000), 0)).toBe(TC_ACT_OK);
+    expect(verdict(o, kit.dhcpRequest(1), MARK)).toBe(TC_ACT_OK);
+    expect(verdict(o, kit.udp(68, 67), MARK)).toBe(TC_ACT_SHOT); // op 2
+    expect(verdict(o, kit.udp(5000, 67), MARK)).toBe(TC_ACT_SHOT);
+    expect(verdict(o, kit.tcp(68, 67), MARK)).toBe(TC_ACT_SHOT);
+    expect(verdict(o, kit.arpRequest(), MARK)).toBe(TC_ACT_SHOT);
+    expect(verdict(o, kit.ipv6UdpFrom(68, 67), MARK)).toBe(TC_ACT_SHOT);
+    // Not ours: another service's mark, or the host's unmarked traffic, goes on to the next filter.
+    expect(verdict(o, kit.udp(5000, 6000), MARK + 1)).toBe(TC_ACT_UNSPEC);
+    expect(verdict(o, kit.udp(5000, 6000), 0)).toBe(TC_ACT_UNSPEC);
     // Unconfigured (mark 0 in the config map): nothing is policed.
     const unset = load(0);
-    expect(unset.testRun(EGRESS_PROGRAM_NAME, kit.udp(5000, 6000), 0)).toBe(TC_ACT_OK);
+    expect(verdict(unset, kit.udp(5000, 6000), 0)).toBe(TC_ACT_UNSPEC);
+    expect(verdict(unset, kit.udp(5000, 6000), MARK)).toBe(TC_ACT_UNSPEC);
   });
 
-  it("property: the verdict matches the specification on structured random frames", () => {
+  it("IPv6, ICMPv6 and ARP rules; an empty rule list drops every marked frame", () => {
+    const kit = frameKit(mac("02:00:00:00:00:02"));
+    const o = load(MARK, [
+      { family: "ipv6", protocol: "icmpv6", icmpv6Type: 133 },
+      { family: "ipv6", protocol: "udp", srcPort: 546, dstPort: 547 },
+      { family: "arp" },
+    ]);
+    expect(verdict(o, kit.icmpv6(133), MARK)).toBe(TC_ACT_OK);
+    expect(verdict(o, kit.icmpv6(134), MARK)).toBe(TC_ACT_SHOT);
+    expect(verdict(o, kit.icmpv6AfterHopByHop(133), MARK)).toBe(TC_ACT_SHOT); // extension header
+    expect(verdict(o, kit.ipv6UdpFrom(546, 547), MARK)).toBe(TC_ACT_OK);
+    expect(verdict(o, kit.ipv6UdpFrom(546, 548), MARK)).toBe(TC_ACT_SHOT);
+    expect(verdict(o, kit.arpRequest(), MARK)).toBe(TC_ACT_OK);
+    expect(verdict(o, kit.dhcpRequest(1), MARK)).toBe(TC_ACT_SHOT);
+    const none = load(MARK, []);
+    expect(verdict(none, kit.arpRequest(), MARK)).toBe(TC_ACT_SHOT);
+    expect(verdict(none, kit.arpRequest(), 7)).toBe(TC_ACT_UNSPEC);
+  });
+
+  it("property: the DHCP rules' verdict matches an independent specification on structured random frames", () => {
     const o = load(MARK);
     let allowed = 0;
     const frame = fc
@@ -76,9 +99,9 @@ describe.skipIf(!canRunAsRoot)(`tc egress program, run by the kernel (BPF_PROG_T
       });
     fc.assert(
       fc.property(frame, ({ frame: f, mark }) => {
-        const want = mark !== MARK || isBootRequest(f) ? TC_ACT_OK : TC_ACT_SHOT;
-        if (mark === MARK && want === TC_ACT_OK) allowed++;
-        expect(o.testRun(EGRESS_PROGRAM_NAME, f, mark)).toBe(want);
+        const want = mark !== MARK ? TC_ACT_UNSPEC : isBootRequest(f) ? TC_ACT_OK : TC_ACT_SHOT;
+        if (want === TC_ACT_OK) allowed++;
+        expect(verdict(o, f, mark)).toBe(want);
       }),
       { numRuns: 2000 },
     );
@@ -86,5 +109,36 @@ describe.skipIf(!canRunAsRoot)(`tc egress program, run by the kernel (BPF_PROG_T
     expect(allowed).toBeGreaterThan(20);
     const c = o.mapLookup("egress_counters", new Uint8Array(4));
     expect(c.readBigUInt64LE(0)).toBe(BigInt(allowed));
+  });
+
+  it("property: for random rule tables the kernel's verdict is the TypeScript matcher's", () => {
+    let allowed = 0;
+    let dropped = 0;
+    const rulesArb = fc.array(patternArb, { minLength: 0, maxLength: 8 });
+    // BPF_PROG_TEST_RUN needs at least an Ethernet header, and for IPv4/IPv6 ethertypes more
+    // (see above); shorter frames are padded rather than skipped.
+    const frames = fc.array(nearFrameArb.map((f) => (f.length >= 54 ? f : Uint8Array.from({ length: 54 }, (_, i) => f[i] ?? 0))), {
+      minLength: 1,
+      maxLength: 40,
+    });
+    const o = load(MARK);
+    fc.assert(
+      fc.property(rulesArb, frames, (rules, fs) => {
+        o.mapUpdate("egress_config", new Uint8Array(4), encodeEgressConfig(MARK, rules));
+        for (const f of fs) {
+          const hit = matchEgressRules(rules, f) >= 0;
+          if (hit) allowed++;
+          else dropped++;
+          expect({ rules, frame: Buffer.from(f).toString("hex"), verdict: verdict(o, f, MARK) }).toEqual({
+            rules,
+            frame: Buffer.from(f).toString("hex"),
+            verdict: hit ? TC_ACT_OK : TC_ACT_SHOT,
+          });
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(allowed).toBeGreaterThan(100);
+    expect(dropped).toBeGreaterThan(100);
   });
 });
