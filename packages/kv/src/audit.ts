@@ -1,6 +1,5 @@
 /**
- * The audit log: one JSON line per write or delete attempt (and per refused read), accepted or
- * refused, appended to a file opened O_APPEND and fsynced with every commit of the store, so the
+ * The audit log: one JSON line per change attempted (and per refused read), accepted or refused, appended to a file opened O_APPEND and fsynced with every commit of the store, so the
  * log of an acknowledged write is on disk before the acknowledgement.
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
@@ -12,7 +11,8 @@ export const MAX_AUDIT_VALUE_CHARS = 256;
 export interface AuditRecord {
   time: string;
   client: string;
-  op: "write" | "delete" | "read";
+  /** "commit" only for a commit refused as a whole (too many changes), before any change was looked at. */
+  op: "write" | "delete" | "read" | "commit";
   path: string;
   /** The value before (null: absent). */
   old: string | null;
@@ -22,6 +22,13 @@ export interface AuditRecord {
   result: string;
   /** Why it was refused, for refused attempts. */
   reason?: string;
+  /** The commit's sequence number (decimal), on the lines of an accepted commit that changed something: one commit, one seq. */
+  seq?: string;
+  /**
+   * How many changes the commit held, when more than one. A refused commit is audited as one line,
+   * the change that was refused, with this count: none of its changes were applied.
+   */
+  commit?: number;
 }
 
 /** Shortens a value for the log, saying how long it was. */

@@ -19,7 +19,10 @@ import { KvError, KvErrorCode } from "./errors.ts";
 /** Default time to wait for a response: the store answers in milliseconds, a fsync in tens. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-/** A change delivered to a watch. */
+/**
+ * A change delivered to a watch. The changes of one commit arrive as consecutive events with
+ * the same `seq`: group by seq to see a commit whole.
+ */
 export interface WatchEvent {
   seq: bigint;
   path: string;
@@ -100,6 +103,21 @@ export class KvClient {
     if (r.kind !== "ok") throw unexpected(r, path);
   }
 
+  /**
+   * Applies several changes atomically (a value to write, or null to delete): all or none, one
+   * sequence number, one watch event. Rejects with the error of the first change refused, whose
+   * message names its path; nothing is applied then. An empty commit changes nothing.
+   */
+  async commit(changes: ReadonlyArray<{ path: string; value: string | null }>): Promise<void> {
+    const op: KvOp = {
+      kind: "commit",
+      changes: changes.map((c) => ({ path: splitPath(c.path), value: c.value === null ? null : utf8.encode(c.value) })),
+    };
+    const r = await this.send(this.allocateId(), "/", op, []);
+    if (r.kind === "error") throw KvError.fromWire(r.message);
+    if (r.kind !== "ok") throw unexpected(r, "/");
+  }
+
   /** Keys at or under `prefix`, sorted (operators and the priv only). */
   async list(prefix = "/"): Promise<string[]> {
     const r = await this.request(prefix, { kind: "list" });
@@ -150,7 +168,8 @@ export class KvClient {
     return this.nextId;
   }
 
-  private send(id: number, path: string, op: KvOp): Promise<KvResult> {
+  /** `segments` overrides the path sent on the wire (a commit sends none); `path` still names the request in errors. */
+  private send(id: number, path: string, op: KvOp, segments: string[] = splitPath(path)): Promise<KvResult> {
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
       const timer =
@@ -161,8 +180,8 @@ export class KvClient {
             }, this.timeoutMs)
           : undefined;
       this.waiting.set(id, { resolve, reject, timer, path });
-      // Requests issued in the same turn leave in one write: the store then sees them in one
-      // read and commits them together (a lease's keys are applied as one, never half).
+      // Requests issued in the same turn leave in one write: fewer syscalls, and the store
+      // persists them with one fsync. Applying changes as one is `commit`'s job, not this.
       if (!this.corked) {
         this.corked = true;
         this.socket.cork();
@@ -171,7 +190,7 @@ export class KvClient {
           this.socket.uncork();
         });
       }
-      this.socket.write(encodeKvRequest({ id, path: splitPath(path), op }));
+      this.socket.write(encodeKvRequest({ id, path: segments, op }));
     });
   }
 

@@ -15,13 +15,15 @@ export const KvErrorCode = {
   INVALID_VALUE: "PADDOCK_E_KV_INVALID_VALUE",
   /** The value exceeds the path's size limit, or the store its total limit. */
   TOO_LARGE: "PADDOCK_E_KV_TOO_LARGE",
+  /** A commit holds more than MAX_COMMIT_CHANGES changes, or one path twice. */
+  BAD_COMMIT: "PADDOCK_E_KV_BAD_COMMIT",
   /** The pattern already holds its maximum number of keys. */
   TOO_MANY_KEYS: "PADDOCK_E_KV_TOO_MANY_KEYS",
   /** A read of a key that does not exist. */
   NOT_FOUND: "PADDOCK_E_KV_NOT_FOUND",
   /** The connection sent requests faster than its rate limit. */
   RATE_LIMITED: "PADDOCK_E_KV_RATE_LIMITED",
-  /** Persisting the store failed; the write was not applied. */
+  /** Persisting the store failed; the write (or the whole commit) was not applied. */
   STORAGE: "PADDOCK_E_KV_STORAGE",
   /** The request broke the wire protocol (the connection is closed). */
   PROTOCOL: "PADDOCK_E_KV_PROTOCOL",

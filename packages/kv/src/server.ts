@@ -259,6 +259,14 @@ class Connection {
       }
       case "watch":
         return this.watch(req);
+      case "commit": {
+        if (req.path.length > 0) {
+          return errorResult(new KvError(KvErrorCode.BAD_PATH, "a commit carries its paths in its changes; the request's path must be empty"));
+        }
+        // One token for the whole commit: its size is bounded by the frame and MAX_COMMIT_CHANGES.
+        const r = await store.commit(this.caller, req.op.changes);
+        return r.ok ? { kind: "ok", value: new Uint8Array(0) } : errorResult(r.error);
+      }
       case "audit": {
         if (this.caller.role !== "admin") return errorResult(new KvError(KvErrorCode.FORBIDDEN, "only an operator may read the audit log"));
         await store.settled();
@@ -275,9 +283,13 @@ class Connection {
     const prefix = parseKvSegments(req.path);
     if (!prefix.ok) return errorResult(new KvError(KvErrorCode.BAD_PATH, prefix.reason));
     this.unwatch.push(
+      // The wire keeps one Event per changed path (as before commits existed): a commit's events
+      // go out back to back with the commit's seq, and a client groups them by seq.
       this.server.store.watch(prefix.path, (e) => {
-        const change = e.value === null ? ({ kind: "deleted" } as const) : ({ kind: "written", value: utf8.encode(e.value) } as const);
-        this.reply(req.id, { kind: "event", event: { seq: e.seq, path: e.path.split("/").filter(Boolean), change } });
+        for (const c of e.changes) {
+          const change = c.value === null ? ({ kind: "deleted" } as const) : ({ kind: "written", value: utf8.encode(c.value) } as const);
+          this.reply(req.id, { kind: "event", event: { seq: e.seq, path: c.path.split("/").filter(Boolean), change } });
+        }
       }),
     );
     return { kind: "ok", value: new Uint8Array(0) };

@@ -1,15 +1,18 @@
 /**
  * The store: a tree of paths holding canonical text values, guarded by a service schema.
  *
- * Every write and delete goes through `write`/`delete`, which check the path, the caller's rights
- * and the value, append an audit record, apply the change in memory and resolve once the change
- * is durable. Changes arriving in the same event-loop turn are committed together (one fsync of
- * the audit log, one atomic replace of the store file), then delivered to watchers in sequence
- * order. A commit that fails to reach the disk is rolled back and its writers get an error, so
- * an acknowledged write is always on disk.
+ * Every change goes through `commit` (`write` and `delete` are commits of one change): each change
+ * is checked (path, the caller's rights, the value) and the commit as a whole against the schema's
+ * key counts and total size, before anything is applied; then the audit records are appended, the
+ * changes applied in memory under one sequence number, and the promise resolves once they are
+ * durable. All or none: a refused commit changes nothing. Commits arriving in the same event-loop
+ * turn are persisted together (one fsync of the audit log, one atomic replace of the store file),
+ * then delivered to watchers one event per commit, in sequence order. Persisting that fails is
+ * rolled back whole and its writers get an error, so an acknowledged commit is always on disk.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { MAX_COMMIT_CHANGES } from "@paddock/protocol";
 import { AuditLog, auditValue, type AuditRecord } from "./audit.ts";
 import { KvError, KvErrorCode } from "./errors.ts";
 import { isUnder, parseKvPath, parseKvSegments } from "./path.ts";
@@ -25,12 +28,25 @@ export interface KvCaller {
 /** A value or a typed error. */
 export type KvOutcome<T> = { ok: true; value: T } | { ok: false; error: KvError };
 
-/** A committed change, as watchers receive it. */
+/** One change asked of `commit`: path segments (as on the wire), and the value's bytes or null to delete. */
+export interface KvStoreChange {
+  readonly path: readonly string[];
+  readonly value: Uint8Array | null;
+}
+
+/** One applied change: the key's text path and its new value, null when it was deleted. */
+export interface StoreChange {
+  path: string;
+  value: string | null;
+}
+
+/**
+ * A durable commit, as a watcher receives it: one event per commit that changed something at or
+ * under the watcher's prefix, holding only those changes, in the order the commit listed them.
+ */
 export interface StoreEvent {
   seq: bigint;
-  path: string;
-  /** The new value; null when the key was deleted. */
-  value: string | null;
+  changes: StoreChange[];
 }
 
 /** Minimal logger interface (pino-compatible). */
@@ -47,9 +63,28 @@ const silent: KvLogger = { debug() {}, info() {}, warn() {}, error() {} };
 export const STORE_FILE = "store.json";
 export const AUDIT_FILE = "audit.log";
 
+/** A commit applied in memory, waiting to be persisted. */
 interface Pending {
-  event: StoreEvent;
+  seq: bigint;
+  client: string;
+  changes: StoreChange[];
   resolve: (r: KvOutcome<void>) => void;
+}
+
+/** A change that passed its own checks, with the value it replaces. */
+interface Checked {
+  key: string;
+  entry: SchemaEntry;
+  old: string | null;
+  value: string | null;
+}
+
+/** Why a commit was refused: the error, and the change it names (for the audit line). */
+interface Refusal {
+  error: KvError;
+  change: KvStoreChange | null;
+  /** The value as text for the audit line (or a note on why it is not shown). */
+  text: string | null;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -69,14 +104,14 @@ export class KvStore {
   private readonly audit: AuditLog;
   private readonly storeFile: string;
   private readonly writeFile: (file: string, data: string) => Promise<void> | void;
-  /** What readers see: committed values plus changes of the commit in progress. */
+  /** What readers see: committed values plus the commits being persisted. */
   private current = new Map<string, string>();
   /** What is on disk. */
   private committed = new Map<string, string>();
   private seq: bigint;
   private committedSeq: bigint;
   private batch: Pending[] = [];
-  private commitScheduled: Promise<void> | null = null;
+  private persistScheduled: Promise<void> | null = null;
   private readonly watchers = new Set<{ prefix: string; onEvent: (e: StoreEvent) => void }>();
   private closed = false;
 
@@ -118,14 +153,14 @@ export class KvStore {
     return this.committed;
   }
 
-  /** The sequence number of the last durable change. */
+  /** The sequence number of the last durable commit. */
   get lastSeq(): bigint {
     return this.committedSeq;
   }
 
-  /** Resolves when changes made so far are committed (or rolled back). */
+  /** Resolves when commits made so far are persisted (or rolled back). */
   settled(): Promise<void> {
-    return this.commitScheduled ?? Promise.resolve();
+    return this.persistScheduled ?? Promise.resolve();
   }
 
   /** Reads a key. A calf may read only keys its schema marks readable. */
@@ -141,60 +176,52 @@ export class KvStore {
     return { ok: true, value };
   }
 
-  /** Writes a key; resolves when the write is durable (or refused, or rolled back). */
+  /** Writes a key (a commit of one change); resolves when the write is durable (or refused, or rolled back). */
   write(caller: KvCaller, segments: readonly string[], bytes: Uint8Array): Promise<KvOutcome<void>> {
-    let text: string;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      return Promise.resolve(this.refuse(caller, "write", segments, `<${bytes.length} bytes, not UTF-8>`,
-        new KvError(KvErrorCode.INVALID_VALUE, "the value is not valid UTF-8 text")));
-    }
-    const target = this.resolve(segments);
-    if (!target.ok) return Promise.resolve(this.refuse(caller, "write", segments, text, target.error));
-    const { key, entry } = target.value;
-    const denied = this.checkWriteRight(caller, key, entry);
-    if (denied) return Promise.resolve(this.refuse(caller, "write", segments, text, denied));
-    const size = Buffer.byteLength(text);
-    if (size > entry.maxBytes) {
-      return Promise.resolve(this.refuse(caller, "write", segments, text,
-        new KvError(KvErrorCode.TOO_LARGE, `the value for ${key} is ${size} bytes, limit ${entry.maxBytes}`, key)));
-    }
-    const valid = entry.validate(text);
-    if (!valid.ok) {
-      return Promise.resolve(this.refuse(caller, "write", segments, text, new KvError(KvErrorCode.INVALID_VALUE, `${key}: ${valid.reason}`, key)));
-    }
-    const old = this.current.get(key) ?? null;
-    if (old === null && entry.maxKeys !== undefined) {
-      const count = this.countKeys(entry);
-      if (count >= entry.maxKeys) {
-        return Promise.resolve(this.refuse(caller, "write", segments, text,
-          new KvError(KvErrorCode.TOO_MANY_KEYS, `${entry.pattern} already holds ${count} keys, limit ${entry.maxKeys}`, key)));
-      }
-    }
-    const total = this.totalBytes() - (old === null ? 0 : Buffer.byteLength(old)) + size;
-    if (total > this.schema.maxTotalBytes) {
-      return Promise.resolve(this.refuse(caller, "write", segments, text,
-        new KvError(KvErrorCode.TOO_LARGE, `the store would hold ${total} bytes, limit ${this.schema.maxTotalBytes}`, key)));
-    }
-    this.record({ client: caller.name, op: "write", path: key, old, new: text, result: "ok" });
-    if (old === text) return Promise.resolve({ ok: true, value: undefined });
-    this.current.set(key, text);
-    return this.enqueue({ seq: ++this.seq, path: key, value: text });
+    return this.commit(caller, [{ path: segments, value: bytes }]);
   }
 
   /** Deletes a key (deleting an absent key succeeds); resolves when durable. */
   delete(caller: KvCaller, segments: readonly string[]): Promise<KvOutcome<void>> {
-    const target = this.resolve(segments);
-    if (!target.ok) return Promise.resolve(this.refuse(caller, "delete", segments, null, target.error));
-    const { key, entry } = target.value;
-    const denied = this.checkWriteRight(caller, key, entry);
-    if (denied) return Promise.resolve(this.refuse(caller, "delete", segments, null, denied));
-    const old = this.current.get(key) ?? null;
-    this.record({ client: caller.name, op: "delete", path: key, old, new: null, result: "ok" });
-    if (old === null) return Promise.resolve({ ok: true, value: undefined });
-    this.current.delete(key);
-    return this.enqueue({ seq: ++this.seq, path: key, value: null });
+    return this.commit(caller, [{ path: segments, value: null }]);
+  }
+
+  /**
+   * Applies several changes atomically. Every change is checked (path, rights, UTF-8, size,
+   * validator), then the commit as a whole (wildcard key counts and the store's total size, as if
+   * every change applied), before anything is applied: a refusal names the first failing change
+   * and changes nothing. An accepted commit gets one sequence number, is persisted once, reaches
+   * each watcher as one event, and resolves when durable; if persisting fails it is rolled back
+   * whole. A path may appear only once; an empty commit succeeds and changes nothing.
+   */
+  commit(caller: KvCaller, changes: readonly KvStoreChange[]): Promise<KvOutcome<void>> {
+    if (changes.length === 0) return Promise.resolve({ ok: true, value: undefined });
+    const checked = this.check(caller, changes);
+    if (!checked.ok) {
+      const { error, change, text } = checked.error;
+      const op = change === null ? "commit" : change.value === null ? "delete" : "write";
+      const r = this.refuse<void>(caller, op, change?.path ?? [], text, error, changes.length);
+      return Promise.resolve(r);
+    }
+    const applied = checked.value.filter((c) => c.old !== c.value);
+    const seq = applied.length > 0 ? ++this.seq : undefined;
+    const many = changes.length > 1 ? changes.length : undefined;
+    for (const c of checked.value) {
+      this.record({ client: caller.name, op: c.value === null ? "delete" : "write", path: c.key, old: c.old, new: c.value, result: "ok", seq: seq?.toString(), commit: many });
+    }
+    if (seq === undefined) {
+      // Nothing changed; the audit lines still reach the disk with the next persist.
+      this.schedulePersist();
+      return Promise.resolve({ ok: true, value: undefined });
+    }
+    for (const c of applied) {
+      if (c.value === null) this.current.delete(c.key);
+      else this.current.set(c.key, c.value);
+    }
+    return new Promise((resolve) => {
+      this.batch.push({ seq, client: caller.name, changes: applied.map((c) => ({ path: c.key, value: c.value })), resolve });
+      this.schedulePersist();
+    });
   }
 
   /** Lists keys at or under a prefix, sorted. Operators and the priv only. */
@@ -205,7 +232,10 @@ export class KvStore {
     return { ok: true, value: [...this.current.keys()].filter((k) => isUnder(k, prefix.path)).sort() };
   }
 
-  /** Subscribes to durable changes at or under a prefix, delivered in sequence order. */
+  /**
+   * Subscribes to durable commits at or under a prefix: one event per commit that changed a key
+   * there, with only those changes, in sequence order.
+   */
   watch(prefix: string, onEvent: (e: StoreEvent) => void): () => void {
     const w = { prefix, onEvent };
     this.watchers.add(w);
@@ -217,12 +247,84 @@ export class KvStore {
     return this.audit.tail(count, maxBytes);
   }
 
-  /** Commits what is pending and closes the audit log. */
+  /** Persists what is pending and closes the audit log. */
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.commitScheduled) await this.commitScheduled;
+    while (this.persistScheduled) await this.persistScheduled;
     this.closed = true;
     this.audit.close();
+  }
+
+  /** Checks every change, then the commit as a whole, against the current values. Applies nothing. */
+  private check(caller: KvCaller, changes: readonly KvStoreChange[]): { ok: true; value: Checked[] } | { ok: false; error: Refusal } {
+    if (changes.length > MAX_COMMIT_CHANGES) {
+      return refusal(null, null, new KvError(KvErrorCode.BAD_COMMIT, `a commit may hold at most ${MAX_COMMIT_CHANGES} changes, not ${changes.length}`));
+    }
+    const checked: Checked[] = [];
+    const seen = new Set<string>();
+    for (const change of changes) {
+      const c = this.checkChange(caller, change);
+      if (!c.ok) return c;
+      if (seen.has(c.value.key)) {
+        return refusal(change, c.value.value, new KvError(KvErrorCode.BAD_COMMIT, `${c.value.key} appears twice in one commit`, c.value.key));
+      }
+      seen.add(c.value.key);
+      checked.push(c.value);
+    }
+    const after = new Map(this.current);
+    for (const c of checked) {
+      if (c.value === null) after.delete(c.key);
+      else after.set(c.key, c.value);
+    }
+    // Key counts: a commit may not leave a wildcard pattern with more keys than it allows (nor
+    // add to one already over, after a schema change); the first change adding a key is named.
+    const counts = new Map<SchemaEntry, { before: number; after: number }>();
+    for (const [i, c] of checked.entries()) {
+      const max = c.entry.maxKeys;
+      if (max === undefined || c.value === null || c.old !== null) continue;
+      let n = counts.get(c.entry);
+      if (!n) counts.set(c.entry, (n = { before: countKeys(this.current, c.entry), after: countKeys(after, c.entry) }));
+      if (n.after > max && n.after > n.before) {
+        return refusal(changes[i]!, c.value, new KvError(KvErrorCode.TOO_MANY_KEYS, `${c.key}: ${c.entry.pattern} would hold ${n.after} keys, limit ${max}`, c.key));
+      }
+    }
+    // Total size, counted after the whole commit; the first change that grows the store is named.
+    const before = totalBytes(this.current);
+    const total = totalBytes(after);
+    if (total > this.schema.maxTotalBytes && total > before) {
+      const i = checked.findIndex((c) => c.value !== null && Buffer.byteLength(c.value) > Buffer.byteLength(c.old ?? ""));
+      const c = checked[i]!;
+      return refusal(changes[i]!, c.value, new KvError(KvErrorCode.TOO_LARGE, `${c.key}: the store would hold ${total} bytes, limit ${this.schema.maxTotalBytes}`, c.key));
+    }
+    return { ok: true, value: checked };
+  }
+
+  /** One change's own checks: path, rights, then (for a write) UTF-8, size and validator. */
+  private checkChange(caller: KvCaller, change: KvStoreChange): { ok: true; value: Checked } | { ok: false; error: Refusal } {
+    const bytes = change.value;
+    const target = this.resolve(change.path);
+    if (!target.ok) return refusal(change, bytes === null ? null : describeBytes(bytes), target.error);
+    const { key, entry } = target.value;
+    let text: string | null = null;
+    if (bytes !== null) {
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        return refusal(change, describeBytes(bytes), new KvError(KvErrorCode.INVALID_VALUE, `the value for ${key} is not valid UTF-8 text`, key));
+      }
+    }
+    if (caller.role === "calf" && entry.writer !== "calf") {
+      return refusal(change, text, new KvError(KvErrorCode.READ_ONLY, `${key} is written by the priv; a calf may only read it`, key));
+    }
+    if (text !== null) {
+      const size = Buffer.byteLength(text);
+      if (size > entry.maxBytes) {
+        return refusal(change, text, new KvError(KvErrorCode.TOO_LARGE, `the value for ${key} is ${size} bytes, limit ${entry.maxBytes}`, key));
+      }
+      const valid = entry.validate(text);
+      if (!valid.ok) return refusal(change, text, new KvError(KvErrorCode.INVALID_VALUE, `${key}: ${valid.reason}`, key));
+    }
+    return { ok: true, value: { key, entry, old: this.current.get(key) ?? null, value: text } };
   }
 
   private resolve(segments: readonly string[]): KvOutcome<{ key: string; entry: SchemaEntry }> {
@@ -233,17 +335,19 @@ export class KvStore {
     return { ok: true, value: { key: parsed.path, entry } };
   }
 
-  private checkWriteRight(caller: KvCaller, key: string, entry: SchemaEntry): KvError | null {
-    if (caller.role === "calf" && entry.writer !== "calf") {
-      return new KvError(KvErrorCode.READ_ONLY, `${key} is written by the priv; a calf may only read it`, key);
-    }
-    return null;
-  }
-
-  private refuse<T>(caller: KvCaller, op: AuditRecord["op"], segments: readonly string[], value: string | null, error: KvError): KvOutcome<T> {
+  private refuse<T>(caller: KvCaller, op: AuditRecord["op"], segments: readonly string[], value: string | null, error: KvError, commit?: number): KvOutcome<T> {
     const key = error.path ?? (parseKvSegments(segments).ok ? "/" + segments.join("/") : JSON.stringify(segments.slice(0, 16)));
-    this.record({ client: caller.name, op, path: key.slice(0, 300), old: this.current.get(key) ?? null, new: value, result: error.code, reason: error.message });
-    this.scheduleCommit();
+    this.record({
+      client: caller.name,
+      op,
+      path: key.slice(0, 300),
+      old: this.current.get(key) ?? null,
+      new: value,
+      result: error.code,
+      reason: error.message,
+      commit: commit !== undefined && commit > 1 ? commit : undefined,
+    });
+    this.schedulePersist();
     return { ok: false, error };
   }
 
@@ -251,38 +355,17 @@ export class KvStore {
     this.audit.append({ time: new Date().toISOString(), ...r, old: auditValue(r.old), new: auditValue(r.new) });
   }
 
-  private countKeys(entry: SchemaEntry): number {
-    let n = 0;
-    for (const k of this.current.keys()) {
-      const parsed = parseKvPath(k);
-      if (parsed.ok && matchesPattern(entry, parsed.segments)) n++;
-    }
-    return n;
+  private schedulePersist(): void {
+    if (this.persistScheduled) return;
+    this.persistScheduled = new Promise((done) => setImmediate(() => void this.persist().finally(done)));
   }
 
-  private totalBytes(): number {
-    let n = 0;
-    for (const v of this.current.values()) n += Buffer.byteLength(v);
-    return n;
-  }
-
-  private enqueue(event: StoreEvent): Promise<KvOutcome<void>> {
-    return new Promise((resolve) => {
-      this.batch.push({ event, resolve });
-      this.scheduleCommit();
-    });
-  }
-
-  private scheduleCommit(): void {
-    if (this.commitScheduled) return;
-    this.commitScheduled = new Promise((done) => setImmediate(() => void this.commit().finally(done)));
-  }
-
-  /** Commits the batch: fsync the audit log, replace the store file, then acknowledge and notify. */
-  private async commit(): Promise<void> {
+  /** Persists the batch: fsync the audit log, replace the store file, then acknowledge and notify. */
+  private async persist(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
     const seq = this.seq;
+    // Commits are applied to `current` whole, in one synchronous step, so this copy never holds half of one.
     const snapshotted = new Map(this.current);
     try {
       this.audit.sync();
@@ -291,40 +374,70 @@ export class KvStore {
         await this.writeFile(this.storeFile, JSON.stringify(snapshot, null, 1) + "\n");
       }
     } catch (cause) {
-      // Roll back to what is on disk, including changes that arrived while we were writing.
+      // Roll back to what is on disk, including commits that arrived while we were writing.
       const failed = [...batch, ...this.batch];
       this.batch = [];
       this.current = new Map(this.committed);
       this.seq = this.committedSeq;
       const error = new KvError(KvErrorCode.STORAGE, `could not persist the store in ${this.stateDir}: ${(cause as Error).message}`, undefined, { cause });
-      this.log.error({ err: (cause as Error).message, changes: failed.length }, "store commit failed; changes rolled back");
+      this.log.error({ err: (cause as Error).message, commits: failed.length }, "store commit failed; changes rolled back");
       for (const p of failed) {
         try {
-          this.record({ client: "store", op: p.event.value === null ? "delete" : "write", path: p.event.path, old: null, new: p.event.value, result: error.code, reason: "rolled back" });
+          for (const c of p.changes) {
+            this.record({ client: p.client, op: c.value === null ? "delete" : "write", path: c.path, old: null, new: c.value, result: error.code, reason: "rolled back", seq: p.seq.toString() });
+          }
         } catch {
           // The audit log may be on the same failing disk; the error still reaches the writer.
         }
         p.resolve({ ok: false, error });
       }
-      this.commitScheduled = null;
+      this.persistScheduled = null;
       return;
     }
     this.committedSeq = seq;
     this.committed = snapshotted;
-    this.commitScheduled = null;
-    // Changes (and refusals to audit) that arrived during the write go with the next commit.
-    if (this.batch.length > 0 || this.audit.hasUnsynced) this.scheduleCommit();
+    this.persistScheduled = null;
+    // Commits (and refusals to audit) that arrived during the write go with the next persist.
+    if (this.batch.length > 0 || this.audit.hasUnsynced) this.schedulePersist();
     for (const p of batch) p.resolve({ ok: true, value: undefined });
     for (const p of batch) {
       for (const w of this.watchers) {
-        if (isUnder(p.event.path, w.prefix)) {
-          try {
-            w.onEvent(p.event);
-          } catch (err) {
-            this.log.error({ err: (err as Error).message, path: p.event.path }, "a watcher failed");
-          }
+        const changes = p.changes.filter((c) => isUnder(c.path, w.prefix));
+        if (changes.length === 0) continue;
+        try {
+          w.onEvent({ seq: p.seq, changes });
+        } catch (err) {
+          this.log.error({ err: (err as Error).message, seq: p.seq.toString() }, "a watcher failed");
         }
       }
     }
   }
+}
+
+function refusal(change: KvStoreChange | null, text: string | null, error: KvError): { ok: false; error: Refusal } {
+  return { ok: false, error: { error, change, text } };
+}
+
+/** How a value's bytes appear in the audit log when they are not (or not yet known to be) text. */
+function describeBytes(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return `<${bytes.length} bytes, not UTF-8>`;
+  }
+}
+
+function countKeys(values: ReadonlyMap<string, string>, entry: SchemaEntry): number {
+  let n = 0;
+  for (const k of values.keys()) {
+    const parsed = parseKvPath(k);
+    if (parsed.ok && matchesPattern(entry, parsed.segments)) n++;
+  }
+  return n;
+}
+
+function totalBytes(values: ReadonlyMap<string, string>): number {
+  let n = 0;
+  for (const v of values.values()) n += Buffer.byteLength(v);
+  return n;
 }

@@ -137,6 +137,57 @@ describe("KvServer", () => {
     admin.close();
   });
 
+  it("commits a lease over the wire: one seq for all its events, all or none", async () => {
+    const admin = await KvClient.connect(adminSock);
+    const seen: Array<[bigint, string]> = [];
+    await admin.watch("/ntp", (e) => seen.push([e.seq, `${e.path}=${e.value}`]));
+    const calf = await KvClient.connect(calfSock);
+    await calf.commit([
+      { path: "/ntp/001", value: "10.0.0.123" },
+      { path: "/ntp/002", value: "10.0.0.124" },
+      { path: "/lease/server", value: "10.0.0.1" },
+    ]);
+    await expect(calf.commit([{ path: "/ntp/003", value: "10.0.0.125" }, { path: "/ntp/001", value: null }, { path: "/mac", value: "02:00:00:00:00:07" }]))
+      .rejects.toMatchObject({ code: "PADDOCK_E_KV_READ_ONLY", message: expect.stringContaining("/mac") });
+    await calf.commit([{ path: "/ntp/002", value: null }, { path: "/mtu", value: "1280" }]);
+    const end = Date.now() + 2000;
+    while (seen.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    expect(seen.map(([, e]) => e)).toEqual(["/ntp/001=10.0.0.123", "/ntp/002=10.0.0.124", "/ntp/002=null"]);
+    expect(seen[0]![0]).toBe(seen[1]![0]);
+    expect(seen[2]![0]).toBeGreaterThan(seen[1]![0]);
+    expect(await admin.list("/ntp")).toEqual(["/ntp/001"]);
+    await calf.commit([]);
+    calf.close();
+    admin.close();
+  });
+
+  it("counts a commit as one request against the calf rate limit", async () => {
+    // 150 commits of 64 changes: within the burst of 200 requests, far over it if changes counted.
+    const c = raw(calfSock);
+    const changes = Array.from({ length: 64 }, (_, i) => ({ path: ["route", String(i + 1).padStart(3, "0")], value: te.encode(`10.${i}.0.0/16 0.0.0.0`) }));
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 150; i++) frames.push(req(i + 1, "/", { kind: "commit", changes }));
+    c.send(Buffer.concat(frames));
+    expect(await c.waitFor(() => c.responses.length === 150, 10_000)).toBe(true);
+    expect(c.responses.filter((r) => text(r) === "error:PADDOCK_E_KV_RATE_LIMITED")).toEqual([]);
+    expect(c.responses.every((r) => text(r) === "ok:")).toBe(true);
+  });
+
+  it("refuses a commit whose request carries a path, keeping the connection", async () => {
+    const c = raw(calfSock);
+    c.send(Buffer.concat([req(1, "/ip", { kind: "commit", changes: [{ path: ["ip"], value: te.encode("10.1.2.3/24") }] }), req(2, "/mac", { kind: "read" })]));
+    expect(await c.waitFor(() => c.responses.length === 2)).toBe(true);
+    expect(Object.fromEntries(c.responses.map((r) => [r.id, text(r)]))).toEqual({ 1: "error:PADDOCK_E_KV_BAD_PATH", 2: expect.stringMatching(/^ok:|^error:PADDOCK_E_KV_NOT_FOUND$/) });
+    expect(c.isClosed()).toBe(false);
+  });
+
+  it("closes a connection that sends a commit of more than MAX_COMMIT_CHANGES changes", async () => {
+    const c = raw(calfSock);
+    c.send(req(1, "/", { kind: "commit", changes: Array.from({ length: 129 }, () => ({ path: ["mtu"], value: null })) }));
+    expect(await c.waitFor(() => c.isClosed())).toBe(true);
+    expect(c.responses).toEqual([]);
+  });
+
   it("client errors carry the server's stable code", async () => {
     const calf = await KvClient.connect(calfSock);
     await expect(calf.write("/ip", "999.1.1.1/24")).rejects.toMatchObject({ code: "PADDOCK_E_KV_INVALID_VALUE", path: "/ip" });
@@ -157,12 +208,13 @@ describe("KvServer", () => {
 
   it("survives arbitrary bytes and mutated messages on many connections, then still serves", async () => {
     const valid = write(7, "/gateway", "10.1.2.1");
+    const validCommit = req(8, "/", { kind: "commit", changes: [{ path: ["gateway"], value: te.encode("10.1.2.1") }, { path: ["nameserver", "001"], value: null }] });
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
           fc.uint8Array({ minLength: 1, maxLength: 200 }),
-          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }).map((flips) => {
-            const m = valid.slice();
+          fc.tuple(fc.constantFrom(valid, validCommit), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 })).map(([frame, flips]) => {
+            const m = frame.slice();
             for (const [at, v] of flips) m[at % m.length] = v;
             return m;
           }),

@@ -24,6 +24,25 @@ struct Request {
     # Read the last N lines of the audit log (0: as many as fit in one response); answered
     # with `ok` carrying JSON lines.
     audit @7 :UInt32;
+    # Apply several changes atomically: validated together, applied all or none under one
+    # sequence number, persisted once, delivered to each watcher as one commit. The changes carry
+    # their own paths; the request's `path` must be empty. Answered with `ok` (empty) or `error`
+    # naming the first change that was refused.
+    commit @8 :Commit;
+  }
+}
+
+# The changes of one atomic commit, applied in order; a path may appear only once.
+struct Commit {
+  changes @0 :List(Change);
+}
+
+# One change of a commit: write a value to a path, or delete the key.
+struct Change {
+  path @0 :List(Text);
+  union {
+    write @1 :Data;
+    delete @2 :Void;
   }
 }
 
@@ -38,14 +57,16 @@ struct Response {
     # Extensions (Paddock).
     # The answer to `list`: full paths of the keys under the prefix, sorted.
     paths @3 :List(Text);
-    # One change delivered to a `watch`.
+    # One change delivered to a `watch`. A commit of several changes under the prefix arrives as
+    # several consecutive events with the same `seq`: a client groups them by seq.
     event @4 :Event;
   }
 }
 
 # A committed change to the store.
 struct Event {
-  # Commit sequence number: strictly increasing for the store's lifetime.
+  # Commit sequence number: strictly increasing for the store's lifetime, shared by every change
+  # of one commit.
   seq @0 :UInt64;
   path @1 :List(Text);
   union {

@@ -7,7 +7,7 @@ import * as capnp from "capnp-ts";
 import * as wire from "./generated/kv.capnp.js";
 import { fail, ok, type Result } from "./errors.ts";
 import { guarded } from "./guard.ts";
-import { MAX_PATH_BYTES, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES } from "./limits.ts";
+import { MAX_COMMIT_CHANGES, MAX_PATH_BYTES, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES } from "./limits.ts";
 
 /** An operation a client asks of the store. */
 export type KvOp =
@@ -16,7 +16,16 @@ export type KvOp =
   | { kind: "delete" }
   | { kind: "list" }
   | { kind: "watch" }
-  | { kind: "audit"; tail: number };
+  | { kind: "audit"; tail: number }
+  /** Several changes applied atomically; the request's own path is empty. */
+  | { kind: "commit"; changes: KvChange[] };
+
+/** One change of a commit: a value to write, or null to delete the key. */
+export interface KvChange {
+  /** Path segments, as for a request. */
+  path: string[];
+  value: Uint8Array | null;
+}
 
 /** A request: `id` is the client's, echoed in the response, so requests can be pipelined. */
 export interface KvRequest {
@@ -88,6 +97,18 @@ export function encodeKvRequest(req: KvRequest): Uint8Array {
     case "audit":
       root.setAudit(req.op.tail);
       break;
+    case "commit": {
+      const list = root.initCommit().initChanges(req.op.changes.length);
+      req.op.changes.forEach((c, i) => {
+        const change = list.get(i);
+        const path = change.initPath(c.path.length);
+        c.path.forEach((segment, j) => path.set(j, segment));
+        const value = c.value;
+        if (value === null) change.setDelete();
+        else setData((n) => change.initWrite(n), value);
+      });
+      break;
+    }
   }
   return frameOf(message);
 }
@@ -149,6 +170,39 @@ function readPath(list: capnp.List<string>): Result<string[]> {
 }
 
 /**
+ * A commit's changes. The count is read from the raw list pointer and checked before
+ * `getChanges()` runs: capnp-ts 0.9.3 copies a list whose elements are smaller than the schema's
+ * Change into a new allocation of count × sizeof(Change), and a 96-byte frame claiming 2^24
+ * zero-sized changes cost it 1 s and a 400 MB buffer (measured) before any check of ours.
+ */
+function readChanges(commit: wire.Commit): Result<KvChange[]> {
+  const length = capnp.Struct.getPointerAs(0, capnp.List, commit).getLength();
+  // capnp-ts reads a composite list's count as a signed offset: a hostile tag can make it negative.
+  if (length < 0 || length > MAX_COMMIT_CHANGES) {
+    return fail("PADDOCK_E_PROTO_BAD_REQUEST", `commit has ${length} changes, limit ${MAX_COMMIT_CHANGES}`);
+  }
+  const list = commit.getChanges();
+  if (list.getLength() !== length) return fail("PADDOCK_E_PROTO_DECODE", "commit: the changes list changed length when read");
+  const changes: KvChange[] = [];
+  for (let i = 0; i < length; i++) {
+    const change = list.get(i);
+    const path = readPath(change.getPath());
+    if (!path.ok) return fail(path.error.code, `change ${i}: ${path.error.detail}`);
+    switch (change.which()) {
+      case wire.Change_Which.WRITE:
+        changes.push({ path: path.value, value: bytesOf(change.getWrite()) });
+        break;
+      case wire.Change_Which.DELETE:
+        changes.push({ path: path.value, value: null });
+        break;
+      default:
+        return fail("PADDOCK_E_PROTO_BAD_REQUEST", `change ${i}: unknown kind ${change.which()}`);
+    }
+  }
+  return ok(changes);
+}
+
+/**
  * Decodes one frame (already validated by the FrameReader) as a request. Total: any bytes give
  * a request or a typed error.
  */
@@ -178,6 +232,12 @@ export function decodeKvRequest(frame: Uint8Array): Result<KvRequest> {
       case wire.Request_Which.AUDIT:
         op = { kind: "audit", tail: root.getAudit() };
         break;
+      case wire.Request_Which.COMMIT: {
+        const changes = readChanges(root.getCommit());
+        if (!changes.ok) return changes;
+        op = { kind: "commit", changes: changes.value };
+        break;
+      }
       default:
         return fail("PADDOCK_E_PROTO_BAD_REQUEST", `unknown operation ${root.which()}`);
     }

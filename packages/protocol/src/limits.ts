@@ -32,3 +32,9 @@ export const MAX_SEGMENT_BYTES = 64;
 
 /** Bytes of a whole path as text ("/a/b"): bounds audit lines and map keys. */
 export const MAX_PATH_BYTES = 256;
+
+/**
+ * Changes in one commit. Every key the DHCPv4 schema can hold at once (109, most of them 64
+ * routes) fits in one commit, so a lease never needs two; the frame limit bounds the bytes.
+ */
+export const MAX_COMMIT_CHANGES = 128;

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   FrameReader,
+  MAX_COMMIT_CHANGES,
   decodeKvRequest,
   decodeKvResponse,
   encodeKvRequest,
@@ -11,6 +12,10 @@ import {
 } from "../src/index.ts";
 
 const segment = fc.string({ minLength: 1, maxLength: 12 });
+const change = fc.record({
+  path: fc.array(segment, { maxLength: 6 }),
+  value: fc.option(fc.uint8Array({ maxLength: 32 }), { nil: null }),
+});
 const op = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((value) => ({ kind: "write" as const, value })),
   fc.constant({ kind: "read" as const }),
@@ -18,6 +23,7 @@ const op = fc.oneof(
   fc.constant({ kind: "list" as const }),
   fc.constant({ kind: "watch" as const }),
   fc.nat({ max: 0xffffffff }).map((tail) => ({ kind: "audit" as const, tail })),
+  fc.array(change, { maxLength: 12 }).map((changes) => ({ kind: "commit" as const, changes })),
 );
 const request: fc.Arbitrary<KvRequest> = fc.record({
   id: fc.integer({ min: -0x80000000, max: 0x7fffffff }),
@@ -62,6 +68,50 @@ describe("KV messages", () => {
   it("rejects an overlong segment", () => {
     const r = decodeKvRequest(encodeKvRequest({ id: 1, path: ["x".repeat(65)], op: { kind: "read" } }));
     expect(r.ok || r.error.code).toBe("PADDOCK_E_PROTO_BAD_REQUEST");
+  });
+
+  it("round-trips a commit of MAX_COMMIT_CHANGES changes, and rejects one more", () => {
+    const changes = Array.from({ length: MAX_COMMIT_CHANGES }, (_, i) => ({ path: ["route", String(i).padStart(3, "0")], value: i % 2 ? null : new Uint8Array([i]) }));
+    const full: KvRequest = { id: 5, path: [], op: { kind: "commit", changes } };
+    expect(decodeKvRequest(encodeKvRequest(full))).toEqual({ ok: true, value: full });
+    const over = encodeKvRequest({ id: 5, path: [], op: { kind: "commit", changes: [...changes, { path: ["ip"], value: null }] } });
+    const r = decodeKvRequest(over);
+    expect(r.ok || r.error).toEqual({ code: "PADDOCK_E_PROTO_BAD_REQUEST", detail: `commit has ${MAX_COMMIT_CHANGES + 1} changes, limit ${MAX_COMMIT_CHANGES}` });
+  });
+
+  it("applies the path limits to every change of a commit", () => {
+    for (const path of [Array(9).fill("a"), ["x".repeat(65)], Array(8).fill("y".repeat(40))]) {
+      const r = decodeKvRequest(encodeKvRequest({ id: 1, path: [], op: { kind: "commit", changes: [{ path: ["ip"], value: null }, { path, value: null }] } }));
+      expect(r.ok || r.error.code).toBe("PADDOCK_E_PROTO_BAD_REQUEST");
+      expect(r.ok || r.error.detail).toMatch(/^change 1: /);
+    }
+  });
+
+  it.each([
+    ["2^29 - 1", 0x1fffffff],
+    ["129", MAX_COMMIT_CHANGES + 1],
+    ["a negative", -1], // capnp-ts reads the tag's count as a signed 30-bit offset
+  ])("refuses %s change count in a list of zero-sized changes before reading it", (_name, count) => {
+    // A composite list of zero-sized structs may claim 2^29 elements in no words at all, and
+    // capnp-ts would copy it into count × sizeof(Change) bytes: the count is refused first.
+    const frame = encodeKvRequest({ id: 1, path: [], op: { kind: "commit", changes: [{ path: [], value: null }] } });
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    const SEGMENT = 8; // one-segment frame: the segment table is one word
+    let patched = false;
+    for (let at = SEGMENT; at + 8 <= frame.length; at += 8) {
+      const lo = view.getUint32(at, true);
+      const hi = view.getUint32(at + 4, true);
+      if ((lo & 3) !== 1 || (hi & 7) !== 7) continue; // a list pointer of composite elements
+      const tag = at + 8 + (lo >> 2) * 8;
+      view.setUint32(at + 4, 7, true); // no words of content
+      view.setUint32(tag, ((count & 0x3fffffff) << 2) >>> 0, true); // element count in the tag's offset field
+      view.setUint32(tag + 4, 0, true); // zero data words, zero pointers per element
+      patched = true;
+      break;
+    }
+    expect(patched).toBe(true);
+    const r = decodeKvRequest(frame);
+    expect(r.ok || r.error).toEqual({ code: "PADDOCK_E_PROTO_BAD_REQUEST", detail: `commit has ${count} changes, limit ${MAX_COMMIT_CHANGES}` });
   });
 
   it("decodes arbitrary bytes to a request or a typed error, never an exception", () => {

@@ -11,7 +11,8 @@ export declare enum Request_Which {
     DELETE = 2,
     LIST = 3,
     WATCH = 4,
-    AUDIT = 5
+    AUDIT = 5,
+    COMMIT = 6
 }
 export declare class Request extends __S {
     static readonly WRITE = Request_Which.WRITE;
@@ -20,6 +21,7 @@ export declare class Request extends __S {
     static readonly LIST = Request_Which.LIST;
     static readonly WATCH = Request_Which.WATCH;
     static readonly AUDIT = Request_Which.AUDIT;
+    static readonly COMMIT = Request_Which.COMMIT;
     static readonly _capnp: {
         displayName: string;
         id: string;
@@ -51,8 +53,60 @@ export declare class Request extends __S {
     getAudit(): number;
     isAudit(): boolean;
     setAudit(value: number): void;
+    adoptCommit(value: capnp.Orphan<Commit>): void;
+    disownCommit(): capnp.Orphan<Commit>;
+    getCommit(): Commit;
+    hasCommit(): boolean;
+    initCommit(): Commit;
+    isCommit(): boolean;
+    setCommit(value: Commit): void;
     toString(): string;
     which(): Request_Which;
+}
+export declare class Commit extends __S {
+    static readonly _capnp: {
+        displayName: string;
+        id: string;
+        size: any;
+    };
+    static _Changes: capnp.ListCtor<Change>;
+    adoptChanges(value: capnp.Orphan<capnp.List<Change>>): void;
+    disownChanges(): capnp.Orphan<capnp.List<Change>>;
+    getChanges(): capnp.List<Change>;
+    hasChanges(): boolean;
+    initChanges(length: number): capnp.List<Change>;
+    setChanges(value: capnp.List<Change>): void;
+    toString(): string;
+}
+export declare enum Change_Which {
+    WRITE = 0,
+    DELETE = 1
+}
+export declare class Change extends __S {
+    static readonly WRITE = Change_Which.WRITE;
+    static readonly DELETE = Change_Which.DELETE;
+    static readonly _capnp: {
+        displayName: string;
+        id: string;
+        size: any;
+    };
+    adoptPath(value: capnp.Orphan<capnp.List<string>>): void;
+    disownPath(): capnp.Orphan<capnp.List<string>>;
+    getPath(): capnp.List<string>;
+    hasPath(): boolean;
+    initPath(length: number): capnp.List<string>;
+    setPath(value: capnp.List<string>): void;
+    adoptWrite(value: capnp.Orphan<capnp.Data>): void;
+    disownWrite(): capnp.Orphan<capnp.Data>;
+    getWrite(): capnp.Data;
+    hasWrite(): boolean;
+    initWrite(length: number): capnp.Data;
+    isWrite(): boolean;
+    setWrite(value: capnp.Data): void;
+    isDelete(): boolean;
+    setDelete(): void;
+    toString(): string;
+    which(): Change_Which;
 }
 export declare enum Response_Which {
     OK = 0,
