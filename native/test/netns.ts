@@ -4,6 +4,8 @@
  * `ip netns exec`, which remounts /sys; DESIGN.md measured facts).
  */
 
+import { randomBytes } from "node:crypto";
+
 import { inNetns, sh as run, uniqueName } from "../../test/helpers/netns.ts";
 
 export { inNetns, run, uniqueName };
@@ -27,16 +29,26 @@ export interface VethPair {
 
 const created: string[] = [];
 
-/** Creates namespaces a and b, a veth pair between them, both up, IPv6 off (no stray frames). */
-export function createVethPair(): VethPair {
-  const a = uniqueName("pna");
-  const b = uniqueName("pnb");
+/** A random hex suffix: names stay unique across concurrent runs and leftovers of crashed ones. */
+function randomSuffix(): string {
+  return randomBytes(3).toString("hex");
+}
+
+/**
+ * Creates namespaces a and b, a veth pair between them, both up, IPv6 off (no stray frames).
+ * With `nsPrefix` the namespaces are `${nsPrefix}a-<random>` / `${nsPrefix}b-<random>` and the
+ * interfaces `pva<random>` / `pvb<random>`, so a run's leftovers are recognisable by prefix.
+ */
+export function createVethPair(opts: { nsPrefix?: string } = {}): VethPair {
+  const suffix = randomSuffix();
+  const a = opts.nsPrefix === undefined ? uniqueName("pna") : `${opts.nsPrefix}a-${suffix}`;
+  const b = opts.nsPrefix === undefined ? uniqueName("pnb") : `${opts.nsPrefix}b-${suffix}`;
   run("ip", ["netns", "add", a]);
   created.push(a);
   run("ip", ["netns", "add", b]);
   created.push(b);
-  const ifA = uniqueName("va");
-  const ifB = uniqueName("vb");
+  const ifA = opts.nsPrefix === undefined ? uniqueName("va") : `pva${suffix}`;
+  const ifB = opts.nsPrefix === undefined ? uniqueName("vb") : `pvb${suffix}`;
   run("ip", ["link", "add", ifA, "netns", a, "type", "veth", "peer", "name", ifB, "netns", b]);
   for (const [ns, ifname] of [
     [a, ifA],
