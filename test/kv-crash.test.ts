@@ -1,15 +1,17 @@
 /**
  * Crash safety: kill -9 the real `paddock kv serve` in the middle of a burst of pipelined writes,
  * restart it on the same state directory, and check that every acknowledged write is there and
- * that the audit log parses line by line.
+ * that the audit log parses line by line. Then the same for commits, against the store and server
+ * run from source (the CLI bundle may lag the tree): the store file holds each commit whole or not
+ * at all.
  */
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { KvClient } from "@paddock/kv";
-import { startPaddock, stopProcess, waitForOutput } from "./helpers/paddock.ts";
+import { repoRoot, startPaddock, stopProcess, waitForOutput } from "./helpers/paddock.ts";
 
 const KEYS = 16; // the dhcp4 schema allows 16 /state keys
 let child: ChildProcess | undefined;
@@ -64,5 +66,63 @@ it.each([150, 400, 900])("keeps every acknowledged write when killed after %i ms
   admin.close();
   const lines = readFileSync(path.join(dir, "state", "audit.log"), "utf8").split("\n").filter(Boolean);
   expect(lines.length).toBeGreaterThanOrEqual([...acked.values()].length);
+  for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+});
+
+/** The store and server from source (packages/kv/test/fixtures/kv-serve.ts); returns the sockets. */
+async function serveSource(dir: string): Promise<{ calf: string; admin: string }> {
+  const calf = path.join(dir, "calf.sock");
+  const admin = path.join(dir, "admin.sock");
+  const fixture = path.join(repoRoot, "packages/kv/test/fixtures/kv-serve.ts");
+  child = spawn(process.execPath, ["--import", "tsx", fixture, path.join(dir, "state"), calf, admin], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  await waitForOutput(child, /store ready/);
+  return { calf, admin };
+}
+
+/** One commit's keys: a crash must leave all of them from the same commit. */
+const GROUP = Array.from({ length: 8 }, (_, i) => `/state/g${i}`);
+
+it.each([150, 400])("keeps every acknowledged commit whole when killed after %i ms of commits", async (killAfterMs) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "paddock-crash-commit-"));
+  dirs.push(dir);
+  const sockets = await serveSource(dir);
+  const client = await KvClient.connect(sockets.calf, { timeoutMs: 10_000 });
+  let acked = 0;
+  let counter = 0;
+  let stopped = false;
+  const committer = async () => {
+    while (!stopped) {
+      const n = ++counter;
+      try {
+        // Values differ per key and per commit, so a half-applied commit cannot pass for a whole one.
+        await client.commit(GROUP.map((key, i) => ({ path: key, value: `${n}:${i}` })));
+        acked = Math.max(acked, n);
+      } catch {
+        return; // the server died: unacknowledged commits may or may not have landed, whole
+      }
+    }
+  };
+  const committers = Array.from({ length: 16 }, committer); // 16 commits in flight
+  await new Promise((r) => setTimeout(r, killAfterMs));
+  child!.kill("SIGKILL");
+  await new Promise((r) => child!.once("exit", r));
+  stopped = true;
+  await Promise.all(committers);
+  client.close();
+  expect(acked).toBeGreaterThan(0);
+
+  // The file as the crash left it: every key of the group from one commit, at least the last acknowledged.
+  const entries = JSON.parse(readFileSync(path.join(dir, "state", "store.json"), "utf8")).entries as Record<string, string>;
+  const commits = new Set(GROUP.map((key) => entries[key]?.split(":")[0]));
+  expect(commits.size).toBe(1);
+  const n = Number([...commits][0]);
+  expect(n).toBeGreaterThanOrEqual(acked);
+  expect(GROUP.map((key) => entries[key])).toEqual(GROUP.map((_, i) => `${n}:${i}`));
+
+  // And the restarted store serves it.
+  const admin = await KvClient.connect((await serveSource(dir)).admin);
+  expect(await Promise.all(GROUP.map((key) => admin.read(key)))).toEqual(GROUP.map((_, i) => `${n}:${i}`));
+  admin.close();
+  const lines = readFileSync(path.join(dir, "state", "audit.log"), "utf8").split("\n").filter(Boolean);
   for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
 });

@@ -1,18 +1,21 @@
 /**
  * The KV protocol against the reference implementation: requests built by Debian's `capnp encode`
  * from the schema text, sent to the real `paddock kv serve`, and its responses read back by
- * `capnp decode`. This is the issue's acceptance list, end to end.
+ * `capnp decode`. This is the issue's acceptance list, end to end. The commit request is checked the
+ * same way against the store and server run from source (see the second describe).
  */
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FrameReader } from "@paddock/protocol";
+import { decodeKvRequest, encodeKvRequest, FrameReader, type KvRequest } from "@paddock/protocol";
+import { KvClient } from "@paddock/kv";
 import { paddock, repoRoot, startPaddock, stopProcess, waitForOutput } from "./helpers/paddock.ts";
 
 const schemaFile = path.join(repoRoot, "packages/protocol/schema/kv.capnp");
+const kvServeFixture = path.join(repoRoot, "packages/kv/test/fixtures/kv-serve.ts");
 let dir: string;
 let child: ChildProcess | undefined;
 let calfSock: string;
@@ -25,8 +28,8 @@ function capnpEncode(text: string): Buffer {
   return r.stdout;
 }
 
-function capnpDecode(frame: Uint8Array): string {
-  const r = spawnSync("capnp", ["decode", schemaFile, "Response"], { input: frame });
+function capnpDecode(frame: Uint8Array, type: "Request" | "Response" = "Response"): string {
+  const r = spawnSync("capnp", ["decode", "--short", schemaFile, type], { input: frame });
   if (r.status !== 0) throw new Error(`capnp decode failed: ${r.stderr}`);
   return r.stdout.toString().trim();
 }
@@ -44,7 +47,7 @@ async function exchange(sock: string, bytes: Buffer, expected: number): Promise<
   const end = Date.now() + 5000;
   while (frames.length < expected && !closed && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   s.destroy();
-  return { texts: frames.map(capnpDecode), closed };
+  return { texts: frames.map((f) => capnpDecode(f)), closed };
 }
 
 async function startServe(): Promise<void> {
@@ -131,4 +134,85 @@ describe("paddock kv serve with capnp encode/decode", () => {
     expect(bad.stderr).toMatch(/^paddock: there is no schema named "nope"/);
     expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
+});
+
+/**
+ * The commit request (Request.commit @8) against `capnp encode`/`decode`. These run the store and
+ * server from source (packages/kv/test/fixtures/kv-serve.ts), not the `paddock` bundle, so they
+ * test the code in the tree even before `make setup` rebuilds the CLI.
+ */
+describe("commit with capnp encode/decode", () => {
+  const source = { calf: "", admin: "", child: undefined as ChildProcess | undefined };
+
+  beforeAll(async () => {
+    const d = path.join(dir, "source");
+    source.calf = path.join(dir, "source-calf.sock");
+    source.admin = path.join(dir, "source-admin.sock");
+    source.child = spawn(process.execPath, ["--import", "tsx", kvServeFixture, path.join(d, "state"), source.calf, source.admin], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    await waitForOutput(source.child, /store ready/);
+  });
+
+  afterAll(async () => {
+    await stopProcess(source.child, "SIGKILL");
+  });
+
+  it("applies a commit built by capnp encode whole, and refuses one with a bad change whole", async () => {
+    const good = '(id = 20, path = [], commit = (changes = [(path = ["route", "001"], write = "10.0.0.0/8 10.1.2.1"), (path = ["ntp", "001"], write = "10.0.0.123"), (path = ["hostname"], write = "calf-host")]))';
+    const bad = '(id = 21, path = [], commit = (changes = [(path = ["route", "002"], write = "10.9.0.0/16 0.0.0.0"), (path = ["mac"], write = "02:00:00:00:00:01")]))';
+    const { texts } = await exchange(source.calf, Buffer.concat([capnpEncode(good), capnpEncode(bad)]), 2);
+    const byId = Object.fromEntries(texts.map((t) => [/id = (\d+)/.exec(t)![1], t]));
+    expect(byId["20"]).toBe('(id = 20, ok = "")');
+    expect(byId["21"]).toMatch(/^\(id = 21, error = "PADDOCK_E_KV_READ_ONLY: \/mac /);
+    const admin = await KvClient.connect(source.admin);
+    try {
+      expect(await admin.read("/route/001")).toBe("10.0.0.0/8 10.1.2.1");
+      expect(await admin.read("/hostname")).toBe("calf-host");
+      await expect(admin.read("/route/002")).rejects.toMatchObject({ code: "PADDOCK_E_KV_NOT_FOUND" });
+    } finally {
+      admin.close();
+    }
+  });
+
+  it("encodes a commit that capnp decode reads, and decodes the one capnp encode writes", () => {
+    const te = new TextEncoder();
+    const request: KvRequest = {
+      id: 22,
+      path: [],
+      op: { kind: "commit", changes: [{ path: ["route", "001"], value: te.encode("10.0.0.0/8 10.1.2.1") }, { path: ["ntp", "001"], value: null }, { path: ["mtu"], value: new Uint8Array(0) }] },
+    };
+    const text = '(id = 22, path = [], commit = (changes = [(path = ["route", "001"], write = "10.0.0.0/8 10.1.2.1"), (path = ["ntp", "001"], delete = void), (path = ["mtu"], write = "")]))';
+    expect(capnpDecode(encodeKvRequest(request), "Request")).toBe(text);
+    expect(decodeKvRequest(new Uint8Array(capnpEncode(text)))).toEqual({ ok: true, value: request });
+  });
+
+  it("delivers a commit to a watch as consecutive events with one seq (read by capnp decode)", async () => {
+    const watch = net.createConnection(source.admin);
+    const reader = new FrameReader({ maxFrameBytes: 1 << 20 });
+    const frames: Uint8Array[] = [];
+    watch.on("data", (c) => frames.push(...reader.push(new Uint8Array(c)).frames));
+    watch.on("error", () => {});
+    const waitFrames = async (n: number) => {
+      const end = Date.now() + 5000;
+      while (frames.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      return frames.length >= n;
+    };
+    try {
+      watch.write(capnpEncode('(id = 30, path = ["ntp"], watch = void)'));
+      expect(await waitFrames(1)).toBe(true);
+      const commit = '(id = 31, path = [], commit = (changes = [(path = ["ntp", "002"], write = "10.0.0.124"), (path = ["lease", "server"], write = "10.1.2.1"), (path = ["ntp", "001"], delete = void)]))';
+      expect((await exchange(source.calf, capnpEncode(commit), 1)).texts).toEqual(['(id = 31, ok = "")']);
+      expect(await waitFrames(3)).toBe(true);
+      const texts = frames.map((f) => capnpDecode(f));
+      expect(texts[0]).toBe('(id = 30, ok = "")');
+      const seqs = texts.slice(1).map((t) => /seq = (\d+)/.exec(t)![1]);
+      expect(seqs[0]).toBe(seqs[1]);
+      expect(texts.slice(1).map((t) => t.replace(/seq = \d+/, "seq = N"))).toEqual([
+        '(id = 30, event = (seq = N, path = ["ntp", "002"], written = "10.0.0.124"))',
+        '(id = 30, event = (seq = N, path = ["ntp", "001"], deleted = void))',
+      ]);
+    } finally {
+      watch.destroy();
+    }
+  });
+
 });
