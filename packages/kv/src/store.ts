@@ -303,7 +303,11 @@ export class KvStore {
   private checkChange(caller: KvCaller, change: KvStoreChange): { ok: true; value: Checked } | { ok: false; error: Refusal } {
     const bytes = change.value;
     const target = this.resolve(change.path);
-    if (!target.ok) return refusal(change, bytes === null ? null : describeBytes(bytes), target.error);
+    if (!target.ok) {
+      // A malformed path has no key to put in the error: quote what was sent, so the refusal still names it.
+      const error = target.error.path ? target.error : new KvError(target.error.code, `${JSON.stringify("/" + change.path.join("/")).slice(0, 300)}: ${target.error.message}`);
+      return refusal(change, bytes === null ? null : describeBytes(bytes), error);
+    }
     const { key, entry } = target.value;
     let text: string | null = null;
     if (bytes !== null) {

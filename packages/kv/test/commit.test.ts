@@ -134,11 +134,13 @@ describe("KvStore.commit", () => {
     ["a value over its size limit", [ch("/ip", "10.1.2.3/24"), ch("/state/x", "x".repeat(16 * 1024 + 1))], "PADDOCK_E_KV_TOO_LARGE", "/state/x"],
     ["the same path twice", [ch("/ip", "10.1.2.3/24"), ch("/gateway", "10.1.2.1"), ch("/ip", "10.1.2.4/24")], "PADDOCK_E_KV_BAD_COMMIT", "/ip"],
     ["a delete of a priv-owned key", [ch("/ip", "10.1.2.3/24"), ch("/mac", null)], "PADDOCK_E_KV_READ_ONLY", "/mac"],
+    ["a malformed path", [ch("/ip", "10.1.2.3/24"), { path: ["state", ".."], value: te.encode("x") }], "PADDOCK_E_KV_BAD_PATH", undefined],
   ])("refuses a commit holding %s, applying none of it", async (_name, changes, code, failing) => {
     const s = open();
     await s.write(priv, ["mac"], te.encode("02:00:00:00:00:02"));
     const r = await s.commit(calf, changes);
     expect(r.ok || [r.error.code, r.error.path]).toEqual([code, failing]);
+    expect(r.ok || r.error.message).toContain(failing ?? "/state/..");
     expect(s.read(admin, ["ip"]).ok).toBe(false);
     expect(s.read(admin, ["mac"])).toEqual({ ok: true, value: "02:00:00:00:00:02" });
     expect(s.lastSeq).toBe(1n);
