@@ -12,9 +12,13 @@ import { NativeError } from "./errors.ts";
 
 /** The raw socket object of the addon; wrapped by the typed classes in ./sockets.ts. */
 export interface RawSocket {
-  start(onMessage: (...args: never[]) => void, onError: (err: NativeError) => void): void;
+  start(
+    onMessage: (...args: never[]) => void,
+    onError: (err: NativeError) => void,
+    onTxTimestamp?: (sendId: number, txTimeNs: bigint) => void,
+  ): void;
   send(bytes: Uint8Array): void;
-  sendTo(bytes: Uint8Array, address: string, port: number): void;
+  sendTo(bytes: Uint8Array, address: string, port: number): number;
   close(): void;
   ref(): void;
   unref(): void;
@@ -49,7 +53,7 @@ export interface RawAddon {
     mark?: number;
     receiveBufferBytes?: number;
   }): { socket: RawSocket; ifindex: number };
-  openUdp(o: { address: string; port: number; netnsPath?: string; reuseAddress?: boolean; ifname?: string; mark?: number }): {
+  openUdp(o: { address: string; port: number; netnsPath?: string; reuseAddress?: boolean; ifname?: string; mark?: number; txTimestamps?: boolean }): {
     socket: RawSocket;
     address: string;
     port: number;

@@ -20,24 +20,37 @@ export const ETH_P_ALL = 0x0003;
 class Listeners<A extends unknown[]> {
   private readonly message: ((...args: A) => void)[] = [];
   private readonly error: ((err: NativeError) => void)[] = [];
+  private readonly tx: ((sendId: number, txTimeNs: bigint) => void)[] = [];
   private started = false;
 
   constructor(private readonly raw: RawSocket) {}
 
   addMessage(cb: (...args: A) => void): void {
     this.message.push(cb);
-    if (!this.started) {
-      this.started = true;
-      this.raw.start(
-        ((...args: A) => {
-          for (const l of this.message) l(...args);
-        }) as unknown as (...args: never[]) => void,
-        (err: NativeError) => {
-          if (this.error.length === 0) throw err;
-          for (const l of this.error) l(err);
-        },
-      );
-    }
+    this.start();
+  }
+
+  /** Transmit timestamps also start receiving: they arrive through the same poll handle. */
+  addTx(cb: (sendId: number, txTimeNs: bigint) => void): void {
+    this.tx.push(cb);
+    this.start();
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.raw.start(
+      ((...args: A) => {
+        for (const l of this.message) l(...args);
+      }) as unknown as (...args: never[]) => void,
+      (err: NativeError) => {
+        if (this.error.length === 0) throw err;
+        for (const l of this.error) l(err);
+      },
+      (sendId: number, txTimeNs: bigint) => {
+        for (const l of this.tx) l(sendId, txTimeNs);
+      },
+    );
   }
 
   addError(cb: (err: NativeError) => void): void {
@@ -206,6 +219,13 @@ export interface UdpSocketOptions {
    * program (EgressPolicy) keys on it, so the socket's traffic is policed by that service's rules.
    */
   mark?: number;
+  /**
+   * Software transmit timestamps (SO_TIMESTAMPING, SOF_TIMESTAMPING_TX_SOFTWARE, read from the
+   * error queue): each datagram's time of hand-over to the device driver, delivered to
+   * onTxTimestamp with the id sendTo returned (for NTP's T1). Needs Linux ≥ 6.13 (the per-send
+   * id, SCM_TS_OPT_ID); older kernels fail with NativeError EOPNOTSUPP here.
+   */
+  txTimestamps?: boolean;
 }
 
 /** A UDP socket whose datagrams carry the kernel's receive timestamp (for NTP). */
@@ -218,8 +238,17 @@ export interface UdpSocket {
   onMessage(cb: (data: Buffer, peer: UdpPeer, rxTimeNs: bigint) => void): void;
   /** Receive errors (e.g. ECONNREFUSED after an ICMP port unreachable). */
   onError(cb: (err: NativeError) => void): void;
-  /** Sends one datagram. Throws NativeError. */
-  sendTo(data: Uint8Array, address: string, port: number): void;
+  /**
+   * Sends one datagram; returns its send id (0, 1, 2, … per socket), which its transmit
+   * timestamp carries when txTimestamps is on. Throws NativeError.
+   */
+  sendTo(data: Uint8Array, address: string, port: number): number;
+  /**
+   * With txTimestamps: each sent datagram's software transmit time (ns since the epoch,
+   * CLOCK_REALTIME like the receive timestamps) with its send id. A datagram dropped before the
+   * driver (e.g. by a tc egress program) gets none. Starts receiving, like onMessage.
+   */
+  onTxTimestamp(cb: (sendId: number, txTimeNs: bigint) => void): void;
   /** Closes the socket at once, even with a receive pending; idempotent. */
   close(): void;
   /** Keep (default) or stop keeping the process alive while the socket is open. */
@@ -228,7 +257,10 @@ export interface UdpSocket {
   unref(): void;
 }
 
-/** Opens and binds a UDP socket with SO_TIMESTAMPNS (and SO_MARK, when given, before bind). */
+/**
+ * Opens and binds a UDP socket with SO_TIMESTAMPNS (and, when asked, SO_MARK before bind and
+ * software transmit timestamps).
+ */
 export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
   const { socket, address, port } = addon().openUdp({
     address: opts.address,
@@ -237,6 +269,7 @@ export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
     ...(opts.reuseAddress === undefined ? {} : { reuseAddress: opts.reuseAddress }),
     ...(opts.ifname === undefined ? {} : { ifname: opts.ifname }),
     ...(opts.mark === undefined ? {} : { mark: opts.mark }),
+    ...(opts.txTimestamps === undefined ? {} : { txTimestamps: opts.txTimestamps }),
   });
   const listeners = new Listeners<[Buffer, string, number, bigint]>(socket);
   return {
@@ -245,6 +278,7 @@ export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
     onMessage: (cb) => listeners.addMessage((data, addr, p, ts) => cb(data, { address: addr, port: p }, ts)),
     onError: (cb) => listeners.addError(cb),
     sendTo: (data, addr, p) => socket.sendTo(data, addr, p),
+    onTxTimestamp: (cb) => listeners.addTx(cb),
     close: () => socket.close(),
     ref: () => socket.ref(),
     unref: () => socket.unref(),

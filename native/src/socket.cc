@@ -3,20 +3,24 @@
 // Node event loop: a thread-pool recv() is not woken by close() (DESIGN.md, measured facts),
 // while a poll handle is stopped synchronously and the descriptor closed at once.
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
 #include <linux/netlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -36,6 +40,32 @@ constexpr int kMaxReceivesPerWake = 64;
 constexpr int kNetlinkRcvbufBytes = 1 << 20;
 // Classic BPF programs are at most BPF_MAXINSNS (4096) instructions in the kernel.
 constexpr size_t kMaxClassicInsns = BPF_MAXINSNS;
+
+// Transmit timestamps of a UDP socket: software, taken when the driver hands the packet to the
+// device (SOF_TIMESTAMPING_TX_SOFTWARE; veth and loopback do), reported with the id the send
+// chose (OPT_ID with a per-send SCM_TS_OPT_ID, Linux >= 6.13: the kernel's implicit per-socket
+// counter drifts from ours when a send fails after taking a key, e.g. EAGAIN on a full buffer),
+// without the packet (OPT_TSONLY), and no software timestamps on received datagrams beyond the
+// SO_TIMESTAMPNS ones (OPT_RX_FILTER).
+#ifndef SCM_TS_OPT_ID
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__i386__) || defined(__arm__) || defined(__riscv)
+#define SCM_TS_OPT_ID 81  // asm-generic/socket.h, Linux 6.13
+#endif
+#endif
+#ifndef SOF_TIMESTAMPING_OPT_RX_FILTER
+#define SOF_TIMESTAMPING_OPT_RX_FILTER (1 << 17)
+#endif
+constexpr int kTxTimestampFlags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+                                  SOF_TIMESTAMPING_OPT_TSONLY | SOF_TIMESTAMPING_OPT_RX_FILTER;
+
+// Whether the running kernel is at least major.minor (uname release "6.18.44-…").
+bool KernelAtLeast(int major, int minor) {
+  struct utsname u;
+  if (uname(&u) != 0) return false;
+  int ma = 0, mi = 0;
+  if (sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
 
 enum class Kind { kPacket, kUdp, kNetlink };
 
@@ -149,11 +179,12 @@ class Socket : public Napi::ObjectWrap<Socket> {
                        });
   }
 
-  static Napi::Object Wrap(Napi::Env env, int fd, Kind kind) {
+  static Napi::Object Wrap(Napi::Env env, int fd, Kind kind, bool txTimestamps = false) {
     Napi::Object obj = GetAddonData(env)->socketConstructor.New({});
     Socket* s = Socket::Unwrap(obj);
     s->fd_ = fd;
     s->kind_ = kind;
+    s->txTimestamps_ = txTimestamps;
     return obj;
   }
 
@@ -165,7 +196,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
   }
 
  private:
-  // start(onMessage, onError): begins delivering datagrams. Polling keeps a reference to this
+  // start(onMessage, onError, onTxTimestamp?): begins delivering datagrams (and, for a UDP
+  // socket with transmit timestamps, `(sendId, txTimeNs)` for each datagram sent). Polling keeps a reference to this
   // object (so it is not collected while the kernel may still deliver) until close().
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -192,6 +224,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
     poll_ = poll;
     onMessage_ = Napi::Persistent(info[0].As<Napi::Function>());
     onError_ = Napi::Persistent(info[1].As<Napi::Function>());
+    if (info[2].IsFunction()) onTx_ = Napi::Persistent(info[2].As<Napi::Function>());
     asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "PaddockSocket", Value());
     Ref();
     return env.Undefined();
@@ -223,7 +256,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return env.Undefined();
   }
 
-  // sendTo(bytes, address, port): one UDP datagram.
+  // sendTo(bytes, address, port) → the send's id: one UDP datagram. With transmit timestamps the
+  // id goes with it (SCM_TS_OPT_ID) and comes back with its timestamp.
   Napi::Value SendTo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (fd_ < 0) ThrowErrno(env, EBADF, "sendto", "socket is closed");
@@ -240,12 +274,33 @@ class Socket : public Napi::ObjectWrap<Socket> {
     if (!ParseAddress(address, static_cast<uint16_t>(port), &ss, &sslen)) {
       ThrowErrno(env, EINVAL, "inet_pton", address);
     }
+    uint32_t id = nextSendId_++;
+    struct iovec iov = {bytes.Data(), bytes.ByteLength()};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &ss;
+    msg.msg_namelen = sslen;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(uint32_t))];
+#ifdef SCM_TS_OPT_ID
+    if (txTimestamps_) {
+      memset(control, 0, sizeof control);
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_TS_OPT_ID;
+      c->cmsg_len = CMSG_LEN(sizeof id);
+      memcpy(CMSG_DATA(c), &id, sizeof id);
+    }
+#endif
     ssize_t n;
     do {
-      n = sendto(fd_, bytes.Data(), bytes.ByteLength(), 0, reinterpret_cast<struct sockaddr*>(&ss), sslen);
+      n = sendmsg(fd_, &msg, 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) ThrowErrno(env, errno, "sendto", address);
-    return env.Undefined();
+    return Napi::Number::New(env, id);
   }
 
   // close(): stops the poll handle and closes the descriptor synchronously, so a pending
@@ -320,6 +375,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
       poll_ = nullptr;
       onMessage_.Reset();
       onError_.Reset();
+      onTx_.Reset();
       asyncContext_.reset();
       Unref();
     }
@@ -337,17 +393,22 @@ class Socket : public Napi::ObjectWrap<Socket> {
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
     if (status < 0) {
-      // libuv reports EPOLLERR as UV_EBADF and stops the handle. For a packet socket that is
-      // usually a pending socket error (ENETDOWN while its interface is down): read it with
-      // SO_ERROR, which also clears it, report it, and keep receiving. Only a descriptor that
-      // really is bad stops the socket.
+      // libuv reports EPOLLERR as UV_EBADF and stops the handle. For a UDP socket with transmit
+      // timestamps that is usually its error queue holding timestamps: drain and deliver them.
+      // For a packet socket it is usually a pending socket error (ENETDOWN while its interface is
+      // down): read it with SO_ERROR, which also clears it, report it, and keep receiving. Only a
+      // descriptor that really is bad stops the socket.
+      int drained = self->txTimestamps_ ? self->DrainErrorQueue() : 0;
+      if (self->poll_ != handle) return;  // closed by a callback
       int pending = 0;
       socklen_t len = sizeof pending;
       bool fdOk = self->fd_ >= 0 && getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &pending, &len) == 0;
-      self->DeliverError(fdOk && pending != 0 ? pending : -status, fdOk && pending != 0 ? "recvmsg" : "uv_poll");
-      // Restart only after a real socket error, which SO_ERROR has now cleared: an EPOLLERR with
-      // no error behind it would come straight back and spin.
-      if (fdOk && pending != 0 && self->poll_ == handle) {
+      if ((fdOk && pending != 0) || drained == 0) {
+        self->DeliverError(fdOk && pending != 0 ? pending : -status, fdOk && pending != 0 ? "recvmsg" : "uv_poll");
+      }
+      // Restart only after a real socket error, which SO_ERROR has now cleared, or a drained error
+      // queue: an EPOLLERR with nothing behind it would come straight back and spin.
+      if (fdOk && (pending != 0 || drained > 0) && self->poll_ == handle) {
         int rc = uv_poll_start(handle, UV_READABLE, &Socket::OnReadable);
         if (rc < 0) self->DeliverError(-rc, "uv_poll_start");
       }
@@ -356,6 +417,54 @@ class Socket : public Napi::ObjectWrap<Socket> {
     for (int i = 0; i < kMaxReceivesPerWake && self->poll_ == handle; i++) {
       if (!self->ReceiveOne()) break;
     }
+  }
+
+  // Reads the error queue (at most kMaxReceivesPerWake entries; the rest comes with the next
+  // EPOLLERR) and delivers each software transmit timestamp with its send id. Returns the count.
+  int DrainErrorQueue() {
+    Napi::Env env = Env();
+    int count = 0;
+    for (int i = 0; i < kMaxReceivesPerWake && fd_ >= 0 && poll_ != nullptr; i++) {
+      char data[1];
+      alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct scm_timestamping)) +
+                                           CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+      struct iovec iov = {data, sizeof data};
+      struct msghdr msg;
+      memset(&msg, 0, sizeof msg);
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(fd_, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      count++;
+      uint64_t ns = 0;
+      bool isSend = false;
+      uint32_t id = 0;
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct scm_timestamping))) {
+          struct scm_timestamping ts;
+          memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          ns = static_cast<uint64_t>(ts.ts[0].tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.ts[0].tv_nsec);
+        } else if (((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
+                   c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
+          struct sock_extended_err ee;
+          memcpy(&ee, CMSG_DATA(c), sizeof ee);
+          isSend = ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && ee.ee_info == SCM_TSTAMP_SND;
+          id = ee.ee_data;
+        }
+      }
+      if (isSend && ns != 0 && !onTx_.IsEmpty()) {
+        Napi::HandleScope scope(env);
+        CallFromLoop(env, onTx_, *asyncContext_, {Napi::Number::New(env, id), Napi::BigInt::New(env, ns)});
+      }
+    }
+    return count;
   }
 
   void DeliverError(int err, const char* syscall, const std::string& detail = "") {
@@ -378,7 +487,8 @@ class Socket : public Napi::ObjectWrap<Socket> {
     }
     std::vector<uint8_t>& buf = ReceiveBuffer(want);
     struct sockaddr_storage from;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec)) * 2 + CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct timespec)) * 2 + CMSG_SPACE(sizeof(struct tpacket_auxdata)) +
+                                         CMSG_SPACE(sizeof(struct scm_timestamping))];
     struct iovec iov = {buf.data(), want};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
@@ -473,6 +583,9 @@ class Socket : public Napi::ObjectWrap<Socket> {
   Kind kind_ = Kind::kPacket;
   uv_poll_t* poll_ = nullptr;
   bool loopRef_ = true;
+  bool txTimestamps_ = false;
+  uint32_t nextSendId_ = 0;
+  Napi::FunctionReference onTx_;
   Napi::FunctionReference onMessage_;
   Napi::FunctionReference onError_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
@@ -535,7 +648,8 @@ static Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// openUdp({ address, port, netnsPath?, reuseAddress?, ifname?, mark? }) → { socket, address, port }.
+// openUdp({ address, port, netnsPath?, reuseAddress?, ifname?, mark?, txTimestamps? })
+//   → { socket, address, port }.
 // SO_MARK is set before bind, so every datagram the socket ever sends carries it (the service's
 // tc egress program keys on it).
 static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
@@ -554,6 +668,16 @@ static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
   FdOwner fd(socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.fd < 0) ThrowErrno(env, errno, "socket", "SOCK_DGRAM");
   SetIntOpt(env, fd.fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
+  bool txTimestamps = opts.Get("txTimestamps").ToBoolean();
+  if (txTimestamps) {
+#ifdef SCM_TS_OPT_ID
+    bool supported = KernelAtLeast(6, 13);
+#else
+    bool supported = false;
+#endif
+    if (!supported) ThrowErrno(env, EOPNOTSUPP, "setsockopt", "SO_TIMESTAMPING: txTimestamps needs Linux >= 6.13 (SCM_TS_OPT_ID)");
+    SetIntOpt(env, fd.fd, SOL_SOCKET, SO_TIMESTAMPING, kTxTimestampFlags, "SO_TIMESTAMPING");
+  }
   if (opts.Get("reuseAddress").ToBoolean()) SetIntOpt(env, fd.fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
   std::string ifname = OptString(opts, "ifname");
   if (!ifname.empty() &&
@@ -571,7 +695,7 @@ static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
                            ? ntohs(reinterpret_cast<struct sockaddr_in*>(&local)->sin_port)
                            : ntohs(reinterpret_cast<struct sockaddr_in6*>(&local)->sin6_port);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("socket", Socket::Wrap(env, fd.release(), Kind::kUdp));
+  result.Set("socket", Socket::Wrap(env, fd.release(), Kind::kUdp, txTimestamps));
   result.Set("address", address);
   result.Set("port", Napi::Number::New(env, localPort));
   return result;

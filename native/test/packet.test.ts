@@ -278,6 +278,38 @@ describe.skipIf(!canRunAsRoot)(`UDP sockets with kernel timestamps (${skipReason
     expect(got).toHaveLength(1);
   });
 
+  it("software transmit timestamps come back with each send's id, and receiving goes on", async () => {
+    const pair = createVethPair({ nsPrefix: "pdk-nat-" });
+    inNetns(pair.a, "ip", ["addr", "add", "10.79.0.1/30", "dev", pair.ifA]);
+    inNetns(pair.b, "ip", ["addr", "add", "10.79.0.2/30", "dev", pair.ifB]);
+    const client = track(openUdpSocket({ address: "10.79.0.1", port: 0, netnsPath: pair.pathA, txTimestamps: true }));
+    const server = track(openUdpSocket({ address: "10.79.0.2", port: 0, netnsPath: pair.pathB }));
+    const tx = new Map<number, bigint>();
+    const rx = new Map<string, bigint>();
+    const replies: string[] = [];
+    client.onTxTimestamp((id, ns) => tx.set(id, ns));
+    client.onMessage((d) => replies.push(d.toString()));
+    client.onError((e) => {
+      throw e;
+    });
+    server.onMessage((d, peer, ns) => {
+      rx.set(d.toString(), ns);
+      server.sendTo(Buffer.from(`re ${d.toString()}`), peer.address, peer.port);
+    });
+    const ids = ["a", "b", "c"].map((m) => [m, client.sendTo(Buffer.from(m), "10.79.0.2", server.port)] as const);
+    expect(ids.map(([, id]) => id)).toEqual([0, 1, 2]);
+    // The replies arrive after the error queue was drained: the poll handle was restarted.
+    await waitFor(() => tx.size === 3 && replies.length === 3, 3000, "timestamps and replies");
+    expect(replies.sort()).toEqual(["re a", "re b", "re c"]);
+    for (const [m, id] of ids) {
+      // Same clock (CLOCK_REALTIME): handed to the veth driver before the peer received it.
+      expect(tx.get(id)!).toBeGreaterThan(0n);
+      expect(tx.get(id)!).toBeLessThanOrEqual(rx.get(m)!);
+    }
+    // A socket without the option numbers its sends too (three replies went first).
+    expect(server.sendTo(Buffer.from("x"), "10.79.0.1", client.port)).toBe(3);
+  });
+
   it("reports errors as NativeError with errno and syscall", () => {
     const ns = createNetns();
     const a = track(openUdpSocket({ address: "127.0.0.1", port: 0, netnsPath: ns.path }));
