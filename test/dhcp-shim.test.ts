@@ -245,7 +245,6 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
     await expectApplied(lab, shim, offer);
     const before = await shim.metrics();
     const passBefore = before.get("paddock_filter_frames_total", { verdict: "pass" })!;
-    const dropBefore = before.get("paddock_filter_frames_total", { verdict: "drop" })!;
     const toCalfBefore = before.get("paddock_datapath_frames_total", { direction: "to_calf" })!;
     expect(toCalfBefore).toBeGreaterThanOrEqual(2); // the OFFER and the ACK
     expect(passBefore).toBeGreaterThanOrEqual(toCalfBefore);
@@ -258,13 +257,12 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
     expect(ping.stdout, ping.stderr).toMatch(/500 packets transmitted, 500 packets received/);
 
     const after = await shim.metrics();
-    const dropped = after.get("paddock_filter_frames_total", { verdict: "drop" })! - dropBefore;
     const passed = after.get("paddock_filter_frames_total", { verdict: "pass" })! - passBefore;
     const toCalf = after.get("paddock_datapath_frames_total", { direction: "to_calf" })! - toCalfBefore;
     const flood = sent.udp + sent.broadcast + sent.tcp + 500;
-    figures.push(`flood: ${flood} frames sent, filter dropped ${dropped}, passed ${passed}, relayed to the calf ${toCalf}`);
-    // Each frame is seen once by the filter; a TCP SYN may be retransmitted, so "at least".
-    expect(dropped).toBeGreaterThanOrEqual(flood);
+    figures.push(`flood: ${flood} frames sent, filter passed ${passed}, relayed to the calf ${toCalf}`);
+    // The flood reached the interface (the pings were answered there), and none of it passed the
+    // service's socket filter (the kernel's own count of what passed it, PACKET_STATISTICS).
     expect(passed).toBe(0);
     expect(toCalf).toBe(0);
     // The shim is unaffected and still holds its lease.

@@ -7,7 +7,9 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startCalfEarly, type EarlyCalf } from "@paddock/runtime/early";
-import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
+
+/** The DHCP calf's memory and pids limits (dhcp4Service.calf; a test keeps them equal). */
+export const EARLY_DHCP_CALF = { memoryMiB: 96, pids: 32 } as const;
 
 /** The key the CLI's dhcp command looks for. */
 export const EARLY_CALF_KEY = "__paddockEarlyCalf";
@@ -41,12 +43,15 @@ export function startEarly(argv: readonly string[]): Promise<EarlyCalf | undefin
   const args = parseEarlyArgs(argv);
   if (!args) return Promise.resolve(undefined);
   // Beside this bundle (packages/cli/dist) the repository's calf bundle; an image sets the dir.
-  const calfDir = process.env.PADDOCK_CALF_DIR ?? fileURLToPath(new URL("../../calf-dhcp4/dist/", import.meta.url));
+  // The DHCP service's calf limits, as its definition declares them (a test keeps the two equal;
+  // importing the definition here would load the runtime before the calf starts).
+  const calfDir = process.env.PADDOCK_CALF_DIR ?? fileURLToPath(new URL("../../services/dhcp4/calf/dist/", import.meta.url));
   return startCalfEarly({
+    service: "dhcp4",
     iface: args.iface,
     runtimeDir: args.runtimeDir,
     calfScript: path.join(calfDir, "calf-dhcp4.mjs"),
-    calfMemoryBytes: dhcp4CalfProfile.memoryMiB * 1024 * 1024,
-    calfPids: dhcp4CalfProfile.pids,
+    calfMemoryBytes: EARLY_DHCP_CALF.memoryMiB * 1024 * 1024,
+    calfPids: EARLY_DHCP_CALF.pids,
   }).catch(() => undefined);
 }

@@ -2,11 +2,13 @@
  * The `paddock` command.
  */
 import { Command, CommanderError } from "commander";
+import { registerBuild } from "./commands/build.ts";
 import { registerCalf } from "./commands/calf.ts";
 import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
+import { registerRun } from "./commands/run.ts";
 import { reportError } from "./errors.ts";
 
 const program = new Command();
@@ -17,8 +19,10 @@ program
   .showHelpAfterError()
   .exitOverride();
 
+registerRun(program);
+registerBuild(program);
 registerKv(program);
-const dhcp = program.command("dhcp").description("run the DHCPv4 client on an interface (--iface), or decode DHCP captures");
+const dhcp = program.command("dhcp").description("run the DHCPv4 client service on an interface (paddock run dhcp4, with its options as flags), or decode DHCP captures");
 registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
 registerLab(program);

@@ -1,20 +1,27 @@
 /**
- * The DHCP calf's name for an interface. Small and dependency-free: the early start
- * (./early.ts) needs it before the rest of the priv loads.
+ * A service's calf name on an interface. Small and dependency-free: the early start (./early.ts)
+ * needs it before the rest of the priv loads.
  */
 import { readlinkSync } from "node:fs";
 
 /**
- * "dhcp4-eth0": a container id and cgroup of its own per interface, so shims on several
- * interfaces never share one. Characters a calf name cannot hold become "-", and a short hash of
+ * "SERVICE-eth0" (e.g. "ntp-eth0"): a container id and cgroup of its own per service and
+ * interface, so services on several interfaces never share one. Characters a calf name cannot hold become "-", and a short hash of
  * the real name keeps two such names apart. A shim in another network namespace than the host's
  * (where "eth0" may exist too) adds a tag of that namespace.
  */
-export function calfNameFor(iface: string, netnsTag: string | undefined = currentNetnsTag()): string {
+export function calfNameFor(service: string, iface: string, netnsTag: string | undefined = currentNetnsTag()): string {
   const clean = iface.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  const base = clean === iface ? `dhcp4-${iface}` : `dhcp4-${clean}-${shortHash(iface)}`;
-  return netnsTag === undefined ? base : `${base}-${netnsTag}`;
+  const tag = netnsTag === undefined ? "" : `-${netnsTag}`;
+  const plain = `${service}-${iface}${tag}`;
+  if (clean === iface && plain.length <= MAX_NAME) return plain;
+  // Cleaned or shortened: the hash of the real name keeps two such names apart.
+  const room = MAX_NAME - service.length - tag.length - 6;
+  return `${service}-${clean.slice(0, Math.max(1, room))}-${shortHash(iface)}${tag}`;
 }
+
+/** A calf name's limit (MAX_CALF_NAME_BYTES in ./sandbox/bundle.ts; kept here so this file imports nothing). */
+const MAX_NAME = 32;
 
 function shortHash(text: string): string {
   let h = 0;
@@ -33,7 +40,7 @@ function currentNetnsTag(): string | undefined {
   }
 }
 
-/** The pid lock of the shim on an interface, under its runtime directory. */
-export function interfaceLockFile(runtimeDir: string, iface: string): string {
-  return `${runtimeDir.replace(/\/+$/, "")}/${calfNameFor(iface)}.pid`;
+/** The pid lock of a service on an interface, under the runtime directory. */
+export function interfaceLockFile(runtimeDir: string, service: string, iface: string): string {
+  return `${runtimeDir.replace(/\/+$/, "")}/${calfNameFor(service, iface)}.pid`;
 }

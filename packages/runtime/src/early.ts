@@ -1,13 +1,13 @@
 /**
- * The early start of the DHCP calf: `paddock dhcp` runs this first, before the rest of the CLI
- * and the priv have loaded (~70 ms of Node and bundle loading), so that runc and the calf's own
- * Node start-up (~100 ms) overlap with them. The calf's first request (its MAC) waits on fd 3
- * until the priv serves it. The shim then takes the running calf over (Supervisor.start's
- * `adopted`), or discards it if the shim cannot start.
+ * Phase 0 of a service host: the early start of one service's calf. A CLI command runs this
+ * first, before the rest of the CLI and the priv have loaded (~70 ms of Node and bundle loading),
+ * so that runc and the calf's own Node start-up (~100 ms) overlap with them. The calf's first
+ * request waits on fd 3 until the priv serves it. The host then takes the running calf over
+ * (Supervisor.start's `adopted`), or discards it if the host cannot start.
  *
- * It takes the interface's pid lock before it removes any leftover, exactly as the shim does, and
- * hands the lock over. Anything unexpected makes it step aside (undefined): the shim's own start
- * then runs as usual and reports the problem in its words.
+ * It takes the service's interface pid lock before it removes any leftover, exactly as the host
+ * does, and hands the lock over. Anything unexpected makes it step aside (undefined): the host's
+ * own start then runs as usual and reports the problem in its words.
  */
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -17,8 +17,10 @@ import { acquirePidLock, type PidLock } from "./pid-lock.ts";
 import { createCalfBundle, parseCalfName, type CalfName } from "./sandbox/bundle.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
 
-/** What the early start needs to know: the same values the shim is started with. */
+/** What the early start needs to know: the same values the host is started with. */
 export interface EarlyCalfRequest {
+  /** The service's name (its calf's name prefix). */
+  service: string;
   iface: string;
   runtimeDir: string;
   calfScript: string;
@@ -27,14 +29,14 @@ export interface EarlyCalfRequest {
   runc?: string;
 }
 
-/** A calf started early, for the shim to adopt or discard. */
+/** A calf started early, for the host to adopt or discard. */
 export interface EarlyCalf {
   readonly name: CalfName;
-  /** The interface's pid lock, now the shim's. */
+  /** The service's interface pid lock, now the host's. */
   readonly lock: PidLock;
   readonly bundleDir: string;
   readonly started: StartedCalf;
-  /** Stops the calf and removes its container and bundle dir (when the shim does not adopt it). */
+  /** Stops the calf and removes its container and bundle dir (when the host does not adopt it). */
   discard(): Promise<void>;
 }
 
@@ -51,7 +53,7 @@ export function findExecutable(cmd: string): boolean {
   });
 }
 
-/** The calves' dir and runc's state under the shim's runtime directory. */
+/** The calves' dir and runc's state under the host's runtime directory. */
 export function calfTarget(runtimeDir: string, runc?: string): { runtimeDir: string; runcRoot: string; runc?: string } {
   return { runtimeDir: path.join(runtimeDir, "calves"), runcRoot: path.join(runtimeDir, "runc"), ...(runc ? { runc } : {}) };
 }
@@ -59,12 +61,12 @@ export function calfTarget(runtimeDir: string, runc?: string): { runtimeDir: str
 /** Starts the calf if everything it needs is plainly there; undefined otherwise (never throws). */
 export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf | undefined> {
   if (process.getuid?.() !== 0 || !findExecutable(req.runc ?? "runc") || !existsSync(req.calfScript)) return undefined;
-  const name = parseCalfName(calfNameFor(req.iface));
+  const name = parseCalfName(calfNameFor(req.service, req.iface));
   if (!name.ok) return undefined;
   try {
     mkdirSync(req.runtimeDir, { recursive: true, mode: 0o711 });
     chmodSync(req.runtimeDir, 0o711);
-    // The calf's unprivileged uid must traverse every parent (the shim's preflight says why).
+    // The calf's unprivileged uid must traverse every parent (the host's preflight says why).
     for (let dir = path.resolve(req.runtimeDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
       if ((statSync(dir).mode & 0o001) === 0) return undefined;
     }
@@ -73,9 +75,9 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
   }
   let lock: PidLock;
   try {
-    lock = acquirePidLock(interfaceLockFile(req.runtimeDir, req.iface));
+    lock = acquirePidLock(interfaceLockFile(req.runtimeDir, req.service, req.iface));
   } catch {
-    return undefined; // Another shim runs on this interface: the shim's start says so.
+    return undefined; // The service already runs on this interface: the host's start says so.
   }
   const target = calfTarget(req.runtimeDir, req.runc);
   let bundleDir: string | undefined;

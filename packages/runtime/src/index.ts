@@ -1,12 +1,16 @@
 /**
- * The priv: the shim runtime. Everything here may hold privilege; none of it is ever bundled
- * into a calf.
+ * @paddock/runtime: the generic priv. `defineService()` describes a service; `ServiceHost` runs
+ * services from their definitions. Everything here may hold privilege; none of it is ever
+ * bundled into a calf, and none of it names a service.
  */
-export * from "./shim.ts";
+export * from "./service.ts";
+export * from "./host.ts";
 export * from "./metrics.ts";
 export * from "./datapath/index.ts";
 export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
 export * from "./sandbox/bundle-calf.ts";
+export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
+export { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 export { parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { calfNameFor } from "../src/shim.ts";
+import { calfNameFor } from "../src/calf-name.ts";
 import { parseCalfName } from "../src/sandbox/bundle.ts";
 
 describe("calfNameFor", () => {
-  it("gives each interface its own valid calf name", () => {
-    const names = ["eth0", "enp0s31f6", "eth0.100", "br_lan", "ETH0", "wlan-guest", "a".repeat(15)].map((i) => calfNameFor(i, undefined));
+  it("gives each service and interface its own valid calf name", () => {
+    const names = ["eth0", "enp0s31f6", "eth0.100", "br_lan", "ETH0", "wlan-guest", "a".repeat(15)].map((i) => calfNameFor("dhcp4", i, undefined));
     expect(names[0]).toBe("dhcp4-eth0");
+    expect(calfNameFor("echo", "eth0", undefined)).toBe("echo-eth0");
     // The same name in another network namespace is another calf.
-    expect(calfNameFor("eth0", "1a2b")).toBe("dhcp4-eth0-1a2b");
-    expect(parseCalfName(calfNameFor("a".repeat(15) + ".", "ffff")).ok).toBe(true);
+    expect(calfNameFor("dhcp4", "eth0", "1a2b")).toBe("dhcp4-eth0-1a2b");
+    // The longest service name, the longest interface name and a namespace tag still fit, apart.
+    const long = ["a".repeat(14) + "b", "a".repeat(14) + "c"].map((i) => calfNameFor("abcdefghij", i, "ffff"));
+    expect(new Set(long).size).toBe(2);
+    for (const n of long) expect(parseCalfName(n).ok, n).toBe(true);
+    expect(parseCalfName(calfNameFor("dhcp4", "a".repeat(15) + ".", "ffff")).ok).toBe(true);
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(parseCalfName(n).ok, n).toBe(true);
   });

@@ -9,8 +9,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { bundleCalf, dhcpClientEgress, parseCalfLogLine } from "@paddock/runtime";
-import { builtinSchemas, KvServer, KvStore } from "@paddock/kv";
+import { bundleCalf, parseCalfLogLine } from "@paddock/runtime";
+import { KvServer, KvStore } from "@paddock/kv";
+import { dhcpClientEgress, dhcp4Schema } from "@paddock/service-dhcp4";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES } from "@paddock/protocol";
 import { decodeDhcpFrame, readCapture } from "@paddock/dhcp4";
 import type { Command } from "commander";
@@ -37,8 +38,9 @@ function describeFrame(frame: Uint8Array): string {
 }
 
 async function dev(entry: string, opts: DevOptions): Promise<void> {
-  const schema = builtinSchemas[opts.schema];
-  if (!schema) throw new UserError(`there is no schema named ${JSON.stringify(opts.schema)}; known: ${Object.keys(builtinSchemas).join(", ")}`);
+  const schemas = { dhcp4: dhcp4Schema } as const;
+  const schema = schemas[opts.schema as keyof typeof schemas];
+  if (!schema) throw new UserError(`there is no schema named ${JSON.stringify(opts.schema)}; known: ${Object.keys(schemas).join(", ")}`);
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(opts.mac)) throw new UserError(`--mac must look like 02:00:00:00:00:01, not ${JSON.stringify(opts.mac)}`);
   const seconds = Number(opts.seconds);
   const interval = Number(opts.interval);
@@ -65,7 +67,9 @@ async function dev(entry: string, opts: DevOptions): Promise<void> {
   try {
     const priv = { role: "priv" as const, name: "priv" };
     await store.write(priv, ["mac"], new TextEncoder().encode(opts.mac));
-    store.watch("/", (e) => log.info({ component: "kv", seq: e.seq.toString() }, e.value === null ? `del ${e.path}` : `put ${e.path} ${e.value}`));
+    store.watch("/", (e) => {
+      for (const c of e.changes) log.info({ component: "kv", seq: e.seq.toString() }, c.value === null ? `del ${c.path}` : `put ${c.path} ${c.value}`);
+    });
 
     const script = path.join(work, "calf.mjs");
     const built = await bundleCalf(path.resolve(entry), script).catch((err: Error) => {

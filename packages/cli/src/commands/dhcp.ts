@@ -1,16 +1,17 @@
 /**
- * `paddock dhcp --iface IF …`: the DHCPv4 shim in the foreground until stopped.
+ * `paddock dhcp --iface IF …`: the friendly name of `paddock run dhcp4`, the DHCPv4 client
+ * service in the foreground until stopped, with its options as flags.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { bundleCalf, DhcpShim, ShimError } from "@paddock/runtime";
+import { bundleCalf } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
+import { dhcp4Service } from "@paddock/service-dhcp4";
 import { EARLY_CALF_KEY } from "../early-entry.ts";
-import { dhcp4CalfProfile } from "@paddock/calf-dhcp4/profile";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
-import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
+import { builtinCalfScript } from "../services.ts";
+import { runServices } from "./run.ts";
 
 interface DhcpOptions {
   iface?: string;
@@ -26,23 +27,6 @@ interface DhcpOptions {
   logLevel: string;
   logFormat: string;
   calf?: string;
-}
-
-/** The repository (or installed tree) root: where packages/ and native/ are. */
-function installRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, "pnpm-workspace.yaml"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new UserError("cannot find Paddock's installation (no pnpm-workspace.yaml above the CLI)");
-    dir = up;
-  }
-  return dir;
-}
-
-/** The DHCP calf's bundled script: PADDOCK_CALF_DIR overrides, for image builders. */
-export function dhcpCalfScript(): string {
-  const dir = process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), "packages/services/dhcp4/calf/dist");
-  return path.join(dir, "calf-dhcp4.mjs");
 }
 
 /** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
@@ -67,12 +51,8 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
 
 async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Promise<void> {
   if (!opts.iface) throw new UserError("--iface is required: name the interface to run DHCP on (e.g. --iface eth0)");
-  if (!/^[^\s/]{1,15}$/.test(opts.iface)) throw new UserError(`${JSON.stringify(opts.iface)} is not an interface name (1–15 characters, no '/' or spaces)`);
-  if (!["debug", "info", "warn", "error"].includes(opts.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(opts.logLevel)}`);
-  if (!["text", "json"].includes(opts.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(opts.logFormat)}`);
-  const log = createLogger(opts.logLevel as LogLevel, opts.logFormat as LogFormat);
   const iface = opts.iface;
-  let calfScript = dhcpCalfScript();
+  let calfScript = builtinCalfScript(dhcp4Service.name);
   if (opts.calf) {
     if (!existsSync(opts.calf)) throw new UserError(`the calf ${opts.calf} does not exist`);
     if (/\.m?js$/.test(opts.calf)) {
@@ -89,40 +69,31 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
         throw new UserError(`cannot build the calf ${opts.calf}: ${err.message}${err.cause instanceof Error ? `: ${err.cause.message.split("\n")[0]}` : ""}`);
       });
     }
-    log.warn({ calf: opts.calf }, "running a custom calf in the DHCP service's sandbox slot");
   }
-  let shim: DhcpShim;
-  try {
-    shim = await DhcpShim.start({
-      iface,
-      stateDir: opts.stateDir ?? `/var/lib/paddock/dhcp4-${iface}`,
-      runtimeDir: opts.runtimeDir,
-      adminSocket: opts.adminSocket ?? path.join(opts.runtimeDir, `dhcp4-${iface}.sock`),
-      resolvConf: opts.resolvConfManaged ? opts.resolvConf : null,
-      ...(opts.hostname ? { hostname: opts.hostname } : {}),
-      setHostname: opts.setHostname === true,
-      releaseOnExit: opts.releaseOnExit ?? false,
-      ...(opts.metrics ? { metrics: opts.metrics } : {}),
-      calfScript,
-      calfMemoryBytes: dhcp4CalfProfile.memoryMiB * 1024 * 1024,
-      calfPids: dhcp4CalfProfile.pids,
-      log,
-      calfLogLevel: opts.logLevel as LogLevel,
-      ...(early && !opts.calf ? { early } : {}),
-    });
-  } catch (err) {
-    if (err instanceof ShimError) throw new UserError(err.message);
-    throw err;
-  }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "stopping");
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+  await runServices({
+    iface,
+    runtimeDir: opts.runtimeDir,
+    logLevel: opts.logLevel,
+    logFormat: opts.logFormat,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(early && !opts.calf ? { early } : {}),
+    services: [
+      {
+        definition: dhcp4Service,
+        calfScript,
+        ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+        ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
+        options: {
+          "resolv-conf": opts.resolvConfManaged ? opts.resolvConf : "",
+          ...(opts.hostname ? { hostname: opts.hostname } : {}),
+          "set-hostname": opts.setHostname === true,
+          "release-on-exit": opts.releaseOnExit === true,
+          "log-level": opts.logLevel,
+        },
+      },
+    ],
+    ...(opts.calf ? { warning: `running the custom calf ${opts.calf} in the DHCP service's sandbox slot` } : {}),
   });
-  await shim.stop();
 }
 
 export function registerDhcp(dhcp: Command): void {

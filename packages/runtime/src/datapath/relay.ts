@@ -1,18 +1,37 @@
 /**
- * The data-path relay between one calf (its fd 4) and the kernel (a filtered packet socket):
- * frames the kernel filter passed go to the calf with their receive timestamps; frames from the
- * calf go out only if they pass its egress policy and its rate limit. A calf that breaks the
- * framing is disconnected (the supervisor restarts it); a refused frame is counted and logged,
+ * The data-path relay between one calf (its fd 4) and the kernel (a filtered packet socket and/or
+ * a UDP socket): frames and datagrams the kernel passed go to the calf with their receive
+ * timestamps; frames and datagrams from the calf go out only if they pass its egress checks and
+ * its rate limit. A calf that breaks the framing, or sends on a channel its service does not
+ * have, is disconnected (the supervisor restarts it); a refused frame is counted and logged,
  * never fatal.
  */
 import type net from "node:net";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
-import type { EgressPolicy } from "./egress.ts";
+import type { DatagramCheck, EgressCheck, EgressRejection } from "./egress.ts";
 
 /** The part of a packet socket the relay needs (see @paddock/native's PacketSocket). */
 export interface FrameSocket {
   onFrame(cb: (frame: Buffer, rxTimeNs: bigint, checksumPending: boolean) => void): void;
   send(frame: Uint8Array): void;
+}
+
+/** The part of a UDP socket the relay needs (see @paddock/native's UdpSocket). */
+export interface DatagramSocket {
+  onMessage(cb: (data: Buffer, peer: { address: string; port: number }, rxTimeNs: bigint) => void): void;
+  sendTo(data: Uint8Array, address: string, port: number): void;
+}
+
+/** The channels of one calf: each with its socket and the check of what the calf sends on it. */
+export interface RelayChannels {
+  readonly packet?: { readonly socket: FrameSocket; readonly check: EgressCheck };
+  readonly udp?: { readonly socket: DatagramSocket; readonly check: DatagramCheck };
+}
+
+/** Sustained sends per second and the burst above it. */
+export interface SendRate {
+  readonly perSecond: number;
+  readonly burst: number;
 }
 
 /** Minimal logger interface (pino-compatible). */
@@ -33,19 +52,18 @@ export interface RelayStats {
 }
 
 /**
- * Frames a calf may send: a DHCP exchange is a handful of messages with seconds of backoff
- * between retransmissions; 10/s sustained with a burst of 20 never slows it and bounds what a
- * hostile calf can put on the wire.
+ * The default send rate: a client protocol exchange is a handful of messages with seconds of
+ * backoff between retransmissions; 10/s sustained with a burst of 20 never slows one and bounds
+ * what a hostile calf can put on the wire. A service declares its own (CalfDefinition.sendRate).
  */
-export const EGRESS_RATE_PER_SECOND = 10;
-export const EGRESS_BURST = 20;
+export const DEFAULT_SEND_RATE: SendRate = { perSecond: 10, burst: 20 };
 /** Refusals are logged at most this often per calf, so a flood cannot flood the log. */
 const REJECT_LOG_INTERVAL_MS = 1000;
 
 export class DataPathRelay {
   readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0 };
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
-  private tokens = EGRESS_BURST;
+  private tokens: number;
   private lastRefill = performance.now();
   private lastRejectLog = 0;
   private suppressed = 0;
@@ -53,14 +71,20 @@ export class DataPathRelay {
 
   constructor(
     private readonly name: string,
-    private readonly socket: FrameSocket,
-    private readonly policy: EgressPolicy,
+    private readonly channels: RelayChannels,
     private readonly log: RelayLogger,
+    private readonly rate: SendRate = DEFAULT_SEND_RATE,
   ) {
-    socket.onFrame((frame, rxTimeNs, checksumPending) => {
+    this.tokens = rate.burst;
+    channels.packet?.socket.onFrame((frame, rxTimeNs, checksumPending) => {
       if (!this.calf || this.calf.destroyed) return;
       this.stats.toCalf++;
       this.write(checksumPending ? { kind: "frame", data: frame, rxTimeNs, checksumPending } : { kind: "frame", data: frame, rxTimeNs });
+    });
+    channels.udp?.socket.onMessage((data, peer, rxTimeNs) => {
+      if (!this.calf || this.calf.destroyed) return;
+      this.stats.toCalf++;
+      this.write({ kind: "datagram", data, peerAddress: peer.address, peerPort: peer.port, rxTimeNs });
     });
   }
 
@@ -92,15 +116,25 @@ export class DataPathRelay {
     for (const f of frames) {
       const m = decodeDataMessage(f);
       if (!m.ok) return this.violation(calf, m.error.code, m.error.detail);
-      if (m.value.kind !== "frame") return this.violation(calf, "PADDOCK_E_PROTO_BAD_REQUEST", `a calf may send only frames here, not ${m.value.kind}`);
-      this.stats.fromCalf++;
-      this.egress(m.value.data);
+      const v = m.value;
+      if (v.kind === "frame" && this.channels.packet) {
+        this.stats.fromCalf++;
+        const packet = this.channels.packet;
+        this.egress(packet.check(v.data), () => packet.socket.send(v.data));
+      } else if (v.kind === "datagram" && this.channels.udp) {
+        this.stats.fromCalf++;
+        const udp = this.channels.udp;
+        const peer = { address: v.peerAddress, port: v.peerPort };
+        this.egress(udp.check(v.data, peer), () => udp.socket.sendTo(v.data, peer.address, peer.port));
+      } else {
+        return this.violation(calf, "PADDOCK_E_PROTO_BAD_REQUEST", `this calf's service has no channel for a ${v.kind} message`);
+      }
     }
     if (error) this.violation(calf, error.code, error.detail);
   }
 
-  private egress(frame: Uint8Array): void {
-    const refusal = this.policy(frame) ?? (this.takeToken() ? null : { code: "PADDOCK_E_EGRESS_RATE", detail: `more than ${EGRESS_RATE_PER_SECOND} frames per second` });
+  private egress(rejection: EgressRejection | null, send: () => void): void {
+    const refusal = rejection ?? (this.takeToken() ? null : { code: "PADDOCK_E_EGRESS_RATE", detail: `more than ${this.rate.perSecond} sends per second` });
     if (refusal) {
       this.stats.rejected[refusal.code] = (this.stats.rejected[refusal.code] ?? 0) + 1;
       const now = performance.now();
@@ -114,7 +148,7 @@ export class DataPathRelay {
       return;
     }
     try {
-      this.socket.send(frame);
+      send();
       this.stats.sent++;
     } catch (err) {
       this.stats.sendErrors++;
@@ -124,7 +158,7 @@ export class DataPathRelay {
 
   private takeToken(): boolean {
     const now = performance.now();
-    this.tokens = Math.min(EGRESS_BURST, this.tokens + ((now - this.lastRefill) / 1000) * EGRESS_RATE_PER_SECOND);
+    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.rate.perSecond);
     this.lastRefill = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

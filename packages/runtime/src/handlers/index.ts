@@ -1,12 +1,10 @@
 /**
- * The priv's system handlers: level-triggered reconcilers from the KV store to the system
- * (addresses, routes, MTU, resolv.conf, host name). See docs/handlers.md.
+ * The building blocks of system handlers: level-triggered reconcilers from a service's store to
+ * the system, their runner, typed errors, ownership records and atomic file helpers. Services
+ * build their handlers from these (docs/handlers.md).
  */
 export * from "./reconciler.ts";
 export * from "./errors.ts";
-export * from "./lease.ts";
 export * from "./ownership.ts";
-export * from "./lease-handler.ts";
-export * from "./hostname-handler.ts";
-export { replaceFileAtomic, readFileState } from "./files.ts";
+export { replaceFileAtomic, replaceWithSymlink, removeFile, readFileState, readTextOrNull, MAX_SAVED_FILE_BYTES } from "./files.ts";
 export type { FileState } from "./files.ts";

@@ -7,9 +7,9 @@
  * persisted store, so a restarted priv reconciles what it applied before), when a handler says its
  * desired state changes by itself (a lease expiring), and periodically to repair drift.
  *
- * Why debounce: the calf writes one lease as a run of keys and the store commits in batches, so
- * a reconcile started on the first key would apply half a lease. The runner waits until the store
- * has been quiet for `debounceMs` (bounded by `maxDebounceMs` so a chatty writer cannot starve it).
+ * No debounce: a calf publishes one result (a lease) as one atomic KV commit, so every change
+ * the runner sees is whole, and a reconcile starts at once. Changes that arrive while an apply
+ * runs are coalesced into one more reconcile after it.
  *
  * Failures are retried with exponential backoff up to a cap, forever: the system converges as soon
  * as whatever blocked it (a missing interface, a full disk) goes away. Every outcome is counted and
@@ -80,16 +80,6 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { initialMs: 250, maxMs: 60_000, factor: 2 };
 
 /**
- * Quiet time after the last store change before reconciling. The DHCP calf sends a lease's keys
- * pipelined in one write, so they arrive in one read and the store commits them in one batch;
- * 2 ms covers a batch split across two socket reads without delaying the apply noticeably.
- */
-export const DEFAULT_DEBOUNCE_MS = 2;
-
-/** A store that never goes quiet still gets reconciled this often. */
-export const DEFAULT_MAX_DEBOUNCE_MS = 250;
-
-/**
  * Periodic reconcile to repair drift (an operator deleting our address by hand). Five minutes:
  * drift is rare and the kernel's lifetimes keep a lease's address correct on their own meanwhile.
  */
@@ -135,8 +125,6 @@ export interface HandlerRunnerOptions {
   readonly log?: HandlerLogger;
   /** Watch only this prefix (default "/": everything). */
   readonly prefix?: string;
-  readonly debounceMs?: number;
-  readonly maxDebounceMs?: number;
   readonly retry?: Partial<RetryPolicy>;
   /** Periodic reconcile interval; 0 disables. */
   readonly resyncMs?: number;
@@ -152,9 +140,6 @@ interface Slot {
   running: Promise<void> | null;
   /** A reconcile is wanted (a change arrived, or a retry/wake/resync is due). */
   dirty: boolean;
-  debounceTimer: ReturnType<typeof setTimeout> | null;
-  /** When the current debounce window started (for maxDebounceMs). */
-  firstDirtyAt: number | null;
   retryTimer: ReturnType<typeof setTimeout> | null;
   wakeTimer: ReturnType<typeof setTimeout> | null;
   nextRetryAt: number | undefined;
@@ -170,13 +155,11 @@ interface Slot {
   warned: Set<string>;
 }
 
-/** Runs handlers against a store: debounced, level-triggered, retried with backoff. */
+/** Runs handlers against a store: level-triggered, retried with backoff. */
 export class HandlerRunner {
   private readonly source: KvSource;
   private readonly log: HandlerLogger;
   private readonly prefix: string;
-  private readonly debounceMs: number;
-  private readonly maxDebounceMs: number;
   private readonly retry: RetryPolicy;
   private readonly resyncMs: number;
   private readonly now: () => number;
@@ -189,8 +172,6 @@ export class HandlerRunner {
     this.source = opts.source;
     this.log = opts.log ?? silentLogger;
     this.prefix = opts.prefix ?? "/";
-    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
-    this.maxDebounceMs = Math.max(this.debounceMs, opts.maxDebounceMs ?? DEFAULT_MAX_DEBOUNCE_MS);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.resyncMs = opts.resyncMs ?? DEFAULT_RESYNC_MS;
     this.now = opts.now ?? Date.now;
@@ -203,8 +184,6 @@ export class HandlerRunner {
         log: bindLogger(this.log, handler.name),
         running: null,
         dirty: false,
-        debounceTimer: null,
-        firstDirtyAt: null,
         retryTimer: null,
         wakeTimer: null,
         nextRetryAt: undefined,
@@ -229,7 +208,6 @@ export class HandlerRunner {
       this.resyncTimer = setInterval(() => this.changed(), Math.min(this.resyncMs, MAX_TIMER_MS));
       this.resyncTimer.unref?.();
     }
-    // At start there is nothing to debounce: the store is already whole.
     for (const s of this.slots) this.kick(s);
   }
 
@@ -240,8 +218,8 @@ export class HandlerRunner {
     this.unwatch = null;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const s of this.slots) {
-      for (const t of [s.debounceTimer, s.retryTimer, s.wakeTimer]) if (t) clearTimeout(t);
-      s.debounceTimer = s.retryTimer = s.wakeTimer = null;
+      for (const t of [s.retryTimer, s.wakeTimer]) if (t) clearTimeout(t);
+      s.retryTimer = s.wakeTimer = null;
       s.dirty = false;
     }
     await Promise.all(this.slots.map((s) => s.running));
@@ -253,14 +231,14 @@ export class HandlerRunner {
   }
 
   /**
-   * Resolves once no handler is running or waiting out a debounce: every change seen so far has
-   * been applied or has failed (a failed one may have a retry scheduled; see status()).
+   * Resolves once no handler is running: every change seen so far has been applied or has failed
+   * (a failed one may have a retry scheduled; see status()).
    */
   async settled(): Promise<void> {
     for (;;) {
-      const busy = this.slots.filter((s) => s.running || s.debounceTimer || (s.dirty && !s.retryTimer));
+      const busy = this.slots.filter((s) => s.running);
       if (busy.length === 0) return;
-      await Promise.all(busy.map((s) => s.running ?? new Promise((r) => setTimeout(r, this.debounceMs))));
+      await Promise.all(busy.map((s) => s.running));
     }
   }
 
@@ -268,7 +246,7 @@ export class HandlerRunner {
   status(): HandlerStatus[] {
     return this.slots.map((s) => ({
       name: s.handler.name,
-      state: s.running || s.debounceTimer || (s.dirty && !s.retryTimer) ? "pending" : s.consecutiveFailures > 0 ? "failing" : "converged",
+      state: s.running || (s.dirty && !s.retryTimer) ? "pending" : s.consecutiveFailures > 0 ? "failing" : "converged",
       desired: s.desired,
       reconciles: s.reconciles,
       failures: s.failures,
@@ -281,21 +259,10 @@ export class HandlerRunner {
     }));
   }
 
-  /** A store change: debounce every handler. */
+  /** A store change (one whole commit): reconcile every handler. */
   private changed(): void {
     if (this.stopped) return;
-    const now = this.now();
-    for (const s of this.slots) {
-      s.dirty = true;
-      s.firstDirtyAt ??= now;
-      if (s.debounceTimer) clearTimeout(s.debounceTimer);
-      const waited = now - s.firstDirtyAt;
-      const delay = Math.max(0, Math.min(this.debounceMs, this.maxDebounceMs - waited));
-      s.debounceTimer = setTimeout(() => {
-        s.debounceTimer = null;
-        this.kick(s);
-      }, delay);
-    }
+    for (const s of this.slots) this.kick(s);
   }
 
   /** Reconciles now, or right after the running apply. */
@@ -303,11 +270,6 @@ export class HandlerRunner {
     if (this.stopped) return;
     s.dirty = true;
     if (s.running) return;
-    if (s.debounceTimer) {
-      clearTimeout(s.debounceTimer);
-      s.debounceTimer = null;
-    }
-    s.firstDirtyAt = null;
     if (s.retryTimer) {
       // A change (or an explicit kick) retries at once: the new desired state may well apply.
       clearTimeout(s.retryTimer);
@@ -318,7 +280,7 @@ export class HandlerRunner {
       s.running = null;
       // A change that arrived during the apply is applied now, even if the apply failed: the new
       // desired state may well succeed, so it does not wait out the backoff.
-      if (s.dirty && !this.stopped && !s.debounceTimer) this.kick(s);
+      if (s.dirty && !this.stopped) this.kick(s);
     });
   }
 

@@ -3,8 +3,8 @@
  * channel, timers from the SDK, actions out as frames, timers, KV writes and log lines.
  *
  * Actions are performed strictly in order, each finished before the next (a RELEASE must leave
- * before /ip is deleted). Consecutive KV actions are sent together, so a lease's keys reach the
- * store in one commit.
+ * before /ip is deleted). Consecutive KV actions are one KV commit, so a lease's keys are
+ * validated together and applied all or none.
  */
 import type { CalfContext } from "@paddock/calf";
 import {
@@ -77,23 +77,25 @@ export class DhcpCalfRuntime {
   }
 
   private async perform(actions: ClientAction[]): Promise<void> {
-    let kvBatch: Array<Promise<void>> = [];
-    const flushKv = async () => {
-      const batch = kvBatch;
-      kvBatch = [];
-      const results = await Promise.allSettled(batch);
-      for (const r of results) {
-        if (r.status === "rejected") this.ctx.log.warn({ err: (r.reason as Error).message }, "the store refused a write");
+    // Consecutive KV actions are one commit: a lease crosses the boundary whole or not at all.
+    let changes: Array<{ path: string; value: string | null }> = [];
+    const commit = async () => {
+      const batch = changes;
+      changes = [];
+      try {
+        await this.ctx.kv.commit(batch);
+      } catch (err) {
+        this.ctx.log.warn({ err: (err as Error).message, keys: batch.length }, "the store refused a commit");
       }
     };
     for (const a of actions) {
-      if (a.kind !== "kvWrite" && a.kind !== "kvDelete" && kvBatch.length > 0) await flushKv();
+      if (a.kind !== "kvWrite" && a.kind !== "kvDelete" && changes.length > 0) await commit();
       switch (a.kind) {
         case "kvWrite":
-          kvBatch.push(this.ctx.kv.write(a.path, a.value));
+          changes.push({ path: a.path, value: a.value });
           break;
         case "kvDelete":
-          kvBatch.push(this.ctx.kv.delete(a.path));
+          changes.push({ path: a.path, value: null });
           break;
         case "send":
           this.send(a.message, a.to, a.nextHopMac);
@@ -110,7 +112,7 @@ export class DhcpCalfRuntime {
           break;
       }
     }
-    if (kvBatch.length > 0) await flushKv();
+    if (changes.length > 0) await commit();
   }
 
   private send(message: DhcpMessage, to: "broadcast" | string, nextHopMac: Uint8Array | undefined): void {

@@ -1,20 +1,12 @@
 /**
- * Egress policies: what a calf may send. Linux has a BPF read filter but no write filter, so the
- * priv is the write filter: every frame a calf hands over is checked here before it reaches the
- * packet socket (the tc egress program is the kernel-side second line).
+ * The DHCP client's deeper egress check, run by the priv after the service's declarative rules
+ * (UDP 68 → 67, BOOTREQUEST) matched: the rules say which frames, this says whose.
  *
- * A policy reads only fixed header fields (Ethernet, IPv4, UDP, the BOOTP op/htype/hlen/chaddr);
- * it never parses a DHCP payload (invariant 1).
+ * It reads only fixed header fields (Ethernet, IPv4, UDP, the BOOTP op/htype/hlen/chaddr); it
+ * never parses a DHCP payload (invariant 1).
  */
 
-/** Why a frame was refused: a stable code for metrics and logs, and one sentence. */
-export interface EgressRejection {
-  code: string;
-  detail: string;
-}
-
-/** A policy: null when the frame may go, the reason otherwise. */
-export type EgressPolicy = (frame: Uint8Array) => EgressRejection | null;
+import { egressRejection as reject, macText, type EgressCheck } from "@paddock/runtime";
 
 /** What the DHCP client policy compares against: the interface's identity and the leased address. */
 export interface DhcpClientEgressContext {
@@ -37,12 +29,6 @@ export const MIN_DHCP_CLIENT_FRAME_BYTES = ETH_HEADER + IPV4_MIN_HEADER + UDP_HE
  */
 export const MAX_DHCP_CLIENT_FRAME_BYTES = ETH_HEADER + 1500;
 
-const reject = (code: string, detail: string): EgressRejection => ({ code: `PADDOCK_E_EGRESS_${code}`, detail });
-
-function macText(b: Uint8Array, at = 0): string {
-  return Array.from(b.subarray(at, at + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
-}
-
 function ipText(b: Uint8Array, at: number): string {
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
@@ -58,7 +44,7 @@ function equalBytes(a: Uint8Array, aAt: number, b: Uint8Array): boolean {
  * consistent length, carrying a BOOTREQUEST for Ethernet (htype 1, hlen 6) whose chaddr is the
  * interface's MAC.
  */
-export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressPolicy {
+export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressCheck {
   return (f) => {
     // The Ethernet header first, so a refusal names what the frame is (ARP, IPv6, a forged MAC).
     if (f.length < ETH_HEADER) return reject("TOO_SHORT", `a ${f.length}-byte frame has no Ethernet header`);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { encodeDhcpFrame, MessageType, type DhcpMessage } from "@paddock/dhcp4";
-import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "../src/datapath/index.ts";
+import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "../src/egress.ts";
 
 const mac = new Uint8Array([0x02, 0x77, 0xf4, 0xa9, 0x18, 0xe3]);
 let leased: string | undefined = "10.77.0.161";

@@ -12,8 +12,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvStore, dhcp4Schema } from "@paddock/kv";
 import type { KvCaller } from "@paddock/kv";
-import { HandlerRunner, HostnameHandler, LeaseHandler, RESOLV_CONF_HEADER } from "../src/handlers/index.ts";
-import type { HandlerLogger, HandlerRunnerOptions, KvSource } from "../src/handlers/index.ts";
+import { HandlerRunner } from "@paddock/runtime";
+import { HostnameHandler, LeaseHandler, RESOLV_CONF_HEADER } from "../src/index.ts";
+import type { HandlerLogger, HandlerRunnerOptions, KvSource } from "@paddock/runtime";
 
 const execFileAsync = promisify(execFile);
 const runTests = process.getuid?.() === 0 || process.env.CI === "true";
@@ -76,18 +77,14 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
   const sysctl = (key: string): string => run("nsenter", [`--net=/run/netns/${ns}`, "cat", `/proc/sys/net/ipv4/conf/${key}`]).trim();
 
   /** Writes keys as the calf does: one burst, not awaited one by one. */
+  /** What the calf does: one lease (or its withdrawal) as one commit. */
   async function calfWrites(store: KvStore, kv: Record<string, string | null>): Promise<void> {
-    const results = await Promise.all(
-      Object.entries(kv).map(([k, v]) => {
-        const segs = k.split("/").filter(Boolean);
-        return v === null ? store.delete(calf, segs) : store.write(calf, segs, enc.encode(v));
-      }),
-    );
-    for (const r of results) if (!r.ok) throw r.error;
+    const r = await store.commit(calf, Object.entries(kv).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: v === null ? null : enc.encode(v) })));
+    if (!r.ok) throw r.error;
   }
 
   function newRunner(source: KvSource, handlers: HandlerRunnerOptions["handlers"], log: HandlerLogger, extra: Partial<HandlerRunnerOptions> = {}): HandlerRunner {
-    const r = new HandlerRunner({ source, handlers, log, debounceMs: 10, resyncMs: 0, ...extra });
+    const r = new HandlerRunner({ source, handlers, log, resyncMs: 0, ...extra });
     runners.push(r);
     r.start();
     return r;
@@ -166,7 +163,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
         ["lease", "converged", undefined],
         ["hostname", "converged", undefined],
       ]);
-      // One reconcile applied the whole lease (the burst was debounced).
+      // One commit, one reconcile: the whole lease applied at once.
       expect(runner.status()[0]!.reconciles).toBe(2); // the start (empty store) + the lease
 
       const addr = inet(v0).find((a) => a.local === "10.0.0.5")!;

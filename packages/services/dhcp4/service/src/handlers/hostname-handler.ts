@@ -9,13 +9,9 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { hostname as hostnameValidator } from "@paddock/kv";
-import { HandlerErrorCode, step } from "./errors.ts";
-import { readTextOrNull } from "./files.ts";
+import { HandlerErrorCode, OwnershipFile, readTextOrNull, silentLogger, step, type ApplyReport, type Handler, type HandlerLogger } from "@paddock/runtime";
 import { desiredLease } from "./lease.ts";
-import { OwnershipFile, emptyHostnameOwnership, parseHostnameOwnership } from "./ownership.ts";
-import type { HostnameOwnership } from "./ownership.ts";
-import type { ApplyReport, Handler, HandlerLogger } from "./reconciler.ts";
-import { silentLogger } from "./reconciler.ts";
+import { emptyHostnameOwnership, parseHostnameOwnership, type HostnameOwnership } from "./records.ts";
 
 /** Where the kernel exposes the UTS namespace's host name. */
 export const PROC_HOSTNAME = "/proc/sys/kernel/hostname";

@@ -25,14 +25,24 @@ import {
   u32Attribute,
 } from "@paddock/netlink";
 import type { Address, Lifetime, Link, Route, RtnetlinkClient } from "@paddock/netlink";
-import { HandlerErrorCode, step } from "./errors.ts";
-import { readFileState, removeFile, replaceFileAtomic, replaceWithSymlink } from "./files.ts";
+import {
+  HandlerErrorCode,
+  OwnershipFile,
+  readFileState,
+  removeFile,
+  replaceFileAtomic,
+  replaceWithSymlink,
+  silentLogger,
+  step,
+  type ApplyReport,
+  type Handler,
+  type HandlerContext,
+  type HandlerLogger,
+  type OwnedAddress,
+} from "@paddock/runtime";
 import { RESOLV_CONF_HEADER, describeLease, desiredLease, renderResolvConf, sameSubnet } from "./lease.ts";
 import type { DesiredLease, DesiredRoute, LeaseDesired } from "./lease.ts";
-import { OwnershipFile, emptyLeaseOwnership, parseLeaseOwnership } from "./ownership.ts";
-import type { LeaseOwnership, OwnedAddress } from "./ownership.ts";
-import type { ApplyReport, Handler, HandlerContext, HandlerLogger } from "./reconciler.ts";
-import { silentLogger } from "./reconciler.ts";
+import { emptyLeaseOwnership, parseLeaseOwnership, type LeaseOwnership } from "./records.ts";
 
 /**
  * Metric of Paddock's routes. systemd-networkd's DHCPv4 default; above all, not 0, the metric of

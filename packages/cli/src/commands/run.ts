@@ -1,0 +1,149 @@
+/**
+ * `paddock run SERVICE [SERVICE…] --iface IF …`: runs services (built-in names or paths to
+ * service modules) in one priv on one interface, in the foreground until stopped.
+ */
+import path from "node:path";
+import type { Command } from "commander";
+import { HostError, ServiceHost, type HostedService, type ServiceDefinition } from "@paddock/runtime";
+import type { EarlyCalf } from "@paddock/runtime/early";
+import { UserError } from "../errors.ts";
+import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
+import { loadService } from "../services.ts";
+
+/** One service as the command line gives it; directories default from the service and interface. */
+export interface ServiceRequest {
+  readonly definition: ServiceDefinition<any>;
+  readonly calfScript: string;
+  readonly stateDir?: string;
+  readonly adminSocket?: string;
+  readonly options?: Readonly<Record<string, string | boolean | number>>;
+}
+
+/** What runServices needs. */
+export interface RunRequest {
+  readonly iface: string;
+  readonly runtimeDir: string;
+  readonly services: readonly ServiceRequest[];
+  readonly logLevel: string;
+  readonly logFormat: string;
+  readonly metrics?: string;
+  readonly early?: EarlyCalf;
+  /** Logged at start (e.g. a custom calf in a built-in service's slot). */
+  readonly warning?: string;
+}
+
+/** The default state directory of a service on an interface. */
+export function defaultStateDir(service: string, iface: string): string {
+  return `/var/lib/paddock/${service}-${iface}`;
+}
+
+/** The default admin socket of a service on an interface. */
+export function defaultAdminSocket(runtimeDir: string, service: string, iface: string): string {
+  return path.join(runtimeDir, `${service}-${iface}.sock`);
+}
+
+/** Checks the common flags, starts the host, waits for SIGINT/SIGTERM, stops. */
+export async function runServices(req: RunRequest): Promise<void> {
+  if (!/^[^\s/]{1,15}$/.test(req.iface)) throw new UserError(`${JSON.stringify(req.iface)} is not an interface name (1–15 characters, no '/' or spaces)`);
+  if (!["debug", "info", "warn", "error"].includes(req.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(req.logLevel)}`);
+  if (!["text", "json"].includes(req.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(req.logFormat)}`);
+  const log = createLogger(req.logLevel as LogLevel, req.logFormat as LogFormat);
+  if (req.warning) log.warn({}, req.warning);
+  const services: HostedService[] = req.services.map((s) => ({
+    definition: s.definition,
+    calfScript: s.calfScript,
+    stateDir: s.stateDir ?? defaultStateDir(s.definition.name, req.iface),
+    adminSocket: s.adminSocket ?? defaultAdminSocket(req.runtimeDir, s.definition.name, req.iface),
+    options: s.options ?? {},
+  }));
+  let host: ServiceHost;
+  try {
+    host = await ServiceHost.start({
+      iface: req.iface,
+      runtimeDir: req.runtimeDir,
+      services,
+      log,
+      calfLogLevel: req.logLevel as LogLevel,
+      ...(req.metrics ? { metrics: req.metrics } : {}),
+      ...(req.early ? { early: req.early } : {}),
+    });
+  } catch (err) {
+    if (err instanceof HostError) throw new UserError(err.message);
+    throw err;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, "stopping");
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await host.stop();
+}
+
+interface RunOptions {
+  iface?: string;
+  stateDir?: string;
+  runtimeDir: string;
+  set: string[];
+  metrics?: string;
+  logLevel: string;
+  logFormat: string;
+}
+
+/** "NAME=VALUE" or "SERVICE.NAME=VALUE" settings, by service. */
+export function parseSettings(settings: readonly string[], services: readonly string[]): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>(services.map((s) => [s, {}]));
+  for (const s of settings) {
+    const eq = s.indexOf("=");
+    if (eq <= 0) throw new UserError(`--set ${JSON.stringify(s)} is not NAME=VALUE`);
+    const key = s.slice(0, eq);
+    const value = s.slice(eq + 1);
+    const dot = key.indexOf(".");
+    const service = dot > 0 ? key.slice(0, dot) : services.length === 1 ? services[0]! : undefined;
+    if (service === undefined) throw new UserError(`--set ${key}: with several services, name the service (SERVICE.${key}=…)`);
+    const target = out.get(service);
+    if (!target) throw new UserError(`--set ${key}: no service named ${service} is running here (${services.join(", ")})`);
+    target[dot > 0 ? key.slice(dot + 1) : key] = value;
+  }
+  return out;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("run services in one priv on an interface: built-in names (dhcp4) or service modules (./service.ts, or a paddock build directory)")
+    .argument("<services...>", "built-in service names or paths to service modules")
+    .option("--iface <name>", "the interface to run the services on")
+    .option("--state-dir <dir>", "store, audit log and handler records (with one service; with several, DIR/SERVICE); default /var/lib/paddock/SERVICE-IFACE")
+    .option("--runtime-dir <dir>", "calf bundles, runc state, locks and admin sockets (RUNTIME_DIR/SERVICE-IFACE.sock)", "/run/paddock")
+    .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
+    .option("--log-level <level>", "debug, info, warn or error", "info")
+    .option("--log-format <format>", "text (one readable line per event) or json", "text")
+    .action(async (specs: string[], opts: RunOptions) => {
+      if (!opts.iface) throw new UserError("--iface is required: name the interface to run the services on (e.g. --iface eth0)");
+      const loaded = [];
+      try {
+        for (const spec of specs) loaded.push(await loadService(spec));
+        const names = loaded.map((l) => l.definition.name);
+        const settings = parseSettings(opts.set, names);
+        await runServices({
+          iface: opts.iface,
+          runtimeDir: opts.runtimeDir,
+          logLevel: opts.logLevel,
+          logFormat: opts.logFormat,
+          ...(opts.metrics ? { metrics: opts.metrics } : {}),
+          services: loaded.map((l) => ({
+            definition: l.definition,
+            calfScript: l.calfScript,
+            ...(opts.stateDir ? { stateDir: loaded.length === 1 ? opts.stateDir : path.join(opts.stateDir, l.definition.name) } : {}),
+            options: settings.get(l.definition.name) ?? {},
+          })),
+        });
+      } finally {
+        for (const l of loaded) l.cleanup();
+      }
+    });
+}

@@ -1,0 +1,148 @@
+/**
+ * Finding a service by what the user typed: a built-in name (`dhcp4`) or a path to a user's
+ * service module. A module's source is bundled by `paddock build`, an unprivileged step: when the
+ * CLI runs as root it hands the build to a child process running as `nobody`, so the priv never
+ * runs esbuild (or anything the build would run) with privilege.
+ *
+ * A built service is a directory with service.mjs (the definition; `@paddock/runtime` inside it is
+ * this CLI's own instance, so a definition holds no copy of the runtime) and calf.mjs.
+ */
+import { spawn } from "node:child_process";
+import { accessSync, chownSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as runtime from "@paddock/runtime";
+import { isServiceDefinition, type ServiceDefinition } from "@paddock/runtime";
+import { dhcp4Service } from "@paddock/service-dhcp4";
+import { UserError } from "./errors.ts";
+
+/** The services `paddock run NAME` knows without a path. */
+export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service };
+
+/** Where the CLI finds the runtime instance a built service module uses. */
+export const RUNTIME_GLOBAL = Symbol.for("paddock.runtime");
+
+/** The files of a built service. */
+export const BUILT_SERVICE_FILE = "service.mjs";
+export const BUILT_CALF_FILE = "calf.mjs";
+
+/** The uid/gid the unprivileged build runs as (Debian's nobody/nogroup). */
+const NOBODY = 65534;
+
+/** The repository (or installed tree) root: where packages/ and native/ are. */
+export function installRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, "pnpm-workspace.yaml"))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new UserError("cannot find Paddock's installation (no pnpm-workspace.yaml above the CLI)");
+    dir = up;
+  }
+  return dir;
+}
+
+/** A built-in service's calf bundle: PADDOCK_CALF_DIR overrides, for image builders. */
+export function builtinCalfScript(service: string): string {
+  const dir = process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), `packages/services/${service}/calf/dist`);
+  return path.join(dir, `calf-${service}.mjs`);
+}
+
+/** A service ready to run: its definition and its calf's bundle. */
+export interface LoadedService {
+  readonly definition: ServiceDefinition<any>;
+  readonly calfScript: string;
+  /** Where it came from, for messages. */
+  readonly source: string;
+}
+
+/** Makes this CLI's runtime the one built service modules use. */
+export function provideRuntime(): void {
+  (globalThis as Record<symbol, unknown>)[RUNTIME_GLOBAL] = runtime;
+}
+
+/** Imports a built service directory's definition. */
+export async function importBuiltService(dir: string, source: string): Promise<LoadedService> {
+  provideRuntime();
+  const file = path.join(dir, BUILT_SERVICE_FILE);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof runtime.ServiceDefinitionError) throw new UserError(err.message);
+    throw new UserError(`cannot load the service ${source}: ${(err as Error).message}`);
+  }
+  const definition = mod.default ?? Object.values(mod).find(isServiceDefinition);
+  if (!isServiceDefinition(definition)) throw new UserError(`${source} exports no service definition (export default defineService({ … }))`);
+  return { definition, calfScript: path.join(dir, BUILT_CALF_FILE), source };
+}
+
+/** Whether the uid `nobody` can read `file` and search every directory above it. */
+function readableByNobody(file: string): boolean {
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) break;
+  }
+  return (statSync(file).mode & 0o004) !== 0;
+}
+
+/** Runs `paddock build SOURCE --out DIR` as nobody; resolves with the directory. */
+async function buildUnprivileged(source: string): Promise<string> {
+  const cli = process.argv[1];
+  if (!cli) throw new UserError("cannot find the paddock command to run the build with");
+  for (const f of [source, cli]) {
+    if (!readableByNobody(f)) {
+      throw new UserError(`${f} is not readable by an unprivileged user, and the priv builds services only unprivileged: build it first as a user with \`paddock build ${source} --out DIR\` and run DIR, or make it readable`);
+    }
+  }
+  const out = mkdtempSync(path.join(tmpdir(), "paddock-build-"));
+  chownSync(out, NOBODY, NOBODY);
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, "build", source, "--out", out], { uid: NOBODY, gid: NOBODY, stdio: ["ignore", "inherit", "inherit"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: out } });
+    child.once("error", reject);
+    child.once("exit", (c) => resolve(c ?? 1));
+  });
+  if (code !== 0) {
+    rmSync(out, { recursive: true, force: true });
+    throw new UserError(`building ${source} failed (the build's own message is above)`);
+  }
+  return out;
+}
+
+/**
+ * Resolves what the user typed: a built-in name, a built directory (holding service.mjs), or a
+ * service module's source (built first, unprivileged when we are root). `cleanup` removes a
+ * build made here.
+ */
+export async function loadService(spec: string): Promise<LoadedService & { cleanup(): void }> {
+  const builtin = BUILTIN_SERVICES[spec];
+  if (builtin) return { definition: builtin, calfScript: builtinCalfScript(spec), source: spec, cleanup() {} };
+  if (!existsSync(spec)) {
+    throw new UserError(`there is no service ${JSON.stringify(spec)}: not a built-in (${Object.keys(BUILTIN_SERVICES).join(", ")}) and no such file or directory`);
+  }
+  if (statSync(spec).isDirectory()) {
+    if (!existsSync(path.join(spec, BUILT_SERVICE_FILE))) throw new UserError(`${spec} is a directory without ${BUILT_SERVICE_FILE}; give the service module (service.ts) or the output of paddock build`);
+    return { ...(await importBuiltService(path.resolve(spec), spec)), cleanup() {} };
+  }
+  const source = path.resolve(spec);
+  let dir: string;
+  if (process.getuid?.() === 0) {
+    dir = await buildUnprivileged(source);
+  } else {
+    const { buildService } = await import("./commands/build.ts");
+    dir = mkdtempSync(path.join(tmpdir(), "paddock-build-"));
+    await buildService(source, dir);
+  }
+  const loaded = await importBuiltService(dir, spec);
+  // Root reads the build's output; the files stay where nobody wrote them until we are done.
+  accessSync(loaded.calfScript, constants.R_OK);
+  return { ...loaded, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The version line of the installed Paddock, for messages and the scaffolder. */
+export function paddockVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(installRoot(), "packages/runtime/package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+}

@@ -1,0 +1,522 @@
+/**
+ * The service host: one priv process running one or more services on one interface, each from
+ * its `defineService()` definition, in the start-up order of docs/architecture.md:
+ *
+ *   0. (optional) a calf started early by the CLI, adopted here (./early.ts)
+ *   1. preflight: root, runc, calf bundles, directories — everything a user can get wrong,
+ *      checked before anything changes; then the pid locks (one per service and interface, one
+ *      per state directory)
+ *   2. per service: its store, the keys the priv writes before the calf starts (one commit)
+ *   3. per service: its channels — tc egress program in the service's own slot (a dead owner's
+ *      leftover removed first), the filtered, locked, marked packet socket and/or the marked
+ *      UDP socket — and the relay with its egress checks
+ *   4. the calves (one supervisor), each with its KV connection and data channel
+ *   5. per service: the handler runner, reconciling from the persisted store at once
+ *   6. per service: the admin socket; then metrics
+ *
+ * `stop()` undoes all of it in reverse. Nothing here names a service: what differs between
+ * services reaches the host only through their definitions.
+ */
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import path from "node:path";
+import type { Logger } from "pino";
+import { KvServer, KvStore, matchesPattern, parseKvPath, type KvCaller, type ServiceSchema } from "@paddock/kv";
+import {
+  compileSocketFilter,
+  EgressPolicy,
+  ETH_P_ALL,
+  ETH_P_IP,
+  openPacketSocket,
+  openUdpSocket,
+  removeEgressFilter,
+  type PacketSocket,
+  type UdpSocket,
+} from "@paddock/native";
+import { NetlinkError, openRtnetlink, type Link, type RtnetlinkClient } from "@paddock/netlink";
+import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
+import { datagramEgress, packetEgress } from "./datapath/egress.ts";
+import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
+import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
+import { HandlerRunner } from "./handlers/reconciler.ts";
+import { Metrics } from "./metrics.ts";
+import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
+import { parseCalfName, type CalfName } from "./sandbox/bundle.ts";
+import { parseServiceOptions, ServiceOptionError, type ServiceDefinition, type ServiceInterface, type ServiceSetup, type StoreReader } from "./service.ts";
+import { Supervisor } from "./supervisor.ts";
+
+/** A failure the user can fix: the message is one sentence for the terminal. */
+export class HostError extends Error {
+  override readonly name = "HostError";
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One service to run, and where. */
+export interface HostedService {
+  readonly definition: ServiceDefinition<any>;
+  /** The calf's bundled script (built from definition.calf.entry). */
+  readonly calfScript: string;
+  /** Option settings (NAME → value), checked against the definition's options. */
+  readonly options?: Readonly<Record<string, string | boolean | number>>;
+  /** Store, audit log and handler records (default /var/lib/paddock/SERVICE-IFACE). */
+  readonly stateDir: string;
+  /** The operators' KV socket, mode 0600. */
+  readonly adminSocket: string;
+}
+
+/** Options of a service host. */
+export interface ServiceHostOptions {
+  readonly iface: string;
+  /** Parent of the calf bundles, runc's state and the locks (e.g. /run/paddock). */
+  readonly runtimeDir: string;
+  readonly services: readonly HostedService[];
+  /** Metrics address: a Unix socket path or a loopback HOST:PORT. */
+  readonly metrics?: string;
+  readonly log: Logger;
+  /** The calves' log level (their lines go through the priv's log). */
+  readonly calfLogLevel?: "debug" | "info" | "warn" | "error";
+  /** A calf started early (./early.ts) for one of the services: adopted, or discarded if the host cannot start. */
+  readonly early?: EarlyCalf;
+  readonly runc?: string;
+}
+
+/** The socket mark, tc handle and tc priority of a service: its own, so services coexist on one link. */
+export interface ServiceSlot {
+  readonly mark: number;
+  readonly handle: number;
+  readonly priority: number;
+}
+
+/** FNV-1a, 32 bits: a stable hash of a service name. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * A service's slot, derived from its name so that separate priv processes on one interface agree
+ * without talking: mark and tc handle 0x9a000000 | 24 bits of the name's hash (0x9a: "paddock";
+ * nothing else on a host is expected to use marks in that range), priority 0x4000 + 12 bits.
+ * Two names that collide are refused when they meet (one host) or when the second attaches (EEXIST).
+ */
+export function serviceSlot(service: string): ServiceSlot {
+  const h = fnv1a(service);
+  const mark = (0x9a000000 | (h & 0x00ffffff)) >>> 0;
+  return { mark, handle: mark, priority: 0x4000 + (h >>> 20) };
+}
+
+const PRIV: KvCaller = { role: "priv", name: "priv" };
+const enc = new TextEncoder();
+
+/** A reader over another store restricted to declared key patterns. */
+function restrictedReader(store: KvStore | undefined, patterns: readonly string[]): StoreReader {
+  const entries = patterns.map((pattern) => ({ pattern }));
+  return {
+    get(p) {
+      const parsed = parseKvPath(p);
+      if (!store || !parsed.ok) return undefined;
+      if (!entries.some((e) => matchesPattern(e as never, parsed.segments))) return undefined;
+      return store.values.get(parsed.path);
+    },
+  };
+}
+
+/** Everything one running service holds. */
+interface Instance {
+  readonly hosted: HostedService;
+  readonly def: ServiceDefinition<any>;
+  readonly name: CalfName;
+  readonly slot: ServiceSlot;
+  readonly locks: PidLock[];
+  store?: KvStore;
+  kv?: KvServer;
+  relay?: DataPathRelay;
+  runner?: HandlerRunner;
+  setup?: ServiceSetup;
+  packet?: PacketSocket;
+  udp?: UdpSocket;
+  egress?: EgressPolicy;
+  connected: boolean;
+}
+
+/** Checks what a user can get wrong, before anything is changed. */
+function preflight(opts: ServiceHostOptions): void {
+  if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
+  if (opts.services.length === 0) throw new HostError("PADDOCK_E_HOST_NO_SERVICE", "no service to run");
+  const names = new Set<string>();
+  const slots = new Map<number, string>();
+  for (const s of opts.services) {
+    const name = s.definition.name;
+    if (names.has(name)) throw new HostError("PADDOCK_E_HOST_DUPLICATE", `the service ${name} is named twice`);
+    names.add(name);
+    const mark = serviceSlot(name).mark;
+    const other = slots.get(mark);
+    if (other) throw new HostError("PADDOCK_E_HOST_SLOT", `the services ${other} and ${name} hash to the same socket mark; rename one`);
+    slots.set(mark, name);
+    if (!existsSync(s.calfScript)) throw new HostError("PADDOCK_E_HOST_NO_CALF", `the calf bundle of ${name}, ${s.calfScript}, is missing; build it first (make setup for the built-in services, paddock build for yours)`);
+    for (const input of s.definition.inputs ?? []) {
+      if (!opts.services.some((o) => o.definition.name === input.service)) {
+        opts.log.warn({ service: name, input: input.service }, `${name} reads keys of ${input.service}, which this priv does not run; those inputs stay empty`);
+      }
+    }
+  }
+  const runc = opts.runc ?? "runc";
+  if (!findExecutable(runc)) throw new HostError("PADDOCK_E_HOST_NO_RUNC", `${runc} is not installed (not found on PATH); install the Debian package runc`);
+  const dirs: Array<[string, string]> = [[opts.runtimeDir, "runtime directory"], ...opts.services.map((s) => [s.stateDir, `state directory of ${s.definition.name}`] as [string, string])];
+  for (const [dir, what] of dirs) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      throw new HostError("PADDOCK_E_HOST_STATE_DIR", `the ${what} ${dir} is not a writable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  // The calf's user namespace maps it to an unprivileged host uid, and runc mounts its rootfs
+  // from under the runtime directory: every directory on the way must be traversable by others.
+  chmodSync(opts.runtimeDir, 0o711);
+  for (let dir = path.resolve(opts.runtimeDir); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new HostError("PADDOCK_E_HOST_RUNTIME_DIR", `the runtime directory ${opts.runtimeDir} must be reachable by the calf's unprivileged user, but ${dir} is not searchable by others (chmod o+x ${dir}, or choose another --runtime-dir)`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+  for (const s of opts.services) {
+    if (!existsSync(path.dirname(s.adminSocket))) mkdirSync(path.dirname(s.adminSocket), { recursive: true, mode: 0o755 });
+  }
+}
+
+/** One lock per service and interface (in its network namespace), one per state directory. */
+function takeLocks(opts: ServiceHostOptions, hosted: HostedService): PidLock[] {
+  const service = hosted.definition.name;
+  const early = opts.early && opts.early.name === calfNameFor(service, opts.iface) ? opts.early : undefined;
+  const wanted: Array<[string, string]> = [
+    [path.join(hosted.stateDir, "paddock.pid"), `the state directory ${hosted.stateDir} is in use`],
+  ];
+  // The early start took the interface's lock already; it is ours now.
+  const held: PidLock[] = early ? [early.lock] : [];
+  if (!early) wanted.unshift([interfaceLockFile(opts.runtimeDir, service, opts.iface), `the service ${service} is already running on ${opts.iface}`]);
+  try {
+    for (const [file, what] of wanted) {
+      try {
+        held.push(acquirePidLock(file));
+      } catch (err) {
+        if (err instanceof LockedError) throw new HostError("PADDOCK_E_HOST_ALREADY_RUNNING", `${what} (process ${err.pid}, lock ${err.file})`);
+        throw new HostError("PADDOCK_E_HOST_LOCK", `cannot create the lock file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+  } catch (err) {
+    for (const l of held) if (l !== early?.lock) l.release();
+    throw err;
+  }
+  return held;
+}
+
+/** A running priv hosting services on one interface. */
+export class ServiceHost {
+  private readonly cleanups: Array<() => Promise<void> | void> = [];
+  private readonly instances: Instance[] = [];
+  private supervisor: Supervisor | undefined;
+  private stopping: Promise<void> | undefined;
+  private adopted = false;
+  readonly metrics = new Metrics();
+
+  private constructor(readonly opts: ServiceHostOptions) {}
+
+  /** Starts the host; on failure undoes whatever it had done and throws (a HostError if the user can fix it). */
+  static async start(opts: ServiceHostOptions): Promise<ServiceHost> {
+    const host = new ServiceHost(opts);
+    // An early calf the supervisor has not taken over (the start failed before) is stopped and
+    // removed; one it took over is stopped by the supervisor.
+    host.cleanups.push(async () => {
+      if (host.adopted || !opts.early) return;
+      await opts.early.discard();
+      opts.early.lock.release();
+    });
+    try {
+      preflight(opts);
+      for (const hosted of opts.services) {
+        const def = hosted.definition;
+        const name = parseCalfName(calfNameFor(def.name, opts.iface));
+        if (!name.ok) throw new HostError("PADDOCK_E_HOST_IFACE", `cannot name the calf of ${def.name} on ${opts.iface}: ${name.error.message}`);
+        // Before anything that removes "leftovers": a live host's state is not left over.
+        const locks = takeLocks(opts, hosted);
+        host.cleanups.push(() => {
+          for (const l of locks) l.release();
+        });
+        host.instances.push({ hosted, def, name: name.value, slot: serviceSlot(def.name), locks, connected: false });
+      }
+      await host.startParts();
+      return host;
+    } catch (err) {
+      await host.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The store of a hosted service (for tests, `paddock lab` and the admin view). */
+  store(service: string): KvStore | undefined {
+    return this.instances.find((i) => i.def.name === service)?.store;
+  }
+
+  /** The handler runner of a hosted service. */
+  runner(service: string): HandlerRunner | undefined {
+    return this.instances.find((i) => i.def.name === service)?.runner;
+  }
+
+  /** The host pid of a service's calf (for tests and `paddock lab`). */
+  calfPid(service: string): Promise<number | undefined> {
+    const i = this.instances.find((x) => x.def.name === service);
+    return i && this.supervisor ? this.supervisor.calfPid(i.name) : Promise.resolve(undefined);
+  }
+
+  private async startParts(): Promise<void> {
+    const { opts } = this;
+    const log = opts.log;
+    const phase = (name: string) => log.debug({ phase: name, ms: Math.round(performance.now()) }, "start-up phase");
+
+    // The interface: it must exist (and have a MAC where a service needs one).
+    const nl: RtnetlinkClient = openRtnetlink({ events: true });
+    this.cleanups.push(() => nl.close());
+    let link: Link;
+    try {
+      link = await nl.getLink(opts.iface);
+    } catch (err) {
+      if (err instanceof NetlinkError && (err.errno === "ENODEV" || err.code === "PADDOCK_E_NETLINK_NOT_FOUND")) {
+        throw new HostError("PADDOCK_E_HOST_NO_IFACE", `there is no network interface named ${opts.iface}`, { cause: err });
+      }
+      throw err;
+    }
+    const macString = link.mac !== undefined && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(link.mac) && link.mac !== "00:00:00:00:00:00" ? link.mac : undefined;
+    const iface: ServiceInterface = { name: opts.iface, index: link.index, mac: macString, mtu: link.mtu ?? 1500 };
+    const mac = macString ? new Uint8Array(macString.split(":").map((h) => parseInt(h, 16))) : undefined;
+    for (const i of this.instances) {
+      if (i.def.needsMac && !mac) throw new HostError("PADDOCK_E_HOST_NO_MAC", `the interface ${opts.iface} has no Ethernet (MAC) address, so ${i.def.name} cannot run on it`);
+    }
+    phase("interface checked");
+
+    // 2. Stores, setup, and the keys the priv writes before the calf starts.
+    for (const i of this.instances) {
+      const def = i.def;
+      const schema: ServiceSchema = { name: def.name, description: def.description, entries: def.schema.entries, maxTotalBytes: def.schema.maxTotalBytes };
+      try {
+        i.store = new KvStore({ schema, stateDir: i.hosted.stateDir, log: log.child({ component: "kv", service: def.name }) });
+      } catch (err) {
+        throw new HostError("PADDOCK_E_HOST_STORE", `cannot open the store of ${def.name} in ${i.hosted.stateDir}: ${(err as Error).message}`, { cause: err });
+      }
+      const store = i.store;
+      this.cleanups.push(() => store.close());
+    }
+    for (const i of this.instances) {
+      const store = i.store!;
+      let options;
+      try {
+        options = parseServiceOptions(i.def, i.hosted.options ?? {});
+      } catch (err) {
+        if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
+        throw err;
+      }
+      const inputs = (i.def.inputs ?? []).map((input) => restrictedReader(this.instances.find((o) => o.def.name === input.service)?.store, input.keys));
+      i.setup = (await i.def.setup?.({
+        iface,
+        options,
+        stateDir: i.hosted.stateDir,
+        log: log.child({ service: i.def.name }),
+        store: { get: (p) => store.values.get(p) },
+        inputs: { get: (p) => inputs.map((r) => r.get(p)).find((v) => v !== undefined) },
+      })) ?? {};
+      const keys = Object.entries({ ...(i.setup.privKeys ?? {}) });
+      if (keys.length > 0) {
+        const changes = keys.map(([key, value]) => ({ segments: key.split("/").filter(Boolean), value: value === null ? null : enc.encode(value) }));
+        const r = await Promise.all(changes.map((c) => (c.value === null ? store.delete(PRIV, c.segments) : store.write(PRIV, c.segments, c.value))));
+        r.forEach((res, n) => {
+          if (!res.ok) throw new HostError("PADDOCK_E_HOST_CONFIG", `cannot set ${keys[n]![0]} = ${JSON.stringify(keys[n]![1])} for ${i.def.name}: ${res.error.message}`);
+        });
+      }
+    }
+    phase("stores open");
+
+    // 3. Channels: tc egress program first (a dead owner's leftover removed), then the sockets.
+    for (const i of this.instances) this.openChannels(i, mac);
+    let linkState = { up: link.up, carrier: link.carrier ?? link.lowerUp, mtu: link.mtu ?? 1500 };
+    nl.onEvent((e) => {
+      if (!((e.kind === "link" && e.action === "new") || e.kind === "carrier")) return;
+      const l = e.link;
+      if (l.index !== link.index) return;
+      const next = { up: l.up, carrier: l.carrier ?? l.lowerUp, mtu: l.mtu ?? linkState.mtu };
+      if (next.up === linkState.up && next.carrier === linkState.carrier && next.mtu === linkState.mtu) return;
+      const cameBack = next.up && next.carrier && !(linkState.up && linkState.carrier);
+      linkState = next;
+      log.info({ iface: opts.iface, ...next }, "link changed");
+      for (const i of this.instances) {
+        i.relay?.sendLink(next);
+        // The kernel drops a link's routes while it is down: put ours back without waiting.
+        if (cameBack) i.runner?.reconcileNow();
+      }
+    });
+    phase("data path ready");
+
+    // 4. The calves, as early as possible (runc and Node take tens of ms).
+    let connection = 0;
+    const supervisor = new Supervisor({
+      ...calfTarget(opts.runtimeDir, opts.runc),
+      logger: log,
+      onStart: (calf, channels) => {
+        const i = this.instances.find((x) => x.name === calf);
+        if (!i) return;
+        i.kv!.serve(channels.control, { role: "calf", name: `calf:${calf}#${++connection}` });
+        i.relay!.attach(channels.data);
+        i.relay!.sendLink(linkState);
+        // Ready (systemd Type=notify) once every calf's first request has come through.
+        channels.control.once("data", () => {
+          if (i.connected) return;
+          i.connected = true;
+          if (this.instances.every((x) => x.connected)) void supervisor.notifyReady();
+        });
+      },
+    });
+    this.supervisor = supervisor;
+    for (const i of this.instances) {
+      i.kv = new KvServer(i.store!, log.child({ component: "kv", service: i.def.name }));
+      const kv = i.kv;
+      this.cleanups.push(() => kv.close());
+    }
+    const early = opts.early && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
+    this.adopted = early !== undefined;
+    await supervisor.start(
+      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids })),
+      early ? new Map([[early.name, { bundleDir: early.bundleDir, started: early.started }]]) : undefined,
+    );
+    phase("calves starting");
+
+    // 5. Handlers reconcile from the persisted store (invariant 5) while the calves start.
+    for (const i of this.instances) {
+      const runner = new HandlerRunner({ source: i.store!, handlers: i.setup?.handlers ?? [], log: log.child({ component: "handlers", service: i.def.name }) });
+      i.runner = runner;
+      runner.start();
+      this.cleanups.push(() => runner.stop());
+    }
+    phase("handlers started");
+
+    // 6. Admin sockets, metrics.
+    for (const i of this.instances) await i.kv!.listen(i.hosted.adminSocket, "admin", "admin");
+    phase("admin sockets listening");
+    this.registerMetrics();
+    if (opts.metrics) {
+      await this.metrics.listen(opts.metrics);
+      this.cleanups.push(() => this.metrics.close());
+    }
+    for (const i of this.instances) {
+      log.info({ service: i.def.name, iface: opts.iface, stateDir: i.hosted.stateDir, adminSocket: i.hosted.adminSocket }, `${i.def.name} started on ${opts.iface}`);
+    }
+  }
+
+  private openChannels(i: Instance, mac: Uint8Array | undefined): void {
+    const { opts } = this;
+    const log = opts.log.child({ component: "datapath", service: i.def.name });
+    const target = { ifname: opts.iface };
+    const ch = i.def.channels;
+    const rules = [...(ch.packet?.egress ?? []), ...(ch.udp ? [{ family: "ipv4" as const, protocol: "udp" as const, ...(ch.udp.localPort ? { srcPort: ch.udp.localPort } : {}), dstPort: ch.udp.remotePort }] : [])];
+    try {
+      // We hold the service's interface lock: whatever sits in its slot is a dead owner's.
+      if (removeEgressFilter(target, i.slot.handle, i.slot.priority)) log.info({ handle: i.slot.handle }, "removed the tc egress program a previous run left");
+      const egress = EgressPolicy.attach({ ...target, mark: i.slot.mark, rules, handle: i.slot.handle, priority: i.slot.priority });
+      i.egress = egress;
+      this.cleanups.push(() => egress.detach());
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not attach the tc egress program; the priv's egress checks still apply");
+    }
+    const channels: { packet?: RelayChannels["packet"]; udp?: RelayChannels["udp"] } = {};
+    if (ch.packet) {
+      const filter = compileSocketFilter(ch.packet.receive);
+      const socket = openPacketSocket({ ifname: opts.iface, filter: filter.bytes, protocol: ch.packet.receive.family === "ipv4" ? ETH_P_IP : ETH_P_ALL, mark: i.slot.mark });
+      // ENETDOWN is the interface going down (the link events say so too); it clears by itself.
+      socket.onError((err) => (err.errno === "ENETDOWN" ? log.debug({ err: err.message }, "packet socket: interface down") : log.warn({ err: err.message }, "packet socket receive error")));
+      i.packet = socket;
+      this.cleanups.push(() => socket.close());
+      channels.packet = { socket, check: packetEgress({ mac, rules: ch.packet.egress, maxFrameBytes: ch.packet.maxFrameBytes, ...(i.setup?.checkFrame ? { check: i.setup.checkFrame } : {}) }) };
+    }
+    if (ch.udp) {
+      let socket: UdpSocket;
+      try {
+        socket = openUdpSocket({ address: "0.0.0.0", port: ch.udp.localPort, ifname: opts.iface, mark: i.slot.mark });
+      } catch (err) {
+        throw new HostError("PADDOCK_E_HOST_UDP", `cannot open UDP port ${ch.udp.localPort} on ${opts.iface} for ${i.def.name}: ${(err as Error).message}`, { cause: err });
+      }
+      socket.onError((err) => log.debug({ err: err.message }, "UDP socket receive error"));
+      i.udp = socket;
+      this.cleanups.push(() => socket.close());
+      const peers = i.setup?.udpPeers ?? (() => []);
+      channels.udp = { socket, check: datagramEgress({ remotePort: ch.udp.remotePort, maxDatagramBytes: ch.udp.maxDatagramBytes, peers }) };
+    }
+    const relay = new DataPathRelay(i.name, channels, log, i.def.calf.sendRate);
+    i.relay = relay;
+    this.cleanups.push(() => relay.detach());
+  }
+
+  private registerMetrics(): void {
+    const m = this.metrics;
+    const per = <T>(read: (i: Instance) => T[]) => () => this.instances.flatMap(read);
+    m.add({ name: "paddock_filter_frames_total", help: "Frames that passed a service's kernel socket filter (verdict pass; what it drops never reaches user space)", type: "counter", labelNames: ["service", "verdict"], read: per((i) => (i.packet ? [{ labels: { service: i.def.name, verdict: "pass" }, value: i.packet.stats().kernelPackets }] : [])) });
+    m.add({ name: "paddock_datapath_frames_total", help: "Frames and datagrams relayed by the data path, by direction", type: "counter", labelNames: ["service", "direction"], read: per((i) => {
+      const s = i.relay!.stats;
+      return [
+        { labels: { service: i.def.name, direction: "to_calf" }, value: s.toCalf },
+        { labels: { service: i.def.name, direction: "from_calf" }, value: s.fromCalf },
+        { labels: { service: i.def.name, direction: "sent" }, value: s.sent },
+      ];
+    }) });
+    m.add({ name: "paddock_egress_rejected_total", help: "Frames or datagrams from a calf refused by its egress checks, by reason", type: "counter", labelNames: ["service", "reason"], read: per((i) =>
+      Object.entries(i.relay!.stats.rejected).map(([reason, value]) => ({ labels: { service: i.def.name, reason }, value }))) });
+    m.add({ name: "paddock_tc_egress_dropped_total", help: "Marked frames dropped in the kernel by a service's tc egress program", type: "counter", labelNames: ["service"], read: per((i) => {
+      const c = i.egress?.counters();
+      return c ? [{ labels: { service: i.def.name }, value: Number(c.dropped) }] : [];
+    }) });
+    m.add({ name: "paddock_kv_requests_total", help: "KV requests answered, by result", type: "counter", labelNames: ["service", "result"], read: per((i) =>
+      Object.entries(i.kv!.stats.requests).map(([result, value]) => ({ labels: { service: i.def.name, result }, value }))) });
+    m.add({ name: "paddock_kv_protocol_violations_total", help: "KV connections closed for breaking the protocol", type: "counter", labelNames: ["service"], read: per((i) => [{ labels: { service: i.def.name }, value: i.kv!.stats.protocolViolations }]) });
+    m.add({ name: "paddock_handler_reconciles_total", help: "Reconciles by handler and outcome", type: "counter", labelNames: ["service", "handler", "outcome"], read: per((i) =>
+      i.runner!.status().flatMap((s) => [
+        { labels: { service: i.def.name, handler: s.name, outcome: "ok" }, value: s.reconciles - s.failures },
+        { labels: { service: i.def.name, handler: s.name, outcome: "error" }, value: s.failures },
+      ])) });
+    m.add({ name: "paddock_calf_restarts_total", help: "Calf restarts by the supervisor", type: "counter", labelNames: ["calf"], read: () =>
+      this.supervisor!.statuses().map((s) => ({ labels: { calf: s.name }, value: s.restarts })) });
+    for (const i of this.instances) for (const source of i.setup?.metrics ?? []) m.add(source);
+  }
+
+  /** Stops the calves (which finish their stop work), lets the handlers converge, then closes everything. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = this.opts.log;
+      if (this.supervisor) {
+        await this.supervisor.stop().catch((err: Error) => log.error({ err: err.message }, "stopping the calves failed"));
+      }
+      for (const i of this.instances) {
+        await i.store?.settled();
+        if (i.runner) {
+          i.runner.reconcileNow();
+          await i.runner.settled();
+        }
+      }
+      for (const c of this.cleanups.reverse()) {
+        try {
+          await c();
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, "cleanup step failed");
+        }
+      }
+      if (this.supervisor) log.info({ services: this.instances.map((i) => i.def.name) }, "stopped");
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * `defineService()`: the one description of a service that the runtime, the CLI (`paddock run`),
+ * the dev loop (`paddock calf dev`), the scaffolder (`paddock new`) and, later, the generator
+ * consume. Everything the priv does for a service comes from here; the generic runtime never
+ * names a service (STYLE.md 14).
+ *
+ * A definition is plain data plus a `setup` hook:
+ *   - `channels`: what the priv opens for the calf — a packet socket whose classic BPF filter is
+ *     compiled from a declarative pattern, and/or a UDP socket (a local port, the peers it may
+ *     talk to) whose datagrams carry the kernel's receive timestamp;
+ *   - the egress policy: the packet channel's `egress` rules (checked in TypeScript by the priv
+ *     and compiled into the service's own tc eBPF program, with the service's own socket mark and
+ *     tc handle, so services coexist on one interface), plus an optional deeper check from setup;
+ *   - `schema`: each KV key's owner, calf readability, size limit and parser;
+ *   - `calf`: its entry module and sandbox profile (memory, pids, frame rate);
+ *   - `setup(ctx)`: run by the priv at start with the interface and the parsed options; returns
+ *     the keys the priv writes before the calf starts, the handlers (level-triggered reconcilers),
+ *     extra egress checks and metrics.
+ */
+import type { SchemaEntry } from "@paddock/kv";
+import type { EgressRule, PacketPattern } from "@paddock/native";
+import type { EgressCheck } from "./datapath/egress.ts";
+import type { Handler, HandlerLogger } from "./handlers/reconciler.ts";
+import type { MetricSource } from "./metrics.ts";
+
+/** A service name: the calf's name prefix, the store's schema name, the lock's and the log's tag. */
+export const SERVICE_NAME = /^[a-z][a-z0-9]{0,9}$/;
+
+/** A packet channel: an AF_PACKET socket on the interface, its filter attached before bind and locked. */
+export interface PacketChannelDefinition {
+  readonly kind: "packet";
+  /** The frames the kernel lets through to the calf (compiled into a classic BPF socket filter). */
+  readonly receive: PacketPattern;
+  /**
+   * The frames the calf may send: one matching any rule goes out; checked by the priv and by
+   * the service's tc egress program. Every frame must also come from the interface's MAC.
+   */
+  readonly egress: readonly EgressRule[];
+  /** Largest frame the calf may send (bytes, Ethernet header included). */
+  readonly maxFrameBytes: number;
+}
+
+/** A UDP channel: a socket bound to a local port on the interface, talking to allowed peers only. */
+export interface UdpChannelDefinition {
+  readonly kind: "udp";
+  /** Local port to bind (the NTP client: any, 0; a server: its well-known port). */
+  readonly localPort: number;
+  /** The only remote port the calf may send to. */
+  readonly remotePort: number;
+  /** Largest datagram the calf may send (payload bytes). */
+  readonly maxDatagramBytes: number;
+}
+
+/** What the priv opens for the calf: at most one of each kind (fd 4 carries both). */
+export interface ChannelsDefinition {
+  readonly packet?: PacketChannelDefinition;
+  readonly udp?: UdpChannelDefinition;
+}
+
+/** The calf: its code and what its sandbox allows. */
+export interface CalfDefinition {
+  /** The calf's entry module, relative to the service module (e.g. "./calf.ts"); built by `paddock build`. */
+  readonly entry: string;
+  /** Memory limit of its cgroup (MiB). */
+  readonly memoryMiB: number;
+  /** Process and thread limit (Node needs about a dozen). */
+  readonly pids: number;
+  /** Frames or datagrams per second the calf may send, sustained, and the burst above that. */
+  readonly sendRate: { readonly perSecond: number; readonly burst: number };
+}
+
+/** An option a service accepts (`paddock run … --set NAME=VALUE`, or a friendly flag of a built-in command). */
+export interface OptionDefinition {
+  readonly description: string;
+  readonly kind: "string" | "boolean" | "number";
+  readonly default?: string | boolean | number;
+}
+
+/** Parsed option values, typed from the declarations. */
+export type OptionValues<O extends Readonly<Record<string, OptionDefinition>>> = {
+  readonly [K in keyof O]: O[K]["kind"] extends "boolean" ? boolean : O[K]["kind"] extends "number" ? number : string | undefined;
+};
+
+/** Keys another service publishes that this one reads (the NTP service reads the DHCP lease's servers). */
+export interface ServiceInput {
+  /** The other service's name. */
+  readonly service: string;
+  /** Key patterns of the other service to read, e.g. "/ntp/*". */
+  readonly keys: readonly string[];
+}
+
+/** The interface a service runs on, as the priv found it. */
+export interface ServiceInterface {
+  readonly name: string;
+  readonly index: number;
+  /** "02:00:00:00:00:01", or undefined on a link without an Ethernet address. */
+  readonly mac: string | undefined;
+  readonly mtu: number;
+}
+
+/** Read access to the service's own store (durable values) for setup's closures. */
+export interface StoreReader {
+  get(path: string): string | undefined;
+}
+
+/** What `setup` gets. */
+export interface SetupContext<O extends Readonly<Record<string, OptionDefinition>>> {
+  readonly iface: ServiceInterface;
+  readonly options: OptionValues<O>;
+  /** This service's state directory (ownership records of its handlers live here). */
+  readonly stateDir: string;
+  readonly log: HandlerLogger;
+  /** The service's own store (durable values). */
+  readonly store: StoreReader;
+  /** Values of the declared inputs (other services' keys), read when called. */
+  readonly inputs: StoreReader;
+}
+
+/** What `setup` returns: everything the priv does for the service beyond the declarative parts. */
+export interface ServiceSetup {
+  /** Keys the priv writes before the calf starts (null: delete). Validated by the schema like any write. */
+  readonly privKeys?: Readonly<Record<string, string | null>>;
+  /** Handlers: reconcilers from the store to the system. */
+  readonly handlers?: readonly Handler<any>[];
+  /** A deeper check of each frame the calf sends (after the egress rules passed). */
+  readonly checkFrame?: EgressCheck;
+  /** Peers the UDP channel may send to (dotted quads), asked at every send. */
+  readonly udpPeers?: () => readonly string[];
+  /** Metrics the service adds (read at scrape time). */
+  readonly metrics?: readonly MetricSource[];
+  /** Called when the link changes (after the calf was told). */
+  onLinkChange?(link: { up: boolean; carrier: boolean; mtu: number }, cameBack: boolean): void;
+}
+
+/** A service: see the module comment. */
+export interface ServiceDefinition<O extends Readonly<Record<string, OptionDefinition>> = Readonly<Record<string, OptionDefinition>>> {
+  readonly name: string;
+  readonly description: string;
+  readonly channels: ChannelsDefinition;
+  readonly schema: {
+    readonly entries: readonly SchemaEntry[];
+    /** Bound on the sum of all values' sizes. */
+    readonly maxTotalBytes: number;
+  };
+  readonly calf: CalfDefinition;
+  readonly options?: O;
+  readonly inputs?: readonly ServiceInput[];
+  /** Needs an Ethernet (MAC) address on the interface (a DHCP client does). */
+  readonly needsMac?: boolean;
+  setup?(ctx: SetupContext<O>): ServiceSetup | Promise<ServiceSetup>;
+}
+
+/** A definition that breaks a rule: the message names the service and the field. */
+export class ServiceDefinitionError extends Error {
+  override readonly name = "ServiceDefinitionError";
+  readonly code = "PADDOCK_E_SERVICE_DEFINITION";
+  constructor(
+    readonly service: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`the service definition ${JSON.stringify(service)} is invalid: ${problems.join("; ")}`);
+  }
+}
+
+const isPort = (n: unknown, allowZero: boolean): boolean => Number.isInteger(n) && (n as number) >= (allowZero ? 0 : 1) && (n as number) <= 65535;
+const isPositiveInt = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0;
+
+/** Every rule a definition breaks, as one sentence each; empty when it is valid. */
+export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
+  const problems: string[] = [];
+  if (typeof def?.name !== "string" || !SERVICE_NAME.test(def.name)) problems.push(`name ${JSON.stringify(def?.name)} must be 1–10 lower-case letters and digits, starting with a letter`);
+  if (typeof def?.description !== "string" || def.description.length === 0) problems.push("description is missing");
+  const ch = def?.channels ?? {};
+  if (!ch.packet && !ch.udp) problems.push("channels: a service needs a packet or a udp channel");
+  if (ch.packet) {
+    if (ch.packet.kind !== "packet") problems.push('channels.packet.kind must be "packet"');
+    if (!Array.isArray(ch.packet.egress)) problems.push("channels.packet.egress must be a list of rules (it may be empty: the calf then sends nothing)");
+    if (!isPositiveInt(ch.packet.maxFrameBytes) || ch.packet.maxFrameBytes < 14 || ch.packet.maxFrameBytes > 9018) problems.push("channels.packet.maxFrameBytes must be 14–9018");
+  }
+  if (ch.udp) {
+    if (ch.udp.kind !== "udp") problems.push('channels.udp.kind must be "udp"');
+    if (!isPort(ch.udp.localPort, true)) problems.push("channels.udp.localPort must be 0–65535");
+    if (!isPort(ch.udp.remotePort, false)) problems.push("channels.udp.remotePort must be 1–65535");
+    if (!isPositiveInt(ch.udp.maxDatagramBytes) || ch.udp.maxDatagramBytes > 65507) problems.push("channels.udp.maxDatagramBytes must be 1–65507");
+  }
+  const calf = def?.calf;
+  if (!calf || typeof calf.entry !== "string" || calf.entry.length === 0) problems.push("calf.entry is missing");
+  else {
+    if (!isPositiveInt(calf.memoryMiB) || calf.memoryMiB < 32) problems.push("calf.memoryMiB must be at least 32");
+    if (!isPositiveInt(calf.pids) || calf.pids < 16) problems.push("calf.pids must be at least 16");
+    if (!calf.sendRate || !(calf.sendRate.perSecond > 0) || !(calf.sendRate.burst >= 1)) problems.push("calf.sendRate needs perSecond > 0 and burst ≥ 1");
+  }
+  if (!def?.schema || !Array.isArray(def.schema.entries)) problems.push("schema.entries is missing");
+  else if (!(def.schema.maxTotalBytes > 0)) problems.push("schema.maxTotalBytes must be positive");
+  for (const [name, o] of Object.entries(def?.options ?? {})) {
+    if (!/^[a-z][a-z0-9-]*$/.test(name)) problems.push(`option ${JSON.stringify(name)}: names are lower-case words joined by '-'`);
+    if (!["string", "boolean", "number"].includes((o as OptionDefinition).kind)) problems.push(`option ${name}: kind must be string, boolean or number`);
+  }
+  for (const input of def?.inputs ?? []) {
+    if (!SERVICE_NAME.test(input.service)) problems.push(`inputs: ${JSON.stringify(input.service)} is not a service name`);
+    if (input.service === def.name) problems.push("inputs: a service does not declare its own keys as an input");
+  }
+  return problems;
+}
+
+/**
+ * Declares a service. Checks the definition and returns it unchanged (typed), so a mistake is
+ * reported when the module loads, with every problem at once.
+ */
+export function defineService<const O extends Readonly<Record<string, OptionDefinition>> = {}>(def: ServiceDefinition<O>): ServiceDefinition<O> {
+  const problems = checkServiceDefinition(def);
+  if (problems.length > 0) throw new ServiceDefinitionError(String(def?.name), problems);
+  return def;
+}
+
+/** Whether a value looks like a service definition (a module's default export, say). */
+export function isServiceDefinition(x: unknown): x is ServiceDefinition<any> {
+  return typeof x === "object" && x !== null && typeof (x as ServiceDefinition).name === "string" && typeof (x as ServiceDefinition).calf === "object" && typeof (x as ServiceDefinition).channels === "object";
+}
+
+/** Why an option value was refused. */
+export class ServiceOptionError extends Error {
+  override readonly name = "ServiceOptionError";
+  readonly code = "PADDOCK_E_SERVICE_OPTION";
+}
+
+/**
+ * Parses `NAME=VALUE` settings against a service's option declarations: unknown names, and values
+ * that are not of the declared kind, are refused with one sentence.
+ */
+export function parseServiceOptions<O extends Readonly<Record<string, OptionDefinition>>>(def: ServiceDefinition<O>, settings: Readonly<Record<string, string | boolean | number>>): OptionValues<O> {
+  const declared = (def.options ?? {}) as Readonly<Record<string, OptionDefinition>>;
+  const out: Record<string, string | boolean | number | undefined> = {};
+  for (const [name, o] of Object.entries(declared)) out[name] = o.default ?? (o.kind === "boolean" ? false : undefined);
+  for (const [name, raw] of Object.entries(settings)) {
+    const o = declared[name];
+    if (!o) {
+      const known = Object.keys(declared);
+      throw new ServiceOptionError(`the service ${def.name} has no option ${JSON.stringify(name)}${known.length ? ` (it has: ${known.join(", ")})` : " (it takes none)"}`);
+    }
+    if (o.kind === "boolean") {
+      if (typeof raw === "boolean") out[name] = raw;
+      else if (raw === "true" || raw === "false") out[name] = raw === "true";
+      else throw new ServiceOptionError(`option ${name} of ${def.name} is true or false, not ${JSON.stringify(raw)}`);
+    } else if (o.kind === "number") {
+      const n = typeof raw === "number" ? raw : Number(raw);
+      if (typeof raw === "boolean" || !Number.isFinite(n) || String(raw).trim() === "") throw new ServiceOptionError(`option ${name} of ${def.name} is a number, not ${JSON.stringify(raw)}`);
+      out[name] = n;
+    } else {
+      if (typeof raw !== "string") throw new ServiceOptionError(`option ${name} of ${def.name} needs a value (${name}=VALUE)`);
+      out[name] = raw;
+    }
+  }
+  return out as OptionValues<O>;
+}

@@ -1,0 +1,85 @@
+/**
+ * The DHCPv4 client service, declared with the same public API a user of the SDK has
+ * (`defineService` from @paddock/runtime): its channel (a packet socket that receives IPv4 UDP to
+ * port 68 and may send BOOTREQUESTs from 68 to 67), its KV schema (./schema.ts), its calf
+ * (../../calf), and its handlers (the lease: address, routes, MTU, resolv.conf; the host name).
+ */
+import { defineService, type MetricSource } from "@paddock/runtime";
+import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
+import { HostnameHandler } from "./handlers/hostname-handler.ts";
+import { LeaseHandler } from "./handlers/lease-handler.ts";
+import { dhcp4Schema } from "./schema.ts";
+
+export const DHCP_CLIENT_PORT = 68;
+export const DHCP_SERVER_PORT = 67;
+/** BOOTP op 1: a BOOTREQUEST (RFC 2131 §2); clients send nothing else. */
+export const BOOTREQUEST = 1;
+
+/** The DHCPv4 client service. */
+export const dhcp4Service = defineService({
+  name: "dhcp4",
+  description: dhcp4Schema.description,
+  needsMac: true,
+  channels: {
+    packet: {
+      kind: "packet",
+      // RFC 2131 §4.1: servers send to the client's port 68 (broadcast or unicast).
+      receive: { family: "ipv4", protocol: "udp", dstPort: DHCP_CLIENT_PORT },
+      egress: [{ family: "ipv4", protocol: "udp", srcPort: DHCP_CLIENT_PORT, dstPort: DHCP_SERVER_PORT, firstPayloadByte: BOOTREQUEST }],
+      maxFrameBytes: MAX_DHCP_CLIENT_FRAME_BYTES,
+    },
+  },
+  schema: { entries: dhcp4Schema.entries, maxTotalBytes: dhcp4Schema.maxTotalBytes },
+  calf: {
+    entry: "../../calf/src/entry.ts",
+    // Node's heap for this calf stays under 20 MiB; 96 MiB leaves room for V8's reservations.
+    memoryMiB: 96,
+    // Node runs about a dozen threads (main, 4 libuv workers, V8 platform workers).
+    pids: 32,
+    // A DHCP exchange is a handful of messages with seconds of backoff between retransmissions.
+    sendRate: { perSecond: 10, burst: 20 },
+  },
+  options: {
+    hostname: { kind: "string", description: "host name to send to the server (option 12)" },
+    "set-hostname": { kind: "boolean", description: "apply the host name the server assigns (restored when the lease ends)" },
+    "hostname-path": { kind: "string", description: "where the host name is written (tests point it at a file)", default: "/proc/sys/kernel/hostname" },
+    "release-on-exit": { kind: "boolean", description: "send RELEASE and withdraw the configuration when stopped" },
+    "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
+    "log-level": { kind: "string", description: "the calf's log level: debug, info, warn or error", default: "info" },
+  },
+  setup(ctx) {
+    const o = ctx.options;
+    const mac = new Uint8Array(ctx.iface.mac!.split(":").map((h) => parseInt(h, 16)));
+    const leased = () => ctx.store.get("/ip")?.split("/")[0];
+    const metrics: MetricSource[] = [
+      { name: "paddock_lease_expiry_seconds", help: "Unix time the current DHCPv4 lease expires (0: infinite); absent without a lease", type: "gauge", labelNames: [], read: () => {
+        const v = ctx.store.get("/lease/expires");
+        return v === undefined ? [] : [{ labels: {}, value: Number(v) }];
+      } },
+      { name: "paddock_lease_bound", help: "1 when a DHCPv4 lease is published", type: "gauge", labelNames: [], read: () => [{ labels: {}, value: ctx.store.get("/ip") !== undefined ? 1 : 0 }] },
+    ];
+    return {
+      privKeys: {
+        "/mac": ctx.iface.mac!,
+        "/iface": ctx.iface.name,
+        "/config/hostname": o.hostname ?? null,
+        "/config/release-on-stop": o["release-on-exit"] ? "true" : "false",
+        "/config/log-level": o["log-level"] ?? "info",
+      },
+      handlers: [
+        new LeaseHandler({ link: ctx.iface.name, stateDir: ctx.stateDir, resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null, log: ctx.log }),
+        new HostnameHandler({ enabled: o["set-hostname"], stateDir: ctx.stateDir, ...(o["hostname-path"] ? { hostnamePath: o["hostname-path"] } : {}), log: ctx.log }),
+      ],
+      checkFrame: dhcpClientEgress({ mac, leasedAddress: leased }),
+      metrics,
+    };
+  },
+});
+
+export default dhcp4Service;
+export { dhcp4Schema } from "./schema.ts";
+export * from "./egress.ts";
+export * from "./handlers/lease.ts";
+export * from "./handlers/lease-handler.ts";
+export * from "./handlers/hostname-handler.ts";
+export * from "./handlers/records.ts";
