@@ -6,7 +6,8 @@
  */
 import net from "node:net";
 import { decodeKvRequest, encodeKvResponse, FrameReader, MAX_CALF_FRAME_BYTES } from "@paddock/protocol";
-import { ADMIN_LIMITS, dhcp4Schema, KvServer, KvStore } from "@paddock/kv";
+import { ADMIN_LIMITS, KvServer, KvStore } from "@paddock/kv";
+import { dhcp4Schema } from "@paddock/service-dhcp4";
 
 const [mode, socketPath, stateDir] = process.argv.slice(2) as [string, string, string];
 

@@ -131,7 +131,7 @@ describe("paddock kv serve with capnp encode/decode", () => {
     expect(r.stderr).toMatch(/^paddock: cannot connect to the store at .*absent\.sock: no such socket/);
     const bad = paddock(["kv", "serve", "--schema", "nope", "--socket", "/tmp/x", "--admin-socket", "/tmp/y", "--state-dir", dir]);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^paddock: there is no schema named "nope"/);
+    expect(bad.stderr).toMatch(/^paddock: there is no built-in service named "nope"; known: dhcp4/);
     expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 });

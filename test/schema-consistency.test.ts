@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { DHCP_CLIENT_KV_PATHS, leaseKeys, type PersistedLease } from "@paddock/dhcp4";
-import { dhcp4Schema, KvStore, matchEntry } from "@paddock/kv";
+import { KvStore, matchEntry } from "@paddock/kv";
+import { dhcp4Schema } from "@paddock/service-dhcp4";
 
 it("declares every path the client writes as calf-writable", () => {
   for (const p of DHCP_CLIENT_KV_PATHS) {

@@ -3,7 +3,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dhcp4Schema, KvServer, KvStore } from "@paddock/kv";
+import { KvServer, KvStore } from "@paddock/kv";
+import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
 import { runCalf, Timers, MAX_TIMEOUT_MS, createCalfLogger, type CalfProfile } from "../src/index.ts";
 

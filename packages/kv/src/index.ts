@@ -2,7 +2,6 @@ export * from "./errors.ts";
 export * from "./path.ts";
 export * from "./validators.ts";
 export * from "./schema.ts";
-export * from "./schemas/index.ts";
 export * from "./audit.ts";
 export * from "./persist.ts";
 export * from "./store.ts";

@@ -5,7 +5,9 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeKvResponse, encodeKvRequest, FrameReader, type KvRequest, type KvResponse } from "@paddock/protocol";
-import { dhcp4Schema, KvClient, KvServer, KvStore } from "../src/index.ts";
+import { KvClient, KvServer, KvStore } from "../src/index.ts";
+// The DHCP client's schema: the original design's key layout, which the wire must keep serving.
+import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
 
 const te = new TextEncoder();
 let dir: string;

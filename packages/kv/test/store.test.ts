@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AUDIT_FILE, dhcp4Schema, KvStore, STORE_FILE, type KvCaller, type StoreEvent } from "../src/index.ts";
+import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
+import { AUDIT_FILE, KvStore, STORE_FILE, type KvCaller, type StoreEvent } from "../src/index.ts";
 
 const calf: KvCaller = { role: "calf", name: "calf:test" };
 const priv: KvCaller = { role: "priv", name: "priv" };

@@ -4,7 +4,8 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { builtinSchemas, KvClient, KvError, KvServer, KvStore, parseKvPath } from "@paddock/kv";
+import { KvClient, KvError, KvServer, KvStore, parseKvPath, type ServiceSchema } from "@paddock/kv";
+import { BUILTIN_SERVICES, loadService } from "../services.ts";
 import type { Command } from "commander";
 import pino from "pino";
 import { UserError } from "../errors.ts";
@@ -54,14 +55,20 @@ export function registerKv(program: Command): void {
 
   kv.command("serve")
     .description("run a standalone store: calf rights on --socket, operator rights on --admin-socket (mode 0600)")
-    .requiredOption("--schema <name>", `the service schema (${Object.keys(builtinSchemas).join(", ")})`)
+    .option("--service <service>", `the service whose schema the store serves: a built-in (${Object.keys(BUILTIN_SERVICES).join(", ")}) or a service module`)
+    .option("--schema <name>", "the same as --service, for a built-in service (kept for scripts that use it)")
     .requiredOption("--socket <path>", "Unix socket for calf connections")
     .requiredOption("--admin-socket <path>", "Unix socket for operators (created mode 0600)")
     .requiredOption("--state-dir <dir>", "where the store file and the audit log are kept")
     .option("--log-level <level>", "debug, info, warn or error", "info")
-    .action(async (opts: { schema: string; socket: string; adminSocket: string; stateDir: string; logLevel: string }) => {
-      const schema = builtinSchemas[opts.schema];
-      if (!schema) throw new UserError(`there is no schema named ${JSON.stringify(opts.schema)}; known: ${Object.keys(builtinSchemas).join(", ")}`);
+    .action(async (opts: { service?: string; schema?: string; socket: string; adminSocket: string; stateDir: string; logLevel: string }) => {
+      const spec = opts.service ?? opts.schema;
+      if (!spec) throw new UserError(`--service is required: a built-in service (${Object.keys(BUILTIN_SERVICES).join(", ")}) or a service module`);
+      if (opts.schema && !BUILTIN_SERVICES[opts.schema]) throw new UserError(`there is no built-in service named ${JSON.stringify(opts.schema)}; known: ${Object.keys(BUILTIN_SERVICES).join(", ")} (use --service for a module)`);
+      const loaded = await loadService(spec);
+      const def = loaded.definition;
+      loaded.cleanup();
+      const schema: ServiceSchema = { name: def.name, description: def.description, entries: def.schema.entries, maxTotalBytes: def.schema.maxTotalBytes };
       if (!["debug", "info", "warn", "error"].includes(opts.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(opts.logLevel)}`);
       checkStateDir(opts.stateDir);
       checkSocketDir(opts.socket, "calf socket");

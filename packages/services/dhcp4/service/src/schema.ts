@@ -1,5 +1,58 @@
 /**
- * The DHCPv4 client's KV schema: the one contract module between the calf and the priv's
- * handlers (the calf's key writes and the handlers' reads both follow it).
+ * The DHCPv4 client's schema — the one contract module between its calf and its handlers: what
+ * the calf may publish (a lease, as canonical text keys committed together, which the handlers
+ * turn into addresses, routes, MTU and resolv.conf), what the priv writes before the calf starts,
+ * and what the calf may keep for itself (/state/…, for INIT-REBOOT after a restart).
  */
-export { dhcp4Schema } from "@paddock/kv";
+import {
+  domainName,
+  hostname,
+  intRange,
+  ipv4Cidr,
+  ipv4Route,
+  ipv4Unicast,
+  mac,
+  oneOf,
+  searchList,
+  stateText,
+  type ServiceSchema,
+} from "@paddock/kv";
+
+/** resolv.conf honours 3 nameservers (glibc MAXNS); DHCP servers rarely send more than a handful. */
+export const MAX_NAMESERVERS = 8;
+/** Option 121 fits at most 255/5 = 51 routes per instance; 64 leaves room for RFC 3396 concatenation without letting a calf flood the routing table. */
+export const MAX_CLASSLESS_ROUTES = 64;
+/** Option 42 lists NTP servers; chrony and systemd-timesyncd use a few. */
+export const MAX_NTP_SERVERS = 8;
+/** A calf's own state: the persisted lease and a few more keys. */
+export const MAX_STATE_KEYS = 16;
+/** One state value: a serialised lease is a few hundred bytes; 16 KiB leaves ample room. */
+export const MAX_STATE_BYTES = 16 * 1024;
+
+const INDEX = /^[0-9]{3}$/;
+
+/** The DHCPv4 client schema. Calf-written lease keys are write-only for the calf. */
+export const dhcp4Schema: ServiceSchema = {
+  name: "dhcp4",
+  description: "DHCPv4 client: the lease as addresses, routes, MTU and resolver settings",
+  maxTotalBytes: 256 * 1024,
+  entries: [
+    { pattern: "/mac", description: "the interface's MAC address (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: mac, maxBytes: 17 },
+    { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
+    { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
+    { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
+    { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
+    { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
+    { pattern: "/gateway", description: "the default router", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    { pattern: "/mtu", description: "the interface MTU (RFC 791 minimum 68)", writer: "calf", calfReads: false, validate: intRange(68, 65535), maxBytes: 5 },
+    { pattern: "/domain", description: "the domain name (resolv.conf `domain`)", writer: "calf", calfReads: false, validate: domainName, maxBytes: 253 },
+    { pattern: "/search", description: "the search list, names separated by spaces", writer: "calf", calfReads: false, validate: searchList, maxBytes: 256 },
+    { pattern: "/hostname", description: "the host name the server assigned (applied only when enabled)", writer: "calf", calfReads: false, validate: hostname, maxBytes: 64 },
+    { pattern: "/nameserver/*", wildcard: INDEX, maxKeys: MAX_NAMESERVERS, description: "DNS servers in order, /nameserver/001 first", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    { pattern: "/route/*", wildcard: INDEX, maxKeys: MAX_CLASSLESS_ROUTES, description: "classless static routes (RFC 3442), \"network router\"", writer: "calf", calfReads: false, validate: ipv4Route, maxBytes: 34 },
+    { pattern: "/ntp/*", wildcard: INDEX, maxKeys: MAX_NTP_SERVERS, description: "NTP servers (option 42)", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    { pattern: "/lease/expires", description: "when the lease ends, seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    { pattern: "/lease/server", description: "the DHCP server that granted the lease", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    { pattern: "/state/**", maxKeys: MAX_STATE_KEYS, description: "the calf's own persisted state (e.g. the lease for INIT-REBOOT)", writer: "calf", calfReads: true, validate: stateText, maxBytes: MAX_STATE_BYTES },
+  ],
+};
