@@ -1,5 +1,6 @@
 /**
- * Pid lock files: one shim per interface and per state directory. A second `paddock dhcp` on the
+ * Pid lock files: one host per service and interface, and per state directory. A second priv running
+ * the same service (e.g. a second `paddock dhcp`) on the
  * same interface would otherwise remove the first's calf container and tc filter as "leftovers
  * of a crashed run", and two stores on one state directory would overwrite each other.
  */
