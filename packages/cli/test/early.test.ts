@@ -25,3 +25,12 @@ describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI
     expect(parseEarlyArgs(argv)).toBeUndefined();
   });
 });
+
+describe("the early start's DHCP calf", () => {
+  it("has the limits the DHCP service's definition declares (the early start cannot load the definition)", async () => {
+    const { EARLY_DHCP_CALF } = await import("../src/early-entry.ts");
+    const { dhcp4Service } = await import("@paddock/service-dhcp4");
+    expect({ memoryMiB: dhcp4Service.calf.memoryMiB, pids: dhcp4Service.calf.pids }).toEqual(EARLY_DHCP_CALF);
+    expect(dhcp4Service.name).toBe("dhcp4");
+  });
+});
