@@ -3,8 +3,8 @@
  * timestamps in, frames and datagrams out, link state in. The priv relays what its kernel filter
  * lets through and sends only what passes this calf's egress policy.
  */
-import type net from "node:net";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
+import type { HostStream } from "./host.ts";
 
 /** The link state the priv reports. */
 export interface LinkState {
@@ -37,10 +37,11 @@ export class DataChannel {
   private readonly closeListeners: Array<(reason: string) => void> = [];
   private lastLink: LinkState | undefined;
 
-  constructor(private readonly socket: net.Socket) {
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("close", () => this.closed("the priv closed the data channel"));
-    socket.on("error", (err) => this.closed(`data channel error: ${err.message}`));
+  private isClosed = false;
+
+  constructor(private readonly channel: HostStream) {
+    channel.onData((chunk) => this.onData(chunk));
+    channel.onClose((reason) => this.closed(reason === "closed" ? "the priv closed the data channel" : `data channel ${reason}`));
   }
 
   /** A frame the service's kernel filter passed, with its kernel receive time. */
@@ -83,19 +84,19 @@ export class DataChannel {
 
   /** Resolves when everything written so far has been handed to the kernel. */
   flush(): Promise<void> {
-    return new Promise((resolve) => (this.socket.writableLength === 0 ? resolve() : this.socket.once("drain", () => resolve())));
+    return this.channel.flush();
   }
 
   close(): void {
-    this.socket.end();
+    this.channel.close();
   }
 
   private send(m: DataMessage): void {
-    if (!this.socket.destroyed) this.socket.write(encodeDataMessage(m));
+    if (!this.isClosed) this.channel.write(encodeDataMessage(m));
   }
 
-  private onData(chunk: Buffer): void {
-    const { frames, error } = this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  private onData(chunk: Uint8Array): void {
+    const { frames, error } = this.reader.push(chunk);
     for (const f of frames) {
       const m = decodeDataMessage(f);
       // The priv is trusted; a message we cannot read is a bug there, and we stop rather than guess.
@@ -138,11 +139,12 @@ export class DataChannel {
   }
 
   private fail(reason: string): void {
-    this.socket.destroy();
+    this.channel.close();
     this.closed(reason);
   }
 
   private closed(reason: string): void {
+    this.isClosed = true;
     const ls = this.closeListeners.splice(0);
     for (const l of ls) l(reason);
   }

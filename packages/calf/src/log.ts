@@ -2,6 +2,7 @@
  * The calf's logger: one JSON object per line on stdout, which the priv reads, tags with the
  * calf's name and re-emits. Small on purpose: the calf bundle carries no logging library.
  */
+import { nodeHost } from "./host.ts";
 
 export type CalfLogLevel = "debug" | "info" | "warn" | "error";
 
@@ -17,8 +18,8 @@ export interface CalfLogger {
 
 const ORDER: Record<CalfLogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** A logger writing JSON lines to `write` (stdout by default) at or above `level`. */
-export function createCalfLogger(level: CalfLogLevel = "info", write: (line: string) => void = (l) => process.stdout.write(l)): CalfLogger {
+/** A logger writing JSON lines to `write` (the Node host's stdout by default) at or above `level`. */
+export function createCalfLogger(level: CalfLogLevel = "info", write: (line: string) => void = nodeHost.writeLog, now: () => number = Date.now): CalfLogger {
   const logger: CalfLogger = {
     level,
     debug: (fields, msg) => emit("debug", fields, msg),
@@ -28,7 +29,7 @@ export function createCalfLogger(level: CalfLogLevel = "info", write: (line: str
   };
   function emit(lvl: CalfLogLevel, fields: object, msg: string): void {
     if (ORDER[lvl] < ORDER[logger.level]) return;
-    write(JSON.stringify({ level: lvl, time: Date.now(), msg, ...fields }) + "\n");
+    write(JSON.stringify({ level: lvl, time: now(), msg, ...fields }) + "\n");
   }
   return logger;
 }

@@ -4,9 +4,9 @@
  * SIGTERM/SIGINT, or when the priv closes a channel, the context's `signal` is aborted, `main` is
  * given a moment to finish (a DHCP client sends its RELEASE), and the process exits.
  */
-import net from "node:net";
-import { KvClient } from "@paddock/kv/client";
 import { DataChannel } from "./data.ts";
+import { hostStreamFromSocket, nodeHost, type CalfHost, type NodeStreamLike } from "./host.ts";
+import { KvClient } from "./kv.ts";
 import { createCalfLogger, type CalfLogger, type CalfLogLevel } from "./log.ts";
 import { CONTROL_FD, DATA_FD, type CalfProfile } from "./profile.ts";
 import { Timers } from "./timers.ts";
@@ -26,6 +26,15 @@ export interface CalfContext {
   readonly timers: Timers;
   /** Wall-clock ms since the epoch (inject this into sans-IO cores). */
   now(): number;
+  /** Monotonic ns from an arbitrary origin, for measuring intervals: never jumps when the clock is set. */
+  monotonicNs(): bigint;
+  /** `bytes` bytes from the kernel's CSPRNG (xids, nonces: what an off-path attacker must not guess). */
+  random(bytes: number): Uint8Array;
+  /**
+   * Stops the calf: the signal is aborted, stop handlers run, and the process exits with `code`
+   * (non-zero: the priv restarts it with backoff).
+   */
+  exit(code: number, reason: string): void;
   /** Aborted when the calf must stop; `reason` says why. */
   readonly signal: AbortSignal;
   /**
@@ -36,13 +45,16 @@ export interface CalfContext {
   onStop(handler: () => Promise<void> | void): void;
 }
 
-/** Where the channels come from; tests and dev harnesses pass other fds or sockets. */
+/** Where the channels come from; tests and dev harnesses pass connected stream sockets. */
 export interface CalfChannels {
-  control: net.Socket;
-  data: net.Socket;
+  control: NodeStreamLike;
+  data: NodeStreamLike;
 }
 
 export interface RunCalfOptions {
+  /** The host (default: Node's, ./host.ts). */
+  host?: CalfHost;
+  /** Channels instead of the host's fds 3 and 4. */
   channels?: CalfChannels;
   logLevel?: CalfLogLevel;
   log?: CalfLogger;
@@ -55,14 +67,13 @@ export interface RunCalfOptions {
  * is stopped. If `main` throws, the calf logs the error and exits non-zero (the priv restarts it).
  */
 export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => Promise<void> | void, opts: RunCalfOptions = {}): Promise<void> {
-  const log = opts.log ?? createCalfLogger(opts.logLevel ?? "info");
-  const channels = opts.channels ?? {
-    control: new net.Socket({ fd: CONTROL_FD, readable: true, writable: true }),
-    data: new net.Socket({ fd: DATA_FD, readable: true, writable: true }),
-  };
-  const kv = KvClient.fromSocket(channels.control);
-  const data = new DataChannel(channels.data);
-  const timers = new Timers();
+  const host = opts.host ?? nodeHost;
+  const log = opts.log ?? createCalfLogger(opts.logLevel ?? "info", host.writeLog, host.realTimeMs);
+  const control = opts.channels ? hostStreamFromSocket(opts.channels.control) : host.openChannel(CONTROL_FD);
+  const dataStream = opts.channels ? hostStreamFromSocket(opts.channels.data) : host.openChannel(DATA_FD);
+  const kv = new KvClient(control, { setTimer: host.setTimer });
+  const data = new DataChannel(dataStream);
+  const timers = new Timers(host.realTimeMs, host.setTimer);
   const controller = new AbortController();
   const exit = opts.exit ?? true;
   let code = 0;
@@ -71,10 +82,8 @@ export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => 
     log.info({ reason }, "stopping");
     controller.abort(reason);
   };
-  const onSignal = (sig: NodeJS.Signals) => stop(`received ${sig}`);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-  channels.control.once("close", () => stop("the priv closed the control channel"));
+  const unsubscribe = host.onStopRequest((sig) => stop(`received ${sig}`));
+  control.onClose((reason) => stop(reason === "closed" ? "the priv closed the control channel" : `control channel ${reason}`));
   data.onClose((reason) => stop(reason));
 
   const stopHandlers: Array<() => Promise<void> | void> = [];
@@ -84,14 +93,21 @@ export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => 
     data,
     log,
     timers,
-    now: Date.now,
+    now: host.realTimeMs,
+    monotonicNs: host.monotonicNs,
+    random: host.random,
+    exit: (exitCode, reason) => {
+      code = exitCode;
+      stop(reason);
+    },
     signal: controller.signal,
     onStop: (handler) => void stopHandlers.push(handler),
   };
   try {
     await main(ctx);
   } catch (err) {
-    log.error({ err: (err as Error).message }, "calf failed");
+    // The stack too: the priv logs it, and `paddock calf dev` maps it back to the sources.
+    log.error({ err: (err as Error)?.message ?? String(err), ...((err as Error)?.stack ? { stack: (err as Error).stack } : {}) }, "calf failed");
     code = 1;
     stop("main failed");
   }
@@ -109,12 +125,13 @@ export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => 
     await data.flush();
   })();
   let timedOut = false;
-  await Promise.race([finishing, new Promise((r) => setTimeout(() => r((timedOut = true)), SHUTDOWN_GRACE_MS).unref())]);
+  let cancelGrace = () => {};
+  await Promise.race([finishing, new Promise((r) => (cancelGrace = host.setTimer(SHUTDOWN_GRACE_MS, () => r((timedOut = true)))))]);
+  cancelGrace();
   if (timedOut) log.warn({ graceMs: SHUTDOWN_GRACE_MS }, "stop work did not finish in time");
   timers.cancelAll();
-  process.off("SIGTERM", onSignal);
-  process.off("SIGINT", onSignal);
+  unsubscribe();
   kv.close();
   data.close();
-  if (exit) process.exit(code);
+  if (exit) host.exit(code);
 }

@@ -7,10 +7,22 @@
 /** The longest single setTimeout delay Node honours. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-export class Timers<Name extends string = string> {
-  private readonly armed = new Map<Name, NodeJS.Timeout>();
+/** Calls `fire` after `ms`; returns the cancel function (CalfHost.setTimer has this shape). */
+export type ScheduleTimer = (ms: number, fire: () => void) => () => void;
 
-  constructor(private readonly now: () => number = Date.now) {}
+/** The scheduler of the global `setTimeout` (every engine a calf runs on has one; runCalf passes its host's). */
+const globalSchedule: ScheduleTimer = (ms, fire) => {
+  const t = setTimeout(fire, ms);
+  return () => clearTimeout(t);
+};
+
+export class Timers<Name extends string = string> {
+  private readonly armed = new Map<Name, () => void>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly schedule: ScheduleTimer = globalSchedule,
+  ) {}
 
   /** (Re)arms `name` to call `fire` at absolute time `at` (ms, the same clock as `now`). */
   set(name: Name, at: number, fire: () => void): void {
@@ -22,18 +34,18 @@ export class Timers<Name extends string = string> {
         fire();
         return;
       }
-      this.armed.set(name, setTimeout(wait, Math.min(delay, MAX_TIMEOUT_MS)));
+      this.armed.set(name, this.schedule(Math.min(delay, MAX_TIMEOUT_MS), wait));
     };
-    this.armed.set(name, setTimeout(wait, Math.max(0, Math.min(at - this.now(), MAX_TIMEOUT_MS))));
+    this.armed.set(name, this.schedule(Math.max(0, Math.min(at - this.now(), MAX_TIMEOUT_MS)), wait));
   }
 
   cancel(name: Name): void {
-    clearTimeout(this.armed.get(name));
+    this.armed.get(name)?.();
     this.armed.delete(name);
   }
 
   cancelAll(): void {
-    for (const t of this.armed.values()) clearTimeout(t);
+    for (const cancel of this.armed.values()) cancel();
     this.armed.clear();
   }
 

@@ -11,6 +11,7 @@ import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import type { Metafile } from "esbuild";
 import { SandboxError } from "./errors.ts";
 
 /** What a build produced. */
@@ -19,6 +20,8 @@ export interface CalfBuild {
   readonly bytes: number;
   /** Every source file that went into the bundle (paths relative to the working directory). */
   readonly inputs: readonly string[];
+  /** esbuild's metafile: each input's imports (tests check which inputs import Node built-ins). */
+  readonly metafile: Metafile;
 }
 
 /**
@@ -33,6 +36,16 @@ function debugStub(): string {
   }
 }
 
+/** How a calf is bundled. */
+export interface BundleCalfOptions {
+  /**
+   * Development only (`paddock calf dev`): an inline source map, so a calf run with
+   * `node --enable-source-maps` reports its stack traces in its TypeScript sources. Production
+   * bundles carry none (smaller, and faster to load).
+   */
+  readonly sourcemap?: boolean;
+}
+
 /** Paths a calf bundle must not contain: priv's and the native addon's code. */
 const FORBIDDEN_INPUT = /(^|[/\\])(packages[/\\]runtime[/\\]src|native[/\\](lib|src)|@paddock[/\\](runtime|native))([/\\]|$)|\.node$/;
 
@@ -40,7 +53,7 @@ const FORBIDDEN_INPUT = /(^|[/\\])(packages[/\\]runtime[/\\]src|native[/\\](lib|
  * Bundles `entryTs` (and everything it imports) into `outFile` as ESM for Node 20.
  * `require` is provided through createRequire so CommonJS dependencies can reach Node built-ins.
  */
-export async function bundleCalf(entryTs: string, outFile: string): Promise<CalfBuild> {
+export async function bundleCalf(entryTs: string, outFile: string, opts: BundleCalfOptions = {}): Promise<CalfBuild> {
   const esbuild = await import("esbuild");
   let result: Awaited<ReturnType<typeof esbuild.build>>;
   try {
@@ -60,6 +73,7 @@ export async function bundleCalf(entryTs: string, outFile: string): Promise<Calf
       minifySyntax: true,
       alias: { debug: debugStub() },
       legalComments: "none",
+      ...(opts.sourcemap ? { sourcemap: "inline" as const } : {}),
       banner: { js: 'import { createRequire as __paddockCreateRequire } from "node:module"; const require = __paddockCreateRequire(import.meta.url);' },
     });
   } catch (e) {
@@ -73,5 +87,5 @@ export async function bundleCalf(entryTs: string, outFile: string): Promise<Calf
   // Read by the calf's uid, which is "other" on the host.
   await chmod(outFile, 0o644);
   const bytes = result.metafile?.outputs[path.relative(process.cwd(), outFile)]?.bytes ?? 0;
-  return { outFile, bytes, inputs };
+  return { outFile, bytes, inputs, metafile: result.metafile! };
 }

@@ -4,7 +4,6 @@
  * It reads its MAC and configuration from the store (written by the priv before it starts), its
  * persisted lease from /state/lease (for INIT-REBOOT), then runs the client until stopped.
  */
-import { getRandomValues } from "node:crypto";
 import { type CalfContext, isCalfLogLevel, KvError } from "@paddock/calf";
 import { createClient } from "@paddock/dhcp4";
 import { DhcpCalfRuntime } from "./runtime.ts";
@@ -23,9 +22,12 @@ function parseMac(text: string): Uint8Array {
   return new Uint8Array(text.split(":").map((h) => parseInt(h, 16)));
 }
 
-/** Uniform [0, 1) from the kernel's CSPRNG: xids must not be predictable by an off-path attacker. */
-function random(): number {
-  return getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+/** Uniform [0, 1) from the kernel's CSPRNG (through the host): xids must not be predictable by an off-path attacker. */
+function uniformRandom(ctx: CalfContext): () => number {
+  return () => {
+    const b = ctx.random(4);
+    return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 2 ** 32;
+  };
 }
 
 /** The calf's main: exported for tests that run it over in-memory channels. */
@@ -42,7 +44,7 @@ export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   const mac = parseMac(macText);
   const releaseOnStop = release === "true";
   const created = createClient(
-    { mac, random, releaseOnStop, ...(hostname ? { hostname } : {}) },
+    { mac, random: uniformRandom(ctx), releaseOnStop, ...(hostname ? { hostname } : {}) },
     ctx.now(),
     { persistedLease, linkUp: ctx.data.link ? ctx.data.link.up && ctx.data.link.carrier : true },
   );
