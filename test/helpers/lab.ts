@@ -1,195 +1,58 @@
 /**
- * A reusable harness for integration tests of `paddock dhcp` against real DHCP servers.
+ * The `paddock dhcp` harness of the integration tests, on @paddock/testkit (docs/testkit.md):
  *
  *   server namespace                                client namespace
  *   DHCP server on SIF NET.1/24  ── veth pair ──  CIF ← paddock dhcp (priv + calf under runc)
  *
- * Every name is unique (process id and a counter), every process is started by the harness and
- * stopped by its pid, and `destroy()` removes the namespaces and the temporary directory; call it
- * in afterEach so a failing test leaves nothing behind. Namespaces are entered with
- * `nsenter --net=` (never `ip netns exec`, which remounts /sys and breaks runc).
- *
- * Servers are configured at test time from one description ({@link ServerOffer}), so a test can
- * compare what the shim applied with what the server was told to send.
+ * The kit gives the unique names, the servers (configured from one {@link ServerOffer}, so a test
+ * can compare what the shim applied with what the server was told to send), processes stopped by
+ * pid, and a `destroy()` that removes everything, also after an interrupted or killed run. What
+ * stays here is specific to the shim: its sockets, metrics and KV, and an address watch.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { KvClient } from "@paddock/kv";
+import {
+  addresses,
+  createLab,
+  dnsmasqCommand,
+  hasCommands,
+  iscDhcpdCommand,
+  kea4Command,
+  LabProcess,
+  linkMtu,
+  PaddockProcess,
+  routes,
+  runAsync as runAsyncKit,
+  startPaddock,
+  udhcpdCommand,
+  waitFor,
+  waitForAddress,
+  type IpAddrInfo,
+  type IpRoute,
+  type Lab,
+  type RunResult,
+  type ServerCommand,
+  type ServerOffer,
+} from "@paddock/testkit";
 import { paddockBin } from "./paddock.ts";
 
-/** SIGTERM → SIGKILL grace for anything the harness started: the shim's own stop takes ≤ 5 s. */
-const STOP_GRACE_MS = 8000;
-/** How much output a process may accumulate before the oldest is dropped (a flood of logs). */
-const MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
+export { classlessBytes, defaultOffer, prefixToMask, runOk, type IpAddrInfo, type IpRoute, type RunResult, type ServerOffer } from "@paddock/testkit";
+export { LabProcess as Proc };
 
-let counter = 0;
-
-/** The result of a command run to completion. */
-export interface RunResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion without blocking the event loop. */
+/** Runs a command to completion without blocking the event loop (the kit's runAsync, positional). */
 export function runAsync(cmd: string, args: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: env ?? process.env }, (err, stdout, stderr) => {
-      const status = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number" ? ((err as unknown as { code: number }).code) : null) : 0;
-      resolve({ status, stdout, stderr });
-    });
-  });
+  return runAsyncKit(cmd, args, { timeoutMs, env });
 }
 
-/** Runs a command to completion; throws with its stderr when it fails. */
-export function runOk(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 20_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
-  return r.stdout;
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A process the harness started, with its output kept for assertions. */
-export class Proc {
-  output = "";
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly startedAt = Date.now();
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    const keep = (chunk: Buffer) => {
-      this.output += chunk.toString();
-      if (this.output.length > MAX_OUTPUT_CHARS) this.output = this.output.slice(-MAX_OUTPUT_CHARS / 2);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-    // A command that cannot start (ENOENT) must fail the test that needs it, not the process.
-    child.once("error", (err) => (this.output += `\n[harness] ${name} could not start: ${err.message}\n`));
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Lines of output matching `pattern`. */
-  lines(pattern: RegExp): string[] {
-    return this.output.split("\n").filter((l) => pattern.test(l));
-  }
-
-  /** Waits until a line of output matches `pattern` (counting output already seen); returns the line. */
-  async waitFor(pattern: RegExp, ms = 10_000, occurrence = 1): Promise<string> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const found = this.lines(pattern);
-      if (found.length >= occurrence) return found[occurrence - 1]!;
-      if (!this.running) throw new Error(`${this.name} exited before printing ${pattern}; output:\n${this.output.slice(-3000)}`);
-      if (Date.now() > end) throw new Error(`${this.name} printed no ${pattern} (×${occurrence}) within ${ms} ms; output:\n${this.output.slice(-3000)}`);
-      await sleep(20);
-    }
-  }
-
-  /** Sends `signal` to the process (by its pid) and waits for it to exit; SIGKILL after a grace. */
-  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.running && this.child.pid !== undefined) {
-      try {
-        process.kill(this.child.pid, signal);
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        if (this.running && this.child.pid !== undefined) process.kill(this.child.pid, "SIGKILL");
-      }, STOP_GRACE_MS);
-      const r = await this.exited;
-      clearTimeout(timer);
-      return r;
-    }
-    return this.exited;
-  }
-}
-
-/** What a DHCP server is told to hand out; tests compare the applied configuration with it. */
-export interface ServerOffer {
-  /** First three octets of the /24 ("10.81.0"). */
-  net: string;
-  /** The server's own address, NET.1. */
-  server: string;
-  prefixLen: number;
-  rangeStart: string;
-  rangeEnd: string;
-  router: string;
-  dns: string[];
-  domain: string;
-  search: string[];
-  mtu: number;
-  /** Option 121 routes besides the default (which is always 0.0.0.0/0 via the router). */
-  classless: Array<{ dst: string; via: string }>;
-  /** Lease time the server grants, seconds. */
-  leaseSeconds: number;
-}
-
-/** The default offer on a /24 `net`: a range, a router, two name servers, a search list, MTU and a classless route. */
-export function defaultOffer(net: string, overrides: Partial<ServerOffer> = {}): ServerOffer {
-  return {
-    net,
-    server: `${net}.1`,
-    prefixLen: 24,
-    rangeStart: `${net}.100`,
-    rangeEnd: `${net}.200`,
-    router: `${net}.1`,
-    dns: [`${net}.1`, `${net}.53`],
-    domain: "paddock.test",
-    search: ["paddock.test", "example.test"],
-    mtu: 1420,
-    classless: [{ dst: "10.99.0.0/16", via: `${net}.1` }],
-    leaseSeconds: 600,
-    ...overrides,
-  };
-}
-
-/** Option 121 (RFC 3442 §2) as bytes: width, significant octets of the destination, router. */
-export function classlessBytes(routes: Array<{ dst: string; via: string }>): number[] {
-  const out: number[] = [];
-  for (const r of routes) {
-    const [dst, lenText] = r.dst.split("/") as [string, string];
-    const len = Number(lenText);
-    out.push(len, ...dst.split(".").map(Number).slice(0, Math.ceil(len / 8)), ...r.via.split(".").map(Number));
-  }
-  return out;
-}
-
-/** The classless routes a server sends: the offer's and a default route via the router. */
-function allClassless(o: ServerOffer): Array<{ dst: string; via: string }> {
-  return [...o.classless, { dst: "0.0.0.0/0", via: o.router }];
-}
-
-/** One address of `ip -j addr`. */
-export interface IpAddrInfo {
-  family: string;
-  local: string;
-  prefixlen: number;
-  valid_life_time: number;
-  preferred_life_time: number;
-  dynamic?: boolean;
-}
-
-/** One route of `ip -j route`. */
-export interface IpRoute {
-  dst: string;
-  gateway?: string;
-  dev: string;
-  protocol?: string;
-  metric?: number;
-  prefsrc?: string;
-}
+/** Whether every command is on PATH. */
+export const haveAll = hasCommands;
 
 /** A metric sample from the shim's Prometheus text. */
 export interface MetricSample {
@@ -223,15 +86,16 @@ export class Metrics {
 }
 
 /** A running `paddock dhcp` in the client namespace. */
-export class ShimProc extends Proc {
+export class ShimProc extends PaddockProcess {
   constructor(
+    name: string,
     child: ChildProcess,
     readonly stateDir: string,
     readonly runtimeDir: string,
     readonly adminSocket: string,
     readonly metricsSocket: string,
   ) {
-    super("paddock dhcp", child);
+    super(name, child);
   }
 
   /** The shim's metrics, read over its Unix socket. */
@@ -269,15 +133,16 @@ export class ShimProc extends Proc {
 
   /** Waits until the handlers have reconciled and gone quiet (their counter unchanged for 300 ms). */
   async settle(ms = 10_000): Promise<void> {
-    const end = Date.now() + ms;
     let last = -1;
-    for (;;) {
-      const n = (await this.metrics()).get("paddock_handler_reconciles_total") ?? 0;
-      if (n === last && n > 0) return;
-      if (Date.now() > end) throw new Error(`the handlers did not go quiet within ${ms} ms`);
-      last = n;
-      await sleep(300);
-    }
+    await waitFor(
+      async () => {
+        const n = (await this.metrics()).get("paddock_handler_reconciles_total") ?? 0;
+        const quiet = n === last && n > 0;
+        last = n;
+        return quiet;
+      },
+      { what: "the handlers to go quiet (reconcile count unchanged for 300 ms)", timeoutMs: ms, intervalMs: 300, state: () => `${last} reconciles` },
+    );
   }
 
   /** The calf's host pid, from runc's state under the runtime directory. */
@@ -305,7 +170,7 @@ export class AddressWatch {
 
   constructor(
     private readonly lab: NetLab,
-    private readonly monitor: Proc,
+    private readonly monitor: LabProcess,
     intervalMs: number,
   ) {
     this.polling = (async () => {
@@ -340,176 +205,88 @@ export class AddressWatch {
 
 /** Two network namespaces joined by a veth pair, and every process started in them. */
 export class NetLab {
-  readonly serverNs: string;
-  readonly clientNs: string;
-  readonly serverIf: string;
-  readonly clientIf: string;
-  readonly work: string;
-  private readonly procs = new Set<Proc>();
   private readonly watches = new Set<AddressWatch>();
-  private destroyed = false;
 
-  private constructor(readonly id: string) {
-    this.serverNs = `pdt-s-${id}`;
-    this.clientNs = `pdt-c-${id}`;
-    this.serverIf = `ps${id}`.slice(0, 15);
-    this.clientIf = `pc${id}`.slice(0, 15);
-    this.work = mkdtempSync(path.join(tmpdir(), `paddock-dhcp-test-${process.pid}-`));
-    // The calf runs as an unprivileged uid and runc mounts its rootfs from under here.
-    chmodSync(this.work, 0o711);
-  }
+  private constructor(
+    /** The kit's lab underneath: namespaces, processes, files and their cleanup. */
+    readonly lab: Lab,
+    readonly serverNs: string,
+    readonly clientNs: string,
+    readonly serverIf: string,
+    readonly clientIf: string,
+  ) {}
 
   /** Creates the namespaces and the veth pair, with `net`.1/24 on the server side. */
   static create(net: string): NetLab {
-    if (counter === 0) removeLeftovers();
-    const lab = new NetLab(`${process.pid}-${++counter}`);
+    const lab = createLab({ prefix: "pdt" });
     try {
-      runOk("ip", ["netns", "add", lab.serverNs]);
-      runOk("ip", ["netns", "add", lab.clientNs]);
-      runOk("ip", ["link", "add", lab.serverIf, "netns", lab.serverNs, "type", "veth", "peer", "name", lab.clientIf, "netns", lab.clientNs]);
-      lab.server(["addr", "add", `${net}.1/24`, "dev", lab.serverIf]);
-      lab.server(["link", "set", lab.serverIf, "up"]);
-      lab.server(["link", "set", "lo", "up"]);
-      lab.client(["link", "set", "lo", "up"]);
-      lab.client(["link", "set", lab.clientIf, "up"]);
+      const link = lab.veth(lab.namespace("s"), lab.namespace("c"), { addresses: { a: `${net}.1/24` } });
+      return new NetLab(lab, link.a.ns.name, link.b.ns.name, link.a.name, link.b.name);
     } catch (err) {
-      void lab.destroy();
+      lab.destroySync();
       throw err;
     }
-    return lab;
+  }
+
+  /** The lab's unique id (also the start of its interface names). */
+  get id(): string {
+    return this.lab.id;
+  }
+
+  /** The lab's temporary directory. */
+  get work(): string {
+    return this.lab.dir;
   }
 
   /** `ip -n SERVER_NS ARGS…`. */
   server(args: string[]): string {
-    return runOk("ip", ["-n", this.serverNs, ...args]);
+    return this.lab.ip(this.serverNs, args);
   }
 
   /** `ip -n CLIENT_NS ARGS…`. */
   client(args: string[]): string {
-    return runOk("ip", ["-n", this.clientNs, ...args]);
+    return this.lab.ip(this.clientNs, args);
   }
 
   /** A file path in the lab's temporary directory. */
   file(name: string): string {
-    return path.join(this.work, name);
+    return this.lab.file(name);
   }
 
   /** Starts `argv` in a namespace (null: the host's); it is stopped by `destroy()` if still running. */
-  spawnIn(ns: string | null, name: string, argv: string[], env?: NodeJS.ProcessEnv): Proc {
-    const [cmd, args] = ns === null ? [argv[0]!, argv.slice(1)] : ["nsenter", [`--net=/run/netns/${ns}`, ...argv]];
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: env ?? process.env });
-    const p = new Proc(name, child);
-    this.procs.add(p);
-    return p;
+  spawnIn(ns: string | null, name: string, argv: string[], env?: NodeJS.ProcessEnv): LabProcess {
+    return this.lab.spawn(ns, argv, { name, env });
   }
 
   /** Runs `argv` to completion in a namespace. */
   runIn(ns: string, argv: string[], timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<RunResult> {
-    return runAsync("nsenter", [`--net=/run/netns/${ns}`, ...argv], timeoutMs, env);
+    return this.lab.run(ns, argv, { timeoutMs, env });
   }
 
-  // ---- servers ---------------------------------------------------------------------------
+  // ---- servers (started without waiting: the tests wait on the shim's result) --------------
+
+  private startServer(c: ServerCommand): LabProcess {
+    return this.lab.spawn(this.serverNs, c.argv, { name: c.name, env: c.env });
+  }
 
   /** dnsmasq serving `o`, logging every exchange (--log-dhcp) to its output. */
-  startDnsmasq(o: ServerOffer, extra: string[] = [], leaseFile = this.file("dnsmasq.leases")): Proc {
-    if (!existsSync(leaseFile)) writeFileSync(leaseFile, "");
-    const mask = prefixToMask(o.prefixLen);
-    return this.spawnIn(this.serverNs, "dnsmasq", [
-      "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=0", "--no-ping", "--conf-file=/dev/null",
-      `--interface=${this.serverIf}`, "--bind-interfaces", `--dhcp-range=${o.rangeStart},${o.rangeEnd},${mask},${o.leaseSeconds}`,
-      `--dhcp-leasefile=${leaseFile}`, `--dhcp-option=option:router,${o.router}`, `--dhcp-option=option:dns-server,${o.dns.join(",")}`,
-      `--dhcp-option=option:domain-name,${o.domain}`, `--dhcp-option=option:domain-search,${o.search.join(",")}`,
-      `--dhcp-option=option:mtu,${o.mtu}`,
-      `--dhcp-option=option:classless-static-route,${allClassless(o).map((r) => `${r.dst},${r.via}`).join(",")}`,
-      "--log-facility=-", "--log-dhcp", ...extra,
-    ]);
+  startDnsmasq(o: ServerOffer, extra: string[] = [], leaseFile = this.file("dnsmasq.leases")): LabProcess {
+    return this.startServer(dnsmasqCommand(this.lab, { iface: this.serverIf, offer: o, extraArgs: extra, leaseFile }));
   }
 
-  /**
-   * Kea's DHCPv4 server serving `o`, with T1/T2 given in seconds (Kea accepts leases of a few
-   * seconds). `authoritative`: NAK requests for addresses it does not serve.
-   */
-  startKea(o: ServerOffer, timers: { renew: number; rebind: number }, authoritative = false): Proc {
-    const conf = this.file("kea-dhcp4.json");
-    const hex = classlessBytes(allClassless(o)).map((b) => b.toString(16).padStart(2, "0")).join("");
-    writeFileSync(conf, JSON.stringify({
-      Dhcp4: {
-        "interfaces-config": { interfaces: [this.serverIf], "dhcp-socket-type": "raw" },
-        "lease-database": { type: "memfile", persist: false },
-        authoritative,
-        "valid-lifetime": o.leaseSeconds,
-        "renew-timer": timers.renew,
-        "rebind-timer": timers.rebind,
-        subnet4: [{
-          id: 1,
-          subnet: `${o.net}.0/${o.prefixLen}`,
-          pools: [{ pool: `${o.rangeStart} - ${o.rangeEnd}` }],
-          "option-data": [
-            { name: "routers", data: o.router },
-            { name: "domain-name-servers", data: o.dns.join(", ") },
-            { name: "domain-name", data: o.domain },
-            { name: "domain-search", data: o.search.join(", ") },
-            { name: "interface-mtu", data: String(o.mtu) },
-            { code: 121, "csv-format": false, data: hex },
-          ],
-        }],
-        loggers: [{ name: "kea-dhcp4", output_options: [{ output: "stdout" }], severity: "INFO" }],
-      },
-    }, null, 2));
-    // Kea puts its pid and lock files in system directories unless told otherwise.
-    const env = { ...process.env, KEA_PIDFILE_DIR: this.work, KEA_LOCKFILE_DIR: this.work };
-    return this.spawnIn(this.serverNs, "kea-dhcp4", ["kea-dhcp4", "-c", conf], env);
+  /** Kea's DHCPv4 server serving `o`, with T1/T2 in seconds. `authoritative`: NAK requests for addresses it does not serve. */
+  startKea(o: ServerOffer, timers: { renew: number; rebind: number }, authoritative = false): LabProcess {
+    return this.startServer(kea4Command(this.lab, { iface: this.serverIf, offer: o, timers, authoritative }));
   }
 
   /** ISC dhcpd serving `o` (foreground, logging to its output). */
-  startDhcpd(o: ServerOffer): Proc {
-    const conf = this.file("dhcpd.conf");
-    const leases = this.file("dhcpd.leases");
-    writeFileSync(leases, "");
-    writeFileSync(conf, [
-      "authoritative;",
-      // The default ping before an offer would add a second to every exchange.
-      "ping-check false;",
-      `default-lease-time ${o.leaseSeconds};`,
-      `max-lease-time ${o.leaseSeconds};`,
-      "option rfc3442-classless-static-routes code 121 = array of integer 8;",
-      `subnet ${o.net}.0 netmask ${prefixToMask(o.prefixLen)} {`,
-      `  range ${o.rangeStart} ${o.rangeEnd};`,
-      `  option routers ${o.router};`,
-      `  option domain-name-servers ${o.dns.join(", ")};`,
-      `  option domain-name "${o.domain}";`,
-      `  option domain-search ${o.search.map((s) => `"${s}"`).join(", ")};`,
-      `  option interface-mtu ${o.mtu};`,
-      `  option rfc3442-classless-static-routes ${classlessBytes(allClassless(o)).join(", ")};`,
-      "}",
-      "",
-    ].join("\n"));
-    return this.spawnIn(this.serverNs, "dhcpd", ["dhcpd", "-f", "-d", "-4", "-cf", conf, "-lf", leases, "-pf", this.file("dhcpd.pid"), this.serverIf]);
+  startDhcpd(o: ServerOffer): LabProcess {
+    return this.startServer(iscDhcpdCommand(this.lab, { iface: this.serverIf, offer: o }));
   }
 
-  /** busybox udhcpd serving `o`, with a short ARP-ping timeout (its default 2 s would dominate). */
-  startUdhcpd(o: ServerOffer): Proc {
-    const conf = this.file("udhcpd.conf");
-    writeFileSync(this.file("udhcpd.leases"), "");
-    writeFileSync(conf, [
-      `start ${o.rangeStart}`,
-      `end ${o.rangeEnd}`,
-      `interface ${this.serverIf}`,
-      `lease_file ${this.file("udhcpd.leases")}`,
-      `pidfile ${this.file("udhcpd.pid")}`,
-      "max_leases 50",
-      "auto_time 0",
-      `option subnet ${prefixToMask(o.prefixLen)}`,
-      `option router ${o.router}`,
-      `option dns ${o.dns.join(" ")}`,
-      `option domain ${o.domain}`,
-      `option search ${o.search.join(" ")}`,
-      `option mtu ${o.mtu}`,
-      `option staticroutes ${allClassless(o).map((r) => `${r.dst} ${r.via}`).join(" ")}`,
-      `option lease ${o.leaseSeconds}`,
-      "",
-    ].join("\n"));
-    return this.spawnIn(this.serverNs, "udhcpd", ["busybox", "udhcpd", "-f", "-a", "100", conf]);
+  /** busybox udhcpd serving `o`, with a short ARP-ping timeout. */
+  startUdhcpd(o: ServerOffer): LabProcess {
+    return this.startServer(udhcpdCommand(this.lab, { iface: this.serverIf, offer: o }));
   }
 
   // ---- the shim --------------------------------------------------------------------------
@@ -530,10 +307,10 @@ export class NetLab {
       "--resolv-conf", this.resolvConf, "--admin-socket", adminSocket, "--metrics", metricsSocket,
       ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.extraArgs ?? []),
     ];
-    const child = spawn("nsenter", [`--net=/run/netns/${this.clientNs}`, paddockBin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    const shim = new ShimProc(child, stateDir, runtimeDir, adminSocket, metricsSocket);
-    this.procs.add(shim);
-    return shim;
+    return startPaddock(this.lab, this.clientNs, args, {
+      bin: paddockBin,
+      create: (name, child) => new ShimProc(name, child, stateDir, runtimeDir, adminSocket, metricsSocket),
+    });
   }
 
   /** The resolv.conf the shim manages (never the host's). */
@@ -544,24 +321,18 @@ export class NetLab {
   // ---- the client side as the kernel sees it -----------------------------------------------
 
   /** IPv4 addresses on the client interface. */
-  async addrs(): Promise<IpAddrInfo[]> {
-    const r = await runAsync("ip", ["-j", "-n", this.clientNs, "-4", "addr", "show", "dev", this.clientIf]);
-    if (r.status !== 0) throw new Error(`ip addr failed: ${r.stderr}`);
-    const links = JSON.parse(r.stdout || "[]") as Array<{ addr_info: IpAddrInfo[] }>;
-    return (links[0]?.addr_info ?? []).filter((a) => a.family === "inet");
+  addrs(): Promise<IpAddrInfo[]> {
+    return addresses(this.clientNs, this.clientIf, "inet");
   }
 
   /** The client interface's MTU. */
-  async mtu(): Promise<number> {
-    const r = await runAsync("ip", ["-j", "-n", this.clientNs, "link", "show", "dev", this.clientIf]);
-    return (JSON.parse(r.stdout) as Array<{ mtu: number }>)[0]!.mtu;
+  mtu(): Promise<number> {
+    return linkMtu(this.clientNs, this.clientIf);
   }
 
-  /** IPv4 routes in every table of the client namespace. */
-  async routes(): Promise<IpRoute[]> {
-    const r = await runAsync("ip", ["-j", "-n", this.clientNs, "-4", "route", "show", "table", "all"]);
-    if (r.status !== 0) throw new Error(`ip route failed: ${r.stderr}`);
-    return (JSON.parse(r.stdout || "[]") as Array<IpRoute & { table?: string; type?: string }>).filter((x) => x.table === undefined || x.table === "main");
+  /** IPv4 routes in the main table of the client namespace. */
+  routes(): Promise<IpRoute[]> {
+    return routes(this.clientNs, "inet");
   }
 
   /** Routes that Paddock installed (protocol 176). */
@@ -570,24 +341,15 @@ export class NetLab {
   }
 
   /** Waits until the client interface has an IPv4 address (matching `pred`); returns it. */
-  async waitForAddress(ms = 15_000, pred: (a: IpAddrInfo) => boolean = () => true): Promise<IpAddrInfo> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const found = (await this.addrs()).find(pred);
-      if (found) return found;
-      if (Date.now() > end) throw new Error(`no matching address on ${this.clientIf} within ${ms} ms`);
-      await sleep(20);
-    }
+  waitForAddress(ms = 15_000, pred: (a: IpAddrInfo) => boolean = () => true): Promise<IpAddrInfo> {
+    return waitForAddress(this.lab, this.clientNs, this.clientIf, "inet", { timeoutMs: ms, match: pred });
   }
 
   /** Waits until `check` holds, polling every 50 ms; returns the time it took. */
   async waitUntil(what: string, check: () => Promise<boolean> | boolean, ms: number): Promise<number> {
     const start = Date.now();
-    for (;;) {
-      if (await check()) return Date.now() - start;
-      if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await sleep(50);
-    }
+    await waitFor(check, { what, timeoutMs: ms, intervalMs: 50 });
+    return Date.now() - start;
   }
 
   /** Starts watching the client's addresses (ip monitor + a poll every `intervalMs`). */
@@ -600,96 +362,9 @@ export class NetLab {
     return watch;
   }
 
-  /** Stops every process still running (SIGTERM, then SIGKILL), removes the namespaces and files. */
+  /** Stops the watches, then the lab: the shim first (it stops its calf), the servers, the namespaces and files. */
   async destroy(): Promise<void> {
-    if (this.destroyed) return;
-    this.destroyed = true;
     await Promise.all([...this.watches].map((w) => w.stop()));
-    // The shim first (it stops its calf), then the servers and monitors.
-    const all = [...this.procs];
-    const shims = all.filter((p) => p instanceof ShimProc);
-    await Promise.all(shims.map((p) => p.stop()));
-    await Promise.all(all.filter((p) => !(p instanceof ShimProc)).map((p) => p.stop()));
-    // A shim killed hard may have left its calf: runc's state under our runtime dir names it.
-    const runcRoot = path.join(this.work, "run", "runc");
-    if (existsSync(runcRoot)) {
-      const r = spawnSync("runc", ["--root", runcRoot, "list", "--format", "json"], { encoding: "utf8" });
-      for (const c of (JSON.parse(r.stdout || "null") ?? []) as Array<{ id: string }>) {
-        spawnSync("runc", ["--root", runcRoot, "delete", "--force", c.id]);
-      }
-    }
-    // Anything still running from the lab's directory (a runc a killed shim orphaned) goes too.
-    for (const pid of processesUsing(this.work)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    for (const ns of [this.clientNs, this.serverNs]) spawnSync("ip", ["netns", "delete", ns]);
-    rmSync(this.work, { recursive: true, force: true });
+    await this.lab.destroy();
   }
-}
-
-/**
- * Removes what a killed test run of this harness left: namespaces and temporary directories
- * named for a test process that no longer exists, and processes still running from those
- * directories (a runc whose shim was killed).
- */
-function removeLeftovers(): void {
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === "EPERM";
-    }
-  };
-  const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-  for (const line of list.split("\n")) {
-    const m = /^(pdt-[sc]-(\d+)-\d+)\b/.exec(line);
-    if (m && !alive(Number(m[2]))) spawnSync("ip", ["netns", "delete", m[1]!]);
-  }
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^paddock-dhcp-test-(\d+)-/.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
-    const dir = path.join(tmpdir(), name);
-    for (const pid of processesUsing(dir)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Pids of processes whose command line names `dir` (never this process). */
-function processesUsing(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(dir)) pids.push(Number(entry));
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  return pids;
-}
-
-/** "255.255.255.0" for 24. */
-export function prefixToMask(len: number): string {
-  const m = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (m >>> s) & 0xff).join(".");
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Whether every command is on PATH. */
-export function haveAll(cmds: string[]): boolean {
-  return cmds.every((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status === 0);
 }

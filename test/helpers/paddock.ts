@@ -1,10 +1,12 @@
 /**
- * Helpers for tests that run the real `paddock` command (the bundle built by `make setup`).
+ * Helpers for tests that run the real `paddock` command (the bundle built by `make setup`) in
+ * the host's namespace; in a lab, use `startPaddock` of @paddock/testkit.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { hasCommand, LabProcess, waitFor } from "@paddock/testkit";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const paddockBin = path.join(repoRoot, "node_modules/.bin/paddock");
@@ -22,56 +24,18 @@ export function startPaddock(args: string[]): ChildProcess {
 
 /** Waits until a file (e.g. a socket) exists. */
 export async function waitForFile(file: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!existsSync(file)) {
-    if (Date.now() > end) throw new Error(`${file} did not appear within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(() => existsSync(file), { what: `${file} to appear`, timeoutMs: ms, state: () => "absent" });
 }
 
-/** Kills a process we started (by its pid) and waits for it to exit. */
+/** Kills a process we started (by its pid) and waits for it to exit; SIGKILL after 5 s. */
 export async function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
+  if (child) await new LabProcess("paddock", child).stop(signal, 5000);
 }
 
 /** Whether a command is on PATH. */
-export function have(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
+export const have = hasCommand;
 
-/** Waits until a child's stdout or stderr prints a line matching `pattern`. */
+/** Waits until a child's stdout or stderr prints a line matching `pattern` (from now on). */
 export function waitForOutput(child: ChildProcess, pattern: RegExp, ms = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no output matching ${pattern} within ${ms} ms; got: ${seen.slice(-2000)}`));
-    }, ms);
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      const line = seen.split("\n").find((l) => pattern.test(l));
-      if (line !== undefined) {
-        cleanup();
-        resolve(line);
-      }
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`process exited (${code}) before printing ${pattern}; output: ${seen.slice(-2000)}`));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.stdout?.off("data", onData);
-      child.stderr?.off("data", onData);
-      child.off("exit", onExit);
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", onExit);
-  });
+  return new LabProcess("paddock", child).waitForLog(pattern, { timeoutMs: ms });
 }

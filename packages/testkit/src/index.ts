@@ -17,6 +17,7 @@ export {
   createLab,
   defaultRegistryDir,
   inNamespace,
+  ipJson,
   Lab,
   MAX_IFNAME_BYTES,
   MAX_PREFIX_CHARS,

@@ -137,6 +137,12 @@ export function inNamespace(ns: NsRef | null, argv: readonly string[]): string[]
   return ns === null ? [...argv] : ["nsenter", `--net=/run/netns/${nsName(ns)}`, ...argv];
 }
 
+/** `ip -j -n NS ARGS…` to completion, parsed; throws on failure. */
+export function ipJson<T = unknown>(ns: NsRef, args: readonly string[]): T {
+  const out = runOk("ip", ["-j", "-n", nsName(ns), ...args]).trim();
+  return (out === "" ? [] : JSON.parse(out)) as T;
+}
+
 /**
  * A unique short name: `prefix` and random characters, at most `maxBytes` long (default 15, an
  * interface name's limit). Unique within this process; random across processes.
@@ -286,8 +292,7 @@ export class Lab {
 
   /** `ip -j -n NS ARGS…`, parsed. */
   ipJson<T = unknown>(ns: NsRef, args: readonly string[]): T {
-    const out = this.ip(ns, ["-j", ...args]).trim();
-    return (out === "" ? [] : JSON.parse(out)) as T;
+    return ipJson<T>(ns, args);
   }
 
   /** Sets sysctls inside a namespace (they are per-namespace for net.*). */

@@ -29,7 +29,7 @@ export interface WaitForLogOptions {
 }
 
 /**
- * A process a lab started, with its stdout and stderr kept (interleaved, as `output`). Stopped by
+ * A process a lab started (or any child process wrapped to wait on its output and stop it), with its stdout and stderr kept (interleaved, as `output`). Stopped by
  * its pid only: never by name.
  */
 export class LabProcess {
@@ -54,7 +54,10 @@ export class LabProcess {
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
-    this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    this.exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
+        : new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
     // A command that cannot start (ENOENT) fails the wait that needs it, not the test process.
     child.once("error", (err) => (this.output += `\n[testkit] ${name} could not start: ${err.message}\n`));
     this.procStart = child.pid === undefined ? undefined : procStartTime(child.pid);
