@@ -1,19 +1,17 @@
 /**
- * Test support: throwaway network namespaces and veth pairs with unique names, removed in
- * afterAll even when a test fails. Namespaces are entered with nsenter --net (never
- * `ip netns exec`, which remounts /sys; DESIGN.md measured facts).
+ * Test support for the native tests: throwaway network namespaces and veth pairs from
+ * @paddock/testkit (unique names, nsenter --net, cleanup even after an interrupted run), removed
+ * in afterAll with removeAllNetns().
  */
-
-import { randomBytes } from "node:crypto";
-
+import { canCreateLabs, createLab, LAB_SKIP_REASON, waitFor as waitForKit, type Lab } from "@paddock/testkit";
 import { inNetns, sh as run, uniqueName } from "../../test/helpers/netns.ts";
 
 export { inNetns, run, uniqueName };
 
 /** Whether integration tests may run: root, or CI=true (where missing root must fail). */
-export const canRunAsRoot = process.getuid?.() === 0 || process.env.CI === "true";
+export const canRunAsRoot = canCreateLabs;
 /** Why the integration tests are skipped (only ever off CI). */
-export const skipReason = "needs root to create network namespaces (skipped only when not root and CI is not true)";
+export const skipReason = LAB_SKIP_REASON;
 
 /** Two namespaces joined by a veth pair: `a`/`ifA` is "ours", `b`/`ifB` the peer. */
 export interface VethPair {
@@ -27,68 +25,45 @@ export interface VethPair {
   macB: string;
 }
 
-const created: string[] = [];
+/** This module's labs, one per namespace prefix, until removeAllNetns(). */
+const labs = new Map<string, Lab>();
+/** Numbers the namespaces of this module (their labs make the names unique across runs). */
+let created = 0;
 
-/** A random hex suffix: names stay unique across concurrent runs and leftovers of crashed ones. */
-function randomSuffix(): string {
-  return randomBytes(3).toString("hex");
+function labFor(nsPrefix = "pn"): Lab {
+  // A lab prefix is letters and digits (≤ 8): "pdk-nat-" becomes "pdknat".
+  const prefix = nsPrefix.replace(/[^a-z0-9]/g, "").slice(0, 8) || "pn";
+  let lab = labs.get(prefix);
+  if (!lab) {
+    lab = createLab({ prefix });
+    labs.set(prefix, lab);
+  }
+  return lab;
 }
 
 /**
- * Creates namespaces a and b, a veth pair between them, both up, IPv6 off (no stray frames).
- * With `nsPrefix` the namespaces are `${nsPrefix}a-<random>` / `${nsPrefix}b-<random>` and the
- * interfaces `pva<random>` / `pvb<random>`, so a run's leftovers are recognisable by prefix.
+ * Creates namespaces a and b and a veth pair between them, both up, IPv6 off (no router
+ * solicitations or MLD reports in the frame counts). `nsPrefix` starts the namespaces' names.
  */
-export function createVethPair(opts: { nsPrefix?: string } = {}): VethPair {
-  const suffix = randomSuffix();
-  const a = opts.nsPrefix === undefined ? uniqueName("pna") : `${opts.nsPrefix}a-${suffix}`;
-  const b = opts.nsPrefix === undefined ? uniqueName("pnb") : `${opts.nsPrefix}b-${suffix}`;
-  run("ip", ["netns", "add", a]);
-  created.push(a);
-  run("ip", ["netns", "add", b]);
-  created.push(b);
-  const ifA = opts.nsPrefix === undefined ? uniqueName("va") : `pva${suffix}`;
-  const ifB = opts.nsPrefix === undefined ? uniqueName("vb") : `pvb${suffix}`;
-  run("ip", ["link", "add", ifA, "netns", a, "type", "veth", "peer", "name", ifB, "netns", b]);
-  for (const [ns, ifname] of [
-    [a, ifA],
-    [b, ifB],
-  ] as const) {
-    // Disable IPv6 so router solicitations and MLD reports do not add frames to the counts.
-    inNetns(ns, "sysctl", ["-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
-    inNetns(ns, "ip", ["link", "set", "lo", "up"]);
-    inNetns(ns, "ip", ["link", "set", ifname, "up"]);
-  }
-  const mac = (ns: string, ifname: string): string =>
-    (JSON.parse(inNetns(ns, "ip", ["-j", "link", "show", ifname])) as { address: string }[])[0]!.address;
-  return { a, b, ifA, ifB, pathA: `/run/netns/${a}`, pathB: `/run/netns/${b}`, macA: mac(a, ifA), macB: mac(b, ifB) };
+export function createVethPair(options: { nsPrefix?: string } = {}): VethPair {
+  const lab = labFor(options.nsPrefix);
+  const n = ++created;
+  const { a, b } = lab.veth(lab.namespace(`a${n}`, { ipv6: false }), lab.namespace(`b${n}`, { ipv6: false }));
+  return { a: a.ns.name, b: b.ns.name, ifA: a.name, ifB: b.name, pathA: a.ns.path, pathB: b.ns.path, macA: a.mac, macB: b.mac };
 }
 
 /** Creates one namespace with lo up. */
 export function createNetns(): { name: string; path: string } {
-  const name = uniqueName("pnn");
-  run("ip", ["netns", "add", name]);
-  created.push(name);
-  inNetns(name, "ip", ["link", "set", "lo", "up"]);
-  return { name, path: `/run/netns/${name}` };
+  return labFor().namespace(`n${++created}`);
 }
 
-/** Deletes every namespace this process created (their veths, qdiscs and filters go too). */
+/** Deletes every namespace this module created (their veths, qdiscs and filters go too). */
 export function removeAllNetns(): void {
-  for (const ns of created.splice(0)) {
-    try {
-      run("ip", ["netns", "del", ns]);
-    } catch {
-      // Already gone: nothing to clean.
-    }
-  }
+  for (const lab of labs.values()) lab.destroySync();
+  labs.clear();
 }
 
 /** Resolves when `pred` holds, polling every few ms; rejects after `ms`. */
 export async function waitFor(pred: () => boolean, ms = 2000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitForKit(pred, { what, timeoutMs: ms, intervalMs: 5 });
 }

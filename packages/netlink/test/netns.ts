@@ -1,14 +1,15 @@
 /**
- * Test support: a throwaway network namespace with a veth pair, unique names per process, and
- * `ip -j -n NS …` to check what the kernel holds independently of our codec.
+ * Test support: a throwaway network namespace with a veth pair from @paddock/testkit (unique
+ * names, cleanup even after an interrupted run), and `ip -j -n NS …` to check what the kernel
+ * holds independently of our codec.
  */
-
+import { canCreateLabs, createLab } from "@paddock/testkit";
 import { ipJson, sh as run, uniqueName } from "../../../test/helpers/netns.ts";
 
 export { ipJson, run, uniqueName };
 
 /** Whether the namespace tests run: as root, or under CI=true (where lacking root must fail, not skip). */
-export const runNamespaceTests = process.getuid?.() === 0 || process.env.CI === "true";
+export const runNamespaceTests = canCreateLabs;
 
 /** A namespace holding a veth pair `v0` ↔ `v1` (both ends inside it). */
 export interface TestNetns {
@@ -22,23 +23,13 @@ export interface TestNetns {
 
 /** Creates the namespace and veth pair; v1 is up, v0 is left down for the tests to raise. */
 export function createTestNetns(): TestNetns {
-  const name = uniqueName("pnl");
-  run("ip", ["netns", "add", name]);
-  let removed = false;
-  const remove = (): void => {
-    if (removed) return;
-    removed = true;
-    run("ip", ["netns", "del", name]);
-  };
+  const lab = createLab({ prefix: "pnl" });
   try {
-    const v0 = uniqueName("nv");
-    const v1 = uniqueName("nw");
-    run("ip", ["-n", name, "link", "add", v0, "type", "veth", "peer", "name", v1]);
-    run("ip", ["-n", name, "link", "set", "lo", "up"]);
-    run("ip", ["-n", name, "link", "set", v1, "up"]);
-    return { name, path: `/run/netns/${name}`, v0, v1, remove };
+    const ns = lab.namespace("n");
+    const { a, b } = lab.veth(ns, ns, { up: { a: false } });
+    return { name: ns.name, path: ns.path, v0: a.name, v1: b.name, remove: () => lab.destroySync() };
   } catch (e) {
-    remove();
+    lab.destroySync();
     throw e;
   }
 }
