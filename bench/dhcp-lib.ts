@@ -2,7 +2,8 @@
  * Helpers of bench/dhcp.ts: process trees and their memory from /proc, the DHCP timeline seen by
  * tcpdump on the server's side of the veth, and summary statistics. Nothing here starts a process.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { processTree } from "@paddock/testkit";
 
 /** Memory of one process, in KiB, from /proc/PID/status and /proc/PID/smaps_rollup. */
 export interface ProcMemory {
@@ -47,31 +48,8 @@ export function procMemory(pid: number): ProcMemory | undefined {
   }
 }
 
-/** `pid` and all its descendants now alive (a walk of /proc by parent pid). */
-export function processTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      // The command name is in parentheses and may contain spaces: the ppid follows the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(e));
-      children.set(ppid, list);
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  const out: number[] = [];
-  const todo = [pid];
-  while (todo.length > 0) {
-    const p = todo.pop()!;
-    out.push(p);
-    todo.push(...(children.get(p) ?? []));
-  }
-  return out;
-}
+/** `pid` and all its descendants now alive: the kit's walk of /proc, the one its cleanup uses. */
+export { processTree };
 
 /** One DHCP packet seen on the server's interface: its kernel timestamp (Unix ms) and message type. */
 export interface SeenPacket {
