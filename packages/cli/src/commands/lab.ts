@@ -1,46 +1,31 @@
 /**
- * `paddock lab`: the DHCP shim against a real DHCP server, in two throwaway network namespaces.
+ * `paddock lab`: the DHCP shim against a real DHCP server, in two throwaway network namespaces
+ * built with @paddock/testkit (docs/testkit.md), the same kit the integration tests use.
  *
- *   pdlab-s-PID (server)                      pdlab-c-PID (client)
- *   dnsmasq on ps-PID 10.77.0.1/24  ── veth ──  pc-PID ← paddock dhcp (priv + calf under runc)
+ *   pdlabXXXX-server                                pdlabXXXX-client
+ *   dnsmasq on IF0 10.77.0.1/24  ── veth pair ──  IF1 ← paddock dhcp (priv + calf under runc)
  *
  * It prints what the shim applied (address, routes, MTU, resolv.conf), the KV audit log and the
- * calf's sandbox as observed from outside, then removes everything: also on Ctrl-C or failure.
- * Nothing touches the host's own network or /etc/resolv.conf.
+ * calf's sandbox as observed from outside, then removes everything: also on Ctrl-C or failure
+ * (and a killed run's leftovers are removed by the next one). Nothing touches the host's own
+ * network or /etc/resolv.conf.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
+import { createLab, defaultOffer, ipJson, requireCommands, startDnsmasq, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
 import { UserError } from "../errors.ts";
 
-/** The lab's addresses: a private range used only inside the lab's own namespaces. */
-const SERVER_ADDRESS = "10.77.0.1";
-const RANGE = "10.77.0.100,10.77.0.200,255.255.255.0,1h";
-/** How long to wait for the lease to appear on the interface. */
-const LEASE_TIMEOUT_MS = 20_000;
+/** The lab's network: a private range used only inside the lab's own namespaces. */
+const NET = "10.77.0";
+/** What dnsmasq hands out: a router, DNS, domain, search list, MTU and a classless route. */
+const OFFER = defaultOffer(NET, { dns: [`${NET}.1`], domain: "lab.test", search: ["lab.test", "anc.test"], mtu: 1400, leaseSeconds: 3600 });
 
 interface LabOptions {
   keep?: boolean;
   timeout: string;
-}
-
-function run(cmd: string, args: string[], what: string): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
-  if (r.error) throw new UserError(`${what}: ${cmd} could not be started (${(r.error as NodeJS.ErrnoException).code})`);
-  if (r.status !== 0) throw new UserError(`${what} failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}`);
-  return r.stdout;
-}
-
-function need(cmd: string, pkg: string): void {
-  if (spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0) {
-    throw new UserError(`${cmd} is not installed; install the Debian package ${pkg} (make setup does)`);
-  }
-}
-
-function ipJson<T>(ns: string, args: string[]): T {
-  return JSON.parse(run("ip", ["-j", "-n", ns, ...args], `ip ${args.join(" ")}`) || "[]") as T;
 }
 
 interface IpAddr { ifname: string; mtu: number; addr_info: Array<{ family: string; local: string; prefixlen: number; valid_life_time: number; preferred_life_time: number }> }
@@ -64,103 +49,63 @@ function describeCalf(runtimeDir: string): string {
 
 async function lab(opts: LabOptions): Promise<void> {
   if (process.getuid?.() !== 0) throw new UserError("paddock lab creates network namespaces and must run as root");
-  need("dnsmasq", "dnsmasq-base");
-  need("runc", "runc");
-  need("ip", "iproute2");
   const timeoutMs = Number(opts.timeout) * 1000;
   if (!(timeoutMs > 0)) throw new UserError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
+  try {
+    requireCommands(["ip", "nsenter", "dnsmasq", "runc"]);
+    await runLab(timeoutMs, opts.keep === true);
+  } catch (err) {
+    // The kit's errors are complete sentences (a missing command names its Debian package).
+    if (err instanceof TestkitError) throw new UserError(err.message);
+    throw err;
+  }
+}
 
-  const id = process.pid;
-  const serverNs = `pdlab-s-${id}`;
-  const clientNs = `pdlab-c-${id}`;
-  const serverIf = `ps-${id}`.slice(0, 15);
-  const clientIf = `pc-${id}`.slice(0, 15);
-  const work = mkdtempSync(path.join(tmpdir(), "paddock-lab-"));
-  // The calf runs as an unprivileged uid and its rootfs lives under here: let it traverse (not list).
-  chmodSync(work, 0o711);
-  const children: ChildProcess[] = [];
-  let cleaned = false;
-
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    for (const c of children.reverse()) {
-      if (c.exitCode === null && c.signalCode === null) {
-        const exited = new Promise((r) => c.once("exit", r));
-        c.kill("SIGTERM");
-        const t = setTimeout(() => c.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-    }
-    for (const ns of [clientNs, serverNs]) spawnSync("ip", ["netns", "delete", ns]);
-    if (!opts.keep) rmSync(work, { recursive: true, force: true });
-    console.log(`\n== removed the namespaces ${serverNs} and ${clientNs}${opts.keep ? `; kept ${work}` : " and every file the lab made"}`);
-  };
+async function runLab(timeoutMs: number, keep: boolean): Promise<void> {
+  const l: Lab = createLab({ prefix: "pdlab" });
+  const server = l.namespace("server");
+  const client = l.namespace("client");
+  const removed = () => console.log(`\n== removed the namespaces ${server.name} and ${client.name} and every file the lab made`);
   const onSignal = () => {
     console.log("\n== interrupted");
-    void cleanup().then(() => process.exit(130));
+    l.destroySync();
+    removed();
+    process.exit(130);
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-
+  let shimLog = () => "";
   try {
-    console.log(`== namespaces ${serverNs} (dnsmasq) and ${clientNs} (paddock dhcp), joined by a veth pair`);
-    run("ip", ["netns", "add", serverNs], "creating a namespace");
-    run("ip", ["netns", "add", clientNs], "creating a namespace");
-    run("ip", ["link", "add", serverIf, "netns", serverNs, "type", "veth", "peer", "name", clientIf, "netns", clientNs], "creating the veth pair");
-    run("ip", ["-n", serverNs, "addr", "add", `${SERVER_ADDRESS}/24`, "dev", serverIf], "addressing the server side");
-    run("ip", ["-n", serverNs, "link", "set", serverIf, "up"], "bringing the server side up");
-    run("ip", ["-n", clientNs, "link", "set", "lo", "up"], "bringing lo up");
-    run("ip", ["-n", clientNs, "link", "set", clientIf, "up"], "bringing the client side up");
+    console.log(`== namespaces ${server.name} (dnsmasq) and ${client.name} (paddock dhcp), joined by a veth pair`);
+    const link = l.veth(server, client, { addresses: { a: `${OFFER.server}/${OFFER.prefixLen}` } });
+    const serverIf = link.a.name;
+    const clientIf = link.b.name;
+    const dnsmasq = await startDnsmasq(l, server, { iface: serverIf, offer: OFFER });
+    console.log(`== dnsmasq serves ${OFFER.rangeStart}–${OFFER.rangeEnd} on ${serverIf}, with router, DNS, domain, search list, MTU ${OFFER.mtu} and classless routes`);
 
-    const leases = path.join(work, "dnsmasq.leases");
-    writeFileSync(leases, "");
-    const dnsmasq = spawn("nsenter", [`--net=/run/netns/${serverNs}`, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=0", "--no-ping",
-      "--conf-file=/dev/null", `--interface=${serverIf}`, "--bind-interfaces", `--dhcp-range=${RANGE}`, `--dhcp-leasefile=${leases}`,
-      `--dhcp-option=option:router,${SERVER_ADDRESS}`, `--dhcp-option=option:dns-server,${SERVER_ADDRESS}`,
-      "--dhcp-option=option:domain-name,lab.test", "--dhcp-option=option:domain-search,lab.test,anc.test",
-      "--dhcp-option=option:mtu,1400", "--dhcp-option=option:classless-static-route,10.99.0.0/16,10.77.0.1,0.0.0.0/0,10.77.0.1",
-      "--log-facility=-", "--log-dhcp"], { stdio: ["ignore", "ignore", "pipe"] });
-    children.push(dnsmasq);
-    console.log(`== dnsmasq serves ${RANGE.split(",").slice(0, 2).join("–")} on ${serverIf}, with router, DNS, domain, search list, MTU 1400 and classless routes`);
-
-    const stateDir = path.join(work, "state");
-    const resolvConf = path.join(work, "resolv.conf");
-    const adminSocket = path.join(work, "admin.sock");
-    const runtimeDir = path.join(work, "run");
+    const resolvConf = l.file("resolv.conf");
+    const adminSocket = l.file("admin.sock");
+    const runtimeDir = l.file("run");
     const bin = process.argv[1]!;
-    const shim = spawn("nsenter", [`--net=/run/netns/${clientNs}`, process.execPath, bin, "dhcp", "--iface", clientIf, "--state-dir", stateDir,
-      "--resolv-conf", resolvConf, "--admin-socket", adminSocket, "--runtime-dir", runtimeDir], { stdio: ["ignore", "pipe", "pipe"] });
-    children.push(shim);
-    let shimLog = "";
-    const logFile = path.join(work, "shim.log");
-    const keepLog = (c: Buffer) => {
-      shimLog += c.toString();
-      appendFileSync(logFile, c);
-    };
-    shim.stdout!.on("data", keepLog);
-    shim.stderr!.on("data", keepLog);
+    const shim = startPaddock(l, client, ["dhcp", "--iface", clientIf, "--state-dir", l.file("state"), "--resolv-conf", resolvConf,
+      "--admin-socket", adminSocket, "--runtime-dir", runtimeDir], { bin });
+    shimLog = () => shim.output.trim();
     console.log(`== paddock dhcp --iface ${clientIf} (resolv.conf at ${resolvConf}, never the host's)`);
 
     const start = Date.now();
-    let applied: IpAddr | undefined;
-    while (Date.now() - start < Math.min(timeoutMs, LEASE_TIMEOUT_MS * 3)) {
-      if (shim.exitCode !== null) throw new UserError(`paddock dhcp exited (${shim.exitCode}) before a lease was applied:\n${shimLog.trim()}`);
-      const link = ipJson<IpAddr[]>(clientNs, ["addr", "show", "dev", clientIf])[0];
-      const routes = ipJson<IpRoute[]>(clientNs, ["route", "show", "default"]);
-      if (link?.addr_info.some((a) => a.family === "inet") && routes.length > 0 && existsSync(resolvConf)) {
-        applied = link;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    if (!applied) throw new UserError(`no lease was applied within ${Math.round((Date.now() - start) / 1000)} s; shim output:\n${shimLog.trim()}`);
+    const applied = await waitFor(
+      () => {
+        const link = ipJson<IpAddr[]>(client, ["addr", "show", "dev", clientIf])[0];
+        const hasDefault = ipJson<IpRoute[]>(client, ["route", "show", "default"]).length > 0;
+        return link?.addr_info.some((a) => a.family === "inet") && hasDefault && existsSync(resolvConf) ? link : undefined;
+      },
+      { what: "a lease to be applied (address, default route and resolv.conf)", timeoutMs, intervalMs: 10, abortOnExit: shim, state: () => `shim output:\n${shimLog()}` },
+    );
     console.log(`\n== lease applied ${Date.now() - start} ms after the shim started`);
     for (const a of applied.addr_info.filter((x) => x.family === "inet")) {
       console.log(`address   ${a.local}/${a.prefixlen} on ${clientIf} (valid ${a.valid_life_time} s, preferred ${a.preferred_life_time} s)`);
     }
-    for (const r of ipJson<IpRoute[]>(clientNs, ["route", "show"])) {
+    for (const r of ipJson<IpRoute[]>(client, ["route", "show"])) {
       console.log(`route     ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} dev ${r.dev} proto ${r.protocol ?? "?"}`);
     }
     console.log(`mtu       ${applied.mtu}`);
@@ -168,10 +113,19 @@ async function lab(opts: LabOptions): Promise<void> {
     const audit = spawnSync(process.execPath, [bin, "kv", "audit", "--socket", adminSocket], { encoding: "utf8" });
     console.log(`KV audit log:\n${audit.stdout.trim().replace(/^/gm, "  ")}`);
     console.log(describeCalf(runtimeDir));
+    if (keep) {
+      const kept = mkdtempSync(path.join(tmpdir(), "paddock-lab-"));
+      await shim.stop();
+      for (const name of ["state", "resolv.conf"]) if (existsSync(l.file(name))) cpSync(l.file(name), path.join(kept, name), { recursive: true });
+      writeFileSync(path.join(kept, "shim.log"), shim.output);
+      writeFileSync(path.join(kept, "dnsmasq.log"), dnsmasq.output);
+      console.log(`== kept the state, resolv.conf and logs in ${kept}`);
+    }
   } finally {
-    await cleanup();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await l.destroy();
+    removed();
   }
 }
 
@@ -179,7 +133,7 @@ export function registerLab(program: Command): void {
   program
     .command("lab")
     .description("run the DHCP shim against dnsmasq in two throwaway network namespaces, show what it applied, and clean up (root)")
-    .option("--keep", "keep the lab's temporary directory (state, logs) for inspection")
+    .option("--keep", "keep the lab's state and logs (in a new temporary directory) for inspection")
     .option("--timeout <seconds>", "give up waiting for a lease after this long", "60")
     .action(lab);
 }
