@@ -117,17 +117,9 @@ export function serviceSlot(service: string): ServiceSlot {
 const PRIV: KvCaller = { role: "priv", name: "priv" };
 const enc = new TextEncoder();
 
-/** A reader over another store restricted to declared key patterns. */
-function restrictedReader(store: KvStore | undefined, patterns: readonly string[]): StoreReader {
-  const entries = patterns.map((pattern) => ({ pattern }));
-  return {
-    get(p) {
-      const parsed = parseKvPath(p);
-      if (!store || !parsed.ok) return undefined;
-      if (!entries.some((e) => matchesPattern(e as never, parsed.segments))) return undefined;
-      return store.values.get(parsed.path);
-    },
-  };
+/** Where a reader finds another service's key: "/ntp/001" of dhcp4 is "/input/dhcp4/ntp/001". */
+export function inputPath(service: string, path: string): string {
+  return `/input/${service}${path}`;
 }
 
 /** Everything one running service holds. */
@@ -325,14 +317,12 @@ export class ServiceHost {
         if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
         throw err;
       }
-      const inputs = (i.def.inputs ?? []).map((input) => restrictedReader(this.instances.find((o) => o.def.name === input.service)?.store, input.keys));
       i.setup = (await i.def.setup?.({
         iface,
         options,
         stateDir: i.hosted.stateDir,
         log: log.child({ service: i.def.name }),
         store: { get: (p) => store.values.get(p) },
-        inputs: { get: (p) => inputs.map((r) => r.get(p)).find((v) => v !== undefined) },
       })) ?? {};
       const keys = Object.entries({ ...(i.setup.privKeys ?? {}) });
       if (keys.length > 0) {
@@ -343,6 +333,7 @@ export class ServiceHost {
         });
       }
     }
+    await this.mirrorInputs();
     phase("stores open");
 
     // 3. Channels: tc egress program first (a dead owner's leftover removed), then the sockets.
@@ -417,6 +408,45 @@ export class ServiceHost {
     }
     for (const i of this.instances) {
       log.info({ service: i.def.name, iface: opts.iface, stateDir: i.hosted.stateDir, adminSocket: i.hosted.adminSocket }, `${i.def.name} started on ${opts.iface}`);
+    }
+  }
+
+  /**
+   * Declared inputs: another hosted service's keys, copied into the reader's store under
+   * /input/SERVICE/… as priv-written keys, so the reader's schema validates them and its calf and
+   * handlers see them like any key. Copied now, then on every commit of the source, as one commit.
+   */
+  private async mirrorInputs(): Promise<void> {
+    const log = this.opts.log;
+    for (const reader of this.instances) {
+      for (const input of reader.def.inputs ?? []) {
+        const source = this.instances.find((o) => o.def.name === input.service)?.store;
+        if (!source) continue;
+        const target = reader.store!;
+        const patterns = input.keys.map((pattern) => ({ pattern }) as Parameters<typeof matchesPattern>[0]);
+        const wanted = (p: string) => {
+          const parsed = parseKvPath(p);
+          return parsed.ok && patterns.some((e) => matchesPattern(e, parsed.segments));
+        };
+        let warned = false;
+        const copy = async (changes: ReadonlyArray<{ path: string; value: string | null }>) => {
+          const mine = changes.filter((c) => wanted(c.path));
+          if (mine.length === 0) return;
+          const r = await target.commit(PRIV, mine.map((c) => ({ path: inputPath(input.service, c.path).split("/").filter(Boolean), value: c.value === null ? null : enc.encode(c.value) })));
+          if (!r.ok && !warned) {
+            warned = true;
+            log.warn({ service: reader.def.name, input: input.service, err: r.error.message }, `${reader.def.name} cannot take its input from ${input.service} (its schema must declare ${inputPath(input.service, "/…")} keys, written by the priv)`);
+          }
+        };
+        // What the reader holds from an earlier run but the source no longer has goes too.
+        const stale = [...target.values.keys()].filter((k) => k.startsWith(inputPath(input.service, "/")) && !source.values.has(k.slice(inputPath(input.service, "").length)));
+        await copy([...source.values].map(([path, value]) => ({ path, value })));
+        if (stale.length > 0) {
+          await target.commit(PRIV, stale.map((k) => ({ path: k.split("/").filter(Boolean), value: null })));
+        }
+        const unwatch = source.watch("/", (e) => void copy(e.changes));
+        this.cleanups.push(unwatch);
+      }
     }
   }
 

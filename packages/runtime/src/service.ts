@@ -81,7 +81,12 @@ export type OptionValues<O extends Readonly<Record<string, OptionDefinition>>> =
   readonly [K in keyof O]: O[K]["kind"] extends "boolean" ? boolean : O[K]["kind"] extends "number" ? number : string | undefined;
 };
 
-/** Keys another service publishes that this one reads (the NTP service reads the DHCP lease's servers). */
+/**
+ * Keys another service publishes that this one reads (the NTP service reads the DHCP lease's
+ * servers). When both run in one priv, the host copies them into this service's store under
+ * /input/SERVICE/… (e.g. /input/dhcp4/ntp/001) as priv-written keys: this service's schema must
+ * declare those paths, and so validates them; its calf and handlers read them like any key.
+ */
 export interface ServiceInput {
   /** The other service's name. */
   readonly service: string;
@@ -110,10 +115,8 @@ export interface SetupContext<O extends Readonly<Record<string, OptionDefinition
   /** This service's state directory (ownership records of its handlers live here). */
   readonly stateDir: string;
   readonly log: HandlerLogger;
-  /** The service's own store (durable values). */
+  /** The service's own store (durable values; declared inputs are under /input/SERVICE/…). */
   readonly store: StoreReader;
-  /** Values of the declared inputs (other services' keys), read when called. */
-  readonly inputs: StoreReader;
 }
 
 /** What `setup` returns: everything the priv does for the service beyond the declarative parts. */
