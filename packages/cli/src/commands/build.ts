@@ -13,7 +13,7 @@ import { UserError } from "../errors.ts";
 import { BUILT_CALF_FILE, BUILT_SERVICE_FILE, importBuiltService, RUNTIME_GLOBAL } from "../services.ts";
 
 /** Every line of esbuild's messages, with file:line:column, as esbuild prints them. */
-function esbuildMessages(err: unknown): string {
+export function esbuildMessages(err: unknown): string {
   const e = err as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number; lineText: string } | null }> };
   if (!Array.isArray(e?.errors) || e.errors.length === 0) return (err as Error)?.message ?? String(err);
   return e.errors
