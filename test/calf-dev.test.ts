@@ -85,6 +85,15 @@ describe("paddock calf dev, replaying captures", () => {
     expect(r.stdout).toMatch(/calf: fixture calf started randomBytes=8 monotonic=true/);
   }, 30_000);
 
+  it("gives a UDP service the payloads to its port with the sender and the capture's time, and checks its datagrams", async () => {
+    const r = await paddock(["calf", "dev", path.join(repoRoot, "test/fixtures/calf-dev/udp-service.ts"), "--replay", capture, "--max-gap", "20", "--seconds", "1"]);
+    expect(r.status, r.stderr).toBe(0);
+    const seen = [...r.stdout.matchAll(/calf: datagram received rxTimeNs=(\d+) bytes=300 peer=192\.168\.0\.1:67/g)].map((m) => BigInt(m[1]!));
+    expect(seen).toEqual(captureTimesNs(capture, 68));
+    expect(r.stdout).toMatch(/calf sends a 1-byte datagram to 192\.168\.0\.1:67 verdict="would send"/);
+    expect(r.stdout).toMatch(/calf sends a 1-byte datagram to 192\.0\.2\.9:67 verdict=PADDOCK_E_EGRESS_PEER/);
+  }, 30_000);
+
   it("fails with one line when the calf throws at start, and shows its stack in the TypeScript source", async () => {
     const r = await paddock(["calf", "dev", fixture, "--set", "mode=throw", "--seconds", "5"]);
     expect(r.status).toBe(1);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KvServer, KvStore } from "@paddock/kv";
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
-import { runCalf, Timers, MAX_TIMEOUT_MS, createCalfLogger, type CalfProfile } from "../src/index.ts";
+import { runCalf, Timers, MAX_TIMEOUT_MS, MAX_RANDOM_BYTES, createCalfLogger, nodeHost, type CalfHost, type CalfProfile } from "../src/index.ts";
 
 const profile: CalfProfile = { name: "test", schema: "dhcp4", egress: "dhcp4-client", memoryMiB: 64, pids: 32 };
 let dir: string;
@@ -92,9 +92,45 @@ describe("runCalf", () => {
     await runCalf(profile, () => {
       throw new Error("boom");
     }, { channels: { control: calfControl, data: calfData }, exit: false, log: createCalfLogger("info", (l) => lines.push(l)) });
-    expect(lines.map((l) => JSON.parse(l).msg)).toContain("calf failed");
+    const failed = lines.map((l) => JSON.parse(l)).find((o) => o.msg === "calf failed");
+    expect(failed.err).toBe("boom");
+    // The stack goes with it (paddock calf dev maps it back to the sources).
+    expect(failed.stack).toMatch(/^Error: boom\n {4}at /);
     privControl.destroy();
     privData.destroy();
+  });
+
+  it("reaches clocks, random bytes and exit through its host", async () => {
+    const [calfControl, privControl] = await pair("c5");
+    const [calfData, privData] = await pair("d5");
+    const exits: number[] = [];
+    const host: CalfHost = {
+      ...nodeHost,
+      realTimeMs: () => 1_700_000_000_000,
+      monotonicNs: () => 42n,
+      random: (n) => new Uint8Array(n).fill(7),
+      exit: ((code: number) => void exits.push(code)) as CalfHost["exit"],
+    };
+    let seen: { now: number; mono: bigint; random: Uint8Array } | undefined;
+    await runCalf(profile, (ctx) => {
+      seen = { now: ctx.now(), mono: ctx.monotonicNs(), random: ctx.random(3) };
+      ctx.exit(3, "done");
+    }, { host, channels: { control: calfControl, data: calfData }, log: createCalfLogger("info", () => {}) });
+    expect(seen).toEqual({ now: 1_700_000_000_000, mono: 42n, random: new Uint8Array([7, 7, 7]) });
+    expect(exits).toEqual([3]);
+    privControl.destroy();
+    privData.destroy();
+  });
+});
+
+describe("the Node host", () => {
+  it("gives random bytes from the CSPRNG, a monotonic clock, and refuses absurd sizes", () => {
+    const a = nodeHost.random(16);
+    expect(a).toHaveLength(16);
+    expect(a).not.toEqual(nodeHost.random(16));
+    expect(() => nodeHost.random(MAX_RANDOM_BYTES + 1)).toThrow(RangeError);
+    const t0 = nodeHost.monotonicNs();
+    expect(nodeHost.monotonicNs()).toBeGreaterThanOrEqual(t0);
   });
 });
 
