@@ -27,6 +27,7 @@ import {
   TestkitError,
   waitFor,
   waitForAddress,
+  waitForNetlinkSubscription,
   type Lab,
   type Veth,
 } from "@paddock/testkit";
@@ -180,6 +181,16 @@ describe.skipIf(!canCreateLabs)(`@paddock/testkit labs (${canCreateLabs ? "root"
     const exits = await startDnsmasq(lab, ns, { iface: "no-such-if" }).catch((e: unknown) => e);
     expect((exits as TestkitError).code).toBe("PADDOCK_E_TESTKIT_EXITED");
     expect((exits as Error).message).toMatch(/dnsmasq .*exited/);
+  });
+
+  it("knows when an ip monitor has subscribed, so the next event is not missed", async () => {
+    lab = createLab({ prefix: "tkw" });
+    const ns = lab.namespace("a");
+    const { a } = lab.veth(ns, ns);
+    const monitor = lab.spawn(null, ["ip", "-n", ns.name, "monitor", "address"], { name: "ip monitor" });
+    await waitForNetlinkSubscription(monitor);
+    lab.ip(ns, ["addr", "add", "10.85.0.1/24", "dev", a.name]);
+    expect(await monitor.waitForLog(/10\.85\.0\.1\/24/)).toContain(a.name);
   });
 
   describe("servers reached from another namespace", () => {

@@ -30,6 +30,7 @@ import {
   udhcpdCommand,
   waitFor,
   waitForAddress,
+  waitForNetlinkSubscription,
   type IpAddrInfo,
   type IpRoute,
   type Lab,
@@ -355,8 +356,8 @@ export class NetLab {
   /** Starts watching the client's addresses (ip monitor + a poll every `intervalMs`). */
   async watchAddresses(intervalMs = 20): Promise<AddressWatch> {
     const monitor = this.spawnIn(null, "ip monitor", ["ip", "-n", this.clientNs, "monitor", "address"]);
-    // ip prints nothing until an event: give it a moment to subscribe before the test acts.
-    await sleep(100);
+    // ip prints nothing until an event: wait until it has subscribed before the test acts.
+    await waitForNetlinkSubscription(monitor);
     const watch = new AddressWatch(this, monitor, intervalMs);
     this.watches.add(watch);
     return watch;

@@ -34,7 +34,7 @@ export {
   type VethEnd,
   type VethOptions,
 } from "./lab.ts";
-export { addresses, holdsUdpPort, linkMtu, routes, waitForAddress, waitForUdpPort, type Family, type IpAddrInfo, type IpRoute, type WaitForAddressOptions } from "./net.ts";
+export { addresses, holdsNetlinkSubscription, holdsUdpPort, linkMtu, routes, waitForAddress, waitForNetlinkSubscription, waitForUdpPort, type Family, type IpAddrInfo, type IpRoute, type WaitForAddressOptions } from "./net.ts";
 export { startServer, type CommonServerOptions, type ServerCommand } from "./servers/server.ts";
 export {
   classlessBytes,

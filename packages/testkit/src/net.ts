@@ -91,6 +91,56 @@ export async function waitForAddress(lab: Lab, ns: NsRef, iface: string, family:
   );
 }
 
+/** The socket inodes among process `pid`'s fds. */
+function socketInodes(pid: number): Set<string> {
+  const out = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) out.add(m[1]!);
+      } catch {
+        // The fd was closed while we looked.
+      }
+    }
+  } catch {
+    // The process is gone.
+  }
+  return out;
+}
+
+/**
+ * Whether process `pid` holds a NETLINK_ROUTE socket subscribed to multicast groups: an
+ * `ip monitor` is listening, so no event from now on is missed.
+ */
+export function holdsNetlinkSubscription(pid: number): boolean {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/net/netlink`, "utf8");
+  } catch {
+    return false;
+  }
+  const subscribed = new Set<string>();
+  for (const line of text.split("\n").slice(1)) {
+    // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 10 && f[1] === "0" && !/^0+$/.test(f[3]!)) subscribed.add(f[9]!);
+  }
+  if (subscribed.size === 0) return false;
+  for (const inode of socketInodes(pid)) if (subscribed.has(inode)) return true;
+  return false;
+}
+
+/** Waits until `proc` (e.g. `ip monitor`) has subscribed to rtnetlink events; fails at once if it exits. */
+export async function waitForNetlinkSubscription(proc: LabProcess, timeoutMs = 10_000): Promise<void> {
+  await waitFor(() => proc.pid !== undefined && holdsNetlinkSubscription(proc.pid), {
+    what: `${proc.name} to subscribe to rtnetlink events`,
+    timeoutMs,
+    abortOnExit: proc,
+    state: () => `not subscribed; output:\n${proc.tail()}`,
+  });
+}
+
 /**
  * Whether process `pid` holds a UDP socket bound to local `port` (IPv4 or IPv6), read from its
  * own view of /proc/net (its namespace) and its fd table.
@@ -112,18 +162,7 @@ export function holdsUdpPort(pid: number, port: number): boolean {
     }
   }
   if (inodes.size === 0) return false;
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m && inodes.has(m[1]!)) return true;
-      } catch {
-        // The fd was closed while we looked.
-      }
-    }
-  } catch {
-    // The process is gone.
-  }
+  for (const inode of socketInodes(pid)) if (inodes.has(inode)) return true;
   return false;
 }
 
