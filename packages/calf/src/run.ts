@@ -130,8 +130,10 @@ export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => 
   cancelGrace();
   if (timedOut) log.warn({ graceMs: SHUTDOWN_GRACE_MS }, "stop work did not finish in time");
   timers.cancelAll();
-  unsubscribe();
   kv.close();
   data.close();
+  // When exiting, the handlers stay: a second stop request (Ctrl-C reaches the whole process
+  // group, then the supervisor's SIGTERM) must not kill the calf with a signal on its way out.
   if (exit) host.exit(code);
+  unsubscribe();
 }
