@@ -27,6 +27,7 @@ registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
 registerLab(program);
 registerCalf(program);
+(await import("./commands/new.ts")).registerNew(program);
 
 try {
   await program.parseAsync(process.argv);
