@@ -360,6 +360,9 @@ async function dev(spec: string, opts: DevOptions): Promise<void> {
 
     const [control, data] = await createSocketPairs(work, 2);
     server.serve(control!.priv, { role: "calf", name: "calf:dev" });
+    // A calf that exits with messages unread resets its end: that is its exit, reported below.
+    data!.priv.on("error", (err) => log.debug({ component: "datapath", err: err.message }, "data channel error"));
+    control!.priv.on("error", (err) => log.debug({ component: "kv", err: err.message }, "control channel error"));
     const toCalf = (m: DataMessage) => {
       if (!data!.priv.destroyed) data!.priv.write(encodeDataMessage(m));
     };
