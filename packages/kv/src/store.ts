@@ -9,6 +9,11 @@
  * turn are persisted together (one fsync of the audit log, one atomic replace of the store file),
  * then delivered to watchers one event per commit, in sequence order. Persisting that fails is
  * rolled back whole and its writers get an error, so an acknowledged commit is always on disk.
+ *
+ * Each value is parsed once, by its schema entry's parser, when it is written or loaded; the store
+ * keeps the parsed value next to the text (`parsed` beside `values`), so handlers act on typed
+ * values and never parse store text again (DESIGN.md invariant 1: the schema check at this edge is
+ * the priv's validation).
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -18,6 +23,7 @@ import { KvError, KvErrorCode } from "./errors.ts";
 import { isUnder, parseKvPath, parseKvSegments } from "./path.ts";
 import { readSnapshot, STORE_FORMAT, writeFileAtomicSync, type StoreSnapshot } from "./persist.ts";
 import { checkSchema, matchEntry, matchesPattern, type Role, type SchemaEntry, type ServiceSchema } from "./schema.ts";
+import { parseWith } from "./validators.ts";
 
 /** Who is asking: the role decides the rights, the name goes into the audit log. */
 export interface KvCaller {
@@ -77,6 +83,8 @@ interface Checked {
   entry: SchemaEntry;
   old: string | null;
   value: string | null;
+  /** What the entry's parser made of `value` (undefined for a delete). */
+  parsed: unknown;
 }
 
 /** Why a commit was refused: the error, and the change it names (for the audit line). */
@@ -106,8 +114,12 @@ export class KvStore {
   private readonly writeFile: (file: string, data: string) => Promise<void> | void;
   /** What readers see: committed values plus the commits being persisted. */
   private current = new Map<string, string>();
+  /** The parsed form of every value in `current`, same keys. */
+  private currentParsed = new Map<string, unknown>();
   /** What is on disk. */
   private committed = new Map<string, string>();
+  /** The parsed form of every value in `committed`, same keys. */
+  private committedParsed = new Map<string, unknown>();
   private seq: bigint;
   private committedSeq: bigint;
   private batch: Pending[] = [];
@@ -137,20 +149,32 @@ export class KvStore {
     for (const [key, value] of Object.entries(snapshot?.entries ?? {})) {
       const parsed = parseKvPath(key);
       const entry = parsed.ok ? matchEntry(this.schema, parsed.segments) : undefined;
-      const valid = entry ? entry.validate(value) : { ok: false as const, reason: "no schema entry" };
+      const valid = entry ? parseWith(entry.validate, value) : { ok: false as const, reason: "no schema entry" };
       if (!parsed.ok || !entry || !valid.ok) {
         this.log.warn({ path: key, reason: valid.ok ? "bad path" : valid.reason }, "dropping a stored value that fails the schema");
         continue;
       }
       this.current.set(key, value);
+      this.currentParsed.set(key, valid.value);
     }
     this.committed = new Map(this.current);
+    this.committedParsed = new Map(this.currentParsed);
     this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE));
   }
 
-  /** The durable view, for handlers: every value here is on disk. */
+  /** The durable view as canonical text: every value here is on disk. */
   get values(): ReadonlyMap<string, string> {
     return this.committed;
+  }
+
+  /**
+   * The durable view as parsed values, for handlers: the same keys as `values`, each holding what
+   * its schema entry's parser returned (an `Ipv4Cidr` for "/ip"; the text for a validator that
+   * returns no value). Replaced, never mutated, at each durable commit, so a reference taken
+   * together with `values` is a consistent snapshot.
+   */
+  get parsed(): ReadonlyMap<string, unknown> {
+    return this.committedParsed;
   }
 
   /** The sequence number of the last durable commit. */
@@ -215,8 +239,13 @@ export class KvStore {
       return Promise.resolve({ ok: true, value: undefined });
     }
     for (const c of applied) {
-      if (c.value === null) this.current.delete(c.key);
-      else this.current.set(c.key, c.value);
+      if (c.value === null) {
+        this.current.delete(c.key);
+        this.currentParsed.delete(c.key);
+      } else {
+        this.current.set(c.key, c.value);
+        this.currentParsed.set(c.key, c.parsed);
+      }
     }
     return new Promise((resolve) => {
       this.batch.push({ seq, client: caller.name, changes: applied.map((c) => ({ path: c.key, value: c.value })), resolve });
@@ -310,6 +339,7 @@ export class KvStore {
     }
     const { key, entry } = target.value;
     let text: string | null = null;
+    let parsed: unknown = undefined;
     if (bytes !== null) {
       try {
         text = utf8.decode(bytes);
@@ -325,10 +355,11 @@ export class KvStore {
       if (size > entry.maxBytes) {
         return refusal(change, text, new KvError(KvErrorCode.TOO_LARGE, `the value for ${key} is ${size} bytes, limit ${entry.maxBytes}`, key));
       }
-      const valid = entry.validate(text);
+      const valid = parseWith(entry.validate, text);
       if (!valid.ok) return refusal(change, text, new KvError(KvErrorCode.INVALID_VALUE, `${key}: ${valid.reason}`, key));
+      parsed = valid.value;
     }
-    return { ok: true, value: { key, entry, old: this.current.get(key) ?? null, value: text } };
+    return { ok: true, value: { key, entry, old: this.current.get(key) ?? null, value: text, parsed } };
   }
 
   private resolve(segments: readonly string[]): KvOutcome<{ key: string; entry: SchemaEntry }> {
@@ -371,6 +402,7 @@ export class KvStore {
     const seq = this.seq;
     // Commits are applied to `current` whole, in one synchronous step, so this copy never holds half of one.
     const snapshotted = new Map(this.current);
+    const snapshottedParsed = new Map(this.currentParsed);
     try {
       this.audit.sync();
       if (batch.length > 0) {
@@ -382,6 +414,7 @@ export class KvStore {
       const failed = [...batch, ...this.batch];
       this.batch = [];
       this.current = new Map(this.committed);
+      this.currentParsed = new Map(this.committedParsed);
       this.seq = this.committedSeq;
       const error = new KvError(KvErrorCode.STORAGE, `could not persist the store in ${this.stateDir}: ${(cause as Error).message}`, undefined, { cause });
       this.log.error({ err: (cause as Error).message, commits: failed.length }, "store commit failed; changes rolled back");
@@ -400,6 +433,7 @@ export class KvStore {
     }
     this.committedSeq = seq;
     this.committed = snapshotted;
+    this.committedParsed = snapshottedParsed;
     this.persistScheduled = null;
     // Commits (and refusals to audit) that arrived during the write go with the next persist.
     if (this.batch.length > 0 || this.audit.hasUnsynced) this.schedulePersist();

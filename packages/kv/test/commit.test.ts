@@ -221,6 +221,7 @@ describe("KvStore.commit", () => {
     expect(s.read(admin, ["mtu"])).toEqual({ ok: true, value: "1500" });
     expect(s.read(admin, ["gateway"]).ok).toBe(false);
     expect(stored(dir)).toEqual({ "/ip": "10.0.0.5/24", "/mtu": "1500" });
+    expect([...s.parsed].map(([k, v]) => [k, typeof v === "object" ? (v as { text: string }).text : v])).toEqual([["/ip", "10.0.0.5/24"], ["/mtu", 1500]]);
     expect(seen).toEqual([]);
     expect(s.lastSeq).toBe(1n);
     expect(auditLines(dir).slice(-3).map((l) => [l.path, l.result, l.reason])).toEqual([
@@ -232,6 +233,8 @@ describe("KvStore.commit", () => {
     failing = false;
     expect((await s.commit(calf, [ch("/ip", "10.1.2.3/24"), ch("/gateway", "10.1.2.1")])).ok).toBe(true);
     expect(seen.map((e) => [e.seq, e.changes.length])).toEqual([[2n, 2]]);
+    expect([...s.parsed.keys()]).toEqual(["/ip", "/mtu", "/gateway"]);
+    expect((s.parsed.get("/ip") as { text: string }).text).toBe("10.1.2.3/24");
     await s.close();
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
-import { AUDIT_FILE, KvStore, STORE_FILE, type KvCaller, type StoreEvent } from "../src/index.ts";
+import { AUDIT_FILE, KvStore, STORE_FILE, readKey, readKeys, type KvCaller, type StoreEvent } from "../src/index.ts";
 
 const calf: KvCaller = { role: "calf", name: "calf:test" };
 const priv: KvCaller = { role: "priv", name: "priv" };
@@ -160,6 +160,31 @@ describe("KvStore durability and audit", () => {
     writeFileSync(path.join(dir, STORE_FILE), JSON.stringify({ format: "paddock-kv/1", schema: "dhcp4", seq: "5", entries: { "/ip": "10.0.0.5/24", "/mtu": "9", "/bogus": "x" } }));
     const s = open(dir);
     expect([...s.values]).toEqual([["/ip", "10.0.0.5/24"]]);
+    expect([...s.parsed.keys()]).toEqual(["/ip"]);
     await s.close();
+  });
+
+  it("keeps each durable value parsed next to its text: parsed on write, and again on load", async () => {
+    const dir = freshDir();
+    const s = open(dir);
+    const written = Promise.all([put(s, calf, "/ip", "10.0.0.5/24"), put(s, calf, "/mtu", "1400"), put(s, calf, "/search", "a.test b.test"), put(s, calf, "/state/lease", "{}")]);
+    // Not durable yet: neither view has it.
+    expect(s.parsed.size).toBe(0);
+    await written;
+    const { keys } = dhcp4Schema;
+    const ip = readKey(s.parsed, keys.ip);
+    expect(ip && { text: ip.text, address: ip.address, prefixLength: ip.prefixLength, network: ip.network.text }).toEqual({ text: "10.0.0.5/24", address: "10.0.0.5", prefixLength: 24, network: "10.0.0.0/24" });
+    expect(readKey(s.parsed, keys.mtu)).toBe(1400);
+    expect(readKey(s.parsed, keys.search)).toEqual(["a.test", "b.test"]);
+    expect(readKeys(s.parsed, keys.state)).toEqual(["{}"]);
+    expect([...s.parsed.keys()].sort()).toEqual([...s.values.keys()].sort());
+    await s.delete(calf, ["mtu"]);
+    expect(s.parsed.has("/mtu")).toBe(false);
+    await s.close();
+    const again = open(dir);
+    expect(readKey(again.parsed, keys.ip)?.text).toBe("10.0.0.5/24");
+    expect(readKey(again.parsed, keys.search)).toEqual(["a.test", "b.test"]);
+    expect([...again.parsed.keys()].sort()).toEqual(["/ip", "/search", "/state/lease"]);
+    await again.close();
   });
 });

@@ -3,6 +3,9 @@
  * the calf may publish (a lease, as canonical text keys committed together, which the handlers
  * turn into addresses, routes, MTU and resolv.conf), what the priv writes before the calf starts,
  * and what the calf may keep for itself (/state/…, for INIT-REBOOT after a restart).
+ *
+ * Each value is parsed once, by the store, when it is written or loaded; the handlers read the
+ * parsed values through the typed keys below and never see the text.
  */
 import {
   domainName,
@@ -15,7 +18,7 @@ import {
   oneOf,
   searchList,
   stateText,
-  type ServiceSchema,
+  defineSchema,
 } from "@paddock/kv";
 
 /** resolv.conf honours 3 nameservers (glibc MAXNS); DHCP servers rarely send more than a handful. */
@@ -31,28 +34,35 @@ export const MAX_STATE_BYTES = 16 * 1024;
 
 const INDEX = /^[0-9]{3}$/;
 
-/** The DHCPv4 client schema. Calf-written lease keys are write-only for the calf. */
-export const dhcp4Schema: ServiceSchema = {
+/**
+ * The DHCPv4 client schema, each key declared once: its pattern, writer, parser and limits, under
+ * the name handlers read it by (`dhcp4Schema.keys.ip` is a `SchemaKey<Ipv4Cidr>`, derived from
+ * `/ip`'s parser). Calf-written lease keys are write-only for the calf.
+ */
+export const dhcp4Schema = defineSchema({
   name: "dhcp4",
   description: "DHCPv4 client: the lease as addresses, routes, MTU and resolver settings",
   maxTotalBytes: 256 * 1024,
-  entries: [
-    { pattern: "/mac", description: "the interface's MAC address (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: mac, maxBytes: 17 },
-    { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
-    { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
-    { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
-    { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
-    { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
-    { pattern: "/gateway", description: "the default router", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
-    { pattern: "/mtu", description: "the interface MTU (RFC 791 minimum 68)", writer: "calf", calfReads: false, validate: intRange(68, 65535), maxBytes: 5 },
-    { pattern: "/domain", description: "the domain name (resolv.conf `domain`)", writer: "calf", calfReads: false, validate: domainName, maxBytes: 253 },
-    { pattern: "/search", description: "the search list, names separated by spaces", writer: "calf", calfReads: false, validate: searchList, maxBytes: 256 },
-    { pattern: "/hostname", description: "the host name the server assigned (applied only when enabled)", writer: "calf", calfReads: false, validate: hostname, maxBytes: 64 },
-    { pattern: "/nameserver/*", wildcard: INDEX, maxKeys: MAX_NAMESERVERS, description: "DNS servers in order, /nameserver/001 first", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
-    { pattern: "/route/*", wildcard: INDEX, maxKeys: MAX_CLASSLESS_ROUTES, description: "classless static routes (RFC 3442), \"network router\"", writer: "calf", calfReads: false, validate: ipv4Route, maxBytes: 34 },
-    { pattern: "/ntp/*", wildcard: INDEX, maxKeys: MAX_NTP_SERVERS, description: "NTP servers (option 42)", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
-    { pattern: "/lease/expires", description: "when the lease ends, seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
-    { pattern: "/lease/server", description: "the DHCP server that granted the lease", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
-    { pattern: "/state/**", maxKeys: MAX_STATE_KEYS, description: "the calf's own persisted state (e.g. the lease for INIT-REBOOT)", writer: "calf", calfReads: true, validate: stateText, maxBytes: MAX_STATE_BYTES },
-  ],
-};
+  keys: {
+    mac: { pattern: "/mac", description: "the interface's MAC address (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: mac, maxBytes: 17 },
+    iface: { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
+    configHostname: { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
+    releaseOnStop: { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
+    logLevel: { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
+    ip: { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
+    gateway: { pattern: "/gateway", description: "the default router", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    mtu: { pattern: "/mtu", description: "the interface MTU (RFC 791 minimum 68)", writer: "calf", calfReads: false, validate: intRange(68, 65535), maxBytes: 5 },
+    domain: { pattern: "/domain", description: "the domain name (resolv.conf `domain`)", writer: "calf", calfReads: false, validate: domainName, maxBytes: 253 },
+    search: { pattern: "/search", description: "the search list, names separated by spaces", writer: "calf", calfReads: false, validate: searchList, maxBytes: 256 },
+    hostname: { pattern: "/hostname", description: "the host name the server assigned (applied only when enabled)", writer: "calf", calfReads: false, validate: hostname, maxBytes: 64 },
+    nameservers: { pattern: "/nameserver/*", wildcard: INDEX, maxKeys: MAX_NAMESERVERS, description: "DNS servers in order, /nameserver/001 first", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    routes: { pattern: "/route/*", wildcard: INDEX, maxKeys: MAX_CLASSLESS_ROUTES, description: "classless static routes (RFC 3442), \"network router\"", writer: "calf", calfReads: false, validate: ipv4Route, maxBytes: 34 },
+    ntp: { pattern: "/ntp/*", wildcard: INDEX, maxKeys: MAX_NTP_SERVERS, description: "NTP servers (option 42)", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    leaseExpires: { pattern: "/lease/expires", description: "when the lease ends, seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    leaseServer: { pattern: "/lease/server", description: "the DHCP server that granted the lease", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    state: { pattern: "/state/**", maxKeys: MAX_STATE_KEYS, description: "the calf's own persisted state (e.g. the lease for INIT-REBOOT)", writer: "calf", calfReads: true, validate: stateText, maxBytes: MAX_STATE_BYTES },
+  },
+});
+
+/** The lease keys by name, typed by their parsers: `readKey(store.parsed, dhcp4Keys.ip)` is an `Ipv4Cidr | undefined`. */
+export const dhcp4Keys = dhcp4Schema.keys;
