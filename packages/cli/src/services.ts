@@ -12,6 +12,7 @@ import { accessSync, chownSync, constants, existsSync, mkdtempSync, readFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import * as kv from "@paddock/kv";
 import * as runtime from "@paddock/runtime";
 import { isServiceDefinition, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
@@ -20,8 +21,15 @@ import { UserError } from "./errors.ts";
 /** The services `paddock run NAME` knows without a path. */
 export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service };
 
-/** Where the CLI finds the runtime instance a built service module uses. */
+/** Where a built service module finds the CLI's own instances of the packages below. */
 export const RUNTIME_GLOBAL = Symbol.for("paddock.runtime");
+
+/**
+ * The packages a service module gets from the CLI that loads it rather than bundling a copy: one
+ * runtime and one store implementation in the priv, and no copy of their dependencies (capnp-ts,
+ * pino) inside each service bundle.
+ */
+export const PROVIDED_PACKAGES: Readonly<Record<string, Record<string, unknown>>> = { "@paddock/runtime": runtime, "@paddock/kv": kv };
 
 /** The files of a built service. */
 export const BUILT_SERVICE_FILE = "service.mjs";
@@ -55,9 +63,9 @@ export interface LoadedService {
   readonly source: string;
 }
 
-/** Makes this CLI's runtime the one built service modules use. */
+/** Makes this CLI's packages the ones built service modules use. */
 export function provideRuntime(): void {
-  (globalThis as Record<symbol, unknown>)[RUNTIME_GLOBAL] = runtime;
+  (globalThis as Record<symbol, unknown>)[RUNTIME_GLOBAL] = PROVIDED_PACKAGES;
 }
 
 /** Imports a built service directory's definition. */
@@ -97,7 +105,7 @@ async function buildUnprivileged(source: string): Promise<string> {
   const out = mkdtempSync(path.join(tmpdir(), "paddock-build-"));
   chownSync(out, NOBODY, NOBODY);
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "build", source, "--out", out], { uid: NOBODY, gid: NOBODY, stdio: ["ignore", "inherit", "inherit"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: out } });
+    const child = spawn(process.execPath, [cli, "build", source, "--out", out], { uid: NOBODY, gid: NOBODY, stdio: ["ignore", "ignore", "inherit"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: out } });
     child.once("error", reject);
     child.once("exit", (c) => resolve(c ?? 1));
   });

@@ -7,10 +7,9 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import * as runtime from "@paddock/runtime";
 import { bundleCalf } from "@paddock/runtime";
 import { UserError } from "../errors.ts";
-import { BUILT_CALF_FILE, BUILT_SERVICE_FILE, importBuiltService, RUNTIME_GLOBAL } from "../services.ts";
+import { BUILT_CALF_FILE, BUILT_SERVICE_FILE, importBuiltService, PROVIDED_PACKAGES, RUNTIME_GLOBAL } from "../services.ts";
 
 /** Every line of esbuild's messages, with file:line:column, as esbuild prints them. */
 export function esbuildMessages(err: unknown): string {
@@ -26,7 +25,6 @@ export async function buildService(source: string, out: string): Promise<{ servi
   const esbuild = await import("esbuild");
   mkdirSync(out, { recursive: true });
   const serviceFile = path.join(out, BUILT_SERVICE_FILE);
-  const names = Object.keys(runtime).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   try {
     await esbuild.build({
       entryPoints: [source],
@@ -39,17 +37,21 @@ export async function buildService(source: string, out: string): Promise<{ servi
       sourcemap: "inline",
       plugins: [
         {
-          name: "paddock-runtime",
+          name: "paddock-provided",
           setup(b) {
-            b.onResolve({ filter: /^@paddock\/runtime$/ }, () => ({ path: "runtime", namespace: "paddock-runtime" }));
-            b.onLoad({ filter: /.*/, namespace: "paddock-runtime" }, () => ({
-              contents: [
-                `const r = globalThis[Symbol.for(${JSON.stringify(RUNTIME_GLOBAL.description)})];`,
-                `if (!r) throw new Error("this service module runs inside paddock (paddock run), which provides @paddock/runtime");`,
-                ...names.map((n) => `export const ${n} = r.${n};`),
-              ].join("\n"),
-              loader: "js",
-            }));
+            b.onResolve({ filter: /^@paddock\/(runtime|kv)$/ }, (args) => ({ path: args.path, namespace: "paddock-provided" }));
+            b.onLoad({ filter: /.*/, namespace: "paddock-provided" }, (args) => {
+              const names = Object.keys(PROVIDED_PACKAGES[args.path] ?? {}).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+              return {
+                contents: [
+                  `const all = globalThis[Symbol.for(${JSON.stringify(RUNTIME_GLOBAL.description)})];`,
+                  `if (!all) throw new Error("this service module runs inside paddock (paddock run), which provides ${args.path}");`,
+                  `const r = all[${JSON.stringify(args.path)}];`,
+                  ...names.map((n) => `export const ${n} = r.${n};`),
+                ].join("\n"),
+                loader: "js",
+              };
+            });
           },
         },
       ],
