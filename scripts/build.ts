@@ -6,7 +6,7 @@
 import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { bundleCalf } from "../packages/runtime/src/sandbox/bundle-calf.ts";
+import { bundleCalf } from "../packages/bundler/src/bundle-calf.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 

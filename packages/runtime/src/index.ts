@@ -10,7 +10,6 @@ export * from "./datapath/index.ts";
 export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
-export * from "./sandbox/bundle-calf.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 export { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 export { parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

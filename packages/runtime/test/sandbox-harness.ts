@@ -12,7 +12,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { pino, type Logger } from "pino";
-import { bundleCalf } from "../src/sandbox/bundle-calf.ts";
+import { bundleCalf } from "@paddock/bundler";
 import { parseCalfName, type CalfName } from "../src/sandbox/bundle.ts";
 import { SdNotifier } from "../src/sd-notify.ts";
 import { Supervisor, type SupervisorOptions } from "../src/supervisor.ts";

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { bundleCalf } from "../src/sandbox/bundle-calf.ts";
+import { bundleCalf } from "@paddock/bundler";
 import {
   CALF_SCRIPT_PATH,
   calfOciConfig,

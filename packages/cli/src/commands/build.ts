@@ -7,7 +7,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { bundleCalf } from "@paddock/runtime";
+import { bundleCalf } from "@paddock/bundler";
 import { UserError } from "../errors.ts";
 import { BUILT_CALF_FILE, BUILT_SERVICE_FILE, importBuiltService, PROVIDED_PACKAGES, RUNTIME_GLOBAL } from "../services.ts";
 

@@ -25,8 +25,8 @@ import { KvServer, KvStore } from "@paddock/kv";
 import { compileSocketFilter, ETH_P_ALL, ETH_P_IP, matchPacketPattern, openPacketSocket, openUdpSocket, type PacketSocket, type UdpSocket } from "@paddock/native";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
 import { decodeDhcpFrame, readCapture, type CapturedPacket } from "@paddock/dhcp4";
+import { bundleCalf } from "@paddock/bundler";
 import {
-  bundleCalf,
   datagramEgress,
   HandlerRunner,
   packetEgress,

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { bundleCalf } from "@paddock/runtime";
+import { bundleCalf } from "@paddock/bundler";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { EARLY_CALF_KEY } from "../early-entry.ts";

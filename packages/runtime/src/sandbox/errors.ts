@@ -13,7 +13,7 @@ export type SandboxErrorCode =
   | "PADDOCK_E_SANDBOX_NODE_RUNTIME"
   /** Writing the bundle directory (config.json, rootfs targets) failed. */
   | "PADDOCK_E_SANDBOX_BUNDLE_WRITE"
-  /** esbuild failed, or the calf bundle would contain priv or native code. */
+  /** A calf could not be bundled (the code @paddock/bundler's BundleError carries). */
   | "PADDOCK_E_SANDBOX_CALF_BUILD"
   /** A runc command failed (see `cause` for its exit status and stderr). */
   | "PADDOCK_E_SANDBOX_RUNC"

@@ -1,6 +1,7 @@
 /**
  * Builds a calf's code into the one self-contained ES module its sandbox mounts at
- * /calf/main.mjs. A build-time tool: it imports esbuild lazily, so priv at run time never loads it.
+ * /calf/main.mjs. A build-time tool, in a package of its own: the privileged runtime never depends on
+ * it, and the priv never runs it as root (`paddock run` builds through `paddock build` as nobody).
  *
  * The bundle must never contain priv or native code (DESIGN.md, import direction): the build
  * fails if any input comes from packages/runtime, native/, @paddock/runtime or @paddock/native, or if
@@ -12,7 +13,15 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { Metafile } from "esbuild";
-import { SandboxError } from "./errors.ts";
+
+/** A calf that cannot be bundled: esbuild failed (its error is the cause), or the bundle would hold runtime or native code. */
+export class BundleError extends Error {
+  override readonly name = "BundleError";
+  readonly code = "PADDOCK_E_SANDBOX_CALF_BUILD";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`PADDOCK_E_SANDBOX_CALF_BUILD: ${message}`, options);
+  }
+}
 
 /** What a build produced. */
 export interface CalfBuild {
@@ -32,7 +41,7 @@ function debugStub(): string {
   try {
     return createRequire(import.meta.url).resolve("@paddock/calf/stubs/debug.cjs");
   } catch {
-    return fileURLToPath(new URL("../../../calf/stubs/debug.cjs", import.meta.url));
+    return fileURLToPath(new URL("../../calf/stubs/debug.cjs", import.meta.url));
   }
 }
 
@@ -77,12 +86,12 @@ export async function bundleCalf(entryTs: string, outFile: string, opts: BundleC
       banner: { js: 'import { createRequire as __paddockCreateRequire } from "node:module"; const require = __paddockCreateRequire(import.meta.url);' },
     });
   } catch (e) {
-    throw new SandboxError("PADDOCK_E_SANDBOX_CALF_BUILD", `esbuild ${entryTs} failed`, undefined, { cause: e });
+    throw new BundleError(`esbuild ${entryTs} failed`, { cause: e });
   }
   const inputs = Object.keys(result.metafile?.inputs ?? {});
   const forbidden = inputs.filter((i) => FORBIDDEN_INPUT.test(i));
   if (forbidden.length > 0) {
-    throw new SandboxError("PADDOCK_E_SANDBOX_CALF_BUILD", `calf bundle ${entryTs} would contain priv/native code: ${forbidden.join(", ")}`);
+    throw new BundleError(`calf bundle ${entryTs} would contain priv/native code: ${forbidden.join(", ")}`);
   }
   // Read by the calf's uid, which is "other" on the host.
   await chmod(outFile, 0o644);
