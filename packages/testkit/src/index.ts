@@ -12,7 +12,7 @@
 export { TestkitError, type TestkitErrorCode } from "./errors.ts";
 export { canCreateLabs, DEBIAN_PACKAGES, hasCommand, hasCommands, LAB_SKIP_REASON, requireCommands, runAsync, runOk, type RunResult } from "./commands.ts";
 export { isSameProcess, LabProcess, processesNaming, processTree, procStartTime, signalPid, STOP_GRACE_MS, type ProcessExit, type WaitForLogOptions } from "./process.ts";
-export { waitFor, type WaitOptions } from "./wait.ts";
+export { DEFAULT_WAIT_MS, waitFor, type WaitOptions } from "./wait.ts";
 export {
   createLab,
   defaultRegistryDir,
@@ -34,7 +34,7 @@ export {
   type VethEnd,
   type VethOptions,
 } from "./lab.ts";
-export { addresses, holdsNetlinkSubscription, holdsUdpPort, linkMtu, routes, waitForAddress, waitForNetlinkSubscription, waitForUdpPort, type Family, type IpAddrInfo, type IpRoute, type WaitForAddressOptions } from "./net.ts";
+export { ADDRESS_WAIT_MS, addresses, holdsNetlinkSubscription, holdsUdpPort, linkMtu, routes, waitForAddress, waitForNetlinkSubscription, waitForUdpPort, type Family, type IpAddrInfo, type IpRoute, type WaitForAddressOptions } from "./net.ts";
 export { startServer, type CommonServerOptions, type ServerCommand } from "./servers/server.ts";
 export {
   classlessBytes,

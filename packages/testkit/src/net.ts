@@ -7,7 +7,10 @@ import { runAsync } from "./commands.ts";
 import { TestkitError } from "./errors.ts";
 import { nsName, type Lab, type NsRef } from "./lab.ts";
 import type { LabProcess } from "./process.ts";
-import { waitFor } from "./wait.ts";
+import { DEFAULT_WAIT_MS, waitFor } from "./wait.ts";
+
+/** Default wait for an address: a DHCP exchange plus applying it; longer than a plain wait, as a client may retransmit once. */
+export const ADDRESS_WAIT_MS = 15_000;
 
 /** One address of `ip -j addr`. */
 export interface IpAddrInfo {
@@ -61,7 +64,7 @@ export async function linkMtu(ns: NsRef, iface: string): Promise<number> {
 
 /** Options of {@link waitForAddress}. */
 export interface WaitForAddressOptions {
-  /** Give up after this long (default 15 s). */
+  /** Give up after this long (default {@link ADDRESS_WAIT_MS}). */
   timeoutMs?: number;
   /**
    * Which address counts. Default: any IPv4 address; for IPv6, a global one that is no longer
@@ -84,7 +87,7 @@ export async function waitForAddress(lab: Lab, ns: NsRef, iface: string, family:
     },
     {
       what: `an ${family === "inet" ? "IPv4" : "IPv6"} address on ${iface} in ${nsName(ns)}`,
-      timeoutMs: options.timeoutMs ?? 15_000,
+      timeoutMs: options.timeoutMs ?? ADDRESS_WAIT_MS,
       abortOnExit: options.abortOnExit,
       state: () => (seen.length === 0 ? "no address" : seen.map((a) => `${a.local}/${a.prefixlen}${a.scope ? ` scope ${a.scope}` : ""}${a.tentative ? " tentative" : ""}`).join(", ")),
     },
@@ -132,7 +135,7 @@ export function holdsNetlinkSubscription(pid: number): boolean {
 }
 
 /** Waits until `proc` (e.g. `ip monitor`) has subscribed to rtnetlink events; fails at once if it exits. */
-export async function waitForNetlinkSubscription(proc: LabProcess, timeoutMs = 10_000): Promise<void> {
+export async function waitForNetlinkSubscription(proc: LabProcess, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
   await waitFor(() => proc.pid !== undefined && holdsNetlinkSubscription(proc.pid), {
     what: `${proc.name} to subscribe to rtnetlink events`,
     timeoutMs,
@@ -167,7 +170,7 @@ export function holdsUdpPort(pid: number, port: number): boolean {
 }
 
 /** Waits until `proc` has bound UDP `port` (a server is ready to answer); fails at once if it exits. */
-export async function waitForUdpPort(proc: LabProcess, port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForUdpPort(proc: LabProcess, port: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
   await waitFor(() => proc.pid !== undefined && holdsUdpPort(proc.pid, port), {
     what: `${proc.name} to bind UDP port ${port}`,
     timeoutMs,

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { TestkitError } from "./errors.ts";
 import type { Lab, NsRef } from "./lab.ts";
 import { LabProcess, type WaitForLogOptions } from "./process.ts";
-import { waitFor } from "./wait.ts";
+import { DEFAULT_WAIT_MS, waitFor } from "./wait.ts";
 
 /** One line of a JSON log (pino: level, time, msg, and the service's fields). */
 export type LogEntry = Record<string, unknown>;
@@ -35,7 +35,7 @@ export class PaddockProcess extends LabProcess {
   waitForEntry(match: (e: LogEntry) => boolean, options: WaitForLogOptions & { what?: string } = {}): Promise<LogEntry> {
     return waitFor(() => this.logEntries().filter(match)[(options.occurrence ?? 1) - 1], {
       what: `${this.name} to log ${options.what ?? "a matching JSON entry"}`,
-      timeoutMs: options.timeoutMs ?? 10_000,
+      timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_MS,
       abortOnExit: this,
       state: () => `output:\n${this.tail()}`,
     });
@@ -101,7 +101,14 @@ function optionValue(args: readonly string[], flag: string): string | undefined 
 export function removeRuncContainers(root: string): void {
   if (!existsSync(root)) return;
   const r = spawnSync("runc", ["--root", root, "list", "--format", "json"], { encoding: "utf8" });
-  for (const c of (JSON.parse(r.stdout || "null") ?? []) as Array<{ id: string }>) {
+  if (r.status !== 0) return;
+  let list: Array<{ id: string }>;
+  try {
+    list = (JSON.parse(r.stdout || "null") ?? []) as Array<{ id: string }>;
+  } catch {
+    return;
+  }
+  for (const c of list) {
     spawnSync("runc", ["--root", root, "delete", "--force", c.id], { stdio: "ignore" });
   }
 }

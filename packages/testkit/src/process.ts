@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { waitFor } from "./wait.ts";
+import { DEFAULT_WAIT_MS, waitFor } from "./wait.ts";
 
 /** SIGTERM → SIGKILL grace: `paddock dhcp` releases and stops its calf within 5 s. */
 export const STOP_GRACE_MS = 8000;
@@ -22,7 +22,7 @@ export interface ProcessExit {
 
 /** Options of {@link LabProcess.waitForLog}. */
 export interface WaitForLogOptions {
-  /** Give up after this long (default 10 s). */
+  /** Give up after this long (default DEFAULT_WAIT_MS, 10 s). */
   timeoutMs?: number;
   /** Wait for the n-th matching line, counting lines already printed (default 1). */
   occurrence?: number;
@@ -95,7 +95,7 @@ export class LabProcess {
   async waitForLog(pattern: RegExp, options: WaitForLogOptions = {}): Promise<string> {
     const occurrence = options.occurrence ?? 1;
     return waitFor(() => this.lines(pattern)[occurrence - 1], {
-      timeoutMs: options.timeoutMs ?? 10_000,
+      timeoutMs: options.timeoutMs ?? DEFAULT_WAIT_MS,
       what: `${this.name} to print ${pattern}${occurrence > 1 ? ` (×${occurrence})` : ""}`,
       abortOnExit: this,
       state: () => `output:\n${this.tail()}`,
@@ -106,7 +106,7 @@ export class LabProcess {
    * The positional form of {@link waitForLog}, kept for this repository's older tests.
    * @deprecated use `waitForLog(pattern, { timeoutMs, occurrence })`.
    */
-  waitFor(pattern: RegExp, timeoutMs = 10_000, occurrence = 1): Promise<string> {
+  waitFor(pattern: RegExp, timeoutMs = DEFAULT_WAIT_MS, occurrence = 1): Promise<string> {
     return this.waitForLog(pattern, { timeoutMs, occurrence });
   }
 

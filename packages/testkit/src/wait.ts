@@ -8,12 +8,14 @@ import type { LabProcess } from "./process.ts";
 
 /** Default poll interval: short against a veth's sub-millisecond latency, cheap on 2 cores. */
 const DEFAULT_INTERVAL_MS = 20;
+/** Default wait: a local server or client answers in well under a second; 10 s is a hang. */
+export const DEFAULT_WAIT_MS = 10_000;
 
 /** Options of {@link waitFor}. */
 export interface WaitOptions {
   /** What is awaited, for the timeout message ("an IPv4 address on eth0"). */
   what: string;
-  /** Give up after this long (default 10 s). */
+  /** Give up after this long (default {@link DEFAULT_WAIT_MS}). */
   timeoutMs?: number;
   /** Poll interval (default 20 ms). */
   intervalMs?: number;
@@ -29,7 +31,7 @@ export interface WaitOptions {
  * {@link TestkitError} `PADDOCK_E_TESTKIT_TIMEOUT` naming `what` and the last state seen.
  */
 export async function waitFor<T>(check: () => T | Promise<T>, options: WaitOptions): Promise<NonNullable<T>> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_MS;
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const watched = options.abortOnExit === undefined ? [] : Array.isArray(options.abortOnExit) ? options.abortOnExit : [options.abortOnExit as LabProcess];
   const start = Date.now();

@@ -5,6 +5,7 @@
 import { requireCommands } from "../commands.ts";
 import type { Lab, NsRef } from "../lab.ts";
 import type { LabProcess } from "../process.ts";
+import { DEFAULT_WAIT_MS } from "../wait.ts";
 
 /** A server ready to be started: what to run and how to tell it is ready. */
 export interface ServerCommand {
@@ -24,7 +25,7 @@ export interface ServerCommand {
 export interface CommonServerOptions {
   /** Arguments appended to the server's command line. */
   extraArgs?: string[];
-  /** How long the server may take to become ready (default 10 s). */
+  /** How long the server may take to become ready (default DEFAULT_WAIT_MS, 10 s). */
   readyTimeoutMs?: number;
 }
 
@@ -32,7 +33,7 @@ export interface CommonServerOptions {
  * Starts `command` in `ns` and waits until it is ready. A server that is not installed throws a
  * TestkitError naming its Debian package; one that exits or never gets ready throws with its output.
  */
-export async function startServer(lab: Lab, ns: NsRef, command: ServerCommand, readyTimeoutMs = 10_000): Promise<LabProcess> {
+export async function startServer(lab: Lab, ns: NsRef, command: ServerCommand, readyTimeoutMs = DEFAULT_WAIT_MS): Promise<LabProcess> {
   requireCommands([command.argv[0]!]);
   const p = lab.spawn(ns, command.argv, { name: command.name, env: command.env });
   await command.ready(p, readyTimeoutMs);
