@@ -65,11 +65,11 @@ function scrape(socketPath: string): Promise<string> {
   });
 }
 
-/** The value of one sample line (`name{labels} value`), 0 when absent. */
+/** The value of one sample line (`name{labels} value` or `name value`), NaN when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number {
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && want.every((w) => l.includes(w)));
-  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+  const line = text.split("\n").find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && want.every((w) => l.includes(w)));
+  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : Number.NaN;
 }
 
 interface Status {
@@ -157,9 +157,10 @@ describe.skipIf(!run)(`examples/heartbeat next to paddock dhcp (${run ? "root" :
     const rejected = (text: string) => sample(text, "paddock_egress_rejected_total", { service: "heartbeat", reason: "PADDOCK_E_EGRESS_PORTS" });
     const metrics = await waitFor(async () => {
       const text = await scrape(metricsSocket);
-      return rejected(text) >= 1 ? text : undefined;
+      return rejected(text) >= 1 ? text : undefined; // NaN (absent) is not ≥ 1
     }, { what: "paddock_egress_rejected_total{reason=PORTS} ≥ 1", timeoutMs: TIMEOUT_MS, abortOnExit: heartbeat, state: () => heartbeat.tail() });
     expect(rejected(metrics)).toBe(1);
+    // The service's own metric (setup's `metrics`), read from the store at scrape time.
     expect(sample(metrics, "paddock_heartbeat_rtt_microseconds", {})).toBeGreaterThanOrEqual(0);
     expect(heartbeat.output).toMatch(/trying a port egress does not allow port=9/);
     expect(responder.lines(/^other /)).toEqual([]);

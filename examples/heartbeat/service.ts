@@ -8,8 +8,7 @@
  *   paddock run ./examples/heartbeat/service.ts --iface eth0 --set peer=192.0.2.1
  */
 import path from "node:path";
-// Types only: a value import of @paddock/kv would bundle its server and codec into the built
-// service module, which then fails to load (README.md, "Limits of today's runtime").
+// Types only from @paddock/kv; the few validators below are this service's own (README.md, "Limits").
 import type { SchemaEntry, Validator } from "@paddock/kv";
 import { defineService, HostError, readTextOrNull, replaceFileAtomic, type ApplyReport, type Handler, type MetricSource } from "@paddock/runtime";
 import { HEARTBEAT_PORT, MAX_RTT_US, PING_BYTES, type PeerState } from "./core.ts";
@@ -88,8 +87,10 @@ export function statusFrom(values: ReadonlyMap<string, string>): HeartbeatStatus
 export class StatusFileHandler implements Handler<HeartbeatStatus> {
   readonly name = "status";
   constructor(private readonly file: string) {}
-  desired(values: ReadonlyMap<string, string>): HeartbeatStatus {
-    return statusFrom(values);
+  // The runner hands over the store's values (a map of canonical texts) or, in newer runtimes, a
+  // view holding them as `values`: this handler reads only the texts, so it takes either.
+  desired(store: ReadonlyMap<string, string> | { readonly values: ReadonlyMap<string, string> }): HeartbeatStatus {
+    return statusFrom(store instanceof Map ? store : (store as { readonly values: ReadonlyMap<string, string> }).values);
   }
   describe(d: HeartbeatStatus): string {
     return d.last ? `${d.state}, seq ${d.last.seq}, rtt ${d.last.rttUs} µs` : d.state;

@@ -3,8 +3,8 @@
  * store, and what the priv does with it. `paddock run ./service.ts --iface IF --set peer=ADDR`.
  */
 import path from "node:path";
-// Types only from @paddock/kv: a built service module gets @paddock/runtime from paddock itself
-// and bundles everything else it imports (docs/sdk.md, "Limits").
+// The validators below are this service's own; @paddock/kv's work too with a paddock whose
+// build provides @paddock/kv to built services (docs/sdk.md, "Limits").
 import type { Validator } from "@paddock/kv";
 import { defineService, HostError, readTextOrNull, replaceFileAtomic, type ApplyReport, type Handler } from "@paddock/runtime";
 import { MESSAGE_BYTES, PORT } from "./core.ts";
@@ -22,7 +22,9 @@ const oneOf = (...words: string[]): Validator => (v) => (words.includes(v) ? ok 
 class StatusFile implements Handler<{ state: string; replies: number; lastRxNs: string | undefined }> {
   readonly name = "status";
   constructor(private readonly file: string) {}
-  desired(values: ReadonlyMap<string, string>) {
+  // The store's values (canonical texts): a map, or in newer runtimes a view holding them as `values`.
+  desired(store: ReadonlyMap<string, string> | { readonly values: ReadonlyMap<string, string> }) {
+    const values = store instanceof Map ? store : (store as { readonly values: ReadonlyMap<string, string> }).values;
     return { state: values.get("/status/state") ?? "starting", replies: Number(values.get("/status/replies") ?? 0), lastRxNs: values.get("/status/last-rx-ns") };
   }
   async apply(d: { state: string; replies: number; lastRxNs: string | undefined }): Promise<ApplyReport> {
