@@ -137,6 +137,9 @@ describe("start and DISCOVER", () => {
       config({ requestedAddress: "224.0.0.1" }),
       config({ clientId: { kind: "raw", data: Uint8Array.of(1) } }),
       config({ clientId: { kind: "duid", iaid: 2 ** 32 } }),
+      config({ minLeaseSeconds: 0 }),
+      config({ minLeaseSeconds: 61 }),
+      config({ minLeaseSeconds: 1.5 }),
     ];
     for (const c of bad) {
       const r = createClient(c, T0);
@@ -390,6 +393,17 @@ describe("lease times", () => {
     expect((h.timers.get("t2") ?? 0) - T0).toBe(52.5 * S);
     expect((h.timers.get("expiry") ?? 0) - T0).toBe(60 * S);
     expect(logs(h.last)).toContain("warn: ACK from 10.0.0.1: lease of 0 s stretched to 60 s");
+  });
+
+  it("a test configuration stretches short leases to less than 60 s, and the lease persists and restores", () => {
+    const h = new Harness(config({ minLeaseSeconds: 4 }));
+    h.bindTo("10.0.0.5", standardOptions(SERVER, 2), standardOptions(SERVER, 2));
+    expect(h.state.lease?.leaseSeconds).toBe(4);
+    expect((h.timers.get("t1") ?? 0) - T0).toBe(2 * S);
+    expect((h.timers.get("expiry") ?? 0) - T0).toBe(4 * S);
+    expect(logs(h.last)).toContain("warn: ACK from 10.0.0.1: lease of 2 s stretched to 4 s");
+    const restored = createClient(config({ minLeaseSeconds: 4 }), T0 + S, { persistedLease: h.kv.get("/state/lease") });
+    expect(restored.ok && restored.state.lease?.leaseSeconds).toBe(4);
   });
 
   it("arms no renewal timers for an infinite lease and publishes it as infinite", () => {

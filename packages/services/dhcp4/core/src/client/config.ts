@@ -5,6 +5,7 @@
 
 import type { Ipv4 } from "../message.ts";
 import { isIpv4, isUnicastHost, normaliseDomainName } from "./addr.ts";
+import { MIN_LEASE_SECONDS } from "./lease.ts";
 
 /**
  * How the client identifies itself (option 61).
@@ -61,6 +62,13 @@ export interface ClientConfig {
    * kernel UDP socket (RFC 2131 §4.1). Default false: the calf's packet socket receives unicast.
    */
   broadcastFlag?: boolean;
+  /**
+   * Leases shorter than this are stretched to it (default {@link MIN_LEASE_SECONDS}, 60 s, and
+   * never more). Lower only in tests, so that an expiry test does not wait a minute: RFC 2131
+   * §4.4.5 retransmits renewals no faster than every 60 s, so a shorter real lease would lapse
+   * between two renewals.
+   */
+  minLeaseSeconds?: number;
 }
 
 /** RFC 2131 §4.1/§4.4: what most clients ask for; 121 after 3 does not matter (the server decides). */
@@ -101,6 +109,7 @@ export interface ResolvedConfig {
   maxMessageSize: number;
   rapidCommit: boolean;
   initialDelayMs: number;
+  minLeaseSeconds: number;
   offerWindowMs: number;
   releaseOnStop: boolean;
   requestedAddress: Ipv4 | undefined;
@@ -184,6 +193,8 @@ export function resolveConfig(
   }
   const initialDelayMs = config.initialDelayMs ?? 0;
   if (!isMs(initialDelayMs, MAX_INITIAL_DELAY_MS)) return fail("initialDelayMs", `must be 0–${MAX_INITIAL_DELAY_MS}`);
+  const minLeaseSeconds = config.minLeaseSeconds ?? MIN_LEASE_SECONDS;
+  if (!(Number.isInteger(minLeaseSeconds) && minLeaseSeconds >= 1 && minLeaseSeconds <= MIN_LEASE_SECONDS)) return fail("minLeaseSeconds", `must be 1–${MIN_LEASE_SECONDS}`);
   const offerWindowMs = config.offerWindowMs ?? DEFAULT_OFFER_WINDOW_MS;
   if (!isMs(offerWindowMs, MAX_OFFER_WINDOW_MS)) return fail("offerWindowMs", `must be 0–${MAX_OFFER_WINDOW_MS}`);
   if (config.requestedAddress !== undefined && !(isIpv4(config.requestedAddress) && isUnicastHost(config.requestedAddress))) {
@@ -201,6 +212,7 @@ export function resolveConfig(
       maxMessageSize,
       rapidCommit: config.rapidCommit ?? true,
       initialDelayMs,
+      minLeaseSeconds,
       offerWindowMs,
       releaseOnStop: config.releaseOnStop ?? false,
       requestedAddress: config.requestedAddress,

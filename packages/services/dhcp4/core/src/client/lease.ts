@@ -122,15 +122,16 @@ function unicastList(addresses: readonly Ipv4[], max: number): Ipv4[] {
  */
 export function leaseFromAck(
   ack: DhcpMessage,
-  opts: { mac: string; serverId: Ipv4; serverMac: string; acquiredAt: number; fallbackLeaseSeconds: number | undefined },
+  opts: { mac: string; serverId: Ipv4; serverMac: string; acquiredAt: number; fallbackLeaseSeconds: number | undefined; minLeaseSeconds?: number },
 ): { ok: true; value: AckLease } | { ok: false; reason: LeaseRejection } {
   if (!isUnicastHost(ack.yiaddr)) return { ok: false, reason: "BAD_YIADDR" };
   const notes: string[] = [];
   let leaseSeconds = findOption(ack, "leaseTime")?.seconds ?? opts.fallbackLeaseSeconds;
   if (leaseSeconds === undefined) return { ok: false, reason: "NO_LEASE_TIME" };
-  if (leaseSeconds < MIN_LEASE_SECONDS) {
-    notes.push(`lease of ${leaseSeconds} s stretched to ${MIN_LEASE_SECONDS} s`);
-    leaseSeconds = MIN_LEASE_SECONDS;
+  const minLease = opts.minLeaseSeconds ?? MIN_LEASE_SECONDS;
+  if (leaseSeconds < minLease) {
+    notes.push(`lease of ${leaseSeconds} s stretched to ${minLease} s`);
+    leaseSeconds = minLease;
   }
   let renewMs = 0;
   let rebindMs = 0;
@@ -269,7 +270,8 @@ export function validatePersistedLease(value: unknown): PersistedLeaseError | un
   if (!isIpv4(o.serverId)) return bad("serverId");
   if (typeof o.serverMac !== "string" || (o.serverMac !== "" && !MAC_TEXT.test(o.serverMac))) return bad("serverMac");
   if (!isInt(o.acquiredAt, 0, Number.MAX_SAFE_INTEGER)) return bad("acquiredAt");
-  if (!isInt(o.leaseSeconds, MIN_LEASE_SECONDS, INFINITE_LEASE)) return bad("leaseSeconds");
+  // A lease shorter than MIN_LEASE_SECONDS exists only under a test configuration (minLeaseSeconds).
+  if (!isInt(o.leaseSeconds, 1, INFINITE_LEASE)) return bad("leaseSeconds");
   if (!isInt(o.renewMs, 0, INFINITE_LEASE * 1000) || !isInt(o.rebindMs, 0, INFINITE_LEASE * 1000)) return bad("renewMs/rebindMs");
   if (o.leaseSeconds === INFINITE_LEASE) {
     if (o.renewMs !== 0 || o.rebindMs !== 0) return bad("renewMs/rebindMs: must be 0 for an infinite lease");

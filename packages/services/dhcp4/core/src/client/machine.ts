@@ -511,6 +511,7 @@ function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fa
     serverMac: info.srcMac.length === 6 ? macToText(info.srcMac) : "",
     acquiredAt: s.requestStart,
     fallbackLeaseSeconds,
+    minLeaseSeconds: s.config.minLeaseSeconds,
   });
   if (!built.ok) {
     tx.log("warn", `ACK from ${serverId} ignored: ${built.reason === "BAD_YIADDR" ? `unusable yiaddr ${ack.yiaddr}` : "no lease time"}`);
