@@ -13,6 +13,7 @@ APT_PACKAGES=(
   capnproto clang llvm libbpf-dev make g++ python3 pkg-config
   runc iproute2 tshark tcpdump
   dnsmasq-base kea-dhcp4-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
+  chrony radvd
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,9 +27,16 @@ if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The packaged servers are started by the tests in namespaces, never as system services.
-  for svc in kea-dhcp4-server isc-dhcp-server; do
+  # The packaged servers are started by the tests in namespaces, never as system services: keep
+  # the packages' scripts from starting them at all (chrony would otherwise run on the host with
+  # CAP_SYS_TIME), then disable them.
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0
+  [[ -e $policy ]] && had_policy=1
+  if ((!had_policy)); then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"; fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { ((had_policy)) || rm -f "$policy"; exit 1; }
+  ((had_policy)) || rm -f "$policy"
+  for svc in kea-dhcp4-server isc-dhcp-server chrony radvd; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi

@@ -317,13 +317,19 @@ export class ServiceHost {
         if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
         throw err;
       }
-      i.setup = (await i.def.setup?.({
-        iface,
-        options,
-        stateDir: i.hosted.stateDir,
-        log: log.child({ service: i.def.name }),
-        store: { get: (p) => store.values.get(p) },
-      })) ?? {};
+      try {
+        i.setup = (await i.def.setup?.({
+          iface,
+          options,
+          stateDir: i.hosted.stateDir,
+          log: log.child({ service: i.def.name }),
+          store: { get: (p) => store.values.get(p) },
+        })) ?? {};
+      } catch (err) {
+        // A service refuses what the user set with a ServiceOptionError: one sentence, no bug report.
+        if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
+        throw err;
+      }
       const keys = Object.entries({ ...(i.setup.privKeys ?? {}) });
       if (keys.length > 0) {
         const changes = keys.map(([key, value]) => ({ segments: key.split("/").filter(Boolean), value: value === null ? null : enc.encode(value) }));

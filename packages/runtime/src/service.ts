@@ -150,6 +150,7 @@ export interface ServiceDefinition<O extends Readonly<Record<string, OptionDefin
   readonly inputs?: readonly ServiceInput[];
   /** Needs an Ethernet (MAC) address on the interface (a DHCP client does). */
   readonly needsMac?: boolean;
+  /** Runs at start, before the calf; throws ServiceOptionError for an option value it cannot use. */
   setup?(ctx: SetupContext<O>): ServiceSetup | Promise<ServiceSetup>;
 }
 
@@ -221,7 +222,10 @@ export function isServiceDefinition(x: unknown): x is ServiceDefinition<any> {
   return typeof x === "object" && x !== null && typeof (x as ServiceDefinition).name === "string" && typeof (x as ServiceDefinition).calf === "object" && typeof (x as ServiceDefinition).channels === "object";
 }
 
-/** Why an option value was refused. */
+/**
+ * Why an option value was refused. A service's `setup` throws it for a value it cannot use
+ * (`--set peer=` missing, say): the priv then stops with that one sentence, as for any user error.
+ */
 export class ServiceOptionError extends Error {
   override readonly name = "ServiceOptionError";
   readonly code = "PADDOCK_E_SERVICE_OPTION";

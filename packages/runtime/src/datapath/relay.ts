@@ -65,7 +65,7 @@ export class DataPathRelay {
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
   private tokens: number;
   private lastRefill = performance.now();
-  private lastRejectLog = 0;
+  private lastRejectLog = Number.NEGATIVE_INFINITY;
   private suppressed = 0;
   private calf: net.Socket | undefined;
 
