@@ -29,9 +29,15 @@ function recordingLogger(): HandlerLogger & { lines: { level: string; obj: objec
   return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
-/** An in-memory KvSource: set() changes a value and notifies watchers on the next macrotask, like a store commit. */
+/**
+ * An in-memory KvSource: set() changes a value and notifies watchers on the next macrotask, like a
+ * store commit. Its parsed values are the text itself (as a schema of check-only validators gives).
+ */
 class FakeSource implements KvSource {
   readonly values = new Map<string, string>();
+  get parsed(): ReadonlyMap<string, unknown> {
+    return this.values;
+  }
   private readonly watchers = new Set<(e: unknown) => void>();
   set(k: string, v: string | null): void {
     if (v === null) this.values.delete(k);
@@ -63,7 +69,7 @@ describe("HandlerRunner", () => {
       name: "fake",
       seen,
       setFailures: (n) => void (failures = n),
-      desired: (values) => Object.fromEntries(values),
+      desired: (store) => Object.fromEntries(store.parsed) as Record<string, string>,
       describe: (d) => `${Object.keys(d).length} keys`,
       ...(opts.wakeAt ? { wakeAt: opts.wakeAt } : {}),
       async apply(d): Promise<ApplyReport> {
@@ -96,7 +102,7 @@ describe("HandlerRunner", () => {
     const seen: Array<Record<string, string>> = [];
     const gate: Handler<Record<string, string>> = {
       name: "gated",
-      desired: (values) => Object.fromEntries(values),
+      desired: (store) => Object.fromEntries(store.parsed) as Record<string, string>,
       apply: async (d) => {
         seen.push(d);
         // The first apply after start waits until the test lets it go.

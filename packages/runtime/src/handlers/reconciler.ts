@@ -1,11 +1,15 @@
 /**
  * Level-triggered reconcilers from the KV store to the system (DESIGN.md invariant 6).
  *
- * A handler is two functions: `desired(values, now)` computes what the system should look like
+ * A handler is two functions: `desired(store, now)` computes what the system should look like
  * from the WHOLE durable store (never from the event that woke it), and `apply(desired)` converges
  * the system to it idempotently. The runner calls them when the store changes, at start (from the
  * persisted store, so a restarted priv reconciles what it applied before), when a handler says its
  * desired state changes by itself (a lease expiring), and periodically to repair drift.
+ *
+ * Handlers read parsed values (`store.parsed`: what each key's schema parser returned when the
+ * value was written or loaded), never text to parse again: the store's schema check at the edge is
+ * the priv's validation (DESIGN.md invariant 1, STYLE.md 13).
  *
  * No debounce: a calf publishes one result (a lease) as one atomic KV commit, so every change
  * the runner sees is whole, and a reconcile starts at once. Changes that arrive while an apply
@@ -27,10 +31,22 @@ export interface HandlerLogger {
 /** A logger that drops everything. */
 export const silentLogger: HandlerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** What the runner reads: the durable values and change notifications (KvStore fits). */
-export interface KvSource {
-  /** Durable values, keyed by path ("/ip", "/nameserver/001"). */
+/**
+ * What a handler's `desired` reads: the durable store, parsed. Both maps have the same keys and
+ * are one consistent snapshot.
+ */
+export interface StoreView {
+  /**
+   * Parsed values by path ("/ip" → an `Ipv4Cidr`), as the key's schema parser returned them; read
+   * them with @paddock/kv's `readKey` / `readKeys` and the schema's typed keys.
+   */
+  readonly parsed: ReadonlyMap<string, unknown>;
+  /** The same values as canonical text, for describing and logging only. */
   readonly values: ReadonlyMap<string, string>;
+}
+
+/** What the runner reads: the durable values, parsed and as text, and change notifications (KvStore fits). */
+export interface KvSource extends StoreView {
   /** Subscribes to committed changes at or under `prefix`; returns the unsubscribe function. */
   watch(prefix: string, onEvent: (e: unknown) => void): () => void;
 }
@@ -55,8 +71,8 @@ export interface ApplyReport {
 export interface Handler<D = unknown> {
   /** Stable name for logs, metrics and the admin view ("lease", "hostname"). */
   readonly name: string;
-  /** The desired state from the whole store. Pure: no I/O, no clock but `now`. */
-  desired(values: ReadonlyMap<string, string>, now: number): D;
+  /** The desired state from the whole store's parsed values. Pure: no I/O, no clock but `now`. */
+  desired(store: StoreView, now: number): D;
   /** Converges the system to `desired`; idempotent; throws to be retried. */
   apply(desired: D, ctx: HandlerContext): Promise<ApplyReport>;
   /** When (ms since the epoch) `desired` will change without a store change, e.g. a lease's expiry. */
@@ -291,7 +307,8 @@ export class HandlerRunner {
     let desired: unknown;
     s.reconciles++;
     try {
-      desired = h.desired(this.source.values, started);
+      // The source replaces (never mutates) its maps at each durable commit: one snapshot.
+      desired = h.desired({ parsed: this.source.parsed, values: this.source.values }, started);
       s.desired = h.describe ? h.describe(desired) : undefined;
       const report = await h.apply(desired, { log: s.log, now: this.now });
       const took = this.now() - started;

@@ -1,28 +1,72 @@
 // Unit tests of the DHCP service's handlers: the pure lease → desired-state mapping (routes,
-// RFC 3442, resolv.conf rendering, re-validation), its ownership records and the hostname handler
-// on temp files. No root needed.
+// RFC 3442, resolv.conf rendering) over parsed store values, its ownership records and the
+// hostname handler on temp files. No root needed.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { HandlerRunner, OwnershipFile, type ApplyReport, type Handler, type HandlerLogger, type KvSource } from "@paddock/runtime";
+import {
+  KvStore,
+  STORE_FILE,
+  domainName,
+  ipv4Cidr,
+  ipv4Route,
+  ipv4Unicast,
+  matchEntry,
+  parseWith,
+  searchList,
+  type Parser,
+} from "@paddock/kv";
+import { OwnershipFile, type HandlerLogger, type StoreView } from "@paddock/runtime";
 import {
   HostnameHandler,
   RESOLV_CONF_HEADER,
   describeLease,
   desiredLease,
+  dhcp4Schema,
   emptyLeaseOwnership,
   leaseLifetime,
   leaseRoutes,
   parseLeaseOwnership,
   renderResolvConf,
   sameSubnet,
+  type DesiredLease,
 } from "../src/index.ts";
 
 const NOW = 1_700_000_000_000;
-const map = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
+
+/**
+ * What the store would hold for these texts: each parsed by its schema entry's parser, as the
+ * store does on write and on load. A text the schema refuses is left out (the store never holds
+ * it), or, with `strict`, is a mistake in the test.
+ */
+function parsedStore(o: Record<string, string>, strict = true): StoreView {
+  const values = new Map<string, string>();
+  const parsed = new Map<string, unknown>();
+  for (const [key, text] of Object.entries(o)) {
+    const entry = matchEntry(dhcp4Schema, key.split("/").filter(Boolean));
+    const r = entry && Buffer.byteLength(text) <= entry.maxBytes ? parseWith(entry.validate, text) : { ok: false as const, reason: "not storable" };
+    if (!r.ok) {
+      if (strict) throw new Error(`test fixture ${key}=${JSON.stringify(text)}: ${r.reason}`);
+      continue;
+    }
+    values.set(key, text);
+    parsed.set(key, r.value);
+  }
+  return { values, parsed };
+}
+
+/** A parsed value for a test fixture. */
+function p<T>(parse: Parser<T>, text: string): T {
+  const r = parse(text);
+  if (!r.ok) throw new Error(`test fixture ${JSON.stringify(text)}: ${r.reason}`);
+  return r.value;
+}
+
+/** A desired lease with its address as text, for comparisons. */
+const plain = (l: DesiredLease | null) => (l === null ? null : { ...l, address: l.address.text });
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -41,31 +85,6 @@ function recordingLogger(): HandlerLogger & { lines: { level: string; obj: objec
   return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
-/** An in-memory KvSource: set() changes a value and notifies watchers on the next macrotask, like a store commit. */
-class FakeSource implements KvSource {
-  readonly values = new Map<string, string>();
-  private readonly watchers = new Set<(e: unknown) => void>();
-  set(k: string, v: string | null): void {
-    if (v === null) this.values.delete(k);
-    else this.values.set(k, v);
-    setImmediate(() => {
-      for (const w of this.watchers) w({ path: k, value: v });
-    });
-  }
-  watch(_prefix: string, cb: (e: unknown) => void): () => void {
-    this.watchers.add(cb);
-    return () => this.watchers.delete(cb);
-  }
-}
-
-async function waitFor(pred: () => boolean, ms = 3000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe("desiredLease", () => {
   const lease = {
     "/ip": "10.0.0.5/24",
@@ -82,9 +101,8 @@ describe("desiredLease", () => {
   };
 
   it("maps a whole lease: address, expiry, MTU, default route, three nameservers in index order", () => {
-    const d = desiredLease(map(lease), NOW);
-    expect(d.rejected).toEqual([]);
-    expect(d.lease).toEqual({
+    const d = desiredLease(parsedStore(lease).parsed, NOW);
+    expect(plain(d.lease)).toEqual({
       address: "10.0.0.5/24",
       expiresAt: NOW / 1000 + 3600,
       mtu: 1400,
@@ -94,47 +112,55 @@ describe("desiredLease", () => {
       domain: "example.test",
       hostname: "calf-1",
     });
+    expect(d.lease?.address.prefixLength).toBe(24);
   });
 
-  it("has no lease without /ip, with an invalid /ip, or once expired; 0 and \"infinite\" never expire", () => {
-    expect(desiredLease(map({ "/gateway": "10.0.0.1" }), NOW).lease).toBeNull();
-    const bad = desiredLease(map({ "/ip": "10.0.0.5" }), NOW);
-    expect(bad.lease).toBeNull();
-    expect(bad.rejected.map((r) => r.path)).toEqual(["/ip"]);
-    const expired = desiredLease(map({ "/ip": "10.0.0.5/24", "/lease/expires": String(NOW / 1000) }), NOW);
+  it("has no lease without /ip, or once expired; 0 or no /lease/expires never expire", () => {
+    expect(desiredLease(parsedStore({ "/gateway": "10.0.0.1" }).parsed, NOW)).toEqual({ lease: null, absentReason: "no /ip in the store" });
+    const expired = desiredLease(parsedStore({ "/ip": "10.0.0.5/24", "/lease/expires": String(NOW / 1000) }).parsed, NOW);
     expect(expired.lease).toBeNull();
     expect(expired.absentReason).toMatch(/expired/);
-    expect(desiredLease(map({ "/ip": "10.0.0.5/24", "/lease/expires": "0" }), NOW).lease?.expiresAt).toBe("never");
-    expect(desiredLease(map({ "/ip": "10.0.0.5/24", "/lease/expires": "infinite" }), NOW).lease?.expiresAt).toBe("never");
-    expect(desiredLease(map({ "/ip": "10.0.0.5/24", "/lease/expires": "soon" }), NOW).lease).toBeNull();
+    expect(desiredLease(parsedStore({ "/ip": "10.0.0.5/24", "/lease/expires": "0" }).parsed, NOW).lease?.expiresAt).toBe("never");
+    expect(desiredLease(parsedStore({ "/ip": "10.0.0.5/24" }).parsed, NOW).lease?.expiresAt).toBe("never");
   });
 
-  it("re-validates every value: injected lines are dropped and reported, never passed on", () => {
-    const d = desiredLease(
-      map({
-        "/ip": "10.0.0.5/24",
-        "/nameserver/001": "10.0.0.53\nnameserver 6.6.6.6",
-        "/nameserver/002": "10.0.0.54",
-        "/domain": "evil.test\nsearch attacker.test",
-        "/search": "ok.test\u2028nameserver 6.6.6.6",
-        "/mtu": "9999999",
-        "/route/001": "0.0.0.0/0 10.0.0.1; rm -rf /",
-        "/hostname": "a b",
-      }),
-      NOW,
-    );
-    expect(d.rejected.map((r) => r.path).sort()).toEqual(["/domain", "/hostname", "/mtu", "/nameserver/001", "/route/001", "/search"]);
-    expect(d.lease).toMatchObject({ nameservers: ["10.0.0.54"], search: [], domain: undefined, mtu: undefined, routes: [], hostname: undefined });
+  it("never sees a value that fails the schema: the store refuses it on write and drops it on load", async () => {
+    const injected = {
+      "/nameserver/001": "10.0.0.53\nnameserver 6.6.6.6",
+      "/domain": "evil.test\nsearch attacker.test",
+      "/search": "ok.test\u2028nameserver 6.6.6.6",
+      "/mtu": "9999999",
+      "/route/001": "0.0.0.0/0 10.0.0.1; rm -rf /",
+      "/hostname": "a b",
+      "/lease/expires": "soon",
+    };
+    const dir = tmp();
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    const te = new TextEncoder();
+    const commit = (o: Record<string, string>) =>
+      store.commit({ role: "calf", name: "calf:test" }, Object.entries(o).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: te.encode(v) })));
+    for (const [key, text] of Object.entries(injected)) {
+      const r = await commit({ "/ip": "10.0.0.5/24", "/nameserver/002": "10.0.0.54", [key]: text });
+      expect(r.ok || [r.error.code, r.error.path]).toEqual([expect.stringMatching(/^PADDOCK_E_KV_(INVALID_VALUE|TOO_LARGE)$/), key]);
+    }
+    expect(store.parsed.size).toBe(0);
+    await store.close();
+    // A store file edited by hand: the invalid values are dropped when it is loaded.
+    writeFileSync(path.join(dir, STORE_FILE), JSON.stringify({ format: "paddock-kv/1", schema: "dhcp4", seq: "1", entries: { "/ip": "10.0.0.5/24", "/nameserver/002": "10.0.0.54", ...injected } }));
+    const loaded = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    const d = desiredLease(loaded.parsed, NOW);
+    expect(plain(d.lease)).toEqual({ address: "10.0.0.5/24", expiresAt: "never", mtu: undefined, routes: [], nameservers: ["10.0.0.54"], search: undefined, domain: undefined, hostname: undefined });
+    await loaded.close();
   });
 
   it("RFC 3442: a classless default route wins over /gateway; /gateway is the default otherwise", () => {
-    const withDefault = desiredLease(map({ "/ip": "10.0.0.5/24", "/gateway": "10.0.0.1", "/route/001": "192.168.0.0/16 10.0.0.2", "/route/002": "0.0.0.0/0 10.0.0.3" }), NOW);
+    const withDefault = desiredLease(parsedStore({ "/ip": "10.0.0.5/24", "/gateway": "10.0.0.1", "/route/001": "192.168.0.0/16 10.0.0.2", "/route/002": "0.0.0.0/0 10.0.0.3" }).parsed, NOW);
     expect(withDefault.lease?.routes).toEqual([
       { destination: "192.168.0.0/16", gateway: "10.0.0.2" },
       { destination: "default", gateway: "10.0.0.3" },
     ]);
     // The DHCP calf writes 121's default router as /gateway and leaves it out of /route/.
-    const calfStyle = desiredLease(map({ "/ip": "10.0.0.5/24", "/gateway": "10.0.0.3", "/route/001": "192.168.0.0/16 10.0.0.2" }), NOW);
+    const calfStyle = desiredLease(parsedStore({ "/ip": "10.0.0.5/24", "/gateway": "10.0.0.3", "/route/001": "192.168.0.0/16 10.0.0.2" }).parsed, NOW);
     expect(calfStyle.lease?.routes).toEqual([
       { destination: "192.168.0.0/16", gateway: "10.0.0.2" },
       { destination: "default", gateway: "10.0.0.3" },
@@ -142,15 +168,8 @@ describe("desiredLease", () => {
   });
 
   it("orders on-link routes first, keeps the first of duplicate destinations, adds host routes to off-link gateways", () => {
-    expect(
-      leaseRoutes("10.0.0.5/24", "10.0.0.1", [
-        { network: "172.16.0.0/12", router: "10.0.0.2" },
-        { network: "10.99.0.0/16", router: "0.0.0.0" },
-        { network: "172.16.0.0/12", router: "10.0.0.9" },
-        { network: "192.168.5.0/24", router: "10.99.3.4" },
-        { network: "192.168.6.0/24", router: "198.51.100.1" },
-      ]),
-    ).toEqual([
+    const routes = ["172.16.0.0/12 10.0.0.2", "10.99.0.0/16 0.0.0.0", "172.16.0.0/12 10.0.0.9", "192.168.5.0/24 10.99.3.4", "192.168.6.0/24 198.51.100.1"].map((r) => p(ipv4Route, r));
+    expect(leaseRoutes(p(ipv4Cidr, "10.0.0.5/24"), p(ipv4Unicast, "10.0.0.1"), routes)).toEqual([
       { destination: "198.51.100.1/32", gateway: undefined },
       { destination: "10.99.0.0/16", gateway: undefined },
       { destination: "172.16.0.0/12", gateway: "10.0.0.2" },
@@ -159,14 +178,19 @@ describe("desiredLease", () => {
       { destination: "default", gateway: "10.0.0.1" },
     ]);
     // A /32 lease (cloud style): the gateway is reachable only through a host route.
-    expect(leaseRoutes("10.0.0.5/32", "10.0.0.1", [])).toEqual([
+    expect(leaseRoutes(p(ipv4Cidr, "10.0.0.5/32"), p(ipv4Unicast, "10.0.0.1"), [])).toEqual([
       { destination: "10.0.0.1/32", gateway: undefined },
       { destination: "default", gateway: "10.0.0.1" },
+    ]);
+    // An on-link classless default route (router 0.0.0.0) makes every gateway reachable.
+    expect(leaseRoutes(p(ipv4Cidr, "10.0.0.5/32"), undefined, [p(ipv4Route, "0.0.0.0/0 0.0.0.0"), p(ipv4Route, "10.9.0.0/16 192.0.2.1")])).toEqual([
+      { destination: "default", gateway: undefined },
+      { destination: "10.9.0.0/16", gateway: "192.0.2.1" },
     ]);
   });
 
   it("takes the largest /lease/expires the schema allows without failing (far past what a Date holds)", () => {
-    const d = desiredLease(map({ "/ip": "10.0.0.5/24", "/lease/expires": String(2 ** 53 - 1) }), NOW);
+    const d = desiredLease(parsedStore({ "/ip": "10.0.0.5/24", "/lease/expires": String(2 ** 53 - 1) }).parsed, NOW);
     expect(describeLease(d)).toContain("9007199254740991");
     expect(leaseLifetime(d.lease!.expiresAt, NOW)).toBe(0xfffffffe);
   });
@@ -179,16 +203,19 @@ describe("desiredLease", () => {
     expect(leaseLifetime("never", NOW)).toBe("forever");
   });
 
-  it("compares subnets", () => {
+  it("compares the kernel's subnets", () => {
     expect(sameSubnet("10.0.0.5/24", "10.0.0.99/24")).toBe(true);
     expect(sameSubnet("10.0.0.5/24", "10.0.1.5/24")).toBe(false);
     expect(sameSubnet("10.0.0.5/16", "10.0.1.5/24")).toBe(true);
+    expect(sameSubnet("127.0.0.1/8", "127.1.0.1/8")).toBe(true);
+    expect(sameSubnet("10.0.0.5", "10.0.0.5/24")).toBe(false);
   });
 });
 
 describe("renderResolvConf", () => {
   it("writes the header, domain before search, at most three nameservers", () => {
-    const text = renderResolvConf({ nameservers: ["10.0.0.53", "10.0.0.54", "10.0.0.55", "10.0.0.56"], search: ["a.test", "b.test"], domain: "example.test" }, "eth0");
+    const nameservers = ["10.0.0.53", "10.0.0.54", "10.0.0.55", "10.0.0.56"].map((n) => p(ipv4Unicast, n));
+    const text = renderResolvConf({ nameservers, search: p(searchList, "a.test b.test"), domain: p(domainName, "example.test") }, "eth0");
     expect(text).toBe(
       [
         RESOLV_CONF_HEADER,
@@ -204,19 +231,19 @@ describe("renderResolvConf", () => {
   });
 
   it("is null without resolver settings", () => {
-    expect(renderResolvConf({ nameservers: [], search: [], domain: undefined }, "eth0")).toBeNull();
+    expect(renderResolvConf({ nameservers: [], search: undefined, domain: undefined }, "eth0")).toBeNull();
   });
 
-  it("property: whatever the store holds, every line is the header, a comment, or one well-formed directive", () => {
+  it("property: whatever a calf writes, what the store keeps renders as the header, a comment, or one well-formed directive per line", () => {
     const nasty = fc.oneof(
       fc.string(),
       fc.constantFrom("10.0.0.53", "a.test", "x.test\nnameserver 6.6.6.6", "ok.test\u2028x", "a.test b.test", "1.2.3.4 ", "\u0085", "search\tx"),
     );
     fc.assert(
       fc.property(nasty, nasty, nasty, fc.array(nasty, { maxLength: 6 }), (domain, search, hostname, servers) => {
-        const values = new Map<string, string>([["/ip", "10.0.0.5/24"], ["/domain", domain], ["/search", search], ["/hostname", hostname]]);
-        servers.forEach((s, i) => values.set(`/nameserver/${String(i + 1).padStart(3, "0")}`, s));
-        const d = desiredLease(values, NOW);
+        const o: Record<string, string> = { "/ip": "10.0.0.5/24", "/domain": domain, "/search": search, "/hostname": hostname };
+        servers.forEach((s, i) => (o[`/nameserver/${String(i + 1).padStart(3, "0")}`] = s));
+        const d = desiredLease(parsedStore(o, false).parsed, NOW);
         const text = d.lease === null ? null : renderResolvConf(d.lease, "eth0");
         if (text === null) return;
         const lines = text.split("\n");
@@ -234,7 +261,8 @@ describe("renderResolvConf", () => {
 });
 
 describe("HostnameHandler on a temp file", () => {
-  const withLease = (h: string) => map({ "/ip": "10.0.0.5/24", "/hostname": h });
+  const withLease = (h: string) => parsedStore({ "/ip": "10.0.0.5/24", "/hostname": h });
+  const noLease = parsedStore({});
 
   it("sets the lease's name when enabled, restores the original when the lease goes away", async () => {
     const dir = tmp();
@@ -246,7 +274,7 @@ describe("HostnameHandler on a temp file", () => {
     expect((await h.apply(h.desired(withLease("calf-1"), NOW))).changes).toEqual([]);
     // A restarted handler (new instance, same state dir) still knows the original.
     const h2 = new HostnameHandler({ enabled: true, stateDir: dir, hostnamePath: file });
-    await h2.apply(h2.desired(map({}), NOW));
+    await h2.apply(h2.desired(noLease, NOW));
     expect(readFileSync(file, "utf8")).toBe("original-host");
     expect(JSON.parse(readFileSync(path.join(dir, "handler-hostname.json"), "utf8")).hostname).toBeNull();
   });
@@ -262,7 +290,7 @@ describe("HostnameHandler on a temp file", () => {
     const on = new HostnameHandler({ enabled: true, stateDir: dir, hostnamePath: file });
     await on.apply(on.desired(withLease("calf-1"), NOW));
     writeFileSync(file, "admin-choice");
-    const r = await on.apply(on.desired(map({}), NOW));
+    const r = await on.apply(on.desired(noLease, NOW));
     expect(readFileSync(file, "utf8")).toBe("admin-choice");
     expect(r.conflicts?.[0]).toMatch(/changed .* by someone else/);
   });

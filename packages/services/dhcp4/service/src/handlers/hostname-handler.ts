@@ -8,8 +8,8 @@
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { hostname as hostnameValidator } from "@paddock/kv";
-import { HandlerErrorCode, OwnershipFile, readTextOrNull, silentLogger, step, type ApplyReport, type Handler, type HandlerLogger } from "@paddock/runtime";
+import type { HostName } from "@paddock/kv";
+import { HandlerErrorCode, OwnershipFile, readTextOrNull, silentLogger, step, type ApplyReport, type Handler, type HandlerLogger, type StoreView } from "@paddock/runtime";
 import { desiredLease } from "./lease.ts";
 import { emptyHostnameOwnership, parseHostnameOwnership, type HostnameOwnership } from "./records.ts";
 
@@ -32,7 +32,8 @@ export interface HostnameHandlerOptions {
 
 /** The hostname handler's desired state: the name to set, or null to restore the original. */
 export interface HostnameDesired {
-  readonly hostname: string | null;
+  /** A parsed host name (≤ 64 bytes, letters-digits-hyphens labels: sethostname() takes it as it is). */
+  readonly hostname: HostName | null;
 }
 
 /** Sets the lease's host name (when enabled) and restores the original when the lease goes away. */
@@ -49,9 +50,9 @@ export class HostnameHandler implements Handler<HostnameDesired> {
     this.own = new OwnershipFile(path.join(opts.stateDir, HOSTNAME_OWNERSHIP_FILE), emptyHostnameOwnership, parseHostnameOwnership, opts.log ?? silentLogger);
   }
 
-  desired(values: ReadonlyMap<string, string>, now: number): HostnameDesired {
+  desired(store: StoreView, now: number): HostnameDesired {
     if (!this.opts.enabled) return { hostname: null };
-    return { hostname: desiredLease(values, now).lease?.hostname ?? null };
+    return { hostname: desiredLease(store.parsed, now).lease?.hostname ?? null };
   }
 
   describe(d: HostnameDesired): string {
@@ -71,7 +72,7 @@ export class HostnameHandler implements Handler<HostnameDesired> {
     const conflicts: string[] = [];
     const rec = this.own.get();
     const current = ((await readTextOrNull(this.file)) ?? "").trim();
-    const want = d.hostname !== null && hostnameValidator(d.hostname).ok ? d.hostname : null;
+    const want = d.hostname;
     if (want === null || (rec.hostname !== null && rec.hostname.path !== this.file)) {
       if (rec.hostname !== null) {
         const { path: p, original, applied } = rec.hostname;

@@ -39,8 +39,10 @@ import {
   type HandlerContext,
   type HandlerLogger,
   type OwnedAddress,
+  type StoreView,
 } from "@paddock/runtime";
-import { RESOLV_CONF_HEADER, describeLease, desiredLease, renderResolvConf, sameSubnet } from "./lease.ts";
+import { ipv4, ipv4Bits } from "@paddock/kv";
+import { RESOLV_CONF_HEADER, describeLease, desiredLease, renderResolvConf } from "./lease.ts";
 import type { DesiredLease, DesiredRoute, LeaseDesired } from "./lease.ts";
 import { emptyLeaseOwnership, parseLeaseOwnership, type LeaseOwnership } from "./records.ts";
 
@@ -95,6 +97,28 @@ export function leaseLifetime(expiresAt: number | "never", nowMs: number): Lifet
   return Math.min(MAX_FINITE_LIFETIME, Math.max(1, expiresAt - Math.floor(nowMs / 1000)));
 }
 
+/** A kernel address ("a.b.c.d/n", as netlink reports it; host bits may be set) as bits and prefix length. */
+function kernelPrefix(cidr: string): { bits: number; len: number } | null {
+  const slash = cidr.indexOf("/");
+  const a = ipv4(cidr.slice(0, slash));
+  const len = Number(cidr.slice(slash + 1));
+  if (slash < 0 || !a.ok || !Number.isInteger(len) || len < 0 || len > 32) return null;
+  return { bits: ipv4Bits(a.value), len };
+}
+
+/**
+ * Whether two kernel addresses ("a.b.c.d/n") share a subnet: the shorter prefix contains the
+ * other's address. For the kernel's own address list (not store values), when deleting a primary.
+ */
+export function sameSubnet(a: string, b: string): boolean {
+  const pa = kernelPrefix(a);
+  const pb = kernelPrefix(b);
+  if (pa === null || pb === null) return false;
+  const len = Math.min(pa.len, pb.len);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return ((pa.bits & mask) >>> 0) === ((pb.bits & mask) >>> 0);
+}
+
 function errno(err: unknown): string | undefined {
   return err instanceof NetlinkError ? err.errno : undefined;
 }
@@ -123,8 +147,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     return this.own.get();
   }
 
-  desired(values: ReadonlyMap<string, string>, now: number): LeaseDesired {
-    return desiredLease(values, now);
+  desired(store: StoreView, now: number): LeaseDesired {
+    return desiredLease(store.parsed, now);
   }
 
   describe(d: LeaseDesired): string {
@@ -138,7 +162,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
 
   async apply(d: LeaseDesired, ctx: HandlerContext): Promise<ApplyReport> {
     const changes: string[] = [];
-    const conflicts: string[] = d.rejected.map((r) => `ignored ${r.path}: ${r.reason}`);
+    const conflicts: string[] = [];
     let nl: RtnetlinkClient | null = null;
     const netlink = (): RtnetlinkClient => (nl ??= this.open());
     try {
@@ -173,7 +197,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   private async applyAddress(nl: RtnetlinkClient, link: Link | null, lease: DesiredLease | null, nowMs: number, changes: string[], conflicts: string[]): Promise<void> {
     let keep: OwnedAddress | null = null;
     if (link !== null && lease !== null) {
-      const want = lease.address;
+      const want = lease.address.text;
       const existing = await nl.listAddresses(link.index);
       const present = existing.find((a) => a.cidr === want);
       const owned = this.own.get().addresses.some((a) => a.index === link.index && a.cidr === want);
