@@ -13,7 +13,7 @@ import { runCalf, type CalfContext, type CalfProfile } from "@paddock/calf";
 import { createClient, encode, step, type ClientAction, type ClientState, type Sample } from "./core.ts";
 
 /** The calf's profile (its name tags its log lines; the sandbox limits come from the definition). */
-const profile: CalfProfile = { name: "heartbeat", schema: "heartbeat", egress: "heartbeat", memoryMiB: 64, pids: 32 };
+const profile: CalfProfile = { name: "heartbeat" };
 
 /** Wall-clock ns with µs resolution: the same clock (CLOCK_REALTIME) as the kernel's receive timestamps. */
 function nowNs(): bigint {

@@ -4,18 +4,14 @@
  * a calf can do.
  */
 
-/** What a calf is allowed, declared by its author, enforced by the priv. */
+/**
+ * What a calf says about itself. Everything the priv holds it to — its schema, its channels and
+ * egress rules, its memory, pids and send-rate limits — is in its service's definition
+ * (`defineService`), which the priv reads; a calf cannot widen any of it.
+ */
 export interface CalfProfile {
-  /** Short name: the container id prefix and the tag on its log lines ([a-z0-9-], ≤ 32). */
+  /** Short name, for its log lines ([a-z0-9-], ≤ 32); usually the service's name. */
   name: string;
-  /** The KV schema of its control channel (fd 3), e.g. "dhcp4". */
-  schema: string;
-  /** The egress policy the priv checks every frame from it against, e.g. "dhcp4-client". */
-  egress: string;
-  /** Memory limit of its cgroup. */
-  memoryMiB: number;
-  /** Process (thread) limit of its cgroup: Node needs about a dozen threads. */
-  pids: number;
 }
 
 /** The pre-opened fds of every calf. */

@@ -8,7 +8,7 @@ import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
 import { runCalf, Timers, MAX_TIMEOUT_MS, MAX_RANDOM_BYTES, createCalfLogger, nodeHost, type CalfHost, type CalfProfile } from "../src/index.ts";
 
-const profile: CalfProfile = { name: "test", schema: "dhcp4", egress: "dhcp4-client", memoryMiB: 64, pids: 32 };
+const profile: CalfProfile = { name: "test" };
 let dir: string;
 let store: KvStore;
 let kvServer: KvServer;

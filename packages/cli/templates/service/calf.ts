@@ -36,4 +36,4 @@ async function main(ctx: CalfContext): Promise<void> {
   ctx.onStop(() => publishing);
 }
 
-void runCalf({ name: "__NAME__", schema: "__NAME__", egress: "__NAME__", memoryMiB: 64, pids: 32 }, main);
+void runCalf({ name: "__NAME__" }, main);

@@ -1,5 +1,6 @@
 /**
- * The DHCPv4 client calf's sandbox profile.
+ * The DHCPv4 client calf's profile, and what it holds (its limits are in the DHCP service's
+ * definition, packages/services/dhcp4/service/src/index.ts).
  *
  * Holds: no capabilities, no network (its own netns with only lo), a read-only root, tmpfs /tmp,
  * the seccomp allowlist of packages/runtime/src/sandbox, an empty environment.
@@ -10,12 +11,4 @@
  */
 import type { CalfProfile } from "@paddock/calf";
 
-export const dhcp4CalfProfile: CalfProfile = {
-  name: "dhcp4",
-  schema: "dhcp4",
-  egress: "dhcp4-client",
-  // Node's heap for this calf stays under 20 MiB; 96 MiB leaves room for V8's reservations.
-  memoryMiB: 96,
-  // Node runs about a dozen threads (main, 4 libuv workers, V8 platform workers).
-  pids: 32,
-};
+export const dhcp4CalfProfile: CalfProfile = { name: "dhcp4" };
