@@ -6,9 +6,12 @@
  *
  * The client stretches leases shorter than 60 s to 60 s (MIN_LEASE_SECONDS: RFC 2131 §4.4.5
  * forbids retransmitting a renewal faster), but keeps the server's T1/T2 when 0 < T1 < T2 < lease;
- * so with T1 = 2 s and T2 = 4 s it renews every 2 s, and a lease without a server expires 60 s
- * after its last ACK. The expiry test therefore takes about a minute; it runs in its own file so
- * it overlaps with dhcp-shim.test.ts.
+ * so with T1 = 2 s and T2 = 4 s it renews every 2 s. The expiry test lowers the stretch with the
+ * test configuration `--min-lease-seconds`, so Kea's 8 s lease expires 8 s after its last ACK
+ * instead of a minute.
+ *
+ * No assertion here is on a duration or a count of samples: waits are for states (log lines,
+ * addresses, files), with timeouts that only bound a hang.
  *
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
@@ -43,13 +46,13 @@ afterAll(() => {
   if (figures.length > 0) console.log(`dhcp-shim-lease figures:\n  ${figures.join("\n  ")}`);
 });
 
-/** Kea with a short lease, and the shim bound to it. */
-async function keaLab(net: string): Promise<{ l: NetLab; kea: Proc; shim: ShimProc; address: string }> {
+/** Kea with a short lease, and the shim bound to it (with extra `paddock dhcp` arguments). */
+async function keaLab(net: string, extraArgs: string[] = []): Promise<{ l: NetLab; kea: Proc; shim: ShimProc; address: string }> {
   const l = NetLab.create(net);
   lab = l;
   const kea = l.startKea(defaultOffer(net, { leaseSeconds: KEA_LEASE_S }), { renew: T1_S, rebind: T2_S });
   await kea.waitFor(/DHCP4_STARTED/, 10_000);
-  const shim = l.startShim();
+  const shim = l.startShim({ extraArgs });
   const a = await l.waitForAddress(LEASE_TIMEOUT_MS).catch((err: Error) => {
     throw new Error(`${err.message}; shim output:\n${shim.output.slice(-3000)}`);
   });
@@ -109,10 +112,8 @@ describe.skipIf(!run)(`paddock dhcp through a short lease (Kea)${run ? "" : ` (s
 
     expect(watch.deletions(), "ip monitor saw the address deleted").toEqual([]);
     expect(watch.gaps(address), "polls without the address").toEqual([]);
-    expect(watch.samples.length).toBeGreaterThan(50);
     const [v1] = await l.addrs();
-    // Without a refresh the lifetime would have run down by the time elapsed.
-    expect(v1!.valid_life_time).toBeGreaterThan(v0!.valid_life_time - elapsedS + 1);
+    // The kernel's lifetime is the lease's, refreshed (the log line above), never longer.
     expect(v1!.valid_life_time).toBeLessThanOrEqual(STRETCHED_LEASE_S);
     const expires1 = Number((await shim.kv(["/lease/expires"]))["/lease/expires"]);
     expect(expires1).toBeGreaterThan(expires0);
@@ -212,46 +213,41 @@ describe.skipIf(!run)(`paddock dhcp through a short lease (Kea)${run ? "" : ` (s
   });
 
   it("server gone: renew, rebind, then at expiry the address, routes, MTU and resolv.conf are withdrawn", async () => {
-    const { l, kea, shim, address } = await keaLab("10.94.0");
+    // The test configuration keeps Kea's 8 s lease as it is (no stretch to 60 s).
+    const { l, kea, shim, address } = await keaLab("10.94.0", ["--min-lease-seconds", String(KEA_LEASE_S)]);
+    expect(shim.lines(/stretched to/)).toEqual([]);
     const offer = defaultOffer("10.94.0");
     expect(await l.mtu()).toBe(offer.mtu);
     expect((await l.paddockRoutes()).length).toBe(2);
     expect(existsSync(l.resolvConf)).toBe(true);
 
+    const watch = await l.watchAddresses(100);
     await kea.stop("SIGKILL");
     const killedAt = Date.now();
-    // A renewal already in flight could still have been answered: read the expiry after the kill.
-    await new Promise((r) => setTimeout(r, 200));
+    // The client notices by itself, in the order of RFC 2131 §4.4.5.
+    await shim.waitFor(/RENEWING → REBINDING/, LEASE_TIMEOUT_MS);
+    // A renewal already in flight when Kea died could still have been answered: the expiry is
+    // read once no server can answer any more.
     const expiresAt = Number((await shim.kv(["/lease/expires"]))["/lease/expires"]) * 1000;
-    expect(expiresAt - killedAt).toBeGreaterThan((STRETCHED_LEASE_S - T1_S - 2) * 1000);
-    expect(expiresAt - killedAt).toBeLessThanOrEqual(STRETCHED_LEASE_S * 1000);
-
-    await shim.waitFor(/BOUND → RENEWING/, (T1_S + 2) * 1000);
-    await shim.waitFor(/RENEWING → REBINDING/, (T2_S + 2) * 1000);
-    const rebindAt = Date.now();
-    const watch = await l.watchAddresses(250);
-    // Wait for the removal, at most a few seconds past the expiry.
-    await l.waitUntil("the address to be withdrawn", async () => (await l.addrs()).length === 0, expiresAt - Date.now() + 5000);
-    const removedAt = Date.now();
+    expect(expiresAt).toBeGreaterThan(killedAt - KEA_LEASE_S * 1000);
+    await l.waitUntil("the address to be withdrawn", async () => (await l.addrs()).length === 0, LEASE_TIMEOUT_MS + KEA_LEASE_S * 1000);
+    // Withdrawn by the shim, not left to the kernel's lifetime: routes, MTU and resolv.conf go
+    // with it, which the kernel would never do.
+    await l.waitUntil("the routes, MTU and resolv.conf to be withdrawn", async () =>
+      (await l.paddockRoutes()).length === 0 && (await l.mtu()) === 1500 && !existsSync(l.resolvConf), LEASE_TIMEOUT_MS);
     await watch.stop();
 
-    // Not a moment before the lease ran out (the polls before it all saw the address)…
-    expect(watch.samples.filter((s) => s.t < expiresAt - 1000).every((s) => s.addrs.some((a) => a.local === address))).toBe(true);
-    expect(removedAt).toBeGreaterThanOrEqual(expiresAt - 1000);
-    // …and withdrawn by the shim, not left to the kernel's lifetime: everything else goes with it.
-    expect(removedAt - expiresAt).toBeLessThan(3000);
+    // Not before the lease ran out: every poll taken a second or more before /lease/expires (whole
+    // seconds, rounded down) saw the address; one deletion, no flapping.
+    expect(watch.samples.filter((x) => x.t < expiresAt - 1000).every((x) => x.addrs.some((a) => a.local === address))).toBe(true);
     expect(watch.deletions()).toHaveLength(1);
-    await l.waitUntil("the routes, MTU and resolv.conf to be withdrawn", async () =>
-      (await l.paddockRoutes()).length === 0 && (await l.mtu()) === 1500 && !existsSync(l.resolvConf), 3000);
     expect(await l.paddockRoutes()).toEqual([]);
     expect((await l.routes()).filter((r) => r.gateway === offer.router)).toEqual([]);
-    // The handler withdraws at /lease/expires (whole seconds, rounded down); the calf's own
-    // expiry timer fires at the exact lease end, up to a second later, and deletes its keys.
-    await shim.waitFor(/REBINDING → INIT: lease .* expired/, 5000);
+    // The calf's own expiry timer fires at the exact lease end and deletes its keys (one commit).
+    await shim.waitFor(/REBINDING → INIT: lease .* expired/, LEASE_TIMEOUT_MS);
     expect(await shim.kv(["/ip", "/gateway", "/lease/expires"])).toEqual({ "/ip": undefined, "/gateway": undefined, "/lease/expires": undefined });
     // The client starts over, looking for a server.
-    await shim.waitFor(/INIT → SELECTING/, 5000, 2);
+    await shim.waitFor(/INIT → SELECTING/, LEASE_TIMEOUT_MS, 2);
     expect(shim.running).toBe(true);
-    figures.push(`server gone: rebinding ${((rebindAt - killedAt) / 1000).toFixed(1)} s after the kill, withdrawn ${((removedAt - killedAt) / 1000).toFixed(1)} s after (${removedAt - expiresAt} ms after /lease/expires)`);
-  }, (STRETCHED_LEASE_S + 30) * 1000);
+  }, 4 * LEASE_TIMEOUT_MS);
 });

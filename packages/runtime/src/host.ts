@@ -323,7 +323,12 @@ export class ServiceHost {
           options,
           stateDir: i.hosted.stateDir,
           log: log.child({ service: i.def.name }),
-          store: { get: (p) => store.values.get(p) },
+          store: {
+            get: (p) => store.values.get(p),
+            get parsed() {
+              return store.parsed;
+            },
+          },
         })) ?? {};
       } catch (err) {
         // A service refuses what the user set with a ServiceOptionError: one sentence, no bug report.

@@ -105,7 +105,10 @@ export interface ServiceInterface {
 
 /** Read access to the service's own store (durable values) for setup's closures. */
 export interface StoreReader {
+  /** A key's canonical text (for logs and messages). */
   get(path: string): string | undefined;
+  /** Every durable value as its schema's parser returned it: read with `readKey(store.parsed, key)`. */
+  readonly parsed: ReadonlyMap<string, unknown>;
 }
 
 /** What `setup` gets. */

@@ -320,7 +320,12 @@ async function dev(spec: string, opts: DevOptions): Promise<void> {
         options,
         stateDir,
         log: log.child({ component: "setup" }),
-        store: { get: (p) => store.values.get(p) },
+        store: {
+          get: (p) => store.values.get(p),
+          get parsed() {
+            return store.parsed;
+          },
+        },
       })) ?? {};
     const priv = { role: "priv" as const, name: "priv" };
     for (const [key, value] of Object.entries(setup.privKeys ?? {})) {

@@ -25,6 +25,7 @@ interface DhcpOptions {
   metrics?: string;
   releaseOnExit?: boolean;
   logLevel: string;
+  minLeaseSeconds?: string;
   logFormat: string;
   calf?: string;
 }
@@ -89,6 +90,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
           "set-hostname": opts.setHostname === true,
           "release-on-exit": opts.releaseOnExit === true,
           "log-level": opts.logLevel,
+          ...(opts.minLeaseSeconds !== undefined ? { "min-lease-seconds": opts.minLeaseSeconds } : {}),
         },
       },
     ],
@@ -108,6 +110,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")
+    .option("--min-lease-seconds <s>", "stretch shorter leases to this (1–60, default 60; lower only in tests)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .option("--calf <file>", "run this calf (a .ts entry, bundled on start, or a bundled .mjs) in the DHCP service's sandbox slot instead of the built-in DHCP client: for SDK development")

@@ -33,18 +33,19 @@ function uniformRandom(ctx: CalfContext): () => number {
 /** The calf's main: exported for tests that run it over in-memory channels. */
 export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   // Pipelined: one round trip instead of four before the first DISCOVER.
-  const [macText, hostname, release, persistedLease, logLevel] = await Promise.all([
+  const [macText, hostname, release, persistedLease, logLevel, minLease] = await Promise.all([
     ctx.kv.read("/mac"),
     readOptional(ctx, "/config/hostname"),
     readOptional(ctx, "/config/release-on-stop"),
     readOptional(ctx, "/state/lease"),
     readOptional(ctx, "/config/log-level"),
+    readOptional(ctx, "/config/min-lease"),
   ]);
   if (isCalfLogLevel(logLevel)) ctx.log.level = logLevel;
   const mac = parseMac(macText);
   const releaseOnStop = release === "true";
   const created = createClient(
-    { mac, random: uniformRandom(ctx), releaseOnStop, ...(hostname ? { hostname } : {}) },
+    { mac, random: uniformRandom(ctx), releaseOnStop, ...(hostname ? { hostname } : {}), ...(minLease ? { minLeaseSeconds: Number(minLease) } : {}) },
     ctx.now(),
     { persistedLease, linkUp: ctx.data.link ? ctx.data.link.up && ctx.data.link.carrier : true },
   );

@@ -4,11 +4,12 @@
  * port 68 and may send BOOTREQUESTs from 68 to 67), its KV schema (./schema.ts), its calf
  * (../../calf), and its handlers (the lease: address, routes, MTU, resolv.conf; the host name).
  */
+import { readKey } from "@paddock/kv";
 import { defineService, type MetricSource } from "@paddock/runtime";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler } from "./handlers/lease-handler.ts";
-import { dhcp4Schema } from "./schema.ts";
+import { dhcp4Keys, dhcp4Schema } from "./schema.ts";
 
 export const DHCP_CLIENT_PORT = 68;
 export const DHCP_SERVER_PORT = 67;
@@ -46,17 +47,18 @@ export const dhcp4Service = defineService({
     "release-on-exit": { kind: "boolean", description: "send RELEASE and withdraw the configuration when stopped" },
     "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
     "log-level": { kind: "string", description: "the calf's log level: debug, info, warn or error", default: "info" },
+    "min-lease-seconds": { kind: "number", description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
   },
   setup(ctx) {
     const o = ctx.options;
     const mac = new Uint8Array(ctx.iface.mac!.split(":").map((h) => parseInt(h, 16)));
-    const leased = () => ctx.store.get("/ip")?.split("/")[0];
+    const leased = () => readKey(ctx.store.parsed, dhcp4Keys.ip)?.address;
     const metrics: MetricSource[] = [
       { name: "paddock_lease_expiry_seconds", help: "Unix time the current DHCPv4 lease expires (0: infinite); absent without a lease", type: "gauge", labelNames: [], read: () => {
-        const v = ctx.store.get("/lease/expires");
-        return v === undefined ? [] : [{ labels: {}, value: Number(v) }];
+        const v = readKey(ctx.store.parsed, dhcp4Keys.leaseExpires);
+        return v === undefined ? [] : [{ labels: {}, value: v }];
       } },
-      { name: "paddock_lease_bound", help: "1 when a DHCPv4 lease is published", type: "gauge", labelNames: [], read: () => [{ labels: {}, value: ctx.store.get("/ip") !== undefined ? 1 : 0 }] },
+      { name: "paddock_lease_bound", help: "1 when a DHCPv4 lease is published", type: "gauge", labelNames: [], read: () => [{ labels: {}, value: readKey(ctx.store.parsed, dhcp4Keys.ip) !== undefined ? 1 : 0 }] },
     ];
     return {
       privKeys: {
@@ -65,6 +67,7 @@ export const dhcp4Service = defineService({
         "/config/hostname": o.hostname ?? null,
         "/config/release-on-stop": o["release-on-exit"] ? "true" : "false",
         "/config/log-level": o["log-level"] ?? "info",
+        "/config/min-lease": String(o["min-lease-seconds"]),
       },
       handlers: [
         new LeaseHandler({ link: ctx.iface.name, stateDir: ctx.stateDir, resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null, log: ctx.log }),
