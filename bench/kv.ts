@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { KvClient } from "@paddock/kv";
+import { connectKv, KvClient } from "@paddock/kv";
 
 const ROUNDS = 5;
 const LATENCY_N = 2000;
@@ -72,7 +72,7 @@ try {
   for (const mode of ["kv", "echo"] as const) {
     const { child, socket } = await startPeer(mode, dir);
     peers.push(child);
-    clients[mode] = await KvClient.connect(socket, { timeoutMs: 30_000 });
+    clients[mode] = await connectKv(socket, { timeoutMs: 30_000 });
   }
   await clients.kv!.write("/state/bench", "seed");
   for (let round = 0; round < ROUNDS; round++) {

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { KvClient } from "@paddock/kv";
+import { connectKv, KvClient } from "@paddock/kv";
 import { ACCEPT_ALL_FILTER, ETH_P_ALL, openPacketSocket } from "@paddock/native";
 import { NetLab, sleep, type Metrics } from "./helpers/lab.ts";
 import { repoRoot } from "./helpers/paddock.ts";
@@ -44,7 +44,7 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
     try {
       const shim = l.startShim({ extraArgs: ["--log-format", "json", "--calf", path.join(repoRoot, "test/fixtures/hostile-priv-calf.ts")] });
       const report = await until("the calf's report", async () => {
-        const c = await KvClient.connect(shim.adminSocket);
+        const c = await connectKv(shim.adminSocket);
         try {
           return JSON.parse(await c.read("/state/report")) as Record<string, unknown>;
         } finally {
@@ -76,7 +76,7 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
 
       // The priv is alive and serves operators; the audit log has the refusals.
       expect(shim.running).toBe(true);
-      const c = await KvClient.connect(shim.adminSocket);
+      const c = await connectKv(shim.adminSocket);
       const audit = (await c.audit()).map((line) => JSON.parse(line) as { path: string; result: string });
       c.close();
       const refused = audit.map((a) => `${a.path} ${a.result}`);

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { KvClient } from "@paddock/kv";
+import { connectKv, KvClient } from "@paddock/kv";
 import { repoRoot, startPaddock, stopProcess, waitForOutput } from "./helpers/paddock.ts";
 
 const KEYS = 16; // the dhcp4 schema allows 16 /state keys
@@ -32,7 +32,7 @@ async function serve(dir: string): Promise<string> {
 it.each([150, 400, 900])("keeps every acknowledged write when killed after %i ms of writes", async (killAfterMs) => {
   const dir = mkdtempSync(path.join(tmpdir(), "paddock-crash-"));
   dirs.push(dir);
-  const client = await KvClient.connect(await serve(dir), { timeoutMs: 10_000 });
+  const client = await connectKv(await serve(dir), { timeoutMs: 10_000 });
   const acked = new Map<string, number>();
   let counter = 0;
   let stopped = false;
@@ -57,7 +57,7 @@ it.each([150, 400, 900])("keeps every acknowledged write when killed after %i ms
   client.close();
   expect(acked.size).toBe(KEYS);
 
-  const admin = await KvClient.connect(await serve(dir));
+  const admin = await connectKv(await serve(dir));
   for (const [key, n] of acked) {
     const stored = Number(await admin.read(key));
     // A later write to the same key may have landed without its acknowledgement reaching us.
@@ -86,7 +86,7 @@ it.each([150, 400])("keeps every acknowledged commit whole when killed after %i 
   const dir = mkdtempSync(path.join(tmpdir(), "paddock-crash-commit-"));
   dirs.push(dir);
   const sockets = await serveSource(dir);
-  const client = await KvClient.connect(sockets.calf, { timeoutMs: 10_000 });
+  const client = await connectKv(sockets.calf, { timeoutMs: 10_000 });
   let acked = 0;
   let counter = 0;
   let stopped = false;
@@ -120,7 +120,7 @@ it.each([150, 400])("keeps every acknowledged commit whole when killed after %i 
   expect(GROUP.map((key) => entries[key])).toEqual(GROUP.map((_, i) => `${n}:${i}`));
 
   // And the restarted store serves it.
-  const admin = await KvClient.connect((await serveSource(dir)).admin);
+  const admin = await connectKv((await serveSource(dir)).admin);
   expect(await Promise.all(GROUP.map((key) => admin.read(key)))).toEqual(GROUP.map((_, i) => `${n}:${i}`));
   admin.close();
   const lines = readFileSync(path.join(dir, "state", "audit.log"), "utf8").split("\n").filter(Boolean);

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeKvRequest, encodeKvRequest, FrameReader, type KvRequest } from "@paddock/protocol";
-import { KvClient } from "@paddock/kv";
+import { connectKv, KvClient } from "@paddock/kv";
 import { paddock, repoRoot, startPaddock, stopProcess, waitForOutput } from "./helpers/paddock.ts";
 
 const schemaFile = path.join(repoRoot, "packages/protocol/schema/kv.capnp");
@@ -163,7 +163,7 @@ describe("commit with capnp encode/decode", () => {
     const byId = Object.fromEntries(texts.map((t) => [/id = (\d+)/.exec(t)![1], t]));
     expect(byId["20"]).toBe('(id = 20, ok = "")');
     expect(byId["21"]).toMatch(/^\(id = 21, error = "PADDOCK_E_KV_READ_ONLY: \/mac /);
-    const admin = await KvClient.connect(source.admin);
+    const admin = await connectKv(source.admin);
     try {
       expect(await admin.read("/route/001")).toBe("10.0.0.0/8 10.1.2.1");
       expect(await admin.read("/hostname")).toBe("calf-host");

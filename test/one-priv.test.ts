@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KvClient } from "@paddock/kv";
+import { connectKv, KvClient } from "@paddock/kv";
 import {
   canCreateLabs,
   createLab,
@@ -41,7 +41,7 @@ const TIMEOUT_MS = 45_000;
 
 /** Reads keys through an admin socket (run from the test's own namespace: a Unix socket needs none). */
 async function kvGet(socket: string, key: string): Promise<string | undefined> {
-  const c = await KvClient.connect(socket);
+  const c = await connectKv(socket);
   try {
     return await c.read(key);
   } catch {

@@ -13,7 +13,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { KvClient } from "@paddock/kv";
+import { connectKv, KvClient } from "@paddock/kv";
 import {
   addresses,
   createLab,
@@ -115,7 +115,7 @@ export class ShimProc extends PaddockProcess {
 
   /** Reads KV keys through the admin socket; a missing key is undefined. */
   async kv(keys: string[]): Promise<Record<string, string | undefined>> {
-    const client = await KvClient.connect(this.adminSocket);
+    const client = await connectKv(this.adminSocket);
     try {
       const out: Record<string, string | undefined> = {};
       for (const k of keys) {

@@ -1,10 +1,12 @@
 /**
- * The KV client, as a calf (or an operator tool) uses it: a promise per request, requests
+ * The KV client, as a calf and an operator tool both use it: a promise per request, requests
  * pipelined on one connection and matched by id, each with a timeout.
  *
- * This module imports nothing of the store, so a calf bundle that uses it carries no priv code.
+ * It runs over any byte stream (`KvStream`): a calf's fd 3 through its host, or a Unix socket
+ * (`connectKv` in ./connect.ts, which is where `node:net` lives). This module imports nothing of
+ * the store and no Node built-in, so a calf bundle that uses it carries no priv code and runs on
+ * any JavaScript engine its host supports.
  */
-import net from "node:net";
 import {
   FrameReader,
   MAX_ADMIN_FRAME_BYTES,
@@ -19,10 +21,22 @@ import { KvError, KvErrorCode } from "./errors.ts";
 /** Default time to wait for a response: the store answers in milliseconds, a fsync in tens. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 
-/**
- * A change delivered to a watch. The changes of one commit arrive as consecutive events with
- * the same `seq`: group by seq to see a commit whole.
- */
+/** A connected byte stream to the store. */
+export interface KvStream {
+  /** Bytes as they arrive. */
+  onData(cb: (chunk: Uint8Array) => void): void;
+  /** The stream ended or failed (once): `reason` is "closed" (the peer hung up) or "error: …". */
+  onClose(cb: (reason: string) => void): void;
+  /** Queues bytes for the peer; ignored once the stream is closed. */
+  write(bytes: Uint8Array): void;
+  /** Ends the stream. */
+  close(): void;
+}
+
+/** Arms a timer; the returned function cancels it. */
+export type SetTimer = (ms: number, fire: () => void) => () => void;
+
+/** A change delivered to a watch. */
 export interface WatchEvent {
   seq: bigint;
   path: string;
@@ -34,59 +48,50 @@ export interface KvClientOptions {
   timeoutMs?: number;
   /** Largest response accepted (an audit tail is the largest). */
   maxFrameBytes?: number;
+  /** The timers of the host (a calf's); the engine's setTimeout by default. */
+  setTimer?: SetTimer;
 }
 
 interface Waiting {
   resolve: (r: KvResult) => void;
   reject: (e: KvError) => void;
-  timer: NodeJS.Timeout | undefined;
-  path: string;
-  onEvent?: (e: WatchEvent) => void;
+  cancelTimer: (() => void) | undefined;
 }
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
+const defaultSetTimer: SetTimer = (ms, fire) => {
+  const t = setTimeout(fire, ms);
+  return () => clearTimeout(t);
+};
+
 export class KvClient {
   private readonly reader: FrameReader;
   private readonly waiting = new Map<number, Waiting>();
   private readonly watches = new Map<number, (e: WatchEvent) => void>();
+  private readonly closeListeners: Array<(err: KvError) => void> = [];
   private nextId = 1;
   private closedError: KvError | null = null;
-  private corked = false;
+  /** Requests of the current turn, written together when it ends. */
+  private batch: Uint8Array[] = [];
   private readonly timeoutMs: number;
+  private readonly setTimer: SetTimer;
 
-  private constructor(
-    private readonly socket: net.Socket,
-    opts: KvClientOptions,
+  constructor(
+    private readonly stream: KvStream,
+    opts: KvClientOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.setTimer = opts.setTimer ?? defaultSetTimer;
     this.reader = new FrameReader({ maxFrameBytes: opts.maxFrameBytes ?? MAX_ADMIN_FRAME_BYTES });
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (err) => this.fail(new KvError(KvErrorCode.CLOSED, `connection to the store failed: ${err.message}`)));
-    socket.on("close", () => this.fail(new KvError(KvErrorCode.CLOSED, "the store closed the connection")));
+    stream.onData((chunk) => this.onData(chunk));
+    stream.onClose((reason) =>
+      this.fail(new KvError(KvErrorCode.CLOSED, reason === "closed" ? "the store closed the connection" : `connection to the store failed: ${reason.replace(/^error: /, "")}`)),
+    );
   }
 
-  /** Connects to a Unix socket path. */
-  static connect(socketPath: string, opts: KvClientOptions = {}): Promise<KvClient> {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection(socketPath);
-      socket.once("connect", () => {
-        socket.removeAllListeners("error");
-        resolve(new KvClient(socket, opts));
-      });
-      socket.once("error", (err: NodeJS.ErrnoException) => {
-        const why = err.code === "ENOENT" ? "no such socket" : err.code === "ECONNREFUSED" ? "nobody is listening" : err.code === "EACCES" ? "permission denied" : err.message;
-        reject(new KvError(KvErrorCode.CONNECT, `cannot connect to the store at ${socketPath}: ${why}`, undefined, { cause: err }));
-      });
-    });
-  }
-
-  /** Uses an already connected stream, e.g. a calf's pre-opened fd 3 (`new net.Socket({ fd: 3 })`). */
-  static fromSocket(socket: net.Socket, opts: KvClientOptions = {}): KvClient {
-    return new KvClient(socket, opts);
-  }
-
+  /** A key's value; rejects with KvError PADDOCK_E_KV_NOT_FOUND when it is not set. */
   async read(path: string): Promise<string> {
     const r = await this.request(path, { kind: "read" });
     if (r.kind !== "ok") throw unexpected(r, path);
@@ -125,7 +130,7 @@ export class KvClient {
     return r.paths;
   }
 
-  /** The last `tail` audit lines (0: as many as fit), as parsed records. */
+  /** The last `tail` audit lines (0: as many as fit), as raw JSON lines. */
   async audit(tail = 0): Promise<string[]> {
     const r = await this.request("/", { kind: "audit", tail });
     if (r.kind !== "ok") throw unexpected(r, "/");
@@ -133,14 +138,15 @@ export class KvClient {
   }
 
   /**
-   * Delivers every durable change at or under `prefix`, in commit order, until the returned
-   * function is called or the connection closes.
+   * Delivers every durable change at or under `prefix`, in commit order (the changes of one
+   * commit share its `seq`), until the returned function is called or the connection closes.
    */
   async watch(prefix: string, onEvent: (e: WatchEvent) => void): Promise<() => void> {
     const id = this.allocateId();
     this.watches.set(id, onEvent);
     try {
       const r = await this.send(id, prefix, { kind: "watch" });
+      if (r.kind === "error") throw KvError.fromWire(r.message, prefix);
       if (r.kind !== "ok") throw unexpected(r, prefix);
     } catch (err) {
       this.watches.delete(id);
@@ -149,9 +155,15 @@ export class KvClient {
     return () => this.watches.delete(id);
   }
 
+  /** Calls `cb` (once) when the connection is gone: closed by either side, or failed. */
+  onClose(cb: (err: KvError) => void): void {
+    if (this.closedError) cb(this.closedError);
+    else this.closeListeners.push(cb);
+  }
+
+  /** Ends the connection. */
   close(): void {
-    this.socket.end();
-    this.socket.destroy();
+    this.stream.close();
   }
 
   private request(path: string, op: KvOp): Promise<KvResult> {
@@ -172,60 +184,69 @@ export class KvClient {
   private send(id: number, path: string, op: KvOp, segments: string[] = splitPath(path)): Promise<KvResult> {
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
-      const timer =
+      const cancelTimer =
         this.timeoutMs > 0
-          ? setTimeout(() => {
+          ? this.setTimer(this.timeoutMs, () => {
               this.waiting.delete(id);
               reject(new KvError(KvErrorCode.TIMEOUT, `no answer from the store within ${this.timeoutMs} ms`, path));
-            }, this.timeoutMs)
+            })
           : undefined;
-      this.waiting.set(id, { resolve, reject, timer, path });
+      this.waiting.set(id, { resolve, reject, cancelTimer });
       // Requests issued in the same turn leave in one write: fewer syscalls, and the store
       // persists them with one fsync. Applying changes as one is `commit`'s job, not this.
-      if (!this.corked) {
-        this.corked = true;
-        this.socket.cork();
-        process.nextTick(() => {
-          this.corked = false;
-          this.socket.uncork();
-        });
-      }
-      this.socket.write(encodeKvRequest({ id, path: segments, op }));
+      if (this.batch.length === 0) void Promise.resolve().then(() => this.writeBatch());
+      this.batch.push(encodeKvRequest({ id, path: segments, op }));
     });
   }
 
-  private onData(chunk: Buffer): void {
-    const { frames, error } = this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  private writeBatch(): void {
+    const parts = this.batch;
+    this.batch = [];
+    if (parts.length === 1) return this.stream.write(parts[0]!);
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    this.stream.write(all);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    const { frames, error } = this.reader.push(chunk);
     for (const frame of frames) {
       const res = decodeKvResponse(frame);
       if (!res.ok) {
         this.fail(new KvError(KvErrorCode.PROTOCOL, `bad response from the store: ${res.error.detail}`));
-        this.socket.destroy();
+        this.stream.close();
         return;
       }
       const { id, result } = res.value;
       if (result.kind === "event") {
-        const onEvent = this.watches.get(id);
         const c = result.event.change;
-        onEvent?.({ seq: result.event.seq, path: "/" + result.event.path.join("/"), value: c.kind === "written" ? fromUtf8.decode(c.value) : null });
+        this.watches.get(id)?.({ seq: result.event.seq, path: "/" + result.event.path.join("/"), value: c.kind === "written" ? fromUtf8.decode(c.value) : null });
         continue;
       }
       const w = this.waiting.get(id);
+      // A late answer (after its timeout) has nobody waiting.
       if (!w) continue;
       this.waiting.delete(id);
-      clearTimeout(w.timer);
+      w.cancelTimer?.();
       w.resolve(result);
     }
     if (error) {
       this.fail(new KvError(KvErrorCode.PROTOCOL, `bad framing from the store: ${error.detail}`));
-      this.socket.destroy();
+      this.stream.close();
     }
   }
 
   private fail(err: KvError): void {
-    if (!this.closedError) this.closedError = err;
+    if (!this.closedError) {
+      this.closedError = err;
+      for (const l of this.closeListeners.splice(0)) l(err);
+    }
     for (const [id, w] of this.waiting) {
-      clearTimeout(w.timer);
+      w.cancelTimer?.();
       w.reject(err);
       this.waiting.delete(id);
     }

@@ -7,3 +7,4 @@ export * from "./persist.ts";
 export * from "./store.ts";
 export * from "./server.ts";
 export * from "./client.ts";
+export * from "./connect.ts";

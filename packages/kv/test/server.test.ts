@@ -5,7 +5,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { decodeKvResponse, encodeKvRequest, FrameReader, type KvRequest, type KvResponse } from "@paddock/protocol";
-import { KvClient, KvServer, KvStore } from "../src/index.ts";
+import { connectKv, KvClient, KvServer, KvStore } from "../src/index.ts";
 // The DHCP client's schema: the original design's key layout, which the wire must keep serving.
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
 
@@ -108,7 +108,7 @@ describe("KvServer", () => {
     expect(await c.waitFor(() => c.responses.length === n, 10_000)).toBe(true);
     const limited = c.responses.filter((r) => text(r) === "error:PADDOCK_E_KV_RATE_LIMITED").length;
     expect(limited).toBeGreaterThan(n / 2);
-    const admin = await KvClient.connect(adminSock);
+    const admin = await connectKv(adminSock);
     await admin.write("/mac", "02:00:00:00:00:09");
     expect(await admin.read("/mac")).toBe("02:00:00:00:00:09");
     admin.close();
@@ -122,10 +122,10 @@ describe("KvServer", () => {
   });
 
   it("delivers watch events to an operator over the wire, in order", async () => {
-    const admin = await KvClient.connect(adminSock);
+    const admin = await connectKv(adminSock);
     const seen: string[] = [];
     await admin.watch("/route", (e) => seen.push(`${e.path}=${e.value}`));
-    const calf = await KvClient.connect(calfSock);
+    const calf = await connectKv(calfSock);
     await calf.write("/route/001", "10.0.0.0/8 10.1.2.1");
     await calf.write("/route/002", "10.9.0.0/16 0.0.0.0");
     await calf.delete("/route/001");
@@ -140,10 +140,10 @@ describe("KvServer", () => {
   });
 
   it("commits a lease over the wire: one seq for all its events, all or none", async () => {
-    const admin = await KvClient.connect(adminSock);
+    const admin = await connectKv(adminSock);
     const seen: Array<[bigint, string]> = [];
     await admin.watch("/ntp", (e) => seen.push([e.seq, `${e.path}=${e.value}`]));
-    const calf = await KvClient.connect(calfSock);
+    const calf = await connectKv(calfSock);
     await calf.commit([
       { path: "/ntp/001", value: "10.0.0.123" },
       { path: "/ntp/002", value: "10.0.0.124" },
@@ -191,7 +191,7 @@ describe("KvServer", () => {
   });
 
   it("client errors carry the server's stable code", async () => {
-    const calf = await KvClient.connect(calfSock);
+    const calf = await connectKv(calfSock);
     await expect(calf.write("/ip", "999.1.1.1/24")).rejects.toMatchObject({ code: "PADDOCK_E_KV_INVALID_VALUE", path: "/ip" });
     await expect(calf.read("/ip")).rejects.toMatchObject({ code: "PADDOCK_E_KV_FORBIDDEN" });
     calf.close();
@@ -202,7 +202,7 @@ describe("KvServer", () => {
     const silentPath = path.join(dir, "silent.sock");
     const silent = net.createServer(() => {});
     await new Promise<void>((r) => silent.listen(silentPath, r));
-    const c = await KvClient.connect(silentPath, { timeoutMs: 100 });
+    const c = await connectKv(silentPath, { timeoutMs: 100 });
     await expect(c.read("/mac")).rejects.toMatchObject({ code: "PADDOCK_E_KV_TIMEOUT" });
     c.close();
     silent.close();
@@ -234,7 +234,7 @@ describe("KvServer", () => {
       ),
       { numRuns: 150 },
     );
-    const admin = await KvClient.connect(adminSock);
+    const admin = await connectKv(adminSock);
     await admin.write("/mtu", "1500");
     expect(await admin.read("/mtu")).toBe("1500");
     admin.close();

@@ -395,7 +395,7 @@ export class ServiceHost {
     const early = opts.early && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
     await supervisor.start(
-      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids })),
+      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}) })),
       early ? new Map([[early.name, { bundleDir: early.bundleDir, started: early.started }]]) : undefined,
     );
     phase("calves starting");

@@ -65,8 +65,13 @@ export interface CalfDefinition {
   readonly memoryMiB: number;
   /** Process and thread limit (Node needs about a dozen). */
   readonly pids: number;
-  /** Frames or datagrams per second the calf may send, sustained, and the burst above that. */
-  readonly sendRate: { readonly perSecond: number; readonly burst: number };
+  /** CPU quota in cores, 0.05–1 (default 1: a calf never takes more than one core). */
+  readonly cpuCores?: number;
+  /**
+   * Frames or datagrams per second the calf may send, sustained, and the burst above that; and,
+   * optionally, bytes per second (the burst of bytes is one second's worth).
+   */
+  readonly sendRate: { readonly perSecond: number; readonly burst: number; readonly bytesPerSecond?: number };
 }
 
 /** An option a service accepts (`paddock run … --set NAME=VALUE`, or a friendly flag of a built-in command). */
@@ -196,6 +201,8 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
     if (!isPositiveInt(calf.memoryMiB) || calf.memoryMiB < 32) problems.push("calf.memoryMiB must be at least 32");
     if (!isPositiveInt(calf.pids) || calf.pids < 16) problems.push("calf.pids must be at least 16");
     if (!calf.sendRate || !(calf.sendRate.perSecond > 0) || !(calf.sendRate.burst >= 1)) problems.push("calf.sendRate needs perSecond > 0 and burst ≥ 1");
+    else if (calf.sendRate.bytesPerSecond !== undefined && !(calf.sendRate.bytesPerSecond >= 64)) problems.push("calf.sendRate.bytesPerSecond must be at least 64");
+    if (calf.cpuCores !== undefined && !(calf.cpuCores >= 0.05 && calf.cpuCores <= 1)) problems.push("calf.cpuCores must be 0.05–1");
   }
   if (!def?.schema || !Array.isArray(def.schema.entries)) problems.push("schema.entries is missing");
   else if (!(def.schema.maxTotalBytes > 0)) problems.push("schema.maxTotalBytes must be positive");

@@ -93,6 +93,13 @@ describe("the calf's OCI config", () => {
     expect(linux.cgroupsPath).toBe("/paddock/dhcp");
   });
 
+  it("caps the CPU at one core by default, at the definition's share when it asks for less, never more", () => {
+    const cpu = (cores?: number) => (calfOciConfig(cores === undefined ? spec : { ...spec, cpuCores: cores }, runtime).linux as typeof linux).resources.cpu;
+    expect(cpu()).toMatchObject({ quota: 100_000, period: 100_000 });
+    expect(cpu(0.25)).toMatchObject({ quota: 25_000, period: 100_000 });
+    expect(cpu(4)).toMatchObject({ quota: 100_000 });
+  });
+
   it("mounts only Node, its libraries and the script, read-only; noexec wherever nothing is executed", () => {
     const binds = config.mounts.filter((m) => m.type === "bind");
     expect(binds.map((m) => m.destination)).toEqual(["/usr/bin/node", ...runtime.libraries, CALF_SCRIPT_PATH]);

@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { KvClient, KvError, KvServer, KvStore, parseKvPath, type ServiceSchema } from "@paddock/kv";
+import { connectKv, KvClient, KvError, KvServer, KvStore, parseKvPath, type ServiceSchema } from "@paddock/kv";
 import { BUILTIN_SERVICES, loadService } from "../services.ts";
 import type { Command } from "commander";
 import pino from "pino";
@@ -40,7 +40,7 @@ function checkPath(text: string): string {
 }
 
 async function withClient<T>(socketPath: string, run: (c: KvClient) => Promise<T>): Promise<T> {
-  const client = await KvClient.connect(socketPath).catch((err: KvError) => {
+  const client = await connectKv(socketPath).catch((err: KvError) => {
     throw new UserError(`${err.message}; is \`paddock kv serve\` (or the shim) running, and are you root?`);
   });
   try {
@@ -161,7 +161,7 @@ export function registerKv(program: Command): void {
         await new Promise<void>((resolve) => {
           process.once("SIGINT", resolve);
           process.once("SIGTERM", resolve);
-          c["socket"].once("close", resolve);
+          c.onClose(() => resolve());
         });
       });
     });

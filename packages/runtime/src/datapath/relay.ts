@@ -28,10 +28,12 @@ export interface RelayChannels {
   readonly udp?: { readonly socket: DatagramSocket; readonly check: DatagramCheck };
 }
 
-/** Sustained sends per second and the burst above it. */
+/** Sustained sends per second and the burst above it; optionally a bound on bytes per second. */
 export interface SendRate {
   readonly perSecond: number;
   readonly burst: number;
+  /** Bytes per second, sustained; the burst is one second's worth. */
+  readonly bytesPerSecond?: number;
 }
 
 /** Minimal logger interface (pino-compatible). */
@@ -64,7 +66,8 @@ export class DataPathRelay {
   readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0 };
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
   private tokens: number;
-  private lastRefill = performance.now();
+  private byteTokens: number;
+  private lastRefill: number;
   private lastRejectLog = Number.NEGATIVE_INFINITY;
   private suppressed = 0;
   private calf: net.Socket | undefined;
@@ -74,8 +77,12 @@ export class DataPathRelay {
     private readonly channels: RelayChannels,
     private readonly log: RelayLogger,
     private readonly rate: SendRate = DEFAULT_SEND_RATE,
+    /** The clock of the rate buckets (ms, monotonic); tests pass a fixed one. */
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.tokens = rate.burst;
+    this.lastRefill = now();
+    this.byteTokens = rate.bytesPerSecond ?? Number.POSITIVE_INFINITY;
     channels.packet?.socket.onFrame((frame, rxTimeNs, checksumPending) => {
       if (!this.calf || this.calf.destroyed) return;
       this.stats.toCalf++;
@@ -120,12 +127,12 @@ export class DataPathRelay {
       if (v.kind === "frame" && this.channels.packet) {
         this.stats.fromCalf++;
         const packet = this.channels.packet;
-        this.egress(packet.check(v.data), () => packet.socket.send(v.data));
+        this.egress(packet.check(v.data), v.data.length, () => packet.socket.send(v.data));
       } else if (v.kind === "datagram" && this.channels.udp) {
         this.stats.fromCalf++;
         const udp = this.channels.udp;
         const peer = { address: v.peerAddress, port: v.peerPort };
-        this.egress(udp.check(v.data, peer), () => udp.socket.sendTo(v.data, peer.address, peer.port));
+        this.egress(udp.check(v.data, peer), v.data.length, () => udp.socket.sendTo(v.data, peer.address, peer.port));
       } else {
         return this.violation(calf, "PADDOCK_E_PROTO_BAD_REQUEST", `this calf's service has no channel for a ${v.kind} message`);
       }
@@ -133,11 +140,11 @@ export class DataPathRelay {
     if (error) this.violation(calf, error.code, error.detail);
   }
 
-  private egress(rejection: EgressRejection | null, send: () => void): void {
-    const refusal = rejection ?? (this.takeToken() ? null : { code: "PADDOCK_E_EGRESS_RATE", detail: `more than ${this.rate.perSecond} sends per second` });
+  private egress(rejection: EgressRejection | null, bytes: number, send: () => void): void {
+    const refusal = rejection ?? this.takeTokens(bytes);
     if (refusal) {
       this.stats.rejected[refusal.code] = (this.stats.rejected[refusal.code] ?? 0) + 1;
-      const now = performance.now();
+      const now = this.now();
       if (now - this.lastRejectLog >= REJECT_LOG_INTERVAL_MS) {
         this.log.warn({ calf: this.name, code: refusal.code, detail: refusal.detail, suppressed: this.suppressed }, "refused a frame from the calf");
         this.lastRejectLog = now;
@@ -156,13 +163,18 @@ export class DataPathRelay {
     }
   }
 
-  private takeToken(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(this.rate.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.rate.perSecond);
+  /** Takes one send and `bytes` from the buckets; the refusal when either is empty. */
+  private takeTokens(bytes: number): EgressRejection | null {
+    const now = this.now();
+    const elapsed = (now - this.lastRefill) / 1000;
     this.lastRefill = now;
-    if (this.tokens < 1) return false;
+    this.tokens = Math.min(this.rate.burst, this.tokens + elapsed * this.rate.perSecond);
+    if (this.rate.bytesPerSecond !== undefined) this.byteTokens = Math.min(this.rate.bytesPerSecond, this.byteTokens + elapsed * this.rate.bytesPerSecond);
+    if (this.tokens < 1) return { code: "PADDOCK_E_EGRESS_RATE", detail: `more than ${this.rate.perSecond} sends per second` };
+    if (bytes > this.byteTokens) return { code: "PADDOCK_E_EGRESS_RATE", detail: `more than ${this.rate.bytesPerSecond} bytes per second` };
     this.tokens -= 1;
-    return true;
+    this.byteTokens -= bytes;
+    return null;
   }
 
   private violation(calf: net.Socket, code: string, detail: string): void {

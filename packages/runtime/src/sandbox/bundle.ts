@@ -62,6 +62,8 @@ export interface CalfSandboxSpec {
   readonly memoryBytes: number;
   /** Limit on processes and threads (cgroup pids.max); Node itself uses about a dozen threads. */
   readonly pids: number;
+  /** CPU quota in cores (0.05–1; default 1: one core at most). */
+  readonly cpuCores?: number;
   readonly extraMounts?: readonly CalfMount[];
 }
 
@@ -207,7 +209,7 @@ export interface OciMount {
   readonly options: readonly string[];
 }
 
-/** CFS period of a calf's CPU quota (100 ms, the kernel's default); the quota equals it: one core. */
+/** CFS period of a calf's CPU quota (100 ms, the kernel's default); the quota is the definition's share of it (one core at most). */
 export const CALF_CPU_PERIOD_US = 100_000;
 /** cgroup v1 cpu.shares of a calf: a quarter of the default 1024, so host work comes first. */
 export const CALF_CPU_SHARES = 256;
@@ -287,7 +289,7 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
         pids: { limit: spec.pids },
         // At most one core in all, and a quarter of the default weight: a calf that spins (or a
         // compromised one) cannot take the host's CPU, and yields to the host's own work.
-        cpu: { shares: CALF_CPU_SHARES, quota: CALF_CPU_PERIOD_US, period: CALF_CPU_PERIOD_US },
+        cpu: { shares: CALF_CPU_SHARES, quota: Math.round(CALF_CPU_PERIOD_US * Math.min(1, Math.max(0.05, spec.cpuCores ?? 1))), period: CALF_CPU_PERIOD_US },
       },
       rootfsPropagation: "private",
       seccomp: calfSeccompProfile(),
