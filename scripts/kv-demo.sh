@@ -14,8 +14,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "== paddock kv serve --schema dhcp4 (state in $work/state)"
-$paddock kv serve --schema dhcp4 --socket "$work/calf.sock" --admin-socket "$work/admin.sock" \
+echo "== paddock kv serve --service dhcp4 (state in $work/state)"
+$paddock kv serve --service dhcp4 --socket "$work/calf.sock" --admin-socket "$work/admin.sock" \
   --state-dir "$work/state" --log-level warn &
 server=$!
 for _ in $(seq 100); do [[ -S $work/admin.sock ]] && break; sleep 0.05; done
