@@ -2,7 +2,7 @@
  * The early start of `paddock dhcp` (bundled apart as dist/early.mjs, a few KiB): bin/paddock.mjs
  * runs it before it loads the CLI, so that runc and the calf start while the rest loads. It reads
  * only the options that decide where the calf runs, with the CLI's defaults, and steps aside
- * (leaves the start to the shim) for anything it does not expect.
+ * (leaves the start to the service host) for anything it does not expect.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -14,7 +14,7 @@ import { reportError } from "./errors.ts";
 const program = new Command();
 program
   .name("paddock")
-  .description("Privilege-separated network system services: a privileged shim (priv) and sandboxed calves")
+  .description("Privilege-separated network system services: services run by a privileged priv, each with a sandboxed calf (paddock run)")
   .version("0.1.0")
   .showHelpAfterError()
   .exitOverride();

@@ -7,7 +7,7 @@ import { readlinkSync } from "node:fs";
 /**
  * "SERVICE-eth0" (e.g. "ntp-eth0"): a container id and cgroup of its own per service and
  * interface, so services on several interfaces never share one. Characters a calf name cannot hold become "-", and a short hash of
- * the real name keeps two such names apart. A shim in another network namespace than the host's
+ * the real name keeps two such names apart. A priv in another network namespace than the host's
  * (where "eth0" may exist too) adds a tag of that namespace.
  */
 export function calfNameFor(service: string, iface: string, netnsTag: string | undefined = currentNetnsTag()): string {

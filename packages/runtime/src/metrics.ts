@@ -33,7 +33,7 @@ export class Metrics {
   }
 
   /**
-   * The exposition text. prom-client is loaded on the first scrape, not at start-up: a shim
+   * The exposition text. prom-client is loaded on the first scrape, not at start-up: a priv
    * without --metrics never pays for it.
    */
   async text(): Promise<string> {

@@ -94,7 +94,7 @@ describe("the calf's OCI config", () => {
   });
 
   it("caps the CPU at one core by default, at the definition's share when it asks for less, never more", () => {
-    const cpu = (cores?: number) => (calfOciConfig(cores === undefined ? spec : { ...spec, cpuCores: cores }, runtime).linux as typeof linux).resources.cpu;
+    const cpu = (cores?: number) => (calfOciConfig(cores === undefined ? spec : { ...spec, cpuCores: cores }, runtime).linux as unknown as { resources: { cpu: unknown } }).resources.cpu;
     expect(cpu()).toMatchObject({ quota: 100_000, period: 100_000 });
     expect(cpu(0.25)).toMatchObject({ quota: 25_000, period: 100_000 });
     expect(cpu(4)).toMatchObject({ quota: 100_000 });

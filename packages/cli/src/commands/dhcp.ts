@@ -43,7 +43,7 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
   try {
     await runDhcpWith(opts, early);
   } catch (err) {
-    // A start that failed before the shim took the early calf over must not leave it behind.
+    // A start that failed before the service host took the early calf over must not leave it behind.
     await early?.discard();
     early?.lock.release();
     throw err;

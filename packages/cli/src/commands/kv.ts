@@ -41,7 +41,7 @@ function checkPath(text: string): string {
 
 async function withClient<T>(socketPath: string, run: (c: KvClient) => Promise<T>): Promise<T> {
   const client = await connectKv(socketPath).catch((err: KvError) => {
-    throw new UserError(`${err.message}; is \`paddock kv serve\` (or the shim) running, and are you root?`);
+    throw new UserError(`${err.message}; is \`paddock kv serve\` (or the service) running, and are you root?`);
   });
   try {
     return await run(client);

@@ -132,7 +132,7 @@ async function runLab(timeoutMs: number, keep: boolean): Promise<void> {
 export function registerLab(program: Command): void {
   program
     .command("lab")
-    .description("run the DHCP shim against dnsmasq in two throwaway network namespaces, show what it applied, and clean up (root)")
+    .description("run the DHCP service against dnsmasq in two throwaway network namespaces, show what it applied, and clean up (root)")
     .option("--keep", "keep the lab's state and logs (in a new temporary directory) for inspection")
     .option("--timeout <seconds>", "give up waiting for a lease after this long", "60")
     .action(lab);

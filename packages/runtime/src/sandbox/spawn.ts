@@ -70,7 +70,7 @@ const CGROUP_ROOT = "/sys/fs/cgroup";
 /**
  * Removes what a crashed run of these calves left: their runc containers (possibly still running,
  * since `runc run` dying does not kill its container), their bundle dirs, and channel dirs older
- * than a minute. Only these calves' state: several supervisors (a shim per interface) may share
+ * than a minute. Only these calves' state: several supervisors (a priv per interface) may share
  * one runtime dir and runc root. Spawns runc only for a container whose state exists.
  */
 export async function removeStaleCalves(
