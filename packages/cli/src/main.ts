@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBuild } from "./commands/build.ts";
 import { registerCalf } from "./commands/calf.ts";
+import { registerDescribe } from "./commands/describe.ts";
 import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
@@ -14,13 +15,14 @@ import { reportError } from "./errors.ts";
 const program = new Command();
 program
   .name("paddock")
-  .description("Privilege-separated network system services: services run by a privileged priv, each with a sandboxed calf (paddock run)")
+  .description("Privilege-separated network system services: a privileged priv runs each service's protocol logic in a sandboxed calf (paddock run)")
   .version("0.1.0")
   .showHelpAfterError()
   .exitOverride();
 
 registerRun(program);
 registerBuild(program);
+registerDescribe(program);
 registerKv(program);
 const dhcp = program.command("dhcp").description("run the DHCPv4 client service on an interface (paddock run dhcp4, with its options as flags), or decode DHCP captures");
 registerDhcp(dhcp);

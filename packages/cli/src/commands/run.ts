@@ -118,7 +118,7 @@ export function registerRun(program: Command): void {
     .option("--iface <name>", "the interface to run the services on")
     .option("--state-dir <dir>", "store, audit log and handler records (with one service; with several, DIR/SERVICE); default /var/lib/paddock/SERVICE-IFACE")
     .option("--runtime-dir <dir>", "calf bundles, runc state, locks and admin sockets (RUNTIME_DIR/SERVICE-IFACE.sock)", "/run/paddock")
-    .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services; paddock describe SERVICE lists them); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
