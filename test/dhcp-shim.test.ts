@@ -353,6 +353,17 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
       expect(await lab.addrs()).toEqual([]);
     });
 
+    it("a metrics address that cannot be used, said before anything is applied", async () => {
+      lab = NetLab.create("10.91.0");
+      const offer = defaultOffer("10.91.0");
+      const server = lab.startDnsmasq(offer);
+      await waitForServer(server, "dnsmasq");
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state"), "--metrics", "10.0.0.1:9100"], /metrics address "10\.0\.0\.1:9100" must be a Unix socket path or a loopback HOST:PORT/);
+      // A socket path in a directory that does not exist: found when listening, still before the lease.
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state"), "--metrics", lab.file("no/such/dir/m.sock")], /cannot serve metrics on .*m\.sock: the directory .*no\/such\/dir does not exist/);
+      expect(await lab.addrs()).toEqual([]);
+    });
+
     it("not root", async () => {
       lab = NetLab.create("10.91.0");
       await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state")], /must run as root/, {

@@ -26,6 +26,7 @@ import {
   EgressPolicy,
   ETH_P_ALL,
   ETH_P_IP,
+  isNativeError,
   openPacketSocket,
   openUdpSocket,
   removeEgressFilter,
@@ -38,7 +39,7 @@ import { datagramEgress, packetEgress } from "./datapath/egress.ts";
 import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
 import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
-import { Metrics } from "./metrics.ts";
+import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName, type CalfName } from "./sandbox/bundle.ts";
 import { parseServiceOptions, ServiceOptionError, type ServiceDefinition, type ServiceInterface, type ServiceSetup, type StoreReader } from "./service.ts";
@@ -144,6 +145,8 @@ interface Instance {
 function preflight(opts: ServiceHostOptions): void {
   if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
   if (opts.services.length === 0) throw new HostError("PADDOCK_E_HOST_NO_SERVICE", "no service to run");
+  const metricsProblem = opts.metrics === undefined ? null : checkMetricsAddress(opts.metrics);
+  if (metricsProblem) throw new HostError("PADDOCK_E_HOST_METRICS", metricsProblem);
   const names = new Set<string>();
   const slots = new Map<number, string>();
   for (const s of opts.services) {
@@ -246,6 +249,17 @@ export class ServiceHost {
           for (const l of locks) l.release();
         });
         host.instances.push({ hosted, def, name: name.value, slot: serviceSlot(def.name), locks, connected: false });
+      }
+      // The metrics endpoint before anything on the system changes: a port in use or an
+      // unwritable socket path is the user's to fix, and is said before a lease is applied.
+      if (opts.metrics) {
+        try {
+          await host.metrics.listen(opts.metrics);
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          throw new HostError("PADDOCK_E_HOST_METRICS", `cannot serve metrics on ${opts.metrics}: ${e.code === "EADDRINUSE" ? "the address is in use" : (e.code ?? e.message)}`, { cause: err });
+        }
+        host.cleanups.push(() => host.metrics.close());
       }
       await host.startParts();
       return host;
@@ -413,10 +427,6 @@ export class ServiceHost {
     for (const i of this.instances) await i.kv!.listen(i.hosted.adminSocket, "admin", "admin");
     phase("admin sockets listening");
     this.registerMetrics();
-    if (opts.metrics) {
-      await this.metrics.listen(opts.metrics);
-      this.cleanups.push(() => this.metrics.close());
-    }
     for (const i of this.instances) {
       log.info({ service: i.def.name, iface: opts.iface, stateDir: i.hosted.stateDir, adminSocket: i.hosted.adminSocket }, `${i.def.name} started on ${opts.iface}`);
     }
@@ -488,8 +498,18 @@ export class ServiceHost {
     }
     if (ch.udp) {
       let socket: UdpSocket;
+      const udpOptions = { address: "0.0.0.0", port: ch.udp.localPort, ifname: opts.iface, mark: i.slot.mark };
+      let txTimestamps = ch.udp.txTimestamps === true;
       try {
-        socket = openUdpSocket({ address: "0.0.0.0", port: ch.udp.localPort, ifname: opts.iface, mark: i.slot.mark });
+        try {
+          socket = openUdpSocket({ ...udpOptions, txTimestamps });
+        } catch (err) {
+          // Kernels before 6.13 cannot pair a transmit timestamp with its send: run without them.
+          if (!(txTimestamps && isNativeError(err, "EOPNOTSUPP"))) throw err;
+          log.warn({ err: (err as Error).message }, "this kernel gives no per-send transmit timestamps; the calf gets no txTime messages");
+          txTimestamps = false;
+          socket = openUdpSocket(udpOptions);
+        }
       } catch (err) {
         throw new HostError("PADDOCK_E_HOST_UDP", `cannot open UDP port ${ch.udp.localPort} on ${opts.iface} for ${i.def.name}: ${(err as Error).message}`, { cause: err });
       }
@@ -497,7 +517,7 @@ export class ServiceHost {
       i.udp = socket;
       this.cleanups.push(() => socket.close());
       const peers = i.setup?.udpPeers ?? (() => []);
-      channels.udp = { socket, check: datagramEgress({ remotePort: ch.udp.remotePort, maxDatagramBytes: ch.udp.maxDatagramBytes, peers }) };
+      channels.udp = { socket, check: datagramEgress({ remotePort: ch.udp.remotePort, maxDatagramBytes: ch.udp.maxDatagramBytes, peers }), txTimestamps };
     }
     const relay = new DataPathRelay(i.name, channels, log, i.def.calf.sendRate);
     i.relay = relay;

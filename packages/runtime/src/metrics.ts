@@ -4,7 +4,8 @@
  * it (the KV server, each data-path relay, each filter, the handlers, the supervisor), so the
  * numbers cannot drift from the state they describe.
  */
-import { chmodSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, rmSync } from "node:fs";
+import path from "node:path";
 import http from "node:http";
 import type { Registry } from "prom-client";
 
@@ -19,6 +20,16 @@ export interface MetricSource {
   type: "counter" | "gauge";
   labelNames: string[];
   read: () => Sample[];
+}
+
+const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost):(\d+)$/;
+
+/** Why a metrics address cannot be used, in one sentence; null when it can. */
+export function checkMetricsAddress(address: string): string | null {
+  const tcp = LOOPBACK_ADDRESS.exec(address);
+  if (tcp) return Number(tcp[2]) >= 1 && Number(tcp[2]) <= 65535 ? null : `metrics port ${tcp[2]} is not 1–65535`;
+  if (address.startsWith("/")) return Buffer.byteLength(address) <= 107 ? null : `the metrics socket path ${address} is longer than a Unix socket path may be (107 bytes)`;
+  return `metrics address ${JSON.stringify(address)} must be a Unix socket path or a loopback HOST:PORT (127.0.0.1:9100, [::1]:9100)`;
 }
 
 export class Metrics {
@@ -82,11 +93,15 @@ export class Metrics {
         (err: Error) => res.writeHead(500).end(`${err.message}\n`),
       );
     });
-    const tcp = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost):(\d+)$/.exec(address);
+    const problem = checkMetricsAddress(address);
+    if (problem) throw new Error(problem);
+    const tcp = LOOPBACK_ADDRESS.exec(address);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       if (tcp) server.listen(Number(tcp[2]), tcp[1]!.replace(/^\[|\]$/g, ""), () => resolve());
       else if (address.startsWith("/")) {
+        // libuv reports a missing directory as EACCES: say what is wrong instead.
+        if (!existsSync(path.dirname(address))) return reject(new Error(`the directory ${path.dirname(address)} does not exist`));
         rmSync(address, { force: true });
         server.listen(address, () => resolve());
       } else reject(new Error(`metrics address ${JSON.stringify(address)} must be a Unix socket path or a loopback HOST:PORT`));
