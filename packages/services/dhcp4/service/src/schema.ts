@@ -60,6 +60,7 @@ export const dhcp4Schema = defineSchema({
     routes: { pattern: "/route/*", wildcard: INDEX, maxKeys: MAX_CLASSLESS_ROUTES, description: "classless static routes (RFC 3442), \"network router\"", writer: "calf", calfReads: false, validate: ipv4Route, maxBytes: 34 },
     ntp: { pattern: "/ntp/*", wildcard: INDEX, maxKeys: MAX_NTP_SERVERS, description: "NTP servers (option 42)", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     leaseExpires: { pattern: "/lease/expires", description: "when the lease ends, seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    leaseAcked: { pattern: "/lease/acked", description: "the address of the last ACK the priv delivered to the calf for this client: the only source address (besides 0.0.0.0) its frames may carry", writer: "priv", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     leaseServer: { pattern: "/lease/server", description: "the DHCP server that granted the lease", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     state: { pattern: "/state/**", maxKeys: MAX_STATE_KEYS, description: "the calf's own persisted state (e.g. the lease for INIT-REBOOT)", writer: "calf", calfReads: true, validate: stateText, maxBytes: MAX_STATE_BYTES },
   },
