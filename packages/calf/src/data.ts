@@ -1,9 +1,10 @@
 /**
  * The calf's end of the data path (fd 4): frames and datagrams with their kernel receive
- * timestamps in, frames and datagrams out, link state in. The priv relays what its kernel filter
- * lets through and sends only what passes this calf's egress policy.
+ * timestamps in, frames and datagrams out, link state in, and the kernel's transmit times of the
+ * datagrams this calf tagged. The priv relays what its kernel filter lets through and sends only
+ * what passes this calf's egress policy.
  */
-import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
+import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, MAX_SEND_TAG, type DataMessage } from "@paddock/protocol";
 import type { HostStream } from "./host.ts";
 
 /** The link state the priv reports. */
@@ -28,11 +29,23 @@ export interface FrameInfo {
   checksumPending: boolean;
 }
 
+/** Options of DataChannel.sendDatagram. */
+export interface SendDatagramOptions {
+  /**
+   * A number of the calf's choosing, 1–2³²−1 (0 or absent: none). When the service's UDP channel
+   * has `txTimestamps` and the kernel timestamps this datagram, onTxTime listeners get the tag
+   * with the kernel's transmit time. A datagram egress refuses, or the kernel drops before the
+   * driver, gets none; nor does any on a kernel older than 6.13.
+   */
+  tag?: number;
+}
+
 export class DataChannel {
   private early: DataMessage[] = [];
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
   private readonly frameListeners: Array<(frame: Uint8Array, rxTimeNs: bigint, info: FrameInfo) => void> = [];
   private readonly datagramListeners: Array<(data: Uint8Array, peer: { address: string; port: number }, rxTimeNs: bigint) => void> = [];
+  private readonly txTimeListeners: Array<(tag: number, txTimeNs: bigint) => void> = [];
   private readonly linkListeners: Array<(link: LinkState) => void> = [];
   private readonly closeListeners: Array<(reason: string) => void> = [];
   private lastLink: LinkState | undefined;
@@ -56,6 +69,15 @@ export class DataChannel {
     this.replayEarly("datagram");
   }
 
+  /**
+   * The kernel's transmit time (ns since the epoch, the same clock as rxTimeNs) of a datagram
+   * sent with a tag (sendDatagram's `tag`), at most once per send: NTP's T1.
+   */
+  onTxTime(cb: (tag: number, txTimeNs: bigint) => void): void {
+    this.txTimeListeners.push(cb);
+    this.replayEarly("txTime");
+  }
+
   /** The link state, at start and on every change; called at once with the last one if known. */
   onLink(cb: (link: LinkState) => void): void {
     this.linkListeners.push(cb);
@@ -77,9 +99,16 @@ export class DataChannel {
     this.send({ kind: "frame", data: frame, rxTimeNs: 0n });
   }
 
-  /** Asks the priv to send a datagram to a peer (UDP services). */
-  sendDatagram(data: Uint8Array, peer: { address: string; port: number }): void {
-    this.send({ kind: "datagram", data, peerAddress: peer.address, peerPort: peer.port, rxTimeNs: 0n });
+  /**
+   * Asks the priv to send a datagram to a peer (UDP services); with a `tag`, asks for its kernel
+   * transmit time too (see SendDatagramOptions). Throws RangeError on a tag that is not an
+   * integer 0–2³²−1.
+   */
+  sendDatagram(data: Uint8Array, peer: { address: string; port: number }, options: SendDatagramOptions = {}): void {
+    const tag = options.tag ?? 0;
+    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_SEND_TAG) throw new RangeError(`a datagram's tag must be an integer 0–${MAX_SEND_TAG}, not ${tag}`);
+    const m: DataMessage = { kind: "datagram", data, peerAddress: peer.address, peerPort: peer.port, rxTimeNs: 0n };
+    this.send(tag === 0 ? m : { ...m, sendTag: tag });
   }
 
   /** Resolves when everything written so far has been handed to the kernel. */
@@ -106,7 +135,7 @@ export class DataChannel {
     if (error) this.fail(`bad framing from the priv: ${error.detail}`);
   }
 
-  private replayEarly(kind: "frame" | "datagram"): void {
+  private replayEarly(kind: "frame" | "datagram" | "txTime"): void {
     const keep: DataMessage[] = [];
     const replay: DataMessage[] = [];
     for (const m of this.early) (m.kind === kind ? replay : keep).push(m);
@@ -123,6 +152,10 @@ export class DataChannel {
       case "datagram":
         if (this.datagramListeners.length === 0) return this.keepEarly(m);
         for (const l of this.datagramListeners) l(m.data, { address: m.peerAddress, port: m.peerPort }, m.rxTimeNs);
+        return;
+      case "txTime":
+        if (this.txTimeListeners.length === 0) return this.keepEarly(m);
+        for (const l of this.txTimeListeners) l(m.sendTag, m.txTimeNs);
         return;
       case "link": {
         const link = { up: m.up, carrier: m.carrier, mtu: m.mtu };

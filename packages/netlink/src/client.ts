@@ -21,6 +21,7 @@ import {
   RTM_NEWLINK,
   RTM_NEWROUTE,
   AF_INET,
+  AF_INET6,
   RTM_F_CLONED,
   RT_TABLE_MAIN,
   NLMSG_HDRLEN,
@@ -185,6 +186,16 @@ export class RtnetlinkClient {
         ? [addressView(m.address)]
         : [],
     );
+  }
+
+  /**
+   * How many IPv6 addresses `link` has (any scope, link-local included). A link with any must keep
+   * an MTU of at least 1280 (RFC 8200 §5): below it the kernel drops the link's IPv6 addresses.
+   */
+  async countIpv6Addresses(link: LinkRef): Promise<number> {
+    const index = (await this.resolve(link, "RTM_GETADDR dump inet6")).index;
+    const ms = await this.request(planListAddresses(AF_INET6), "RTM_GETADDR dump inet6");
+    return ms.filter((m) => m.kind === "address" && m.header.type === RTM_NEWADDR && m.address.family === AF_INET6 && m.address.index === index).length;
   }
 
   /** Adds an IPv4 address (NLM_F_EXCL: EEXIST if it is already there). */

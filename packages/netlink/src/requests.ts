@@ -10,6 +10,7 @@ import type { Ipv4Address, IfName } from "./bytes.ts";
 import { parseAttributes } from "./attributes.ts";
 import {
   AF_INET,
+  AF_INET6,
   AF_UNSPEC,
   IFA_F_NOPREFIXROUTE,
   IFF_UP,
@@ -207,9 +208,9 @@ export function planAddress(op: "add" | "replace" | "delete", index: number, nam
 }
 
 /** RTM_GETADDR dump of IPv4 addresses. */
-export function planListAddresses(): Planned {
-  const body = encodeAddressMessage({ family: AF_INET, prefixLength: 0, flags: 0, scope: 0, index: 0, unknown: [] });
-  return { ok: true, plan: { type: RTM_GETADDR, flags: NLM_F_REQUEST | NLM_F_DUMP, body, expect: "dump", description: "RTM_GETADDR dump inet" } };
+export function planListAddresses(family: typeof AF_INET | typeof AF_INET6 = AF_INET): Planned {
+  const body = encodeAddressMessage({ family, prefixLength: 0, flags: 0, scope: 0, index: 0, unknown: [] });
+  return { ok: true, plan: { type: RTM_GETADDR, flags: NLM_F_REQUEST | NLM_F_DUMP, body, expect: "dump", description: `RTM_GETADDR dump ${family === AF_INET ? "inet" : "inet6"}` } };
 }
 
 // ---- routes -----------------------------------------------------------------------------------

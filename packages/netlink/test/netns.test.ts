@@ -93,6 +93,14 @@ describe.skipIf(!runNamespaceTests)("rtnetlink client in a network namespace (ne
     expect(link(ns.v0).mtu).toBe(1500);
   });
 
+  it("counts a link's IPv6 addresses (what keeps an IPv4 lease from lowering its MTU below 1280)", async () => {
+    const before = await client.countIpv6Addresses(ns.v0);
+    run("ip", ["-n", ns.name, "-6", "addr", "add", "fd00:77::1/64", "dev", ns.v0, "nodad"]);
+    expect(await client.countIpv6Addresses(ns.v0)).toBe(before + 1);
+    run("ip", ["-n", ns.name, "-6", "addr", "del", "fd00:77::1/64", "dev", ns.v0]);
+    expect(await client.countIpv6Addresses(ns.v0)).toBe(before);
+  });
+
   it("reports an invalid MTU as EINVAL with the kernel's extack text", async () => {
     const big = await kernelError(client.setLinkMtu(ns.v0, 70000));
     expect(big).toMatchObject({ code: "PADDOCK_E_NETLINK_KERNEL", errno: "EINVAL", errnoNumber: 22, request: `RTM_NEWLINK dev ${ns.v0} mtu 70000` });

@@ -12,6 +12,8 @@ struct DataMessage {
     datagram @1 :Datagram;
     # priv → calf: the link's state, sent at start and on every change.
     link @2 :LinkState;
+    # priv → calf: the kernel's transmit time of a datagram the calf tagged (Datagram.sendTag).
+    txTime @3 :TxTime;
   }
 }
 
@@ -31,6 +33,19 @@ struct Datagram {
   peerAddress @1 :Text;
   peerPort @2 :UInt16;
   rxTimeNs @3 :UInt64;
+  # calf → priv: a number the calf chose (0: none). When the service's UDP channel has transmit
+  # timestamps and the kernel gives one for this datagram, the priv answers with a TxTime carrying
+  # the same tag. Unused (0) on received datagrams.
+  sendTag @4 :UInt32;
+}
+
+# The kernel's software transmit timestamp of one tagged datagram (for NTP's T1).
+struct TxTime {
+  # The calf's tag from the Datagram it sent (never 0).
+  sendTag @0 :UInt32;
+  # When the datagram was handed to the device driver (SO_TIMESTAMPING, SOF_TIMESTAMPING_TX_SOFTWARE),
+  # ns since the Unix epoch: the same clock as rxTimeNs.
+  txTimeNs @1 :UInt64;
 }
 
 struct LinkState {

@@ -13,11 +13,21 @@ import { guarded } from "./guard.ts";
  */
 export const MAX_DATA_FRAME_BYTES = 70 * 1024;
 
-/** One data-path message. Times are nanoseconds since the Unix epoch (0: none). */
+/** Largest datagram send tag: the wire field (Datagram.sendTag, TxTime.sendTag) is a UInt32. */
+export const MAX_SEND_TAG = 0xffff_ffff;
+
+/**
+ * One data-path message. Times are nanoseconds since the Unix epoch (0: none).
+ *
+ * `sendTag` on a datagram the calf sends (1–2³²−1; absent or 0: none) asks for its kernel transmit
+ * time: when the service's UDP channel has transmit timestamps, the priv answers with a `txTime`
+ * carrying the same tag once the kernel reports it. Absent on received datagrams.
+ */
 export type DataMessage =
   | { kind: "frame"; data: Uint8Array; rxTimeNs: bigint; checksumPending?: boolean }
-  | { kind: "datagram"; data: Uint8Array; peerAddress: string; peerPort: number; rxTimeNs: bigint }
-  | { kind: "link"; up: boolean; carrier: boolean; mtu: number };
+  | { kind: "datagram"; data: Uint8Array; peerAddress: string; peerPort: number; rxTimeNs: bigint; sendTag?: number }
+  | { kind: "link"; up: boolean; carrier: boolean; mtu: number }
+  | { kind: "txTime"; sendTag: number; txTimeNs: bigint };
 
 function setData(init: (n: number) => capnp.Data, bytes: Uint8Array): void {
   if (bytes.length > 0) init(bytes.length).copyBuffer(bytes);
@@ -43,6 +53,7 @@ export function encodeDataMessage(m: DataMessage): Uint8Array {
       d.setPeerAddress(m.peerAddress);
       d.setPeerPort(m.peerPort);
       d.setRxTimeNs(m.rxTimeNs as never);
+      if (m.sendTag) d.setSendTag(m.sendTag);
       break;
     }
     case "link": {
@@ -50,6 +61,12 @@ export function encodeDataMessage(m: DataMessage): Uint8Array {
       l.setUp(m.up);
       l.setCarrier(m.carrier);
       l.setMtu(m.mtu);
+      break;
+    }
+    case "txTime": {
+      const t = root.initTxTime();
+      t.setSendTag(m.sendTag);
+      t.setTxTimeNs(m.txTimeNs as never);
       break;
     }
   }
@@ -68,17 +85,23 @@ export function decodeDataMessage(frame: Uint8Array): Result<DataMessage> {
       }
       case wire.DataMessage_Which.DATAGRAM: {
         const d = root.getDatagram();
-        return ok({
+        const datagram: DataMessage = {
           kind: "datagram",
           data: new Uint8Array(d.getData().toUint8Array()),
           peerAddress: d.getPeerAddress(),
           peerPort: d.getPeerPort(),
           rxTimeNs: BigInt(d.getRxTimeNs() as unknown as bigint),
-        });
+        };
+        const sendTag = d.getSendTag();
+        return ok(sendTag !== 0 ? { ...datagram, sendTag } : datagram);
       }
       case wire.DataMessage_Which.LINK: {
         const l = root.getLink();
         return ok({ kind: "link", up: l.getUp(), carrier: l.getCarrier(), mtu: l.getMtu() });
+      }
+      case wire.DataMessage_Which.TX_TIME: {
+        const t = root.getTxTime();
+        return ok({ kind: "txTime", sendTag: t.getSendTag(), txTimeNs: BigInt(t.getTxTimeNs() as unknown as bigint) });
       }
       default:
         return fail("PADDOCK_E_PROTO_BAD_REQUEST", `unknown data message kind ${root.which()}`);

@@ -28,3 +28,17 @@ it("keeps the original file id and ordinals", () => {
     expect(schema).toContain(field);
   }
 });
+
+it("keeps the data path's file id and ordinals (new things only as new ordinals)", () => {
+  const schema = readFileSync(path.join(pkg, "schema/data.capnp"), "utf8");
+  expect(schema).toContain("@0x994ceea5df317d09;");
+  for (const field of [
+    "frame @0 :Frame", "datagram @1 :Datagram", "link @2 :LinkState", "txTime @3 :TxTime",
+    "data @0 :Data", "rxTimeNs @1 :UInt64", "checksumPending @2 :Bool",
+    "peerAddress @1 :Text", "peerPort @2 :UInt16", "rxTimeNs @3 :UInt64", "sendTag @4 :UInt32",
+    "sendTag @0 :UInt32", "txTimeNs @1 :UInt64",
+    "up @0 :Bool", "carrier @1 :Bool", "mtu @2 :UInt32",
+  ]) {
+    expect(schema).toContain(field);
+  }
+});

@@ -49,6 +49,14 @@ export interface UdpChannelDefinition {
   readonly remotePort: number;
   /** Largest datagram the calf may send (payload bytes). */
   readonly maxDatagramBytes: number;
+  /**
+   * Kernel transmit timestamps (default false): a datagram the calf sends with a tag
+   * (`ctx.data.sendDatagram(data, peer, { tag })`) and that passes egress is answered with the
+   * time the kernel handed it to the driver (`ctx.data.onTxTime`), e.g. NTP's T1. Needs Linux ≥
+   * 6.13; on an older kernel the service starts without them (one warning in the priv's log) and
+   * the calf simply gets no transmit times.
+   */
+  readonly txTimestamps?: boolean;
 }
 
 /** What the priv opens for the calf: at most one of each kind (fd 4 carries both). */
@@ -194,6 +202,7 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
     if (!isPort(ch.udp.localPort, true)) problems.push("channels.udp.localPort must be 0–65535");
     if (!isPort(ch.udp.remotePort, false)) problems.push("channels.udp.remotePort must be 1–65535");
     if (!isPositiveInt(ch.udp.maxDatagramBytes) || ch.udp.maxDatagramBytes > 65507) problems.push("channels.udp.maxDatagramBytes must be 1–65507");
+    if (ch.udp.txTimestamps !== undefined && typeof ch.udp.txTimestamps !== "boolean") problems.push("channels.udp.txTimestamps must be true or false");
   }
   const calf = def?.calf;
   if (!calf || typeof calf.entry !== "string" || calf.entry.length === 0) problems.push("calf.entry is missing");

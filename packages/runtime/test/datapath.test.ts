@@ -1,7 +1,8 @@
 // Unit tests of the generic data path: the egress checks every service gets (packet: source MAC,
 // size, the declarative rules, then the service's check; UDP: port, peer, size), and the relay
 // (frames and datagrams both ways over a real Unix stream, send rate and byte rate, a message for
-// a channel the service does not have disconnecting the calf). No root needed.
+// a channel the service does not have disconnecting the calf, transmit times of tagged datagrams).
+// No root needed.
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
 import { BROADCAST, frameKit, mac } from "../../../native/test/frames.ts";
-import { DataPathRelay, datagramEgress, packetEgress, type DatagramSocket, type FrameSocket } from "../src/datapath/index.ts";
+import { DataPathRelay, datagramEgress, MAX_PENDING_TX_TAGS, packetEgress, type DatagramSocket, type FrameSocket } from "../src/datapath/index.ts";
 
 const MAC = mac("02:00:00:00:00:07");
 const kit = frameKit(MAC, BROADCAST);
@@ -118,7 +119,7 @@ describe("DataPathRelay", () => {
   it("relays kernel datagrams to the calf with their timestamps, and sends what passes, up to the rates", async () => {
     let deliver: (data: Buffer, peer: { address: string; port: number }, rx: bigint) => void = () => {};
     const sent: Array<{ bytes: number; to: string }> = [];
-    const udp: DatagramSocket = { onMessage: (cb) => void (deliver = cb), sendTo: (d, a, p) => void sent.push({ bytes: d.length, to: `${a}:${p}` }) };
+    const udp: DatagramSocket = { onMessage: (cb) => void (deliver = cb), sendTo: (d, a, p) => sent.push({ bytes: d.length, to: `${a}:${p}` }) - 1, onTxTimestamp: () => {} };
     const relay = new DataPathRelay("test", { udp: { socket: udp, check: datagramEgress({ remotePort: 7, maxDatagramBytes: 100, peers: () => ["10.0.0.1"] }) } }, quiet, { perSecond: 1, burst: 3, bytesPerSecond: 64 }, () => 0);
     const [priv, calf] = await pair();
     relay.attach(priv);
@@ -149,5 +150,113 @@ describe("DataPathRelay", () => {
     await closed;
     expect(relay.stats.protocolViolations).toBe(1);
     expect(relay.stats.sent).toBe(0);
+  });
+
+  /**
+   * A UDP socket like the native one with txTimestamps: send ids 0, 1, 2, …; the test hands out
+   * transmit timestamps (as the error queue would, later and in any order) with `stamp`.
+   */
+  function fakeTimestampingSocket() {
+    const sent: Array<{ id: number; data: Uint8Array; to: string }> = [];
+    let tx: (sendId: number, txTimeNs: bigint) => void = () => {};
+    let txListeners = 0;
+    let fail = false;
+    const socket: DatagramSocket = {
+      onMessage: () => {},
+      sendTo: (data, address, port) => {
+        if (fail) throw new Error("sendto: ENETUNREACH");
+        return sent.push({ id: sent.length, data, to: `${address}:${port}` }) - 1;
+      },
+      onTxTimestamp: (cb) => {
+        tx = cb;
+        txListeners++;
+      },
+    };
+    return { socket, sent, stamp: (sendId: number, txTimeNs: bigint) => tx(sendId, txTimeNs), listeners: () => txListeners, failSends: (f: boolean) => void (fail = f) };
+  }
+  const udpCheck = datagramEgress({ remotePort: 123, maxDatagramBytes: 48, peers: () => ["10.0.0.1"] });
+  const datagram = (sendTag: number | undefined, address = "10.0.0.1", bytes = 48): DataMessage => ({ kind: "datagram", data: new Uint8Array(bytes), peerAddress: address, peerPort: 123, rxTimeNs: 0n, ...(sendTag === undefined ? {} : { sendTag }) });
+
+  it("answers a tagged datagram that went out with one txTime carrying the socket's timestamp; untagged and refused ones get none", async () => {
+    const fake = fakeTimestampingSocket();
+    const relay = new DataPathRelay("test", { udp: { socket: fake.socket, check: udpCheck, txTimestamps: true } }, quiet, { perSecond: 100, burst: 100 }, () => 0);
+    const [priv, calf] = await pair();
+    relay.attach(priv);
+    const got = collect(calf);
+    calf.write(encodeDataMessage(datagram(41))); // send id 0
+    calf.write(encodeDataMessage(datagram(undefined))); // send id 1, untagged
+    calf.write(encodeDataMessage(datagram(42, "10.0.0.9"))); // refused (peer): never sent
+    calf.write(encodeDataMessage(datagram(43, "10.0.0.1", 49))); // refused (size): never sent
+    calf.write(encodeDataMessage(datagram(44))); // send id 2
+    await until(() => relay.stats.fromCalf === 5, "five datagrams from the calf");
+    expect(fake.sent.map((s) => s.id)).toEqual([0, 1, 2]);
+    expect(fake.listeners()).toBe(1);
+    // The kernel reports in its own order; an id nobody tagged, or one reported twice, is ignored.
+    fake.stamp(2, 1_700_000_000_000_000_222n);
+    fake.stamp(1, 1_700_000_000_000_000_111n);
+    fake.stamp(0, 1_700_000_000_000_000_000n);
+    fake.stamp(0, 1_700_000_000_000_000_999n);
+    fake.stamp(7, 1_700_000_000_000_000_777n);
+    await until(() => got.length >= 2, "two transmit times at the calf");
+    // A datagram sent after them: everything before it has reached the calf.
+    priv.write(encodeDataMessage({ kind: "link", up: true, carrier: true, mtu: 1500 }));
+    await until(() => got.some((m) => m.kind === "link"), "the marker");
+    expect(got.filter((m) => m.kind !== "link")).toEqual([
+      { kind: "txTime", sendTag: 44, txTimeNs: 1_700_000_000_000_000_222n },
+      { kind: "txTime", sendTag: 41, txTimeNs: 1_700_000_000_000_000_000n },
+    ]);
+    expect(relay.stats.txTimes).toBe(2);
+    expect(relay.stats.rejected).toEqual({ PADDOCK_E_EGRESS_PEER: 1, PADDOCK_E_EGRESS_TOO_LONG: 1 });
+  });
+
+  it("sends no txTime for a datagram the socket failed to send, nor on a channel without transmit timestamps", async () => {
+    const failing = fakeTimestampingSocket();
+    const relay = new DataPathRelay("test", { udp: { socket: failing.socket, check: udpCheck, txTimestamps: true } }, quiet, { perSecond: 100, burst: 100 }, () => 0);
+    const plain = fakeTimestampingSocket();
+    const without = new DataPathRelay("test", { udp: { socket: plain.socket, check: udpCheck } }, quiet, { perSecond: 100, burst: 100 }, () => 0);
+    expect(plain.listeners()).toBe(0);
+    const [priv, calf] = await pair();
+    const [priv2, calf2] = await pair();
+    relay.attach(priv);
+    without.attach(priv2);
+    const got = collect(calf);
+    const got2 = collect(calf2);
+    failing.failSends(true);
+    calf.write(encodeDataMessage(datagram(5)));
+    calf2.write(encodeDataMessage(datagram(6)));
+    await until(() => relay.stats.sendErrors === 1 && without.stats.sent === 1, "the failed and the plain send");
+    failing.stamp(0, 1n); // no send had id 0 on this socket: it threw
+    plain.stamp(0, 2n); // the relay never listened
+    for (const [p, g] of [[priv, got], [priv2, got2]] as const) {
+      p.write(encodeDataMessage({ kind: "link", up: true, carrier: true, mtu: 1500 }));
+      await until(() => g.length === 1, "the marker");
+      expect(g.map((m) => m.kind)).toEqual(["link"]);
+    }
+  });
+
+  it(`remembers at most ${MAX_PENDING_TX_TAGS} tagged sends awaiting a timestamp, dropping the oldest, and forgets them when the calf is replaced`, async () => {
+    const fake = fakeTimestampingSocket();
+    const relay = new DataPathRelay("test", { udp: { socket: fake.socket, check: udpCheck, txTimestamps: true } }, quiet, { perSecond: 1000, burst: 1000 }, () => 0);
+    const [priv, calf] = await pair();
+    relay.attach(priv);
+    const got = collect(calf);
+    const n = MAX_PENDING_TX_TAGS + 2;
+    for (let tag = 1; tag <= n; tag++) calf.write(encodeDataMessage(datagram(tag)));
+    await until(() => relay.stats.sent === n, `${n} sends`);
+    for (let id = 0; id < n; id++) fake.stamp(id, BigInt(1000 + id));
+    await until(() => got.length === MAX_PENDING_TX_TAGS, "the transmit times kept");
+    // Send ids 0 and 1 (tags 1 and 2) were the oldest and went.
+    expect(got[0]).toEqual({ kind: "txTime", sendTag: 3, txTimeNs: 1002n });
+    expect(got.at(-1)).toEqual({ kind: "txTime", sendTag: n, txTimeNs: BigInt(1000 + n - 1) });
+
+    calf.write(encodeDataMessage(datagram(9)));
+    await until(() => relay.stats.sent === n + 1, "one more send");
+    const [priv2, calf2] = await pair();
+    relay.attach(priv2); // the calf restarted
+    const got2 = collect(calf2);
+    fake.stamp(n, 1n);
+    priv2.write(encodeDataMessage({ kind: "link", up: true, carrier: true, mtu: 1500 }));
+    await until(() => got2.length === 1, "the marker");
+    expect(got2.map((m) => m.kind)).toEqual(["link"]);
   });
 });

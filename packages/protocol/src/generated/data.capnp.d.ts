@@ -8,12 +8,14 @@ export declare const _capnpFileId = "994ceea5df317d09";
 export declare enum DataMessage_Which {
     FRAME = 0,
     DATAGRAM = 1,
-    LINK = 2
+    LINK = 2,
+    TX_TIME = 3
 }
 export declare class DataMessage extends __S {
     static readonly FRAME = DataMessage_Which.FRAME;
     static readonly DATAGRAM = DataMessage_Which.DATAGRAM;
     static readonly LINK = DataMessage_Which.LINK;
+    static readonly TX_TIME = DataMessage_Which.TX_TIME;
     static readonly _capnp: {
         displayName: string;
         id: string;
@@ -40,6 +42,13 @@ export declare class DataMessage extends __S {
     initLink(): LinkState;
     isLink(): boolean;
     setLink(value: LinkState): void;
+    adoptTxTime(value: capnp.Orphan<TxTime>): void;
+    disownTxTime(): capnp.Orphan<TxTime>;
+    getTxTime(): TxTime;
+    hasTxTime(): boolean;
+    initTxTime(): TxTime;
+    isTxTime(): boolean;
+    setTxTime(value: TxTime): void;
     toString(): string;
     which(): DataMessage_Which;
 }
@@ -79,6 +88,20 @@ export declare class Datagram extends __S {
     setPeerPort(value: number): void;
     getRxTimeNs(): capnp.Uint64;
     setRxTimeNs(value: capnp.Uint64): void;
+    getSendTag(): number;
+    setSendTag(value: number): void;
+    toString(): string;
+}
+export declare class TxTime extends __S {
+    static readonly _capnp: {
+        displayName: string;
+        id: string;
+        size: any;
+    };
+    getSendTag(): number;
+    setSendTag(value: number): void;
+    getTxTimeNs(): capnp.Uint64;
+    setTxTimeNs(value: capnp.Uint64): void;
     toString(): string;
 }
 export declare class LinkState extends __S {

@@ -2,7 +2,7 @@
 "use strict";
 /* tslint:disable */
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.LinkState = exports.Datagram = exports.Frame = exports.DataMessage = exports.DataMessage_Which = exports._capnpFileId = void 0;
+exports.LinkState = exports.TxTime = exports.Datagram = exports.Frame = exports.DataMessage = exports.DataMessage_Which = exports._capnpFileId = void 0;
 const capnp_ts_1 = require("capnp-ts");
 exports._capnpFileId = "994ceea5df317d09";
 var DataMessage_Which;
@@ -10,6 +10,7 @@ var DataMessage_Which;
     DataMessage_Which[DataMessage_Which["FRAME"] = 0] = "FRAME";
     DataMessage_Which[DataMessage_Which["DATAGRAM"] = 1] = "DATAGRAM";
     DataMessage_Which[DataMessage_Which["LINK"] = 2] = "LINK";
+    DataMessage_Which[DataMessage_Which["TX_TIME"] = 3] = "TX_TIME";
 })(DataMessage_Which = exports.DataMessage_Which || (exports.DataMessage_Which = {}));
 class DataMessage extends capnp_ts_1.Struct {
     adoptFrame(value) {
@@ -69,6 +70,25 @@ class DataMessage extends capnp_ts_1.Struct {
         capnp_ts_1.Struct.setUint16(0, 2, this);
         capnp_ts_1.Struct.copyFrom(value, capnp_ts_1.Struct.getPointer(0, this));
     }
+    adoptTxTime(value) {
+        capnp_ts_1.Struct.setUint16(0, 3, this);
+        capnp_ts_1.Struct.adopt(value, capnp_ts_1.Struct.getPointer(0, this));
+    }
+    disownTxTime() { return capnp_ts_1.Struct.disown(this.getTxTime()); }
+    getTxTime() {
+        capnp_ts_1.Struct.testWhich("txTime", capnp_ts_1.Struct.getUint16(0, this), 3, this);
+        return capnp_ts_1.Struct.getStruct(0, TxTime, this);
+    }
+    hasTxTime() { return !capnp_ts_1.Struct.isNull(capnp_ts_1.Struct.getPointer(0, this)); }
+    initTxTime() {
+        capnp_ts_1.Struct.setUint16(0, 3, this);
+        return capnp_ts_1.Struct.initStructAt(0, TxTime, this);
+    }
+    isTxTime() { return capnp_ts_1.Struct.getUint16(0, this) === 3; }
+    setTxTime(value) {
+        capnp_ts_1.Struct.setUint16(0, 3, this);
+        capnp_ts_1.Struct.copyFrom(value, capnp_ts_1.Struct.getPointer(0, this));
+    }
     toString() { return "DataMessage_" + super.toString(); }
     which() { return capnp_ts_1.Struct.getUint16(0, this); }
 }
@@ -76,6 +96,7 @@ exports.DataMessage = DataMessage;
 DataMessage.FRAME = DataMessage_Which.FRAME;
 DataMessage.DATAGRAM = DataMessage_Which.DATAGRAM;
 DataMessage.LINK = DataMessage_Which.LINK;
+DataMessage.TX_TIME = DataMessage_Which.TX_TIME;
 DataMessage._capnp = { displayName: "DataMessage", id: "c54aeeae34271d91", size: new capnp_ts_1.ObjectSize(8, 1) };
 class Frame extends capnp_ts_1.Struct {
     adoptData(value) { capnp_ts_1.Struct.adopt(value, capnp_ts_1.Struct.getPointer(0, this)); }
@@ -105,10 +126,21 @@ class Datagram extends capnp_ts_1.Struct {
     setPeerPort(value) { capnp_ts_1.Struct.setUint16(0, value, this); }
     getRxTimeNs() { return capnp_ts_1.Struct.getUint64(8, this); }
     setRxTimeNs(value) { capnp_ts_1.Struct.setUint64(8, value, this); }
+    getSendTag() { return capnp_ts_1.Struct.getUint32(4, this); }
+    setSendTag(value) { capnp_ts_1.Struct.setUint32(4, value, this); }
     toString() { return "Datagram_" + super.toString(); }
 }
 exports.Datagram = Datagram;
 Datagram._capnp = { displayName: "Datagram", id: "e17443ee8aad3501", size: new capnp_ts_1.ObjectSize(16, 2) };
+class TxTime extends capnp_ts_1.Struct {
+    getSendTag() { return capnp_ts_1.Struct.getUint32(0, this); }
+    setSendTag(value) { capnp_ts_1.Struct.setUint32(0, value, this); }
+    getTxTimeNs() { return capnp_ts_1.Struct.getUint64(8, this); }
+    setTxTimeNs(value) { capnp_ts_1.Struct.setUint64(8, value, this); }
+    toString() { return "TxTime_" + super.toString(); }
+}
+exports.TxTime = TxTime;
+TxTime._capnp = { displayName: "TxTime", id: "907682ecd4d9a63f", size: new capnp_ts_1.ObjectSize(16, 0) };
 class LinkState extends capnp_ts_1.Struct {
     getUp() { return capnp_ts_1.Struct.getBit(0, this); }
     setUp(value) { capnp_ts_1.Struct.setBit(0, value, this); }

@@ -4,7 +4,8 @@
  * timestamps; frames and datagrams from the calf go out only if they pass its egress checks and
  * its rate limit. A calf that breaks the framing, or sends on a channel its service does not
  * have, is disconnected (the supervisor restarts it); a refused frame is counted and logged,
- * never fatal.
+ * never fatal. On a UDP channel with transmit timestamps, a datagram the calf tagged (sendTag)
+ * that went out is answered with its kernel transmit time (txTime) when the kernel reports it.
  */
 import type net from "node:net";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
@@ -19,13 +20,17 @@ export interface FrameSocket {
 /** The part of a UDP socket the relay needs (see @paddock/native's UdpSocket). */
 export interface DatagramSocket {
   onMessage(cb: (data: Buffer, peer: { address: string; port: number }, rxTimeNs: bigint) => void): void;
-  sendTo(data: Uint8Array, address: string, port: number): void;
+  /** Sends one datagram; returns its send id, which its transmit timestamp carries. */
+  sendTo(data: Uint8Array, address: string, port: number): number;
+  /** Transmit timestamps by send id (only called when the channel has txTimestamps). */
+  onTxTimestamp(cb: (sendId: number, txTimeNs: bigint) => void): void;
 }
 
 /** The channels of one calf: each with its socket and the check of what the calf sends on it. */
 export interface RelayChannels {
   readonly packet?: { readonly socket: FrameSocket; readonly check: EgressCheck };
-  readonly udp?: { readonly socket: DatagramSocket; readonly check: DatagramCheck };
+  /** `txTimestamps`: the socket was opened with them, so tagged datagrams get a txTime back. */
+  readonly udp?: { readonly socket: DatagramSocket; readonly check: DatagramCheck; readonly txTimestamps?: boolean };
 }
 
 /** Sustained sends per second and the burst above it; optionally a bound on bytes per second. */
@@ -51,6 +56,8 @@ export interface RelayStats {
   rejected: Record<string, number>;
   sendErrors: number;
   protocolViolations: number;
+  /** Transmit times reported to the calf for its tagged datagrams. */
+  txTimes: number;
 }
 
 /**
@@ -61,9 +68,16 @@ export interface RelayStats {
 export const DEFAULT_SEND_RATE: SendRate = { perSecond: 10, burst: 20 };
 /** Refusals are logged at most this often per calf, so a flood cannot flood the log. */
 const REJECT_LOG_INTERVAL_MS = 1000;
+/**
+ * Tagged sends awaiting their transmit timestamp. One normally arrives within a millisecond and
+ * frees its entry, but a datagram dropped before the driver (tc egress, a full qdisc) never gets
+ * one; the bound keeps those from piling up. Sends are rate-limited (tens per second), so 256 is
+ * many seconds of sends in flight; beyond it the oldest entry goes (its txTime is then not sent).
+ */
+export const MAX_PENDING_TX_TAGS = 256;
 
 export class DataPathRelay {
-  readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0 };
+  readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0, txTimes: 0 };
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
   private tokens: number;
   private byteTokens: number;
@@ -71,6 +85,8 @@ export class DataPathRelay {
   private lastRejectLog = Number.NEGATIVE_INFINITY;
   private suppressed = 0;
   private calf: net.Socket | undefined;
+  /** Send id → the calf's sendTag, oldest first (Map keeps insertion order). */
+  private readonly pendingTx = new Map<number, number>();
 
   constructor(
     private readonly name: string,
@@ -93,12 +109,24 @@ export class DataPathRelay {
       this.stats.toCalf++;
       this.write({ kind: "datagram", data, peerAddress: peer.address, peerPort: peer.port, rxTimeNs });
     });
+    if (channels.udp?.txTimestamps) {
+      channels.udp.socket.onTxTimestamp((sendId, txTimeNs) => {
+        const sendTag = this.pendingTx.get(sendId);
+        if (sendTag === undefined) return; // an untagged send, or one the bound dropped
+        this.pendingTx.delete(sendId);
+        if (!this.calf || this.calf.destroyed) return;
+        this.stats.txTimes++;
+        this.write({ kind: "txTime", sendTag, txTimeNs });
+      });
+    }
   }
 
   /** Connects (or, after a restart, reconnects) the calf's end of the data channel. */
   attach(calf: net.Socket): void {
     this.calf?.destroy();
     this.calf = calf;
+    // Tags belong to the calf that chose them: a restarted calf gets none of its predecessor's.
+    this.pendingTx.clear();
     const reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
     calf.on("data", (chunk: Buffer) => this.fromCalf(calf, reader, chunk));
     calf.on("error", () => {});
@@ -132,7 +160,11 @@ export class DataPathRelay {
         this.stats.fromCalf++;
         const udp = this.channels.udp;
         const peer = { address: v.peerAddress, port: v.peerPort };
-        this.egress(udp.check(v.data, peer), v.data.length, () => udp.socket.sendTo(v.data, peer.address, peer.port));
+        const sendTag = udp.txTimestamps ? (v.sendTag ?? 0) : 0;
+        this.egress(udp.check(v.data, peer), v.data.length, () => {
+          const sendId = udp.socket.sendTo(v.data, peer.address, peer.port);
+          if (sendTag !== 0) this.rememberTx(sendId, sendTag);
+        });
       } else {
         return this.violation(calf, "PADDOCK_E_PROTO_BAD_REQUEST", `this calf's service has no channel for a ${v.kind} message`);
       }
@@ -161,6 +193,12 @@ export class DataPathRelay {
       this.stats.sendErrors++;
       this.log.warn({ calf: this.name, err: (err as Error).message }, "could not send a frame");
     }
+  }
+
+  /** Remembers a tagged send until its transmit timestamp comes, within MAX_PENDING_TX_TAGS. */
+  private rememberTx(sendId: number, sendTag: number): void {
+    this.pendingTx.set(sendId, sendTag);
+    if (this.pendingTx.size > MAX_PENDING_TX_TAGS) this.pendingTx.delete(this.pendingTx.keys().next().value!);
   }
 
   /** Takes one send and `bytes` from the buckets; the refusal when either is empty. */

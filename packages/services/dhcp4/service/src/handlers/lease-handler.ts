@@ -60,6 +60,11 @@ export const DEFAULT_ROUTE_METRIC = 1024;
  */
 export const LIFETIME_SLACK_SECONDS = 2;
 
+/** RFC 791 §3.1: every IPv4 host must be able to receive a 576-byte datagram. */
+export const MIN_IPV4_MTU = 576;
+/** RFC 8200 §5: IPv6 needs links with an MTU of at least 1280; below it Linux removes the link's IPv6 addresses. */
+export const MIN_IPV6_MTU = 1280;
+
 /** File name of the lease handler's ownership record in the state directory. */
 export const LEASE_OWNERSHIP_FILE = "handler-lease.json";
 
@@ -170,7 +175,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         const lease = d.lease;
         const link = await step(HandlerErrorCode.LINK, this.name, "link", () => netlink().getLink(this.opts.link));
         await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts));
-        await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, lease.mtu, changes, conflicts));
+        const mtu = await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.usableMtu(netlink(), link, lease.mtu, conflicts));
+        await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts));
         await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, changes, conflicts));
         await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(renderResolvConf(lease, link.name), changes, conflicts));
       } else {
@@ -252,6 +258,28 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   }
 
   // ---- MTU --------------------------------------------------------------------------------------
+
+  /**
+   * The lease's MTU if it may be applied: never below 576 (RFC 791 §3.1: every IPv4 host must
+   * take a 576-byte datagram), and never below 1280 on a link with IPv6 addresses (RFC 8200 §5;
+   * the kernel would silently delete them, and they are not ours). Otherwise undefined, with the
+   * reason as a conflict: the link keeps (or gets back) its own MTU.
+   */
+  private async usableMtu(nl: RtnetlinkClient, link: Link, mtu: number | undefined, conflicts: string[]): Promise<number | undefined> {
+    if (mtu === undefined) return undefined;
+    if (mtu < MIN_IPV4_MTU) {
+      conflicts.push(`mtu ${mtu} for ${link.name} is below ${MIN_IPV4_MTU}, the least an IPv4 host must take: not applied`);
+      return undefined;
+    }
+    if (mtu < MIN_IPV6_MTU) {
+      const v6 = await nl.countIpv6Addresses(link.index);
+      if (v6 > 0) {
+        conflicts.push(`mtu ${mtu} for ${link.name} is below ${MIN_IPV6_MTU} and the link has IPv6 addresses, which the kernel would delete: not applied`);
+        return undefined;
+      }
+    }
+    return mtu;
+  }
 
   /** Sets the lease's MTU on `link`, recording the original; with none, restores the original. */
   private async applyMtu(nl: RtnetlinkClient, link: Link | null, mtu: number | undefined, changes: string[], conflicts: string[]): Promise<void> {

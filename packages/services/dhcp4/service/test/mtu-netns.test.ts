@@ -1,0 +1,83 @@
+// The lease handler's MTU rules on a real link (issue 13 B7): a lease's MTU below 1280 is not
+// applied on a link that has IPv6 addresses (the kernel would delete them, and they are not
+// ours), below 576 never; each refusal is a visible conflict, and the link keeps its own MTU.
+// Needs root (a network namespace); never skipped under CI=true.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { canCreateLabs, createLab, LAB_SKIP_REASON, type Lab, type Netns, type Veth } from "@paddock/testkit";
+import type { StoreView } from "@paddock/runtime";
+import { dhcp4Schema, LeaseHandler, desiredLease } from "../src/index.ts";
+import { KvStore } from "@paddock/kv";
+
+const calf = { role: "calf" as const, name: "calf:test" };
+const enc = new TextEncoder();
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe.skipIf(!canCreateLabs)(`lease MTU rules on a real link (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  let lab: Lab;
+  let ns: Netns;
+  let link: Veth;
+  let dir: string;
+
+  beforeAll(() => {
+    lab = createLab({ prefix: "pdkmtu" });
+    ns = lab.namespace("a", { ipv6: true });
+    const other = lab.namespace("b", { ipv6: true });
+    link = lab.veth(ns, other, {});
+    dir = mkdtempSync(path.join(tmpdir(), "paddock-mtu-"));
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Applies a lease with `mtu` through a store and the handler; returns the link's MTU and the conflicts. */
+  async function applyWithMtu(mtu: number, name: string): Promise<{ mtu: number; conflicts: readonly string[] }> {
+    const stateDir = path.join(dir, name);
+    const store = new KvStore({ schema: dhcp4Schema, stateDir });
+    try {
+      const r = await store.commit(calf, [
+        { path: ["ip"], value: enc.encode("10.77.0.5/24") },
+        { path: ["mtu"], value: enc.encode(String(mtu)) },
+      ]);
+      if (!r.ok) throw r.error;
+      const handler = new LeaseHandler({ link: link.a.name, stateDir, netnsPath: ns.path, log: quiet });
+      const view: StoreView = { parsed: store.parsed, values: store.values };
+      const report = await handler.apply(handler.desired(view, Date.now()), { log: quiet, now: Date.now });
+      const shown = lab.ipJson<Array<{ mtu: number }>>(ns, ["link", "show", "dev", link.a.name]);
+      return { mtu: shown[0]!.mtu, conflicts: report.conflicts ?? [] };
+    } finally {
+      await store.close();
+    }
+  }
+
+  it("applies an MTU of 1280 or more on a link with IPv6 addresses", async () => {
+    const r = await applyWithMtu(1400, "ok");
+    expect(r).toEqual({ mtu: 1400, conflicts: [] });
+  });
+
+  it("keeps the link's MTU when the lease's is below 1280 and the link has IPv6 addresses", async () => {
+    lab.ip(ns, ["-6", "addr", "add", "fd00:78::1/64", "dev", link.a.name, "nodad"]);
+    lab.ip(ns, ["link", "set", link.a.name, "mtu", "1500"]);
+    const r = await applyWithMtu(1000, "v6");
+    expect(r.mtu).toBe(1500);
+    expect(r.conflicts.join("\n")).toMatch(/mtu 1000 .* below 1280 and the link has IPv6 addresses/);
+    // The IPv6 address is still there.
+    expect(lab.exec(ns, ["ip", "-6", "addr", "show", "dev", link.a.name])).toContain("fd00:78::1/64");
+  });
+
+  it("never applies an MTU below 576", async () => {
+    lab.ip(ns, ["-6", "addr", "flush", "dev", link.a.name]);
+    lab.ip(ns, ["link", "set", link.a.name, "mtu", "1500"]);
+    const r = await applyWithMtu(500, "tiny");
+    expect(r.mtu).toBe(1500);
+    expect(r.conflicts.join("\n")).toMatch(/mtu 500 .* below 576/);
+  });
+
+  it("desiredLease carries the store's MTU as it was parsed", () => {
+    const parsed = new Map<string, unknown>([["/ip", { address: "10.0.0.5", prefixLength: 24, text: "10.0.0.5/24", network: { address: "10.0.0.0", prefixLength: 24, text: "10.0.0.0/24" } }], ["/mtu", 1000]]);
+    expect(desiredLease(parsed, Date.now()).lease?.mtu).toBe(1000);
+  });
+});
