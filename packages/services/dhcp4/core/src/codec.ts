@@ -37,6 +37,14 @@ const CHADDR_OFFSET = 28;
 const CHADDR_BYTES = 16;
 const OPTIONS_OFFSET = BOOTP_HEADER_BYTES + MAGIC_COOKIE.length;
 
+/**
+ * Options without which a message cannot even be classified or attributed: its type (53) and its
+ * server (54); option 52 (overload) decides where the others are. One of these that does not
+ * decode makes the whole message an error. Any other known option that does not decode is kept as
+ * `malformed` (the client drops it alone, docs/dhcp4-client.md).
+ */
+const MESSAGE_DEFINING_CODES: ReadonlySet<number> = new Set([OptionCode.OVERLOAD, OptionCode.MESSAGE_TYPE, OptionCode.SERVER_ID]);
+
 /** One option instance as it appears on the wire, before RFC 3396 concatenation. */
 interface RawOption {
   code: number;
@@ -85,7 +93,9 @@ function fieldText(bytes: Uint8Array, start: number, length: number): string {
  * Decodes a BOOTP/DHCP message (the UDP payload). Options in `file` and `sname` are read when
  * option 52 says so (RFC 2131 §4.1: options field, then file, then sname); instances of the same
  * code anywhere in those fields are concatenated in that order (RFC 3396 §7) and appear at the
- * position of the first one. Bytes after the end option are ignored (they are padding).
+ * position of the first one. Bytes after the end option are ignored (they are padding). A known
+ * option whose (concatenated) bytes do not fit its type becomes `malformed`, except 52, 53 and 54,
+ * which fail the message.
  */
 export function decodeDhcpMessage(input: Uint8Array): DhcpResult<DhcpMessage> {
   const bytes = plainBytes(input);
@@ -140,8 +150,9 @@ export function decodeDhcpMessage(input: Uint8Array): DhcpResult<DhcpMessage> {
     const list = parts.get(code) as Uint8Array[];
     const data = list.length === 1 ? (list[0] as Uint8Array) : concatBytes(list);
     const o = decodeOption(code, data);
-    if (!o.ok) return o;
-    options.push(o.value);
+    if (o.ok) options.push(o.value);
+    else if (MESSAGE_DEFINING_CODES.has(code)) return o;
+    else options.push({ kind: "malformed", code, data: data.slice(), error: o.error });
   }
 
   const hlen = bytes[2] as number;

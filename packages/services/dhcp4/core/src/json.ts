@@ -51,8 +51,9 @@ export interface DhcpErrorJson {
 /**
  * The JSON value of an option: addresses as dotted-quad strings (arrays for list options), times
  * and sizes as numbers, text as strings, 53 a number, 55 an array of numbers, 52 a number, 80
- * `true`, 81 an object, 119 an array of names, 121 an array of routes; opaque data (60, 61, 145
- * and every code without a type here) lowercase hex without separators.
+ * `true`, 81 an object, 119 an array of names, 121 an array of routes; opaque data (60, 61, 145,
+ * every code without a type here, and a known option whose bytes do not fit its type) lowercase
+ * hex without separators.
  */
 export function optionToJson(option: DhcpOption): DhcpOptionJson {
   switch (option.kind) {
@@ -100,6 +101,7 @@ export function optionToJson(option: DhcpOption): DhcpOptionJson {
     case "clientId":
     case "forcerenewNonce":
     case "unknown":
+    case "malformed":
       return toHex(option.data);
   }
 }

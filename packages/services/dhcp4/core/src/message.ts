@@ -6,6 +6,8 @@
  * in a capture or a config file. Only the codec builds them from bytes, so they are always valid.
  */
 
+import type { DhcpError } from "./result.ts";
+
 /** A dotted-quad IPv4 address made by the codec, e.g. "10.0.0.1". */
 export type Ipv4 = string;
 
@@ -35,7 +37,10 @@ export interface ClasslessRoute {
 
 /**
  * One decoded option. Known codes get their own variant; everything else is kept, not dropped,
- * as `unknown` with its raw bytes (after RFC 3396 concatenation of split instances).
+ * as `unknown` with its raw bytes (after RFC 3396 concatenation of split instances). A known code
+ * whose bytes do not fit its type (a 3-byte subnet mask, a looping option 119 pointer) is kept as
+ * `malformed`, with its bytes and why it did not decode: the client drops it alone, not the whole
+ * message (docs/dhcp4-client.md, "Malformed options").
  */
 export type DhcpOption =
   | { kind: "subnetMask"; code: 1; mask: Ipv4 }
@@ -65,7 +70,8 @@ export type DhcpOption =
   | { kind: "domainSearch"; code: 119; names: string[] }
   | { kind: "classlessRoutes"; code: 121; routes: ClasslessRoute[] }
   | { kind: "forcerenewNonce"; code: 145; data: Uint8Array }
-  | { kind: "unknown"; code: number; data: Uint8Array };
+  | { kind: "unknown"; code: number; data: Uint8Array }
+  | { kind: "malformed"; code: number; data: Uint8Array; error: DhcpError };
 
 /** A BOOTP/DHCP message (RFC 2131 §2, figure 1). */
 export interface DhcpMessage {

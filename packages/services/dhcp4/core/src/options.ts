@@ -306,6 +306,7 @@ export function encodeOption(option: DhcpOption): DhcpResult<{ code: number; dat
     case "clientId":
     case "forcerenewNonce":
     case "unknown":
+    case "malformed":
       return done(ok(option.data));
     case "rapidCommit":
       return done(ok(new Uint8Array(0)));

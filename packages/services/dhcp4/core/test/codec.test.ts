@@ -59,6 +59,17 @@ function fixIpChecksum(f: Uint8Array): Uint8Array {
 
 const code = (r: DhcpResult<unknown>) => (r.ok ? "ok" : r.error.code);
 
+/**
+ * The error of the one malformed option in a message that decodes: an optional option that does
+ * not fit its type is kept as `malformed` (the message still decodes), carrying the codec's error.
+ */
+function malformedIn(payload: Uint8Array): DhcpResult<unknown> {
+  const m = decodeDhcpMessage(payload);
+  if (!m.ok) return m;
+  const bad = m.value.options.find((o) => o.kind === "malformed");
+  return bad?.kind === "malformed" ? { ok: false, error: bad.error } : { ok: true, value: m.value };
+}
+
 describe("each error code has an input that produces it", () => {
   const table: [string, () => DhcpResult<unknown>, string][] = [
     ["payload shorter than the BOOTP header", () => decodeDhcpMessage(new Uint8Array(100)), DhcpErrorCode.TRUNCATED],
@@ -79,20 +90,20 @@ describe("each error code has an input that produces it", () => {
     ["BOOTP message ending before the cookie", () => decodeDhcpMessage(new Uint8Array(238)), DhcpErrorCode.BAD_COOKIE],
     ["option length past the end", () => decodeDhcpMessage(payloadWith([53, 1, 1, 12, 10, 0x61])), DhcpErrorCode.OPTION_OVERRUN],
     ["option code without a length byte", () => decodeDhcpMessage(payloadWith([53, 1, 1, 12])), DhcpErrorCode.OPTION_OVERRUN],
-    ["subnet mask of 3 bytes", () => decodeDhcpMessage(payloadWith([1, 3, 255, 255, 255, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
-    ["router list of 5 bytes", () => decodeDhcpMessage(payloadWith([3, 5, 10, 0, 0, 1, 2, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
-    ["rapid commit with a value", () => decodeDhcpMessage(payloadWith([80, 1, 0, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
+    ["subnet mask of 3 bytes", () => malformedIn(payloadWith([1, 3, 255, 255, 255, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
+    ["router list of 5 bytes", () => malformedIn(payloadWith([3, 5, 10, 0, 0, 1, 2, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
+    ["rapid commit with a value", () => malformedIn(payloadWith([80, 1, 0, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
     ["message type twice (concatenated to 2 bytes, RFC 3396)", () => decodeDhcpMessage(payloadWith([53, 1, 1, 53, 1, 3, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
-    ["client FQDN of 2 bytes", () => decodeDhcpMessage(payloadWith([81, 2, 0, 0, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
+    ["client FQDN of 2 bytes", () => malformedIn(payloadWith([81, 2, 0, 0, 255])), DhcpErrorCode.BAD_OPTION_LENGTH],
     ["overload value 4", () => decodeDhcpMessage(payloadWith([52, 1, 4, 255])), DhcpErrorCode.BAD_OVERLOAD],
-    ["option 119 pointer forward", () => decodeDhcpMessage(payloadWith([119, 4, 0xc0, 2, 1, 0x61, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
-    ["option 119 pointer to itself", () => decodeDhcpMessage(payloadWith([119, 2, 0xc0, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
-    ["option 119 loop through an earlier label", () => decodeDhcpMessage(payloadWith([119, 4, 1, 0x61, 0xc0, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
-    ["option 119 label type 0x40", () => decodeDhcpMessage(payloadWith([119, 2, 0x41, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
-    ["option 119 name without its root label", () => decodeDhcpMessage(payloadWith([119, 2, 1, 0x61, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
-    ["option 81 wire name with a compression pointer", () => decodeDhcpMessage(payloadWith([81, 5, 4, 0, 0, 0xc0, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
-    ["option 121 width 33", () => decodeDhcpMessage(payloadWith([121, 9, 33, 10, 0, 0, 0, 10, 0, 0, 1, 255])), DhcpErrorCode.BAD_CLASSLESS_ROUTE],
-    ["option 121 route cut short", () => decodeDhcpMessage(payloadWith([121, 4, 8, 10, 0, 0, 255])), DhcpErrorCode.BAD_CLASSLESS_ROUTE],
+    ["option 119 pointer forward", () => malformedIn(payloadWith([119, 4, 0xc0, 2, 1, 0x61, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
+    ["option 119 pointer to itself", () => malformedIn(payloadWith([119, 2, 0xc0, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
+    ["option 119 loop through an earlier label", () => malformedIn(payloadWith([119, 4, 1, 0x61, 0xc0, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
+    ["option 119 label type 0x40", () => malformedIn(payloadWith([119, 2, 0x41, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
+    ["option 119 name without its root label", () => malformedIn(payloadWith([119, 2, 1, 0x61, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
+    ["option 81 wire name with a compression pointer", () => malformedIn(payloadWith([81, 5, 4, 0, 0, 0xc0, 0, 255])), DhcpErrorCode.BAD_DOMAIN_NAME],
+    ["option 121 width 33", () => malformedIn(payloadWith([121, 9, 33, 10, 0, 0, 0, 10, 0, 0, 1, 255])), DhcpErrorCode.BAD_CLASSLESS_ROUTE],
+    ["option 121 route cut short", () => malformedIn(payloadWith([121, 4, 8, 10, 0, 0, 255])), DhcpErrorCode.BAD_CLASSLESS_ROUTE],
     ["encoding an address that is not one", () => encodeDhcpMessage({ ...base(), ciaddr: "10.0.0.256" }), DhcpErrorCode.UNENCODABLE],
     ["encoding a negative xid", () => encodeDhcpMessage({ ...base(), xid: -1 }), DhcpErrorCode.UNENCODABLE],
     ["encoding one code twice", () => encodeDhcpMessage(base([{ kind: "messageType", code: 53, type: 1 }, { kind: "messageType", code: 53, type: 3 }])), DhcpErrorCode.UNENCODABLE],
