@@ -10,6 +10,7 @@ import type { CalfContext } from "@paddock/calf";
 import {
   decodeDhcpFrame,
   encodeDhcpFrame,
+  isFrameForAnotherExchange,
   step,
   type ClientAction,
   type ClientEvent,
@@ -27,6 +28,7 @@ export interface DhcpRuntimeOptions {
 export class DhcpCalfRuntime {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
+  private foreign = 0;
 
   constructor(
     private readonly ctx: CalfContext,
@@ -39,10 +41,22 @@ export class DhcpCalfRuntime {
     return this.state;
   }
 
+  /** Replies dropped unparsed because their xid or chaddr is another exchange's (for tests and metrics). */
+  get foreignRepliesDropped(): number {
+    return this.foreign;
+  }
+
   /** Wires frames, link changes and the stop signal to the client. */
   start(initial: ClientAction[]): void {
     this.enqueue(initial);
     this.ctx.data.onFrame((frame, rxTimeNs, info) => {
+      // Other clients' broadcast OFFERs and ACKs reach every client on the link; the core would
+      // ignore them (xid and chaddr, RFC 2131 §4.4.1) after a full decode. Two fixed-offset reads
+      // drop them first, so a reply storm costs a bound client next to nothing.
+      if (isFrameForAnotherExchange(frame, this.state.xid, this.opts.mac)) {
+        this.foreign++;
+        return;
+      }
       const decoded = decodeDhcpFrame(frame, { udpChecksumPending: info.checksumPending });
       if (!decoded.ok) {
         // Bad network input is logged at debug level and dropped (invariant 7).

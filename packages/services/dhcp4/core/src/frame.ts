@@ -16,6 +16,7 @@ import {
   plainBytes,
   putU16,
   u16At,
+  u32At,
 } from "./bytes.ts";
 import { decodeDhcpMessage, encodeDhcpMessage } from "./codec.ts";
 import type { DhcpMessage, DhcpPacketInfo } from "./message.ts";
@@ -179,6 +180,29 @@ export function isDhcpIpv4Candidate(packet: Uint8Array): boolean {
 export function isDhcpFrameCandidate(frame: Uint8Array): boolean {
   const at = ethernetPayload(frame);
   return at.ok && isDhcpIpv4Candidate(frame.subarray(at.value));
+}
+
+/** Offsets inside the BOOTP message (RFC 2131 §2, figure 1). */
+const BOOTP_XID_OFFSET = 4;
+const BOOTP_CHADDR_OFFSET = 28;
+
+/**
+ * Whether an Ethernet frame surely answers another client's exchange: its BOOTP xid is not `xid`
+ * or its chaddr does not begin with `mac`, read at fixed offsets (after VLAN tags and the IPv4
+ * header length) without decoding anything else. False whenever the frame is too short or not
+ * IPv4 to tell: the full decoder then judges it. A bound client uses this to drop the broadcast
+ * OFFERs and ACKs of other clients' exchanges before paying for a decode (issue 13 C7).
+ */
+export function isFrameForAnotherExchange(frame: Uint8Array, xid: number, mac: Uint8Array): boolean {
+  const at = ethernetPayload(frame);
+  if (!at.ok || frame.length < at.value + IPV4_MIN_HEADER_BYTES) return false;
+  const ihl = ((frame[at.value] as number) & 0x0f) * 4;
+  if (ihl < IPV4_MIN_HEADER_BYTES) return false;
+  const bootp = at.value + ihl + UDP_HEADER_BYTES;
+  if (frame.length < bootp + BOOTP_CHADDR_OFFSET + mac.length) return false;
+  if (u32At(frame, bootp + BOOTP_XID_OFFSET) !== xid >>> 0) return true;
+  for (let i = 0; i < mac.length; i++) if (frame[bootp + BOOTP_CHADDR_OFFSET + i] !== mac[i]) return true;
+  return false;
 }
 
 /** Link and network addressing for {@link encodeDhcpFrame}. */

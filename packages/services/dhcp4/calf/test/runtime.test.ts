@@ -1,0 +1,78 @@
+/**
+ * The calf runtime's cheap pre-filter (issue 13 C7): replies of other clients' exchanges (another
+ * xid or chaddr) are dropped from fixed offsets, before the frame is decoded or the core stepped.
+ */
+import type { CalfContext } from "@paddock/calf";
+import { BOOTREPLY, MessageType, createClient, encodeDhcpFrame, type DhcpMessage } from "@paddock/dhcp4";
+import { describe, expect, it } from "vitest";
+import { DhcpCalfRuntime } from "../src/runtime.ts";
+
+const MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x20, 0x30);
+const OTHER_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x99, 0x99, 0x99);
+const SERVER_MAC = Uint8Array.of(0x02, 0, 0, 0, 0, 1);
+const T0 = 1_700_000_000_000;
+
+function fakeContext() {
+  let onFrame: ((frame: Uint8Array, rxTimeNs: bigint, info: { checksumPending: boolean }) => void) | undefined;
+  const logs: string[] = [];
+  const log = (level: string) => (_fields: unknown, message: string) => logs.push(`${level}: ${message}`);
+  const ctx = {
+    now: () => T0,
+    data: {
+      onFrame: (cb: typeof onFrame) => (onFrame = cb),
+      onLink: () => {},
+      sendFrame: () => {},
+      flush: async () => {},
+    },
+    kv: { commit: async () => {} },
+    timers: { set: () => {}, cancel: () => {} },
+    log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+  } as unknown as CalfContext;
+  return { ctx, logs, deliver: (frame: Uint8Array) => onFrame?.(frame, BigInt(T0) * 1_000_000n, { checksumPending: false }) };
+}
+
+function offerFrame(xid: number, chaddr: Uint8Array): Uint8Array {
+  const m: DhcpMessage = {
+    op: BOOTREPLY, htype: 1, hlen: 6, hops: 0, xid, secs: 0, flags: 0,
+    ciaddr: "0.0.0.0", yiaddr: "10.0.0.5", siaddr: "0.0.0.0", giaddr: "0.0.0.0",
+    chaddr: chaddr.slice(), sname: "", file: "",
+    options: [
+      { kind: "messageType", code: 53, type: MessageType.OFFER },
+      { kind: "serverId", code: 54, address: "10.0.0.1" },
+      { kind: "leaseTime", code: 51, seconds: 3600 },
+    ],
+  };
+  const f = encodeDhcpFrame(m, { srcMac: SERVER_MAC, dstMac: new Uint8Array(6).fill(0xff), srcIp: "10.0.0.1", dstIp: "255.255.255.255", srcPort: 67, dstPort: 68 });
+  if (!f.ok) throw new Error(f.error.detail);
+  return f.value;
+}
+
+describe("DhcpCalfRuntime pre-filter", () => {
+  it("drops another exchange's replies unparsed and passes ours to the core", async () => {
+    const { ctx, logs, deliver } = fakeContext();
+    const created = createClient({ mac: MAC, random: () => 0.25, offerWindowMs: 0 }, T0);
+    if (!created.ok) throw new Error(created.error.detail);
+    const runtime = new DhcpCalfRuntime(ctx, created.state, { mac: MAC });
+    runtime.start(created.actions);
+    const xid = runtime.current.xid;
+
+    deliver(offerFrame((xid + 1) >>> 0, MAC)); // another exchange's xid
+    deliver(offerFrame(xid, OTHER_MAC)); // another client's chaddr
+    await runtime.stop(false);
+    expect(runtime.foreignRepliesDropped).toBe(2);
+    expect(logs.filter((l) => l.includes("ignored"))).toEqual([]);
+    expect(runtime.current.name).toBe("STOPPED");
+  });
+
+  it("an offer for our exchange still reaches the core", async () => {
+    const { ctx, deliver } = fakeContext();
+    const created = createClient({ mac: MAC, random: () => 0.25, offerWindowMs: 0 }, T0);
+    if (!created.ok) throw new Error(created.error.detail);
+    const runtime = new DhcpCalfRuntime(ctx, created.state, { mac: MAC });
+    runtime.start(created.actions);
+    deliver(offerFrame(runtime.current.xid, MAC));
+    expect(runtime.foreignRepliesDropped).toBe(0);
+    expect(runtime.current.name).toBe("REQUESTING");
+    await runtime.stop(false);
+  });
+});
