@@ -40,7 +40,8 @@ describe("lease → KV keys", () => {
   it("publishes /ip from the mask, /32 without one or with a non-contiguous one", () => {
     expect(keys([{ kind: "subnetMask", code: 1, mask: "255.255.255.0" }])["/ip"]).toBe("10.0.0.5/24");
     expect(keys([{ kind: "subnetMask", code: 1, mask: "255.255.255.252" }])["/ip"]).toBe("10.0.0.5/30");
-    expect(keys([{ kind: "subnetMask", code: 1, mask: "0.0.0.0" }])["/ip"]).toBe("10.0.0.5/0");
+    // A /0 would put everything on-link, and the store refuses it (issue 13 C1): /32 instead.
+    expect(keys([{ kind: "subnetMask", code: 1, mask: "0.0.0.0" }])["/ip"]).toBe("10.0.0.5/32");
     expect(keys([])["/ip"]).toBe("10.0.0.5/32");
     expect(keys([{ kind: "subnetMask", code: 1, mask: "255.0.255.0" }])["/ip"]).toBe("10.0.0.5/32");
     expect(maskToPrefix("255.255.255.255")).toBe(32);

@@ -5,7 +5,7 @@
  */
 
 import type { ClasslessRoute, DhcpMessage, DhcpOption, Ipv4 } from "../message.ts";
-import { isCidr, isIpv4, isUnicastHost, maskToPrefix, normaliseDomainName } from "./addr.ts";
+import { ipv4ToNumber, isCidr, isIpv4, isUnicastHost, maskToPrefix, normaliseDomainName } from "./addr.ts";
 
 /** RFC 2132 §9.2: 0xffffffff seconds means the lease never expires. */
 export const INFINITE_LEASE = 0xffffffff;
@@ -22,6 +22,12 @@ export const MAX_NTP_SERVERS = 8;
 export const MAX_ROUTES = 64;
 /** glibc before 2.26 used at most 6 search domains; more only slows every lookup down. */
 export const MAX_SEARCH_DOMAINS = 6;
+/**
+ * glibc's resolv.conf `search` line holds 256 bytes (the store's `/search` limit): names are
+ * dropped from the end until the space-separated list fits, rather than publish a value the store
+ * refuses (which would leave the lease without its keys).
+ */
+export const MAX_SEARCH_BYTES = 256;
 /** A persisted lease with every list full stays well under this; anything larger is not ours. */
 export const MAX_PERSISTED_LEASE_BYTES = 8192;
 /** Version of the persisted format; a different one is ignored (→ INIT), never guessed at. */
@@ -38,7 +44,7 @@ export interface PersistedLease {
   mac: string;
   /** yiaddr of the ACK. */
   address: Ipv4;
-  /** From option 1; 32 when the server sent no (or a non-contiguous) mask. */
+  /** From option 1 (1–32); 32 when the server sent no, a malformed, a non-contiguous or an all-zero mask. */
   prefix: number;
   /** Option 54: where renewals and RELEASE go (§4.4.5, §4.4.6). */
   serverId: Ipv4;
@@ -98,8 +104,35 @@ export function findOption<K extends DhcpOption["kind"]>(
   return undefined;
 }
 
-/** Why an ACK could not become a lease. */
-export type LeaseRejection = "BAD_YIADDR" | "NO_LEASE_TIME";
+/**
+ * Why an ACK could not become a lease: an unusable yiaddr; no (or a malformed) lease time; a
+ * yiaddr that is its subnet's network or broadcast address under the server's mask; a yiaddr
+ * equal to the server's own address. Each is something the lease cannot do without.
+ */
+export type LeaseRejection = "BAD_YIADDR" | "NO_LEASE_TIME" | "BAD_LEASE_TIME" | "NOT_A_HOST_IN_SUBNET" | "SERVER_ADDRESS";
+
+/**
+ * Route destinations a DHCP server has no business installing (RFC 1122 §3.2.1.3, RFC 5771):
+ * inside 0.0.0.0/8 (except the default route itself), 127.0.0.0/8 (loopback), 224.0.0.0/4
+ * (multicast) and 240.0.0.0/4 (reserved, broadcast). A route to them is dropped, not the lease.
+ */
+export function isForbiddenRouteDestination(destination: string): boolean {
+  if (destination === "0.0.0.0/0") return false;
+  const slash = destination.indexOf("/");
+  const n = ipv4ToNumber(destination.slice(0, slash));
+  if (n === undefined) return true;
+  const first = n >>> 24;
+  return first === 0 || first === 127 || first >= 224;
+}
+
+/** Whether `address` is the network or broadcast address of its /`prefix` subnet (prefixes up to 30: /31 and /32 have neither, RFC 3021). */
+export function isNetworkOrBroadcast(address: string, prefix: number): boolean {
+  const n = ipv4ToNumber(address);
+  if (n === undefined || prefix > 30 || prefix < 1) return false;
+  const hostMask = 0xffffffff >>> prefix;
+  const host = (n & hostMask) >>> 0;
+  return host === 0 || host === hostMask;
+}
 
 /** A lease built from an ACK, plus remarks worth a log line (clamped lease, ignored T1/T2, …). */
 export interface AckLease {
@@ -107,14 +140,17 @@ export interface AckLease {
   notes: string[];
 }
 
-function unicastList(addresses: readonly Ipv4[], max: number): Ipv4[] {
+function unicastList(addresses: readonly Ipv4[], max: number, exclude?: Ipv4): Ipv4[] {
   const out: Ipv4[] = [];
   for (const a of addresses) {
     if (out.length >= max) break;
-    if (isUnicastHost(a) && !out.includes(a)) out.push(a);
+    if (isUnicastHost(a) && a !== exclude && !out.includes(a)) out.push(a);
   }
   return out;
 }
+
+/** Option codes whose malformed form leaves the lease without what it needs: it is refused. */
+const ESSENTIAL_OPTION_CODES: ReadonlySet<number> = new Set([51]);
 
 /**
  * Turns an ACK into a lease. `fallbackLeaseSeconds` (the offer's or the previous lease's time)
@@ -123,11 +159,19 @@ function unicastList(addresses: readonly Ipv4[], max: number): Ipv4[] {
 export function leaseFromAck(
   ack: DhcpMessage,
   opts: { mac: string; serverId: Ipv4; serverMac: string; acquiredAt: number; fallbackLeaseSeconds: number | undefined; minLeaseSeconds?: number },
-): { ok: true; value: AckLease } | { ok: false; reason: LeaseRejection } {
-  if (!isUnicastHost(ack.yiaddr)) return { ok: false, reason: "BAD_YIADDR" };
+): { ok: true; value: AckLease } | { ok: false; reason: LeaseRejection; detail: string } {
+  const refuse = (reason: LeaseRejection, detail: string) => ({ ok: false as const, reason, detail });
+  if (!isUnicastHost(ack.yiaddr)) return refuse("BAD_YIADDR", `unusable yiaddr ${ack.yiaddr}`);
+  if (ack.yiaddr === opts.serverId) return refuse("SERVER_ADDRESS", `yiaddr ${ack.yiaddr} is the server's own address`);
   const notes: string[] = [];
+  // One malformed optional option is dropped alone (and said so); an essential one refuses the ACK.
+  for (const o of ack.options) {
+    if (o.kind !== "malformed") continue;
+    if (ESSENTIAL_OPTION_CODES.has(o.code)) return refuse("BAD_LEASE_TIME", `malformed option ${o.code} (${o.error.detail})`);
+    notes.push(`malformed option ${o.code} ignored (${o.error.detail})`);
+  }
   let leaseSeconds = findOption(ack, "leaseTime")?.seconds ?? opts.fallbackLeaseSeconds;
-  if (leaseSeconds === undefined) return { ok: false, reason: "NO_LEASE_TIME" };
+  if (leaseSeconds === undefined) return refuse("NO_LEASE_TIME", "no lease time");
   const minLease = opts.minLeaseSeconds ?? MIN_LEASE_SECONDS;
   if (leaseSeconds < minLease) {
     notes.push(`lease of ${leaseSeconds} s stretched to ${minLease} s`);
@@ -155,7 +199,12 @@ export function leaseFromAck(
   if (maskOpt !== undefined) {
     const p = maskToPrefix(maskOpt.mask);
     if (p === undefined) notes.push(`non-contiguous subnet mask ${maskOpt.mask} ignored: using /32`);
+    // A /0 would put the whole Internet on-link (and the store refuses it as /ip).
+    else if (p === 0) notes.push(`subnet mask ${maskOpt.mask} ignored: using /32`);
     else prefix = p;
+  }
+  if (isNetworkOrBroadcast(ack.yiaddr, prefix)) {
+    return refuse("NOT_A_HOST_IN_SUBNET", `yiaddr ${ack.yiaddr} is the network or broadcast address of its /${prefix} subnet`);
   }
   const classless = findOption(ack, "classlessRoutes");
   let classlessRoutes: ClasslessRoute[] | null = null;
@@ -163,9 +212,16 @@ export function leaseFromAck(
     classlessRoutes = [];
     for (const r of classless.routes) {
       if (classlessRoutes.length >= MAX_ROUTES) break;
-      if (isCidr(r.destination) && isIpv4(r.router) && (r.router === "0.0.0.0" || isUnicastHost(r.router))) {
-        classlessRoutes.push({ destination: r.destination, router: r.router });
+      if (!isCidr(r.destination) || !isIpv4(r.router) || !(r.router === "0.0.0.0" || isUnicastHost(r.router))) continue;
+      if (isForbiddenRouteDestination(r.destination)) {
+        notes.push(`route to ${r.destination} via ${r.router} dropped: not a destination a server may route`);
+        continue;
       }
+      if (r.router === ack.yiaddr) {
+        notes.push(`route to ${r.destination} dropped: its router is the leased address`);
+        continue;
+      }
+      classlessRoutes.push({ destination: r.destination, router: r.router });
     }
   }
   const mtuOpt = findOption(ack, "mtu")?.mtu;
@@ -177,10 +233,20 @@ export function leaseFromAck(
   const usableHostname = hostname !== undefined && hostname.length <= MAX_ASSIGNED_HOSTNAME_BYTES ? hostname : undefined;
   if (hostOpt !== undefined && usableHostname === undefined) notes.push("unusable host name ignored");
   const search: string[] = [];
+  let searchBytes = -1;
   for (const n of findOption(ack, "domainSearch")?.names ?? []) {
     const name = normaliseDomainName(n);
-    if (name !== undefined && !search.includes(name) && search.length < MAX_SEARCH_DOMAINS) search.push(name);
+    if (name === undefined || search.includes(name) || search.length >= MAX_SEARCH_DOMAINS) continue;
+    // The names are ASCII (normaliseDomainName), so characters are bytes; +1 for the separator.
+    if (searchBytes + 1 + name.length > MAX_SEARCH_BYTES) {
+      notes.push(`search domain ${name} dropped: the list would exceed ${MAX_SEARCH_BYTES} bytes`);
+      continue;
+    }
+    searchBytes += 1 + name.length;
+    search.push(name);
   }
+  const offeredRouters = findOption(ack, "routers")?.addresses ?? [];
+  if (offeredRouters.includes(ack.yiaddr)) notes.push(`router ${ack.yiaddr} dropped: it is the leased address`);
   return {
     ok: true,
     value: {
@@ -196,7 +262,7 @@ export function leaseFromAck(
         leaseSeconds,
         renewMs,
         rebindMs,
-        routers: unicastList(findOption(ack, "routers")?.addresses ?? [], MAX_ROUTES),
+        routers: unicastList(offeredRouters, MAX_ROUTES, ack.yiaddr),
         classlessRoutes,
         dns: unicastList(findOption(ack, "dnsServers")?.addresses ?? [], MAX_NAMESERVERS),
         domain,
@@ -266,8 +332,8 @@ export function validatePersistedLease(value: unknown): PersistedLeaseError | un
   if (o.v !== PERSISTED_LEASE_VERSION) return bad("v: unsupported version");
   if (typeof o.mac !== "string" || !MAC_TEXT.test(o.mac)) return bad("mac");
   if (!isIpv4(o.address) || !isUnicastHost(o.address)) return bad("address");
-  if (!isInt(o.prefix, 0, 32)) return bad("prefix");
-  if (!isIpv4(o.serverId)) return bad("serverId");
+  if (!isInt(o.prefix, 1, 32)) return bad("prefix");
+  if (!isIpv4(o.serverId) || !isUnicastHost(o.serverId)) return bad("serverId");
   if (typeof o.serverMac !== "string" || (o.serverMac !== "" && !MAC_TEXT.test(o.serverMac))) return bad("serverMac");
   if (!isInt(o.acquiredAt, 0, Number.MAX_SAFE_INTEGER)) return bad("acquiredAt");
   // A lease shorter than MIN_LEASE_SECONDS exists only under a test configuration (minLeaseSeconds).
@@ -285,6 +351,7 @@ export function validatePersistedLease(value: unknown): PersistedLeaseError | un
       if (typeof r !== "object" || r === null) return bad("classlessRoutes");
       const route = r as Record<string, unknown>;
       if (Object.keys(route).length !== 2 || !isCidr(route.destination) || !isIpv4(route.router)) return bad("classlessRoutes");
+      if (isForbiddenRouteDestination(route.destination as string)) return bad("classlessRoutes");
       if (route.router !== "0.0.0.0" && !isUnicastHost(route.router)) return bad("classlessRoutes");
     }
   }
@@ -293,6 +360,7 @@ export function validatePersistedLease(value: unknown): PersistedLeaseError | un
   if (
     !Array.isArray(o.search) ||
     o.search.length > MAX_SEARCH_DOMAINS ||
+    o.search.join(" ").length > MAX_SEARCH_BYTES ||
     !o.search.every((n) => typeof n === "string" && normaliseDomainName(n) === n)
   ) {
     return bad("search");

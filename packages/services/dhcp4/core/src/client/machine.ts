@@ -107,7 +107,11 @@ export interface Offer {
  * 11. **Replies are filtered harder than the figure says**: besides xid and chaddr (§4.4.1), a
  *    client identifier echoed by the server must be ours (RFC 6842 §3), and in REQUESTING and
  *    RENEWING an ACK/NAK naming another server id is ignored. FORCERENEW (RFC 3203) is ignored:
- *    without RFC 6704 authentication it lets anyone on the link trigger renewals.
+ *    without RFC 6704 authentication it lets anyone on the link trigger renewals. An ACK is
+ *    bound only with a unicast server id, and only when its lease is sound: a yiaddr that is the
+ *    server's own address or its subnet's network/broadcast address refuses it; malformed or
+ *    hostile optional options (routes to loopback/multicast, a router equal to the lease) are
+ *    dropped alone (docs/dhcp4-client.md, "What a server cannot make the client publish").
  * 12. **A renewal ACK with a different yiaddr** is taken as a new lease (keys re-published by diff).
  * 13. **Timer events** for a timer that is not armed are ignored (late or duplicate); one that
  *    arrives before its time is re-armed rather than acted on.
@@ -365,7 +369,9 @@ function requestMessage(tx: Tx): { message: DhcpMessage; to: "broadcast" | Ipv4;
   // RENEWING (unicast to the server) and REBINDING (broadcast): ciaddr set, no 50, no 54.
   const m = baseMessage(tx, MessageType.REQUEST, address, s.xid, secs);
   m.options.push(...parameterOptions(s.config));
-  if (s.name === "RENEWING" && lease !== undefined) {
+  // A lease never holds a non-unicast server id (bind and the persisted-lease check refuse one);
+  // should one slip through, the renewal is broadcast rather than unicast to it.
+  if (s.name === "RENEWING" && lease !== undefined && isUnicastHost(lease.serverId)) {
     const mac = macFromText(lease.serverMac);
     return mac === undefined ? { message: m, to: lease.serverId } : { message: m, to: lease.serverId, nextHopMac: mac };
   }
@@ -505,6 +511,13 @@ const TYPE_NAMES: Record<number, string> = {
 /** Accepts an ACK: the lease is published (only what changed) and the lease timers armed. */
 function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fallbackLeaseSeconds: number | undefined): void {
   const s = tx.s;
+  // Renewals are unicast to the server id and RELEASE names it (§4.4.5, §4.4.6): an ACK that
+  // names no unicast server (54 = 0.0.0.0, a broadcast or multicast address) is not bound, in
+  // whichever state it arrives (REBINDING, REBOOTING and rapid commit have no offer to compare with).
+  if (!isUnicastHost(serverId)) {
+    tx.log("warn", `ACK from ${info.srcIp} ignored: server identifier ${serverId} is not a unicast address`);
+    return;
+  }
   const built = leaseFromAck(ack, {
     mac: macToText(s.config.mac),
     serverId,
@@ -514,7 +527,7 @@ function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fa
     minLeaseSeconds: s.config.minLeaseSeconds,
   });
   if (!built.ok) {
-    tx.log("warn", `ACK from ${serverId} ignored: ${built.reason === "BAD_YIADDR" ? `unusable yiaddr ${ack.yiaddr}` : "no lease time"}`);
+    tx.log("warn", `ACK from ${serverId} ignored: ${built.detail}`);
     return;
   }
   for (const note of built.value.notes) tx.log("warn", `ACK from ${serverId}: ${note}`);
@@ -766,7 +779,8 @@ function onStop(tx: Tx, release: boolean): void {
       // §4.4.6: RELEASE names the lease by ciaddr and the server by 54, unicast to it.
       const m = baseMessage(tx, MessageType.RELEASE, lease.address, newXid(s.config), 0);
       m.options.push({ kind: "serverId", code: 54, address: lease.serverId });
-      tx.send(m, lease.serverId, macFromText(lease.serverMac));
+      if (isUnicastHost(lease.serverId)) tx.send(m, lease.serverId, macFromText(lease.serverMac));
+      else tx.send(m, "broadcast");
     }
     tx.publish(undefined);
     s.lease = undefined;
