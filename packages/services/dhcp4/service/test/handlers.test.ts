@@ -85,6 +85,38 @@ function recordingLogger(): HandlerLogger & { lines: { level: string; obj: objec
   return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+describe("routes no lease may install (issue 13 B6)", () => {
+  it("refuses routes to loopback, multicast, reserved and 0.0.0.0/8, and routers equal to the leased address", () => {
+    const d = desiredLease(parsedStore({
+      "/ip": "10.0.0.5/24",
+      "/gateway": "10.0.0.5",
+      "/route/001": "127.0.0.0/8 10.0.0.1",
+      "/route/002": "224.0.0.0/4 10.0.0.1",
+      "/route/003": "255.255.255.255/32 10.0.0.1",
+      "/route/004": "0.0.0.0/8 10.0.0.1",
+      "/route/005": "64.0.0.0/2 10.0.0.1",
+      "/route/006": "192.168.9.0/24 10.0.0.5",
+      "/route/007": "192.168.10.0/24 10.0.0.1",
+    }).parsed, 0);
+    expect(d.lease?.routes).toEqual([{ destination: "192.168.10.0/24", gateway: "10.0.0.1" }]);
+    expect(d.refused).toEqual([
+      "default route via 10.0.0.5, the leased address itself: refused",
+      "route to 127.0.0.0/8: loopback, refused",
+      "route to 224.0.0.0/4: multicast, refused",
+      "route to 255.255.255.255/32: reserved or broadcast, refused",
+      'route to 0.0.0.0/8: "this network" (0.0.0.0/8), refused',
+      "route to 64.0.0.0/2: loopback (127/8 inside it), refused",
+      "route to 192.168.9.0/24 via 10.0.0.5, the leased address itself: refused",
+    ]);
+  });
+
+  it("keeps a classless default route and ordinary routes", () => {
+    const d = desiredLease(parsedStore({ "/ip": "10.0.0.5/24", "/route/001": "0.0.0.0/0 10.0.0.1", "/route/002": "10.9.0.0/16 10.0.0.2" }).parsed, 0);
+    expect(d.refused).toEqual([]);
+    expect(d.lease?.routes.map((r) => r.destination).sort()).toEqual(["10.9.0.0/16", "default"]);
+  });
+});
+
 describe("desiredLease", () => {
   const lease = {
     "/ip": "10.0.0.5/24",

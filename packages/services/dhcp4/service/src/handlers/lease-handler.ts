@@ -41,7 +41,7 @@ import {
   type OwnedAddress,
   type StoreView,
 } from "@paddock/runtime";
-import { ipv4, ipv4Bits } from "@paddock/kv";
+import { ipv4, ipv4Bits, ipv4Cidr, ipv4Network, ipv4NetworkContains, type Ipv4Network } from "@paddock/kv";
 import { RESOLV_CONF_HEADER, describeLease, desiredLease, renderResolvConf } from "./lease.ts";
 import type { DesiredLease, DesiredRoute, LeaseDesired } from "./lease.ts";
 import { emptyLeaseOwnership, parseLeaseOwnership, type LeaseOwnership } from "./records.ts";
@@ -171,16 +171,21 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     let nl: RtnetlinkClient | null = null;
     const netlink = (): RtnetlinkClient => (nl ??= this.open());
     try {
-      if (d.lease !== null) {
-        const lease = d.lease;
-        const link = await step(HandlerErrorCode.LINK, this.name, "link", () => netlink().getLink(this.opts.link));
+      conflicts.push(...(d.refused ?? []));
+      let lease = d.lease;
+      let link: Link | undefined;
+      if (lease !== null) {
+        link = await step(HandlerErrorCode.LINK, this.name, "link", () => netlink().getLink(this.opts.link));
+        lease = await step(HandlerErrorCode.ADDRESS, this.name, "other links", () => this.withoutOtherLinks(netlink(), link!, d.lease!, conflicts));
+      }
+      if (lease !== null && link !== undefined) {
         await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts));
         const mtu = await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.usableMtu(netlink(), link, lease.mtu, conflicts));
         await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts));
         await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, changes, conflicts));
         await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(renderResolvConf(lease, link.name), changes, conflicts));
       } else {
-        // Reverse order: nothing that depends on the address outlives it.
+        // No lease (or one refused whole): reverse order, nothing that depends on the address outlives it.
         await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(null, changes, conflicts));
         const rec = this.own.get();
         if (rec.routeLinks.length > 0) await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), null, [], changes, conflicts));
@@ -191,6 +196,39 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       (nl as RtnetlinkClient | null)?.close();
     }
     return { changes, conflicts };
+  }
+
+  /**
+   * The lease without what would collide with another link (issue 13 B6): an address that is
+   * already a local address on another link, or a prefix equal to or inside one configured on another link, refuses
+   * the whole lease (null); a route into another link's prefix is dropped. Each as a conflict.
+   */
+  private async withoutOtherLinks(nl: RtnetlinkClient, link: Link, lease: DesiredLease, conflicts: string[]): Promise<DesiredLease | null> {
+    const others: Ipv4Network[] = [];
+    for (const a of await nl.listAddresses()) {
+      // On our own link, an address that is not ours is left alone by applyAddress (a conflict too).
+      if (a.index !== link.index && (a.address as string | undefined) === lease.address.address) {
+        conflicts.push(`address ${lease.address.address} is already a local address (${a.cidr} on link #${a.index}): lease not applied`);
+        return null;
+      }
+      if (a.index === link.index) continue;
+      const n = ipv4Cidr(a.cidr);
+      if (n.ok) others.push(n.value.network);
+    }
+    const inside = (net: Ipv4Network) => others.find((o) => net.prefixLength >= o.prefixLength && ipv4NetworkContains(o, net.address));
+    const clash = inside(lease.address.network);
+    if (clash) {
+      conflicts.push(`the lease's prefix ${lease.address.network.text} is inside ${clash.text}, configured on another link: lease not applied`);
+      return null;
+    }
+    const routes = lease.routes.filter((r) => {
+      if (r.destination === "default") return true;
+      const dest = ipv4Network(r.destination);
+      const o = dest.ok ? inside(dest.value) : undefined;
+      if (o) conflicts.push(`route to ${r.destination} is inside ${o.text}, configured on another link: refused`);
+      return o === undefined;
+    });
+    return routes.length === lease.routes.length ? lease : { ...lease, routes };
   }
 
   private async record(next: LeaseOwnership): Promise<void> {

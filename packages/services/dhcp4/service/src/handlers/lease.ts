@@ -8,7 +8,7 @@
  * parses or re-validates text. What is left here is the lease's own meaning: expiry, RFC 3442
  * precedence, which gateways need an on-link route first.
  */
-import { ipv4NetworkContains, readKey, readKeys, type DomainName, type HostName, type Ipv4Cidr, type Ipv4Network, type Ipv4Route, type Ipv4Unicast, type SearchList } from "@paddock/kv";
+import { ipv4Bits, ipv4NetworkContains, readKey, readKeys, type DomainName, type HostName, type Ipv4Cidr, type Ipv4Network, type Ipv4Route, type Ipv4Unicast, type SearchList } from "@paddock/kv";
 import { dhcp4Keys as keys } from "../schema.ts";
 
 /** resolv.conf: glibc reads at most 3 nameserver lines (MAXNS in <resolv.h>); more are ignored, so we do not write them. */
@@ -42,6 +42,28 @@ export interface LeaseDesired {
   readonly lease: DesiredLease | null;
   /** Why there is no lease ("no /ip", "expired at …"); undefined when there is one. */
   readonly absentReason: string | undefined;
+  /** Parts of the lease refused whatever the system looks like (a route to loopback, …): reported as conflicts. */
+  readonly refused?: readonly string[];
+}
+
+/**
+ * Why no lease may route to `network`, or null: loopback (127/8), multicast and reserved (224/4,
+ * 240/4, the limited broadcast), "this network" (0/8, except the default route 0.0.0.0/0) — RFC
+ * 1122 §3.2.1.3, RFC 6890. A compromised calf or a rogue server could otherwise steer local or
+ * multicast traffic.
+ */
+export function forbiddenDestination(network: Ipv4Network): string | null {
+  if (network.prefixLength === 0) return null;
+  const first = ipv4Bits(network.address) >>> 24;
+  if (first === 127) return "loopback";
+  if (first >= 224) return first >= 240 ? "reserved or broadcast" : "multicast";
+  if (first === 0) return "\"this network\" (0.0.0.0/8)";
+  // A short prefix that covers any of those ranges is refused too (e.g. 64.0.0.0/2 holds 127/8).
+  const covers = (a: number) => ipv4NetworkContains(network, `${a}.0.0.1` as Ipv4Unicast);
+  if (covers(127)) return "loopback (127/8 inside it)";
+  if (covers(224) || covers(240)) return "multicast or reserved addresses (inside it)";
+  if (covers(0)) return "\"this network\" (0.0.0.0/8 inside it)";
+  return null;
 }
 
 /** Largest time a Date can hold (ECMAScript: ±8.64e15 ms); /lease/expires may go up to 2^53 − 1 s. */
@@ -70,13 +92,28 @@ function kernelDestination(network: Ipv4Network): string {
  *   gets an on-link host route first, as dhcpcd and systemd-networkd do; the kernel refuses a
  *   gateway it cannot reach ("Nexthop has invalid gateway").
  */
-export function leaseRoutes(address: Ipv4Cidr, gateway: Ipv4Unicast | undefined, classless: readonly Ipv4Route[]): DesiredRoute[] {
+export function leaseRoutes(address: Ipv4Cidr, gateway: Ipv4Unicast | undefined, classless: readonly Ipv4Route[], refused: string[] = []): DesiredRoute[] {
   const routes: DesiredRoute[] = [];
   const seen = new Set<string>();
   // The networks reachable without a router: the lease's own, and every on-link classless route's.
   const onLink: Ipv4Network[] = [address.network];
+  // A router that is the leased address itself would loop every packet back to us.
+  const viaSelf = (via: Ipv4Unicast | null | undefined) => via !== null && via !== undefined && via === address.address;
+  if (viaSelf(gateway)) {
+    refused.push(`default route via ${gateway}, the leased address itself: refused`);
+    gateway = undefined;
+  }
   for (const r of classless) {
     const destination = kernelDestination(r.destination);
+    const forbidden = forbiddenDestination(r.destination);
+    if (forbidden !== null) {
+      refused.push(`route to ${r.destination.text}: ${forbidden}, refused`);
+      continue;
+    }
+    if (viaSelf(r.gateway)) {
+      refused.push(`route to ${r.destination.text} via ${r.gateway}, the leased address itself: refused`);
+      continue;
+    }
     if (seen.has(destination)) continue;
     seen.add(destination);
     routes.push({ destination, gateway: r.gateway ?? undefined });
@@ -116,12 +153,15 @@ export function desiredLease(parsed: ReadonlyMap<string, unknown>, nowMs: number
   }
   const nameservers: Ipv4Unicast[] = [];
   for (const n of readKeys(parsed, keys.nameservers)) if (!nameservers.includes(n)) nameservers.push(n);
+  const refused: string[] = [];
+  const routes = leaseRoutes(address, readKey(parsed, keys.gateway), readKeys(parsed, keys.routes), refused);
   return {
+    refused,
     lease: {
       address,
       expiresAt,
       mtu: readKey(parsed, keys.mtu),
-      routes: leaseRoutes(address, readKey(parsed, keys.gateway), readKeys(parsed, keys.routes)),
+      routes,
       nameservers: nameservers.slice(0, MAX_RESOLV_NAMESERVERS),
       search: readKey(parsed, keys.search),
       domain: readKey(parsed, keys.domain),
