@@ -1,15 +1,13 @@
 // The handlers against the real kernel, in a throwaway network namespace with a veth pair, fed
 // by a real KvStore in a temp state dir written the way the DHCP calf writes a lease. Every
 // effect is checked independently with `ip -j -n NS …`; resolv.conf and the host name are temp
-// files. Needs root: skipped with a reason otherwise, never skipped under CI=true. The namespace
-// and temp dirs are removed in afterAll even on failure.
+// files. Needs root: skipped with a reason otherwise, never skipped under CI=true. The namespace,
+// its processes and the temp dirs are a @paddock/testkit lab, removed in afterAll even on failure.
 
-import { execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addresses, canCreateLabs, createLab, waitFor, waitForNetlinkSubscription, type Lab, type Netns } from "@paddock/testkit";
 import { KvStore } from "@paddock/kv";
 import { dhcp4Schema } from "../src/index.ts";
 import type { KvCaller } from "@paddock/kv";
@@ -17,21 +15,8 @@ import { HandlerRunner } from "@paddock/runtime";
 import { HostnameHandler, LeaseHandler, RESOLV_CONF_HEADER } from "../src/index.ts";
 import type { HandlerLogger, HandlerRunnerOptions, KvSource } from "@paddock/runtime";
 
-const execFileAsync = promisify(execFile);
-const runTests = process.getuid?.() === 0 || process.env.CI === "true";
 const calf: KvCaller = { role: "calf", name: "dhcp4" };
 const enc = new TextEncoder();
-
-let counter = 0;
-function uniqueName(prefix: string): string {
-  counter += 1;
-  const name = `${prefix}${process.pid % 100000}${counter}`;
-  if (name.length > 15) throw new Error(`name too long: ${name}`);
-  return name;
-}
-function run(cmd: string, args: readonly string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
 
 interface IpAddrInfo { family: string; local: string; prefixlen: number; valid_life_time: number; preferred_life_time: number; secondary?: boolean }
 interface IpRoute { dst: string; gateway?: string; dev: string; protocol?: string; scope?: string; metric?: number }
@@ -43,39 +28,35 @@ function recordingLogger(): HandlerLogger & { lines: { level: string; obj: Recor
   return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
-async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/**
+ * The least valid lifetime an address may have left now if it was applied for a lease expiring at
+ * `expires` (Unix s): the kernel counts it down from the apply, which was before now (and its
+ * whole seconds round down).
+ */
+function leastLifetimeLeft(expires: number): number {
+  return expires - Math.ceil(Date.now() / 1000) - 1;
 }
 
-describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (needs root: skipped when not root, unless CI=true)", () => {
-  let ns = "";
+describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namespace (needs root: skipped when not root, unless CI=true)", () => {
+  let lab: Lab | undefined;
+  let ns: Netns = { name: "", path: "" };
   let v0 = "";
-  let v1 = "";
-  const dirs: string[] = [];
   const stores: KvStore[] = [];
   const runners: HandlerRunner[] = [];
-  let nsCreated = false;
 
   const tmp = (): string => {
-    const d = mkdtempSync(path.join(tmpdir(), "paddock-hnd-"));
-    dirs.push(d);
+    const d = lab!.uniqueFile("dir");
+    mkdirSync(d);
     return d;
   };
-  const ip = (...args: string[]): string => run("ip", ["-n", ns, ...args]);
-  const ipJson = <T>(...args: string[]): T => {
-    const out = run("ip", ["-j", "-n", ns, ...args]).trim();
-    return (out === "" ? [] : JSON.parse(out)) as T;
-  };
+  const ip = (...args: string[]): string => lab!.ip(ns, args);
+  const ipJson = <T>(...args: string[]): T => lab!.ipJson<T>(ns, args);
   const inet = (dev: string): IpAddrInfo[] =>
     ipJson<{ addr_info: IpAddrInfo[] }[]>("addr", "show", "dev", dev)[0]!.addr_info.filter((a) => a.family === "inet");
   const routes = (): IpRoute[] => ipJson<IpRoute[]>("route", "show", "table", "main");
   const ours = (): IpRoute[] => routes().filter((r) => r.protocol === "176");
   const mtu = (dev: string): number => ipJson<{ mtu: number }[]>("link", "show", "dev", dev)[0]!.mtu;
-  const sysctl = (key: string): string => run("nsenter", [`--net=/run/netns/${ns}`, "cat", `/proc/sys/net/ipv4/conf/${key}`]).trim();
+  const sysctl = (key: string): string => lab!.exec(ns, ["cat", `/proc/sys/net/ipv4/conf/${key}`]).trim();
 
   /** Writes keys as the calf does: one burst, not awaited one by one. */
   /** What the calf does: one lease (or its withdrawal) as one commit. */
@@ -93,23 +74,18 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
 
   beforeAll(() => {
     if (process.getuid?.() !== 0) throw new Error("CI=true but not root: the namespace tests cannot run and must not be skipped");
-    ns = uniqueName("phd");
-    v0 = uniqueName("hv");
-    v1 = uniqueName("hw");
-    run("ip", ["netns", "add", ns]);
-    nsCreated = true;
-    ip("link", "add", v0, "type", "veth", "peer", "name", v1);
-    for (const dev of ["lo", v0, v1]) ip("link", "set", dev, "up");
+    lab = createLab({ prefix: "phd" });
+    ns = lab.namespace("n");
+    v0 = lab.veth(ns, ns).a.name;
     // Make the kernel delete secondaries with their primary, so the test sees whether we
     // protect someone else's secondary address (systemd hosts default to 1).
-    run("nsenter", [`--net=/run/netns/${ns}`, "sysctl", "-q", "-w", "net.ipv4.conf.all.promote_secondaries=0", `net.ipv4.conf.${v0}.promote_secondaries=0`]);
+    lab.sysctl(ns, { "net.ipv4.conf.all.promote_secondaries": "0", [`net.ipv4.conf.${v0}.promote_secondaries`]: "0" });
   });
 
   afterAll(async () => {
     for (const r of runners) await r.stop().catch(() => {});
     for (const s of stores) await s.close().catch(() => {});
-    if (nsCreated) run("ip", ["netns", "del", ns]);
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await lab?.destroy();
   });
 
   describe("one lease, from apply to withdrawal, across a restart", () => {
@@ -122,7 +98,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     const ORIGINAL_RESOLV = "# the administrator's resolver\nnameserver 192.0.2.53\n";
     const t0 = Math.floor(Date.now() / 1000);
     const handlers = () => [
-      new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}`, resolvConfPath: resolvConf, log }),
+      new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf, log }),
       new HostnameHandler({ enabled: true, stateDir, hostnamePath: hostnameFile, log }),
     ];
 
@@ -169,9 +145,9 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
 
       const addr = inet(v0).find((a) => a.local === "10.0.0.5")!;
       expect(addr.prefixlen).toBe(24);
-      expect(addr.valid_life_time).toBeGreaterThan(3590);
+      expect(addr.valid_life_time).toBeGreaterThanOrEqual(leastLifetimeLeft(t0 + 3600));
       expect(addr.valid_life_time).toBeLessThanOrEqual(3600);
-      expect(addr.preferred_life_time).toBeGreaterThan(3590);
+      expect(addr.preferred_life_time).toBeGreaterThanOrEqual(leastLifetimeLeft(t0 + 3600));
       expect(mtu(v0)).toBe(1400);
       const mine = ours().map((r) => `${r.dst} ${r.gateway ?? "-"} ${r.dev} ${r.metric}`).sort();
       expect(mine).toEqual([`10.99.0.0/16 - ${v0} 1024`, `192.168.100.0/24 10.0.0.2 ${v0} 1024`, `default 10.0.0.1 ${v0} 1024`]);
@@ -195,33 +171,32 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     });
 
     it("a renewal refreshes the lifetimes in place: the address never disappears", async () => {
+      // Polls of the address, back to back, from before the renewal until after it has settled.
       const samples: boolean[] = [];
       let polling = true;
       const poller = (async () => {
-        while (polling) {
-          const { stdout } = await execFileAsync("ip", ["-j", "-n", ns, "addr", "show", "dev", v0]);
-          const info = (JSON.parse(stdout) as { addr_info: IpAddrInfo[] }[])[0]!.addr_info;
-          samples.push(info.some((a) => a.local === "10.0.0.5"));
-        }
+        while (polling) samples.push((await addresses(ns, v0, "inet")).some((a) => a.local === "10.0.0.5"));
       })();
+      const polls = (n: number, what: string) => waitFor(() => samples.length >= n, { what, state: () => `${samples.length} polls` });
       // The kernel's own account too: a monitor would print "Deleted" for even a microsecond's gap.
-      const monitor = spawn("ip", ["-n", ns, "monitor", "address"], { stdio: ["ignore", "pipe", "ignore"] });
-      let monitored = "";
-      monitor.stdout.on("data", (b: Buffer) => (monitored += b.toString()));
-      await new Promise((r) => setTimeout(r, 50));
+      const monitor = lab!.spawn(null, ["ip", "-n", ns.name, "monitor", "address"], { name: "ip monitor" });
+      await waitForNetlinkSubscription(monitor);
+      await polls(1, "a poll before the renewal");
       await calfWrites(store, { "/lease/expires": String(t0 + 7200) });
       await runner.settled();
-      await new Promise((r) => setTimeout(r, 50));
+      // The refresh is an RTM_NEWADDR of the address; a gap would have put a "Deleted" line before it.
+      await monitor.waitForLog(/10\.0\.0\.5\/24/);
+      // A poll that began after the renewal settled (the one in flight may have begun before).
+      await polls(samples.length + 2, "a poll after the renewal");
       polling = false;
       await poller;
-      monitor.kill();
-      expect(monitored).toContain("10.0.0.5/24");
-      expect(monitored).not.toMatch(/Deleted.*10\.0\.0\.5/);
-      expect(samples.length).toBeGreaterThan(5);
+      await monitor.stop();
+      expect(monitor.output).toContain("10.0.0.5/24");
+      expect(monitor.output).not.toMatch(/Deleted.*10\.0\.0\.5/);
       expect(samples.every(Boolean)).toBe(true);
       const addr = inet(v0).find((a) => a.local === "10.0.0.5")!;
-      expect(addr.valid_life_time).toBeGreaterThan(7190);
-      expect(addr.preferred_life_time).toBeGreaterThan(7190);
+      expect(addr.valid_life_time).toBeGreaterThanOrEqual(leastLifetimeLeft(t0 + 7200));
+      expect(addr.preferred_life_time).toBeGreaterThanOrEqual(leastLifetimeLeft(t0 + 7200));
       expect(inet(v0).filter((a) => a.local === "10.0.0.5")).toHaveLength(1);
     });
 
@@ -236,7 +211,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
 
       const log2 = recordingLogger();
       const handlers2 = [
-        new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}`, resolvConfPath: resolvConf, log: log2 }),
+        new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf, log: log2 }),
         new HostnameHandler({ enabled: true, stateDir, hostnamePath: hostnameFile, log: log2 }),
       ];
       runner = newRunner(store, handlers2, log2);
@@ -282,7 +257,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     ip("addr", "add", "10.9.0.5/16", "dev", v0, "valid_lft", "forever");
     ip("route", "add", "10.9.9.0/24", "via", "192.168.77.1", "dev", v0, "proto", "static", "metric", "1024");
     const log = recordingLogger();
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}` })], log);
+    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path })], log);
     await calfWrites(store, { "/ip": "10.9.0.5/16", "/route/001": "10.9.9.0/24 10.9.0.1", "/route/002": "10.10.0.0/16 10.9.0.1", "/lease/expires": String(Math.floor(Date.now() / 1000) + 600) });
     await runner.settled();
     const st = runner.status()[0]!;
@@ -318,7 +293,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
       const stateDir = tmp();
       const store = new KvStore({ schema: dhcp4Schema, stateDir });
       stores.push(store);
-      const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}`, resolvConfPath: file })], recordingLogger());
+      const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: file })], recordingLogger());
       await calfWrites(store, { "/ip": "10.11.0.5/24", "/nameserver/001": "10.11.0.53", "/lease/expires": "0" });
       await runner.settled();
       expect(lstatSync(file).isFile()).toBe(true);
@@ -344,7 +319,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
     const before = JSON.stringify([inet(v0), routes()]);
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}` })], recordingLogger());
+    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path })], recordingLogger());
     await runner.settled();
     expect(runner.status()[0]).toMatchObject({ state: "converged", failures: 0 });
     expect(JSON.parse(readFileSync(path.join(stateDir, "handler-lease.json"), "utf8"))).toMatchObject({ addresses: [], routeLinks: [] });
@@ -357,15 +332,21 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
     const log = recordingLogger();
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}` })], log);
+    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path })], log);
+    // The kernel's account of the apply: the lease lasts 1–2 s, so a check after settled() could
+    // come after the expiry on a loaded machine; the monitor's lines cannot.
+    const monitor = lab!.spawn(null, ["ip", "-n", ns.name, "monitor", "address", "route"], { name: "ip monitor" });
+    await waitForNetlinkSubscription(monitor);
     await calfWrites(store, { "/ip": "10.5.0.5/24", "/gateway": "10.5.0.1", "/lease/expires": String(Math.floor(Date.now() / 1000) + 2) });
     await runner.settled();
-    expect(inet(v0).some((a) => a.local === "10.5.0.5")).toBe(true);
-    expect(ours().map((r) => r.gateway)).toEqual(["10.5.0.1"]);
-    await waitFor(() => !inet(v0).some((a) => a.local === "10.5.0.5") && ours().length === 0, 5000, "withdrawal at expiry");
+    await monitor.waitForLog(new RegExp(`^\\d+: ${v0}\\s+inet 10\\.5\\.0\\.5/24 `));
+    await monitor.waitForLog(new RegExp(`^default via 10\\.5\\.0\\.1 dev ${v0} proto 176 `));
+    await waitFor(() => !inet(v0).some((a) => a.local === "10.5.0.5") && ours().length === 0, { what: "withdrawal at expiry" });
     // The handler woke up at the expiry and withdrew the route itself.
-    await waitFor(() => log.lines.some((l) => l.msg?.includes("remove route default via 10.5.0.1")), 2000, "the handler's withdrawal");
+    await waitFor(() => log.lines.some((l) => l.msg?.includes("remove route default via 10.5.0.1")), { what: "the handler's withdrawal" });
     expect(runner.status()[0]!.desired).toMatch(/^no lease \(the lease expired/);
+    await monitor.waitForLog(new RegExp(`^Deleted default via 10\\.5\\.0\\.1 dev ${v0} proto 176 `));
+    await monitor.stop();
     await runner.stop();
   });
 
@@ -373,12 +354,12 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     const stateDir = tmp();
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
-    const dummy = uniqueName("hd");
-    const peer = uniqueName("he");
+    const dummy = lab!.ifname();
+    const peer = lab!.ifname();
     const log = recordingLogger();
-    const runner = newRunner(store, [new LeaseHandler({ link: dummy, stateDir, netnsPath: `/run/netns/${ns}` })], log, { retry: { initialMs: 30, maxMs: 120 } });
+    const runner = newRunner(store, [new LeaseHandler({ link: dummy, stateDir, netnsPath: ns.path })], log, { retry: { initialMs: 30, maxMs: 120 } });
     await calfWrites(store, { "/ip": "10.7.0.5/24", "/gateway": "10.7.0.1", "/mtu": "1300", "/lease/expires": "0" });
-    await waitFor(() => runner.status()[0]!.consecutiveFailures >= 3, 3000, "three failures");
+    await waitFor(() => runner.status()[0]!.consecutiveFailures >= 3, { what: "three failures" });
     const st = runner.status()[0]!;
     expect(st.state).toBe("failing");
     expect(st.lastError?.code).toBe("PADDOCK_E_HANDLER_LINK");
@@ -392,7 +373,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     ip("link", "add", dummy, "type", "veth", "peer", "name", peer);
     ip("link", "set", dummy, "up");
     ip("link", "set", peer, "up");
-    await waitFor(() => runner.status()[0]!.state === "converged", 3000, "convergence");
+    await waitFor(() => runner.status()[0]!.state === "converged", { what: "convergence" });
     const addr = inet(dummy).find((a) => a.local === "10.7.0.5")!;
     expect(addr.valid_life_time).toBe(4294967295);
     expect(mtu(dummy)).toBe(1300);
@@ -419,7 +400,7 @@ describe.skipIf(!runTests)("lease and hostname handlers in a network namespace (
     stores.push(store);
     // The store drops them on load (the schema check at the edge); the handler acts on what is left.
     expect([...store.parsed.keys()].sort()).toEqual(["/ip", "/lease/expires", "/nameserver/002"]);
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: `/run/netns/${ns}`, resolvConfPath: resolvConf })], recordingLogger());
+    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf })], recordingLogger());
     await runner.settled();
     expect(runner.status()[0]!.state).toBe("converged");
     const text = readFileSync(resolvConf, "utf8");
