@@ -7,12 +7,13 @@
  *   - a calf that does not compile: esbuild's whole message;
  *   - --live against dnsmasq in a namespace pair: a DHCP exchange through the real channel.
  */
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLab, defaultOffer, hasCommand, inNamespace, startDnsmasq, type Lab, type Veth } from "@paddock/testkit";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const paddockBin = path.join(repoRoot, "node_modules/.bin/paddock");
@@ -148,56 +149,27 @@ export default defineService({
 // --- live: a real DHCP server in a namespace pair ----------------------------------------------
 
 const isRoot = process.getuid?.() === 0;
-const hasDnsmasq = spawnSync("sh", ["-c", "command -v dnsmasq"]).status === 0;
-const liveSkip = !isRoot ? "needs root (namespaces, a packet socket)" : !hasDnsmasq ? "needs dnsmasq" : undefined;
+const liveSkip = !isRoot ? "needs root (namespaces, a packet socket)" : !hasCommand("dnsmasq") ? "needs dnsmasq" : undefined;
 if (liveSkip && process.env.CI === "true") throw new Error(`calf dev --live cannot run here (${liveSkip}), and tests never skip under CI=true`);
 
 describe.skipIf(liveSkip !== undefined)(`paddock calf dev --live${liveSkip ? ` (skipped: ${liveSkip})` : ""}`, () => {
-  const id = process.pid % 100000;
-  const serverNs = `pdk-dev-s${id}`;
-  const clientNs = `pdk-dev-c${id}`;
-  const serverIf = `pdkds${id}`;
-  const clientIf = `pdkdc${id}`;
-  let work: string;
-  let dnsmasqPid: number | undefined;
-
-  const ip = (...args: string[]) => {
-    const r = spawnSync("ip", args, { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
-  };
+  let lab: Lab | undefined;
+  let link: Veth;
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), "paddock-calf-dev-live-"));
-    ip("netns", "add", serverNs);
-    ip("netns", "add", clientNs);
-    ip("link", "add", serverIf, "netns", serverNs, "type", "veth", "peer", "name", clientIf, "netns", clientNs);
-    ip("-n", serverNs, "addr", "add", "10.83.0.1/24", "dev", serverIf);
-    ip("-n", serverNs, "link", "set", serverIf, "up");
-    ip("-n", clientNs, "link", "set", clientIf, "up");
-    const leases = path.join(work, "leases");
-    writeFileSync(leases, "");
-    const pidFile = path.join(work, "dnsmasq.pid");
-    // Entered with nsenter --net, never `ip netns exec` (DESIGN.md); --no-ping: no 3 s wait.
-    const r = spawnSync("nsenter", [`--net=/run/netns/${serverNs}`, "dnsmasq", "--no-resolv", "--no-hosts", "--port=0", "--no-ping", "--conf-file=/dev/null", `--interface=${serverIf}`, "--bind-interfaces", "--dhcp-range=10.83.0.100,10.83.0.200,255.255.255.0,1h", `--dhcp-leasefile=${leases}`, `--pid-file=${pidFile}`, "--user=root"], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`dnsmasq did not start: ${r.stderr}`);
-    dnsmasqPid = Number(readFileSync(pidFile, "utf8").trim());
+    lab = createLab({ prefix: "pdkdev" });
+    link = lab.veth(lab.namespace("s"), lab.namespace("c"), { addresses: { a: "10.83.0.1/24" } });
+    // Ready once it holds port 67; --no-ping (the kit's default): no 3 s wait before the OFFER.
+    await startDnsmasq(lab, link.a.ns, { iface: link.a.name, offer: defaultOffer("10.83.0", { leaseSeconds: 3600 }) });
   }, 30_000);
 
-  afterAll(() => {
-    if (dnsmasqPid) {
-      try {
-        process.kill(dnsmasqPid, "SIGTERM");
-      } catch {
-        // Already gone.
-      }
-    }
-    spawnSync("ip", ["netns", "del", serverNs]);
-    spawnSync("ip", ["netns", "del", clientNs]);
-    if (work) rmSync(work, { recursive: true, force: true });
+  afterAll(async () => {
+    await lab?.destroy();
   });
 
   it("gets an OFFER and an ACK from dnsmasq through the service's real channel", async () => {
-    const r = await paddock(["calf", "dev", "dhcp4", "--live", "--iface", clientIf, "--seconds", "4"], ["nsenter", `--net=/run/netns/${clientNs}`]);
+    // Entered with nsenter --net, never `ip netns exec` (DESIGN.md).
+    const r = await paddock(["calf", "dev", "dhcp4", "--live", "--iface", link.b.name, "--seconds", "4"], inNamespace(link.b.ns, []));
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/calf sends DISCOVER xid 0x[0-9a-f]+ 0\.0\.0\.0 → 255\.255\.255\.255 verdict=sent/);
@@ -206,7 +178,6 @@ describe.skipIf(liveSkip !== undefined)(`paddock calf dev --live${liveSkip ? ` (
     expect(r.stdout).toMatch(/to calf: ACK xid 0x[0-9a-f]+ 10\.83\.0\.1 → /);
     expect(r.stdout).toMatch(/kv: put \/ip 10\.83\.0\.(1\d\d|200)\/24/);
     // The store's /mac is the real interface's.
-    const mac = JSON.parse(spawnSync("ip", ["-j", "-n", clientNs, "link", "show", clientIf], { encoding: "utf8" }).stdout)[0].address as string;
-    expect(r.stdout).toContain(`kv: put /mac ${mac}`);
+    expect(r.stdout).toContain(`kv: put /mac ${link.b.mac}`);
   }, 30_000);
 });
