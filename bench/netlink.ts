@@ -14,6 +14,7 @@
  */
 
 import { execFileSync } from "node:child_process";
+import { createLab } from "@paddock/testkit";
 import { openRtnetlink, RTPROT_PADDOCK } from "../packages/netlink/src/index.ts";
 
 /** Iterations per variant: enough for a stable p99 (2 samples above it at 200), a few seconds in all. */
@@ -26,9 +27,6 @@ if (process.getuid?.() !== 0) {
   process.exit(1);
 }
 
-const ns = `pnlb${process.pid % 100000}`;
-const v0 = `bv${process.pid % 100000}`;
-const v1 = `bw${process.pid % 100000}`;
 const ip = (...args: string[]) => execFileSync("ip", ["-n", ns, ...args], { stdio: ["ignore", "ignore", "pipe"] });
 
 const ADDRESS = "10.60.0.5/24";
@@ -38,15 +36,15 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 }
 
-execFileSync("ip", ["netns", "add", ns]);
-const client = (() => {
+// A testkit lab: unique names, and the namespace deleted also on Ctrl-C or after a killed run.
+const lab = createLab({ prefix: "pnlb" });
+const { ns, v0, client } = (() => {
   try {
-    ip("link", "add", v0, "type", "veth", "peer", "name", v1);
-    ip("link", "set", v0, "up");
-    ip("link", "set", v1, "up");
-    return openRtnetlink({ netnsPath: `/run/netns/${ns}` });
+    const netns = lab.namespace("n");
+    const link = lab.veth(netns, netns);
+    return { ns: netns.name, v0: link.a.name, client: openRtnetlink({ netnsPath: netns.path }) };
   } catch (e) {
-    execFileSync("ip", ["netns", "del", ns]);
+    lab.destroySync();
     throw e;
   }
 })();
@@ -111,5 +109,5 @@ try {
   }
 } finally {
   client.close();
-  execFileSync("ip", ["netns", "del", ns]);
+  await lab.destroy();
 }
