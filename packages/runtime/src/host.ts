@@ -42,7 +42,17 @@ import { HandlerRunner } from "./handlers/reconciler.ts";
 import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName, type CalfName } from "./sandbox/bundle.ts";
-import { parseServiceOptions, ServiceOptionError, type ServiceDefinition, type ServiceInterface, type ServiceSetup, type StoreReader } from "./service.ts";
+import {
+  parseServiceOptions,
+  ServiceOptionError,
+  type OptionDefinition,
+  type OptionValues,
+  type ServiceDefinition,
+  type ServiceInterface,
+  type ServiceSetup,
+  type SetupContext,
+} from "./service.ts";
+import type { HandlerLogger } from "./handlers/reconciler.ts";
 import { Supervisor } from "./supervisor.ts";
 
 /** A failure the user can fix: the message is one sentence for the terminal. */
@@ -121,6 +131,26 @@ const enc = new TextEncoder();
 /** Where a reader finds another service's key: "/ntp/001" of dhcp4 is "/input/dhcp4/ntp/001". */
 export function inputPath(service: string, path: string): string {
   return `/input/${service}${path}`;
+}
+
+/** What a service's `setup` gets, over its store (the host's, or `paddock calf dev`'s). */
+export function setupContext<O extends Readonly<Record<string, OptionDefinition>>>(
+  store: KvStore,
+  ctx: { iface: ServiceInterface; options: OptionValues<O>; stateDir: string; log: HandlerLogger },
+): SetupContext<O> {
+  return {
+    ...ctx,
+    store: {
+      get: (p) => store.values.get(p),
+      get parsed() {
+        return store.parsed;
+      },
+    },
+    commit: async (changes) => {
+      const r = await store.commit(PRIV, Object.entries(changes).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: v === null ? null : enc.encode(v) })));
+      if (!r.ok) throw r.error;
+    },
+  };
 }
 
 /** Everything one running service holds. */
@@ -332,18 +362,7 @@ export class ServiceHost {
         throw err;
       }
       try {
-        i.setup = (await i.def.setup?.({
-          iface,
-          options,
-          stateDir: i.hosted.stateDir,
-          log: log.child({ service: i.def.name }),
-          store: {
-            get: (p) => store.values.get(p),
-            get parsed() {
-              return store.parsed;
-            },
-          },
-        })) ?? {};
+        i.setup = (await i.def.setup?.(setupContext(store, { iface, options, stateDir: i.hosted.stateDir, log: log.child({ service: i.def.name }) }))) ?? {};
       } catch (err) {
         // A service refuses what the user set with a ServiceOptionError: one sentence, no bug report.
         if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
@@ -494,7 +513,11 @@ export class ServiceHost {
       socket.onError((err) => (err.errno === "ENETDOWN" ? log.debug({ err: err.message }, "packet socket: interface down") : log.warn({ err: err.message }, "packet socket receive error")));
       i.packet = socket;
       this.cleanups.push(() => socket.close());
-      channels.packet = { socket, check: packetEgress({ mac, rules: ch.packet.egress, maxFrameBytes: ch.packet.maxFrameBytes, ...(i.setup?.checkFrame ? { check: i.setup.checkFrame } : {}) }) };
+      channels.packet = {
+        socket,
+        check: packetEgress({ mac, rules: ch.packet.egress, maxFrameBytes: ch.packet.maxFrameBytes, ...(i.setup?.checkFrame ? { check: i.setup.checkFrame } : {}) }),
+        ...(i.setup?.observeFrame ? { observe: i.setup.observeFrame } : {}),
+      };
     }
     if (ch.udp) {
       let socket: UdpSocket;

@@ -133,6 +133,11 @@ export interface SetupContext<O extends Readonly<Record<string, OptionDefinition
   readonly log: HandlerLogger;
   /** The service's own store (durable values; declared inputs are under /input/SERVICE/…). */
   readonly store: StoreReader;
+  /**
+   * Writes priv-owned keys while the service runs (what the priv itself observed, say), as one
+   * commit with the priv's rights, validated by the schema. Rejects with the store's KvError.
+   */
+  commit(changes: Readonly<Record<string, string | null>>): Promise<void>;
 }
 
 /** What `setup` returns: everything the priv does for the service beyond the declarative parts. */
@@ -143,6 +148,12 @@ export interface ServiceSetup {
   readonly handlers?: readonly Handler<any>[];
   /** A deeper check of each frame the calf sends (after the egress rules passed). */
   readonly checkFrame?: EgressCheck;
+  /**
+   * Sees each frame the packet channel delivers to the calf: the priv's own note of what the calf
+   * was told (the DHCP service keeps the address of the last ACK, which its egress check then
+   * allows as a source). Must be cheap and must not parse payloads beyond fixed fields.
+   */
+  readonly observeFrame?: (frame: Uint8Array) => void;
   /** Peers the UDP channel may send to (dotted quads), asked at every send. */
   readonly udpPeers?: () => readonly string[];
   /** Metrics the service adds (read at scrape time). */

@@ -33,6 +33,7 @@ import {
   parseCalfLogLine,
   parseServiceOptions,
   ServiceOptionError,
+  setupContext,
   type DatagramCheck,
   type EgressCheck,
   type ServiceDefinition,
@@ -315,18 +316,7 @@ async function dev(spec: string, opts: DevOptions): Promise<void> {
       for (const c of e.changes) log.info({ component: "kv", seq: e.seq.toString() }, c.value === null ? `del ${c.path}` : `put ${c.path} ${c.value}`);
     });
     const setup: ServiceSetup =
-      (await def.setup?.({
-        iface,
-        options,
-        stateDir,
-        log: log.child({ component: "setup" }),
-        store: {
-          get: (p) => store.values.get(p),
-          get parsed() {
-            return store.parsed;
-          },
-        },
-      })) ?? {};
+      (await def.setup?.(setupContext(store, { iface, options, stateDir, log: log.child({ component: "setup" }) }))) ?? {};
     const priv = { role: "priv" as const, name: "priv" };
     for (const [key, value] of Object.entries(setup.privKeys ?? {})) {
       const segments = key.split("/").filter(Boolean);

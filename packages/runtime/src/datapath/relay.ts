@@ -28,7 +28,12 @@ export interface DatagramSocket {
 
 /** The channels of one calf: each with its socket and the check of what the calf sends on it. */
 export interface RelayChannels {
-  readonly packet?: { readonly socket: FrameSocket; readonly check: EgressCheck };
+  readonly packet?: {
+    readonly socket: FrameSocket;
+    readonly check: EgressCheck;
+    /** Sees each frame delivered to the calf (the service's own note of what it was told). */
+    readonly observe?: (frame: Uint8Array) => void;
+  };
   /** `txTimestamps`: the socket was opened with them, so tagged datagrams get a txTime back. */
   readonly udp?: { readonly socket: DatagramSocket; readonly check: DatagramCheck; readonly txTimestamps?: boolean };
 }
@@ -102,6 +107,13 @@ export class DataPathRelay {
     channels.packet?.socket.onFrame((frame, rxTimeNs, checksumPending) => {
       if (!this.calf || this.calf.destroyed) return;
       this.stats.toCalf++;
+      if (channels.packet?.observe) {
+        try {
+          channels.packet.observe(frame);
+        } catch (err) {
+          this.log.warn({ calf: this.name, err: (err as Error).message }, "the service's frame observer failed");
+        }
+      }
       this.write(checksumPending ? { kind: "frame", data: frame, rxTimeNs, checksumPending } : { kind: "frame", data: frame, rxTimeNs });
     });
     channels.udp?.socket.onMessage((data, peer, rxTimeNs) => {

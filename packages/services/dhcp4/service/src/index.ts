@@ -7,6 +7,7 @@
 import { readKey } from "@paddock/kv";
 import { defineService, type MetricSource } from "@paddock/runtime";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
+import { observeDhcpReply } from "./observe.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler } from "./handlers/lease-handler.ts";
 import { dhcp4Keys, dhcp4Schema } from "./schema.ts";
@@ -52,7 +53,16 @@ export const dhcp4Service = defineService({
   setup(ctx) {
     const o = ctx.options;
     const mac = new Uint8Array(ctx.iface.mac!.split(":").map((h) => parseInt(h, 16)));
-    const leased = () => readKey(ctx.store.parsed, dhcp4Keys.ip)?.address;
+    // The address the priv itself saw ACKed to this client, not the calf's /ip (issue 13 B5): a
+    // compromised calf cannot pick its source address, and `paddock kv del /ip` does not stop renewals.
+    const leased = () => readKey(ctx.store.parsed, dhcp4Keys.leaseAcked);
+    const observeFrame = (frame: Uint8Array) => {
+      const seen = observeDhcpReply(frame, mac);
+      if (seen === null) return;
+      const next = seen.kind === "ack" ? seen.yiaddr : null;
+      if ((ctx.store.get("/lease/acked") ?? null) === next) return;
+      ctx.commit({ "/lease/acked": next }).catch((err: Error) => ctx.log.warn({ err: err.message }, "could not record the ACKed address"));
+    };
     const metrics: MetricSource[] = [
       { name: "paddock_lease_expiry_seconds", help: "Unix time the current DHCPv4 lease expires (0: infinite); absent without a lease", type: "gauge", labelNames: [], read: () => {
         const v = readKey(ctx.store.parsed, dhcp4Keys.leaseExpires);
@@ -74,6 +84,7 @@ export const dhcp4Service = defineService({
         new HostnameHandler({ enabled: o["set-hostname"], stateDir: ctx.stateDir, ...(o["hostname-path"] ? { hostnamePath: o["hostname-path"] } : {}), log: ctx.log }),
       ],
       checkFrame: dhcpClientEgress({ mac, leasedAddress: leased }),
+      observeFrame,
       metrics,
     };
   },
@@ -86,3 +97,4 @@ export * from "./handlers/lease.ts";
 export * from "./handlers/lease-handler.ts";
 export * from "./handlers/hostname-handler.ts";
 export * from "./handlers/records.ts";
+export * from "./observe.ts";
