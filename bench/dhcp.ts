@@ -305,16 +305,20 @@ async function coldRun(client: ClientName): Promise<RunResult> {
   const p = spawnIn(CLIENT_NS, command(client, dir));
   const died = diedBeforeAddress(client, p.proc);
   try {
-    const tAddr = await Promise.race([waiting, died]);
-    await sleep(SETTLE_MS);
-    const memory = sampleMemory(client, p.proc.pid!, dir);
-    return { ms: tAddr - t0, t0, tAddr, memory, log: p.stdout() };
+    return await measured(client, p, dir, t0, Promise.race([waiting, died]));
   } finally {
     died.catch(() => {});
     addressWaiter = undefined;
     await stop(p.proc);
     await afterRun(client, dir);
   }
+}
+
+/** The run's result once the address appeared (at `address`), with the client's memory after it settled. */
+async function measured(client: ClientName, p: Spawned, dir: string, t0: number, address: Promise<number>): Promise<RunResult> {
+  const tAddr = await address;
+  await sleep(SETTLE_MS);
+  return { ms: tAddr - t0, t0, tAddr, memory: sampleMemory(client, p.proc.pid!, dir), log: p.stdout() };
 }
 
 /** Rejects when the client exits (before an address appeared: the caller stops waiting after). */
@@ -344,10 +348,7 @@ async function warmRun(client: ClientName): Promise<RunResult> {
     const waiting = waitForAddress();
     const t0 = performance.now();
     await nlServer.setLinkUp(SERVER_IF, true);
-    const tAddr = await Promise.race([waiting, died]);
-    await sleep(SETTLE_MS);
-    const memory = sampleMemory(client, p.proc.pid!, dir);
-    return { ms: tAddr - t0, t0, tAddr, memory, log: p.stdout() };
+    return await measured(client, p, dir, t0, Promise.race([waiting, died]));
   } finally {
     died.catch(() => {});
     addressWaiter = undefined;
