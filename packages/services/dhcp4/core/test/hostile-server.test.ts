@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { matchEntry } from "@paddock/kv";
 import { dhcp4Schema } from "../../service/src/schema.ts";
-import { decodeDhcpMessage, encodeDhcpMessage, encodeDnsNameList } from "../src/index.ts";
+import { decodeDhcpMessage, encodeDhcpFrame, encodeDhcpMessage, encodeDnsNameList, isFrameForAnotherExchange } from "../src/index.ts";
 import { MessageType } from "../src/message.ts";
 import type { DhcpMessage, DhcpPacketInfo, Ipv4 } from "../src/message.ts";
 import { isUnicastHost } from "../src/client/addr.ts";
@@ -285,6 +285,33 @@ describe("core output always parses with the store's schema (property)", () => {
     expect(states).toContain("BOUND");
   });
 
+  it("a rich, sound ACK with random bytes overwritten, inserted or cut still never yields a value the store refuses", () => {
+    const names = encodeDnsNameList(["a.test", "b.a.test", "c.b.a.test"]);
+    if (!names.ok) throw new Error(names.error.detail);
+    const rich = [
+      ...soundOptions(), ...opt(15, Array.from(new TextEncoder().encode("example.test"))), ...opt(119, names.value),
+      ...opt(121, [24, 192, 168, 5, ...ip("10.0.0.1"), 0, ...ip("10.0.0.1")]), ...opt(26, [5, 220]), ...opt(42, ip("10.0.0.123")),
+      ...opt(12, Array.from(new TextEncoder().encode("host1"))),
+    ];
+    const edit = fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), how: fc.constantFrom("set", "insert", "delete") });
+    fc.assert(
+      fc.property(fc.constantFrom(...PATHS), fc.array(edit, { minLength: 1, maxLength: 6 }), (path, edits) => {
+        const h = waitingForAck(path);
+        const options = [...rich, ...(path === "rapid" ? [80, 0] : [])];
+        for (const e of edits) {
+          const at = e.at % (options.length + 1);
+          if (e.how === "set" && at < options.length) options[at] = e.byte;
+          else if (e.how === "insert") options.splice(at, 0, e.byte);
+          else if (e.how === "delete" && at < options.length) options.splice(at, 1);
+        }
+        const m = decoded(rawReply({ type: MessageType.ACK, xid: h.state.xid, yiaddr: "10.0.0.5", options }));
+        if (m !== undefined) h.receive(m, info(SERVER));
+        checkAll(h);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it("arbitrary option lists in OFFERs never make the client request something it cannot publish", () => {
     fc.assert(
       fc.property(ackSpec, ackSpec, (offer, ack) => {
@@ -526,6 +553,47 @@ describe("overload, splits and storms", () => {
     expect(h.state.name).toBe(before.name);
     expect(h.state.published).toEqual(before.published);
     expect(MAC).toHaveLength(6);
+  });
+});
+
+describe("the runtime's pre-filter (isFrameForAnotherExchange)", () => {
+  const frameOf = (m: DhcpMessage) => {
+    const f = encodeDhcpFrame(m, { srcMac: SERVER_MAC, dstMac: new Uint8Array(6).fill(255), srcIp: SERVER, dstIp: "255.255.255.255", srcPort: 67, dstPort: 68 });
+    if (!f.ok) throw new Error(f.error.detail);
+    return f.value;
+  };
+  const ours = frameOf(reply(MessageType.OFFER, 0x12345678, "10.0.0.5"));
+
+  it("tells another xid or chaddr from fixed offsets, and keeps ours", () => {
+    expect(isFrameForAnotherExchange(ours, 0x12345678, MAC)).toBe(false);
+    expect(isFrameForAnotherExchange(ours, 0x12345679, MAC)).toBe(true);
+    expect(isFrameForAnotherExchange(frameOf(reply(MessageType.OFFER, 0x12345678, "10.0.0.5", [], { chaddr: Uint8Array.of(2, 0, 0, 0, 0, 9) })), 0x12345678, MAC)).toBe(true);
+  });
+
+  it("reads past VLAN tags and IPv4 options", () => {
+    const tagged = Uint8Array.from([...ours.subarray(0, 12), 0x81, 0x00, 0x00, 0x05, ...ours.subarray(12)]);
+    expect(isFrameForAnotherExchange(tagged, 0x12345678, MAC)).toBe(false);
+    expect(isFrameForAnotherExchange(tagged, 1, MAC)).toBe(true);
+    // IHL 6: four bytes of IPv4 options move the UDP header.
+    const withOptions = Uint8Array.from([...ours.subarray(0, 14), 0x46, ...ours.subarray(15, 34), 1, 1, 1, 1, ...ours.subarray(34)]);
+    expect(isFrameForAnotherExchange(withOptions, 0x12345678, MAC)).toBe(false);
+    expect(isFrameForAnotherExchange(withOptions, 1, MAC)).toBe(true);
+  });
+
+  it("leaves what it cannot judge to the decoder (short, not IPv4, bad IHL)", () => {
+    expect(isFrameForAnotherExchange(ours.subarray(0, 60), 1, MAC)).toBe(false);
+    expect(isFrameForAnotherExchange(new Uint8Array(0), 1, MAC)).toBe(false);
+    const ipv6 = ours.slice();
+    ipv6[12] = 0x86;
+    ipv6[13] = 0xdd;
+    expect(isFrameForAnotherExchange(ipv6, 1, MAC)).toBe(false);
+    const badIhl = ours.slice();
+    badIhl[14] = 0x41;
+    expect(isFrameForAnotherExchange(badIhl, 1, MAC)).toBe(false);
+  });
+
+  it("never throws on arbitrary bytes", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(), (bytes, xid) => typeof isFrameForAnotherExchange(bytes, xid, MAC) === "boolean"));
   });
 });
 
