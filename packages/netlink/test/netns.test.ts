@@ -33,8 +33,8 @@ async function kernelError(p: Promise<unknown>): Promise<NetlinkError> {
   return e;
 }
 
-/** Waits until `pred` holds for some collected event, or fails after `ms`. */
-async function waitForEvent(events: RtnetlinkEvent[], pred: (e: RtnetlinkEvent) => boolean, ms = 3000): Promise<RtnetlinkEvent> {
+/** Waits until `pred` holds for some collected event, or fails after `ms` (a bound on a hang: load only delays events). */
+async function waitForEvent(events: RtnetlinkEvent[], pred: (e: RtnetlinkEvent) => boolean, ms = 10_000): Promise<RtnetlinkEvent> {
   const deadline = Date.now() + ms;
   for (;;) {
     const hit = events.find(pred);
