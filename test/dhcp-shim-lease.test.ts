@@ -16,6 +16,7 @@
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { connectKv } from "@paddock/kv";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { defaultOffer, haveAll, NetLab, type Proc, type ServerOffer, type ShimProc } from "./helpers/lab.ts";
 
@@ -186,6 +187,27 @@ describe.skipIf(!run)(`paddock dhcp through a short lease (Kea)${run ? "" : ` (s
     figures.push(`option switches: ${written.length} resolv.conf writes, ${torn.length} of them a mix of two leases`);
     expect(torn).toEqual([]);
   }, 60_000);
+
+  // Issue 13 A10: the egress check once took the calf's /ip as the leased address, so deleting
+  // it made every renewal "from a foreign address" and the lease ran out. The priv now keeps the
+  // address of the ACK it delivered (/lease/acked) and the renewals go on.
+  it("paddock kv del /ip withdraws the address, and renewals go on and bring it back", async () => {
+    const { l, kea, shim, address } = await keaLab("10.99.3");
+    expect((await shim.kv(["/lease/acked"]))["/lease/acked"]).toBe(address);
+    const admin = await connectKv(shim.adminSocket);
+    try {
+      await admin.delete("/ip");
+    } finally {
+      admin.close();
+    }
+    await l.waitUntil("the address to be withdrawn", async () => (await l.addrs()).length === 0, LEASE_TIMEOUT_MS);
+    const acks = keaAcks(kea, address);
+    await l.waitUntil("two renewals after the delete", () => keaAcks(kea, address) >= acks + 2, LEASE_TIMEOUT_MS);
+    const refused = (await shim.metrics()).get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_SOURCE_IP" }) ?? 0;
+    expect(refused).toBe(0);
+    // The calf publishes the whole lease again with the next ACK, and the address comes back.
+    await l.waitForAddress(LEASE_TIMEOUT_MS, (x) => x.local === address);
+  });
 
   it("a NAK while RENEWING withdraws the lease and a fresh one is applied", async () => {
     const { l, kea, shim, address } = await keaLab("10.98.0");

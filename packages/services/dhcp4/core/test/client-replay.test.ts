@@ -121,8 +121,8 @@ describe("replaying real servers' replies", () => {
       "/ntp/003": "128.2.1.22",
       "/lease/expires": String(T0 / 1000 + 900),
     });
-    // The address and mask are the remembered ones: /ip is not rewritten.
-    expect(kv["/ip"]).toBeUndefined();
+    // The address and mask are the remembered ones (the ACK carries no mask): /ip is written again, unchanged.
+    expect(kv["/ip"]).toBe("128.2.6.189/24");
     expect(r.state.published["/ip"]).toBe("128.2.6.189/24");
   });
 

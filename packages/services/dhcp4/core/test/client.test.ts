@@ -424,7 +424,7 @@ describe("lease times", () => {
 });
 
 describe("renewal", () => {
-  it("renews unicast to the server at T1 (ciaddr set, no server id, no requested address) and rewrites only what changed", () => {
+  it("renews unicast to the server at T1 (ciaddr set, no server id, no requested address) and publishes the whole lease again", () => {
     const h = new Harness();
     h.bindTo();
     const before = new Map(h.kv);
@@ -443,9 +443,12 @@ describe("renewal", () => {
     h.receive(reply(MessageType.ACK, h.state.xid, "10.0.0.5"), packetInfo(), h.now + 5);
     expect(h.state.name).toBe("BOUND");
     expect(h.state.lease?.acquiredAt).toBe(renewSentAt);
-    // Only the expiry and the persisted lease changed.
-    expect(kvOps(h.last).map((a) => a.kind === "kvWrite" && a.path)).toEqual(["/lease/expires", "/state/lease"]);
+    // The whole lease, in one run of writes (one commit): a key an operator deleted comes back.
+    // Only the expiry and the persisted lease have new values.
+    expect(kvOps(h.last).every((a) => a.kind === "kvWrite")).toBe(true);
+    expect(kvOps(h.last).map((a) => a.kind === "kvWrite" && a.path).sort()).toEqual([...before.keys()].sort());
     for (const [k, v] of before) if (k !== "/lease/expires" && k !== "/state/lease") expect(h.kv.get(k)).toBe(v);
+    expect(h.kv.get("/lease/expires")).not.toBe(before.get("/lease/expires"));
     expect(h.timers.get("t1")).toBe(renewSentAt + 1800 * S);
     expect(logs(h.last).some((l) => l.startsWith("info: RENEWING → BOUND"))).toBe(true);
   });
@@ -467,7 +470,9 @@ describe("renewal", () => {
     expect(ops.slice(0, 2).sort()).toEqual(["delete /domain", "delete /nameserver/002"]);
     expect(ops).toContain("write /ip=10.0.0.5/16");
     expect(ops).toContain("write /mtu=1400");
-    expect(ops.some((o) => o.startsWith("write /gateway") || o.startsWith("write /nameserver/001"))).toBe(false);
+    // The rest of the lease is written again with it (one commit), unchanged.
+    expect(ops).toContain("write /gateway=10.0.0.1");
+    expect(ops).toContain("write /nameserver/001=10.0.0.53");
   });
 
   it("server unreachable: RENEWING retransmits at half the time to T2 (≥ 60 s), REBINDING broadcasts at half the time to expiry, expiry withdraws everything", () => {
@@ -615,7 +620,7 @@ describe("NAK", () => {
 });
 
 describe("INIT-REBOOT", () => {
-  it("on the same network: REQUEST without server id, ACK → BOUND rewriting only the lease time", () => {
+  it("on the same network: REQUEST without server id, ACK → BOUND with the lease published whole (new times)", () => {
     const lease = persisted();
     const h = new Harness(config(), { persistedLease: serializePersistedLease(lease) }, T0, new Map(leaseKeys(lease)));
     expect(h.state.name).toBe("REBOOTING");
@@ -630,7 +635,7 @@ describe("INIT-REBOOT", () => {
     expect(h.timers.get("expiry")).toBe(lease.acquiredAt + 3600 * S);
     h.receive(reply(MessageType.ACK, h.state.xid, "10.0.0.5"), packetInfo(), T0 + 50);
     expect(h.state.name).toBe("BOUND");
-    expect(kvOps(h.last).map((a) => a.kind === "kvWrite" && a.path)).toEqual(["/lease/expires", "/state/lease"]);
+    expect(kvOps(h.last).map((a) => a.kind === "kvWrite" && a.path).sort()).toEqual([...leaseKeys(lease).keys()].sort());
     expect(h.state.lease?.acquiredAt).toBe(T0);
   });
 

@@ -112,7 +112,8 @@ export interface Offer {
  *    server's own address or its subnet's network/broadcast address refuses it; malformed or
  *    hostile optional options (routes to loopback/multicast, a router equal to the lease) are
  *    dropped alone (docs/dhcp4-client.md, "What a server cannot make the client publish").
- * 12. **A renewal ACK with a different yiaddr** is taken as a new lease (keys re-published by diff).
+ * 12. **A renewal ACK with a different yiaddr** is taken as a new lease. Every ACK publishes the
+ *    whole lease (one commit): a key an operator deleted comes back; equal values change nothing.
  * 13. **Timer events** for a timer that is not armed are ignored (late or duplicate); one that
  *    arrives before its time is re-armed rather than acted on.
  */
@@ -235,8 +236,13 @@ class Tx {
     if (to === "broadcast" || nextHopMac === undefined) this.actions.push({ kind: "send", message, to });
     else this.actions.push({ kind: "send", message, to, nextHopMac });
   }
-  /** Makes the published keys those of `lease` (none when undefined): deletes, then writes, only what changed. */
-  publish(lease: PersistedLease | undefined): void {
+  /**
+   * Makes the published keys those of `lease` (none when undefined): deletes what went, then
+   * writes what changed — or, with `whole`, every key of the lease, so that a key someone else
+   * removed from the store (an operator's `paddock kv del /ip`) comes back with the next ACK. The
+   * store leaves a rewrite of an equal value out of its watch events: handlers see no change.
+   */
+  publish(lease: PersistedLease | undefined, whole = false): void {
     const want = lease === undefined ? new Map<string, string>() : leaseKeys(lease);
     for (const path of Object.keys(this.s.published)) {
       if (!want.has(path)) {
@@ -245,7 +251,7 @@ class Tx {
       }
     }
     for (const [path, value] of want) {
-      if (this.s.published[path] !== value) {
+      if (whole || this.s.published[path] !== value) {
         this.s.published[path] = value;
         this.actions.push({ kind: "kvWrite", path, value });
       }
@@ -508,7 +514,7 @@ const TYPE_NAMES: Record<number, string> = {
   1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK", 7: "RELEASE", 8: "INFORM",
 };
 
-/** Accepts an ACK: the lease is published (only what changed) and the lease timers armed. */
+/** Accepts an ACK: the whole lease is published (one commit; equal values change nothing) and the lease timers armed. */
 function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fallbackLeaseSeconds: number | undefined): void {
   const s = tx.s;
   // Renewals are unicast to the server id and RELEASE names it (§4.4.5, §4.4.6): an ACK that
@@ -539,7 +545,7 @@ function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fa
   s.offers = [];
   s.selected = undefined;
   tx.cancelTimersExcept(["t1", "t2", "expiry"]);
-  tx.publish(lease);
+  tx.publish(lease, true);
   const times = leaseTimes(lease);
   if (times === undefined) {
     tx.cancelTimer("t1");
