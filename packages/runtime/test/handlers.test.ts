@@ -7,7 +7,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { HandlerRunner, OwnershipFile, backoffDelay } from "../src/handlers/index.ts";
-import type { ApplyReport, Handler, HandlerLogger, KvSource } from "../src/handlers/index.ts";
+import type { ApplyReport, Handler, HandlerLogger, HandlerStatus, KvSource } from "../src/handlers/index.ts";
 
 const NOW = 1_700_000_000_000;
 const map = (o: Record<string, string>): Map<string, string> => new Map(Object.entries(o));
@@ -52,7 +52,8 @@ class FakeSource implements KvSource {
   }
 }
 
-async function waitFor(pred: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+/** Waits until `pred` holds; `ms` bounds a hang, not speed (load only delays what is awaited). */
+async function waitFor(pred: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -114,7 +115,7 @@ describe("HandlerRunner", () => {
     runner.start();
     await runner.settled();
     src.set("/ip", "10.0.0.5/24");
-    await waitFor(() => seen.length === 2, 1000, "the apply of the first change");
+    await waitFor(() => seen.length === 2, undefined, "the apply of the first change");
     // Two more changes while that apply runs: one more reconcile, seeing both.
     src.set("/gateway", "10.0.0.1");
     src.set("/mtu", "1400");
@@ -129,15 +130,28 @@ describe("HandlerRunner", () => {
   it("retries a failing apply with exponential backoff, reports it in status and logs, and recovers", async () => {
     const src = new FakeSource();
     const log = recordingLogger();
+    // The status between the first failure and its retry, 20 ms later: read by a timer set when the
+    // failure is logged, which fires before the retry's timer however late both run (timers fire
+    // in the order they are due), where polling the status could miss the window on a loaded machine.
+    let firstFailure: Promise<HandlerStatus> | undefined;
+    const snapshotLog: HandlerLogger = {
+      ...log,
+      error: (obj, msg) => {
+        log.error(obj, msg);
+        firstFailure ??= new Promise((r) => setTimeout(() => r(runner.status()[0]!), 0));
+      },
+    };
     const h = fakeHandler({ failures: 3 });
-    const runner = new HandlerRunner({ source: src, handlers: [h], log, retry: { initialMs: 20, maxMs: 40, factor: 2 }, resyncMs: 0 });
+    const runner = new HandlerRunner({ source: src, handlers: [h], log: snapshotLog, retry: { initialMs: 20, maxMs: 40, factor: 2 }, resyncMs: 0 });
     runner.start();
-    await waitFor(() => runner.status()[0]!.consecutiveFailures === 1, 1000, "first failure");
-    const st = runner.status()[0]!;
+    await waitFor(() => firstFailure !== undefined, undefined, "first failure");
+    const st = await firstFailure!;
     expect(st.state).toBe("failing");
+    expect(st.consecutiveFailures).toBe(1);
     expect(st.lastError).toMatchObject({ message: "interface not there", code: "PADDOCK_E_TEST" });
-    expect(st.nextRetryAt).toBeGreaterThan(Date.now() - 5);
-    await waitFor(() => runner.status()[0]!.state === "converged" && h.seen.length === 4, 2000, "recovery");
+    // The retry is due one backoff (20 ms) after the failure.
+    expect(st.nextRetryAt).toBeGreaterThanOrEqual(st.lastError!.at + 20);
+    await waitFor(() => runner.status()[0]!.state === "converged" && h.seen.length === 4, undefined, "recovery");
     expect(runner.status()[0]).toMatchObject({ reconciles: 4, failures: 3, consecutiveFailures: 0 });
     const errors = log.lines.filter((l) => l.level === "error");
     expect(errors.map((e) => (e.obj as { attempt: number }).attempt)).toEqual([1, 2, 3]);
@@ -152,23 +166,27 @@ describe("HandlerRunner", () => {
     const h = fakeHandler({ failures: 1 });
     const runner = new HandlerRunner({ source: src, handlers: [h], retry: { initialMs: 60_000, maxMs: 60_000, factor: 2 }, resyncMs: 0 });
     runner.start();
-    await waitFor(() => runner.status()[0]!.state === "failing", 1000, "failure");
+    await waitFor(() => runner.status()[0]!.state === "failing", undefined, "failure");
     src.set("/ip", "10.0.0.7/24");
-    await waitFor(() => runner.status()[0]!.state === "converged", 1000, "retry on change");
+    await waitFor(() => runner.status()[0]!.state === "converged", undefined, "retry on change");
     expect(h.seen.at(-1)).toEqual({ "/ip": "10.0.0.7/24" });
     await runner.stop();
   });
 
   it("wakes up when the desired state changes by itself (a lease expiring)", async () => {
     const src = new FakeSource();
-    const at = Date.now() + 80;
-    const h = fakeHandler({ wakeAt: () => (Date.now() < at ? at : undefined) });
+    // The desired state changes 80 ms after the first apply (asked for right after it).
+    let at: number | undefined;
+    const h = fakeHandler({ wakeAt: () => ((at ??= Date.now() + 80), Date.now() < at ? at : undefined) });
+    const appliedAt: number[] = [];
+    const apply = h.apply.bind(h);
+    h.apply = (d, ctx) => (appliedAt.push(Date.now()), apply(d, ctx));
     const runner = new HandlerRunner({ source: src, handlers: [h], resyncMs: 0 });
     runner.start();
     await runner.settled();
-    expect(h.seen).toHaveLength(1);
-    await waitFor(() => h.seen.length === 2, 1000, "wake-up");
-    expect(Date.now()).toBeGreaterThanOrEqual(at);
+    await waitFor(() => h.seen.length === 2, undefined, "wake-up");
+    // The second apply is the wake-up, not an early reconcile.
+    expect(appliedAt[1]).toBeGreaterThanOrEqual(at!);
     await runner.stop();
   });
 
