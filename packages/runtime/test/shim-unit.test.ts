@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { waitFor } from "@paddock/testkit";
 import { calfNameFor } from "../src/calf-name.ts";
 import { parseCalfName } from "../src/sandbox/bundle.ts";
 
@@ -56,7 +57,14 @@ describe("acquirePidLock", () => {
     // A live process whose command line names paddock holds it.
     const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 10000)", "paddock-lock-holder"], { stdio: "ignore" });
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      // The lock tells a paddock process by its command line: wait until the holder has exec'd node.
+      await waitFor(() => {
+        try {
+          return readFileSync(`/proc/${holder.pid}/cmdline`, "utf8").includes("paddock-lock-holder");
+        } catch {
+          return false;
+        }
+      }, { what: "the lock holder's command line" });
       writeFileSync(file, `${holder.pid}\n`);
       expect(() => acquirePidLock(file)).toThrow(LockedError);
       // A pid that is not a paddock process (ours is vitest) or no longer exists is stale.

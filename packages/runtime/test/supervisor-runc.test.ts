@@ -98,7 +98,7 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
     const second = rec.starts[1] as Recorder["starts"][number];
     expect(second.at - exit.at).toBeGreaterThanOrEqual(95);
     // The old channels are closed; the new ones are different objects and work.
-    await waitFor(() => first.control.closed, 2_000, "old control closed");
+    await waitFor(() => first.control.closed, 10_000, "old control closed");
     expect(second.channels.control).not.toBe(first.channels.control);
     expect(await second.control.next()).toBe("ready 1");
     second.control.send("echo after restart");
@@ -145,10 +145,12 @@ describe.skipIf(!RUN_RUNC_TESTS)(`supervisor under runc ${NEEDS_ROOT}`, () => {
     expect(existsSync(path.join(lab.runtimeDir, name))).toBe(false);
     // Only the ldd cache (node-runtime.json) stays: it describes the host, not a calf.
     expect(readdirSync(lab.runtimeDir)).toEqual(["node-runtime.json"]);
-    await waitFor(() => start.control.closed, 2_000, "control closed");
+    await waitFor(() => start.control.closed, 10_000, "control closed");
     expect(sup.status(name)?.state).toBe("stopped");
     // stop() is idempotent, and nothing restarts afterwards.
     await sup.stop();
+    // What is tested is an absence: a window longer than the restart backoff (100 ms) in which a
+    // restart would show. Load can only hide a restart past the window, never fail a correct run.
     await new Promise((r) => setTimeout(r, 300));
     expect(rec.starts).toHaveLength(1);
   });
