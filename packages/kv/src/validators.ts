@@ -265,8 +265,26 @@ export const hostname: Parser<HostName> = (v) => {
   return r.ok ? yes<HostName>(v) : r;
 };
 
-/** Opaque UTF-8 text of a calf's own state: anything but NUL, bounded by the schema's size limit. */
-export const stateText: Parser<string> = (v) => (v.includes("\u0000") ? no("the value contains a NUL byte") : yes<string>(v));
+/**
+ * A calf's own state, opaque to the priv: printable text, one line — no C0 control (tab and line
+ * feed included), no DEL, no C1 control (U+0085 included), no U+2028/U+2029 — bounded by the
+ * schema's size limit. State that is not text goes in base64 (RFC 4648 §4, no line breaks), which
+ * is printable text and so accepted as it is; JSON from `JSON.stringify` without indentation is
+ * too (it escapes C0 itself; DEL, C1 and U+2028/2029 in its strings are refused, so a calf
+ * escapes them or uses base64). Why: the value is kept in the store file and the audit log and
+ * shown by `paddock kv get/ls/watch`; refused here, a control character can neither inflate the
+ * store file (U+0001 costs six bytes as JSON) nor reach an operator's terminal.
+ */
+export const stateText: Parser<string> = (v) => {
+  const m = CONTROL_OR_LINE_BREAK.exec(v);
+  if (m) return no(`the value contains ${codePointName(m[0])} at character ${m.index}: state is printable text (binary state goes in base64)`);
+  return yes<string>(v);
+};
+
+/** "U+0001" for a character. */
+function codePointName(c: string): string {
+  return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
 
 function q(v: string): string {
   return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);

@@ -35,7 +35,12 @@ const table: Array<[string, Validator, string[], string[]]> = [
   ["domainName", domainName, ["example.com", "lab.anc.test", "a", "_msdcs.example.com", "xn--bcher-kva.example", "a-b.c"], ["", "example.com.", "exa mple.com", "-a.com", "a-.com", "a..b", "evil.com\nnameserver 6.6.6.6", "evil.com\u2028x", "evil.com\u0085x", "é.com", "a".repeat(64) + ".com", ("a".repeat(60) + ".").repeat(5) + "com"]],
   ["searchList", searchList, ["example.com", "a.test b.test", "a b c d e f"], ["", "a  b", " a", "a b c d e f g", "a\tb", "a\nb", "a.test b.test\r\nnameserver 1.2.3.4"]],
   ["hostname", hostname, ["host", "host.example.com", "a".repeat(63)], ["a".repeat(65), "host name", "host\n"]],
-  ["stateText", stateText, ["{\"lease\":1}", "", "multi\nline ok"], ["a\u0000b"]],
+  [
+    "stateText",
+    stateText,
+    ["{\"lease\":1}", "", "aGVsbG8gd29ybGQ=", "café ✓ 名前", "{\"s\":\"a\\u0001b\\n\"}", " spaces  and\\tescapes "],
+    ["a\u0000b", "multi\nline", "tab\there", "cr\r", "\u0001".repeat(100), "del\u007f", "c1\u0080", "nel\u0085", "ls\u2028", "ps\u2029", "aGVs\nbG8="],
+  ],
 ];
 
 describe("validators", () => {
@@ -168,7 +173,12 @@ const old = (() => {
     return OK;
   };
   const hostname: V = (v) => (v.length > 64 ? no(`the host name is longer than 64 bytes`) : domainName(v));
-  const stateText: V = (v) => (v.includes("\u0000") ? no("the value contains a NUL byte") : OK);
+  const stateText: V = (v) => {
+    const m = CONTROL.exec(v);
+    if (!m) return OK;
+    const name = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+    return no(`the value contains ${name} at character ${m.index}: state is printable text (binary state goes in base64)`);
+  };
   return { ipv4, ipv4Unicast, ipv4Cidr, ipv4Network, ipv4Route, mac, mtu: intRange(68, 65535), domainName, searchList, hostname, stateText };
 })();
 
