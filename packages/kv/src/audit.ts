@@ -1,17 +1,51 @@
 /**
  * The audit log: one JSON line per change attempted (and per refused read), accepted or refused, appended to a file opened O_APPEND and fsynced with every commit of the store, so the
  * log of an acknowledged write is on disk before the acknowledgement.
+ *
+ * A hostile calf must not be able to fill the disk through it (issue 13 B3: refusals at the
+ * request rate limit, each up to ~2 KB of escaped value, were 12–27 GB a day):
+ * - **Rotation by size.** When a line would take `audit.log` past `MAX_AUDIT_FILE_BYTES`, it is
+ *   renamed `audit.log.1` (`.1` becomes `.2`, …; `AUDIT_ROTATED_FILES` are kept) and a new one is
+ *   started, so the log never holds more than (1 + AUDIT_ROTATED_FILES) × MAX_AUDIT_FILE_BYTES.
+ *   `tail` reads across the files.
+ * - **Repeated refusals collapse.** The first refusal of a run is written as it happens; further
+ *   refusals identical to it (same client, operation, path and code) are counted, not written, and
+ *   the count goes out as one line, the last of them with `"repeated": N` (N refusals), when a
+ *   different record of that client arrives, when the run has waited `AUDIT_REPEAT_WINDOW_MS`, when
+ *   the tail is read or the log closed. Accepted changes, and every line of a commit (they carry
+ *   `seq`), are never collapsed. The number of attempts is the sum of `repeated` (1 when absent).
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from "node:fs";
+import path from "node:path";
 
 /** Longest value text kept in an audit line; a 1 MB hostile value is logged by its size. */
 export const MAX_AUDIT_VALUE_CHARS = 256;
+
+/**
+ * Size at which `audit.log` is rotated: some 15 000 lines of a busy store (a lease is a dozen
+ * lines an hour), small enough that the whole log, rotated files included, stays a few MiB on the
+ * smallest flash a Paddock host runs from.
+ */
+export const MAX_AUDIT_FILE_BYTES = 4 * 1024 * 1024;
+
+/** Rotated files kept (`audit.log.1`, `audit.log.2`): the log holds at most 12 MiB. */
+export const AUDIT_ROTATED_FILES = 2;
+
+/**
+ * How long a run of repeated refusals is counted before its line is written: short enough that
+ * an operator watching the log sees a flood within seconds, long enough that a calf refused at
+ * its full request rate costs one line per window instead of hundreds.
+ */
+export const AUDIT_REPEAT_WINDOW_MS = 5_000;
+
+/** Clients whose runs of refusals are tracked at once; past it the oldest run is written out. */
+const MAX_TRACKED_RUNS = 64;
 
 /** One audit record. */
 export interface AuditRecord {
   time: string;
   client: string;
-  /** "commit" only for a commit refused as a whole (too many changes), before any change was looked at. */
+  /** "commit" for a commit refused as a whole (too many changes, or over its budget of store writes), before or without naming a change. */
   op: "write" | "delete" | "read" | "commit";
   path: string;
   /** The value before (null: absent). */
@@ -29,6 +63,14 @@ export interface AuditRecord {
    * the change that was refused, with this count: none of its changes were applied.
    */
   commit?: number;
+  /**
+   * On a line standing for a run of identical refusals (same client, op, path and result) that
+   * followed a line like it: how many there were. The line is the last of them (its time, value
+   * and reason); `first` is the time of the first. Absent on a line that stands for itself.
+   */
+  repeated?: number;
+  /** With `repeated`: the time of the first refusal of the run. */
+  first?: string;
 }
 
 /** Shortens a value for the log, saying how long it was. */
@@ -37,20 +79,88 @@ export function auditValue(value: string | null): string | null {
   return `${value.slice(0, MAX_AUDIT_VALUE_CHARS)}… (${Buffer.byteLength(value)} bytes)`;
 }
 
-/** An append-only audit log file. */
-export class AuditLog {
-  private readonly fd: number;
-  private dirty = false;
+/** Limits and hooks of an audit log; each defaults to the named constant. */
+export interface AuditLogOptions {
+  maxFileBytes?: number;
+  rotatedFiles?: number;
+  repeatWindowMs?: number;
+  /** Milliseconds, for the repeat window; the store passes its clock. */
+  now?: () => number;
+  /** Called after the log wrote lines on its own (a run's line at the end of its window), so the owner can make them durable. */
+  onLinesWritten?: () => void;
+}
 
-  constructor(readonly file: string) {
+/** A client's current run of identical refusals. */
+interface Run {
+  key: string;
+  /** Refusals counted since the run's last line. */
+  count: number;
+  /** The last of them, written with `repeated` when the run is flushed. */
+  last: AuditRecord | null;
+  /** The time of the first of them. */
+  first: string;
+  /** When the first of them arrived (`now()`). */
+  since: number;
+}
+
+/** An append-only audit log file, rotated by size, with runs of identical refusals collapsed. */
+export class AuditLog {
+  private fd: number;
+  private size: number;
+  private dirty = false;
+  private readonly maxFileBytes: number;
+  private readonly rotatedFiles: number;
+  private readonly repeatWindowMs: number;
+  private readonly now: () => number;
+  private readonly onLinesWritten: () => void;
+  private readonly runs = new Map<string, Run>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly file: string,
+    opts: AuditLogOptions = {},
+  ) {
+    this.maxFileBytes = opts.maxFileBytes ?? MAX_AUDIT_FILE_BYTES;
+    this.rotatedFiles = opts.rotatedFiles ?? AUDIT_ROTATED_FILES;
+    this.repeatWindowMs = opts.repeatWindowMs ?? AUDIT_REPEAT_WINDOW_MS;
+    this.now = opts.now ?? Date.now;
+    this.onLinesWritten = opts.onLinesWritten ?? (() => {});
     this.fd = openSync(file, "a", 0o600);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /** The files of the log, newest first: `audit.log`, `audit.log.1`, … */
+  get files(): string[] {
+    return [this.file, ...Array.from({ length: this.rotatedFiles }, (_, i) => `${this.file}.${i + 1}`)];
   }
 
   append(record: AuditRecord): void {
-    // One write() per line: a crash can lose a line that was not yet fsynced, never tear one
-    // that was, and the reader skips a torn last line.
-    writeSync(this.fd, JSON.stringify(record) + "\n");
-    this.dirty = true;
+    const run = this.runs.get(record.client);
+    const key = collapseKey(record);
+    if (run && key !== null && run.key === key) {
+      if (run.count === 0) {
+        run.first = record.time;
+        run.since = this.now();
+        this.armTimer();
+      }
+      run.count++;
+      run.last = record;
+      if (this.now() - run.since >= this.repeatWindowMs) this.flushRun(run);
+      return;
+    }
+    if (run) {
+      this.flushRun(run);
+      this.runs.delete(record.client);
+    }
+    this.writeLine(record);
+    if (key !== null) {
+      if (this.runs.size >= MAX_TRACKED_RUNS) {
+        const [oldest, r] = this.runs.entries().next().value!;
+        this.flushRun(r);
+        this.runs.delete(oldest);
+      }
+      this.runs.set(record.client, { key, count: 0, last: null, first: record.time, since: 0 });
+    }
   }
 
   /** Whether lines were appended since the last sync. */
@@ -65,34 +175,127 @@ export class AuditLog {
     this.dirty = false;
   }
 
+  /** Writes the line of every run of repeated refusals still being counted. */
+  flushRuns(): void {
+    for (const run of this.runs.values()) this.flushRun(run);
+  }
+
   /**
-   * The last `count` lines (0: all that fit in `maxBytes`), oldest first, as raw JSON text.
-   * Reads only the tail of the file.
+   * The last `count` lines (0: all that fit in `maxBytes`), oldest first, as raw JSON text, read
+   * from the end of `audit.log` and on into the rotated files while both allow. Counted runs of
+   * refusals are written first. Reads only the tails of the files.
    */
   tail(count: number, maxBytes: number): string[] {
-    const size = fstatSync(this.fd).size;
-    const start = Math.max(0, size - maxBytes);
-    const fd = openSync(this.file, "r");
-    try {
-      const buf = Buffer.alloc(size - start);
-      let got = 0;
-      while (got < buf.length) {
-        const n = readSync(fd, buf, got, buf.length - got, start + got);
-        if (n === 0) break;
-        got += n;
-      }
-      let lines = buf.subarray(0, got).toString("utf8").split("\n");
-      // The first line may be cut by the byte window, the last is "" after the final newline.
-      if (start > 0) lines = lines.slice(1);
-      lines = lines.filter((l) => l.length > 0);
-      return count > 0 ? lines.slice(-count) : lines;
-    } finally {
-      closeSync(fd);
+    this.flushRuns();
+    let lines: string[] = [];
+    let budget = maxBytes;
+    for (const file of this.files) {
+      if (budget <= 0 || (count > 0 && lines.length >= count)) break;
+      const t = readTail(file, budget);
+      if (t === null) break;
+      lines = [...t.lines, ...lines];
+      budget -= t.bytes;
+      // The window ended inside this file: the older files are outside it.
+      if (!t.whole) break;
     }
+    return count > 0 ? lines.slice(-count) : lines;
   }
 
   close(): void {
+    clearTimeout(this.timer);
+    this.flushRuns();
     this.sync();
     closeSync(this.fd);
+  }
+
+  private flushRun(run: Run): void {
+    if (run.count === 0 || run.last === null) return;
+    this.writeLine({ ...run.last, repeated: run.count, first: run.first });
+    run.count = 0;
+    run.last = null;
+  }
+
+  private armTimer(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushRuns();
+      if (this.dirty) this.onLinesWritten();
+    }, this.repeatWindowMs);
+    this.timer.unref();
+  }
+
+  private writeLine(record: AuditRecord): void {
+    const line = Buffer.from(JSON.stringify(record) + "\n");
+    if (this.size > 0 && this.size + line.length > this.maxFileBytes) this.rotate();
+    // One write() per line: a crash can lose a line that was not yet fsynced, never tear one
+    // that was, and the reader skips a torn last line.
+    writeSync(this.fd, line);
+    this.size += line.length;
+    this.dirty = true;
+  }
+
+  /**
+   * audit.log → audit.log.1 (→ .2 …, the oldest dropped), then a new audit.log. The old file is
+   * fsynced before it is renamed and the directory after, so a crash leaves every synced line in
+   * one of the files, and at worst an empty new audit.log.
+   */
+  private rotate(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    const files = this.files;
+    for (let i = files.length - 1; i >= 1; i--) {
+      try {
+        renameSync(files[i - 1]!, files[i]!);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    }
+    this.fd = openSync(this.file, "a", 0o600);
+    this.size = 0;
+    this.dirty = false;
+    const dfd = openSync(path.dirname(this.file), constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  }
+}
+
+/** What makes refusals identical for collapsing; null for a record that is never collapsed (accepted, or a line of a commit). */
+function collapseKey(r: AuditRecord): string | null {
+  if (r.result === "ok" || r.seq !== undefined) return null;
+  return JSON.stringify([r.op, r.path, r.result]);
+}
+
+/**
+ * The lines of the last `maxBytes` of a file (the first one dropped when the window cut it), the
+ * bytes read, and whether that was the whole file; null when there is no such file.
+ */
+function readTail(file: string, maxBytes: number): { lines: string[]; bytes: number; whole: boolean } | null {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - maxBytes);
+    const buf = Buffer.alloc(size - start);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    let lines = buf.subarray(0, got).toString("utf8").split("\n");
+    // The first line may be cut by the byte window, the last is "" after the final newline.
+    if (start > 0) lines = lines.slice(1);
+    return { lines: lines.filter((l) => l.length > 0), bytes: got, whole: start === 0 };
+  } finally {
+    closeSync(fd);
   }
 }

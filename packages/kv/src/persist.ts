@@ -18,6 +18,39 @@ export interface StoreSnapshot {
   entries: Record<string, string>;
 }
 
+/** The store file's text: the one place its layout is decided (one space of indent, a final newline). */
+export function serializeSnapshot(snapshot: StoreSnapshot): string {
+  return JSON.stringify(snapshot, null, 1) + "\n";
+}
+
+/**
+ * Bytes one entry adds to the store file: its key and value as JSON strings (quotes and escapes
+ * included: a U+0001 in a value costs 6 bytes), the two-space indent, ": " and ",\n".
+ */
+export function entryFileBytes(key: string, value: string): number {
+  return Buffer.byteLength(JSON.stringify(key)) + Buffer.byteLength(JSON.stringify(value)) + ENTRY_FRAMING_BYTES;
+}
+
+/** `  ` before an entry, `: ` inside it, `,\n` after it. */
+const ENTRY_FRAMING_BYTES = 6;
+
+/**
+ * The longest sequence number a store file can hold (2^64 - 1): file sizes are computed with it,
+ * so a bound checked today still holds when the sequence number has grown.
+ */
+const MAX_SEQ_TEXT = "18446744073709551615";
+
+/**
+ * An upper bound on the size of the store file of schema `schema` holding `count` entries whose
+ * `entryFileBytes` add up to `entriesBytes`: exact but for the sequence number, counted at its
+ * longest. This is what the schema's `maxTotalBytes` bounds.
+ */
+export function storeFileBytes(schema: string, count: number, entriesBytes: number): number {
+  const empty = Buffer.byteLength(serializeSnapshot({ format: STORE_FORMAT, schema, seq: MAX_SEQ_TEXT, entries: {} }));
+  // "{}" becomes "{\n" + the entries + "\n }", and the last entry has no ",\n": one byte more than the entries' own.
+  return count === 0 ? empty : empty + entriesBytes + 1;
+}
+
 /**
  * Writes `data` to `file` atomically and durably: temp file, fsync, rename, fsync of the
  * directory. Synchronous on purpose: the store file is a few KiB, the fsyncs are what costs, and

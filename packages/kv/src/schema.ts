@@ -41,7 +41,11 @@ export interface ServiceSchema {
   name: string;
   description: string;
   entries: readonly SchemaEntry[];
-  /** Bound on the sum of all values' sizes, so a calf cannot grow the store file without limit. */
+  /**
+   * Bound on the size of the store file as written (keys, values as JSON with their escapes, and
+   * the file's framing; see `storeFileBytes`), so a calf cannot grow the file, nor what each
+   * commit makes the priv rewrite, beyond it.
+   */
   maxTotalBytes: number;
 }
 

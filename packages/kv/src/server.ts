@@ -4,9 +4,10 @@
  *
  * A connection that breaks the protocol (bad framing, an oversized or undecodable message) is
  * closed, and only that one: the server and other connections go on. Each connection has a rate
- * limit (token bucket), a frame size limit and a bound on requests in flight; past that bound the
- * server stops reading from the socket, so a flooding client is slowed by TCP-like backpressure
- * instead of growing our memory.
+ * limit (token bucket), a budget of store-file bytes its commits may make the priv write per
+ * second (another token bucket), a frame size limit and a bound on requests in flight; past that
+ * bound the server stops reading from the socket, so a flooding client is slowed by TCP-like
+ * backpressure instead of growing our memory.
  */
 import { chmodSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
@@ -22,7 +23,7 @@ import {
 import { KvError, KvErrorCode } from "./errors.ts";
 import { parseKvSegments } from "./path.ts";
 import type { Role } from "./schema.ts";
-import type { KvCaller, KvLogger, KvStore } from "./store.ts";
+import type { KvCaller, KvCommitOptions, KvLogger, KvStore } from "./store.ts";
 
 /** Limits applied to one connection. */
 export interface ConnectionLimits {
@@ -35,11 +36,33 @@ export interface ConnectionLimits {
   maxInFlight: number;
   /** Response bytes queued for a slow reader before the connection is dropped. */
   maxQueuedResponseBytes: number;
+  /**
+   * Sustained bytes of store file per second the connection's commits may make the priv write
+   * and fsync. Each commit that changes something is charged the whole file it makes the priv
+   * write (at least `STORE_WRITE_MIN_CHARGE_BYTES`), even when group commit writes it together
+   * with others.
+   */
+  storeWriteBytesPerSecond: number;
+  /** Store-file bytes allowed in a burst; a commit whose file is larger needs the full burst. */
+  storeWriteBurstBytes: number;
 }
+
+/**
+ * The least a commit is charged against a store-write budget: a store rewrite writes at least one
+ * filesystem block and fsyncs the file and the directory whatever its size, so a calf committing
+ * one-byte changes still pays for what the disk does.
+ */
+export const STORE_WRITE_MIN_CHARGE_BYTES = 4096;
 
 /**
  * A calf: a DHCP client writes a dozen keys per lease; 100/s sustained and a burst of 200
  * leave it ample room while bounding the audit log and disk writes a hostile calf can cause.
+ *
+ * Store writes: a DHCP lease is one commit of a store file of 1–3 KiB, at start and at each
+ * renewal. 32 KiB/s sustained (eight small commits a second) with a burst of 512 KiB (two
+ * rewrites of a 256 KiB store, the DHCP schema's cap, or 128 small commits) never slows that
+ * down, and bounds a hostile calf's rewrites to 32 KiB/s (2.7 GB a day) where the request rate
+ * alone let it make the priv write and fsync ~76–157 MB/s (issue 13 B2).
  */
 export const CALF_LIMITS: ConnectionLimits = {
   maxFrameBytes: MAX_CALF_FRAME_BYTES,
@@ -47,6 +70,8 @@ export const CALF_LIMITS: ConnectionLimits = {
   burst: 200,
   maxInFlight: 64,
   maxQueuedResponseBytes: 1024 * 1024,
+  storeWriteBytesPerSecond: 32 * 1024,
+  storeWriteBurstBytes: 512 * 1024,
 };
 
 /** An operator (root, through the 0600 admin socket): no rate limit, larger frames for audit tails. */
@@ -56,6 +81,8 @@ export const ADMIN_LIMITS: ConnectionLimits = {
   burst: Number.POSITIVE_INFINITY,
   maxInFlight: 256,
   maxQueuedResponseBytes: 16 * 1024 * 1024,
+  storeWriteBytesPerSecond: Number.POSITIVE_INFINITY,
+  storeWriteBurstBytes: Number.POSITIVE_INFINITY,
 };
 
 /**
@@ -74,19 +101,63 @@ export interface KvServerStats {
   connections: number;
   requests: Record<string, number>;
   protocolViolations: number;
+  /** Requests refused for the request rate. */
   rateLimited: number;
+  /** Commits refused for the store-write budget (also counted in `requests` as PADDOCK_E_KV_RATE_LIMITED). */
+  storeWriteLimited: number;
+}
+
+/** Server options. */
+export interface KvServerOptions {
+  /** A monotonic clock in milliseconds for the rate limits (default `performance.now`); tests inject one. */
+  now?: () => number;
+}
+
+/**
+ * A token bucket: `rate` tokens a second up to `burst`. Infinite rates take nothing. A charge
+ * larger than the burst is taken from a full bucket, so it is slow, never impossible.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly now: () => number,
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Takes `amount` tokens if there are that many; false (and nothing taken) if not. */
+  take(amount: number): boolean {
+    if (this.rate === Number.POSITIVE_INFINITY) return true;
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, now - this.last) / 1000) * this.rate);
+    this.last = now;
+    const need = Math.min(amount, this.burst);
+    if (this.tokens < need) return false;
+    this.tokens -= need;
+    return true;
+  }
 }
 
 export class KvServer {
-  readonly stats: KvServerStats = { connections: 0, requests: {}, protocolViolations: 0, rateLimited: 0 };
+  readonly stats: KvServerStats = { connections: 0, requests: {}, protocolViolations: 0, rateLimited: 0, storeWriteLimited: 0 };
   private readonly sockets = new Set<net.Socket>();
   private readonly servers = new Set<net.Server>();
   private nextConnection = 1;
+  /** @internal The clock of the rate limits. */
+  readonly now: () => number;
 
   constructor(
     readonly store: KvStore,
     private readonly log: KvLogger,
-  ) {}
+    opts: KvServerOptions = {},
+  ) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   /**
    * Listens on a Unix socket path. Connections get `role` rights. A stale socket file from a
@@ -147,8 +218,9 @@ export class KvServer {
 
 class Connection {
   private readonly reader: FrameReader;
-  private tokens: number;
-  private lastRefill = performance.now();
+  private readonly requests: TokenBucket;
+  private readonly storeWrites: TokenBucket;
+  private readonly commitOptions: KvCommitOptions;
   private inFlight = 0;
   private readonly unwatch: Array<() => void> = [];
   private closed = false;
@@ -162,7 +234,9 @@ class Connection {
     private readonly log: KvLogger,
   ) {
     this.reader = new FrameReader({ maxFrameBytes: limits.maxFrameBytes });
-    this.tokens = limits.burst;
+    this.requests = new TokenBucket(limits.ratePerSecond, limits.burst, server.now);
+    this.storeWrites = new TokenBucket(limits.storeWriteBytesPerSecond, limits.storeWriteBurstBytes, server.now);
+    this.commitOptions = { budget: (fileBytes) => this.chargeStoreWrite(fileBytes) };
   }
 
   start(): void {
@@ -206,18 +280,19 @@ class Connection {
     this.socket.destroy();
   }
 
-  private takeToken(): boolean {
-    if (this.limits.ratePerSecond === Number.POSITIVE_INFINITY) return true;
-    const now = performance.now();
-    this.tokens = Math.min(this.limits.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.limits.ratePerSecond);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+  /** The store's question before a commit applies: may this connection make the priv write `fileBytes` of store file now? */
+  private chargeStoreWrite(fileBytes: number): KvError | null {
+    if (this.storeWrites.take(Math.max(fileBytes, STORE_WRITE_MIN_CHARGE_BYTES))) return null;
+    this.server.stats.storeWriteLimited++;
+    return new KvError(
+      KvErrorCode.RATE_LIMITED,
+      `this commit would make the priv rewrite the ${fileBytes}-byte store file beyond this connection's budget of ` +
+        `${this.limits.storeWriteBytesPerSecond} bytes of store writes per second (burst ${this.limits.storeWriteBurstBytes}); nothing was applied`,
+    );
   }
 
   private handle(req: KvRequest): void {
-    if (!this.takeToken()) {
+    if (!this.requests.take(1)) {
       this.server.stats.rateLimited++;
       this.reply(req.id, errorResult(new KvError(KvErrorCode.RATE_LIMITED, `more than ${this.limits.ratePerSecond} requests per second`)));
       return;
@@ -245,11 +320,11 @@ class Connection {
         return r.ok ? { kind: "ok", value: utf8.encode(r.value) } : errorResult(r.error);
       }
       case "write": {
-        const r = await store.write(this.caller, req.path, req.op.value);
+        const r = await store.write(this.caller, req.path, req.op.value, this.commitOptions);
         return r.ok ? { kind: "ok", value: new Uint8Array(0) } : errorResult(r.error);
       }
       case "delete": {
-        const r = await store.delete(this.caller, req.path);
+        const r = await store.delete(this.caller, req.path, this.commitOptions);
         return r.ok ? { kind: "ok", value: new Uint8Array(0) } : errorResult(r.error);
       }
       case "list": {
@@ -264,7 +339,7 @@ class Connection {
           return errorResult(new KvError(KvErrorCode.BAD_PATH, "a commit carries its paths in its changes; the request's path must be empty"));
         }
         // One token for the whole commit: its size is bounded by the frame and MAX_COMMIT_CHANGES.
-        const r = await store.commit(this.caller, req.op.changes);
+        const r = await store.commit(this.caller, req.op.changes, this.commitOptions);
         return r.ok ? { kind: "ok", value: new Uint8Array(0) } : errorResult(r.error);
       }
       case "audit": {

@@ -18,10 +18,10 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { MAX_COMMIT_CHANGES } from "@paddock/protocol";
-import { AuditLog, auditValue, type AuditRecord } from "./audit.ts";
+import { AuditLog, auditValue, type AuditLogOptions, type AuditRecord } from "./audit.ts";
 import { KvError, KvErrorCode } from "./errors.ts";
 import { isUnder, parseKvPath, parseKvSegments } from "./path.ts";
-import { readSnapshot, STORE_FORMAT, writeFileAtomicSync, type StoreSnapshot } from "./persist.ts";
+import { entryFileBytes, readSnapshot, serializeSnapshot, STORE_FORMAT, storeFileBytes, writeFileAtomicSync, type StoreSnapshot } from "./persist.ts";
 import { checkSchema, matchEntry, matchesPattern, type Role, type SchemaEntry, type ServiceSchema } from "./schema.ts";
 import { parseWith } from "./validators.ts";
 
@@ -103,6 +103,21 @@ export interface KvStoreOptions {
   log?: KvLogger;
   /** Writes the store file; tests substitute a failing one. */
   writeFile?: (file: string, data: string) => Promise<void> | void;
+  /** The wall clock in milliseconds (audit times, the audit log's repeat window); tests inject one. */
+  now?: () => number;
+  /** The audit log's rotation and collapsing limits (tests make them small). */
+  audit?: Omit<AuditLogOptions, "now" | "onLinesWritten">;
+}
+
+/** What a connection adds to a commit it forwards. */
+export interface KvCommitOptions {
+  /**
+   * Asked once a commit has passed every check and would change something: may the caller make
+   * the priv rewrite (and fsync) a store file of `fileBytes` bytes now? An error refuses the commit
+   * whole, audited like any refusal. The server charges each calf connection's commits to a
+   * budget of store-file bytes per second (`CALF_LIMITS`).
+   */
+  budget?: (fileBytes: number) => KvError | null;
 }
 
 export class KvStore {
@@ -112,14 +127,19 @@ export class KvStore {
   private readonly audit: AuditLog;
   private readonly storeFile: string;
   private readonly writeFile: (file: string, data: string) => Promise<void> | void;
+  private readonly now: () => number;
   /** What readers see: committed values plus the commits being persisted. */
   private current = new Map<string, string>();
   /** The parsed form of every value in `current`, same keys. */
   private currentParsed = new Map<string, unknown>();
+  /** The sum of `entryFileBytes` over `current`: what its entries add to the store file. */
+  private currentEntryBytes = 0;
   /** What is on disk. */
   private committed = new Map<string, string>();
   /** The parsed form of every value in `committed`, same keys. */
   private committedParsed = new Map<string, unknown>();
+  /** The sum of `entryFileBytes` over `committed`. */
+  private committedEntryBytes = 0;
   private seq: bigint;
   private committedSeq: bigint;
   private batch: Pending[] = [];
@@ -138,6 +158,7 @@ export class KvStore {
     this.stateDir = opts.stateDir;
     this.log = opts.log ?? silent;
     this.writeFile = opts.writeFile ?? writeFileAtomicSync;
+    this.now = opts.now ?? Date.now;
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
     this.storeFile = path.join(opts.stateDir, STORE_FILE);
     const snapshot = readSnapshot(this.storeFile);
@@ -156,10 +177,19 @@ export class KvStore {
       }
       this.current.set(key, value);
       this.currentParsed.set(key, valid.value);
+      this.currentEntryBytes += entryFileBytes(key, value);
     }
     this.committed = new Map(this.current);
     this.committedParsed = new Map(this.currentParsed);
-    this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE));
+    this.committedEntryBytes = this.currentEntryBytes;
+    this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE), {
+      ...opts.audit,
+      now: this.now,
+      // Lines the audit log writes on its own (a run of repeated refusals, at the end of its window) are made durable like any other.
+      onLinesWritten: () => {
+        if (!this.closed) this.schedulePersist();
+      },
+    });
   }
 
   /** The durable view as canonical text: every value here is on disk. */
@@ -175,6 +205,14 @@ export class KvStore {
    */
   get parsed(): ReadonlyMap<string, unknown> {
     return this.committedParsed;
+  }
+
+  /**
+   * The size the store file has (or, while a commit is being persisted, is about to have), counting
+   * the sequence number at its longest: what the schema's `maxTotalBytes` bounds.
+   */
+  get fileBytes(): number {
+    return storeFileBytes(this.schema.name, this.current.size, this.currentEntryBytes);
   }
 
   /** The sequence number of the last durable commit. */
@@ -201,36 +239,42 @@ export class KvStore {
   }
 
   /** Writes a key (a commit of one change); resolves when the write is durable (or refused, or rolled back). */
-  write(caller: KvCaller, segments: readonly string[], bytes: Uint8Array): Promise<KvOutcome<void>> {
-    return this.commit(caller, [{ path: segments, value: bytes }]);
+  write(caller: KvCaller, segments: readonly string[], bytes: Uint8Array, opts?: KvCommitOptions): Promise<KvOutcome<void>> {
+    return this.commit(caller, [{ path: segments, value: bytes }], opts);
   }
 
   /** Deletes a key (deleting an absent key succeeds); resolves when durable. */
-  delete(caller: KvCaller, segments: readonly string[]): Promise<KvOutcome<void>> {
-    return this.commit(caller, [{ path: segments, value: null }]);
+  delete(caller: KvCaller, segments: readonly string[], opts?: KvCommitOptions): Promise<KvOutcome<void>> {
+    return this.commit(caller, [{ path: segments, value: null }], opts);
   }
 
   /**
    * Applies several changes atomically. Every change is checked (path, rights, UTF-8, size,
-   * validator), then the commit as a whole (wildcard key counts and the store's total size, as if
-   * every change applied), before anything is applied: a refusal names the first failing change
-   * and changes nothing. An accepted commit gets one sequence number, is persisted once, reaches
+   * validator), then the commit as a whole (wildcard key counts and the size of the store file, as
+   * if every change applied), then, for a commit that changes something, the caller's budget of
+   * store-file rewrites (`opts.budget`), before anything is applied: a refusal names the first
+   * failing change (a budget refusal names none: the path is "/") and changes nothing. An accepted commit gets one sequence number, is persisted once, reaches
    * each watcher as one event, and resolves when durable; if persisting fails it is rolled back
    * whole. A path may appear only once; an empty commit succeeds and changes nothing.
    */
-  commit(caller: KvCaller, changes: readonly KvStoreChange[]): Promise<KvOutcome<void>> {
+  commit(caller: KvCaller, changes: readonly KvStoreChange[], opts: KvCommitOptions = {}): Promise<KvOutcome<void>> {
     if (changes.length === 0) return Promise.resolve({ ok: true, value: undefined });
-    const checked = this.check(caller, changes);
-    if (!checked.ok) {
-      const { error, change, text } = checked.error;
+    const result = this.check(caller, changes);
+    if (!result.ok) {
+      const { error, change, text } = result.error;
       const op = change === null ? "commit" : change.value === null ? "delete" : "write";
       const r = this.refuse<void>(caller, op, change?.path ?? [], text, error, changes.length);
       return Promise.resolve(r);
     }
-    const applied = checked.value.filter((c) => c.old !== c.value);
+    const { checked, entryBytes } = result.value;
+    const applied = checked.filter((c) => c.old !== c.value);
+    if (applied.length > 0 && opts.budget) {
+      const over = opts.budget(storeFileBytes(this.schema.name, result.value.count, entryBytes));
+      if (over) return Promise.resolve(this.refuse<void>(caller, "commit", [], null, over, changes.length));
+    }
     const seq = applied.length > 0 ? ++this.seq : undefined;
     const many = changes.length > 1 ? changes.length : undefined;
-    for (const c of checked.value) {
+    for (const c of checked) {
       this.record({ client: caller.name, op: c.value === null ? "delete" : "write", path: c.key, old: c.old, new: c.value, result: "ok", seq: seq?.toString(), commit: many });
     }
     if (seq === undefined) {
@@ -247,6 +291,7 @@ export class KvStore {
         this.currentParsed.set(c.key, c.parsed);
       }
     }
+    this.currentEntryBytes = entryBytes;
     return new Promise((resolve) => {
       this.batch.push({ seq, client: caller.name, changes: applied.map((c) => ({ path: c.key, value: c.value })), resolve });
       this.schedulePersist();
@@ -271,9 +316,14 @@ export class KvStore {
     return () => this.watchers.delete(w);
   }
 
-  /** The last audit lines (raw JSON), oldest first. */
+  /**
+   * The last audit lines (raw JSON), oldest first, across the rotated files. A run of repeated
+   * refusals still being counted is written first, so the tail is complete up to now.
+   */
   auditTail(count: number, maxBytes: number): string[] {
-    return this.audit.tail(count, maxBytes);
+    const lines = this.audit.tail(count, maxBytes);
+    if (this.audit.hasUnsynced && !this.closed) this.schedulePersist();
+    return lines;
   }
 
   /** Persists what is pending and closes the audit log. */
@@ -284,8 +334,14 @@ export class KvStore {
     this.audit.close();
   }
 
-  /** Checks every change, then the commit as a whole, against the current values. Applies nothing. */
-  private check(caller: KvCaller, changes: readonly KvStoreChange[]): { ok: true; value: Checked[] } | { ok: false; error: Refusal } {
+  /**
+   * Checks every change, then the commit as a whole, against the current values. Applies nothing.
+   * Gives the checked changes with the key count and entry bytes the store would have after them.
+   */
+  private check(
+    caller: KvCaller,
+    changes: readonly KvStoreChange[],
+  ): { ok: true; value: { checked: Checked[]; count: number; entryBytes: number } } | { ok: false; error: Refusal } {
     if (changes.length > MAX_COMMIT_CHANGES) {
       return refusal(null, null, new KvError(KvErrorCode.BAD_COMMIT, `a commit may hold at most ${MAX_COMMIT_CHANGES} changes, not ${changes.length}`));
     }
@@ -317,15 +373,23 @@ export class KvStore {
         return refusal(changes[i]!, c.value, new KvError(KvErrorCode.TOO_MANY_KEYS, `${c.key}: ${c.entry.pattern} would hold ${n.after} keys, limit ${max}`, c.key));
       }
     }
-    // Total size, counted after the whole commit; the first change that grows the store is named.
-    const before = totalBytes(this.current);
-    const total = totalBytes(after);
+    // The store file's size, as written (keys, JSON escapes, framing), counted after the whole
+    // commit: a value of control characters costs six bytes a character, not one. The first change
+    // that grows the file is named.
+    const growth = checked.map((c) => (c.value === null ? 0 : entryFileBytes(c.key, c.value)) - (c.old === null ? 0 : entryFileBytes(c.key, c.old)));
+    const entryBytes = this.currentEntryBytes + growth.reduce((a, b) => a + b, 0);
+    const before = this.fileBytes;
+    const total = storeFileBytes(this.schema.name, after.size, entryBytes);
     if (total > this.schema.maxTotalBytes && total > before) {
-      const i = checked.findIndex((c) => c.value !== null && Buffer.byteLength(c.value) > Buffer.byteLength(c.old ?? ""));
+      const i = Math.max(0, growth.findIndex((g) => g > 0));
       const c = checked[i]!;
-      return refusal(changes[i]!, c.value, new KvError(KvErrorCode.TOO_LARGE, `${c.key}: the store would hold ${total} bytes, limit ${this.schema.maxTotalBytes}`, c.key));
+      return refusal(
+        changes[i]!,
+        c.value,
+        new KvError(KvErrorCode.TOO_LARGE, `${c.key}: the store file would be ${total} bytes, limit ${this.schema.maxTotalBytes}`, c.key),
+      );
     }
-    return { ok: true, value: checked };
+    return { ok: true, value: { checked, count: after.size, entryBytes } };
   }
 
   /** One change's own checks: path, rights, then (for a write) UTF-8, size and validator. */
@@ -387,7 +451,7 @@ export class KvStore {
   }
 
   private record(r: Omit<AuditRecord, "time">): void {
-    this.audit.append({ time: new Date().toISOString(), ...r, old: auditValue(r.old), new: auditValue(r.new) });
+    this.audit.append({ time: new Date(this.now()).toISOString(), ...r, old: auditValue(r.old), new: auditValue(r.new) });
   }
 
   private schedulePersist(): void {
@@ -403,11 +467,12 @@ export class KvStore {
     // Commits are applied to `current` whole, in one synchronous step, so this copy never holds half of one.
     const snapshotted = new Map(this.current);
     const snapshottedParsed = new Map(this.currentParsed);
+    const snapshottedEntryBytes = this.currentEntryBytes;
     try {
       this.audit.sync();
       if (batch.length > 0) {
         const snapshot: StoreSnapshot = { format: STORE_FORMAT, schema: this.schema.name, seq: seq.toString(), entries: Object.fromEntries([...snapshotted].sort()) };
-        await this.writeFile(this.storeFile, JSON.stringify(snapshot, null, 1) + "\n");
+        await this.writeFile(this.storeFile, serializeSnapshot(snapshot));
       }
     } catch (cause) {
       // Roll back to what is on disk, including commits that arrived while we were writing.
@@ -415,6 +480,7 @@ export class KvStore {
       this.batch = [];
       this.current = new Map(this.committed);
       this.currentParsed = new Map(this.committedParsed);
+      this.currentEntryBytes = this.committedEntryBytes;
       this.seq = this.committedSeq;
       const error = new KvError(KvErrorCode.STORAGE, `could not persist the store in ${this.stateDir}: ${(cause as Error).message}`, undefined, { cause });
       this.log.error({ err: (cause as Error).message, commits: failed.length }, "store commit failed; changes rolled back");
@@ -434,6 +500,7 @@ export class KvStore {
     this.committedSeq = seq;
     this.committed = snapshotted;
     this.committedParsed = snapshottedParsed;
+    this.committedEntryBytes = snapshottedEntryBytes;
     this.persistScheduled = null;
     // Commits (and refusals to audit) that arrived during the write go with the next persist.
     if (this.batch.length > 0 || this.audit.hasUnsynced) this.schedulePersist();
@@ -474,8 +541,3 @@ function countKeys(values: ReadonlyMap<string, string>, entry: SchemaEntry): num
   return n;
 }
 
-function totalBytes(values: ReadonlyMap<string, string>): number {
-  let n = 0;
-  for (const v of values.values()) n += Buffer.byteLength(v);
-  return n;
-}

@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_COMMIT_CHANGES } from "@paddock/protocol";
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
-import { AUDIT_FILE, KvStore, STORE_FILE, type KvCaller, type KvStoreChange, type ServiceSchema, type StoreEvent } from "../src/index.ts";
+import { AUDIT_FILE, entryFileBytes, KvStore, STORE_FILE, storeFileBytes, type KvCaller, type KvStoreChange, type ServiceSchema, type StoreEvent } from "../src/index.ts";
 
 const calf: KvCaller = { role: "calf", name: "calf:test" };
 const priv: KvCaller = { role: "priv", name: "priv" };
@@ -49,11 +49,14 @@ function stored(dir: string): Record<string, string> {
   return JSON.parse(readFileSync(path.join(dir, STORE_FILE), "utf8")).entries;
 }
 
-/** A tiny schema whose limits a test can reach with a few short values. */
+/**
+ * A tiny schema whose limits a test can reach with a few short values: the store file may hold 48
+ * bytes of entries (an entry costs its key and value as JSON plus 6: `/a` = "aaaaaaaa" is 20).
+ */
 const tiny: ServiceSchema = {
   name: "tiny",
   description: "limits within reach",
-  maxTotalBytes: 12,
+  maxTotalBytes: storeFileBytes("tiny", 1, 48),
   entries: [
     { pattern: "/a", description: "a", writer: "calf", calfReads: true, validate: () => ({ ok: true }), maxBytes: 10 },
     { pattern: "/b", description: "b", writer: "calf", calfReads: true, validate: () => ({ ok: true }), maxBytes: 10 },
@@ -172,12 +175,12 @@ describe("KvStore.commit", () => {
 
   it("counts maxTotalBytes after the whole commit", async () => {
     const s = open({ schema: tiny });
-    expect((await s.commit(calf, [ch("/a", "aaaaaaaa")])).ok).toBe(true); // 8 of 12 bytes
-    // Each value alone fits; together 8 + 3 + 3 = 14 > 12. The first change that grows is named.
+    expect((await s.commit(calf, [ch("/a", "aaaaaaaa")])).ok).toBe(true); // 20 of 48 bytes
+    // Each value alone fits; together 20 + 15 + 17 = 52 > 48. The first change that grows is named.
     const r = await s.commit(calf, [ch("/b", "bbb"), ch("/n/x", "xxx")]);
     expect(r.ok || [r.error.code, r.error.path]).toEqual(["PADDOCK_E_KV_TOO_LARGE", "/b"]);
     expect(s.read(admin, ["b"]).ok).toBe(false);
-    // Shrinking /a in the same commit makes room: 2 + 3 + 3 = 8.
+    // Shrinking /a in the same commit makes room: 14 + 15 + 17 = 46.
     expect((await s.commit(calf, [ch("/b", "bbb"), ch("/n/x", "xxx"), ch("/a", "aa")])).ok).toBe(true);
   });
 
