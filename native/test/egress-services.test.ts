@@ -102,7 +102,7 @@ describe.skipIf(!canRunAsRoot)(`egress policies of several services on one inter
     dropped(asNtp, kit.dhcpRequest(2)); // passes DHCP's program, NTP's drops it
     host.send(kit.udp(5002, 6002)); // unmarked: both pass it on
     host.send(kit.udp(7, 7)); // marker: veth delivers in order
-    await waitFor(() => seen.includes("7>7"), 3000, "marker frame");
+    await waitFor(() => seen.includes("7>7"), 10_000, "marker frame");
     expect(seen).toEqual(["68>67", "5001>123", "5002>6002", "7>7"]);
     expect(dhcp.counters()).toMatchObject({ allowed: 1n, dropped: 1n });
     expect(ntp.counters()).toMatchObject({ allowed: 1n, dropped: 1n });
@@ -119,7 +119,7 @@ describe.skipIf(!canRunAsRoot)(`egress policies of several services on one inter
     asNtp.send(kit.udp(5004, 123));
     dropped(asNtp, kit.dhcpRequest(3));
     host.send(kit.udp(7, 7));
-    await waitFor(() => seen.includes("7>7"), 3000, "marker frame after detach");
+    await waitFor(() => seen.includes("7>7"), 10_000, "marker frame after detach");
     expect(seen).toEqual(["5003>123", "5004>123", "7>7"]);
     expect(ntp.counters()).toMatchObject({ allowed: 2n, dropped: 2n });
 
@@ -154,7 +154,7 @@ describe.skipIf(!canRunAsRoot)(`egress policies of several services on one inter
     client.sendTo(Buffer.from("ntp request"), "10.78.0.2", 123);
     expect(ntp.counters()).toMatchObject({ allowed: 1n, dropped: 1n });
     unmarked.sendTo(Buffer.from("marker"), "10.78.0.2", 4000);
-    await waitFor(() => atServer.length === 1 && atOther.includes("marker"), 3000, "datagrams");
+    await waitFor(() => atServer.length === 1 && atOther.includes("marker"), 10_000, "datagrams");
     // Same socket, same path, in order: had the first datagram been sent, it would be here first.
     expect(atOther).toEqual(["marker"]);
     expect(atServer).toEqual(["ntp request"]);

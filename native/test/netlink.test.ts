@@ -82,7 +82,7 @@ describe.skipIf(!canRunAsRoot)(`NETLINK_ROUTE socket (${skipReason})`, () => {
       }
     });
     s.send(getLinkDump(7));
-    await waitFor(() => done, 2000, "NLMSG_DONE");
+    await waitFor(() => done, 10_000, "NLMSG_DONE");
     // The namespace's own links, not the host's.
     expect(names.sort()).toEqual(["lo", "pveth0", "pveth1"]);
   });
@@ -96,7 +96,7 @@ describe.skipIf(!canRunAsRoot)(`NETLINK_ROUTE socket (${skipReason})`, () => {
       for (const m of splitMessages(d)) if (m.type === RTM_NEWLINK) events.push(linkName(m.body) ?? "?");
     });
     inNetns(ns.name, "ip", ["link", "add", "pevent0", "type", "veth", "peer", "name", "pevent1"]);
-    await waitFor(() => events.includes("pevent0"), 2000, "RTM_NEWLINK event");
+    await waitFor(() => events.includes("pevent0"), 10_000, "RTM_NEWLINK event");
   });
 
   it("gets a NLMSG_ERROR reply for a bad request, and a NativeError for a bad namespace", async () => {
@@ -113,7 +113,7 @@ describe.skipIf(!canRunAsRoot)(`NETLINK_ROUTE socket (${skipReason})`, () => {
     b.writeUInt16LE(NLM_F_REQUEST | 0x4 /* ACK */, 6);
     b.writeUInt32LE(9, 8);
     s.send(b);
-    await waitFor(() => errno !== undefined, 2000, "NLMSG_ERROR");
+    await waitFor(() => errno !== undefined, 10_000, "NLMSG_ERROR");
     expect(errno).toBeGreaterThan(0);
 
     let caught: unknown;

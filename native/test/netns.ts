@@ -63,7 +63,7 @@ export function removeAllNetns(): void {
   labs.clear();
 }
 
-/** Resolves when `pred` holds, polling every few ms; rejects after `ms`. */
-export async function waitFor(pred: () => boolean, ms = 2000, what = "condition"): Promise<void> {
+/** Resolves when `pred` holds, polling every few ms; rejects after `ms` (a bound on a hang: load only delays what is awaited). */
+export async function waitFor(pred: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
   await waitForKit(pred, { what, timeoutMs: ms, intervalMs: 5 });
 }

@@ -93,7 +93,7 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
       for (const [, f] of bad) sender.send(f);
       sender.send(kit.dhcpToClient(MARKER_XID));
       // veth delivers in order: once the marker is here, every earlier frame was filtered.
-      await waitFor(() => got.some((g) => g.xid === MARKER_XID), 3000, "marker frame");
+      await waitFor(() => got.some((g) => g.xid === MARKER_XID), 10_000, "marker frame");
       const after = BigInt(Date.now()) * NS_PER_MS;
       expect(got.map((g) => g.xid)).toEqual([1, 2, 3, MARKER_XID]);
       expect(Buffer.compare(got[1]!.frame, Buffer.from(good[1]!))).toBe(0);
@@ -130,7 +130,7 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
     }
     sender.send(kit.udp(5000, 6000));
     sender.send(kit.dhcpToClient(MARKER_XID));
-    await waitFor(() => xids.includes(MARKER_XID), 3000, "marker frame");
+    await waitFor(() => xids.includes(MARKER_XID), 10_000, "marker frame");
     expect(xids).toEqual([MARKER_XID]);
     rx.close();
   });
@@ -142,7 +142,7 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
     rx.onFrame((f) => xids.push(xidOf(f)));
     rx.onError((e) => errors.push(e.errno));
     inNetns(pair.a, "ip", ["link", "set", pair.ifA, "down"]);
-    await waitFor(() => errors.includes("ENETDOWN"), 3000, "ENETDOWN");
+    await waitFor(() => errors.includes("ENETDOWN"), 10_000, "ENETDOWN");
     inNetns(pair.a, "ip", ["link", "set", pair.ifA, "up"]);
     // veth needs both ends up for carrier; the peer's end stayed up.
     await waitFor(() => {
@@ -211,10 +211,10 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
     }
     marked.send(kitA.dhcpRequest(0x1111));
     unmarked.send(kitA.udp(5000, 6002));
-    await waitFor(() => seen.includes("udp 68>67") && seen.includes("udp 5000>6002"), 3000, "allowed frames at the peer");
+    await waitFor(() => seen.includes("udp 68>67") && seen.includes("udp 5000>6002"), 10_000, "allowed frames at the peer");
     // veth keeps order: once a later unmarked frame is at the peer, so is anything sent before it.
     unmarked.send(kitA.udp(5000, 6005));
-    await waitFor(() => seen.includes("udp 5000>6005"), 3000, "a later frame at the peer");
+    await waitFor(() => seen.includes("udp 5000>6005"), 10_000, "a later frame at the peer");
     expect(seen.filter((s) => s.startsWith("udp 68>67"))).toHaveLength(1);
     expect(seen).not.toContain("udp 5000>6001");
     expect(seen).not.toContain("tcp 5000>6003");
@@ -233,7 +233,7 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
     expect(inNetns(pair.a, "tc", ["qdisc", "show", "dev", pair.ifA])).not.toContain("clsact");
     // With the filter gone the marked socket's frames flow again.
     marked.send(kitA.udp(5000, 6004));
-    await waitFor(() => seen.includes("udp 5000>6004"), 3000, "frame after detach");
+    await waitFor(() => seen.includes("udp 5000>6004"), 10_000, "frame after detach");
   });
 
   it("removes the egress filter left by a crashed process", () => {
@@ -310,7 +310,7 @@ describe.skipIf(!canRunAsRoot)(`UDP sockets with kernel timestamps (${skipReason
     const ids = ["a", "b", "c"].map((m) => [m, client.sendTo(Buffer.from(m), "10.79.0.2", server.port)] as const);
     expect(ids.map(([, id]) => id)).toEqual([0, 1, 2]);
     // The replies arrive after the error queue was drained: the poll handle was restarted.
-    await waitFor(() => tx.size === 3 && replies.length === 3, 3000, "timestamps and replies");
+    await waitFor(() => tx.size === 3 && replies.length === 3, 10_000, "timestamps and replies");
     expect(replies.sort()).toEqual(["re a", "re b", "re c"]);
     for (const [m, id] of ids) {
       // Same clock (CLOCK_REALTIME): handed to the veth driver before the peer received it.
