@@ -33,8 +33,9 @@ function uniformRandom(ctx: CalfContext): () => number {
 /** The calf's main: exported for tests that run it over in-memory channels. */
 export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   // Pipelined: one round trip instead of four before the first DISCOVER.
-  const [macText, hostname, release, persistedLease, logLevel, minLease] = await Promise.all([
+  const [macText, clientIdHex, hostname, release, persistedLease, logLevel, minLease] = await Promise.all([
     ctx.kv.read("/mac"),
+    readOptional(ctx, "/config/client-id"),
     readOptional(ctx, "/config/hostname"),
     readOptional(ctx, "/config/release-on-stop"),
     readOptional(ctx, "/state/lease"),
@@ -45,7 +46,15 @@ export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   const mac = parseMac(macText);
   const releaseOnStop = release === "true";
   const created = createClient(
-    { mac, random: uniformRandom(ctx), releaseOnStop, ...(hostname ? { hostname } : {}), ...(minLease ? { minLeaseSeconds: Number(minLease) } : {}) },
+    {
+      mac,
+      random: uniformRandom(ctx),
+      releaseOnStop,
+      ...(hostname ? { hostname } : {}),
+      ...(minLease ? { minLeaseSeconds: Number(minLease) } : {}),
+      // The priv fixes the client identifier (and its egress check refuses any other).
+      ...(clientIdHex ? { clientId: { kind: "raw" as const, data: Uint8Array.from(clientIdHex.match(/../g) ?? [], (h) => parseInt(h, 16)) } } : {}),
+    },
     ctx.now(),
     { persistedLease, linkUp: ctx.data.link ? ctx.data.link.up && ctx.data.link.carrier : true },
   );

@@ -14,6 +14,52 @@ export interface DhcpClientEgressContext {
   mac: Uint8Array;
   /** The address currently leased (dotted quad) or undefined; 0.0.0.0 is always allowed. */
   leasedAddress: () => string | undefined;
+  /** The client identifier (option 61 data) the priv fixed; every message must carry exactly it. Undefined: not checked. */
+  clientId?: Uint8Array;
+}
+
+/** RFC 2131 §2: BOOTP field offsets from the start of the message. */
+const HOPS = 3;
+const CIADDR = 12;
+const GIADDR = 24;
+const CHADDR = 28;
+/** RFC 2131 §3: the options start after the fixed fields and the magic cookie. */
+const OPTIONS = 240;
+const OPTION_PAD = 0;
+const OPTION_END = 255;
+const OPTION_CLIENT_ID = 61;
+/** RFC 3046: the relay agent information option, which only a relay may add. */
+const OPTION_RELAY_AGENT = 82;
+/** RFC 2131 §4.1: option 52 (overload) would put options into sname/file, where this scan does not look: refused. */
+const OPTION_OVERLOAD = 52;
+
+/**
+ * The options of a BOOTREQUEST, scanned without decoding: option 61's data (undefined if absent),
+ * and whether option 82 or 52 appears. A length running past the message is an error. The scan
+ * is bounded by the message, itself bounded by MAX_DHCP_CLIENT_FRAME_BYTES.
+ */
+function scanOptions(f: Uint8Array, from: number, end: number): { clientId: Uint8Array | undefined; relay: boolean; overload: boolean } | string {
+  let clientId: Uint8Array | undefined;
+  let relay = false;
+  let overload = false;
+  for (let at = from; at < end; ) {
+    const code = f[at]!;
+    if (code === OPTION_PAD) {
+      at++;
+      continue;
+    }
+    if (code === OPTION_END) return { clientId, relay, overload };
+    if (at + 1 >= end || at + 2 + f[at + 1]! > end) return `option ${code} runs past the message`;
+    const len = f[at + 1]!;
+    if (code === OPTION_CLIENT_ID) {
+      if (clientId !== undefined) return "option 61 appears twice";
+      clientId = f.subarray(at + 2, at + 2 + len);
+    }
+    if (code === OPTION_RELAY_AGENT) relay = true;
+    if (code === OPTION_OVERLOAD) overload = true;
+    at += 2 + len;
+  }
+  return "the options have no end option";
 }
 
 const ETH_HEADER = 14;
@@ -39,10 +85,13 @@ function equalBytes(a: Uint8Array, aAt: number, b: Uint8Array): boolean {
 }
 
 /**
- * The DHCP client's egress policy: an Ethernet frame from the interface's MAC, IPv4 (no
- * fragments, header checksum valid), from 0.0.0.0 or the leased address, UDP 68 → 67 with a
- * consistent length, carrying a BOOTREQUEST for Ethernet (htype 1, hlen 6) whose chaddr is the
- * interface's MAC.
+ * The DHCP client's egress policy: an Ethernet frame from the interface's MAC, IPv4 with a
+ * 20-byte header (no options, no fragments, header checksum valid), from 0.0.0.0 or the leased
+ * address, UDP 68 → 67 with a consistent length, carrying a BOOTREQUEST for Ethernet (htype 1,
+ * hlen 6, hops 0, giaddr 0 — only a relay sets those) whose chaddr is the interface's MAC, whose
+ * ciaddr is 0 or the leased address, and whose options hold the client identifier the priv fixed
+ * and no relay agent information (option 82) — so a compromised calf can neither speak for
+ * another client (release its lease, exhaust the pool) nor pose as a relay.
  */
 export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressCheck {
   return (f) => {
@@ -56,7 +105,7 @@ export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressCheck {
     const ip = ETH_HEADER;
     const version = f[ip]! >> 4;
     const ihl = (f[ip]! & 0x0f) * 4;
-    if (version !== 4 || ihl < IPV4_MIN_HEADER) return reject("BAD_IPV4", `IPv4 version ${version}, header length ${ihl}`);
+    if (version !== 4 || ihl !== IPV4_MIN_HEADER) return reject("BAD_IPV4", `IPv4 version ${version}, header length ${ihl} (a client sends no IP options)`);
     const totalLength = (f[ip + 2]! << 8) | f[ip + 3]!;
     if (totalLength < ihl + UDP_HEADER + BOOTP_MIN || ip + totalLength > f.length) return reject("BAD_IPV4", `IPv4 total length ${totalLength} does not fit the frame`);
     const fragment = ((f[ip + 6]! << 8) | f[ip + 7]!) & 0x3fff; // MF flag and fragment offset
@@ -74,7 +123,19 @@ export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressCheck {
     const bootp = udp + UDP_HEADER;
     if (f[bootp] !== 1) return reject("NOT_BOOTREQUEST", `BOOTP op ${f[bootp]} is not BOOTREQUEST`);
     if (f[bootp + 1] !== 1 || f[bootp + 2] !== 6) return reject("BAD_HARDWARE", `htype ${f[bootp + 1]}/hlen ${f[bootp + 2]} is not Ethernet`);
-    if (!equalBytes(f, bootp + 28, ctx.mac)) return reject("CHADDR", `chaddr ${macText(f, bootp + 28)} is not the interface's MAC`);
+    if (!equalBytes(f, bootp + CHADDR, ctx.mac)) return reject("CHADDR", `chaddr ${macText(f, bootp + CHADDR)} is not the interface's MAC`);
+    if (f[bootp + HOPS] !== 0) return reject("RELAY_FIELDS", `hops ${f[bootp + HOPS]} is not 0 (only a relay counts hops)`);
+    const giaddr = ipText(f, bootp + GIADDR);
+    if (giaddr !== "0.0.0.0") return reject("RELAY_FIELDS", `giaddr ${giaddr} is not 0.0.0.0 (only a relay sets it)`);
+    const ciaddr = ipText(f, bootp + CIADDR);
+    if (ciaddr !== "0.0.0.0" && ciaddr !== ctx.leasedAddress()) return reject("CIADDR", `ciaddr ${ciaddr} is neither 0.0.0.0 nor the leased address`);
+    const scanned = scanOptions(f, bootp + OPTIONS, ip + totalLength);
+    if (typeof scanned === "string") return reject("BAD_OPTIONS", scanned);
+    if (scanned.relay) return reject("RELAY_FIELDS", "option 82 (relay agent information) is a relay's, not a client's");
+    if (scanned.overload) return reject("BAD_OPTIONS", "option 52 (overload) is not sent");
+    if (ctx.clientId !== undefined && (scanned.clientId === undefined || !equalBytes(scanned.clientId, 0, ctx.clientId) || scanned.clientId.length !== ctx.clientId.length)) {
+      return reject("CLIENT_ID", scanned.clientId === undefined ? "the message carries no client identifier (option 61)" : "the client identifier (option 61) is not the one the priv fixed");
+    }
     return null;
   };
 }

@@ -17,6 +17,15 @@ export const DHCP_SERVER_PORT = 67;
 /** BOOTP op 1: a BOOTREQUEST (RFC 2131 §2); clients send nothing else. */
 export const BOOTREQUEST = 1;
 
+/**
+ * The client identifier the priv fixes for an interface: RFC 4361 §6.1's node-specific form,
+ * 255, the IAID (the MAC's last four bytes: stable per interface), then a DUID-LL (RFC 8415
+ * §11.4: type 3, hardware type 1, the MAC). The calf sends exactly this; egress refuses any other.
+ */
+export function defaultClientId(mac: Uint8Array): Uint8Array {
+  return Uint8Array.of(255, mac[2]!, mac[3]!, mac[4]!, mac[5]!, 0, 3, 0, 1, ...mac);
+}
+
 /** The DHCPv4 client service. */
 export const dhcp4Service = defineService({
   name: "dhcp4",
@@ -53,6 +62,7 @@ export const dhcp4Service = defineService({
   setup(ctx) {
     const o = ctx.options;
     const mac = new Uint8Array(ctx.iface.mac!.split(":").map((h) => parseInt(h, 16)));
+    const clientId = defaultClientId(mac);
     // The address the priv itself saw ACKed to this client, not the calf's /ip (issue 13 B5): a
     // compromised calf cannot pick its source address, and `paddock kv del /ip` does not stop renewals.
     const leased = () => readKey(ctx.store.parsed, dhcp4Keys.leaseAcked);
@@ -73,6 +83,7 @@ export const dhcp4Service = defineService({
     return {
       privKeys: {
         "/mac": ctx.iface.mac!,
+        "/config/client-id": Array.from(clientId, (b) => b.toString(16).padStart(2, "0")).join(""),
         "/iface": ctx.iface.name,
         "/config/hostname": o.hostname ?? null,
         "/config/release-on-stop": o["release-on-exit"] ? "true" : "false",
@@ -83,7 +94,7 @@ export const dhcp4Service = defineService({
         new LeaseHandler({ link: ctx.iface.name, stateDir: ctx.stateDir, resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null, log: ctx.log }),
         new HostnameHandler({ enabled: o["set-hostname"], stateDir: ctx.stateDir, ...(o["hostname-path"] ? { hostnamePath: o["hostname-path"] } : {}), log: ctx.log }),
       ],
-      checkFrame: dhcpClientEgress({ mac, leasedAddress: leased }),
+      checkFrame: dhcpClientEgress({ mac, leasedAddress: leased, clientId }),
       observeFrame,
       metrics,
     };

@@ -19,6 +19,7 @@ import {
   searchList,
   stateText,
   defineSchema,
+  type Parsed,
 } from "@paddock/kv";
 
 /** resolv.conf honours 3 nameservers (glibc MAXNS); DHCP servers rarely send more than a handful. */
@@ -34,6 +35,15 @@ export const MAX_STATE_BYTES = 16 * 1024;
 
 const INDEX = /^[0-9]{3}$/;
 
+/** RFC 2132 §9.14: a client identifier is 2–255 bytes. */
+const CLIENT_ID = /^([0-9a-f]{2}){2,255}$/;
+
+/** A client identifier (option 61 data) as lower-case hex, parsed to its bytes. */
+export function clientIdHex(v: string): Parsed<Uint8Array> {
+  if (!CLIENT_ID.test(v)) return { ok: false, reason: `${JSON.stringify(v.slice(0, 40))} is not 2–255 bytes of lower-case hex` };
+  return { ok: true, value: Uint8Array.from(v.match(/../g)!.map((h) => parseInt(h, 16))) };
+}
+
 /**
  * The DHCPv4 client schema, each key declared once: its pattern, writer, parser and limits, under
  * the name handlers read it by (`dhcp4Schema.keys.ip` is a `SchemaKey<Ipv4Cidr>`, derived from
@@ -46,6 +56,7 @@ export const dhcp4Schema = defineSchema({
   keys: {
     mac: { pattern: "/mac", description: "the interface's MAC address (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: mac, maxBytes: 17 },
     iface: { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
+    clientId: { pattern: "/config/client-id", description: "the client identifier (option 61) the priv fixed, hex; the calf sends exactly it and egress refuses any other", writer: "priv", calfReads: true, validate: clientIdHex, maxBytes: 510 },
     configHostname: { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
     releaseOnStop: { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     minLease: { pattern: "/config/min-lease", description: "leases shorter than this many seconds are stretched to it (60; lower only in tests)", writer: "priv", calfReads: true, validate: intRange(1, 60), maxBytes: 2 },

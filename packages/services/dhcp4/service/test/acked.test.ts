@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodeDhcpFrame, MessageType, type DhcpMessage } from "@paddock/dhcp4";
 import { KvStore } from "@paddock/kv";
 import { parseServiceOptions, setupContext, type ServiceSetup } from "@paddock/runtime";
-import { dhcp4Schema, dhcp4Service } from "../src/index.ts";
+import { defaultClientId, dhcp4Schema, dhcp4Service } from "../src/index.ts";
 
 const MAC_TEXT = "02:77:f4:a9:18:e3";
 const mac = Uint8Array.from(MAC_TEXT.split(":").map((h) => parseInt(h, 16)));
@@ -21,7 +21,7 @@ function message(op: 1 | 2, type: MessageType, o: Partial<DhcpMessage> = {}): Dh
     op, htype: 1, hlen: 6, hops: 0, xid: 0x1234, secs: 0, flags: 0,
     ciaddr: "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0",
     chaddr: mac, sname: "", file: "",
-    options: [{ kind: "messageType", code: 53, type }, { kind: "serverId", code: 54, address: "10.77.0.1" }],
+    options: [{ kind: "messageType", code: 53, type }, { kind: "serverId", code: 54, address: "10.77.0.1" }, { kind: "clientId", code: 61, data: defaultClientId(mac) }],
     ...o,
   };
 }

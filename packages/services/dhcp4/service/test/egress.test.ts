@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeDhcpFrame, MessageType, type DhcpMessage } from "@paddock/dhcp4";
+import { encodeDhcpFrame, MessageType, type DhcpMessage, type DhcpOption } from "@paddock/dhcp4";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "../src/egress.ts";
+import { defaultClientId } from "../src/index.ts";
 
 const mac = new Uint8Array([0x02, 0x77, 0xf4, 0xa9, 0x18, 0xe3]);
 let leased: string | undefined = "10.77.0.161";
@@ -28,6 +29,62 @@ function frame(msg = request(), addr: Partial<{ srcMac: Uint8Array; srcIp: strin
 }
 
 const code = (f: Uint8Array) => policy(f)?.code ?? "ok";
+
+describe("what only a relay, or another client, would send (issue 13 B4)", () => {
+  const clientId = defaultClientId(mac);
+  const withId = dhcpClientEgress({ mac, leasedAddress: () => "10.77.0.161", clientId });
+  const idOption = (data: Uint8Array = clientId): DhcpOption => ({ kind: "clientId", code: 61, data });
+  const base = (extra: DhcpOption[] = [], over: Partial<DhcpMessage> = {}) =>
+    request({ options: [{ kind: "messageType", code: 53, type: MessageType.DISCOVER }, ...extra], ...over });
+  const codeOf = (f: Uint8Array) => withId(f)?.code ?? "ok";
+
+  it.each([
+    ["the fixed client identifier", () => frame(base([idOption()])), "ok"],
+    ["a renewal with ciaddr = the leased address", () => frame(base([idOption()], { ciaddr: "10.77.0.161" }), { srcIp: "10.77.0.161", dstIp: "10.77.0.1" }), "ok"],
+    ["no client identifier", () => frame(base()), "PADDOCK_E_EGRESS_CLIENT_ID"],
+    ["another client's identifier (to release its lease)", () => frame(base([idOption(Uint8Array.of(1, 2, 0, 0, 0, 0, 9))])), "PADDOCK_E_EGRESS_CLIENT_ID"],
+    ["a longer identifier that starts like ours", () => frame(base([idOption(Uint8Array.of(...clientId, 1))])), "PADDOCK_E_EGRESS_CLIENT_ID"],
+    ["hops ≠ 0", () => frame(base([idOption()], { hops: 1 })), "PADDOCK_E_EGRESS_RELAY_FIELDS"],
+    ["giaddr ≠ 0", () => frame(base([idOption()], { giaddr: "10.77.0.1" })), "PADDOCK_E_EGRESS_RELAY_FIELDS"],
+    ["option 82", () => frame(base([idOption(), { kind: "unknown", code: 82, data: Uint8Array.of(1, 1, 0) } as DhcpOption])), "PADDOCK_E_EGRESS_RELAY_FIELDS"],
+    ["a foreign ciaddr", () => frame(base([idOption()], { ciaddr: "10.77.0.99" })), "PADDOCK_E_EGRESS_CIADDR"],
+  ])("%s → %s", (_name, make, want) => {
+    expect(codeOf(make())).toBe(want);
+  });
+
+  it("refuses IP options, option overload and options that run past the message", () => {
+    const ok = frame(base([idOption()]));
+    const ihl = new Uint8Array(ok.length + 4);
+    ihl.set(ok.subarray(0, 34));
+    ihl.set(ok.subarray(34), 38);
+    ihl[14] = 0x46;
+    const total = ((ok[16]! << 8) | ok[17]!) + 4;
+    ihl[16] = total >> 8;
+    ihl[17] = total & 0xff;
+    fixIpChecksum(ihl);
+    expect(codeOf(ihl)).toBe("PADDOCK_E_EGRESS_BAD_IPV4");
+    // Option 52 (overload), which the encoder will not write: an option 224 whose code is then patched.
+    const overload = frame(base([idOption(), { kind: "unknown", code: 224, data: Uint8Array.of(1) } as DhcpOption]));
+    overload[overload.indexOf(224, 14 + 20 + 8 + 240)] = 52;
+    expect(codeOf(overload)).toBe("PADDOCK_E_EGRESS_BAD_OPTIONS");
+    // The end option replaced by an option whose length runs past the message.
+    const cut = ok.slice();
+    const end = cut.lastIndexOf(255);
+    cut[end] = 12;
+    expect(codeOf(cut)).toBe("PADDOCK_E_EGRESS_BAD_OPTIONS");
+  });
+
+  it("never throws on mutated frames, and passes none that carries another identifier", () => {
+    const ok = frame(base([idOption()]));
+    fc.assert(
+      fc.property(fc.nat(ok.length - 1), fc.integer({ min: 0, max: 255 }), (i, v) => {
+        const f = ok.slice();
+        f[i] = v;
+        withId(f);
+      }),
+    );
+  });
+});
 
 describe("the DHCP client egress policy", () => {
   it.each([
