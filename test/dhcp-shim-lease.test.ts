@@ -261,7 +261,7 @@ describe.skipIf(!run)(`paddock dhcp through a short lease (Kea)${run ? "" : ` (s
 
     // Not before the lease ran out: every poll taken a second or more before /lease/expires (whole
     // seconds, rounded down) saw the address; one deletion, no flapping.
-    expect(watch.samples.filter((x) => x.t < expiresAt - 1000).every((x) => x.addrs.some((a) => a.local === address))).toBe(true);
+    expect(watch.samples.filter((x) => x.done < expiresAt - 1000).every((x) => x.addrs.some((a) => a.local === address))).toBe(true);
     expect(watch.deletions()).toHaveLength(1);
     expect(await l.paddockRoutes()).toEqual([]);
     expect((await l.routes()).filter((r) => r.gateway === offer.router)).toEqual([]);

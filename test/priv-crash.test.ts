@@ -37,7 +37,8 @@ describe.skipIf(!root)("kill -9 of the priv (needs root)", () => {
     expect(tcEgressFilters()).toBe(1);
 
     await first.stop("SIGKILL");
-    // Dead priv: the lease stays applied (its lifetimes bound it), nothing else moves.
+    // Dead priv: the lease stays applied (its lifetimes bound it), nothing else moves. What is
+    // tested is an absence over a window (about half a second): the sleep paces the checks.
     for (let i = 0; i < 10; i++) {
       expect(await inet()).toEqual(before.addrs);
       await sleep(50);

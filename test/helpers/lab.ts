@@ -164,8 +164,11 @@ export interface ShimOptions {
 
 /** Watches the client interface's IPv4 addresses: `ip monitor` events and a poll every `intervalMs`. */
 export class AddressWatch {
-  /** Every poll: when, and the IPv4 addresses then on the interface. */
-  readonly samples: Array<{ t: number; addrs: IpAddrInfo[] }> = [];
+  /**
+   * Every poll: when it began (`t`) and ended (`done`), and the IPv4 addresses on the interface at
+   * some moment in between (a loaded machine can stretch that span).
+   */
+  readonly samples: Array<{ t: number; done: number; addrs: IpAddrInfo[] }> = [];
   private stopped = false;
   private readonly polling: Promise<void>;
 
@@ -180,7 +183,7 @@ export class AddressWatch {
         const addrs = await lab.addrs().catch(() => null);
         // A failed poll after stop() (or after destroy() removed the namespace) is no sample.
         if (addrs === null || this.stopped) break;
-        this.samples.push({ t, addrs });
+        this.samples.push({ t, done: Date.now(), addrs });
         await sleep(intervalMs);
       }
     })();
@@ -192,7 +195,7 @@ export class AddressWatch {
   }
 
   /** Polls that did not see `address` on the interface. */
-  gaps(address: string): Array<{ t: number; addrs: IpAddrInfo[] }> {
+  gaps(address: string): Array<{ t: number; done: number; addrs: IpAddrInfo[] }> {
     return this.samples.filter((s) => !s.addrs.some((a) => a.local === address));
   }
 
