@@ -12,8 +12,14 @@
  *   refusals identical to it (same client, operation, path and code) are counted, not written, and
  *   the count goes out as one line, the last of them with `"repeated": N` (N refusals), when a
  *   different record of that client arrives, when the run has waited `AUDIT_REPEAT_WINDOW_MS`, when
- *   the tail is read or the log closed. Accepted changes, and every line of a commit (they carry
- *   `seq`), are never collapsed. The number of attempts is the sum of `repeated` (1 when absent).
+ *   the tail is read or the log closed.
+ * - **A budget of refusal lines per client.** A client refused for something else each time is
+ *   not collapsed: past `AUDIT_REFUSAL_LINE_BURST` lines (refilled at
+ *   `AUDIT_REFUSAL_LINES_PER_SECOND`), its refusals are counted and written as one line with
+ *   `"suppressed": N` per window.
+ * Accepted changes, and every line of a commit (they carry `seq`), are never collapsed nor
+ * budgeted. The number of attempts a refusal line stands for is its `repeated` or `suppressed`,
+ * 1 when it has neither.
  */
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
@@ -38,8 +44,17 @@ export const AUDIT_ROTATED_FILES = 2;
  */
 export const AUDIT_REPEAT_WINDOW_MS = 5_000;
 
-/** Clients whose runs of refusals are tracked at once; past it the oldest run is written out. */
-const MAX_TRACKED_RUNS = 64;
+/**
+ * Refusal lines a client may cause in a burst, then a second: a calf that varies what it is
+ * refused (another path each time) is not collapsed, and without this bound would rotate the
+ * log's history away within minutes. Past it the client's refusals are counted, of whatever kind,
+ * and written as one line with `"suppressed": N` per window.
+ */
+export const AUDIT_REFUSAL_LINE_BURST = 100;
+export const AUDIT_REFUSAL_LINES_PER_SECOND = 1;
+
+/** Clients tracked at once; past it the oldest one's counts are written out and it is forgotten. */
+const MAX_TRACKED_CLIENTS = 64;
 
 /** One audit record. */
 export interface AuditRecord {
@@ -69,7 +84,12 @@ export interface AuditRecord {
    * and reason); `first` is the time of the first. Absent on a line that stands for itself.
    */
   repeated?: number;
-  /** With `repeated`: the time of the first refusal of the run. */
+  /**
+   * On a line standing for refusals of this client past its budget of refusal lines (of any path
+   * and code): how many there were. The line is the last of them; `first` the time of the first.
+   */
+  suppressed?: number;
+  /** With `repeated` or `suppressed`: the time of the first refusal the line stands for. */
   first?: string;
 }
 
@@ -84,24 +104,38 @@ export interface AuditLogOptions {
   maxFileBytes?: number;
   rotatedFiles?: number;
   repeatWindowMs?: number;
+  refusalLineBurst?: number;
+  refusalLinesPerSecond?: number;
   /** Milliseconds, for the repeat window; the store passes its clock. */
   now?: () => number;
   /** Called after the log wrote lines on its own (a run's line at the end of its window), so the owner can make them durable. */
   onLinesWritten?: () => void;
 }
 
-/** A client's current run of identical refusals. */
-interface Run {
-  key: string;
-  /** Refusals counted since the run's last line. */
+/** Refusals of one client counted but not yet written. */
+interface Tally {
   count: number;
-  /** The last of them, written with `repeated` when the run is flushed. */
+  /** The last of them: the line written for the tally is this record with the count. */
   last: AuditRecord | null;
   /** The time of the first of them. */
   first: string;
   /** When the first of them arrived (`now()`). */
   since: number;
 }
+
+/** What the log keeps about a client that was refused. */
+interface ClientState {
+  /** The collapse key of the client's last written refusal: identical refusals after it go to `repeats`. */
+  runKey: string | null;
+  repeats: Tally;
+  /** Refusals, of any kind, past the client's budget of refusal lines. */
+  suppressed: Tally;
+  /** The refusal-line budget: tokens left, and when they were counted. */
+  tokens: number;
+  refilledAt: number;
+}
+
+const emptyTally = (): Tally => ({ count: 0, last: null, first: "", since: 0 });
 
 /** An append-only audit log file, rotated by size, with runs of identical refusals collapsed. */
 export class AuditLog {
@@ -111,9 +145,11 @@ export class AuditLog {
   private readonly maxFileBytes: number;
   private readonly rotatedFiles: number;
   private readonly repeatWindowMs: number;
+  private readonly refusalLineBurst: number;
+  private readonly refusalLinesPerSecond: number;
   private readonly now: () => number;
   private readonly onLinesWritten: () => void;
-  private readonly runs = new Map<string, Run>();
+  private readonly clients = new Map<string, ClientState>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -123,6 +159,8 @@ export class AuditLog {
     this.maxFileBytes = opts.maxFileBytes ?? MAX_AUDIT_FILE_BYTES;
     this.rotatedFiles = opts.rotatedFiles ?? AUDIT_ROTATED_FILES;
     this.repeatWindowMs = opts.repeatWindowMs ?? AUDIT_REPEAT_WINDOW_MS;
+    this.refusalLineBurst = opts.refusalLineBurst ?? AUDIT_REFUSAL_LINE_BURST;
+    this.refusalLinesPerSecond = opts.refusalLinesPerSecond ?? AUDIT_REFUSAL_LINES_PER_SECOND;
     this.now = opts.now ?? Date.now;
     this.onLinesWritten = opts.onLinesWritten ?? (() => {});
     this.fd = openSync(file, "a", 0o600);
@@ -135,32 +173,56 @@ export class AuditLog {
   }
 
   append(record: AuditRecord): void {
-    const run = this.runs.get(record.client);
     const key = collapseKey(record);
-    if (run && key !== null && run.key === key) {
-      if (run.count === 0) {
-        run.first = record.time;
-        run.since = this.now();
-        this.armTimer();
+    let c = this.clients.get(record.client);
+    if (key === null) {
+      // Never collapsed. What the client's refusals counted so far goes first, in order.
+      if (c) {
+        this.flushClient(c);
+        c.runKey = null;
       }
-      run.count++;
-      run.last = record;
-      if (this.now() - run.since >= this.repeatWindowMs) this.flushRun(run);
+      this.writeLine(record);
       return;
     }
-    if (run) {
-      this.flushRun(run);
-      this.runs.delete(record.client);
-    }
+    const now = this.now();
+    c ??= this.track(record.client, now);
+    if (c.runKey === key) return this.count(c.repeats, "repeated", record, now);
+    this.flushTally(c.repeats, "repeated");
+    c.runKey = null;
+    if (!this.takeLine(c, now)) return this.count(c.suppressed, "suppressed", record, now);
+    this.flushTally(c.suppressed, "suppressed");
     this.writeLine(record);
-    if (key !== null) {
-      if (this.runs.size >= MAX_TRACKED_RUNS) {
-        const [oldest, r] = this.runs.entries().next().value!;
-        this.flushRun(r);
-        this.runs.delete(oldest);
-      }
-      this.runs.set(record.client, { key, count: 0, last: null, first: record.time, since: 0 });
+    c.runKey = key;
+  }
+
+  private track(client: string, now: number): ClientState {
+    if (this.clients.size >= MAX_TRACKED_CLIENTS) {
+      const [oldest, state] = this.clients.entries().next().value!;
+      this.flushClient(state);
+      this.clients.delete(oldest);
     }
+    const c: ClientState = { runKey: null, repeats: emptyTally(), suppressed: emptyTally(), tokens: this.refusalLineBurst, refilledAt: now };
+    this.clients.set(client, c);
+    return c;
+  }
+
+  private takeLine(c: ClientState, now: number): boolean {
+    c.tokens = Math.min(this.refusalLineBurst, c.tokens + (Math.max(0, now - c.refilledAt) / 1000) * this.refusalLinesPerSecond);
+    c.refilledAt = now;
+    if (c.tokens < 1) return false;
+    c.tokens -= 1;
+    return true;
+  }
+
+  private count(t: Tally, field: "repeated" | "suppressed", record: AuditRecord, now: number): void {
+    if (t.count === 0) {
+      t.first = record.time;
+      t.since = now;
+      this.armTimer();
+    }
+    t.count++;
+    t.last = record;
+    if (now - t.since >= this.repeatWindowMs) this.flushTally(t, field);
   }
 
   /** Whether lines were appended since the last sync. */
@@ -175,18 +237,18 @@ export class AuditLog {
     this.dirty = false;
   }
 
-  /** Writes the line of every run of repeated refusals still being counted. */
-  flushRuns(): void {
-    for (const run of this.runs.values()) this.flushRun(run);
+  /** Writes the line of every tally of refusals still being counted. */
+  flushCounts(): void {
+    for (const c of this.clients.values()) this.flushClient(c);
   }
 
   /**
    * The last `count` lines (0: all that fit in `maxBytes`), oldest first, as raw JSON text, read
-   * from the end of `audit.log` and on into the rotated files while both allow. Counted runs of
+   * from the end of `audit.log` and on into the rotated files while both allow. Counted
    * refusals are written first. Reads only the tails of the files.
    */
   tail(count: number, maxBytes: number): string[] {
-    this.flushRuns();
+    this.flushCounts();
     let lines: string[] = [];
     let budget = maxBytes;
     for (const file of this.files) {
@@ -203,23 +265,27 @@ export class AuditLog {
 
   close(): void {
     clearTimeout(this.timer);
-    this.flushRuns();
+    this.flushCounts();
     this.sync();
     closeSync(this.fd);
   }
 
-  private flushRun(run: Run): void {
-    if (run.count === 0 || run.last === null) return;
-    this.writeLine({ ...run.last, repeated: run.count, first: run.first });
-    run.count = 0;
-    run.last = null;
+  private flushClient(c: ClientState): void {
+    this.flushTally(c.repeats, "repeated");
+    this.flushTally(c.suppressed, "suppressed");
+  }
+
+  private flushTally(t: Tally, field: "repeated" | "suppressed"): void {
+    if (t.count === 0 || t.last === null) return;
+    this.writeLine({ ...t.last, [field]: t.count, first: t.first });
+    Object.assign(t, emptyTally());
   }
 
   private armTimer(): void {
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flushRuns();
+      this.flushCounts();
       if (this.dirty) this.onLinesWritten();
     }, this.repeatWindowMs);
     this.timer.unref();

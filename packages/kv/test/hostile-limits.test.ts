@@ -380,6 +380,27 @@ describe("the audit log collapses repeated refusals (B3)", () => {
     expect(all.filter((r) => r.path === "/ip" || r.path === "/gateway")).toHaveLength(20);
   });
 
+  it("bounds the lines of a flood that varies what it is refused (another path each time), counting every attempt", async () => {
+    const dir = freshDir();
+    let t = 0;
+    const s = new KvStore({ schema: dhcp4Schema, stateDir: dir, now: () => t });
+    const attempts = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      t += 1; // ten simulated seconds
+      const r = await s.write(calf, ["x", `p${i}`], te.encode("v")); // UNKNOWN_PATH, never identical
+      if (!r.ok) attempts.set(r.error.code, (attempts.get(r.error.code) ?? 0) + 1);
+      if (i % 1000 === 999) expect((await s.write(calf, ["ip"], te.encode(`10.0.0.${(i + 1) / 1000}/24`))).ok).toBe(true);
+    }
+    await s.close();
+    const all = lines(dir);
+    const refused = all.filter((r) => r.result !== "ok");
+    expect(refused.reduce((n, r) => n + (r.repeated ?? r.suppressed ?? 1), 0)).toBe(10_000);
+    // The burst of 100 lines, ten more from the refill, and a "suppressed" line per accepted write (which flushes the count).
+    expect(refused.length).toBeLessThanOrEqual(100 + 10 + 10 + 2);
+    expect(refused.filter((r) => r.suppressed !== undefined).length).toBeGreaterThanOrEqual(9);
+    expect(all.filter((r) => r.result === "ok")).toHaveLength(10);
+  });
+
   it("writes a pending count when the window ends, when the tail is read and when the store closes", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const dir = freshDir();
