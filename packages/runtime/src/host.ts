@@ -557,6 +557,7 @@ export class ServiceHost {
         { labels: { service: i.def.name, direction: "to_calf" }, value: s.toCalf },
         { labels: { service: i.def.name, direction: "from_calf" }, value: s.fromCalf },
         { labels: { service: i.def.name, direction: "sent" }, value: s.sent },
+        { labels: { service: i.def.name, direction: "dropped_to_calf" }, value: s.droppedToCalf },
       ];
     }) });
     m.add({ name: "paddock_egress_rejected_total", help: "Frames or datagrams from a calf refused by its egress checks, by reason", type: "counter", labelNames: ["service", "reason"], read: per((i) =>

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
 import { BROADCAST, frameKit, mac } from "../../../native/test/frames.ts";
-import { DataPathRelay, datagramEgress, MAX_PENDING_TX_TAGS, packetEgress, type DatagramSocket, type FrameSocket } from "../src/datapath/index.ts";
+import { DataPathRelay, datagramEgress, MAX_PENDING_TX_TAGS, MAX_QUEUED_TO_CALF_BYTES, packetEgress, type DatagramSocket, type FrameSocket } from "../src/datapath/index.ts";
 
 const MAC = mac("02:00:00:00:00:07");
 const kit = frameKit(MAC, BROADCAST);
@@ -138,6 +138,22 @@ describe("DataPathRelay", () => {
     await until(() => relay.stats.fromCalf === 6, "six datagrams from the calf");
     expect(sent).toEqual([{ bytes: 30, to: "10.0.0.1:7" }, { bytes: 30, to: "10.0.0.1:7" }, { bytes: 1, to: "10.0.0.1:7" }]);
     expect(relay.stats.rejected).toEqual({ PADDOCK_E_EGRESS_PEER: 1, PADDOCK_E_EGRESS_RATE: 2 });
+  });
+
+  it("bounds what waits for a calf that does not read: the rest is dropped and counted (issue 13 B1)", async () => {
+    let deliver: (frame: Buffer, rx: bigint, pending: boolean) => void = () => {};
+    const frames: FrameSocket = { onFrame: (cb) => void (deliver = cb), send: () => {} };
+    const relay = new DataPathRelay("test", { packet: { socket: frames, check: () => null } }, quiet);
+    const [priv, calf] = await pair();
+    relay.attach(priv);
+    calf.pause(); // the calf stops reading
+    const frame = Buffer.alloc(1400, 7);
+    const total = 2 * Math.ceil(MAX_QUEUED_TO_CALF_BYTES / frame.length) + 500;
+    for (let i = 0; i < total; i++) deliver(frame, 1n, false);
+    expect(relay.stats.droppedToCalf).toBeGreaterThan(0);
+    expect(relay.stats.toCalf + relay.stats.droppedToCalf).toBe(total);
+    // What the priv holds stays within the bound (plus one message that crossed it).
+    expect(priv.writableLength).toBeLessThan(MAX_QUEUED_TO_CALF_BYTES + 2 * frame.length);
   });
 
   it("disconnects a calf that sends on a channel its service does not have", async () => {

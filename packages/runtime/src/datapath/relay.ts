@@ -63,7 +63,17 @@ export interface RelayStats {
   protocolViolations: number;
   /** Transmit times reported to the calf for its tagged datagrams. */
   txTimes: number;
+  /** Frames and datagrams for the calf dropped because it was not reading (its queue was full). */
+  droppedToCalf: number;
 }
+
+/**
+ * What may wait in the priv for a calf that does not read its data channel: 256 KiB is a few
+ * hundred frames, seconds of any client protocol's traffic. Beyond it frames are dropped and
+ * counted (issue 13 B1: a calf that stopped reading grew the priv from 138 to 514 MB). Link state
+ * and transmit times are never dropped: they are small and the calf's view of the world.
+ */
+export const MAX_QUEUED_TO_CALF_BYTES = 256 * 1024;
 
 /**
  * The default send rate: a client protocol exchange is a handful of messages with seconds of
@@ -82,7 +92,7 @@ const REJECT_LOG_INTERVAL_MS = 1000;
 export const MAX_PENDING_TX_TAGS = 256;
 
 export class DataPathRelay {
-  readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0, txTimes: 0 };
+  readonly stats: RelayStats = { toCalf: 0, fromCalf: 0, sent: 0, rejected: {}, sendErrors: 0, protocolViolations: 0, txTimes: 0, droppedToCalf: 0 };
   private readonly reader = new FrameReader({ maxFrameBytes: MAX_DATA_FRAME_BYTES });
   private tokens: number;
   private byteTokens: number;
@@ -106,6 +116,7 @@ export class DataPathRelay {
     this.byteTokens = rate.bytesPerSecond ?? Number.POSITIVE_INFINITY;
     channels.packet?.socket.onFrame((frame, rxTimeNs, checksumPending) => {
       if (!this.calf || this.calf.destroyed) return;
+      if (this.calfIsFull()) return;
       this.stats.toCalf++;
       if (channels.packet?.observe) {
         try {
@@ -118,6 +129,7 @@ export class DataPathRelay {
     });
     channels.udp?.socket.onMessage((data, peer, rxTimeNs) => {
       if (!this.calf || this.calf.destroyed) return;
+      if (this.calfIsFull()) return;
       this.stats.toCalf++;
       this.write({ kind: "datagram", data, peerAddress: peer.address, peerPort: peer.port, rxTimeNs });
     });
@@ -152,6 +164,13 @@ export class DataPathRelay {
   detach(): void {
     this.calf?.destroy();
     this.calf = undefined;
+  }
+
+  /** True (and counted) when the calf's queue is full: the frame or datagram is dropped. */
+  private calfIsFull(): boolean {
+    if (this.calf === undefined || this.calf.writableLength < MAX_QUEUED_TO_CALF_BYTES) return false;
+    this.stats.droppedToCalf++;
+    return true;
   }
 
   private write(m: DataMessage): void {
