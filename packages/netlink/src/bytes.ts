@@ -8,9 +8,21 @@ import { NLMSG_ALIGNTO } from "./constants.ts";
 /** True on little-endian hosts; netlink integers are in host byte order (netlink(7)). */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Rounds up to the 4-byte netlink alignment (NLMSG_ALIGN / NLA_ALIGN). */
+/**
+ * Rounds up to the 4-byte netlink alignment (NLMSG_ALIGN / NLA_ALIGN). Arithmetic, not a bit
+ * mask: a length read from the wire is a u32, and `&` would turn one ≥ 2^31 negative.
+ */
 export function align4(n: number): number {
-  return (n + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1);
+  return Math.ceil(n / NLMSG_ALIGNTO) * NLMSG_ALIGNTO;
+}
+
+/** Characters Linux never puts in an interface name (dev_valid_name): "/", ":", whitespace, and no controls either. */
+const NOT_IN_IFNAME = /[\s/:\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+
+/** Whether `s` can be a Linux interface name: 1–15 bytes, not "." or "..", none of NOT_IN_IFNAME. */
+export function isIfName(s: string): s is IfName {
+  const bytes = new TextEncoder().encode(s).byteLength;
+  return bytes >= 1 && bytes <= MAX_IFNAME_BYTES && s !== "." && s !== ".." && !NOT_IN_IFNAME.test(s);
 }
 
 /** A DataView over exactly the bytes of `b` (which may be a view into a larger buffer). */

@@ -10,7 +10,7 @@
  *         16  attributes (IFLA_*)
  */
 
-import { concatBytes, linkLayerFromBytes, linkLayerToBytes, readS32, readU16, readU32, writeS32, writeU16, writeU32, MAX_ADDR_LEN, MAX_IFNAME_BYTES } from "./bytes.ts";
+import { concatBytes, isIfName, linkLayerFromBytes, linkLayerToBytes, readS32, readU16, readU32, writeS32, writeU16, writeU32, MAX_ADDR_LEN, MAX_IFNAME_BYTES } from "./bytes.ts";
 import type { IfName, LinkLayerAddress } from "./bytes.ts";
 import { decodeStringAttribute, encodeAttribute, encodeRawAttribute, parseAttributes, stringAttribute, u32Attribute, u8Attribute } from "./attributes.ts";
 import type { RawAttribute } from "./attributes.ts";
@@ -71,11 +71,10 @@ export function decodeLinkMessage(p: Uint8Array, base = 0): Decoded<LinkMessage>
     switch (a.type) {
       case IFLA_IFNAME: {
         const s = decodeStringAttribute(a.data);
-        const bytes = s === undefined ? 0 : new TextEncoder().encode(s).byteLength;
-        if (s === undefined || bytes < 1 || bytes > MAX_IFNAME_BYTES) {
-          return fail("PADDOCK_E_NETLINK_BAD_ATTRIBUTE", "IFLA_IFNAME is not a 1-15 byte UTF-8 name", at);
+        if (s === undefined || !isIfName(s)) {
+          return fail("PADDOCK_E_NETLINK_BAD_ATTRIBUTE", "IFLA_IFNAME is not an interface name (1-15 bytes of UTF-8 without whitespace, '/', ':' or control characters)", at);
         }
-        m.name = s as IfName;
+        m.name = s;
         break;
       }
       case IFLA_MTU:

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   AF_INET,
+  align4,
   HOST_LITTLE_ENDIAN,
   IFA_F_PERMANENT,
   IFF_LOWER_UP,
@@ -213,6 +214,17 @@ describe("NLMSG_ERROR and extended ack", () => {
     expect(decodeDatagram(bytes(u32(36), u16(2), u16(0x200), u32(0), u32(0), [...p]))).toMatchObject({ ok: false, error: { code: "PADDOCK_E_NETLINK_BAD_LENGTH" } });
   });
 
+  // Issue 13 C3: a bit-mask align4 turned an echoed length ≥ 2^31 negative, so extack was read
+  // from the wrong bytes (or the offset went negative) instead of the message being refused.
+  it("refuses an echoed request length of 2^31 or more, never reading extack from the wrong bytes", () => {
+    for (const echoed of [2 ** 31, 2 ** 31 + 3, 2 ** 32 - 1]) {
+      const p = bytes(s32(-22), u32(echoed), u16(RTM_NEWLINK), u16(5), u32(1), u32(0), u16(8), u16(1), ascii("bad"), [0]);
+      expect(decodeDatagram(bytes(u32(16 + p.length), u16(2), u16(0x200), u32(1), u32(0), [...p]))).toMatchObject({ ok: false, error: { code: "PADDOCK_E_NETLINK_BAD_LENGTH" } });
+    }
+    expect(align4(2 ** 31 + 1)).toBe(2 ** 31 + 4);
+    expect(align4(2 ** 32 - 1)).toBe(2 ** 32);
+  });
+
   it("decodes NLMSG_DONE with a dump error and extack", () => {
     const m = decodeOne(bytes(u32(28), u16(3), u16(0x202), u32(4), u32(0), s32(-16), u16(8), u16(1), ascii("bus"), [0]));
     expect(m).toMatchObject({ kind: "done", error: -16, extack: { message: "bus" } });
@@ -254,6 +266,14 @@ describe("ifinfomsg", () => {
     const { encodeLinkMessage } = await import("../src/index.ts");
     const d = decodeLinkMessage(golden);
     expect(d.ok && encodeLinkMessage(d.value)).toEqual(golden);
+  });
+
+  it.each(["eth 0", "a\nb", "a/b", "a:b", "\u0085x", ".", ".."])("refuses an IFLA_IFNAME no interface can have: %j", (name) => {
+    const enc = new TextEncoder().encode(name);
+    const len = 4 + enc.length + 1;
+    const pad = Array.from({ length: (4 - (len % 4)) % 4 }, () => 0);
+    const msg = bytes([0, 0], u16(1), s32(3), u32(0), u32(0), u16(len), u16(3), [...enc], [0], pad);
+    expect(decodeLinkMessage(msg)).toMatchObject({ ok: false, error: { code: "PADDOCK_E_NETLINK_BAD_ATTRIBUTE" } });
   });
 
   it("rejects a struct shorter than 16 bytes and a 2-byte IFLA_MTU", () => {
