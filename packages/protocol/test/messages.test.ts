@@ -136,3 +136,39 @@ describe("KV messages", () => {
     }), { numRuns: 5000 });
   });
 });
+
+describe("the pointer walk before capnp-ts (issue 13 C4)", () => {
+  /** A one-segment frame holding `words` (little-endian u32 pairs). */
+  function frameOf(words: Array<[number, number]>): Uint8Array {
+    const f = new Uint8Array(8 + words.length * 8);
+    const dv = new DataView(f.buffer);
+    dv.setUint32(0, 0, true);
+    dv.setUint32(4, words.length, true);
+    words.forEach(([lo, hi], i) => {
+      dv.setUint32(8 + i * 8, lo >>> 0, true);
+      dv.setUint32(12 + i * 8, hi >>> 0, true);
+    });
+    return f;
+  }
+
+  it("refuses a far pointer to itself (capnp-ts recursed on it until the stack overflowed)", () => {
+    const r = decodeKvRequest(frameOf([[2, 0], [0, 0], [0, 0], [0, 0]]));
+    expect(r).toMatchObject({ ok: false, error: { code: "PADDOCK_E_PROTO_DECODE", detail: "request: a far pointer (our messages have none)" } });
+  });
+
+  it("refuses capability pointers, targets outside the segment, and chains deeper than the limit", () => {
+    expect(decodeKvRequest(frameOf([[3, 0], [0, 0]]))).toMatchObject({ ok: false, error: { detail: expect.stringContaining("capability pointer") } });
+    // A struct pointer whose target runs past the segment.
+    expect(decodeKvRequest(frameOf([[0, (1 << 16) | 4], [0, 0]]))).toMatchObject({ ok: false, error: { detail: expect.stringContaining("outside the segment") } });
+    // A chain of structs, each holding one pointer to the next word.
+    const chain: Array<[number, number]> = [];
+    for (let i = 0; i < 40; i++) chain.push([0, 1 << 16]);
+    chain.push([0, 0]);
+    expect(decodeKvRequest(frameOf(chain))).toMatchObject({ ok: false, error: { detail: expect.stringContaining("nested deeper") } });
+  });
+
+  it("lets every message our encoder writes through", () => {
+    const req = encodeKvRequest({ id: 7, path: [], op: { kind: "commit", changes: Array.from({ length: 64 }, (_, i) => ({ path: ["nameserver", String(i).padStart(3, "0")], value: i % 2 ? null : new TextEncoder().encode("10.0.0.1") })) } });
+    expect(decodeKvRequest(req).ok).toBe(true);
+  });
+});
