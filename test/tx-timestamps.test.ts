@@ -101,7 +101,7 @@ describe.skipIf(!run)(`a UDP channel with kernel transmit timestamps (${run ? "r
     expect(result.rxNs).toBeGreaterThan(AFTER_2020_NS);
     expect(result.txNs).toBeLessThanOrEqual(result.rxNs);
     // The request went out and came back: the untagged one too.
-    expect(echo.lines(/^echo 8 bytes to /).length).toBeGreaterThanOrEqual(2);
+    await echo.waitForLog(/^echo 8 bytes to /, { occurrence: 2, timeoutMs: 10_000 });
     expect(priv.output).not.toMatch(/no per-send transmit timestamps/);
   });
 

@@ -56,7 +56,7 @@ function raw(sockPath: string) {
     end: () => s.end(),
     responses,
     isClosed: () => closed,
-    waitFor: async (pred: () => boolean, ms = 3000) => {
+    waitFor: async (pred: () => boolean, ms = 10_000) => {
       const end = Date.now() + ms;
       while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
       return pred();
@@ -130,7 +130,8 @@ describe("KvServer", () => {
     await calf.write("/route/002", "10.9.0.0/16 0.0.0.0");
     await calf.delete("/route/001");
     await calf.write("/mtu", "1400");
-    const end = Date.now() + 2000;
+    // Watch events follow the commits' acknowledgements; wait for them (a bound on a hang, not a duration).
+    const end = Date.now() + 10_000;
     while (seen.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     expect(seen).toEqual(["/route/001=10.0.0.0/8 10.1.2.1", "/route/002=10.9.0.0/16 0.0.0.0", "/route/001=null"]);
     const audit = (await admin.audit(2)).map((l) => JSON.parse(l));
@@ -152,7 +153,8 @@ describe("KvServer", () => {
     await expect(calf.commit([{ path: "/ntp/003", value: "10.0.0.125" }, { path: "/ntp/001", value: null }, { path: "/mac", value: "02:00:00:00:00:07" }]))
       .rejects.toMatchObject({ code: "PADDOCK_E_KV_READ_ONLY", message: expect.stringContaining("/mac") });
     await calf.commit([{ path: "/ntp/002", value: null }, { path: "/mtu", value: "1280" }]);
-    const end = Date.now() + 2000;
+    // Watch events follow the commits' acknowledgements; wait for them (a bound on a hang, not a duration).
+    const end = Date.now() + 10_000;
     while (seen.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
     expect(seen.map(([, e]) => e)).toEqual(["/ntp/001=10.0.0.123", "/ntp/002=10.0.0.124", "/ntp/002=null"]);
     expect(seen[0]![0]).toBe(seen[1]![0]);
@@ -228,7 +230,7 @@ describe("KvServer", () => {
           // or the connection is closed (a broken frame, or one left incomplete at the end).
           c.send(req(99, "/mac", { kind: "read" }));
           c.end();
-          expect(await c.waitFor(() => c.isClosed() || c.responses.some((r) => r.id === 99), 3000)).toBe(true);
+          expect(await c.waitFor(() => c.isClosed() || c.responses.some((r) => r.id === 99), 10_000)).toBe(true);
           open.pop()?.destroy();
         },
       ),
