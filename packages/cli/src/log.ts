@@ -1,8 +1,14 @@
 /**
  * The CLI's logger: pino, as JSON lines (for collectors) or as one readable line per event (the
  * default: what a person at a terminal or in the journal reads).
+ *
+ * A calf's lines are re-emitted here with text the calf chose (its message, its fields' names and
+ * values), so both formats escape control characters and Unicode line terminators: one event is
+ * always one line, and nothing a calf writes can forge a line, move the cursor or send a terminal
+ * escape sequence (escapeControlText, escapeJsonControls).
  */
 import { Writable } from "node:stream";
+import { escapeControlText, escapeJsonControls } from "@paddock/runtime";
 import pino, { type Logger } from "pino";
 
 export type LogFormat = "text" | "json";
@@ -13,8 +19,15 @@ const OMIT = new Set(["level", "time", "msg", "pid", "hostname", "component"]);
 /** stream=stdout is the normal case for a calf line; only stderr is worth saying. */
 const isNoise = (k: string, v: unknown) => k === "stream" && v === "stdout";
 
-/** Formats one pino JSON line as "HH:MM:SS.mmm level component: msg key=value …". */
+/**
+ * Formats one pino JSON line as "HH:MM:SS.mmm level component: msg key=value …", one line of
+ * printable text: every control character or line terminator in it is escaped.
+ */
 export function formatLogLine(json: string): string {
+  return escapeControlText(formatFields(json));
+}
+
+function formatFields(json: string): string {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(json) as Record<string, unknown>;
@@ -30,11 +43,18 @@ export function formatLogLine(json: string): string {
   return `${time} ${level} ${who ? `${who}: ` : ""}${String(o.msg ?? "")}${fields.length ? ` ${fields.join(" ")}` : ""}`;
 }
 
-export function createLogger(level: LogLevel, format: LogFormat): Logger {
-  if (format === "json") return pino({ level, base: undefined });
+/** The logger of a command, writing to `dest` (standard output when not given). */
+export function createLogger(level: LogLevel, format: LogFormat, dest?: NodeJS.WritableStream): Logger {
+  if (format === "json") {
+    // pino hands the hook one record with its line feed, the one control character that stays.
+    const streamWrite = (line: string) => (line.endsWith("\n") ? `${escapeJsonControls(line.slice(0, -1))}\n` : escapeJsonControls(line));
+    const opts = { level, base: undefined, hooks: { streamWrite } };
+    return dest ? pino(opts, dest) : pino(opts);
+  }
+  const target = dest ?? process.stdout;
   const out = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split("\n")) if (line) process.stdout.write(formatLogLine(line) + "\n");
+      for (const line of chunk.toString().split("\n")) if (line) target.write(formatLogLine(line) + "\n");
       done();
     },
   });

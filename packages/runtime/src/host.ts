@@ -576,6 +576,8 @@ export class ServiceHost {
       ])) });
     m.add({ name: "paddock_calf_restarts_total", help: "Calf restarts by the supervisor", type: "counter", labelNames: ["calf"], read: () =>
       this.supervisor!.statuses().map((s) => ({ labels: { calf: s.name }, value: s.restarts })) });
+    m.add({ name: "paddock_calf_log_dropped_bytes_total", help: "Bytes of a calf's stdout/stderr dropped by its log budget", type: "counter", labelNames: ["calf"], read: () =>
+      this.supervisor!.statuses().map((s) => ({ labels: { calf: s.name }, value: s.logDroppedBytes })) });
     for (const i of this.instances) for (const source of i.setup?.metrics ?? []) m.add(source);
   }
 

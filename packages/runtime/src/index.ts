@@ -12,4 +12,4 @@ export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 export { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
-export { parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";
+export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

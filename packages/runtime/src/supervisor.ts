@@ -8,6 +8,11 @@
  * hand priv's ends to `onStart`. Readiness (sd_notify READY=1) is the caller's call, through
  * notifyReady(), because only it knows when a calf's channels answer.
  *
+ * A calf's output is bounded: lines are cut at MAX_LOG_LINE_BYTES (marked `truncated`), and one
+ * byte budget per calf (LogBudget: stdout and stderr together, across restarts) decides which
+ * lines reach the log; what it drops is counted in the calf's status and said in one line per
+ * LOG_DROP_REPORT_MS.
+ *
  * A calf is pid 1 of its pid namespace, so SIGTERM reaches it only if it installed a handler (the
  * calf SDK does); stop() sends SIGTERM, waits `stopTimeoutMs`, then SIGKILL.
  */
@@ -27,7 +32,15 @@ import {
 import { type SocketPair } from "./sandbox/channels.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
 import { SandboxError } from "./sandbox/errors.ts";
-import { LogLineSplitter, parseCalfLogLine } from "./sandbox/log-lines.ts";
+import {
+  DEFAULT_LOG_BUDGET,
+  LOG_DROP_REPORT_MS,
+  LogBudget,
+  LogLineSplitter,
+  MAX_LOG_LINE_BYTES,
+  parseCalfLogLine,
+  type LogBudgetPolicy,
+} from "./sandbox/log-lines.ts";
 import { SdNotifier } from "./sd-notify.ts";
 
 /** A calf started before the supervisor existed, for it to take over (see start()). */
@@ -87,6 +100,8 @@ export interface CalfStatus {
   readonly state: "starting" | "running" | "backoff" | "stopping" | "stopped";
   readonly restarts: number;
   readonly lastExit: CalfExit | undefined;
+  /** Bytes of the calf's stdout/stderr dropped by its log budget, over the supervisor's life. */
+  readonly logDroppedBytes: number;
 }
 
 /** What the supervisor needs to know; targets are parameters so tests use throwaway ones. */
@@ -108,6 +123,10 @@ export interface SupervisorOptions {
   readonly onStart?: (calf: CalfName, channels: CalfChannels) => void;
   /** Called when a run ends, before the restart is scheduled. */
   readonly onExit?: (calf: CalfName, exit: CalfExit) => void;
+  /** Each calf's log budget; DEFAULT_LOG_BUDGET when not given. */
+  readonly logBudget?: Partial<LogBudgetPolicy>;
+  /** The clock the log budget runs on (ms); performance.now when not given. */
+  readonly now?: () => number;
 }
 
 
@@ -255,6 +274,8 @@ class CalfRunner {
   private timer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
   private launching: Promise<ChildProcess | undefined> = Promise.resolve(undefined);
+  private readonly logBudget: LogBudget;
+  private dropReport: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly sup: Supervisor,
@@ -262,10 +283,31 @@ class CalfRunner {
     private readonly bundleDir: string,
     readonly containerId: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.logBudget = new LogBudget({ ...DEFAULT_LOG_BUDGET, ...sup.opts.logBudget });
+  }
 
   status(): CalfStatus {
-    return { name: this.name, containerId: this.containerId, state: this.state, restarts: this.restarts, lastExit: this.lastExit };
+    return { name: this.name, containerId: this.containerId, state: this.state, restarts: this.restarts, lastExit: this.lastExit, logDroppedBytes: this.logBudget.droppedBytes };
+  }
+
+  /** Says how much of the calf's output the budget dropped since the last report, if any. */
+  private reportDrops(): void {
+    if (this.dropReport) clearTimeout(this.dropReport);
+    this.dropReport = undefined;
+    const d = this.logBudget.takeDrops();
+    if (d) this.log.warn({ droppedBytes: d.bytes, droppedLines: d.lines }, "calf log over budget: output dropped");
+  }
+
+  /** Forwards one line of a calf's output if its budget allows, else counts it for the next report. */
+  private forwardLine(stream: "stdout" | "stderr", text: string, truncated: boolean): void {
+    const now = this.sup.opts.now ?? performance.now.bind(performance);
+    if (!this.logBudget.admit(Buffer.byteLength(text), now())) {
+      this.dropReport ??= setTimeout(() => this.reportDrops(), LOG_DROP_REPORT_MS);
+      return;
+    }
+    const rec = parseCalfLogLine(text, stream === "stdout" ? "info" : "warn");
+    this.log[rec.level]({ ...rec.fields, stream, ...(truncated ? { truncated: true } : {}) }, rec.msg);
   }
 
   launch(started?: StartedCalf): void {
@@ -313,21 +355,18 @@ class CalfRunner {
     this.startedAt = performance.now();
     if (!this.sup.isStopping) this.state = "running";
     for (const stream of ["stdout", "stderr"] as const) {
-      const splitter = new LogLineSplitter();
-      const level = stream === "stdout" ? "info" : "warn";
+      // No line count here: the calf's byte budget (forwardLine) bounds lines and bytes at once.
+      const splitter = new LogLineSplitter(MAX_LOG_LINE_BYTES, Number.POSITIVE_INFINITY);
       const source = child[stream];
       if (!source) continue;
       const emit = (events: ReturnType<LogLineSplitter["push"]>): void => {
-        for (const ev of events) {
-          if (ev.kind === "line") {
-            const rec = parseCalfLogLine(ev.text, level);
-            this.log[rec.level]({ ...rec.fields, stream, ...(ev.truncated ? { truncated: true } : {}) }, rec.msg);
-          }
-          else this.log.warn({ stream, suppressed: ev.count }, "calf log lines suppressed (rate limit)");
-        }
+        for (const ev of events) if (ev.kind === "line") this.forwardLine(stream, ev.text, ev.truncated);
       };
-      source.on("data", (chunk: Buffer) => emit(splitter.push(chunk, performance.now())));
-      source.on("end", () => emit(splitter.end(performance.now())));
+      source.on("data", (chunk: Buffer) => emit(splitter.push(chunk, 0)));
+      source.on("end", () => {
+        emit(splitter.end(0));
+        this.reportDrops();
+      });
     }
     child.on("error", (e) => this.log.error({ err: e }, "runc could not be run"));
     this.log.info({ containerId: this.containerId, restarts: this.restarts, ...(started ? { early: true } : {}) }, "calf started");
@@ -362,6 +401,7 @@ class CalfRunner {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.reportDrops();
     this.state = "stopping";
     // A launch in flight finishes (or is refused, seeing isStopping) before we look at the child.
     const child = await this.launching;

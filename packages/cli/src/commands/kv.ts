@@ -1,10 +1,18 @@
 /**
  * `paddock kv …`: run a standalone store, and read, change, watch and audit one through its
  * admin socket.
+ *
+ * Values are printed with control characters and Unicode line terminators escaped ("\x1b",
+ * "\u2028"; escapeControlText), audit lines with the ones JSON may leave raw written as \u escapes
+ * (escapeJsonControls; they stay valid JSON lines). So a value a calf wrote can neither forge an
+ * output line nor reach the terminal as an escape sequence. A value that passed its schema's
+ * validator normally has none and prints as stored; the backslash is not escaped, so a script
+ * reading `kv get` sees such a value byte for byte.
  */
 import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { connectKv, KvClient, KvError, KvServer, KvStore, parseKvPath, type ServiceSchema } from "@paddock/kv";
+import { escapeControlText, escapeJsonControls } from "@paddock/runtime";
 import { BUILTIN_SERVICES, loadService } from "../services.ts";
 import type { Command } from "commander";
 import pino from "pino";
@@ -107,13 +115,13 @@ export function registerKv(program: Command): void {
   const socketOption = ["--socket <path>", "the admin socket", DEFAULT_ADMIN_SOCKET] as const;
 
   kv.command("get")
-    .description("print a key's value")
+    .description("print a key's value (control characters escaped, e.g. \\x1b)")
     .argument("<path>", "e.g. /ip")
     .option(...socketOption)
     .action(async (p: string, opts: { socket: string }) => {
       const key = checkPath(p);
       const value = await withClient(opts.socket, (c) => c.read(key));
-      process.stdout.write(value + "\n");
+      process.stdout.write(escapeControlText(value) + "\n");
     });
 
   kv.command("put")
@@ -145,7 +153,7 @@ export function registerKv(program: Command): void {
       await withClient(opts.socket, async (c) => {
         for (const key of await c.list(prefix)) {
           if (opts.keysOnly) process.stdout.write(`${key}\n`);
-          else process.stdout.write(`${key} ${await c.read(key).catch((e: KvError) => `<${e.code}>`)}\n`);
+          else process.stdout.write(`${key} ${await c.read(key).then(escapeControlText, (e: KvError) => `<${e.code}>`)}\n`);
         }
       });
     });
@@ -157,7 +165,7 @@ export function registerKv(program: Command): void {
     .action(async (p: string, opts: { socket: string }) => {
       const prefix = checkPath(p);
       await withClient(opts.socket, async (c) => {
-        await c.watch(prefix, (e) => process.stdout.write(e.value === null ? `${e.seq} del ${e.path}\n` : `${e.seq} put ${e.path} ${e.value}\n`));
+        await c.watch(prefix, (e) => process.stdout.write(e.value === null ? `${e.seq} del ${e.path}\n` : `${e.seq} put ${e.path} ${escapeControlText(e.value)}\n`));
         await new Promise<void>((resolve) => {
           process.once("SIGINT", resolve);
           process.once("SIGTERM", resolve);
@@ -174,6 +182,6 @@ export function registerKv(program: Command): void {
       const n = Number(opts.lines);
       if (!Number.isInteger(n) || n < 0) throw new UserError(`--lines must be a whole number, not ${JSON.stringify(opts.lines)}`);
       const lines = await withClient(opts.socket, (c) => c.audit(n));
-      for (const l of lines) process.stdout.write(l + "\n");
+      for (const l of lines) process.stdout.write(escapeJsonControls(l) + "\n");
     });
 }
