@@ -8,7 +8,7 @@
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { waitForUdpPort } from "@paddock/testkit";
@@ -359,6 +359,29 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
       writeFileSync(lab.file("not-a-dir"), "a file where the state dir should be\n");
       await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("not-a-dir")], /state directory .*not-a-dir is not a writable directory/);
       // Nothing was applied and nothing was left running.
+      expect(await lab.addrs()).toEqual([]);
+    });
+
+    it("a state dir that group or others may write (issue 13 B9)", async () => {
+      lab = NetLab.create("10.91.0");
+      const state = lab.file("state");
+      mkdirSync(state);
+      chmodSync(state, 0o777);
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", state], /state directory of dhcp4 .*state is writable by group or others \(mode 0777\).*chmod go-w /);
+      chmodSync(state, 0o1770);
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", state], /state directory of dhcp4 .*state is writable by group or others \(mode 1770\)/);
+      // Refused before anything was written into it or applied.
+      expect(readdirSync(state)).toEqual([]);
+      expect(await lab.addrs()).toEqual([]);
+    });
+
+    it("a state dir owned by another user (issue 13 B9)", async () => {
+      lab = NetLab.create("10.91.0");
+      const state = lab.file("state");
+      mkdirSync(state, { mode: 0o700 });
+      chownSync(state, 65534, 65534);
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", state], /state directory of dhcp4 .*state belongs to uid 65534.*chown root /);
+      expect(readdirSync(state)).toEqual([]);
       expect(await lab.addrs()).toEqual([]);
     });
 

@@ -15,7 +15,7 @@
  * values and never parse store text again (DESIGN.md invariant 1: the schema check at this edge is
  * the priv's validation).
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync } from "node:fs";
 import path from "node:path";
 import { MAX_COMMIT_CHANGES } from "@paddock/protocol";
 import { AuditLog, auditValue, type AuditLogOptions, type AuditRecord } from "./audit.ts";
@@ -161,10 +161,7 @@ export class KvStore {
     this.now = opts.now ?? Date.now;
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
     this.storeFile = path.join(opts.stateDir, STORE_FILE);
-    const snapshot = readSnapshot(this.storeFile);
-    if (snapshot && snapshot.schema !== opts.schema.name) {
-      throw new Error(`${this.storeFile} belongs to schema ${snapshot.schema}, not ${opts.schema.name}`);
-    }
+    const snapshot = this.load();
     this.seq = BigInt(snapshot?.seq ?? "0");
     this.committedSeq = this.seq;
     for (const [key, value] of Object.entries(snapshot?.entries ?? {})) {
@@ -190,6 +187,27 @@ export class KvStore {
         if (!this.closed) this.schedulePersist();
       },
     });
+  }
+
+  /**
+   * The store file's snapshot, or null to start empty. A file that is not a store file (torn by a
+   * disk that lied about fsync, edited by hand, a symlink) is renamed `store.json.corrupt-<ms>`
+   * with a warning, kept for a post-mortem, and the store starts empty: the calf asks for its lease
+   * again, and the handlers withdraw nothing they do not own. A valid store file of another schema
+   * is refused instead: it is another service's state, so the state directory is the wrong one, and
+   * moving it aside would throw that service's state away.
+   */
+  private load(): StoreSnapshot | null {
+    const read = readSnapshot(this.storeFile);
+    if (read.kind === "absent") return null;
+    if (read.kind === "ok") {
+      if (read.snapshot.schema === this.schema.name) return read.snapshot;
+      throw new Error(`${this.storeFile} holds the state of the service ${JSON.stringify(read.snapshot.schema)}, not ${this.schema.name}: this is another service's state directory, so give ${this.schema.name} its own`);
+    }
+    const aside = `${this.storeFile}.corrupt-${this.now()}`;
+    renameSync(this.storeFile, aside);
+    this.log.warn({ file: this.storeFile, movedTo: aside, reason: read.reason }, "store file unreadable: moved aside; starting with an empty store");
+    return null;
   }
 
   /** The durable view as canonical text: every value here is on disk. */

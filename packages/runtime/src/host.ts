@@ -38,6 +38,7 @@ import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 import { datagramEgress, packetEgress } from "./datapath/egress.ts";
 import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
 import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
+import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
 import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
@@ -171,6 +172,30 @@ interface Instance {
   connected: boolean;
 }
 
+/**
+ * Refuses a state or runtime directory that someone other than the priv's `uid` can change: its
+ * owner, or anyone in its group or others, could plant a symlink where the priv writes, replace the
+ * store or an ownership record, or swap a calf's bundle. 0711 (others traverse, nobody else
+ * writes) is fine; an absent directory is too (the priv creates it). Only the directory itself is
+ * checked: its parents are the administrator's choice (/var/lib, /run), as for any daemon.
+ */
+function refuseForeignDir(dir: string, what: string, uid: number): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return; // Absent (created next), or not usable: the writability check says so.
+  }
+  if (!st.isDirectory()) return;
+  const why = foreignWriteAccess(st, uid);
+  if (why?.kind === "owner") {
+    throw new HostError("PADDOCK_E_HOST_DIR_OWNER", `the ${what} ${dir} belongs to uid ${why.owner}, so that user could change the priv's files in it; chown root ${dir}, or choose another directory`);
+  }
+  if (why?.kind === "mode") {
+    throw new HostError("PADDOCK_E_HOST_DIR_MODE", `the ${what} ${dir} is writable by group or others (mode ${why.mode.toString(8).padStart(4, "0")}), so they could change the priv's files in it; chmod go-w ${dir}, or choose another directory`);
+  }
+}
+
 /** Checks what a user can get wrong, before anything is changed. */
 function preflight(opts: ServiceHostOptions): void {
   if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
@@ -197,7 +222,11 @@ function preflight(opts: ServiceHostOptions): void {
   const runc = opts.runc ?? "runc";
   if (!findExecutable(runc)) throw new HostError("PADDOCK_E_HOST_NO_RUNC", `${runc} is not installed (not found on PATH); install the Debian package runc`);
   const dirs: Array<[string, string]> = [[opts.runtimeDir, "runtime directory"], ...opts.services.map((s) => [s.stateDir, `state directory of ${s.definition.name}`] as [string, string])];
+  const uid = process.getuid();
   for (const [dir, what] of dirs) {
+    // Checked before it is created or changed (the runtime directory is chmod'ed below, which would
+    // hide a group/other write bit), and again once it exists.
+    refuseForeignDir(dir, what, uid);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (!statSync(dir).isDirectory()) throw new Error("not a directory");
@@ -205,6 +234,7 @@ function preflight(opts: ServiceHostOptions): void {
     } catch (err) {
       throw new HostError("PADDOCK_E_HOST_STATE_DIR", `the ${what} ${dir} is not a writable directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
+    refuseForeignDir(dir, what, uid);
   }
   // The calf's user namespace maps it to an unprivileged host uid, and runc mounts its rootfs
   // from under the runtime directory: every directory on the way must be traversable by others.

@@ -4,7 +4,11 @@
  * same interface would otherwise remove the first's calf container and tc filter as "leftovers
  * of a crashed run", and two stores on one state directory would overwrite each other.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+
+/** Random bytes in a stale lock's temp name: 16 bytes (128 bits) cannot be guessed ahead of time. */
+const TEMP_NAME_RANDOM_BYTES = 16;
 
 /** A held lock; `release()` removes the file if it is still ours. */
 export interface PidLock {
@@ -36,8 +40,12 @@ function aliveAsPaddock(pid: number): boolean {
   }
 }
 
-function writePid(file: string, flags: "wx" | "w"): void {
-  const fd = openSync(file, flags, 0o644);
+/**
+ * Creates `file` holding our pid, exclusively: O_EXCL fails on anything at the name, a symlink
+ * included, so a link planted there is never written through.
+ */
+function writePid(file: string): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     writeSync(fd, `${process.pid}\n`);
   } finally {
@@ -51,15 +59,21 @@ function writePid(file: string, flags: "wx" | "w"): void {
  */
 export function acquirePidLock(file: string): PidLock {
   try {
-    writePid(file, "wx");
+    writePid(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     const pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && aliveAsPaddock(pid)) throw new LockedError(file, pid);
-    // Stale: replace it atomically so a reader never sees an empty file.
-    const tmp = `${file}.${process.pid}`;
-    writePid(tmp, "w");
-    renameSync(tmp, file);
+    // Stale: replace it atomically so a reader never sees an empty file. The temp name is
+    // unpredictable; rename(2) replaces whatever is at `file` (a symlink too) without following it.
+    const tmp = `${file}.${randomBytes(TEMP_NAME_RANDOM_BYTES).toString("hex")}.tmp`;
+    writePid(tmp);
+    try {
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
   }
   return {
     file,

@@ -4,15 +4,43 @@
  * target, fsync the directory. A reader (a resolver opening resolv.conf) sees the old file or the
  * new one, never a partial one, and after a crash the file is one of the two.
  */
-import { constants, promises as fsp } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { constants, promises as fsp, type Stats } from "node:fs";
 import path from "node:path";
 
-let tmpCounter = 0;
+/** Random bytes in a temp file's name: 16 bytes (128 bits) cannot be guessed ahead of time. */
+const TEMP_NAME_RANDOM_BYTES = 16;
 
-/** A temp name beside `file`, unique per process and call (two handlers may write at once). */
-function tempName(file: string): string {
-  tmpCounter += 1;
-  return path.join(path.dirname(file), `.${path.basename(file)}.paddock-${process.pid}-${tmpCounter}.tmp`);
+/** The random part of a temp file's name (hex); tests substitute a fixed one. */
+export function randomTempSuffix(): string {
+  return randomBytes(TEMP_NAME_RANDOM_BYTES).toString("hex");
+}
+
+/**
+ * A temp name beside `file` that nobody can predict (two handlers may write at once, and a
+ * directory like /etc is shared with other writers).
+ */
+function tempName(file: string, suffix: () => string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.paddock-${suffix()}.tmp`);
+}
+
+/**
+ * Flags for a temp file: created here and now, or not at all. O_EXCL fails on anything already at
+ * the name, a symlink included (POSIX: O_CREAT|O_EXCL never follows a final symlink); O_NOFOLLOW
+ * says the same again for a reader of these flags.
+ */
+const TEMP_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * What lets someone other than `uid` change `st` (a directory or a file): its owner, or its
+ * group or other write bit; null when nothing does. A directory that is 0711 (others traverse,
+ * nobody else writes) is fine. The sticky bit does not make a group/other-writable directory safe:
+ * anyone may still create the name we are about to use.
+ */
+export function foreignWriteAccess(st: Pick<Stats, "uid" | "mode">, uid: number): { kind: "owner"; owner: number } | { kind: "mode"; mode: number } | null {
+  if (st.uid !== uid) return { kind: "owner", owner: st.uid };
+  if ((st.mode & 0o022) !== 0) return { kind: "mode", mode: st.mode & 0o7777 };
+  return null;
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -24,10 +52,17 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `file` with `data` atomically and durably; the new file gets `mode` (not subject to umask). */
-export async function replaceFileAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = tempName(file);
-  const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+/**
+ * Replaces `file` with `data` atomically and durably; the new file gets `mode` (not subject to umask).
+ *
+ * The temp file has an unpredictable name and is created exclusively: a symlink or file planted
+ * at a name we might use is never written through (at worst the write fails with EEXIST). A
+ * symlink at `file` itself is harmless: rename(2) replaces the directory entry, it never follows
+ * it, so the link is gone and the target untouched. `suffix` is for tests.
+ */
+export async function replaceFileAtomic(file: string, data: string, mode: number, suffix: () => string = randomTempSuffix): Promise<void> {
+  const tmp = tempName(file, suffix);
+  const fh = await fsp.open(tmp, TEMP_FILE_FLAGS, mode);
   try {
     try {
       await fh.writeFile(data);
@@ -46,7 +81,8 @@ export async function replaceFileAtomic(file: string, data: string, mode: number
 
 /** Replaces `file` with a symbolic link to `target`, atomically (used to restore a resolv.conf symlink). */
 export async function replaceWithSymlink(file: string, target: string): Promise<void> {
-  const tmp = tempName(file);
+  const tmp = tempName(file, randomTempSuffix);
+  // symlink(2) fails with EEXIST on anything at the name: it never writes through a planted link.
   await fsp.symlink(target, tmp);
   try {
     await fsp.rename(tmp, file);

@@ -11,7 +11,7 @@
  * Routes need no record: each carries rtm_protocol = RTPROT_PADDOCK in the kernel. The record
  * keeps only the links we put routes on, so routes left on a link we no longer manage are found.
  */
-import { readFileSync, renameSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync } from "node:fs";
 import type { FileState } from "./files.ts";
 import { replaceFileAtomic } from "./files.ts";
 import type { HandlerLogger } from "./reconciler.ts";
@@ -50,6 +50,20 @@ export function isFileState(x: unknown): x is FileState {
 }
 
 /**
+ * Reads a record's text without following a symlink at its name (O_NOFOLLOW: ELOOP) and without
+ * blocking on a FIFO planted there (O_NONBLOCK, then refused as not a regular file, "ENOTREG").
+ */
+function readNoFollow(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: "ENOTREG" });
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * One ownership file. Loaded once, then kept in memory and written through on every change.
  * An unreadable record is moved aside (`FILE.corrupt-<time>`) and replaced by an empty one: we
  * then own nothing, which errs on the safe side (we may leave something of ours behind, never
@@ -70,9 +84,12 @@ export class OwnershipFile<T> {
     if (this.current !== null) return this.current;
     let text: string | null = null;
     try {
-      text = readFileSync(this.file, "utf8");
+      text = readNoFollow(this.file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // A symlink or a non-file at the record's name is not a record of ours: moved aside below.
+      if (code !== "ENOENT" && code !== "ELOOP" && code !== "EISDIR" && code !== "ENOTREG") throw err;
+      if (code !== "ENOENT") text = "";
     }
     if (text === null) {
       this.current = this.empty();

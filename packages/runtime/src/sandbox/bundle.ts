@@ -15,9 +15,10 @@
 
 import { execFile } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
-import { access, chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, open, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { foreignWriteAccess, replaceFileAtomic } from "../handlers/files.ts";
 import { SandboxError } from "./errors.ts";
 import { calfSeccompProfile, type SeccompProfile } from "./seccomp.ts";
 
@@ -81,6 +82,8 @@ export interface BundleOptions {
   readonly calfId?: number;
   /** cgroup parent (absolute, relative to each hierarchy's root). */
   readonly cgroupParent?: string;
+  /** Told about a Node runtime cache that is not trusted (see cachedNodeRuntime). */
+  readonly warn?: (fields: object, msg: string) => void;
 }
 
 /** Defaults: the conventional unprivileged subordinate range of container runtimes. */
@@ -146,28 +149,85 @@ async function stamp(file: string): Promise<FileStamp> {
   return { path: file, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
+/** Where `cachedNodeRuntime` is told about a cache it does not trust. */
+export interface RuntimeCacheOptions {
+  /** The uid the cache and its directory must belong to: the priv's (root). */
+  readonly uid?: number;
+  /** Told about a cache that is not trusted; by default a process warning (stderr). */
+  readonly warn?: (fields: object, msg: string) => void;
+}
+
+/**
+ * Why the cache at `file` in `dir` is not to be believed (null when it is): the calf's bind mounts
+ * are taken from it, so it must be a regular file that only `uid` can have written, in a directory
+ * only `uid` can change. The file is opened without following a symlink and checked on the open
+ * descriptor, so what is checked is what is read.
+ */
+async function readTrustedCache(file: string, dir: string, uid: number): Promise<{ text: string } | { untrusted: string; dirTrusted: boolean } | null> {
+  const describe = (what: string, why: NonNullable<ReturnType<typeof foreignWriteAccess>>): string =>
+    why.kind === "owner" ? `${what} is owned by uid ${why.owner}, not ${uid}` : `${what} is writable by group or others (mode ${why.mode.toString(8).padStart(4, "0")})`;
+  let dirStat;
+  try {
+    dirStat = await stat(dir);
+  } catch {
+    return null;
+  }
+  const dirWhy = foreignWriteAccess(dirStat, uid);
+  if (dirWhy) return { untrusted: describe(`its directory ${dir}`, dirWhy), dirTrusted: false };
+  let fh;
+  try {
+    fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ELOOP") return { untrusted: `${file} is a symbolic link`, dirTrusted: true };
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { untrusted: `${file} is not a regular file`, dirTrusted: true };
+    const why = foreignWriteAccess(st, uid);
+    if (why) return { untrusted: describe(file, why), dirTrusted: true };
+    return { text: await fh.readFile("utf8") };
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * resolveNodeRuntime, remembered in `cacheDir/node-runtime.json` across starts: running ldd costs
  * ~9 ms of every calf start. The cache is used only while the binary and every library it lists
  * are the very same files (path, size, mtime, inode); an upgrade of Node or a library, or a
  * library that moved, runs ldd again.
+ *
+ * The list becomes the calf's read-only bind mounts, so a cache a non-root user could have
+ * written (see `readTrustedCache`) is ignored with a warning and ldd runs; the fresh answer
+ * replaces the file only when its directory is trusted (atomically, with an unpredictable temp name).
  */
-export async function cachedNodeRuntime(nodePath: string, cacheDir: string): Promise<NodeRuntime> {
+export async function cachedNodeRuntime(nodePath: string, cacheDir: string, opts: RuntimeCacheOptions = {}): Promise<NodeRuntime> {
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const warn = opts.warn ?? ((fields: object, msg: string) => process.emitWarning(`${msg} ${JSON.stringify(fields)}`));
   const file = path.join(cacheDir, "node-runtime.json");
+  let dirTrusted = true;
   try {
-    const cached = JSON.parse(await readFile(file, "utf8")) as { runtime: NodeRuntime; stamps: FileStamp[] };
-    if (cached.runtime.binary === nodePath && cached.stamps.length === cached.runtime.libraries.length + 1) {
-      const now = await Promise.all(cached.stamps.map((s) => stamp(s.path)));
-      if (now.every((n, i) => JSON.stringify(n) === JSON.stringify(cached.stamps[i]))) return cached.runtime;
+    const read = await readTrustedCache(file, cacheDir, uid);
+    if (read && "untrusted" in read) {
+      warn({ file, reason: read.untrusted }, "ignoring the cached list of the calf's Node libraries: a non-root user could have written it; running ldd");
+      dirTrusted = read.dirTrusted;
+    } else if (read) {
+      const cached = JSON.parse(read.text) as { runtime: NodeRuntime; stamps: FileStamp[] };
+      if (cached.runtime.binary === nodePath && cached.stamps.length === cached.runtime.libraries.length + 1) {
+        const now = await Promise.all(cached.stamps.map((s) => stamp(s.path)));
+        if (now.every((n, i) => JSON.stringify(n) === JSON.stringify(cached.stamps[i]))) return cached.runtime;
+      }
     }
   } catch {
-    // No cache, an unreadable one, or a file that is gone: resolve afresh.
+    // An unreadable cache, or a file that is gone: resolve afresh.
   }
   const runtime = await resolveNodeRuntime(nodePath);
+  if (!dirTrusted) return runtime;
   try {
     const stamps = await Promise.all([runtime.binary, ...runtime.libraries].map(stamp));
     await mkdir(cacheDir, { recursive: true, mode: 0o711 });
-    await writeFile(file, JSON.stringify({ runtime, stamps }), { mode: 0o600 });
+    await replaceFileAtomic(file, JSON.stringify({ runtime, stamps }), 0o600);
   } catch {
     // A cache we cannot write only costs the next start an ldd.
   }
@@ -333,7 +393,7 @@ export interface CalfBundle {
  * root). Directories are 0711: the calf's mapped root must traverse them, nobody may list them.
  */
 export async function createCalfBundle(spec: CalfSandboxSpec, opts: BundleOptions): Promise<CalfBundle> {
-  const runtime = await cachedNodeRuntime(opts.nodePath ?? DEFAULT_NODE_PATH, opts.runtimeDir);
+  const runtime = await cachedNodeRuntime(opts.nodePath ?? DEFAULT_NODE_PATH, opts.runtimeDir, opts.warn ? { warn: opts.warn } : {});
   const config = calfOciConfig(spec, runtime, opts);
   const dir = path.join(opts.runtimeDir, spec.name);
   const rootfs = path.join(dir, "rootfs");
