@@ -8,7 +8,7 @@
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { waitForUdpPort } from "@paddock/testkit";
@@ -372,6 +372,17 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
       await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", state], /state directory of dhcp4 .*state is writable by group or others \(mode 1770\)/);
       // Refused before anything was written into it or applied.
       expect(readdirSync(state)).toEqual([]);
+      expect(await lab.addrs()).toEqual([]);
+    });
+
+    it("a runtime dir that group or others may write: refused, and not even the early start touches it (issue 13 B9)", async () => {
+      lab = NetLab.create("10.91.0");
+      const run = lab.file("open-run");
+      mkdirSync(run);
+      chmodSync(run, 0o777);
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state"), "--runtime-dir", run], /runtime directory .*open-run is writable by group or others \(mode 0777\)/);
+      expect(statSync(run).mode & 0o777).toBe(0o777);
+      expect(readdirSync(run)).toEqual([]);
       expect(await lab.addrs()).toEqual([]);
     });
 

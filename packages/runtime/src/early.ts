@@ -13,6 +13,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } fro
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
+import { foreignWriteAccess } from "./handlers/files.ts";
 import { acquirePidLock, type PidLock } from "./pid-lock.ts";
 import { createCalfBundle, parseCalfName, type CalfName } from "./sandbox/bundle.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
@@ -64,7 +65,11 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
   const name = parseCalfName(calfNameFor(req.service, req.iface));
   if (!name.ok) return undefined;
   try {
+    // A runtime directory someone else owns or may write is the host's preflight's to refuse:
+    // step aside before changing its mode or starting anything from it.
+    if (existsSync(req.runtimeDir) && foreignWriteAccess(statSync(req.runtimeDir), 0) !== null) return undefined;
     mkdirSync(req.runtimeDir, { recursive: true, mode: 0o711 });
+    if (foreignWriteAccess(statSync(req.runtimeDir), 0) !== null) return undefined;
     chmodSync(req.runtimeDir, 0o711);
     // The calf's unprivileged uid must traverse every parent (the host's preflight says why).
     for (let dir = path.resolve(req.runtimeDir); dir !== path.dirname(dir); dir = path.dirname(dir)) {
