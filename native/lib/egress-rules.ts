@@ -64,6 +64,7 @@ export const MAX_EGRESS_RULES = 8;
 /** Why a pattern or rule list was refused. */
 export type PacketPatternErrorKind =
   | "not_a_list"
+  | "empty_list"
   | "too_many_rules"
   | "not_an_object"
   | "bad_family"

@@ -54,8 +54,12 @@ export {
   DHCP_CLIENT_FILTER,
   DHCP_CLIENT_FILTER_SOURCE,
   DROP_ALL_FILTER,
+  MAX_RECEIVE_PATTERNS,
+  checkSocketMatch,
   compileSocketFilter,
+  matchSocketMatch,
   socketFilterSource,
+  socketMatchProtocol,
   type SocketMatch,
 } from "./filters.ts";
 export {

@@ -28,6 +28,9 @@ export const patternArb: fc.Arbitrary<PacketPattern> = fc.oneof(
   fc.constant({ family: "arp" as const }),
 );
 
+/** Random valid receive lists: 1..4 patterns (a socket filter ORs them). */
+export const patternListArb: fc.Arbitrary<PacketPattern[]> = fc.array(patternArb, { minLength: 1, maxLength: 4 });
+
 /**
  * Structured frames near the patterns: IPv4, IPv6, ARP or another ethertype, with version, IHL,
  * fragment field, protocol, ports, ICMPv6 type and first payload byte free to take near-miss or

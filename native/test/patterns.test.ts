@@ -15,13 +15,13 @@ import {
   parseEgressRules,
   type PacketPattern,
 } from "../lib/egress-rules.ts";
-import { compileSocketFilter, DHCP_CLIENT_FILTER } from "../lib/filters.ts";
+import { checkSocketMatch, compileSocketFilter, DHCP_CLIENT_FILTER, matchSocketMatch, socketMatchProtocol, type SocketMatch } from "../lib/filters.ts";
 import { frameKit, mac } from "./frames.ts";
-import { nearFrameArb, patternArb } from "./pattern-arbs.ts";
+import { nearFrameArb, patternArb, patternListArb } from "./pattern-arbs.ts";
 
 const kit = frameKit(mac("02:00:00:00:00:01"));
 
-function accepts(p: PacketPattern, frame: Uint8Array): boolean {
+function accepts(p: SocketMatch, frame: Uint8Array): boolean {
   const r = run(compileSocketFilter(p).insns, frame);
   if (!r.ok) throw new Error(r.reason);
   return r.accept > 0;
@@ -193,5 +193,58 @@ describe("compiled socket filters: properties", () => {
     );
     // Both outcomes must be common, or the property proves little.
     expect(matched).toBeGreaterThan(100);
+  });
+});
+
+describe("receive lists: one classic program ORing its patterns", () => {
+  const dhcpAndArp: SocketMatch = [{ family: "ipv4", protocol: "udp", dstPort: 68 }, { family: "arp" }];
+
+  it("accepts what any pattern accepts, in either order, and binds to ETH_P_ALL unless all are IPv4", () => {
+    for (const list of [dhcpAndArp, [...(dhcpAndArp as PacketPattern[])].reverse()]) {
+      expect(accepts(list, kit.udp(67, 68))).toBe(true);
+      expect(accepts(list, kit.arpRequest())).toBe(true);
+      expect(accepts(list, kit.udp(67, 69))).toBe(false);
+      expect(accepts(list, kit.icmpv6(134))).toBe(false);
+      expect(accepts(list, new Uint8Array(13))).toBe(false);
+    }
+    // A frame too short for the first pattern's loads still reaches the second one.
+    const shortArp = kit.arpRequest().subarray(0, 20);
+    expect(accepts([{ family: "ipv6", protocol: "icmpv6", icmpv6Type: 134 }, { family: "arp" }], shortArp)).toBe(true);
+    expect(socketMatchProtocol(dhcpAndArp)).toBe(0x0003);
+    expect(socketMatchProtocol({ family: "ipv4", protocol: "udp" })).toBe(0x0800);
+    expect(socketMatchProtocol([{ family: "ipv4", protocol: "udp", dstPort: 68 }, { family: "ipv4", protocol: "udp", dstPort: 123 }])).toBe(0x0800);
+  });
+
+  it("refuses an empty list, a list that is too long, and a bad pattern, naming it", () => {
+    const empty = checkSocketMatch([]);
+    expect(empty.ok ? "" : empty.error.code).toBe("PADDOCK_E_NATIVE_PATTERN_EMPTY_LIST");
+    const long = checkSocketMatch(Array.from({ length: MAX_EGRESS_RULES + 1 }, () => ({ family: "arp" })));
+    expect(long.ok ? "" : long.error.code).toBe("PADDOCK_E_NATIVE_PATTERN_TOO_MANY_RULES");
+    expect(() => compileSocketFilter([{ family: "arp" }, { family: "ipv4", protocol: "udp", dstPort: 0 }])).toThrow(/rule 1\.dstPort/);
+    expect(checkSocketMatch({ family: "arp" })).toEqual({ ok: true, value: [{ family: "arp" }] });
+  });
+
+  it("property: on arbitrary bytes the compiled list accepts exactly what some pattern matches", () => {
+    fc.assert(
+      fc.property(patternListArb, fc.uint8Array({ maxLength: 120 }), (ps, f) => {
+        expect(accepts(ps, f)).toBe(ps.some((p) => matchPacketPattern(p, f)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("property: on near-miss frames the compiled list and matchPacketPattern agree, both outcomes common", () => {
+    let matched = 0;
+    fc.assert(
+      fc.property(patternListArb, nearFrameArb, (ps, f) => {
+        const want = ps.some((p) => matchPacketPattern(p, f));
+        expect(matchSocketMatch(ps, f)).toBe(want);
+        if (want) matched++;
+        expect(accepts(ps, f)).toBe(want);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(matched).toBeGreaterThan(100);
+    expect(matched).toBeLessThan(4900);
   });
 });

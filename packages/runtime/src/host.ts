@@ -24,12 +24,11 @@ import { KvServer, KvStore, matchesPattern, parseKvPath, type KvCaller, type Ser
 import {
   compileSocketFilter,
   EgressPolicy,
-  ETH_P_ALL,
-  ETH_P_IP,
   isNativeError,
   openPacketSocket,
   openUdpSocket,
   removeEgressFilter,
+  socketMatchProtocol,
   type PacketSocket,
   type UdpSocket,
 } from "@paddock/native";
@@ -54,6 +53,7 @@ import {
   type SetupContext,
 } from "./service.ts";
 import type { HandlerLogger } from "./handlers/reconciler.ts";
+import { reloadServices, type ReloadOutcome } from "./reload.ts";
 import { Supervisor } from "./supervisor.ts";
 
 /** A failure the user can fix: the message is one sentence for the terminal. */
@@ -147,11 +147,14 @@ export function setupContext<O extends Readonly<Record<string, OptionDefinition>
         return store.parsed;
       },
     },
-    commit: async (changes) => {
-      const r = await store.commit(PRIV, Object.entries(changes).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: v === null ? null : enc.encode(v) })));
-      if (!r.ok) throw r.error;
-    },
+    commit: (changes) => commitAsPriv(store, changes),
   };
+}
+
+/** Writes keys with the priv's rights as one commit (null: delete); rejects with the store's KvError. */
+async function commitAsPriv(store: KvStore, changes: Readonly<Record<string, string | null>>): Promise<void> {
+  const r = await store.commit(PRIV, Object.entries(changes).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: v === null ? null : enc.encode(v) })));
+  if (!r.ok) throw r.error;
 }
 
 /** Everything one running service holds. */
@@ -166,6 +169,8 @@ interface Instance {
   relay?: DataPathRelay;
   runner?: HandlerRunner;
   setup?: ServiceSetup;
+  /** The option values it runs with (a reload replaces the live ones). */
+  options?: OptionValues<any>;
   packet?: PacketSocket;
   udp?: UdpSocket;
   egress?: EgressPolicy;
@@ -391,6 +396,7 @@ export class ServiceHost {
         if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
         throw err;
       }
+      i.options = options;
       try {
         i.setup = (await i.def.setup?.(setupContext(store, { iface, options, stateDir: i.hosted.stateDir, log: log.child({ service: i.def.name }) }))) ?? {};
       } catch (err) {
@@ -538,7 +544,7 @@ export class ServiceHost {
     const channels: { packet?: RelayChannels["packet"]; udp?: RelayChannels["udp"] } = {};
     if (ch.packet) {
       const filter = compileSocketFilter(ch.packet.receive);
-      const socket = openPacketSocket({ ifname: opts.iface, filter: filter.bytes, protocol: ch.packet.receive.family === "ipv4" ? ETH_P_IP : ETH_P_ALL, mark: i.slot.mark });
+      const socket = openPacketSocket({ ifname: opts.iface, filter: filter.bytes, protocol: socketMatchProtocol(ch.packet.receive), mark: i.slot.mark });
       // ENETDOWN is the interface going down (the link events say so too); it clears by itself.
       socket.onError((err) => (err.errno === "ENETDOWN" ? log.debug({ err: err.message }, "packet socket: interface down") : log.warn({ err: err.message }, "packet socket receive error")));
       i.packet = socket;
@@ -609,6 +615,29 @@ export class ServiceHost {
     m.add({ name: "paddock_calf_log_dropped_bytes_total", help: "Bytes of a calf's stdout/stderr dropped by its log budget", type: "counter", labelNames: ["calf"], read: () =>
       this.supervisor!.statuses().map((s) => ({ labels: { calf: s.name }, value: s.logDroppedBytes })) });
     for (const i of this.instances) for (const source of i.setup?.metrics ?? []) m.add(source);
+  }
+
+  /**
+   * Takes new option settings (SERVICE → NAME → value, the whole wanted configuration) while
+   * running: validated whole, then each service's changed priv keys in one commit (./reload.ts).
+   * Throws ServiceOptionError, having changed nothing, for a value a service refuses.
+   */
+  reload(settings: ReadonlyMap<string, Readonly<Record<string, string | boolean | number>>>): Promise<ReloadOutcome> {
+    return reloadServices(
+      this.instances.map((i) => ({
+        def: i.def,
+        setup: i.setup,
+        get options() {
+          return i.options!;
+        },
+        set options(next) {
+          i.options = next;
+        },
+        value: (p: string) => i.store!.values.get(p),
+        commit: (changes: Readonly<Record<string, string | null>>) => commitAsPriv(i.store!, changes),
+      })),
+      settings,
+    );
   }
 
   /** Stops the calves (which finish their stop work), lets the handlers converge, then closes everything. */

@@ -18,7 +18,7 @@
  *     extra egress checks and metrics.
  */
 import type { SchemaEntry } from "@paddock/kv";
-import type { EgressRule, PacketPattern } from "@paddock/native";
+import { checkSocketMatch, type EgressRule, type PacketPattern } from "@paddock/native";
 import type { EgressCheck } from "./datapath/egress.ts";
 import type { Handler, HandlerLogger } from "./handlers/reconciler.ts";
 import type { MetricSource } from "./metrics.ts";
@@ -29,8 +29,12 @@ export const SERVICE_NAME = /^[a-z][a-z0-9]{0,9}$/;
 /** A packet channel: an AF_PACKET socket on the interface, its filter attached before bind and locked. */
 export interface PacketChannelDefinition {
   readonly kind: "packet";
-  /** The frames the kernel lets through to the calf (compiled into a classic BPF socket filter). */
-  readonly receive: PacketPattern;
+  /**
+   * The frames the kernel lets through to the calf: one pattern, or a short list (1–8) of
+   * patterns of which a frame must match one, e.g. DHCP replies and ARP. Compiled into one
+   * classic BPF socket filter.
+   */
+  readonly receive: PacketPattern | readonly PacketPattern[];
   /**
    * The frames the calf may send: one matching any rule goes out; checked by the priv and by
    * the service's tc egress program. Every frame must also come from the interface's MAC.
@@ -87,6 +91,18 @@ export interface OptionDefinition {
   readonly description: string;
   readonly kind: "string" | "boolean" | "number";
   readonly default?: string | boolean | number;
+  /**
+   * A value of the right kind the service still cannot use: returns what it must be ("must be
+   * printable ASCII, at most 255 bytes"), or undefined when it is fine. Checked wherever a value
+   * is given (--set, a flag, the configuration file, a reload), before anything changes.
+   */
+  readonly validate?: (value: string | boolean | number) => string | undefined;
+  /**
+   * Whether a reload (SIGHUP, `paddock reload`) may change it while the service runs (default
+   * false: a change is reported as needing a restart, and the running value is kept). A live
+   * option's keys come from the setup's `reload`.
+   */
+  readonly live?: boolean;
 }
 
 /** Parsed option values, typed from the declarations. */
@@ -158,6 +174,12 @@ export interface ServiceSetup {
   readonly udpPeers?: () => readonly string[];
   /** Metrics the service adds (read at scrape time). */
   readonly metrics?: readonly MetricSource[];
+  /**
+   * The priv-written keys for changed option values (a reload: SIGHUP or `paddock reload`): the
+   * host commits the ones that differ from the store in one commit, while the calf runs. Only
+   * options declared `live` change; throws ServiceOptionError for values it cannot use.
+   */
+  reload?(options: OptionValues<any>): Readonly<Record<string, string | null>>;
   /** Called when the link changes (after the calf was told). */
   onLinkChange?(link: { up: boolean; carrier: boolean; mtu: number }, cameBack: boolean): void;
 }
@@ -205,6 +227,8 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
   if (!ch.packet && !ch.udp) problems.push("channels: a service needs a packet or a udp channel");
   if (ch.packet) {
     if (ch.packet.kind !== "packet") problems.push('channels.packet.kind must be "packet"');
+    const receive = checkSocketMatch(ch.packet.receive);
+    if (!receive.ok) problems.push(`channels.packet.receive: ${receive.error.message}`);
     if (!Array.isArray(ch.packet.egress)) problems.push("channels.packet.egress must be a list of rules (it may be empty: the calf then sends nothing)");
     if (!isPositiveInt(ch.packet.maxFrameBytes) || ch.packet.maxFrameBytes < 14 || ch.packet.maxFrameBytes > 9018) problems.push("channels.packet.maxFrameBytes must be 14–9018");
   }
@@ -270,23 +294,41 @@ export function parseServiceOptions<O extends Readonly<Record<string, OptionDefi
   const out: Record<string, string | boolean | number | undefined> = {};
   for (const [name, o] of Object.entries(declared)) out[name] = o.default ?? (o.kind === "boolean" ? false : undefined);
   for (const [name, raw] of Object.entries(settings)) {
-    const o = declared[name];
-    if (!o) {
-      const known = Object.keys(declared);
-      throw new ServiceOptionError(`the service ${def.name} has no option ${JSON.stringify(name)}${known.length ? ` (it has: ${known.join(", ")})` : " (it takes none)"}`);
-    }
-    if (o.kind === "boolean") {
-      if (typeof raw === "boolean") out[name] = raw;
-      else if (raw === "true" || raw === "false") out[name] = raw === "true";
-      else throw new ServiceOptionError(`option ${name} of ${def.name} is true or false, not ${JSON.stringify(raw)}`);
-    } else if (o.kind === "number") {
-      const n = typeof raw === "number" ? raw : Number(raw);
-      if (typeof raw === "boolean" || !Number.isFinite(n) || String(raw).trim() === "") throw new ServiceOptionError(`option ${name} of ${def.name} is a number, not ${JSON.stringify(raw)}`);
-      out[name] = n;
-    } else {
-      if (typeof raw !== "string") throw new ServiceOptionError(`option ${name} of ${def.name} needs a value (${name}=VALUE)`);
-      out[name] = raw;
-    }
+    if (!Object.hasOwn(declared, name)) throw new ServiceOptionError(`the service ${def.name} has no option ${JSON.stringify(name)} (${knownOptions(def)})`);
+    const checked = checkOptionValue(def, name, raw);
+    if (!checked.ok) throw new ServiceOptionError(`option ${name} of ${def.name} ${checked.reason}`);
+    out[name] = checked.value;
   }
   return out as OptionValues<O>;
+}
+
+/** The options a service declares, as a list for messages ("it has: a, b"). */
+export function knownOptions(def: ServiceDefinition<any>): string {
+  const known = Object.keys(def.options ?? {});
+  return known.length ? `it has: ${known.join(", ")}` : "it takes none";
+}
+
+/**
+ * One setting checked against its declaration: the value of the declared kind (text from a
+ * command line converted), or the reason it is refused, worded to follow "option NAME of SERVICE"
+ * or a configuration file's setting path ("must be a number, not \"x\"").
+ */
+export function checkOptionValue(def: ServiceDefinition<any>, name: string, raw: string | boolean | number): { ok: true; value: string | boolean | number } | { ok: false; reason: string } {
+  const o = (def.options as Readonly<Record<string, OptionDefinition>> | undefined)?.[name];
+  if (!o || !Object.hasOwn(def.options!, name)) return { ok: false, reason: `is not an option of ${def.name} (${knownOptions(def)})` };
+  let value: string | boolean | number;
+  if (o.kind === "boolean") {
+    if (typeof raw === "boolean") value = raw;
+    else if (raw === "true" || raw === "false") value = raw === "true";
+    else return { ok: false, reason: `must be true or false, not ${JSON.stringify(raw)}` };
+  } else if (o.kind === "number") {
+    const n = typeof raw === "number" ? raw : Number(raw);
+    if (typeof raw === "boolean" || !Number.isFinite(n) || String(raw).trim() === "") return { ok: false, reason: `must be a number, not ${JSON.stringify(raw)}` };
+    value = n;
+  } else {
+    if (typeof raw !== "string") return { ok: false, reason: `must be text, not ${JSON.stringify(raw)}` };
+    value = raw;
+  }
+  const problem = o.validate?.(value);
+  return problem === undefined ? { ok: true, value } : { ok: false, reason: `${problem}, not ${JSON.stringify(value)}` };
 }

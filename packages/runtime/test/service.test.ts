@@ -60,6 +60,15 @@ describe("defineService", () => {
     ]);
   });
 
+  it("takes a receive list, and refuses an empty one or a bad pattern in it, naming the pattern", () => {
+    const withReceive = (receive: unknown) => ({ ...valid, channels: { packet: { kind: "packet", receive, egress: [], maxFrameBytes: 100 } } }) as unknown as ServiceDefinition<any>;
+    expect(checkServiceDefinition(withReceive([{ family: "ipv4", protocol: "udp", dstPort: 68 }, { family: "arp" }]))).toEqual([]);
+    expect(checkServiceDefinition(withReceive([]))).toEqual(["channels.packet.receive: pattern: a receive list needs at least one pattern"]);
+    expect(checkServiceDefinition(withReceive([{ family: "arp" }, { family: "ipv4", protocol: "udp", dstport: 68 }]))).toEqual([
+      "channels.packet.receive: rule 1.dstport: is not a field of a ipv4/udp pattern",
+    ]);
+  });
+
   it("needs a channel, and refuses a service that reads its own keys as an input", () => {
     const d = { ...valid, channels: {}, inputs: [{ service: "echo", keys: ["/x"] }] } as unknown as ServiceDefinition<any>;
     expect(checkServiceDefinition(d)).toEqual([
@@ -90,10 +99,10 @@ describe("parseServiceOptions", () => {
 
   it.each([
     [{ nope: "1" }, 'the service echo has no option "nope" (it has: peer, verbose, count)'],
-    [{ verbose: "yes" }, 'option verbose of echo is true or false, not "yes"'],
-    [{ count: "many" }, 'option count of echo is a number, not "many"'],
-    [{ count: "" }, 'option count of echo is a number, not ""'],
-    [{ peer: true }, "option peer of echo needs a value (peer=VALUE)"],
+    [{ verbose: "yes" }, 'option verbose of echo must be true or false, not "yes"'],
+    [{ count: "many" }, 'option count of echo must be a number, not "many"'],
+    [{ count: "" }, 'option count of echo must be a number, not ""'],
+    [{ peer: true }, "option peer of echo must be text, not true"],
   ])("refuses %j in one sentence", (settings, message) => {
     expect(() => parseServiceOptions(valid, settings)).toThrowError(new ServiceOptionError(message));
   });

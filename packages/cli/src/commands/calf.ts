@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { KvServer, KvStore } from "@paddock/kv";
-import { compileSocketFilter, ETH_P_ALL, ETH_P_IP, matchPacketPattern, openPacketSocket, openUdpSocket, type PacketSocket, type UdpSocket } from "@paddock/native";
+import { compileSocketFilter, matchSocketMatch, openPacketSocket, openUdpSocket, socketMatchProtocol, type PacketSocket, type UdpSocket } from "@paddock/native";
 import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES, type DataMessage } from "@paddock/protocol";
 import { decodeDhcpFrame, readCapture, type CapturedPacket } from "@paddock/dhcp4";
 import { bundleCalf } from "@paddock/bundler";
@@ -207,7 +207,7 @@ function replayItems(def: ServiceDefinition<any>, packets: readonly CapturedPack
   const { packet, udp } = def.channels;
   for (const p of packets) {
     const rxTimeNs = Number.isFinite(p.timestamp) ? captureTimeNs(p.timestamp) : 0n;
-    if (packet && p.linkType === LINKTYPE.ETHERNET && matchPacketPattern(packet.receive, p.data)) {
+    if (packet && p.linkType === LINKTYPE.ETHERNET && matchSocketMatch(packet.receive, p.data)) {
       items.push({ message: { kind: "frame", data: p.data, rxTimeNs }, timestamp: p.timestamp });
       continue;
     }
@@ -368,7 +368,7 @@ async function dev(spec: string, opts: DevOptions): Promise<void> {
     if (opts.live) {
       try {
         if (ch.packet) {
-          packetSocket = openPacketSocket({ ifname: iface.name, filter: compileSocketFilter(ch.packet.receive).bytes, protocol: ch.packet.receive.family === "ipv4" ? ETH_P_IP : ETH_P_ALL });
+          packetSocket = openPacketSocket({ ifname: iface.name, filter: compileSocketFilter(ch.packet.receive).bytes, protocol: socketMatchProtocol(ch.packet.receive) });
           const s = packetSocket;
           cleanups.push(() => s.close());
           s.onFrame((frame, rxTimeNs, checksumPending) => {
