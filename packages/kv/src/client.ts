@@ -137,6 +137,21 @@ export class KvClient {
     return fromUtf8.decode(r.value).split("\n").filter((l) => l.length > 0);
   }
 
+  /** The priv's view of the service behind an admin socket (its calf, its handlers): one JSON object. */
+  async info(): Promise<Record<string, unknown>> {
+    const r = await this.send(this.allocateId(), "/", { kind: "info" }, []);
+    if (r.kind === "error") throw KvError.fromWire(r.message);
+    if (r.kind !== "ok") throw unexpected(r, "/");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fromUtf8.decode(r.value));
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new KvError(KvErrorCode.PROTOCOL, "the info answer is not a JSON object");
+    return parsed as Record<string, unknown>;
+  }
+
   /**
    * Delivers every durable change at or under `prefix`, in commit order (the changes of one
    * commit share its `seq`), until the returned function is called or the connection closes.

@@ -54,6 +54,24 @@ export function matchEntry(schema: ServiceSchema, segments: readonly string[]): 
   return schema.entries.find((e) => matchesPattern(e, segments));
 }
 
+/**
+ * Whether a calf may watch `prefix`: at least one declared key lies at or under it, and every
+ * declared key that could (its pattern at or under the prefix, or the prefix inside a wildcard
+ * pattern) is calf-readable. So a calf can wait for what the priv or an operator writes for it
+ * (`/control`), never watch keys it may not read.
+ */
+export function calfMayWatch(schema: ServiceSchema, prefix: readonly string[]): boolean {
+  const overlapping = schema.entries.filter((e) => {
+    const pattern = e.pattern.split("/").filter((s) => s.length > 0);
+    for (let i = 0; i < Math.min(pattern.length, prefix.length); i++) {
+      if (pattern[i] === "**") return true;
+      if (pattern[i] !== "*" && pattern[i] !== prefix[i]) return false;
+    }
+    return true;
+  });
+  return overlapping.length > 0 && overlapping.every((e) => e.calfReads);
+}
+
 /** Whether `segments` matches the entry's pattern. */
 export function matchesPattern(entry: Pick<SchemaEntry, "pattern" | "wildcard">, segments: readonly string[]): boolean {
   const pattern = entry.pattern.split("/").filter((s) => s.length > 0);

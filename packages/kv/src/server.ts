@@ -22,7 +22,7 @@ import {
 } from "@paddock/protocol";
 import { KvError, KvErrorCode } from "./errors.ts";
 import { parseKvSegments } from "./path.ts";
-import type { Role } from "./schema.ts";
+import { calfMayWatch, type Role } from "./schema.ts";
 import type { KvCaller, KvCommitOptions, KvLogger, KvStore } from "./store.ts";
 
 /** Limits applied to one connection. */
@@ -111,6 +111,12 @@ export interface KvServerStats {
 export interface KvServerOptions {
   /** A monotonic clock in milliseconds for the rate limits (default `performance.now`); tests inject one. */
   now?: () => number;
+  /**
+   * Answers the admin-only `info` request: the priv's own view of the service behind the socket
+   * (what the store does not hold: its calf's state and restarts, its handlers), as one JSON
+   * object. Without it, `info` answers `{}`.
+   */
+  info?: () => Record<string, unknown>;
 }
 
 /**
@@ -157,7 +163,11 @@ export class KvServer {
     opts: KvServerOptions = {},
   ) {
     this.now = opts.now ?? (() => performance.now());
+    this.info = opts.info ?? (() => ({}));
   }
+
+  /** @internal The answer to `info` (KvServerOptions.info). */
+  readonly info: () => Record<string, unknown>;
 
   /**
    * Listens on a Unix socket path. Connections get `role` rights. A stale socket file from a
@@ -348,15 +358,22 @@ class Connection {
         const lines = store.auditTail(req.op.tail, MAX_AUDIT_RESPONSE_BYTES);
         return { kind: "ok", value: utf8.encode(lines.map((l) => l + "\n").join("")) };
       }
+      case "info": {
+        if (this.caller.role !== "admin") return errorResult(new KvError(KvErrorCode.FORBIDDEN, "only an operator may read the priv's view of the service"));
+        if (req.path.length > 0) return errorResult(new KvError(KvErrorCode.BAD_PATH, "an info request carries no path"));
+        return { kind: "ok", value: utf8.encode(JSON.stringify(this.server.info())) };
+      }
     }
   }
 
   private watch(req: KvRequest): KvResult {
-    if (this.caller.role !== "admin" && this.caller.role !== "priv") {
-      return errorResult(new KvError(KvErrorCode.FORBIDDEN, "a calf may not watch the store"));
-    }
     const prefix = parseKvSegments(req.path);
     if (!prefix.ok) return errorResult(new KvError(KvErrorCode.BAD_PATH, prefix.reason));
+    // A calf watches only what it may read: a prefix under which every declared key is
+    // calf-readable (the operator's /control/… requests, say), never its lease keys.
+    if (this.caller.role === "calf" && !calfMayWatch(this.server.store.schema, prefix.segments)) {
+      return errorResult(new KvError(KvErrorCode.FORBIDDEN, `a calf may watch only a prefix whose keys it may all read, not ${prefix.path}`));
+    }
     this.unwatch.push(
       // The wire keeps one Event per changed path (as before commits existed): a commit's events
       // go out back to back with the commit's seq, and a client groups them by seq.

@@ -121,6 +121,36 @@ describe("KvServer", () => {
     for (const r of c.responses) expect(text(r)).toBe("error:PADDOCK_E_KV_FORBIDDEN");
   });
 
+  it("lets a calf watch a prefix whose keys it may all read, and no other (issue 13 A3)", async () => {
+    const calf = await connectKv(calfSock);
+    const seen: string[] = [];
+    await calf.watch("/mac", (e) => seen.push(`${e.path}=${e.value}`));
+    await expect(calf.watch("/lease", () => {})).rejects.toMatchObject({ code: "PADDOCK_E_KV_FORBIDDEN" });
+    await expect(calf.watch("/", () => {})).rejects.toMatchObject({ code: "PADDOCK_E_KV_FORBIDDEN" });
+    const admin = await connectKv(adminSock);
+    await admin.write("/mac", "02:00:00:00:00:0a");
+    await admin.write("/gateway", "10.1.2.1");
+    await expect.poll(() => seen, { timeout: 10_000 }).toEqual(["/mac=02:00:00:00:00:0a"]);
+    admin.close();
+    calf.close();
+  });
+
+  it("answers info to operators only, from the server's provider (issue 13 A3)", async () => {
+    const infoSock = path.join(dir, "info.sock");
+    const infoCalfSock = path.join(dir, "info-calf.sock");
+    const withInfo = new KvServer(store, { debug() {}, info() {}, warn() {}, error() {} }, { info: () => ({ calf: { state: "running", restarts: 2 } }) });
+    await withInfo.listen(infoSock, "admin");
+    await withInfo.listen(infoCalfSock, "calf");
+    const admin = await connectKv(infoSock);
+    expect(await admin.info()).toEqual({ calf: { state: "running", restarts: 2 } });
+    const calf = await connectKv(infoCalfSock);
+    await expect(calf.info()).rejects.toMatchObject({ code: "PADDOCK_E_KV_FORBIDDEN" });
+    const plain = await connectKv(adminSock);
+    expect(await plain.info()).toEqual({});
+    for (const c of [admin, calf, plain]) c.close();
+    await withInfo.close();
+  });
+
   it("delivers watch events to an operator over the wire, in order", async () => {
     const admin = await connectKv(adminSock);
     const seen: string[] = [];

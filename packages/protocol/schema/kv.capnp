@@ -29,6 +29,10 @@ struct Request {
     # their own paths; the request's `path` must be empty. Answered with `ok` (empty) or `error`
     # naming the first change that was refused.
     commit @8 :Commit;
+    # Admin rights only: the priv's own view of the service behind this socket, which the store
+    # does not hold (its calf's state and restarts, its handlers' states); answered with `ok`
+    # carrying one JSON object (docs/kv.md). The request's `path` must be empty.
+    info @9 :Void;
   }
 }
 

@@ -17,6 +17,8 @@ export type KvOp =
   | { kind: "list" }
   | { kind: "watch" }
   | { kind: "audit"; tail: number }
+  /** The priv's view of the service (admin only): answered with `ok` carrying one JSON object. */
+  | { kind: "info" }
   /** Several changes applied atomically; the request's own path is empty. */
   | { kind: "commit"; changes: KvChange[] };
 
@@ -96,6 +98,9 @@ export function encodeKvRequest(req: KvRequest): Uint8Array {
       break;
     case "audit":
       root.setAudit(req.op.tail);
+      break;
+    case "info":
+      root.setInfo();
       break;
     case "commit": {
       const list = root.initCommit().initChanges(req.op.changes.length);
@@ -231,6 +236,9 @@ export function decodeKvRequest(frame: Uint8Array): Result<KvRequest> {
         break;
       case wire.Request_Which.AUDIT:
         op = { kind: "audit", tail: root.getAudit() };
+        break;
+      case wire.Request_Which.INFO:
+        op = { kind: "info" };
         break;
       case wire.Request_Which.COMMIT: {
         const changes = readChanges(root.getCommit());

@@ -12,7 +12,8 @@ export declare enum Request_Which {
     LIST = 3,
     WATCH = 4,
     AUDIT = 5,
-    COMMIT = 6
+    COMMIT = 6,
+    INFO = 7
 }
 export declare class Request extends __S {
     static readonly WRITE = Request_Which.WRITE;
@@ -22,6 +23,7 @@ export declare class Request extends __S {
     static readonly WATCH = Request_Which.WATCH;
     static readonly AUDIT = Request_Which.AUDIT;
     static readonly COMMIT = Request_Which.COMMIT;
+    static readonly INFO = Request_Which.INFO;
     static readonly _capnp: {
         displayName: string;
         id: string;
@@ -60,6 +62,8 @@ export declare class Request extends __S {
     initCommit(): Commit;
     isCommit(): boolean;
     setCommit(value: Commit): void;
+    isInfo(): boolean;
+    setInfo(): void;
     toString(): string;
     which(): Request_Which;
 }

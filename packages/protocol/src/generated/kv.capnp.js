@@ -18,6 +18,7 @@ var Request_Which;
     Request_Which[Request_Which["WATCH"] = 4] = "WATCH";
     Request_Which[Request_Which["AUDIT"] = 5] = "AUDIT";
     Request_Which[Request_Which["COMMIT"] = 6] = "COMMIT";
+    Request_Which[Request_Which["INFO"] = 7] = "INFO";
 })(Request_Which = exports.Request_Which || (exports.Request_Which = {}));
 class Request extends capnp_ts_1.Struct {
     getId() { return capnp_ts_1.Struct.getInt32(0, this); }
@@ -83,6 +84,8 @@ class Request extends capnp_ts_1.Struct {
         capnp_ts_1.Struct.setUint16(4, 6, this);
         capnp_ts_1.Struct.copyFrom(value, capnp_ts_1.Struct.getPointer(1, this));
     }
+    isInfo() { return capnp_ts_1.Struct.getUint16(4, this) === 7; }
+    setInfo() { capnp_ts_1.Struct.setUint16(4, 7, this); }
     toString() { return "Request_" + super.toString(); }
     which() { return capnp_ts_1.Struct.getUint16(4, this); }
 }
@@ -94,6 +97,7 @@ Request.LIST = Request_Which.LIST;
 Request.WATCH = Request_Which.WATCH;
 Request.AUDIT = Request_Which.AUDIT;
 Request.COMMIT = Request_Which.COMMIT;
+Request.INFO = Request_Which.INFO;
 Request._capnp = { displayName: "Request", id: "c3d8941e0e8c747d", size: new capnp_ts_1.ObjectSize(16, 2) };
 class Commit extends capnp_ts_1.Struct {
     adoptChanges(value) { capnp_ts_1.Struct.adopt(value, capnp_ts_1.Struct.getPointer(0, this)); }
