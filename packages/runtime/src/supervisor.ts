@@ -215,6 +215,15 @@ export class Supervisor {
     return this.stopping;
   }
 
+  /**
+   * Restarts one calf now: SIGTERM (its stop work runs), then a fresh start without backoff. For a
+   * calf whose view of the host changed under it (its interface came back with another MAC).
+   */
+  async restart(name: string): Promise<void> {
+    if (this.stopping) return;
+    await this.runners.get(name as CalfName)?.restart(this.opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+  }
+
   /** Makes SIGTERM and SIGINT stop the calves and then exit; returns a function that undoes it. */
   handleSignals(exit: (code: number) => void = (code) => process.exit(code)): () => void {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -276,6 +285,8 @@ class CalfRunner {
   private launching: Promise<ChildProcess | undefined> = Promise.resolve(undefined);
   private readonly logBudget: LogBudget;
   private dropReport: NodeJS.Timeout | undefined;
+  /** The running calf was stopped by restart(): start it again at once, not as a crash. */
+  private restartRequested = false;
 
   constructor(
     private readonly sup: Supervisor,
@@ -386,6 +397,14 @@ class CalfRunner {
       this.sup.opts.onExit?.(this.name, this.lastExit);
       return;
     }
+    if (this.restartRequested) {
+      this.restartRequested = false;
+      this.restarts++;
+      this.lastExit = { code, signal, uptimeMs, restarts: this.restarts, restartInMs: 0 };
+      this.log.info({ code, signal }, "calf restarted on request");
+      this.launch();
+      return;
+    }
     const delay = nextRestartDelay(this.lastDelay, uptimeMs, this.sup.backoff);
     this.lastDelay = delay;
     this.restarts++;
@@ -394,6 +413,24 @@ class CalfRunner {
     this.log.warn({ code, signal, uptimeMs: Math.round(uptimeMs), restarts: this.restarts, restartInMs: delay }, "calf exited; restarting");
     this.sup.opts.onExit?.(this.name, this.lastExit);
     this.timer = setTimeout(() => this.launch(), delay);
+  }
+
+  /** See Supervisor.restart. A calf waiting out a backoff starts at once. */
+  async restart(timeoutMs: number): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.launch();
+      return;
+    }
+    const child = await this.launching;
+    if (!child || child.exitCode !== null || child.signalCode !== null || this.sup.isStopping) return;
+    const exited = this.exited;
+    this.restartRequested = true;
+    await this.sup.runc(["kill", this.containerId, "SIGTERM"]);
+    if (!(await settlesWithin(exited, timeoutMs))) {
+      this.log.warn({ timeoutMs }, "calf ignored SIGTERM; killing");
+      await this.sup.runc(["kill", this.containerId, "SIGKILL"]);
+    }
   }
 
   async stop(timeoutMs: number): Promise<void> {

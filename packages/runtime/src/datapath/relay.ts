@@ -103,9 +103,14 @@ export class DataPathRelay {
   /** Send id → the calf's sendTag, oldest first (Map keeps insertion order). */
   private readonly pendingTx = new Map<number, number>();
 
+  /** The service's channel kinds, fixed for the relay's life (the sockets may be replaced: rebind). */
+  private readonly kinds: { readonly packet: boolean; readonly udp: boolean };
+  /** False while the interface is gone: what the calf sends is refused (PADDOCK_E_EGRESS_NO_LINK). */
+  private present = true;
+
   constructor(
     private readonly name: string,
-    private readonly channels: RelayChannels,
+    private channels: RelayChannels,
     private readonly log: RelayLogger,
     private readonly rate: SendRate = DEFAULT_SEND_RATE,
     /** The clock of the rate buckets (ms, monotonic); tests pass a fixed one. */
@@ -114,6 +119,25 @@ export class DataPathRelay {
     this.tokens = rate.burst;
     this.lastRefill = now();
     this.byteTokens = rate.bytesPerSecond ?? Number.POSITIVE_INFINITY;
+    this.kinds = { packet: channels.packet !== undefined, udp: channels.udp !== undefined };
+    this.listen(channels);
+  }
+
+  /**
+   * The interface went away (null: the host closed its sockets; what the calf sends meanwhile is
+   * refused and counted, never a protocol violation) or came back with new sockets (same kinds).
+   * The calf stays attached either way.
+   */
+  rebind(channels: RelayChannels | null): void {
+    this.present = channels !== null;
+    if (channels === null) return;
+    this.channels = channels;
+    this.pendingTx.clear();
+    this.listen(channels);
+  }
+
+  /** Wires the sockets' receive callbacks to the calf. */
+  private listen(channels: RelayChannels): void {
     channels.packet?.socket.onFrame((frame, rxTimeNs, checksumPending) => {
       if (!this.calf || this.calf.destroyed) return;
       if (this.calfIsFull()) return;
@@ -183,6 +207,13 @@ export class DataPathRelay {
       const m = decodeDataMessage(f);
       if (!m.ok) return this.violation(calf, m.error.code, m.error.detail);
       const v = m.value;
+      if ((v.kind === "frame" && this.kinds.packet) || (v.kind === "datagram" && this.kinds.udp)) {
+        if (!this.present) {
+          this.stats.fromCalf++;
+          this.egress({ code: "PADDOCK_E_EGRESS_NO_LINK", detail: "the interface is gone; nothing is sent until it comes back" }, 0, () => {});
+          continue;
+        }
+      }
       if (v.kind === "frame" && this.channels.packet) {
         this.stats.fromCalf++;
         const packet = this.channels.packet;
