@@ -17,6 +17,7 @@ export {
   encodeDhcpMessage,
 } from "./codec.ts";
 export * from "./frame.ts";
+export * from "./arp.ts";
 export * from "./capture.ts";
 export * from "./json.ts";
 export { ipv4At, parseIpv4, toColonHex, toHex } from "./bytes.ts";

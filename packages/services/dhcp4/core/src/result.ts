@@ -38,6 +38,10 @@ export const DhcpErrorCode = {
   BAD_DOMAIN_NAME: "PADDOCK_E_DHCP_BAD_DOMAIN_NAME",
   /** Option 121 with a prefix width above 32 or a truncated route (RFC 3442). */
   BAD_CLASSLESS_ROUTE: "PADDOCK_E_DHCP_BAD_CLASSLESS_ROUTE",
+  /** The Ethernet frame is not ARP (ethertype 0x0806), for the ARP decoder. */
+  NOT_ARP: "PADDOCK_E_DHCP_NOT_ARP",
+  /** An ARP packet that is not Ethernet/IPv4 (htype 1, ptype 0x0800, 6/4-byte addresses) or whose operation is neither request nor reply (RFC 826). */
+  BAD_ARP: "PADDOCK_E_DHCP_BAD_ARP",
   /** The encoder was given a value it cannot put on the wire (out of range, too long). */
   UNENCODABLE: "PADDOCK_E_DHCP_UNENCODABLE",
   /** A capture file whose header is not pcap or pcapng. */

@@ -3,10 +3,14 @@
  * (UDP 68 → 67, BOOTREQUEST) matched: the rules say which frames, this says whose.
  *
  * It reads only fixed header fields (Ethernet, IPv4, UDP, the BOOTP op/htype/hlen/chaddr); it
- * never parses a DHCP payload (invariant 1).
+ * never parses a DHCP payload (invariant 1). ARP frames (RFC 5227 probes and announcements) are
+ * checked by ./arp-egress.ts.
  */
 
 import { egressRejection as reject, macText, type EgressCheck } from "@paddock/runtime";
+import { checkArpEgress } from "./arp-egress.ts";
+
+const ETHERTYPE_ARP = 0x0806;
 
 /** What the DHCP client policy compares against: the interface's identity and the leased address. */
 export interface DhcpClientEgressContext {
@@ -14,8 +18,11 @@ export interface DhcpClientEgressContext {
   mac: Uint8Array;
   /** The address currently leased (dotted quad) or undefined; 0.0.0.0 is always allowed. */
   leasedAddress: () => string | undefined;
-  /** The client identifier (option 61 data) the priv fixed; every message must carry exactly it. Undefined: not checked. */
-  clientId?: Uint8Array;
+  /**
+   * The client identifier (option 61 data) the priv fixed; every message must carry exactly it.
+   * Null: the client sends none, and a message carrying one is refused. Undefined: not checked.
+   */
+  clientId?: Uint8Array | null;
 }
 
 /** RFC 2131 §2: BOOTP field offsets from the start of the message. */
@@ -99,6 +106,7 @@ export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressCheck {
     if (f.length < ETH_HEADER) return reject("TOO_SHORT", `a ${f.length}-byte frame has no Ethernet header`);
     if (!equalBytes(f, 6, ctx.mac)) return reject("SOURCE_MAC", `source MAC ${macText(f, 6)} is not the interface's ${macText(ctx.mac)}`);
     const ethertype = (f[12]! << 8) | f[13]!;
+    if (ethertype === ETHERTYPE_ARP) return checkArpEgress(f, ctx.mac, ctx.leasedAddress());
     if (ethertype !== 0x0800) return reject("NOT_IPV4", `ethertype 0x${ethertype.toString(16).padStart(4, "0")} is not IPv4`);
     if (f.length < MIN_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_SHORT", `a ${f.length}-byte frame is shorter than the smallest DHCP message frame (${MIN_DHCP_CLIENT_FRAME_BYTES})`);
     if (f.length > MAX_DHCP_CLIENT_FRAME_BYTES) return reject("TOO_LONG", `a ${f.length}-byte frame exceeds ${MAX_DHCP_CLIENT_FRAME_BYTES} bytes`);
@@ -133,7 +141,8 @@ export function dhcpClientEgress(ctx: DhcpClientEgressContext): EgressCheck {
     if (typeof scanned === "string") return reject("BAD_OPTIONS", scanned);
     if (scanned.relay) return reject("RELAY_FIELDS", "option 82 (relay agent information) is a relay's, not a client's");
     if (scanned.overload) return reject("BAD_OPTIONS", "option 52 (overload) is not sent");
-    if (ctx.clientId !== undefined && (scanned.clientId === undefined || !equalBytes(scanned.clientId, 0, ctx.clientId) || scanned.clientId.length !== ctx.clientId.length)) {
+    if (ctx.clientId === null && scanned.clientId !== undefined) return reject("CLIENT_ID", "the message carries a client identifier (option 61), and this client sends none");
+    if (ctx.clientId && (scanned.clientId === undefined || !equalBytes(scanned.clientId, 0, ctx.clientId) || scanned.clientId.length !== ctx.clientId.length)) {
       return reject("CLIENT_ID", scanned.clientId === undefined ? "the message carries no client identifier (option 61)" : "the client identifier (option 61) is not the one the priv fixed");
     }
     return null;

@@ -103,10 +103,10 @@ describe("the DHCP client egress policy", () => {
     expect(code(make())).toBe(want);
   });
 
-  it("refuses IPv6, ARP, TCP and fragments", () => {
+  it("refuses IPv6, TCP and fragments, and leaves ARP to the ARP check", () => {
     const f = frame();
     const arp = f.slice(); arp[12] = 0x08; arp[13] = 0x06;
-    expect(code(arp)).toBe("PADDOCK_E_EGRESS_NOT_IPV4");
+    expect(code(arp)).toBe("PADDOCK_E_EGRESS_TOO_LONG"); // a DHCP frame relabelled ARP: far longer than one
     const v6 = f.slice(); v6[12] = 0x86; v6[13] = 0xdd;
     expect(code(v6)).toBe("PADDOCK_E_EGRESS_NOT_IPV4");
     const tcp = f.slice(); tcp[14 + 9] = 6; fixIpChecksum(tcp);
