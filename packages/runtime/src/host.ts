@@ -39,6 +39,7 @@ import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
 import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
+import { hookMetrics, HookTrigger } from "./hooks.ts";
 import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName, type CalfName } from "./sandbox/bundle.ts";
@@ -168,6 +169,8 @@ interface Instance {
   kv?: KvServer;
   relay?: DataPathRelay;
   runner?: HandlerRunner;
+  /** The administrator's hooks on this service's events (when its setup declares them). */
+  hooks?: HookTrigger;
   setup?: ServiceSetup;
   /** The option values it runs with (a reload replaces the live ones). */
   options?: OptionValues<any>;
@@ -471,7 +474,10 @@ export class ServiceHost {
 
     // 5. Handlers reconcile from the persisted store (invariant 5) while the calves start.
     for (const i of this.instances) {
-      const runner = new HandlerRunner({ source: i.store!, handlers: i.setup?.handlers ?? [], log: log.child({ component: "handlers", service: i.def.name }) });
+      // Hooks follow the handlers' applies (docs/hooks.md): one queue per service for the host's life.
+      if (i.setup?.hooks) i.hooks ??= new HookTrigger({ service: i.def.name, iface: opts.iface, log: log.child({ component: "hooks", service: i.def.name }) });
+      i.hooks?.declare(i.setup?.hooks);
+      const runner = new HandlerRunner({ source: i.store!, handlers: i.setup?.handlers ?? [], log: log.child({ component: "handlers", service: i.def.name }), ...(i.hooks ? { onApplied: i.hooks.applied } : {}) });
       i.runner = runner;
       runner.start();
       this.cleanups.push(() => runner.stop());
@@ -615,6 +621,7 @@ export class ServiceHost {
     m.add({ name: "paddock_calf_log_dropped_bytes_total", help: "Bytes of a calf's stdout/stderr dropped by its log budget", type: "counter", labelNames: ["calf"], read: () =>
       this.supervisor!.statuses().map((s) => ({ labels: { calf: s.name }, value: s.logDroppedBytes })) });
     for (const i of this.instances) for (const source of i.setup?.metrics ?? []) m.add(source);
+    for (const source of hookMetrics(() => this.instances.flatMap((i) => (i.hooks ? [{ service: i.def.name, stats: i.hooks.runner.stats }] : [])))) m.add(source);
   }
 
   /**
@@ -644,6 +651,8 @@ export class ServiceHost {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const log = this.opts.log;
+      // What a calf withdraws from now on, it released: the hooks say so (RELEASE, not EXPIRE).
+      for (const i of this.instances) i.hooks?.stopping();
       if (this.supervisor) {
         await this.supervisor.stop().catch((err: Error) => log.error({ err: err.message }, "stopping the calves failed"));
       }
@@ -653,6 +662,8 @@ export class ServiceHost {
           i.runner.reconcileNow();
           await i.runner.settled();
         }
+        // The final event (STOP) and whatever is queued run before the priv exits, each within its timeout.
+        await i.hooks?.stop();
       }
       for (const c of this.cleanups.reverse()) {
         try {

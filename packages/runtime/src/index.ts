@@ -6,6 +6,7 @@
 export * from "./service.ts";
 export * from "./host.ts";
 export * from "./metrics.ts";
+export * from "./hooks.ts";
 export * from "./datapath/index.ts";
 export * from "./handlers/index.ts";
 export * from "./supervisor.ts";

@@ -21,6 +21,7 @@ import type { SchemaEntry } from "@paddock/kv";
 import { checkSocketMatch, type EgressRule, type PacketPattern } from "@paddock/native";
 import type { EgressCheck } from "./datapath/egress.ts";
 import type { Handler, HandlerLogger } from "./handlers/reconciler.ts";
+import type { ServiceHooks } from "./hooks.ts";
 import type { MetricSource } from "./metrics.ts";
 
 /** A service name: the calf's name prefix, the store's schema name, the lock's and the log's tag. */
@@ -174,6 +175,8 @@ export interface ServiceSetup {
   readonly udpPeers?: () => readonly string[];
   /** Metrics the service adds (read at scrape time). */
   readonly metrics?: readonly MetricSource[];
+  /** The administrator's hooks: run by the priv on the events this computes after a handler applied (docs/hooks.md). */
+  readonly hooks?: ServiceHooks;
   /**
    * The priv-written keys for changed option values (a reload: SIGHUP or `paddock reload`): the
    * host commits the ones that differ from the store in one commit, while the calf runs. Only

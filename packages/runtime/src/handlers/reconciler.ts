@@ -145,6 +145,12 @@ export interface HandlerRunnerOptions {
   /** Periodic reconcile interval; 0 disables. */
   readonly resyncMs?: number;
   readonly now?: () => number;
+  /**
+   * Called after a handler's apply succeeded, with the desired state it applied and the store
+   * snapshot it came from (hooks follow these: a hook then sees what the apply did). Must not
+   * block; what it throws is logged, not counted as the handler's failure.
+   */
+  readonly onApplied?: (handler: string, applied: { readonly desired: unknown; readonly store: StoreView; readonly at: number }) => void;
 }
 
 /** Longest timer we arm: setTimeout overflows past 2^31-1 ms (~24.8 days) and fires at once. */
@@ -179,6 +185,7 @@ export class HandlerRunner {
   private readonly retry: RetryPolicy;
   private readonly resyncMs: number;
   private readonly now: () => number;
+  private readonly onApplied: HandlerRunnerOptions["onApplied"];
   private readonly slots: Slot[];
   private unwatch: (() => void) | null = null;
   private resyncTimer: ReturnType<typeof setInterval> | null = null;
@@ -191,6 +198,7 @@ export class HandlerRunner {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.resyncMs = opts.resyncMs ?? DEFAULT_RESYNC_MS;
     this.now = opts.now ?? Date.now;
+    this.onApplied = opts.onApplied;
     const names = new Set<string>();
     this.slots = opts.handlers.map((handler) => {
       if (names.has(handler.name)) throw new Error(`two handlers are named ${handler.name}`);
@@ -308,7 +316,8 @@ export class HandlerRunner {
     s.reconciles++;
     try {
       // The source replaces (never mutates) its maps at each durable commit: one snapshot.
-      desired = h.desired({ parsed: this.source.parsed, values: this.source.values }, started);
+      const store: StoreView = { parsed: this.source.parsed, values: this.source.values };
+      desired = h.desired(store, started);
       s.desired = h.describe ? h.describe(desired) : undefined;
       const report = await h.apply(desired, { log: s.log, now: this.now });
       const took = this.now() - started;
@@ -325,6 +334,11 @@ export class HandlerRunner {
         s.log.info({ handler: h.name, desired: s.desired, changes: report.changes, durationMs: took }, `handler ${h.name} applied: ${report.changes.join("; ")}`);
       } else {
         s.log.debug({ handler: h.name, desired: s.desired, durationMs: took }, `handler ${h.name}: system already matches`);
+      }
+      try {
+        this.onApplied?.(h.name, { desired, store, at: started });
+      } catch (err) {
+        s.log.error({ handler: h.name, err: (err as Error).message }, `after handler ${h.name} applied: ${(err as Error).message}`);
       }
     } catch (err) {
       s.lastDurationMs = this.now() - started;
