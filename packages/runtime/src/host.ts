@@ -138,7 +138,7 @@ export function inputPath(service: string, path: string): string {
 /** What a service's `setup` gets, over its store (the host's, or `paddock calf dev`'s). */
 export function setupContext<O extends Readonly<Record<string, OptionDefinition>>>(
   store: KvStore,
-  ctx: { iface: ServiceInterface; options: OptionValues<O>; stateDir: string; log: HandlerLogger },
+  ctx: { iface: ServiceInterface; options: OptionValues<O>; stateDir: string; runtimeDir?: string; log: HandlerLogger },
 ): SetupContext<O> {
   return {
     ...ctx,
@@ -401,7 +401,7 @@ export class ServiceHost {
       }
       i.options = options;
       try {
-        i.setup = (await i.def.setup?.(setupContext(store, { iface, options, stateDir: i.hosted.stateDir, log: log.child({ service: i.def.name }) }))) ?? {};
+        i.setup = (await i.def.setup?.(setupContext(store, { iface, options, stateDir: i.hosted.stateDir, runtimeDir: opts.runtimeDir, log: log.child({ service: i.def.name }) }))) ?? {};
       } catch (err) {
         // A service refuses what the user set with a ServiceOptionError: one sentence, no bug report.
         if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);

@@ -12,5 +12,5 @@ export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
-export { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
+export { acquirePidLock, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
 export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

@@ -6,9 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import path from "node:path";
 
 /** Random bytes in a stale lock's temp name: 16 bytes (128 bits) cannot be guessed ahead of time. */
 const TEMP_NAME_RANDOM_BYTES = 16;
+
+/** The pid lock a running host holds in each service's state directory (while it holds it, the service runs). */
+export function stateDirLockFile(stateDir: string): string {
+  return path.join(stateDir, "paddock.pid");
+}
 
 /** A held lock; `release()` removes the file if it is still ours. */
 export interface PidLock {

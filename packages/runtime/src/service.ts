@@ -147,6 +147,11 @@ export interface SetupContext<O extends Readonly<Record<string, OptionDefinition
   readonly options: OptionValues<O>;
   /** This service's state directory (ownership records of its handlers live here). */
   readonly stateDir: string;
+  /**
+   * The priv's runtime directory, shared by the services and priv processes on a host: where
+   * handlers put what they compose with others (resolv.conf contributions). Absent outside a host.
+   */
+  readonly runtimeDir?: string;
   readonly log: HandlerLogger;
   /** The service's own store (durable values; declared inputs are under /input/SERVICE/…). */
   readonly store: StoreReader;

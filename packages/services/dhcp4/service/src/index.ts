@@ -9,7 +9,7 @@ import { defineService, type MetricSource } from "@paddock/runtime";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
 import { observeDhcpReply } from "./observe.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
-import { LeaseHandler } from "./handlers/lease-handler.ts";
+import { LeaseHandler, MAX_ROUTE_METRIC, ROUTE_METRIC_BASE } from "./handlers/lease-handler.ts";
 import { dhcp4Keys, dhcp4Schema } from "./schema.ts";
 
 export const DHCP_CLIENT_PORT = 68;
@@ -24,6 +24,11 @@ export const BOOTREQUEST = 1;
  */
 export function defaultClientId(mac: Uint8Array): Uint8Array {
   return Uint8Array.of(255, mac[2]!, mac[3]!, mac[4]!, mac[5]!, 0, 3, 0, 1, ...mac);
+}
+
+/** Why a route metric cannot be used, or undefined: the kernel's RTA_PRIORITY is a u32. */
+function routeMetricProblem(v: string | boolean | number): string | undefined {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_ROUTE_METRIC ? undefined : `must be a whole number 0–${MAX_ROUTE_METRIC}`;
 }
 
 /** The DHCPv4 client service. */
@@ -56,6 +61,7 @@ export const dhcp4Service = defineService({
     "hostname-path": { kind: "string", description: "where the host name is written (tests point it at a file)", default: "/proc/sys/kernel/hostname" },
     "release-on-exit": { kind: "boolean", description: "send RELEASE and withdraw the configuration when stopped" },
     "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
+    "route-metric": { kind: "number", validate: routeMetricProblem, description: `metric of the lease's routes, and the priority of its resolv.conf servers (lowest first); default ${ROUTE_METRIC_BASE} + the interface's index, distinct per link` },
     "log-level": { kind: "string", description: "the calf's log level: debug, info, warn or error", default: "info" },
     "min-lease-seconds": { kind: "number", description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
   },
@@ -91,7 +97,14 @@ export const dhcp4Service = defineService({
         "/config/min-lease": String(o["min-lease-seconds"]),
       },
       handlers: [
-        new LeaseHandler({ link: ctx.iface.name, stateDir: ctx.stateDir, resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null, log: ctx.log }),
+        new LeaseHandler({
+          link: ctx.iface.name,
+          stateDir: ctx.stateDir,
+          resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null,
+          ...(ctx.runtimeDir !== undefined ? { runtimeDir: ctx.runtimeDir } : {}),
+          ...(o["route-metric"] !== undefined ? { routeMetric: o["route-metric"] } : {}),
+          log: ctx.log,
+        }),
         new HostnameHandler({ enabled: o["set-hostname"], stateDir: ctx.stateDir, ...(o["hostname-path"] ? { hostnamePath: o["hostname-path"] } : {}), log: ctx.log }),
       ],
       checkFrame: dhcpClientEgress({ mac, leasedAddress: leased, clientId }),

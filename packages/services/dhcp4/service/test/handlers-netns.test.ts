@@ -11,8 +11,8 @@ import { addresses, canCreateLabs, createLab, waitFor, waitForNetlinkSubscriptio
 import { KvStore } from "@paddock/kv";
 import { dhcp4Schema } from "../src/index.ts";
 import type { KvCaller } from "@paddock/kv";
-import { HandlerRunner } from "@paddock/runtime";
-import { HostnameHandler, LeaseHandler, RESOLV_CONF_HEADER } from "../src/index.ts";
+import { acquirePidLock, HandlerRunner, RESOLV_CONF_HEADER, type PidLock } from "@paddock/runtime";
+import { defaultRouteMetric, HostnameHandler, LeaseHandler, type LeaseHandlerOptions } from "../src/index.ts";
 import type { HandlerLogger, HandlerRunnerOptions, KvSource } from "@paddock/runtime";
 
 const calf: KvCaller = { role: "calf", name: "dhcp4" };
@@ -43,6 +43,11 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
   let v0 = "";
   const stores: KvStore[] = [];
   const runners: HandlerRunner[] = [];
+  // The pid lock a host would hold: while it names this process, our resolv.conf contributions are live.
+  let owner: PidLock | undefined;
+  const leaseHandler = (o: LeaseHandlerOptions): LeaseHandler => new LeaseHandler({ ownerLock: owner!.file, ...o });
+  /** Our routes' metric on v0 (1000 + its ifindex, decision 0008). */
+  const metric = (): number => defaultRouteMetric(ipJson<{ ifindex: number }[]>("link", "show", "dev", v0)[0]!.ifindex);
 
   const tmp = (): string => {
     const d = lab!.uniqueFile("dir");
@@ -77,6 +82,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     lab = createLab({ prefix: "phd" });
     ns = lab.namespace("n");
     v0 = lab.veth(ns, ns).a.name;
+    owner = acquirePidLock(path.join(tmp(), "paddock.pid"));
     // Make the kernel delete secondaries with their primary, so the test sees whether we
     // protect someone else's secondary address (systemd hosts default to 1).
     lab.sysctl(ns, { "net.ipv4.conf.all.promote_secondaries": "0", [`net.ipv4.conf.${v0}.promote_secondaries`]: "0" });
@@ -85,6 +91,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
   afterAll(async () => {
     for (const r of runners) await r.stop().catch(() => {});
     for (const s of stores) await s.close().catch(() => {});
+    owner?.release();
     await lab?.destroy();
   });
 
@@ -98,7 +105,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     const ORIGINAL_RESOLV = "# the administrator's resolver\nnameserver 192.0.2.53\n";
     const t0 = Math.floor(Date.now() / 1000);
     const handlers = () => [
-      new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf, log }),
+      leaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf, log }),
       new HostnameHandler({ enabled: true, stateDir, hostnamePath: hostnameFile, log }),
     ];
 
@@ -150,10 +157,11 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
       expect(addr.preferred_life_time).toBeGreaterThanOrEqual(leastLifetimeLeft(t0 + 3600));
       expect(mtu(v0)).toBe(1400);
       const mine = ours().map((r) => `${r.dst} ${r.gateway ?? "-"} ${r.dev} ${r.metric}`).sort();
-      expect(mine).toEqual([`10.99.0.0/16 - ${v0} 1024`, `192.168.100.0/24 10.0.0.2 ${v0} 1024`, `default 10.0.0.1 ${v0} 1024`]);
+      const m = metric();
+      expect(mine).toEqual([`10.99.0.0/16 - ${v0} ${m}`, `192.168.100.0/24 10.0.0.2 ${v0} ${m}`, `default 10.0.0.1 ${v0} ${m}`]);
       expect(readFileSync(resolvConf, "utf8").split("\n")).toEqual([
         RESOLV_CONF_HEADER,
-        `# (lease on ${v0}; the previous file is restored when the lease ends)`,
+        `# from dhcp4 on ${v0} (priority ${metric()}); the previous file is restored when the last of them ends`,
         "domain example.test",
         "search a.test b.test",
         "nameserver 10.0.0.53",
@@ -211,7 +219,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
 
       const log2 = recordingLogger();
       const handlers2 = [
-        new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf, log: log2 }),
+        leaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf, log: log2 }),
         new HostnameHandler({ enabled: true, stateDir, hostnamePath: hostnameFile, log: log2 }),
       ];
       runner = newRunner(store, handlers2, log2);
@@ -255,16 +263,16 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
     ip("addr", "add", "10.9.0.5/16", "dev", v0, "valid_lft", "forever");
-    ip("route", "add", "10.9.9.0/24", "via", "192.168.77.1", "dev", v0, "proto", "static", "metric", "1024");
+    ip("route", "add", "10.9.9.0/24", "via", "192.168.77.1", "dev", v0, "proto", "static", "metric", String(metric()));
     const log = recordingLogger();
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path })], log);
+    const runner = newRunner(store, [leaseHandler({ link: v0, stateDir, netnsPath: ns.path })], log);
     await calfWrites(store, { "/ip": "10.9.0.5/16", "/route/001": "10.9.9.0/24 10.9.0.1", "/route/002": "10.10.0.0/16 10.9.0.1", "/lease/expires": String(Math.floor(Date.now() / 1000) + 600) });
     await runner.settled();
     const st = runner.status()[0]!;
     expect(st.state).toBe("converged");
     expect(st.conflicts).toEqual([
       `address 10.9.0.5/16 on ${v0} was not added by Paddock: left alone (not refreshed, never removed)`,
-      "route 10.9.9.0/24 metric 1024 exists with protocol static, not Paddock's: left alone",
+      `route 10.9.9.0/24 metric ${metric()} exists with protocol static, not Paddock's: left alone`,
     ]);
     expect(log.lines.filter((l) => l.level === "warn")).toHaveLength(2);
     expect(inet(v0).find((a) => a.local === "10.9.0.5")?.valid_life_time).toBe(4294967295);
@@ -276,7 +284,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     expect(routes().find((r) => r.dst === "10.9.9.0/24")?.protocol).toBe("static");
     expect(ours()).toEqual([]);
     await runner.stop();
-    ip("route", "del", "10.9.9.0/24", "via", "192.168.77.1", "dev", v0, "proto", "static", "metric", "1024");
+    ip("route", "del", "10.9.9.0/24", "via", "192.168.77.1", "dev", v0, "proto", "static", "metric", String(metric()));
     ip("addr", "del", "10.9.0.5/16", "dev", v0);
   });
 
@@ -293,7 +301,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
       const stateDir = tmp();
       const store = new KvStore({ schema: dhcp4Schema, stateDir });
       stores.push(store);
-      const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: file })], recordingLogger());
+      const runner = newRunner(store, [leaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: file })], recordingLogger());
       await calfWrites(store, { "/ip": "10.11.0.5/24", "/nameserver/001": "10.11.0.53", "/lease/expires": "0" });
       await runner.settled();
       expect(lstatSync(file).isFile()).toBe(true);
@@ -319,7 +327,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
     const before = JSON.stringify([inet(v0), routes()]);
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path })], recordingLogger());
+    const runner = newRunner(store, [leaseHandler({ link: v0, stateDir, netnsPath: ns.path })], recordingLogger());
     await runner.settled();
     expect(runner.status()[0]).toMatchObject({ state: "converged", failures: 0 });
     expect(JSON.parse(readFileSync(path.join(stateDir, "handler-lease.json"), "utf8"))).toMatchObject({ addresses: [], routeLinks: [] });
@@ -332,7 +340,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
     const log = recordingLogger();
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path })], log);
+    const runner = newRunner(store, [leaseHandler({ link: v0, stateDir, netnsPath: ns.path })], log);
     // The kernel's account of the apply: the lease lasts 1–2 s, so a check after settled() could
     // come after the expiry on a loaded machine; the monitor's lines cannot.
     const monitor = lab!.spawn(null, ["ip", "-n", ns.name, "monitor", "address", "route"], { name: "ip monitor" });
@@ -357,7 +365,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     const dummy = lab!.ifname();
     const peer = lab!.ifname();
     const log = recordingLogger();
-    const runner = newRunner(store, [new LeaseHandler({ link: dummy, stateDir, netnsPath: ns.path })], log, { retry: { initialMs: 30, maxMs: 120 } });
+    const runner = newRunner(store, [leaseHandler({ link: dummy, stateDir, netnsPath: ns.path })], log, { retry: { initialMs: 30, maxMs: 120 } });
     await calfWrites(store, { "/ip": "10.7.0.5/24", "/gateway": "10.7.0.1", "/mtu": "1300", "/lease/expires": "0" });
     await waitFor(() => runner.status()[0]!.consecutiveFailures >= 3, { what: "three failures" });
     const st = runner.status()[0]!;
@@ -400,7 +408,7 @@ describe.skipIf(!canCreateLabs)("lease and hostname handlers in a network namesp
     stores.push(store);
     // The store drops them on load (the schema check at the edge); the handler acts on what is left.
     expect([...store.parsed.keys()].sort()).toEqual(["/ip", "/lease/expires", "/nameserver/002"]);
-    const runner = newRunner(store, [new LeaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf })], recordingLogger());
+    const runner = newRunner(store, [leaseHandler({ link: v0, stateDir, netnsPath: ns.path, resolvConfPath: resolvConf })], recordingLogger());
     await runner.settled();
     expect(runner.status()[0]!.state).toBe("converged");
     const text = readFileSync(resolvConf, "utf8");

@@ -19,18 +19,18 @@ import {
   searchList,
   type Parser,
 } from "@paddock/kv";
-import { OwnershipFile, type HandlerLogger, type StoreView } from "@paddock/runtime";
+import { OwnershipFile, RESOLV_CONF_HEADER, composeResolvConf, contributionProblem, type HandlerLogger, type StoreView } from "@paddock/runtime";
 import {
   HostnameHandler,
-  RESOLV_CONF_HEADER,
+  defaultRouteMetric,
   describeLease,
   desiredLease,
   dhcp4Schema,
   emptyLeaseOwnership,
   leaseLifetime,
+  leaseResolvSettings,
   leaseRoutes,
   parseLeaseOwnership,
-  renderResolvConf,
   sameSubnet,
   type DesiredLease,
 } from "../src/index.ts";
@@ -244,14 +244,20 @@ describe("desiredLease", () => {
   });
 });
 
-describe("renderResolvConf", () => {
-  it("writes the header, domain before search, at most three nameservers", () => {
+/** A lease's resolv.conf alone: its contribution, composed (the composer's own tests cover merging). */
+const renderResolvConf = (lease: Pick<DesiredLease, "nameservers" | "search" | "domain">, iface: string): string | null => {
+  const settings = leaseResolvSettings(lease, 1002);
+  return settings === null ? null : composeResolvConf([{ source: "dhcp4", iface, ...settings }]).text;
+};
+
+describe("a lease's resolv.conf contribution", () => {
+  it("writes the header, domain before search, at most three nameservers, at the link's route metric", () => {
     const nameservers = ["10.0.0.53", "10.0.0.54", "10.0.0.55", "10.0.0.56"].map((n) => p(ipv4Unicast, n));
     const text = renderResolvConf({ nameservers, search: p(searchList, "a.test b.test"), domain: p(domainName, "example.test") }, "eth0");
     expect(text).toBe(
       [
         RESOLV_CONF_HEADER,
-        "# (lease on eth0; the previous file is restored when the lease ends)",
+        "# from dhcp4 on eth0 (priority 1002); the previous file is restored when the last of them ends",
         "domain example.test",
         "search a.test b.test",
         "nameserver 10.0.0.53",
@@ -264,6 +270,10 @@ describe("renderResolvConf", () => {
 
   it("is null without resolver settings", () => {
     expect(renderResolvConf({ nameservers: [], search: undefined, domain: undefined }, "eth0")).toBeNull();
+  });
+
+  it("the default route metric is distinct per link: 1000 + ifindex (decision 0008)", () => {
+    expect([1, 2, 24].map(defaultRouteMetric)).toEqual([1001, 1002, 1024]);
   });
 
   it("property: whatever a calf writes, what the store keeps renders as the header, a comment, or one well-formed directive per line", () => {
@@ -286,6 +296,8 @@ describe("renderResolvConf", () => {
         }
         expect(lines.filter((l) => l.startsWith("nameserver")).length).toBeLessThanOrEqual(3);
         expect(lines.filter((l) => l.startsWith("#"))).toHaveLength(2);
+        // What the store keeps, the composer takes: it never refuses a lease's contribution.
+        expect(contributionProblem({ source: "dhcp4", iface: "eth0", ...leaseResolvSettings(d.lease!, 1002)! })).toBeNull();
       }),
       { numRuns: 500 },
     );

@@ -7,6 +7,12 @@
  * before they are applied; routes carry rtm_protocol RTPROT_PADDOCK. Only what is recorded (or
  * so marked) is ever changed back or removed. An address or route that is already there and not
  * ours is left alone and reported as a conflict.
+ *
+ * Several links (issue 13 A2): each link's routes get their own metric (by default 1000 + the
+ * link's ifindex), so two leases never replace each other's default route; resolv.conf is one
+ * file composed from every link's contribution (@paddock/runtime's ResolvConfComposer), so a
+ * lease adds its servers to the others' instead of replacing them, and withdrawing it removes only
+ * its own.
  */
 import path from "node:path";
 import {
@@ -28,31 +34,40 @@ import type { Address, Lifetime, Link, Route, RtnetlinkClient } from "@paddock/n
 import {
   HandlerErrorCode,
   OwnershipFile,
-  readFileState,
-  removeFile,
-  replaceFileAtomic,
-  replaceWithSymlink,
+  ResolvConfComposer,
   silentLogger,
+  stateDirLockFile,
   step,
   type ApplyReport,
   type Handler,
   type HandlerContext,
   type HandlerLogger,
   type OwnedAddress,
+  type ResolvSettings,
   type StoreView,
 } from "@paddock/runtime";
 import { ipv4, ipv4Bits, ipv4Cidr, ipv4Network, ipv4NetworkContains, type Ipv4Network } from "@paddock/kv";
-import { RESOLV_CONF_HEADER, describeLease, desiredLease, renderResolvConf } from "./lease.ts";
+import { describeLease, desiredLease, leaseResolvSettings } from "./lease.ts";
 import type { DesiredLease, DesiredRoute, LeaseDesired } from "./lease.ts";
 import { emptyLeaseOwnership, parseLeaseOwnership, type LeaseOwnership } from "./records.ts";
 
 /**
- * Metric of Paddock's routes. systemd-networkd's DHCPv4 default; above all, not 0, the metric of
- * an administrator's `ip route add`. The kernel keys an IPv4 route by (table, prefix, tos,
- * metric) and NLM_F_REPLACE replaces whatever holds that key, whatever its protocol: a distinct
- * metric keeps our replaces off other people's routes (and a conflict check guards the rest).
+ * Metric of Paddock's routes on a link, unless configured: ROUTE_METRIC_BASE + the link's ifindex
+ * (dhcpcd's rule; decision 0008). Distinct per link, so two links' default routes coexist instead
+ * of one replacing the other; and never 0, the metric of an administrator's `ip route add`. The
+ * kernel keys an IPv4 route by (table, prefix, tos, metric) and NLM_F_REPLACE replaces whatever
+ * holds that key, whatever its protocol: a metric of our own keeps our replaces off other people's
+ * routes (and a conflict check guards the rest).
  */
-export const DEFAULT_ROUTE_METRIC = 1024;
+export const ROUTE_METRIC_BASE = 1000;
+
+/** The default metric of our routes on the link with ifindex `index`. */
+export function defaultRouteMetric(index: number): number {
+  return ROUTE_METRIC_BASE + index;
+}
+
+/** The largest metric the kernel takes (RTA_PRIORITY is a u32). */
+export const MAX_ROUTE_METRIC = 0xffffffff;
 
 /**
  * A lifetime refresh is skipped when the kernel's remaining valid lifetime is within this many
@@ -67,9 +82,6 @@ export const MIN_IPV6_MTU = 1280;
 
 /** File name of the lease handler's ownership record in the state directory. */
 export const LEASE_OWNERSHIP_FILE = "handler-lease.json";
-
-/** Mode of a resolv.conf we write: every process must read it (resolvers run as any user). */
-export const RESOLV_CONF_MODE = 0o644;
 
 // <linux/if_link.h>, <linux/ip.h>: IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF → IPV4_DEVCONF_*.
 const IFLA_AF_SPEC = 26;
@@ -86,7 +98,17 @@ export interface LeaseHandlerOptions {
   readonly netnsPath?: string;
   /** The resolv.conf to manage; null or absent: resolv.conf is not managed. */
   readonly resolvConfPath?: string | null;
-  /** Metric of our routes (default DEFAULT_ROUTE_METRIC). */
+  /**
+   * Where this lease's resolv.conf contribution goes, to be composed with the other links' and
+   * services' (RUNTIME_DIR/resolv.conf.d/): the priv's runtime directory. Default: the state
+   * directory (the file is then composed from this handler's contributions only).
+   */
+  readonly runtimeDir?: string;
+  /** The pid lock that says this process is alive (default: the state directory's, which the host holds). */
+  readonly ownerLock?: string;
+  /** The contribution's source name (default "dhcp4"). */
+  readonly source?: string;
+  /** Metric of our routes, and the priority of our resolv.conf contribution (default: defaultRouteMetric(ifindex)). */
   readonly routeMetric?: number;
   /** Handler name (default "lease"). */
   readonly name?: string;
@@ -135,14 +157,12 @@ const routeText = (r: { destination: string; gateway: string | undefined }, dev:
 export class LeaseHandler implements Handler<LeaseDesired> {
   readonly name: string;
   private readonly opts: LeaseHandlerOptions;
-  private readonly metric: number;
   private readonly own: OwnershipFile<LeaseOwnership>;
   private readonly open: () => RtnetlinkClient;
 
   constructor(opts: LeaseHandlerOptions) {
     this.opts = opts;
     this.name = opts.name ?? "lease";
-    this.metric = opts.routeMetric ?? DEFAULT_ROUTE_METRIC;
     this.own = new OwnershipFile(path.join(opts.stateDir, LEASE_OWNERSHIP_FILE), emptyLeaseOwnership, parseLeaseOwnership, opts.log ?? silentLogger);
     this.open = opts.openNetlink ?? (() => openRtnetlink(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath }));
   }
@@ -182,13 +202,14 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts));
         const mtu = await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.usableMtu(netlink(), link, lease.mtu, conflicts));
         await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts));
-        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, changes, conflicts));
-        await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(renderResolvConf(lease, link.name), changes, conflicts));
+        const metric = this.metricOf(link);
+        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, metric, changes, conflicts));
+        await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(leaseResolvSettings(lease, metric), changes, conflicts));
       } else {
         // No lease (or one refused whole): reverse order, nothing that depends on the address outlives it.
         await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(null, changes, conflicts));
         const rec = this.own.get();
-        if (rec.routeLinks.length > 0) await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), null, [], changes, conflicts));
+        if (rec.routeLinks.length > 0) await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), null, [], 0, changes, conflicts));
         if (rec.mtu !== null) await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), null, undefined, changes, conflicts));
         if (rec.addresses.length > 0) await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), null, null, ctx.now(), changes, conflicts));
       }
@@ -229,6 +250,11 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       return o === undefined;
     });
     return routes.length === lease.routes.length ? lease : { ...lease, routes };
+  }
+
+  /** The metric of our routes on `link` (and our resolv.conf priority). */
+  metricOf(link: Pick<Link, "index">): number {
+    return this.opts.routeMetric ?? defaultRouteMetric(link.index);
   }
 
   private async record(next: LeaseOwnership): Promise<void> {
@@ -354,33 +380,33 @@ export class LeaseHandler implements Handler<LeaseDesired> {
 
   // ---- routes -----------------------------------------------------------------------------------
 
-  /** Installs `routes` on `link` and removes every route of ours that is not one of them. */
-  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], changes: string[], conflicts: string[]): Promise<void> {
+  /** Installs `routes` on `link` with `metric` and removes every route of ours that is not one of them. */
+  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], metric: number, changes: string[], conflicts: string[]): Promise<void> {
     const rec = this.own.get();
     if (link !== null && !rec.routeLinks.includes(link.index)) await this.record({ ...rec, routeLinks: [...rec.routeLinks, link.index] });
     const table = await nl.listRoutes();
-    const metricOf = (r: Route): number => r.priority ?? 0;
+    const metricOfRoute = (r: Route): number => r.priority ?? 0;
     for (const d of link === null ? [] : routes) {
       const dev = link!.name;
-      const ours = table.find((r) => r.protocol === RTPROT_PADDOCK && r.oif === link!.index && r.cidr === d.destination && r.gateway === d.gateway && metricOf(r) === this.metric);
+      const ours = table.find((r) => r.protocol === RTPROT_PADDOCK && r.oif === link!.index && r.cidr === d.destination && r.gateway === d.gateway && metricOfRoute(r) === metric);
       if (ours !== undefined) continue;
-      const foreign = table.find((r) => r.protocol !== RTPROT_PADDOCK && r.cidr === d.destination && metricOf(r) === this.metric);
+      const foreign = table.find((r) => r.protocol !== RTPROT_PADDOCK && r.cidr === d.destination && metricOfRoute(r) === metric);
       if (foreign !== undefined) {
-        conflicts.push(`route ${d.destination} metric ${this.metric} exists with protocol ${protocolName(foreign.protocol)}, not Paddock's: left alone`);
+        conflicts.push(`route ${d.destination} metric ${metric} exists with protocol ${protocolName(foreign.protocol)}, not Paddock's: left alone`);
         continue;
       }
-      await nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: this.metric });
-      changes.push(`route ${routeText(d, dev, this.metric)}`);
+      await nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: metric });
+      changes.push(`route ${routeText(d, dev, metric)}`);
     }
     // Ours and no longer wanted: on the current link, and on any link we used before.
     const wanted = (r: Route): boolean =>
-      link !== null && r.oif === link.index && metricOf(r) === this.metric && routes.some((d) => d.destination === r.cidr && d.gateway === r.gateway);
+      link !== null && r.oif === link.index && metricOfRoute(r) === metric && routes.some((d) => d.destination === r.cidr && d.gateway === r.gateway);
     const current = this.own.get();
     for (const r of table) {
       if (r.protocol !== RTPROT_PADDOCK || r.oif === undefined || !current.routeLinks.includes(r.oif) || wanted(r)) continue;
       try {
-        await nl.deleteRoute({ destination: r.cidr, ...(r.gateway !== undefined ? { gateway: r.gateway } : {}), link: r.oif, priority: metricOf(r), protocol: RTPROT_PADDOCK });
-        changes.push(`remove route ${r.cidr}${r.gateway !== undefined ? ` via ${r.gateway}` : ""} dev #${r.oif} metric ${metricOf(r)}`);
+        await nl.deleteRoute({ destination: r.cidr, ...(r.gateway !== undefined ? { gateway: r.gateway } : {}), link: r.oif, priority: metricOfRoute(r), protocol: RTPROT_PADDOCK });
+        changes.push(`remove route ${r.cidr}${r.gateway !== undefined ? ` via ${r.gateway}` : ""} dev #${r.oif} metric ${metricOfRoute(r)}`);
       } catch (err) {
         // Gone already (the kernel flushes routes with their address or link).
         if (errno(err) !== "ESRCH" && errno(err) !== "ENODEV") throw err;
@@ -392,39 +418,44 @@ export class LeaseHandler implements Handler<LeaseDesired> {
 
   // ---- resolv.conf ------------------------------------------------------------------------------
 
-  /** Writes `content` to resolv.conf (saving what was there once), or with null restores it. */
-  private async applyResolvConf(content: string | null, changes: string[], conflicts: string[]): Promise<void> {
+  /**
+   * Contributes the lease's resolver settings to the composed resolv.conf (the composer saves the
+   * original once, in its directory, before its first write), or with null withdraws them; the
+   * composer restores the original when the last contribution goes. The ownership record keeps
+   * the file we contribute to and a copy of its original, which outlives a reboot (the runtime
+   * directory does not).
+   */
+  private async applyResolvConf(settings: ResolvSettings | null, changes: string[], conflicts: string[]): Promise<void> {
     const file = this.opts.resolvConfPath ?? null;
     const rec = this.own.get();
-    if (rec.resolvConf !== null && (content === null || rec.resolvConf.path !== file)) {
-      const { path: p, saved } = rec.resolvConf;
-      const cur = await readFileState(p);
-      const ours = cur.kind === "absent" || (cur.kind === "file" && cur.content.startsWith(RESOLV_CONF_HEADER));
-      if (!ours) {
-        conflicts.push(`${p} was replaced by someone else since Paddock wrote it: left as it is`);
-      } else if (saved.kind === "file") {
-        await replaceFileAtomic(p, saved.content, saved.mode);
-        changes.push(`restore ${p} (the previous file)`);
-      } else if (saved.kind === "symlink") {
-        await replaceWithSymlink(p, saved.target);
-        changes.push(`restore ${p} → ${saved.target}`);
-      } else if (cur.kind !== "absent") {
-        await removeFile(p);
-        changes.push(`remove ${p} (there was none before)`);
-      }
+    const take = (u: { changes: string[]; conflicts: string[] }) => {
+      changes.push(...u.changes);
+      conflicts.push(...u.conflicts);
+    };
+    if (rec.resolvConf !== null && (settings === null || rec.resolvConf.path !== file)) {
+      take(await this.composer(rec.resolvConf.path).update(this.source, this.opts.link, null, rec.resolvConf.saved));
       await this.record({ ...this.own.get(), resolvConf: null });
     }
-    if (content === null || file === null) return;
-    const cur = await readFileState(file);
-    if (this.own.get().resolvConf === null) {
-      // Saved once, before the first write. A file of ours with no record (the record was lost)
-      // is not worth restoring: it holds an old lease's servers.
-      const saved = cur.kind === "file" && cur.content.startsWith(RESOLV_CONF_HEADER) ? ({ kind: "absent" } as const) : cur;
-      await this.record({ ...this.own.get(), resolvConf: { path: file, saved } });
+    if (settings === null || file === null) return;
+    const u = await this.composer(file).update(this.source, this.opts.link, settings, this.own.get().resolvConf?.saved ?? null);
+    take(u);
+    const now = this.own.get().resolvConf;
+    if (u.original !== null && (now === null || now.path !== file || JSON.stringify(now.saved) !== JSON.stringify(u.original))) {
+      await this.record({ ...this.own.get(), resolvConf: { path: file, saved: u.original } });
     }
-    if (cur.kind === "file" && cur.content === content) return;
-    await replaceFileAtomic(file, content, RESOLV_CONF_MODE);
-    changes.push(`write ${file} (${content.split("\n").filter((l) => l.length > 0 && !l.startsWith("#")).join(", ")})`);
+  }
+
+  private composer(file: string): ResolvConfComposer {
+    return new ResolvConfComposer({
+      file,
+      runtimeDir: this.opts.runtimeDir ?? this.opts.stateDir,
+      ownerLock: this.opts.ownerLock ?? stateDirLockFile(this.opts.stateDir),
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
+  }
+
+  private get source(): string {
+    return this.opts.source ?? "dhcp4";
   }
 }
 
