@@ -32,7 +32,7 @@ import {
   type PacketSocket,
   type UdpSocket,
 } from "@paddock/native";
-import { NetlinkError, openRtnetlink, type Link, type RtnetlinkClient } from "@paddock/netlink";
+import { openRtnetlink, type Link, type RtnetlinkClient } from "@paddock/netlink";
 import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 import { datagramEgress, packetEgress } from "./datapath/egress.ts";
 import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
@@ -40,6 +40,7 @@ import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
 import { hookMetrics, HookTrigger } from "./hooks.ts";
+import { linkState, LinkWatch, type LinkState } from "./link-watch.ts";
 import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName, type CalfName } from "./sandbox/bundle.ts";
@@ -93,6 +94,11 @@ export interface ServiceHostOptions {
   readonly log: Logger;
   /** The calves' log level (their lines go through the priv's log). */
   readonly calfLogLevel?: "debug" | "info" | "warn" | "error";
+  /**
+   * Set the interface up when it is administratively down, at start and whenever it (re)appears
+   * (default true, as dhcpcd and systemd-networkd do); false leaves that to the administrator.
+   */
+  readonly linkUp?: boolean;
   /** A calf started early (./early.ts) for one of the services: adopted, or discarded if the host cannot start. */
   readonly early?: EarlyCalf;
   readonly runc?: string;
@@ -291,6 +297,10 @@ export class ServiceHost {
   private supervisor: Supervisor | undefined;
   private stopping: Promise<void> | undefined;
   private adopted = false;
+  /** What belongs to the interface as it is now (channels, handler runners): closed when it goes. */
+  private ifaceParts: Array<() => Promise<void> | void> = [];
+  /** The interface's MAC as the services were set up with it (a re-created interface may differ). */
+  private ifaceMac: string | undefined;
   readonly metrics = new Metrics();
 
   private constructor(readonly opts: ServiceHostOptions) {}
@@ -358,24 +368,13 @@ export class ServiceHost {
     const log = opts.log;
     const phase = (name: string) => log.debug({ phase: name, ms: Math.round(performance.now()) }, "start-up phase");
 
-    // The interface: it must exist (and have a MAC where a service needs one).
+    // The interface: waited for if it does not exist yet, set up if it is down (./link-watch.ts).
     const nl: RtnetlinkClient = openRtnetlink({ events: true });
     this.cleanups.push(() => nl.close());
-    let link: Link;
-    try {
-      link = await nl.getLink(opts.iface);
-    } catch (err) {
-      if (err instanceof NetlinkError && (err.errno === "ENODEV" || err.code === "PADDOCK_E_NETLINK_NOT_FOUND")) {
-        throw new HostError("PADDOCK_E_HOST_NO_IFACE", `there is no network interface named ${opts.iface}`, { cause: err });
-      }
-      throw err;
-    }
-    const macString = link.mac !== undefined && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(link.mac) && link.mac !== "00:00:00:00:00:00" ? link.mac : undefined;
-    const iface: ServiceInterface = { name: opts.iface, index: link.index, mac: macString, mtu: link.mtu ?? 1500 };
-    const mac = macString ? new Uint8Array(macString.split(":").map((h) => parseInt(h, 16))) : undefined;
-    for (const i of this.instances) {
-      if (i.def.needsMac && !mac) throw new HostError("PADDOCK_E_HOST_NO_MAC", `the interface ${opts.iface} has no Ethernet (MAC) address, so ${i.def.name} cannot run on it`);
-    }
+    const watch = new LinkWatch({ netlink: nl, iface: opts.iface, log, bringUp: opts.linkUp !== false });
+    this.cleanups.push(() => watch.close());
+    const link = await watch.waitForLink();
+    const { iface, mac } = this.interfaceOf(link);
     phase("interface checked");
 
     // 2. Stores, setup, and the keys the priv writes before the calf starts.
@@ -391,52 +390,27 @@ export class ServiceHost {
       this.cleanups.push(() => store.close());
     }
     for (const i of this.instances) {
-      const store = i.store!;
-      let options;
       try {
-        options = parseServiceOptions(i.def, i.hosted.options ?? {});
+        i.options = parseServiceOptions(i.def, i.hosted.options ?? {});
       } catch (err) {
         if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
         throw err;
       }
-      i.options = options;
-      try {
-        i.setup = (await i.def.setup?.(setupContext(store, { iface, options, stateDir: i.hosted.stateDir, runtimeDir: opts.runtimeDir, log: log.child({ service: i.def.name }) }))) ?? {};
-      } catch (err) {
-        // A service refuses what the user set with a ServiceOptionError: one sentence, no bug report.
-        if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
-        throw err;
-      }
-      const keys = Object.entries({ ...(i.setup.privKeys ?? {}) });
-      if (keys.length > 0) {
-        const changes = keys.map(([key, value]) => ({ segments: key.split("/").filter(Boolean), value: value === null ? null : enc.encode(value) }));
-        const r = await Promise.all(changes.map((c) => (c.value === null ? store.delete(PRIV, c.segments) : store.write(PRIV, c.segments, c.value))));
-        r.forEach((res, n) => {
-          if (!res.ok) throw new HostError("PADDOCK_E_HOST_CONFIG", `cannot set ${keys[n]![0]} = ${JSON.stringify(keys[n]![1])} for ${i.def.name}: ${res.error.message}`);
-        });
-      }
+      await this.setupService(i, iface);
     }
     await this.mirrorInputs();
     phase("stores open");
 
     // 3. Channels: tc egress program first (a dead owner's leftover removed), then the sockets.
-    for (const i of this.instances) this.openChannels(i, mac);
-    let linkState = { up: link.up, carrier: link.carrier ?? link.lowerUp, mtu: link.mtu ?? 1500 };
-    nl.onEvent((e) => {
-      if (!((e.kind === "link" && e.action === "new") || e.kind === "carrier")) return;
-      const l = e.link;
-      if (l.index !== link.index) return;
-      const next = { up: l.up, carrier: l.carrier ?? l.lowerUp, mtu: l.mtu ?? linkState.mtu };
-      if (next.up === linkState.up && next.carrier === linkState.carrier && next.mtu === linkState.mtu) return;
-      const cameBack = next.up && next.carrier && !(linkState.up && linkState.carrier);
-      linkState = next;
-      log.info({ iface: opts.iface, ...next }, "link changed");
-      for (const i of this.instances) {
-        i.relay?.sendLink(next);
-        // The kernel drops a link's routes while it is down: put ours back without waiting.
-        if (cameBack) i.runner?.reconcileNow();
-      }
-    });
+    for (const i of this.instances) {
+      const channels = this.openChannels(i, mac, link.index);
+      const relay = new DataPathRelay(i.name, channels, log.child({ component: "datapath", service: i.def.name }), i.def.calf.sendRate);
+      i.relay = relay;
+      this.cleanups.push(() => relay.detach());
+    }
+    // The interface's channels and runners close with the host (or earlier, when it goes).
+    this.cleanups.push(() => this.closeInterfaceParts());
+    let linkNow: LinkState = linkState(link);
     phase("data path ready");
 
     // 4. The calves, as early as possible (runc and Node take tens of ms).
@@ -449,7 +423,7 @@ export class ServiceHost {
         if (!i) return;
         i.kv!.serve(channels.control, { role: "calf", name: `calf:${calf}#${++connection}` });
         i.relay!.attach(channels.data);
-        i.relay!.sendLink(linkState);
+        i.relay!.sendLink(linkNow);
         // Ready (systemd Type=notify) once every calf's first request has come through.
         channels.control.once("data", () => {
           if (i.connected) return;
@@ -473,15 +447,37 @@ export class ServiceHost {
     phase("calves starting");
 
     // 5. Handlers reconcile from the persisted store (invariant 5) while the calves start.
-    for (const i of this.instances) {
-      // Hooks follow the handlers' applies (docs/hooks.md): one queue per service for the host's life.
-      if (i.setup?.hooks) i.hooks ??= new HookTrigger({ service: i.def.name, iface: opts.iface, log: log.child({ component: "hooks", service: i.def.name }) });
-      i.hooks?.declare(i.setup?.hooks);
-      const runner = new HandlerRunner({ source: i.store!, handlers: i.setup?.handlers ?? [], log: log.child({ component: "handlers", service: i.def.name }), ...(i.hooks ? { onApplied: i.hooks.applied } : {}) });
-      i.runner = runner;
-      runner.start();
-      this.cleanups.push(() => runner.stop());
-    }
+    for (const i of this.instances) this.startRunner(i);
+    // Link events from here on (those since the interface was found come first, in order): the
+    // runners exist, so what the interface's going closes is all there.
+    watch.start({
+      changed: (next, cameBack) => {
+        linkNow = next;
+        log.info({ iface: opts.iface, ...next }, "link changed");
+        for (const i of this.instances) {
+          i.relay?.sendLink(next);
+          // The kernel drops a link's routes while it is down: put ours back without waiting.
+          if (cameBack) i.runner?.reconcileNow();
+          this.tellService(i, next, cameBack);
+        }
+      },
+      gone: async () => {
+        if (this.stopping) return;
+        log.warn({ iface: opts.iface }, `${opts.iface} is gone: its channels are closed and the calves wait for it to come back`);
+        linkNow = { ...linkNow, up: false, carrier: false };
+        for (const i of this.instances) {
+          i.relay?.sendLink(linkNow);
+          i.relay?.rebind(null);
+          this.tellService(i, linkNow, false);
+        }
+        await this.closeInterfaceParts();
+      },
+      appeared: async (l) => {
+        if (this.stopping) return;
+        linkNow = linkState(l);
+        await this.interfaceBack(l, linkNow);
+      },
+    });
     phase("handlers started");
 
     // 6. Admin sockets, metrics.
@@ -490,6 +486,105 @@ export class ServiceHost {
     this.registerMetrics();
     for (const i of this.instances) {
       log.info({ service: i.def.name, iface: opts.iface, stateDir: i.hosted.stateDir, adminSocket: i.hosted.adminSocket }, `${i.def.name} started on ${opts.iface}`);
+    }
+  }
+
+  /** The interface as setup sees it, and its MAC as bytes; refuses one without a MAC where a service needs it. */
+  private interfaceOf(link: Link): { iface: ServiceInterface; mac: Uint8Array | undefined } {
+    const macString = link.mac !== undefined && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(link.mac) && link.mac !== "00:00:00:00:00:00" ? link.mac : undefined;
+    const mac = macString ? new Uint8Array(macString.split(":").map((h) => parseInt(h, 16))) : undefined;
+    for (const i of this.instances) {
+      if (i.def.needsMac && !mac) throw new HostError("PADDOCK_E_HOST_NO_MAC", `the interface ${this.opts.iface} has no Ethernet (MAC) address, so ${i.def.name} cannot run on it`);
+    }
+    this.ifaceMac = macString;
+    return { iface: { name: this.opts.iface, index: link.index, mac: macString, mtu: link.mtu ?? 1500 }, mac };
+  }
+
+  /** Runs a service's setup for the interface as it is now, and writes its priv keys as one commit. */
+  private async setupService(i: Instance, iface: ServiceInterface): Promise<void> {
+    const store = i.store!;
+    try {
+      i.setup = (await i.def.setup?.(setupContext(store, { iface, options: i.options!, stateDir: i.hosted.stateDir, runtimeDir: this.opts.runtimeDir, log: this.opts.log.child({ service: i.def.name }) }))) ?? {};
+    } catch (err) {
+      // A service refuses what the user set with a ServiceOptionError: one sentence, no bug report.
+      if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
+      throw err;
+    }
+    const keys = Object.entries(i.setup.privKeys ?? {});
+    if (keys.length === 0) return;
+    const r = await store.commit(PRIV, keys.map(([key, value]) => ({ path: key.split("/").filter(Boolean), value: value === null ? null : enc.encode(value) })));
+    if (!r.ok) throw new HostError("PADDOCK_E_HOST_CONFIG", `cannot set ${keys.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(", ")} for ${i.def.name}: ${r.error.message}`);
+  }
+
+  /** Starts a service's handler runner (its handlers from the latest setup); it stops with the interface. */
+  private startRunner(i: Instance): void {
+    // Hooks follow the handlers' applies (docs/hooks.md): one queue per service for the host's life.
+    if (i.setup?.hooks) i.hooks ??= new HookTrigger({ service: i.def.name, iface: this.opts.iface, log: this.opts.log.child({ component: "hooks", service: i.def.name }) });
+    i.hooks?.declare(i.setup?.hooks);
+    const runner = new HandlerRunner({ source: i.store!, handlers: i.setup?.handlers ?? [], log: this.opts.log.child({ component: "handlers", service: i.def.name }), ...(i.hooks ? { onApplied: i.hooks.applied } : {}) });
+    i.runner = runner;
+    runner.start();
+    this.ifaceParts.push(() => runner.stop());
+  }
+
+  /** Closes what belongs to the interface, last opened first: runners, sockets, tc programs. */
+  private async closeInterfaceParts(): Promise<void> {
+    const parts = this.ifaceParts.reverse();
+    this.ifaceParts = [];
+    for (const close of parts) {
+      try {
+        await close();
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, "closing a part of the interface failed");
+      }
+    }
+    for (const i of this.instances) {
+      i.packet = undefined;
+      i.udp = undefined;
+      i.egress = undefined;
+    }
+  }
+
+  /** The service's own hook for link changes (setup's onLinkChange); its failure is logged, never fatal. */
+  private tellService(i: Instance, state: LinkState, cameBack: boolean): void {
+    try {
+      i.setup?.onLinkChange?.(state, cameBack);
+    } catch (err) {
+      this.opts.log.warn({ service: i.def.name, err: (err as Error).message }, "the service's link hook failed");
+    }
+  }
+
+  /**
+   * The interface exists again under a new index (re-created, maybe with another MAC): each
+   * service is set up again for it (its priv keys rewritten in one commit, fresh handlers, egress
+   * check and observer), its channels reopened and handed to its relay, its runner started. A calf
+   * whose MAC is unchanged is told the link state (the DHCP client then confirms its lease,
+   * INIT-REBOOT); one whose MAC changed is restarted, so it starts over with the new one.
+   */
+  private async interfaceBack(link: Link, state: LinkState): Promise<void> {
+    const log = this.opts.log;
+    const macBefore = this.ifaceMac;
+    let found;
+    try {
+      found = this.interfaceOf(link);
+    } catch (err) {
+      log.error({ iface: this.opts.iface, err: (err as Error).message }, `${this.opts.iface} is back but cannot be used: ${(err as Error).message}`);
+      return;
+    }
+    const macChanged = found.iface.mac !== macBefore;
+    log.info({ iface: this.opts.iface, index: link.index, mac: found.iface.mac, macChanged }, `${this.opts.iface} is back (index ${link.index}): reopening its channels`);
+    for (const i of this.instances) {
+      try {
+        await this.setupService(i, found.iface);
+        i.relay!.rebind(this.openChannels(i, found.mac, link.index));
+      } catch (err) {
+        log.error({ service: i.def.name, err: (err as Error).message }, `${i.def.name} cannot use ${this.opts.iface} again; it waits for the next change`);
+        continue;
+      }
+      this.startRunner(i);
+      if (macChanged) void this.supervisor?.restart(i.name);
+      else i.relay!.sendLink(state);
+      this.tellService(i, state, state.up && state.carrier);
     }
   }
 
@@ -532,10 +627,15 @@ export class ServiceHost {
     }
   }
 
-  private openChannels(i: Instance, mac: Uint8Array | undefined): void {
+  /**
+   * Opens a service's channels on the interface as it is now (index `ifindex`): its tc egress
+   * program and its sockets, closed with the interface's other parts. Returns them for the relay.
+   */
+  private openChannels(i: Instance, mac: Uint8Array | undefined, ifindex: number): RelayChannels {
     const { opts } = this;
     const log = opts.log.child({ component: "datapath", service: i.def.name });
-    const target = { ifname: opts.iface };
+    // By index: this interface, not one re-created under its name meanwhile.
+    const target = { ifindex };
     const ch = i.def.channels;
     const rules = [...(ch.packet?.egress ?? []), ...(ch.udp ? [{ family: "ipv4" as const, protocol: "udp" as const, ...(ch.udp.localPort ? { srcPort: ch.udp.localPort } : {}), dstPort: ch.udp.remotePort }] : [])];
     try {
@@ -543,18 +643,18 @@ export class ServiceHost {
       if (removeEgressFilter(target, i.slot.handle, i.slot.priority)) log.info({ handle: i.slot.handle }, "removed the tc egress program a previous run left");
       const egress = EgressPolicy.attach({ ...target, mark: i.slot.mark, rules, handle: i.slot.handle, priority: i.slot.priority });
       i.egress = egress;
-      this.cleanups.push(() => egress.detach());
+      this.ifaceParts.push(() => egress.detach());
     } catch (err) {
       log.warn({ err: (err as Error).message }, "could not attach the tc egress program; the priv's egress checks still apply");
     }
     const channels: { packet?: RelayChannels["packet"]; udp?: RelayChannels["udp"] } = {};
     if (ch.packet) {
       const filter = compileSocketFilter(ch.packet.receive);
-      const socket = openPacketSocket({ ifname: opts.iface, filter: filter.bytes, protocol: socketMatchProtocol(ch.packet.receive), mark: i.slot.mark });
+      const socket = openPacketSocket({ ifindex, filter: filter.bytes, protocol: socketMatchProtocol(ch.packet.receive), mark: i.slot.mark });
       // ENETDOWN is the interface going down (the link events say so too); it clears by itself.
       socket.onError((err) => (err.errno === "ENETDOWN" ? log.debug({ err: err.message }, "packet socket: interface down") : log.warn({ err: err.message }, "packet socket receive error")));
       i.packet = socket;
-      this.cleanups.push(() => socket.close());
+      this.ifaceParts.push(() => socket.close());
       channels.packet = {
         socket,
         check: packetEgress({ mac, rules: ch.packet.egress, maxFrameBytes: ch.packet.maxFrameBytes, ...(i.setup?.checkFrame ? { check: i.setup.checkFrame } : {}) }),
@@ -580,13 +680,11 @@ export class ServiceHost {
       }
       socket.onError((err) => log.debug({ err: err.message }, "UDP socket receive error"));
       i.udp = socket;
-      this.cleanups.push(() => socket.close());
+      this.ifaceParts.push(() => socket.close());
       const peers = i.setup?.udpPeers ?? (() => []);
       channels.udp = { socket, check: datagramEgress({ remotePort: ch.udp.remotePort, maxDatagramBytes: ch.udp.maxDatagramBytes, peers }), txTimestamps };
     }
-    const relay = new DataPathRelay(i.name, channels, log, i.def.calf.sendRate);
-    i.relay = relay;
-    this.cleanups.push(() => relay.detach());
+    return channels;
   }
 
   private registerMetrics(): void {
