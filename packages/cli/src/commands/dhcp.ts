@@ -28,6 +28,7 @@ interface DhcpOptions {
   minLeaseSeconds?: string;
   logFormat: string;
   calf?: string;
+  linkUp: boolean;
 }
 
 /** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
@@ -77,6 +78,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    linkUp: opts.linkUp,
     ...(early && !opts.calf ? { early } : {}),
     services: [
       {
@@ -109,6 +111,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--hostname <name>", "host name to send to the server (option 12)")
     .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
+    .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")
     .option("--min-lease-seconds <s>", "stretch shorter leases to this (1–60, default 60; lower only in tests)")
     .option("--log-level <level>", "debug, info, warn or error", "info")

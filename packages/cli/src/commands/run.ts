@@ -27,6 +27,8 @@ export interface RunRequest {
   readonly logLevel: string;
   readonly logFormat: string;
   readonly metrics?: string;
+  /** false (--no-link-up): leave an administratively down interface down. */
+  readonly linkUp?: boolean;
   readonly early?: EarlyCalf;
   /** Logged at start (e.g. a custom calf in a built-in service's slot). */
   readonly warning?: string;
@@ -65,6 +67,7 @@ export async function runServices(req: RunRequest): Promise<void> {
       log,
       calfLogLevel: req.logLevel as LogLevel,
       ...(req.metrics ? { metrics: req.metrics } : {}),
+      ...(req.linkUp === false ? { linkUp: false } : {}),
       ...(req.early ? { early: req.early } : {}),
     });
   } catch (err) {
@@ -90,6 +93,7 @@ interface RunOptions {
   metrics?: string;
   logLevel: string;
   logFormat: string;
+  linkUp: boolean;
 }
 
 /** "NAME=VALUE" or "SERVICE.NAME=VALUE" settings, by service. */
@@ -120,6 +124,7 @@ export function registerRun(program: Command): void {
     .option("--runtime-dir <dir>", "calf bundles, runc state, locks and admin sockets (RUNTIME_DIR/SERVICE-IFACE.sock)", "/run/paddock")
     .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services; paddock describe SERVICE lists them); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
+    .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .action(async (specs: string[], opts: RunOptions) => {
@@ -135,6 +140,7 @@ export function registerRun(program: Command): void {
           logLevel: opts.logLevel,
           logFormat: opts.logFormat,
           ...(opts.metrics ? { metrics: opts.metrics } : {}),
+          linkUp: opts.linkUp,
           services: loaded.map((l) => ({
             definition: l.definition,
             calfScript: l.calfScript,
