@@ -1,0 +1,9 @@
+/**
+ * @paddock/ntp: the NTPv4 codec and the sans-IO NTP client core (RFC 5905's client side). It
+ * imports nothing of ours and nothing of Node, so it runs in the calf on any engine. See docs/ntp.md.
+ */
+
+export * from "./codec.ts";
+export * from "./packet.ts";
+export * from "./result.ts";
+export * from "./time.ts";
