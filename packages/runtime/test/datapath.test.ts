@@ -156,6 +156,28 @@ describe("DataPathRelay", () => {
     expect(priv.writableLength).toBeLessThan(MAX_QUEUED_TO_CALF_BYTES + 2 * frame.length);
   });
 
+  it("keeps the calf while the interface is gone (its sends refused as NO_LINK, not a violation), then sends on the new socket (issue 13 A1)", async () => {
+    const udpOn = (sent: string[]): DatagramSocket => ({ onMessage: () => {}, sendTo: (d, a, p) => sent.push(`${a}:${p}`) - 1, onTxTimestamp: () => {} });
+    const check = datagramEgress({ remotePort: 7, maxDatagramBytes: 100, peers: () => ["10.0.0.1"] });
+    const before: string[] = [];
+    const after: string[] = [];
+    const relay = new DataPathRelay("test", { udp: { socket: udpOn(before), check } }, quiet, { perSecond: 100, burst: 100 }, () => 0);
+    const [priv, calf] = await pair();
+    relay.attach(priv);
+    const send = () => calf.write(encodeDataMessage({ kind: "datagram", data: new Uint8Array(4), peerAddress: "10.0.0.1", peerPort: 7, rxTimeNs: 0n }));
+    relay.rebind(null);
+    send();
+    await until(() => relay.stats.fromCalf === 1, "the datagram sent while the interface is gone");
+    expect(relay.stats.rejected).toEqual({ PADDOCK_E_EGRESS_NO_LINK: 1 });
+    expect(relay.stats.protocolViolations).toBe(0);
+    expect(priv.destroyed).toBe(false);
+    relay.rebind({ udp: { socket: udpOn(after), check } });
+    send();
+    await until(() => relay.stats.fromCalf === 2, "the datagram sent after the interface came back");
+    expect(before).toEqual([]);
+    expect(after).toEqual(["10.0.0.1:7"]);
+  });
+
   it("disconnects a calf that sends on a channel its service does not have", async () => {
     const frames: FrameSocket = { onFrame: () => {}, send: () => {} };
     const relay = new DataPathRelay("test", { packet: { socket: frames, check: () => null } }, quiet);
