@@ -5,6 +5,7 @@
  */
 export * from "./service.ts";
 export * from "./host.ts";
+export * from "./interfaces.ts";
 export * from "./metrics.ts";
 export * from "./hooks.ts";
 export * from "./datapath/index.ts";

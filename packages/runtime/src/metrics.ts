@@ -43,6 +43,11 @@ export class Metrics {
     this.registry = undefined;
   }
 
+  /** The metrics added so far (to serve several hosts' metrics from one endpoint). */
+  list(): readonly MetricSource[] {
+    return [...this.sources];
+  }
+
   /**
    * The exposition text. prom-client is loaded on the first scrape, not at start-up: a priv
    * without --metrics never pays for it.
