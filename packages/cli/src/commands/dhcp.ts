@@ -26,6 +26,8 @@ interface DhcpOptions {
   releaseOnExit?: boolean;
   logLevel: string;
   minLeaseSeconds?: string;
+  hooksDir?: string;
+  hookTimeoutSeconds?: string;
   logFormat: string;
   calf?: string;
   linkUp: boolean;
@@ -93,6 +95,8 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
           "release-on-exit": opts.releaseOnExit === true,
           "log-level": opts.logLevel,
           ...(opts.minLeaseSeconds !== undefined ? { "min-lease-seconds": opts.minLeaseSeconds } : {}),
+          ...(opts.hooksDir !== undefined ? { "hooks-dir": opts.hooksDir } : {}),
+          ...(opts.hookTimeoutSeconds !== undefined ? { "hook-timeout-seconds": opts.hookTimeoutSeconds } : {}),
         },
       },
     ],
@@ -113,6 +117,8 @@ export function registerDhcp(dhcp: Command): void {
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")
+    .option("--hooks-dir <dir>", "run the executables of this directory on lease events: BOUND, RENEW, EXPIRE, RELEASE, STOP (default /etc/paddock/hooks.d; missing: none; empty: off; docs/hooks.md)")
+    .option("--hook-timeout-seconds <s>", "kill a hook's process group after this long (1–3600, default 10)")
     .option("--min-lease-seconds <s>", "stretch shorter leases to this (1–60, default 60; lower only in tests)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")

@@ -8,6 +8,7 @@ import { readKey } from "@paddock/kv";
 import { defineService, type MetricSource } from "@paddock/runtime";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
 import { observeDhcpReply } from "./observe.ts";
+import { DEFAULT_HOOKS_DIR, dhcp4Hooks } from "./hooks.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler, MAX_ROUTE_METRIC, ROUTE_METRIC_BASE } from "./handlers/lease-handler.ts";
 import { dhcp4Keys, dhcp4Schema } from "./schema.ts";
@@ -61,6 +62,8 @@ export const dhcp4Service = defineService({
     "hostname-path": { kind: "string", description: "where the host name is written (tests point it at a file)", default: "/proc/sys/kernel/hostname" },
     "release-on-exit": { kind: "boolean", description: "send RELEASE and withdraw the configuration when stopped" },
     "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
+    "hooks-dir": { kind: "string", description: "the directory of hooks run on lease events (docs/hooks.md); missing: no hooks; empty: none", default: DEFAULT_HOOKS_DIR },
+    "hook-timeout-seconds": { kind: "number", description: "how long one hook may run before its process group is killed (1–3600)", default: 10 },
     "route-metric": { kind: "number", validate: routeMetricProblem, description: `metric of the lease's routes, and the priority of its resolv.conf servers (lowest first); default ${ROUTE_METRIC_BASE} + the interface's index, distinct per link` },
     "log-level": { kind: "string", description: "the calf's log level: debug, info, warn or error", default: "info" },
     "min-lease-seconds": { kind: "number", description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
@@ -107,6 +110,7 @@ export const dhcp4Service = defineService({
         }),
         new HostnameHandler({ enabled: o["set-hostname"], stateDir: ctx.stateDir, ...(o["hostname-path"] ? { hostnamePath: o["hostname-path"] } : {}), log: ctx.log }),
       ],
+      hooks: dhcp4Hooks(o["hooks-dir"], o["hook-timeout-seconds"]),
       checkFrame: dhcpClientEgress({ mac, leasedAddress: leased, clientId }),
       observeFrame,
       metrics,
@@ -122,3 +126,4 @@ export * from "./handlers/lease-handler.ts";
 export * from "./handlers/hostname-handler.ts";
 export * from "./handlers/records.ts";
 export * from "./observe.ts";
+export * from "./hooks.ts";
