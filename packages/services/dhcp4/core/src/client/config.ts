@@ -34,6 +34,8 @@ export interface ClientConfig {
   clientId?: ClientIdConfig;
   /** Sent as option 12 (RFC 2132 §3.14). Ignored when `fqdn` is set (RFC 4702 §3: not both). */
   hostname?: string;
+  /** Sent as option 60 (RFC 2132 §9.13) in DISCOVER and REQUEST: 1–255 bytes, opaque to the client. */
+  vendorClass?: Uint8Array;
   /** Sent as option 81 (RFC 4702). `serverUpdate` (default true) sets S, else N. */
   fqdn?: { name: string; serverUpdate?: boolean };
   /** Option 55; default {@link DEFAULT_PARAMETER_REQUEST_LIST}. */
@@ -104,6 +106,7 @@ export interface ResolvedConfig {
   /** Option 61 payload, or undefined for none. */
   clientId: Uint8Array | undefined;
   hostname: string | undefined;
+  vendorClass: Uint8Array | undefined;
   fqdn: { name: string; flags: number } | undefined;
   parameterRequestList: readonly number[];
   maxMessageSize: number;
@@ -176,6 +179,10 @@ export function resolveConfig(
     if (h === undefined || h.length > MAX_HOSTNAME_CHARS) return fail("hostname", "not a valid host name");
     hostname = h;
   }
+  // RFC 2132 §9.13: option 60 carries at least one byte; one option holds 255.
+  if (config.vendorClass !== undefined && !(config.vendorClass instanceof Uint8Array && config.vendorClass.length >= 1 && config.vendorClass.length <= 255)) {
+    return fail("vendorClass", "must be 1 to 255 bytes");
+  }
   let fqdn: ResolvedConfig["fqdn"];
   if (config.fqdn !== undefined) {
     const n = normaliseDomainName(config.fqdn.name);
@@ -207,6 +214,7 @@ export function resolveConfig(
       random: config.random,
       clientId: buildClientId(config.mac, idCfg),
       hostname,
+      vendorClass: config.vendorClass?.slice(),
       fqdn,
       parameterRequestList: Object.freeze([...new Set(prl)]),
       maxMessageSize,

@@ -328,6 +328,7 @@ function parameterOptions(c: ResolvedConfig): DhcpOption[] {
     { kind: "maxMessageSize", code: 57, size: c.maxMessageSize },
     { kind: "parameterRequestList", code: 55, codes: [...c.parameterRequestList] },
   ];
+  if (c.vendorClass !== undefined) options.push({ kind: "vendorClass", code: 60, data: c.vendorClass.slice() });
   if (c.fqdn !== undefined) options.push({ kind: "clientFqdn", code: 81, flags: c.fqdn.flags, rcode1: 0, rcode2: 0, name: c.fqdn.name });
   else if (c.hostname !== undefined) options.push({ kind: "hostname", code: 12, name: c.hostname });
   return options;
