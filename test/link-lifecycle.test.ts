@@ -221,6 +221,20 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     await onlyAddress(n, p, /DHCPACK\(\S+\) (\S+) /.exec(ack)![1]!);
   });
 
+  it("stops cleanly on SIGTERM while it waits for its interface: exit 0, its locks and calf gone", async () => {
+    lab = createLab({ prefix: "pdlk" });
+    const n = net(lab, "10.77.0");
+    const p = shim(n);
+    await p.waitForEntry(says(`waiting for ${n.clientIf} to appear`), { what: "the waiting line" });
+    const exit = await p.stop();
+    expect(exit.code, p.tail()).toBe(0);
+    expect(p.logEntries().filter(says(`stopped while waiting for ${n.clientIf} to appear`))).toHaveLength(1);
+    // Nothing runs under its runc root, and a new shim on the interface is not refused as a second one.
+    expect(lab.exec(null, ["runc", "--root", lab.file("run/runc"), "list", "-q"]).trim()).toBe("");
+    const again = shim(n);
+    await again.waitForEntry(says(`waiting for ${n.clientIf} to appear`), { what: "the second shim's waiting line" });
+  });
+
   it("waits for an interface that does not exist yet, then gets a lease on it", async () => {
     lab = createLab({ prefix: "pdlk" });
     const n = net(lab, "10.76.0");

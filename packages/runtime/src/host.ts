@@ -40,7 +40,7 @@ import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
 import { hookMetrics, HookTrigger } from "./hooks.ts";
-import { linkState, LinkWatch, type LinkState } from "./link-watch.ts";
+import { linkState, LinkWaitAborted, LinkWatch, type LinkState } from "./link-watch.ts";
 import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
 import { parseCalfName, type CalfName } from "./sandbox/bundle.ts";
@@ -99,6 +99,8 @@ export interface ServiceHostOptions {
    * (default true, as dhcpcd and systemd-networkd do); false leaves that to the administrator.
    */
   readonly linkUp?: boolean;
+  /** Aborts a start that is waiting for its interface (HostError PADDOCK_E_HOST_STOPPED): SIGTERM before it appeared. */
+  readonly signal?: AbortSignal;
   /** A calf started early (./early.ts) for one of the services: adopted, or discarded if the host cannot start. */
   readonly early?: EarlyCalf;
   readonly runc?: string;
@@ -373,7 +375,9 @@ export class ServiceHost {
     this.cleanups.push(() => nl.close());
     const watch = new LinkWatch({ netlink: nl, iface: opts.iface, log, bringUp: opts.linkUp !== false });
     this.cleanups.push(() => watch.close());
-    const link = await watch.waitForLink();
+    const link = await watch.waitForLink(opts.signal).catch((err: unknown) => {
+      throw err instanceof LinkWaitAborted ? new HostError("PADDOCK_E_HOST_STOPPED", err.message) : err;
+    });
     const { iface, mac } = this.interfaceOf(link);
     phase("interface checked");
 

@@ -60,6 +60,14 @@ function isNoSuchLink(err: unknown): boolean {
   return err instanceof NetlinkError && (err.errno === "ENODEV" || err.code === "PADDOCK_E_NETLINK_NOT_FOUND");
 }
 
+/** The wait for an absent interface was given up (the priv is stopping). */
+export class LinkWaitAborted extends Error {
+  override readonly name = "LinkWaitAborted";
+  constructor(readonly iface: string) {
+    super(`stopped while waiting for ${iface} to appear`);
+  }
+}
+
 export class LinkWatch {
   /** The interface's index while it exists. */
   private index: number | undefined;
@@ -97,9 +105,10 @@ export class LinkWatch {
 
   /**
    * Returns the interface, set up if it was down; if it does not exist, logs one line (naming the
-   * interfaces that do, so a typo is plain) and waits for it to appear, however long that takes.
+   * interfaces that do, so a typo is plain) and waits for it to appear, however long that takes,
+   * or until `abort` fires (LinkWaitAborted).
    */
-  async waitForLink(): Promise<Link> {
+  async waitForLink(abort?: AbortSignal): Promise<Link> {
     const { netlink, iface, log } = this.opts;
     let link: Link | undefined;
     try {
@@ -109,7 +118,11 @@ export class LinkWatch {
     }
     if (link === undefined) {
       const present = await netlink.listLinks().then((ls) => ls.map((l) => l.name).filter((n) => n !== ""), () => []);
-      const appeared = new Promise<Link>((resolve) => (this.appearedWaiter = resolve));
+      const appeared = new Promise<Link>((resolve, reject) => {
+        this.appearedWaiter = resolve;
+        if (abort?.aborted) reject(new LinkWaitAborted(iface));
+        abort?.addEventListener("abort", () => reject(new LinkWaitAborted(iface)), { once: true });
+      });
       // An RTM_NEWLINK that came between the look and now is in `early`.
       const seen = this.early.find((e) => e.kind === "link" && e.action === "new" && e.link.name === iface);
       this.early = [];

@@ -58,9 +58,21 @@ export async function runServices(req: RunRequest): Promise<void> {
     adminSocket: s.adminSocket ?? defaultAdminSocket(req.runtimeDir, s.definition.name, req.iface),
     options: s.options ?? {},
   }));
+  // SIGINT and SIGTERM stop the host; before it has started (while it waits for its interface)
+  // they end the start, which then undoes what it did.
+  const stopping = new AbortController();
+  const stopped = new Promise<string>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        stopping.abort();
+        resolve(signal);
+      });
+    }
+  });
   let host: ServiceHost;
   try {
     host = await ServiceHost.start({
+      signal: stopping.signal,
       iface: req.iface,
       runtimeDir: req.runtimeDir,
       services,
@@ -71,17 +83,14 @@ export async function runServices(req: RunRequest): Promise<void> {
       ...(req.early ? { early: req.early } : {}),
     });
   } catch (err) {
+    if (err instanceof HostError && err.code === "PADDOCK_E_HOST_STOPPED") {
+      log.info({ signal: await stopped }, err.message);
+      return;
+    }
     if (err instanceof HostError) throw new UserError(err.message);
     throw err;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, "stopping");
-      resolve();
-    };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
-  });
+  log.info({ signal: await stopped }, "stopping");
   await host.stop();
 }
 
