@@ -6,6 +6,7 @@
  *   1. preflight: root, runc, calf bundles, directories — everything a user can get wrong,
  *      checked before anything changes; then the pid locks (one per service and interface, one
  *      per state directory)
+ *   1a. the interface (./link-watch.ts): waited for if absent, set up if down
  *   2. per service: its store, the keys the priv writes before the calf starts (one commit)
  *   3. per service: its channels — tc egress program in the service's own slot (a dead owner's
  *      leftover removed first), the filtered, locked, marked packet socket and/or the marked
@@ -13,6 +14,11 @@
  *   4. the calves (one supervisor), each with its KV connection and data channel
  *   5. per service: the handler runner, reconciling from the persisted store at once
  *   6. per service: the admin socket; then metrics
+ *
+ * Then link events, one at a time: a change is told to the calves and the services' hooks; the
+ * interface's deletion closes its parts (channels, tc programs, handler runners) while the calves
+ * wait; its re-creation runs 2 (setup), 3 and 5 again for the new index, and restarts a calf whose
+ * MAC changed.
  *
  * `stop()` undoes all of it in reverse. Nothing here names a service: what differs between
  * services reaches the host only through their definitions.
