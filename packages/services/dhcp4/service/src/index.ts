@@ -6,6 +6,7 @@
  */
 import { readKey } from "@paddock/kv";
 import { defineService, type MetricSource } from "@paddock/runtime";
+import { clientIdKey, clientOptions, fixedClientId, hostnameValidate, liveConfigKeys } from "./client-options.ts";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
 import { observeDhcpReply } from "./observe.ts";
 import { DEFAULT_HOOKS_DIR, dhcp4Hooks } from "./hooks.ts";
@@ -24,7 +25,7 @@ export const BOOTREQUEST = 1;
  * §11.4: type 3, hardware type 1, the MAC). The calf sends exactly this; egress refuses any other.
  */
 export function defaultClientId(mac: Uint8Array): Uint8Array {
-  return Uint8Array.of(255, mac[2]!, mac[3]!, mac[4]!, mac[5]!, 0, 3, 0, 1, ...mac);
+  return fixedClientId({ "client-id": "duid", iaid: undefined, duid: undefined }, mac)!;
 }
 
 /** Why a route metric cannot be used, or undefined: the kernel's RTA_PRIORITY is a u32. */
@@ -57,21 +58,22 @@ export const dhcp4Service = defineService({
     sendRate: { perSecond: 10, burst: 20 },
   },
   options: {
-    hostname: { kind: "string", description: "host name to send to the server (option 12)" },
+    hostname: { kind: "string", live: true, validate: hostnameValidate, description: "host name to send to the server (option 12)" },
     "set-hostname": { kind: "boolean", description: "apply the host name the server assigns (restored when the lease ends)" },
     "hostname-path": { kind: "string", description: "where the host name is written (tests point it at a file)", default: "/proc/sys/kernel/hostname" },
-    "release-on-exit": { kind: "boolean", description: "send RELEASE and withdraw the configuration when stopped" },
+    "release-on-exit": { kind: "boolean", live: true, description: "send RELEASE and withdraw the configuration when stopped" },
     "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
     "hooks-dir": { kind: "string", description: "the directory of hooks run on lease events (docs/hooks.md); missing: no hooks; empty: none", default: DEFAULT_HOOKS_DIR },
     "hook-timeout-seconds": { kind: "number", description: "how long one hook may run before its process group is killed (1–3600)", default: 10 },
     "route-metric": { kind: "number", validate: routeMetricProblem, description: `metric of the lease's routes, and the priority of its resolv.conf servers (lowest first); default ${ROUTE_METRIC_BASE} + the interface's index, distinct per link` },
-    "log-level": { kind: "string", description: "the calf's log level: debug, info, warn or error", default: "info" },
-    "min-lease-seconds": { kind: "number", description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
+    "log-level": { kind: "string", live: true, validate: (v: string | boolean | number) => (["debug", "info", "warn", "error"].includes(String(v)) ? undefined : "must be debug, info, warn or error"), description: "the calf's log level: debug, info, warn or error", default: "info" },
+    "min-lease-seconds": { kind: "number", live: true, validate: (v: string | boolean | number) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 60 ? undefined : "must be a whole number 1–60"), description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
+    ...clientOptions,
   },
   setup(ctx) {
     const o = ctx.options;
     const mac = new Uint8Array(ctx.iface.mac!.split(":").map((h) => parseInt(h, 16)));
-    const clientId = defaultClientId(mac);
+    const clientId = fixedClientId(o, mac);
     // The address the priv itself saw ACKed to this client, not the calf's /ip (issue 13 B5): a
     // compromised calf cannot pick its source address, and `paddock kv del /ip` does not stop renewals.
     const leased = () => readKey(ctx.store.parsed, dhcp4Keys.leaseAcked);
@@ -92,13 +94,11 @@ export const dhcp4Service = defineService({
     return {
       privKeys: {
         "/mac": ctx.iface.mac!,
-        "/config/client-id": Array.from(clientId, (b) => b.toString(16).padStart(2, "0")).join(""),
+        "/config/client-id": clientIdKey(clientId),
         "/iface": ctx.iface.name,
-        "/config/hostname": o.hostname ?? null,
-        "/config/release-on-stop": o["release-on-exit"] ? "true" : "false",
-        "/config/log-level": o["log-level"] ?? "info",
-        "/config/min-lease": String(o["min-lease-seconds"]),
+        ...liveConfigKeys(o),
       },
+      reload: (next) => liveConfigKeys(next as typeof o),
       handlers: [
         new LeaseHandler({
           link: ctx.iface.name,
@@ -121,6 +121,7 @@ export const dhcp4Service = defineService({
 export default dhcp4Service;
 export { dhcp4Schema } from "./schema.ts";
 export * from "./egress.ts";
+export * from "./client-options.ts";
 export * from "./handlers/lease.ts";
 export * from "./handlers/lease-handler.ts";
 export * from "./handlers/hostname-handler.ts";

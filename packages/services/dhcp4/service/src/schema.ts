@@ -21,6 +21,7 @@ import {
   defineSchema,
   type Parsed,
 } from "@paddock/kv";
+import { MAX_VENDOR_CLASS_BYTES, requestOptionsText, vendorClassText } from "./client-options.ts";
 
 /** resolv.conf honours 3 nameservers (glibc MAXNS); DHCP servers rarely send more than a handful. */
 export const MAX_NAMESERVERS = 8;
@@ -38,9 +39,10 @@ const INDEX = /^[0-9]{3}$/;
 /** RFC 2132 §9.14: a client identifier is 2–255 bytes. */
 const CLIENT_ID = /^([0-9a-f]{2}){2,255}$/;
 
-/** A client identifier (option 61 data) as lower-case hex, parsed to its bytes. */
-export function clientIdHex(v: string): Parsed<Uint8Array> {
-  if (!CLIENT_ID.test(v)) return { ok: false, reason: `${JSON.stringify(v.slice(0, 40))} is not 2–255 bytes of lower-case hex` };
+/** A client identifier (option 61 data) as lower-case hex, parsed to its bytes; "none": the client sends none (null). */
+export function clientIdHex(v: string): Parsed<Uint8Array | null> {
+  if (v === "none") return { ok: true, value: null };
+  if (!CLIENT_ID.test(v)) return { ok: false, reason: `${JSON.stringify(v.slice(0, 40))} is not "none" or 2–255 bytes of lower-case hex` };
   return { ok: true, value: Uint8Array.from(v.match(/../g)!.map((h) => parseInt(h, 16))) };
 }
 
@@ -56,8 +58,12 @@ export const dhcp4Schema = defineSchema({
   keys: {
     mac: { pattern: "/mac", description: "the interface's MAC address (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: mac, maxBytes: 17 },
     iface: { pattern: "/iface", description: "the interface's name (priv writes it before the calf starts)", writer: "priv", calfReads: true, validate: hostname, maxBytes: 15 },
-    clientId: { pattern: "/config/client-id", description: "the client identifier (option 61) the priv fixed, hex; the calf sends exactly it and egress refuses any other", writer: "priv", calfReads: true, validate: clientIdHex, maxBytes: 510 },
+    clientId: { pattern: "/config/client-id", description: "the client identifier (option 61) the priv fixed, hex, or \"none\"; the calf sends exactly it (or no option 61) and egress refuses any other", writer: "priv", calfReads: true, validate: clientIdHex, maxBytes: 510 },
     configHostname: { pattern: "/config/hostname", description: "the host name to send (option 12), when the operator set one", writer: "priv", calfReads: true, validate: hostname, maxBytes: 64 },
+    configFqdn: { pattern: "/config/fqdn", description: "the fully qualified name to send (option 81), when the operator set one", writer: "priv", calfReads: true, validate: domainName, maxBytes: 253 },
+    vendorClass: { pattern: "/config/vendor-class", description: "the vendor class identifier to send (option 60): printable ASCII", writer: "priv", calfReads: true, validate: vendorClassText, maxBytes: MAX_VENDOR_CLASS_BYTES },
+    requestOptions: { pattern: "/config/request-options", description: "the options to request (option 55), codes separated by spaces; absent: the client's default list", writer: "priv", calfReads: true, validate: requestOptionsText, maxBytes: 1024 },
+    keepLeaseOnReboot: { pattern: "/config/keep-lease-on-reboot", description: "\"true\": keep a valid lease when no server answers at reboot", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     releaseOnStop: { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     minLease: { pattern: "/config/min-lease", description: "leases shorter than this many seconds are stretched to it (60; lower only in tests)", writer: "priv", calfReads: true, validate: intRange(1, 60), maxBytes: 2 },
     logLevel: { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
