@@ -11,7 +11,9 @@ import {
   decodeDhcpFrame,
   encodeDhcpFrame,
   isFrameForAnotherExchange,
+  reconfigure,
   step,
+  type ClientConfig,
   type ClientAction,
   type ClientEvent,
   type ClientState,
@@ -19,6 +21,7 @@ import {
 } from "@paddock/dhcp4";
 
 const BROADCAST_MAC = new Uint8Array(6).fill(0xff);
+
 
 /** What the runtime needs besides the calf context. */
 export interface DhcpRuntimeOptions {
@@ -68,6 +71,21 @@ export class DhcpCalfRuntime {
     this.ctx.data.onLink((link) => this.dispatch({ kind: link.up && link.carrier ? "linkUp" : "linkDown" }));
   }
 
+  /** Takes a new configuration (a reload): the lease and the timers stay; a refused one is logged and the old one kept. */
+  reconfigure(config: ClientConfig): void {
+    const r = reconfigure(this.state, config);
+    if (!r.ok) {
+      this.ctx.log.warn({ field: r.error.field, detail: r.error.detail }, "new configuration refused; the client keeps its own");
+      return;
+    }
+    this.state = r.state;
+    this.ctx.log.info({ state: this.state.name }, "configuration reloaded");
+  }
+
+      return;
+    }
+  }
+
   /** Stops the client (RELEASE if configured) and resolves when its last actions are done. */
   async stop(release?: boolean): Promise<void> {
     this.dispatch(release === undefined ? { kind: "stop" } : { kind: "stop", release });
@@ -115,6 +133,7 @@ export class DhcpCalfRuntime {
           this.send(a.message, a.to, a.nextHopMac);
           await this.ctx.data.flush();
           break;
+        }
         case "setTimer":
           this.ctx.timers.set(a.name, a.at, () => this.dispatch({ kind: "timer", name: a.name }));
           break;
