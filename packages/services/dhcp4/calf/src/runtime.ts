@@ -22,7 +22,6 @@ import {
 
 const BROADCAST_MAC = new Uint8Array(6).fill(0xff);
 
-
 /** What the runtime needs besides the calf context. */
 export interface DhcpRuntimeOptions {
   mac: Uint8Array;
@@ -82,10 +81,6 @@ export class DhcpCalfRuntime {
     this.ctx.log.info({ state: this.state.name }, "configuration reloaded");
   }
 
-      return;
-    }
-  }
-
   /** Stops the client (RELEASE if configured) and resolves when its last actions are done. */
   async stop(release?: boolean): Promise<void> {
     this.dispatch(release === undefined ? { kind: "stop" } : { kind: "stop", release });
@@ -133,7 +128,6 @@ export class DhcpCalfRuntime {
           this.send(a.message, a.to, a.nextHopMac);
           await this.ctx.data.flush();
           break;
-        }
         case "setTimer":
           this.ctx.timers.set(a.name, a.at, () => this.dispatch({ kind: "timer", name: a.name }));
           break;
