@@ -1,6 +1,7 @@
 /**
- * `paddock dhcp --iface IF …`: the friendly name of `paddock run dhcp4`, the DHCPv4 client
- * service in the foreground until stopped, with its options as flags.
+ * `paddock dhcp --iface IF [--iface IF2 …] …`: the friendly name of `paddock run dhcp4`, the
+ * DHCPv4 client service on one or more interfaces in the foreground until stopped, with its
+ * options as flags.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -11,10 +12,10 @@ import { EARLY_CALF_KEY } from "../early-entry.ts";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { builtinCalfScript } from "../services.ts";
-import { runServices } from "./run.ts";
+import { interfaceNames, runServices, stateDirUnder } from "./run.ts";
 
 interface DhcpOptions {
-  iface?: string;
+  iface?: string[];
   stateDir?: string;
   runtimeDir: string;
   adminSocket?: string;
@@ -31,6 +32,7 @@ interface DhcpOptions {
   logFormat: string;
   calf?: string;
   linkUp: boolean;
+  routeMetric?: string;
 }
 
 /** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
@@ -54,8 +56,12 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
 }
 
 async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Promise<void> {
-  if (!opts.iface) throw new UserError("--iface is required: name the interface to run DHCP on (e.g. --iface eth0)");
-  const iface = opts.iface;
+  const ifaces = interfaceNames(opts.iface, "DHCP");
+  const several = ifaces.length > 1;
+  // One socket or metric for several interfaces would make them collide: each gets its own.
+  if (several && opts.adminSocket) throw new UserError("--admin-socket names one socket, but there are several interfaces: leave it out (each gets RUNTIME_DIR/dhcp4-IFACE.sock)");
+  if (several && opts.routeMetric !== undefined) throw new UserError("--route-metric gives every interface the same metric, so their default routes would replace each other: leave it out (each link gets 1000 + its index) or run one paddock dhcp per interface");
+  const iface = ifaces[0]!;
   let calfScript = builtinCalfScript(dhcp4Service.name);
   if (opts.calf) {
     if (!existsSync(opts.calf)) throw new UserError(`the calf ${opts.calf} does not exist`);
@@ -74,43 +80,48 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
       });
     }
   }
+  const options = {
+    "resolv-conf": opts.resolvConfManaged ? opts.resolvConf : "",
+    ...(opts.hostname ? { hostname: opts.hostname } : {}),
+    "set-hostname": opts.setHostname === true,
+    "release-on-exit": opts.releaseOnExit === true,
+    "log-level": opts.logLevel,
+    ...(opts.minLeaseSeconds !== undefined ? { "min-lease-seconds": opts.minLeaseSeconds } : {}),
+    ...(opts.hooksDir !== undefined ? { "hooks-dir": opts.hooksDir } : {}),
+    ...(opts.hookTimeoutSeconds !== undefined ? { "hook-timeout-seconds": opts.hookTimeoutSeconds } : {}),
+    ...(opts.routeMetric !== undefined ? { "route-metric": opts.routeMetric } : {}),
+  };
   await runServices({
-    iface,
+    interfaces: ifaces.map((i) => ({
+      iface: i,
+      services: [
+        {
+          definition: dhcp4Service,
+          calfScript,
+          ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, i, dhcp4Service.name, { interfaces: several, services: false }) } : {}),
+          ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
+          options,
+        },
+      ],
+    })),
     runtimeDir: opts.runtimeDir,
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     linkUp: opts.linkUp,
     ...(early && !opts.calf ? { early } : {}),
-    services: [
-      {
-        definition: dhcp4Service,
-        calfScript,
-        ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-        ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
-        options: {
-          "resolv-conf": opts.resolvConfManaged ? opts.resolvConf : "",
-          ...(opts.hostname ? { hostname: opts.hostname } : {}),
-          "set-hostname": opts.setHostname === true,
-          "release-on-exit": opts.releaseOnExit === true,
-          "log-level": opts.logLevel,
-          ...(opts.minLeaseSeconds !== undefined ? { "min-lease-seconds": opts.minLeaseSeconds } : {}),
-          ...(opts.hooksDir !== undefined ? { "hooks-dir": opts.hooksDir } : {}),
-          ...(opts.hookTimeoutSeconds !== undefined ? { "hook-timeout-seconds": opts.hookTimeoutSeconds } : {}),
-        },
-      },
-    ],
     ...(opts.calf ? { warning: `running the custom calf ${opts.calf} in the DHCP service's sandbox slot` } : {}),
   });
 }
 
 export function registerDhcp(dhcp: Command): void {
   dhcp
-    .option("--iface <name>", "the interface to run the DHCP client on")
-    .option("--state-dir <dir>", "store, audit log and lease (default /var/lib/paddock/dhcp4-IFACE)")
+    .option("--iface <name>", "an interface to run the DHCP client on; repeat it for several (one priv, a lease per interface)", (v: string, acc: string[] = []) => [...acc, v])
+    .option("--state-dir <dir>", "store, audit log and lease (default /var/lib/paddock/dhcp4-IFACE; with several interfaces DIR/IFACE)")
     .option("--runtime-dir <dir>", "calf bundles, runc state and the admin socket", "/run/paddock")
     .option("--admin-socket <path>", "the operators' KV socket, mode 0600 (default RUNTIME_DIR/dhcp4-IFACE.sock)")
-    .option("--resolv-conf <path>", "the resolv.conf to manage", "/etc/resolv.conf")
+    .option("--resolv-conf <path>", "the resolv.conf to manage (one file, composed from every interface's lease)", "/etc/resolv.conf")
+    .option("--route-metric <n>", "metric of the lease's routes and priority of its DNS servers (default 1000 + the interface's index; one interface only)")
     .option("--no-resolv-conf-managed", "leave resolv.conf alone")
     .option("--hostname <name>", "host name to send to the server (option 12)")
     .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")

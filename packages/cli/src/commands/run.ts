@@ -1,10 +1,11 @@
 /**
- * `paddock run SERVICE [SERVICE…] --iface IF …`: runs services (built-in names or paths to
- * service modules) in one priv on one interface, in the foreground until stopped.
+ * `paddock run SERVICE [SERVICE…] --iface IF [--iface IF2 …] …`: runs services (built-in names or
+ * paths to service modules) in one priv on one or more interfaces (one host per interface,
+ * @paddock/runtime's InterfaceHosts), in the foreground until stopped.
  */
 import path from "node:path";
 import type { Command } from "commander";
-import { HostError, ServiceHost, type HostedService, type ServiceDefinition } from "@paddock/runtime";
+import { HostError, InterfaceHosts, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
@@ -19,11 +20,17 @@ export interface ServiceRequest {
   readonly options?: Readonly<Record<string, string | boolean | number>>;
 }
 
+/** One interface and the services to run on it. */
+export interface InterfaceRequest {
+  readonly iface: string;
+  readonly services: readonly ServiceRequest[];
+}
+
 /** What runServices needs. */
 export interface RunRequest {
-  readonly iface: string;
+  /** One entry per interface (--iface given once per interface): a host each, in this process. */
+  readonly interfaces: readonly InterfaceRequest[];
   readonly runtimeDir: string;
-  readonly services: readonly ServiceRequest[];
   readonly logLevel: string;
   readonly logFormat: string;
   readonly metrics?: string;
@@ -44,22 +51,48 @@ export function defaultAdminSocket(runtimeDir: string, service: string, iface: s
   return path.join(runtimeDir, `${service}-${iface}.sock`);
 }
 
-/** Checks the common flags, starts the host, waits for SIGINT/SIGTERM, stops. */
+/** --iface, given once per interface: at least one, each an interface name, none twice. */
+export function interfaceNames(given: readonly string[] | undefined, what: string): string[] {
+  if (!given || given.length === 0) throw new UserError(`--iface is required: name the interface to run ${what} on (e.g. --iface eth0; repeat it for several)`);
+  for (const iface of given) {
+    if (!/^[^\s/,]{1,15}$/.test(iface)) throw new UserError(`${JSON.stringify(iface)} is not an interface name (1–15 characters, no '/', ',' or spaces; repeat --iface for several interfaces)`);
+  }
+  const twice = given.find((iface, n) => given.indexOf(iface) !== n);
+  if (twice !== undefined) throw new UserError(`--iface ${twice} is given twice`);
+  return [...given];
+}
+
+/**
+ * A service's state directory under --state-dir DIR: DIR itself for one service on one
+ * interface; DIR/IFACE with several interfaces; then DIR[/IFACE]/SERVICE with several services.
+ */
+export function stateDirUnder(dir: string, iface: string, service: string, several: { readonly interfaces: boolean; readonly services: boolean }): string {
+  const perIface = several.interfaces ? path.join(dir, iface) : dir;
+  return several.services ? path.join(perIface, service) : perIface;
+}
+
+/** Checks the common flags, starts one host per interface, waits for SIGINT/SIGTERM, stops. */
 export async function runServices(req: RunRequest): Promise<void> {
-  if (!/^[^\s/]{1,15}$/.test(req.iface)) throw new UserError(`${JSON.stringify(req.iface)} is not an interface name (1–15 characters, no '/' or spaces)`);
+  interfaceNames(req.interfaces.map((i) => i.iface), "the services");
   if (!["debug", "info", "warn", "error"].includes(req.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(req.logLevel)}`);
   if (!["text", "json"].includes(req.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(req.logFormat)}`);
   const log = createLogger(req.logLevel as LogLevel, req.logFormat as LogFormat);
   if (req.warning) log.warn({}, req.warning);
-  const services: HostedService[] = req.services.map((s) => ({
-    definition: s.definition,
-    calfScript: s.calfScript,
-    stateDir: s.stateDir ?? defaultStateDir(s.definition.name, req.iface),
-    adminSocket: s.adminSocket ?? defaultAdminSocket(req.runtimeDir, s.definition.name, req.iface),
-    options: s.options ?? {},
+  const hosts = req.interfaces.map(({ iface, services }) => ({
+    iface,
+    runtimeDir: req.runtimeDir,
+    services: services.map((s): HostedService => ({
+      definition: s.definition,
+      calfScript: s.calfScript,
+      stateDir: s.stateDir ?? defaultStateDir(s.definition.name, iface),
+      adminSocket: s.adminSocket ?? defaultAdminSocket(req.runtimeDir, s.definition.name, iface),
+      options: s.options ?? {},
+    })),
+    calfLogLevel: req.logLevel as LogLevel,
+    ...(req.linkUp === false ? { linkUp: false } : {}),
   }));
-  // SIGINT and SIGTERM stop the host; before it has started (while it waits for its interface)
-  // they end the start, which then undoes what it did.
+  // SIGINT and SIGTERM stop the hosts; before they have started (while they wait for their
+  // interfaces) they end the start, which then undoes what it did.
   const stopping = new AbortController();
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -69,17 +102,12 @@ export async function runServices(req: RunRequest): Promise<void> {
       });
     }
   });
-  let host: ServiceHost;
+  let running: InterfaceHosts;
   try {
-    host = await ServiceHost.start({
-      signal: stopping.signal,
-      iface: req.iface,
-      runtimeDir: req.runtimeDir,
-      services,
+    running = await InterfaceHosts.start({
+      hosts: hosts.map((h) => ({ ...h, signal: stopping.signal })),
       log,
-      calfLogLevel: req.logLevel as LogLevel,
       ...(req.metrics ? { metrics: req.metrics } : {}),
-      ...(req.linkUp === false ? { linkUp: false } : {}),
       ...(req.early ? { early: req.early } : {}),
     });
   } catch (err) {
@@ -91,11 +119,11 @@ export async function runServices(req: RunRequest): Promise<void> {
     throw err;
   }
   log.info({ signal: await stopped }, "stopping");
-  await host.stop();
+  await running.stop();
 }
 
 interface RunOptions {
-  iface?: string;
+  iface?: string[];
   stateDir?: string;
   runtimeDir: string;
   set: string[];
@@ -126,10 +154,10 @@ export function parseSettings(settings: readonly string[], services: readonly st
 export function registerRun(program: Command): void {
   program
     .command("run")
-    .description("run services in one priv on an interface: built-in names (dhcp4) or service modules (./service.ts, or a paddock build directory)")
+    .description("run services in one priv on one or more interfaces: built-in names (dhcp4) or service modules (./service.ts, or a paddock build directory)")
     .argument("<services...>", "built-in service names or paths to service modules")
-    .option("--iface <name>", "the interface to run the services on")
-    .option("--state-dir <dir>", "store, audit log and handler records (with one service; with several, DIR/SERVICE); default /var/lib/paddock/SERVICE-IFACE")
+    .option("--iface <name>", "an interface to run the services on; repeat it for several (one priv, a host per interface)", (v: string, acc: string[] = []) => [...acc, v])
+    .option("--state-dir <dir>", "store, audit log and handler records (one service on one interface: DIR; with several interfaces DIR/IFACE, with several services …/SERVICE); default /var/lib/paddock/SERVICE-IFACE")
     .option("--runtime-dir <dir>", "calf bundles, runc state, locks and admin sockets (RUNTIME_DIR/SERVICE-IFACE.sock)", "/run/paddock")
     .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services; paddock describe SERVICE lists them); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
@@ -137,25 +165,28 @@ export function registerRun(program: Command): void {
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .action(async (specs: string[], opts: RunOptions) => {
-      if (!opts.iface) throw new UserError("--iface is required: name the interface to run the services on (e.g. --iface eth0)");
-      const loaded = [];
+      const ifaces = interfaceNames(opts.iface, "the services");
+      const loaded: Array<Awaited<ReturnType<typeof loadService>>> = [];
       try {
         for (const spec of specs) loaded.push(await loadService(spec));
         const names = loaded.map((l) => l.definition.name);
         const settings = parseSettings(opts.set, names);
+        const several = { interfaces: ifaces.length > 1, services: loaded.length > 1 };
         await runServices({
-          iface: opts.iface,
+          interfaces: ifaces.map((iface) => ({
+            iface,
+            services: loaded.map((l) => ({
+              definition: l.definition,
+              calfScript: l.calfScript,
+              ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, iface, l.definition.name, several) } : {}),
+              options: settings.get(l.definition.name) ?? {},
+            })),
+          })),
           runtimeDir: opts.runtimeDir,
           logLevel: opts.logLevel,
           logFormat: opts.logFormat,
           ...(opts.metrics ? { metrics: opts.metrics } : {}),
           linkUp: opts.linkUp,
-          services: loaded.map((l) => ({
-            definition: l.definition,
-            calfScript: l.calfScript,
-            ...(opts.stateDir ? { stateDir: loaded.length === 1 ? opts.stateDir : path.join(opts.stateDir, l.definition.name) } : {}),
-            options: settings.get(l.definition.name) ?? {},
-          })),
         });
       } finally {
         for (const l of loaded) l.cleanup();
