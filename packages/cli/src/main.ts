@@ -9,6 +9,7 @@ import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
+import { registerOperator } from "./commands/operator.ts";
 import { registerRun } from "./commands/run.ts";
 import { reportError } from "./errors.ts";
 
@@ -24,6 +25,7 @@ registerRun(program);
 registerBuild(program);
 registerDescribe(program);
 registerKv(program);
+registerOperator(program);
 const dhcp = program.command("dhcp").description("run the DHCPv4 client service on an interface (paddock run dhcp4, with its options as flags), or decode DHCP captures");
 registerDhcp(dhcp);
 registerDhcpDecode(dhcp);

@@ -63,6 +63,9 @@ import {
 import type { HandlerLogger } from "./handlers/reconciler.ts";
 import { reloadServices, type ReloadOutcome } from "./reload.ts";
 import { Supervisor } from "./supervisor.ts";
+import { SdNotifier } from "./sd-notify.ts";
+import { calvesHealthy, readinessSource, SystemdBridge, type ReadinessSource } from "./systemd.ts";
+import { serviceInfo } from "./admin-info.ts";
 
 /** A failure the user can fix: the message is one sentence for the terminal. */
 export class HostError extends Error {
@@ -109,6 +112,8 @@ export interface ServiceHostOptions {
   readonly signal?: AbortSignal;
   /** A calf started early (./early.ts) for one of the services: adopted, or discarded if the host cannot start. */
   readonly early?: EarlyCalf;
+  /** systemd: READY=1 anyway after this long when a service is not ready (./systemd.ts; default 30 s). */
+  readonly readyTimeoutMs?: number;
   readonly runc?: string;
 }
 
@@ -425,26 +430,36 @@ export class ServiceHost {
 
     // 4. The calves, as early as possible (runc and Node take tens of ms).
     let connection = 0;
+    // READY=1, STATUS= and the watchdog (./systemd.ts); the supervisor sends STOPPING=1.
+    const notifier = SdNotifier.fromEnv();
+    const systemd = new SystemdBridge({ notifier, log, ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}), healthy: () => !this.stopping && calvesHealthy(supervisor.statuses(), supervisor.backoff.maxMs) });
+    this.cleanups.push(() => systemd.stop());
     const supervisor = new Supervisor({
       ...calfTarget(opts.runtimeDir, opts.runc),
       logger: log,
+      notifier,
       onStart: (calf, channels) => {
         const i = this.instances.find((x) => x.name === calf);
         if (!i) return;
         i.kv!.serve(channels.control, { role: "calf", name: `calf:${calf}#${++connection}` });
         i.relay!.attach(channels.data);
         i.relay!.sendLink(linkNow);
-        // Ready (systemd Type=notify) once every calf's first request has come through.
+        // A service without its own readiness is ready once its calf's first request came through.
         channels.control.once("data", () => {
           if (i.connected) return;
           i.connected = true;
-          if (this.instances.every((x) => x.connected)) void supervisor.notifyReady();
+          systemd.calfSpoke(i.def.name);
         });
       },
     });
     this.supervisor = supervisor;
+    const readinessSources: ReadinessSource[] = [];
     for (const i of this.instances) {
-      i.kv = new KvServer(i.store!, log.child({ component: "kv", service: i.def.name }));
+      // `info` on the admin socket: what `paddock status` shows beside the store (./admin-info.ts).
+      const readiness = readinessSource(i.def, i.store!, () => i.runner);
+      readinessSources.push(readiness);
+      const info = () => serviceInfo({ service: i.def.name, iface: opts.iface, readiness: readiness.evaluate(), calf: supervisor.status(i.name), handlers: i.runner?.status() ?? [] }) as unknown as Record<string, unknown>;
+      i.kv = new KvServer(i.store!, log.child({ component: "kv", service: i.def.name }), { info });
       const kv = i.kv;
       this.cleanups.push(() => kv.close());
     }
@@ -493,6 +508,7 @@ export class ServiceHost {
     // 6. Admin sockets, metrics.
     for (const i of this.instances) await i.kv!.listen(i.hosted.adminSocket, "admin", "admin");
     phase("admin sockets listening");
+    systemd.start(readinessSources);
     this.registerMetrics();
     for (const i of this.instances) {
       log.info({ service: i.def.name, iface: opts.iface, stateDir: i.hosted.stateDir, adminSocket: i.hosted.adminSocket }, `${i.def.name} started on ${opts.iface}`);

@@ -6,6 +6,7 @@
 export * from "./service.ts";
 export * from "./host.ts";
 export * from "./interfaces.ts";
+export { reloadServices, type ReloadOutcome, type ReloadTarget } from "./reload.ts";
 export * from "./metrics.ts";
 export * from "./hooks.ts";
 export * from "./datapath/index.ts";
@@ -15,3 +16,6 @@ export * from "./sandbox/bundle.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 export { acquirePidLock, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
 export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";
+export * from "./systemd.ts";
+export * from "./admin-info.ts";
+export { SdNotifier } from "./sd-notify.ts";

@@ -1,6 +1,6 @@
 /**
- * sd_notify(3) for priv: READY=1 once the first calf is up and its channels answer, STOPPING=1
- * when stop() begins (systemd `Type=notify`).
+ * sd_notify(3) for priv: the sender of READY=1, STATUS=, WATCHDOG=1 (decided in ./systemd.ts) and
+ * STOPPING=1 when stop() begins (systemd `Type=notify`).
  *
  * The protocol is one AF_UNIX datagram to the path in NOTIFY_SOCKET ("@name" = abstract socket).
  * Node cannot send AF_UNIX datagrams (dgram is UDP only, net is stream only), so the senders are
@@ -20,7 +20,7 @@ import { sendUnixDatagram } from "@paddock/native";
 export type NotifySender = (socketPath: string, message: string) => Promise<void>;
 
 /** States this module sends (sd_notify(3)). */
-export type NotifyState = "READY=1" | "STOPPING=1" | `STATUS=${string}`;
+export type NotifyState = "READY=1" | "STOPPING=1" | "WATCHDOG=1" | `STATUS=${string}`;
 
 /** systemd caps a notification at a page; STATUS= text is truncated below that. */
 export const MAX_NOTIFY_BYTES = 4096;

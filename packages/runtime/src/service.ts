@@ -20,9 +20,26 @@
 import type { SchemaEntry } from "@paddock/kv";
 import { checkSocketMatch, type EgressRule, type PacketPattern } from "@paddock/native";
 import type { EgressCheck } from "./datapath/egress.ts";
-import type { Handler, HandlerLogger } from "./handlers/reconciler.ts";
+import type { Handler, HandlerLogger, HandlerStatus } from "./handlers/reconciler.ts";
 import type { ServiceHooks } from "./hooks.ts";
 import type { MetricSource } from "./metrics.ts";
+import type { ServiceReadiness } from "./systemd.ts";
+
+/** A service's part of `paddock status`. */
+export interface ServiceStatusReport {
+  /** For `--json`: a flat object of the service's own fields (documented with the service). */
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** For people: "name: value" lines. */
+  readonly lines: readonly string[];
+}
+
+/** What a service's `readiness` reads. */
+export interface ReadinessView {
+  readonly store: StoreReader;
+  readonly handlers: readonly HandlerStatus[];
+  /** Wall-clock ms (the lease times in a store are Unix times). */
+  readonly now: number;
+}
 
 /** A service name: the calf's name prefix, the store's schema name, the lock's and the log's tag. */
 export const SERVICE_NAME = /^[a-z][a-z0-9]{0,9}$/;
@@ -209,6 +226,19 @@ export interface ServiceDefinition<O extends Readonly<Record<string, OptionDefin
   readonly needsMac?: boolean;
   /** Runs at start, before the calf; throws ServiceOptionError for an option value it cannot use. */
   setup?(ctx: SetupContext<O>): ServiceSetup | Promise<ServiceSetup>;
+  /**
+   * Whether the service is ready, and its one-line status, from its store and its handlers'
+   * states: READY=1 (systemd) waits for every service that has one (the DHCP client: its first
+   * lease applied), and STATUS= shows the lines. Without it, a service is ready once its calf
+   * made its first KV request. Pure and cheap: called after commits and once a second until ready.
+   */
+  readiness?(view: ReadinessView): ServiceReadiness;
+  /**
+   * What `paddock status` shows of the service, from its store's values (path → text, as the
+   * admin socket gives them) at wall-clock `now` (ms): fields for `--json` (under "status") and
+   * readable lines. Without it, `paddock status` lists the keys.
+   */
+  status?(values: ReadonlyMap<string, string>, now: number): ServiceStatusReport;
 }
 
 /** A definition that breaks a rule: the message names the service and the field. */

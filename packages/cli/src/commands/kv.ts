@@ -14,12 +14,10 @@ import path from "node:path";
 import { connectKv, KvClient, KvError, KvServer, KvStore, parseKvPath, type ServiceSchema } from "@paddock/kv";
 import { escapeControlText, escapeJsonControls } from "@paddock/runtime";
 import { BUILTIN_SERVICES, loadService } from "../services.ts";
+import { addSocketOptions, findAdminSocket, withAdmin } from "./operator.ts";
 import type { Command } from "commander";
 import pino from "pino";
 import { UserError } from "../errors.ts";
-
-/** Where `kv` client commands look for the admin socket when --socket is not given. */
-export const DEFAULT_ADMIN_SOCKET = "/run/paddock/admin.sock";
 
 function checkStateDir(dir: string): void {
   try {
@@ -47,15 +45,16 @@ function checkPath(text: string): string {
   return p.path;
 }
 
-async function withClient<T>(socketPath: string, run: (c: KvClient) => Promise<T>): Promise<T> {
-  const client = await connectKv(socketPath).catch((err: KvError) => {
-    throw new UserError(`${err.message}; is \`paddock kv serve\` (or the service) running, and are you root?`);
-  });
-  try {
-    return await run(client);
-  } finally {
-    client.close();
-  }
+/** The socket the client commands talk to: --socket, or the running service's by --iface/--service (./operator.ts). */
+interface ClientOpts {
+  socket?: string;
+  iface?: string;
+  service?: string;
+  runtimeDir: string;
+}
+
+function withClient<T>(opts: ClientOpts, run: (c: KvClient) => Promise<T>): Promise<T> {
+  return withAdmin(findAdminSocket(opts), run);
 }
 
 export function registerKv(program: Command): void {
@@ -112,45 +111,39 @@ export function registerKv(program: Command): void {
       log.flush?.();
     });
 
-  const socketOption = ["--socket <path>", "the admin socket", DEFAULT_ADMIN_SOCKET] as const;
-
-  kv.command("get")
+  addSocketOptions(kv.command("get")
     .description("print a key's value (control characters escaped, e.g. \\x1b)")
-    .argument("<path>", "e.g. /ip")
-    .option(...socketOption)
-    .action(async (p: string, opts: { socket: string }) => {
+    .argument("<path>", "e.g. /ip"))
+    .action(async (p: string, opts: ClientOpts) => {
       const key = checkPath(p);
-      const value = await withClient(opts.socket, (c) => c.read(key));
+      const value = await withClient(opts, (c) => c.read(key));
       process.stdout.write(escapeControlText(value) + "\n");
     });
 
-  kv.command("put")
+  addSocketOptions(kv.command("put")
     .description("write a key (validated by the schema, audited)")
     .argument("<path>", "e.g. /ip")
-    .argument("<value>", "the value in its canonical text form, e.g. 10.0.0.5/24")
-    .option(...socketOption)
-    .action(async (p: string, value: string, opts: { socket: string }) => {
+    .argument("<value>", "the value in its canonical text form, e.g. 10.0.0.5/24"))
+    .action(async (p: string, value: string, opts: ClientOpts) => {
       const key = checkPath(p);
-      await withClient(opts.socket, (c) => c.write(key, value));
+      await withClient(opts, (c) => c.write(key, value));
     });
 
-  kv.command("del")
+  addSocketOptions(kv.command("del")
     .description("delete a key")
-    .argument("<path>")
-    .option(...socketOption)
-    .action(async (p: string, opts: { socket: string }) => {
+    .argument("<path>"))
+    .action(async (p: string, opts: ClientOpts) => {
       const key = checkPath(p);
-      await withClient(opts.socket, (c) => c.delete(key));
+      await withClient(opts, (c) => c.delete(key));
     });
 
-  kv.command("ls")
+  addSocketOptions(kv.command("ls")
     .description("list keys (with their values) at or under a path")
     .argument("[path]", "a prefix", "/")
-    .option(...socketOption)
-    .option("--keys-only", "print only the keys")
-    .action(async (p: string, opts: { socket: string; keysOnly?: boolean }) => {
+    .option("--keys-only", "print only the keys"))
+    .action(async (p: string, opts: ClientOpts & { keysOnly?: boolean }) => {
       const prefix = checkPath(p);
-      await withClient(opts.socket, async (c) => {
+      await withClient(opts, async (c) => {
         for (const key of await c.list(prefix)) {
           if (opts.keysOnly) process.stdout.write(`${key}\n`);
           else process.stdout.write(`${key} ${await c.read(key).then(escapeControlText, (e: KvError) => `<${e.code}>`)}\n`);
@@ -158,13 +151,12 @@ export function registerKv(program: Command): void {
       });
     });
 
-  kv.command("watch")
+  addSocketOptions(kv.command("watch")
     .description("print each change at or under a path as it is committed, until interrupted")
-    .argument("[path]", "a prefix", "/")
-    .option(...socketOption)
-    .action(async (p: string, opts: { socket: string }) => {
+    .argument("[path]", "a prefix", "/"))
+    .action(async (p: string, opts: ClientOpts) => {
       const prefix = checkPath(p);
-      await withClient(opts.socket, async (c) => {
+      await withClient(opts, async (c) => {
         await c.watch(prefix, (e) => process.stdout.write(e.value === null ? `${e.seq} del ${e.path}\n` : `${e.seq} put ${e.path} ${escapeControlText(e.value)}\n`));
         await new Promise<void>((resolve) => {
           process.once("SIGINT", resolve);
@@ -174,14 +166,13 @@ export function registerKv(program: Command): void {
       });
     });
 
-  kv.command("audit")
+  addSocketOptions(kv.command("audit")
     .description("print the audit log (JSON lines: every write and delete attempt, accepted or refused)")
-    .option("-n, --lines <n>", "only the last N lines", "0")
-    .option(...socketOption)
-    .action(async (opts: { socket: string; lines: string }) => {
+    .option("-n, --lines <n>", "only the last N lines", "0"))
+    .action(async (opts: ClientOpts & { lines: string }) => {
       const n = Number(opts.lines);
       if (!Number.isInteger(n) || n < 0) throw new UserError(`--lines must be a whole number, not ${JSON.stringify(opts.lines)}`);
-      const lines = await withClient(opts.socket, (c) => c.audit(n));
+      const lines = await withClient(opts, (c) => c.audit(n));
       for (const l of lines) process.stdout.write(escapeJsonControls(l) + "\n");
     });
 }

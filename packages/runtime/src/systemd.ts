@@ -1,0 +1,224 @@
+/**
+ * What the priv tells systemd (sd_notify(3), `Type=notify`) beyond STOPPING=1:
+ *
+ * - **READY=1** once every hosted service says it is ready — a service's `readiness` (service.ts;
+ *   the DHCP client: its first lease applied), or, for a service without one, its calf's first
+ *   KV request — or when `readyTimeoutMs` has passed, whichever comes first. A timed-out READY=1
+ *   goes with a STATUS= line that says who is not ready, so `systemctl status` shows why; the
+ *   unit's dependants start anyway (a machine without a DHCP server still boots).
+ * - **STATUS=** whenever the services' status line changes: each service's one line
+ *   ("dhcp4: bound 10.0.0.5/24 from 10.0.0.1, renews in 30 min"), joined by "; ".
+ * - **WATCHDOG=1** every half `WATCHDOG_USEC` (set by systemd for `WatchdogSec=`; ignored when
+ *   `WATCHDOG_PID` names another process), from a timer on the priv's own event loop, and only
+ *   while `healthy()` says so: a blocked loop or an unhealthy host stops the pings, and systemd
+ *   restarts the unit.
+ *
+ * Readiness and status are evaluated after each commit of a service's store once its handlers
+ * have settled (so "applied" means applied), and once a second until READY=1 is sent (a handler
+ * retry succeeds without a commit). Everything here is a no-op without NOTIFY_SOCKET.
+ */
+import type { Logger } from "pino";
+import type { KvStore } from "@paddock/kv";
+import type { HandlerRunner } from "./handlers/reconciler.ts";
+import type { SdNotifier } from "./sd-notify.ts";
+import type { ServiceDefinition } from "./service.ts";
+import type { CalfStatus } from "./supervisor.ts";
+
+/** What a service reports for systemd and operators. */
+export interface ServiceReadiness {
+  /** Ready for READY=1 (the DHCP client: a lease applied). */
+  readonly ready: boolean;
+  /** One line for STATUS= ("bound 10.0.0.5/24 from 10.0.0.1, renews in 30 min"). */
+  readonly status: string;
+}
+
+/** One hosted service as the bridge sees it. */
+export interface ReadinessSource {
+  readonly name: string;
+  /** Its report now; undefined when the service defines none (it is ready once its calf spoke). */
+  evaluate(): ServiceReadiness | undefined;
+  /** Resolves when its handlers have applied what its store holds (the evaluation waits for it). */
+  settled(): Promise<void>;
+  /** Subscribes to its store's commits; returns the unsubscribe function. */
+  watch(onCommit: () => void): () => void;
+}
+
+/**
+ * A hosted service as a readiness source: its definition's `readiness` over its store and its
+ * handlers (the runner is asked for each time: the host may replace it when the interface returns).
+ */
+export function readinessSource(def: ServiceDefinition<any>, store: KvStore, runner: () => HandlerRunner | undefined): ReadinessSource {
+  return {
+    name: def.name,
+    evaluate: () =>
+      def.readiness?.({
+        store: { get: (p) => store.values.get(p), get parsed() { return store.parsed; } },
+        handlers: runner()?.status() ?? [],
+        now: Date.now(),
+      }),
+    settled: async () => {
+      await store.settled();
+      await runner()?.settled();
+    },
+    watch: (onCommit) => store.watch("/", () => onCommit()),
+  };
+}
+
+/**
+ * Healthy enough for a watchdog ping: no calf is crash-looping at the longest restart delay
+ * (`maxBackoffMs`). A calf restarting now and then is normal; one that cannot stay up is not,
+ * and systemd's restart of the unit (with its own limits) is then the operator's signal.
+ */
+export function calvesHealthy(statuses: readonly CalfStatus[], maxBackoffMs: number): boolean {
+  return statuses.every((s) => !(s.state === "backoff" && (s.lastExit?.restartInMs ?? 0) >= maxBackoffMs));
+}
+
+/** Default wait for readiness before READY=1 is sent anyway (`--ready-timeout`). */
+export const DEFAULT_READY_TIMEOUT_MS = 30_000;
+
+/** How often readiness is re-evaluated until READY=1 (a retry that succeeds commits nothing). */
+const READY_POLL_MS = 1_000;
+
+/** The watchdog interval from the environment (µs → ms, halved), or undefined when not asked for. */
+export function watchdogIntervalMs(env: NodeJS.ProcessEnv, pid: number = process.pid): number | undefined {
+  const usec = Number(env["WATCHDOG_USEC"]);
+  if (!Number.isFinite(usec) || usec <= 0) return undefined;
+  const owner = env["WATCHDOG_PID"];
+  if (owner !== undefined && owner !== "" && Number(owner) !== pid) return undefined;
+  return Math.max(1, Math.floor(usec / 2000));
+}
+
+export interface SystemdBridgeOptions {
+  readonly notifier: SdNotifier;
+  readonly log: Logger;
+  /** READY=1 anyway after this long (default DEFAULT_READY_TIMEOUT_MS). */
+  readonly readyTimeoutMs?: number;
+  /** Where WATCHDOG_USEC/WATCHDOG_PID are read from (default process.env; they are removed). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Whether the host is healthy enough for a watchdog ping. */
+  readonly healthy: () => boolean;
+}
+
+/** Readiness, status and watchdog for one priv. */
+export class SystemdBridge {
+  private readonly sources: ReadinessSource[] = [];
+  private readonly spoken = new Set<string>();
+  private readonly cleanups: Array<() => void> = [];
+  private readySent = false;
+  private lastStatus: string | undefined;
+  private stopped = false;
+  private sending: Promise<void> = Promise.resolve();
+  private readonly watchdogMs: number | undefined;
+
+  constructor(private readonly opts: SystemdBridgeOptions) {
+    const env = opts.env ?? process.env;
+    this.watchdogMs = watchdogIntervalMs(env);
+    // Like NOTIFY_SOCKET: a child (a hook, a helper) must not think it is the watched process.
+    delete env["WATCHDOG_USEC"];
+    delete env["WATCHDOG_PID"];
+  }
+
+  /** Whether anything is sent at all. */
+  get enabled(): boolean {
+    return this.opts.notifier.enabled;
+  }
+
+  /** Whether READY=1 has been sent (or would have been, without NOTIFY_SOCKET). */
+  get ready(): boolean {
+    return this.readySent;
+  }
+
+  /** Starts following the services: readiness, the ready timeout, the watchdog. */
+  start(sources: readonly ReadinessSource[]): void {
+    this.sources.push(...sources);
+    for (const s of sources) {
+      this.cleanups.push(
+        s.watch(() => {
+          // After every watcher of this commit ran (the handler runner marks itself busy), then
+          // once the handlers settled: "applied" is read after the apply, not before it.
+          setImmediate(() => void s.settled().then(() => this.update()));
+        }),
+      );
+    }
+    const poll = setInterval(() => {
+      if (this.readySent) clearInterval(poll);
+      else this.update();
+    }, READY_POLL_MS);
+    poll.unref();
+    this.cleanups.push(() => clearInterval(poll));
+    const timeoutMs = this.opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    const timeout = setTimeout(() => this.readyAnyway(timeoutMs), timeoutMs);
+    timeout.unref();
+    this.cleanups.push(() => clearTimeout(timeout));
+    if (this.watchdogMs !== undefined) {
+      this.opts.log.info({ intervalMs: this.watchdogMs }, "systemd watchdog: pinging at half WatchdogSec");
+      const ping = setInterval(() => {
+        if (this.stopped) return;
+        if (!this.opts.healthy()) {
+          this.opts.log.warn({}, "systemd watchdog: the host is not healthy, no ping");
+          return;
+        }
+        this.send("WATCHDOG=1");
+      }, this.watchdogMs);
+      this.cleanups.push(() => clearInterval(ping));
+    }
+    this.update();
+  }
+
+  /** A service's calf made its first KV request (readiness of a service without `readiness`). */
+  calfSpoke(service: string): void {
+    this.spoken.add(service);
+    this.update();
+  }
+
+  /** Re-evaluates readiness and status; sends what changed. */
+  update(): void {
+    if (this.stopped || this.sources.length === 0) return;
+    const reports = this.sources.map((s) => ({ name: s.name, report: s.evaluate() }));
+    const status = this.statusLine(reports);
+    if (status !== this.lastStatus) {
+      this.lastStatus = status;
+      this.send(`STATUS=${status}`);
+    }
+    if (!this.readySent && reports.every((r) => (r.report ? r.report.ready : this.spoken.has(r.name)))) {
+      this.readySent = true;
+      this.send("READY=1");
+      this.opts.log.info({ status }, "ready (sd_notify READY=1)");
+    }
+  }
+
+  /** Stops the timers; what was sent stays. */
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.cleanups.splice(0)) c();
+  }
+
+  /** Waits for what was queued to be sent (tests). */
+  flushed(): Promise<void> {
+    return this.sending;
+  }
+
+  private readyAnyway(timeoutMs: number): void {
+    if (this.readySent || this.stopped) return;
+    const reports = this.sources.map((s) => ({ name: s.name, report: s.evaluate() }));
+    const waiting = reports.filter((r) => !(r.report ? r.report.ready : this.spoken.has(r.name))).map((r) => r.name);
+    const status = `${this.statusLine(reports)} (not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting.join(", ")}; ready anyway)`;
+    this.lastStatus = status;
+    this.send(`STATUS=${status}`);
+    this.readySent = true;
+    this.send("READY=1");
+    this.opts.log.warn({ waiting, timeoutMs }, `not ready after ${Math.round(timeoutMs / 1000)} s (${waiting.join(", ")}); sd_notify READY=1 sent anyway`);
+  }
+
+  private statusLine(reports: ReadonlyArray<{ name: string; report: ServiceReadiness | undefined }>): string {
+    return reports.map((r) => `${r.name}: ${r.report?.status ?? (this.spoken.has(r.name) ? "running" : "starting")}`).join("; ");
+  }
+
+  /** Sends in order, one at a time; a failure is logged, never thrown. */
+  private send(state: "READY=1" | "WATCHDOG=1" | `STATUS=${string}`): void {
+    if (!this.opts.notifier.enabled) return;
+    this.sending = this.sending.then(() =>
+      this.opts.notifier.notify(state).catch((err: unknown) => this.opts.log.error({ err: (err as Error).message, state: state.slice(0, 40) }, "sd_notify failed")),
+    );
+  }
+}
