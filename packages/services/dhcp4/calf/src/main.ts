@@ -8,6 +8,7 @@
 import type { CalfContext } from "@paddock/calf";
 import { createClient } from "@paddock/dhcp4";
 import { applyLogLevel, clientConfigFrom, type ConfigKeys, readConfigKeys, readOptional, watchConfig } from "./config.ts";
+import { watchControl } from "./control.ts";
 import { DhcpCalfRuntime } from "./runtime.ts";
 
 function parseMac(text: string): Uint8Array {
@@ -51,6 +52,8 @@ export async function dhcp4CalfMain(ctx: CalfContext): Promise<void> {
   const client = new DhcpCalfRuntime(ctx, created.state, { mac });
   runtime = client;
   client.start(created.actions);
+  // The operator's renew and release requests (/control/…), from now on.
+  await watchControl(ctx, (event) => client.dispatch(event));
   // On stop: the client's last actions (RELEASE, withdrawing the lease when configured) finish
   // before the calf exits.
   ctx.onStop(() => client.stop());

@@ -7,7 +7,9 @@
  * Fds: 3 control (KV, dhcp4 schema, calf rights), 4 data (frames the DHCP filter passed: IPv4 UDP
  * to port 68; frames out are checked by the dhcp4-client egress policy).
  * KV paths it writes: /ip /gateway /mtu /domain /search /nameserver/NNN /route/NNN /ntp/NNN
- * /lease/expires /state/lease; reads /mac, /config/*, /state/lease.
+ * /lease/expires /lease/server /lease/obtained /lease/renew /lease/rebind /client/state
+ * /state/lease; reads /mac, /config/*, /state/lease; watches /control (an operator's renew and
+ * release, ./control.ts).
  */
 import type { CalfProfile } from "@paddock/calf";
 

@@ -22,6 +22,11 @@ import {
 
 const BROADCAST_MAC = new Uint8Array(6).fill(0xff);
 
+/** The client's state as its store key (/client/state), for operators. */
+function stateKey(state: ClientState): ClientAction {
+  return { kind: "kvWrite", path: "/client/state", value: state.name };
+}
+
 /** What the runtime needs besides the calf context. */
 export interface DhcpRuntimeOptions {
   mac: Uint8Array;
@@ -50,7 +55,7 @@ export class DhcpCalfRuntime {
 
   /** Wires frames, link changes and the stop signal to the client. */
   start(initial: ClientAction[]): void {
-    this.enqueue(initial);
+    this.enqueue([...initial, stateKey(this.state)]);
     this.ctx.data.onFrame((frame, rxTimeNs, info) => {
       // Other clients' broadcast OFFERs and ACKs reach every client on the link; the core would
       // ignore them (xid and chaddr, RFC 2131 §4.4.1) after a full decode. Two fixed-offset reads
@@ -92,8 +97,10 @@ export class DhcpCalfRuntime {
   dispatch(event: ClientEvent): void {
     if (this.stopped) return;
     const r = step(this.state, event, this.ctx.now());
+    const before = this.state.name;
     this.state = r.state;
-    this.enqueue(r.actions);
+    // `paddock status` reads the client's state from the store: written when it changes.
+    this.enqueue(r.state.name === before ? r.actions : [...r.actions, stateKey(r.state)]);
   }
 
   private enqueue(actions: ClientAction[]): void {

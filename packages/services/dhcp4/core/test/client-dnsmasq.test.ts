@@ -113,7 +113,7 @@ describe.skipIf(!canCreateLabs)(`client against dnsmasq${canCreateLabs ? "" : ` 
     client.child.stdin?.write("stop\n");
     await waitForLine(client, "STOPPED", (l) => json(l).state === "STOPPED", false);
     await waitForLine(server.proc, "dnsmasq's RELEASE", (l) => l.includes("DHCPRELEASE"));
-    expect(lines(client).map(json).filter((o) => o.kvDelete !== undefined).map((o) => o.kvDelete)).toEqual(["/ip", "/gateway", "/hostname", "/lease/expires", "/state/lease"]);
+    expect(lines(client).map(json).filter((o) => o.kvDelete !== undefined).map((o) => o.kvDelete)).toEqual(["/ip", "/gateway", "/hostname", "/lease/expires", "/lease/server", "/lease/obtained", "/lease/renew", "/lease/rebind", "/state/lease"]);
   }, 30_000);
 
   it("takes a rapid-commit ACK straight from SELECTING (RFC 4039)", async () => {

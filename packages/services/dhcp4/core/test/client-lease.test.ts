@@ -129,7 +129,7 @@ describe("lease → KV keys", () => {
       { kind: "classlessRoutes", code: 121, routes: [{ destination: "0.0.0.0/0", router: "10.0.0.1" }, { destination: "10.1.0.0/16", router: "10.0.0.2" }] },
     ]);
     const written = [...leaseKeys(l).keys()];
-    expect(written).toHaveLength(10);
+    expect(written).toHaveLength(14);
     for (const path of written) expect(patterns.some((p) => p.test(path))).toBe(true);
     expect(leaseGateway(l)).toBe("10.0.0.1");
   });

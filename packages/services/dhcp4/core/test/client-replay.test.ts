@@ -77,7 +77,7 @@ describe("replaying real servers' replies", () => {
     expect(r2.state.name).toBe("REQUESTING");
     const r3 = feed(r1.state, { ...ack, message: { ...ack.message, xid: 0x3d1d } }, T0 + 20);
     expect(r3.state.name).toBe("BOUND");
-    expect(published(r3.actions)).toEqual({ "/ip": "192.168.0.10/24", "/lease/expires": String(T0 / 1000 + 3600) });
+    expect(published(r3.actions)).toEqual({ "/ip": "192.168.0.10/24", "/lease/expires": String(T0 / 1000 + 3600), "/lease/server": "192.168.0.1", "/lease/obtained": String(T0 / 1000), "/lease/renew": String(T0 / 1000 + 1800), "/lease/rebind": String(T0 / 1000 + 3150) });
     expect(r3.state.timers.t1).toBe(T0 + 10 + 1800_000);
   });
 

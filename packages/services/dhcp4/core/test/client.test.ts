@@ -220,6 +220,10 @@ describe("SELECTING → REQUESTING → BOUND", () => {
       "/nameserver/001": "10.0.0.53",
       "/nameserver/002": "10.0.0.54",
       "/lease/expires": String(Math.floor((T0 + 100) / S) + 3600),
+      "/lease/server": SERVER,
+      "/lease/obtained": String(Math.floor((T0 + 100) / S)),
+      "/lease/renew": String(Math.floor((T0 + 100) / S) + 1800),
+      "/lease/rebind": String(Math.floor((T0 + 100) / S) + 3150),
       "/state/lease": serializePersistedLease(lease as PersistedLease),
     });
     // All of one lease together: the KV actions are one contiguous run.
@@ -444,10 +448,11 @@ describe("renewal", () => {
     expect(h.state.name).toBe("BOUND");
     expect(h.state.lease?.acquiredAt).toBe(renewSentAt);
     // The whole lease, in one run of writes (one commit): a key an operator deleted comes back.
-    // Only the expiry and the persisted lease have new values.
+    // Only the lease's times and the persisted lease have new values.
     expect(kvOps(h.last).every((a) => a.kind === "kvWrite")).toBe(true);
     expect(kvOps(h.last).map((a) => a.kind === "kvWrite" && a.path).sort()).toEqual([...before.keys()].sort());
-    for (const [k, v] of before) if (k !== "/lease/expires" && k !== "/state/lease") expect(h.kv.get(k)).toBe(v);
+    const times = ["/lease/expires", "/lease/obtained", "/lease/renew", "/lease/rebind", "/state/lease"];
+    for (const [k, v] of before) if (!times.includes(k)) expect(h.kv.get(k)).toBe(v);
     expect(h.kv.get("/lease/expires")).not.toBe(before.get("/lease/expires"));
     expect(h.timers.get("t1")).toBe(renewSentAt + 1800 * S);
     expect(logs(h.last).some((l) => l.startsWith("info: RENEWING → BOUND"))).toBe(true);
@@ -519,7 +524,7 @@ describe("renewal", () => {
     const deletes = kvOps(h.last);
     expect(deletes.every((a) => a.kind === "kvDelete")).toBe(true);
     expect(deletes.map((a) => (a.kind === "kvDelete" ? a.path : "")).sort()).toEqual(
-      ["/ip", "/gateway", "/domain", "/nameserver/001", "/nameserver/002", "/lease/expires", "/state/lease"].sort(),
+      ["/ip", "/gateway", "/domain", "/nameserver/001", "/nameserver/002", "/lease/expires", "/lease/server", "/lease/obtained", "/lease/renew", "/lease/rebind", "/state/lease"].sort(),
     );
     expect(h.kv.size).toBe(0);
     expect(h.state.name).toBe("SELECTING");
@@ -581,7 +586,7 @@ describe("NAK", () => {
     expect(h.state.name).toBe(state);
     h.receive(nak(h.state.xid));
     expect(h.kv.size).toBe(0);
-    expect(kvOps(h.last).length).toBe(7);
+    expect(kvOps(h.last).length).toBe(11);
     expect(h.state.lease).toBeUndefined();
     expect(h.state.name).toBe("SELECTING");
     expect(opt(h.only(), "requestedAddress")).toBeUndefined();

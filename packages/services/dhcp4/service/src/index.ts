@@ -13,6 +13,7 @@ import { DEFAULT_HOOKS_DIR, dhcp4Hooks } from "./hooks.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler, MAX_ROUTE_METRIC, ROUTE_METRIC_BASE } from "./handlers/lease-handler.ts";
 import { dhcp4Keys, dhcp4Schema } from "./schema.ts";
+import { dhcp4Readiness, dhcp4Status } from "./status.ts";
 
 export const DHCP_CLIENT_PORT = 68;
 export const DHCP_SERVER_PORT = 67;
@@ -70,6 +71,9 @@ export const dhcp4Service = defineService({
     "min-lease-seconds": { kind: "number", live: true, validate: (v: string | boolean | number) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 60 ? undefined : "must be a whole number 1–60"), description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
     ...clientOptions,
   },
+  // READY=1 once the first lease is applied; STATUS= and `paddock status` (./status.ts).
+  readiness: dhcp4Readiness,
+  status: dhcp4Status,
   setup(ctx) {
     const o = ctx.options;
     const mac = new Uint8Array(ctx.iface.mac!.split(":").map((h) => parseInt(h, 16)));
@@ -128,3 +132,4 @@ export * from "./handlers/hostname-handler.ts";
 export * from "./handlers/records.ts";
 export * from "./observe.ts";
 export * from "./hooks.ts";
+export * from "./status.ts";

@@ -36,6 +36,9 @@ export const MAX_STATE_BYTES = 16 * 1024;
 
 const INDEX = /^[0-9]{3}$/;
 
+/** The client states `/client/state` may hold (the core's ClientStateName). */
+export const DHCP_CLIENT_STATES = ["INIT", "SELECTING", "REQUESTING", "BOUND", "RENEWING", "REBINDING", "INIT-REBOOT", "REBOOTING", "RELEASED", "STOPPED"] as const;
+
 /** RFC 2132 §9.14: a client identifier is 2–255 bytes. */
 const CLIENT_ID = /^([0-9a-f]{2}){2,255}$/;
 
@@ -79,6 +82,12 @@ export const dhcp4Schema = defineSchema({
     leaseExpires: { pattern: "/lease/expires", description: "when the lease ends, seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     leaseAcked: { pattern: "/lease/acked", description: "the address of the last ACK the priv delivered to the calf for this client: the only source address (besides 0.0.0.0) its frames may carry", writer: "priv", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     leaseServer: { pattern: "/lease/server", description: "the DHCP server that granted the lease", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
+    leaseObtained: { pattern: "/lease/obtained", description: "when the lease was obtained (its request sent), seconds since the Unix epoch", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    leaseRenew: { pattern: "/lease/renew", description: "when the client renews (T1), seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    leaseRebind: { pattern: "/lease/rebind", description: "when the client rebinds (T2), seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    clientState: { pattern: "/client/state", description: "the client's state (RFC 2131 figure 5: INIT, SELECTING, REQUESTING, BOUND, RENEWING, REBINDING, INIT-REBOOT, REBOOTING; RELEASED, STOPPED)", writer: "calf", calfReads: false, validate: oneOf(...DHCP_CLIENT_STATES), maxBytes: 11 },
+    controlRenew: { pattern: "/control/renew", description: "an operator's renew request (`paddock renew`): a counter; each change makes the calf renew now", writer: "priv", calfReads: true, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
+    controlRelease: { pattern: "/control/release", description: "an operator's release request (`paddock release`): a counter; each change makes the calf release the lease and stay idle", writer: "priv", calfReads: true, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     state: { pattern: "/state/**", maxKeys: MAX_STATE_KEYS, description: "the calf's own persisted state (e.g. the lease for INIT-REBOOT)", writer: "calf", calfReads: true, validate: stateText, maxBytes: MAX_STATE_BYTES },
   },
 });

@@ -413,6 +413,10 @@ export const DHCP_CLIENT_KV_PATHS: readonly DhcpKvPath[] = [
   { pattern: "/ntp/NNN", value: "ipv4", description: `option 42, in order, 001…${String(MAX_NTP_SERVERS).padStart(3, "0")}` },
   { pattern: "/hostname", value: "host name ≤ 64 bytes", description: "option 12, the host name the server assigned" },
   { pattern: "/lease/expires", value: "Unix seconds (decimal), 0 for an infinite lease", description: "when the lease runs out" },
+  { pattern: "/lease/server", value: "ipv4", description: "option 54, the server that granted the lease" },
+  { pattern: "/lease/obtained", value: "Unix seconds (decimal)", description: "when the request that got the lease was sent (its time origin)" },
+  { pattern: "/lease/renew", value: "Unix seconds (decimal), 0 for an infinite lease", description: "T1: when the client renews" },
+  { pattern: "/lease/rebind", value: "Unix seconds (decimal), 0 for an infinite lease", description: "T2: when the client rebinds" },
   { pattern: "/state/lease", value: `canonical JSON, ≤ ${MAX_PERSISTED_LEASE_BYTES} bytes`, description: "the lease for INIT-REBOOT after a restart (calf-private)" },
 ];
 
@@ -456,13 +460,19 @@ export function leaseKeys(lease: PersistedLease): Map<string, string> {
     "/lease/expires",
     lease.leaseSeconds === INFINITE_LEASE ? "0" : String(Math.floor(lease.acquiredAt / 1000) + lease.leaseSeconds),
   );
+  // What `paddock status` shows: who granted the lease, when, and when the client acts on it.
+  keys.set("/lease/server", lease.serverId);
+  keys.set("/lease/obtained", String(Math.floor(lease.acquiredAt / 1000)));
+  const times = leaseTimes(lease);
+  keys.set("/lease/renew", times === undefined ? "0" : String(Math.floor(times.t1At / 1000)));
+  keys.set("/lease/rebind", times === undefined ? "0" : String(Math.floor(times.t2At / 1000)));
   keys.set("/state/lease", serializePersistedLease(lease));
   return keys;
 }
 
 /** Every path the client could ever have written: used to withdraw what an unreadable persisted lease left behind. */
 export function allLeasePaths(): string[] {
-  const paths = ["/ip", "/gateway", "/mtu", "/domain", "/search", "/hostname", "/lease/expires", "/state/lease"];
+  const paths = ["/ip", "/gateway", "/mtu", "/domain", "/search", "/hostname", "/lease/expires", "/lease/server", "/lease/obtained", "/lease/renew", "/lease/rebind", "/state/lease"];
   for (let i = 0; i < MAX_NAMESERVERS; i++) paths.push(`/nameserver/${index3(i)}`);
   for (let i = 0; i < MAX_ROUTES; i++) paths.push(`/route/${index3(i)}`);
   for (let i = 0; i < MAX_NTP_SERVERS; i++) paths.push(`/ntp/${index3(i)}`);

@@ -46,6 +46,7 @@ export type ClientStateName =
   | "REBINDING"
   | "INIT-REBOOT"
   | "REBOOTING"
+  | "RELEASED"
   | "STOPPED";
 
 /**
@@ -101,10 +102,15 @@ export interface Offer {
  *    reports `addressInUse`, which DECLINEs, withdraws and waits {@link DECLINE_HOLDOFF_MS} in INIT.
  *    It is accepted in every state holding a lease for that address.
  * 9. **T1, T2 and expiry are armed together** at BOUND rather than one after the other; same times.
- * 10. **STOPPED** is terminal. Stop with release sends RELEASE (§4.4.6) and withdraws the lease;
+ * 10. **Operator requests** (`renew`, `release`; the figure has neither). `renew` holding a lease
+ *    renews at once as at T1 (RENEWING, unicast); without one it starts a new exchange
+ *    (INIT-REBOOT's REQUEST when a lease is remembered, else DISCOVER). `release` sends RELEASE
+ *    (§4.4.6), withdraws the lease and rests in RELEASED — no timers, link events only noted —
+ *    until the next `renew` (or a restart) discovers again.
+ * 11. **STOPPED** is terminal. Stop with release sends RELEASE (§4.4.6) and withdraws the lease;
  *    stop without release leaves it published and persisted, so a restarted client resumes
  *    through INIT-REBOOT.
- * 11. **Replies are filtered harder than the figure says**: besides xid and chaddr (§4.4.1), a
+ * 12. **Replies are filtered harder than the figure says**: besides xid and chaddr (§4.4.1), a
  *    client identifier echoed by the server must be ours (RFC 6842 §3), and in REQUESTING and
  *    RENEWING an ACK/NAK naming another server id is ignored. FORCERENEW (RFC 3203) is ignored:
  *    without RFC 6704 authentication it lets anyone on the link trigger renewals. An ACK is
@@ -112,9 +118,9 @@ export interface Offer {
  *    server's own address or its subnet's network/broadcast address refuses it; malformed or
  *    hostile optional options (routes to loopback/multicast, a router equal to the lease) are
  *    dropped alone (docs/dhcp4-client.md, "What a server cannot make the client publish").
- * 12. **A renewal ACK with a different yiaddr** is taken as a new lease. Every ACK publishes the
+ * 13. **A renewal ACK with a different yiaddr** is taken as a new lease. Every ACK publishes the
  *    whole lease (one commit): a key an operator deleted comes back; equal values change nothing.
- * 13. **Timer events** for a timer that is not armed are ignored (late or duplicate); one that
+ * 14. **Timer events** for a timer that is not armed are ignored (late or duplicate); one that
  *    arrives before its time is re-armed rather than acted on.
  */
 export interface ClientState {
@@ -156,7 +162,11 @@ export type ClientEvent =
   /** `release` overrides `config.releaseOnStop`. */
   | { kind: "stop"; release?: boolean }
   /** The runtime found `address` in use (ARP probe or conflict, RFC 5227). */
-  | { kind: "addressInUse"; address: Ipv4 };
+  | { kind: "addressInUse"; address: Ipv4 }
+  /** An operator asks for a renewal now (`paddock renew`): as at T1, or a new exchange without a lease. */
+  | { kind: "renew" }
+  /** An operator asks to give the lease back (`paddock release`): RELEASE, withdraw, stay idle until `renew`. */
+  | { kind: "release" };
 
 /** Log levels of the client's one-line messages. */
 export type LogLevel = "debug" | "info" | "warn";
@@ -466,7 +476,7 @@ function armRenewRetransmit(tx: Tx, deadline: number): void {
   else tx.cancelTimer("retransmit");
 }
 
-function beginRenewOrRebind(tx: Tx, name: "RENEWING" | "REBINDING"): void {
+function beginRenewOrRebind(tx: Tx, name: "RENEWING" | "REBINDING", why?: string): void {
   const s = tx.s;
   const lease = s.lease;
   const times = lease === undefined ? undefined : leaseTimes(lease);
@@ -475,7 +485,7 @@ function beginRenewOrRebind(tx: Tx, name: "RENEWING" | "REBINDING"): void {
   s.exchangeStart = tx.now;
   s.requestStart = tx.now;
   s.attempt = 1;
-  tx.goto(name, name === "RENEWING" ? `T1 reached, REQUEST unicast to ${lease.serverId}` : "T2 reached, REQUEST broadcast");
+  tx.goto(name, `${why ?? (name === "RENEWING" ? "T1 reached" : "T2 reached")}, REQUEST ${name === "RENEWING" ? `unicast to ${lease.serverId}` : "broadcast"}`);
   if (!s.link) return;
   const r = requestMessage(tx);
   tx.send(r.message, r.to, r.nextHopMac);
@@ -755,6 +765,7 @@ function onLinkDown(tx: Tx): void {
   const s = tx.s;
   if (!s.link) return;
   s.link = false;
+  if (s.name === "RELEASED") return;
   s.offers = [];
   s.selected = undefined;
   tx.cancelTimersExcept(["start", "expiry"]);
@@ -775,6 +786,49 @@ function onLinkUp(tx: Tx): void {
   else if (s.name === "INIT") beginDiscover(tx, "link up");
 }
 
+/** Gives the lease back (§4.4.6): RELEASE when the link is up, then withdraws it. */
+function releaseLease(tx: Tx, lease: PersistedLease): void {
+  const s = tx.s;
+  if (s.link) {
+    // §4.4.6: RELEASE names the lease by ciaddr and the server by 54, unicast to it.
+    const m = baseMessage(tx, MessageType.RELEASE, lease.address, newXid(s.config), 0);
+    m.options.push({ kind: "serverId", code: 54, address: lease.serverId });
+    if (isUnicastHost(lease.serverId)) tx.send(m, lease.serverId, macFromText(lease.serverMac));
+    else tx.send(m, "broadcast");
+  }
+  tx.publish(undefined);
+  s.lease = undefined;
+}
+
+/** The operator's `renew` (departure 10). */
+function onRenew(tx: Tx): void {
+  const s = tx.s;
+  if (!s.link) {
+    tx.log("info", `renew asked in ${s.name} ignored: the link is down`);
+    return;
+  }
+  tx.cancelTimer("start");
+  tx.cancelTimer("offerWindow");
+  if (s.lease !== undefined && (s.name === "BOUND" || s.name === "RENEWING" || s.name === "REBINDING")) {
+    beginRenewOrRebind(tx, "RENEWING", "renew asked by the operator");
+  } else if (s.lease !== undefined) {
+    beginReboot(tx);
+  } else {
+    beginDiscover(tx, "renew asked by the operator");
+  }
+}
+
+/** The operator's `release` (departure 10). */
+function onRelease(tx: Tx): void {
+  const s = tx.s;
+  tx.cancelTimersExcept([]);
+  s.offers = [];
+  s.selected = undefined;
+  const lease = s.lease;
+  if (lease !== undefined) releaseLease(tx, lease);
+  tx.goto("RELEASED", lease === undefined ? "release asked by the operator; no lease held, idle until renew" : `released ${lease.address} to ${lease.serverId} as the operator asked; idle until renew`);
+}
+
 function onStop(tx: Tx, release: boolean): void {
   const s = tx.s;
   tx.cancelTimersExcept([]);
@@ -782,15 +836,7 @@ function onStop(tx: Tx, release: boolean): void {
   s.selected = undefined;
   const lease = s.lease;
   if (release && lease !== undefined) {
-    if (s.link) {
-      // §4.4.6: RELEASE names the lease by ciaddr and the server by 54, unicast to it.
-      const m = baseMessage(tx, MessageType.RELEASE, lease.address, newXid(s.config), 0);
-      m.options.push({ kind: "serverId", code: 54, address: lease.serverId });
-      if (isUnicastHost(lease.serverId)) tx.send(m, lease.serverId, macFromText(lease.serverMac));
-      else tx.send(m, "broadcast");
-    }
-    tx.publish(undefined);
-    s.lease = undefined;
+    releaseLease(tx, lease);
     tx.goto("STOPPED", `stopped; released ${lease.address}`);
     return;
   }
@@ -900,6 +946,12 @@ export function step(state: ClientState, event: ClientEvent, now: number): StepR
         break;
       case "addressInUse":
         onAddressInUse(tx, event.address);
+        break;
+      case "renew":
+        onRenew(tx);
+        break;
+      case "release":
+        onRelease(tx);
         break;
     }
   } catch (e) {
