@@ -190,6 +190,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     const conflicts: string[] = [];
     let nl: RtnetlinkClient | null = null;
     const netlink = (): RtnetlinkClient => (nl ??= this.open());
+    let applied = d.lease;
     try {
       conflicts.push(...(d.refused ?? []));
       let lease = d.lease;
@@ -197,6 +198,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       if (lease !== null) {
         link = await step(HandlerErrorCode.LINK, this.name, "link", () => netlink().getLink(this.opts.link));
         lease = await step(HandlerErrorCode.ADDRESS, this.name, "other links", () => this.withoutOtherLinks(netlink(), link!, d.lease!, conflicts));
+        applied = lease;
       }
       if (lease !== null && link !== undefined) {
         await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts));
@@ -216,7 +218,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     } finally {
       (nl as RtnetlinkClient | null)?.close();
     }
-    return { changes, conflicts };
+    // A lease refused whole (or with routes dropped) for another link's sake: the hooks are told what was applied.
+    return { changes, conflicts, ...(applied !== d.lease ? { applied: { ...d, lease: applied } } : {}) };
   }
 
   /**
@@ -393,6 +396,13 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       const foreign = table.find((r) => r.protocol !== RTPROT_PADDOCK && r.cidr === d.destination && metricOfRoute(r) === metric);
       if (foreign !== undefined) {
         conflicts.push(`route ${d.destination} metric ${metric} exists with protocol ${protocolName(foreign.protocol)}, not Paddock's: left alone`);
+        continue;
+      }
+      // Another link's lease (another handler, maybe another priv) holds this key: the kernel keys
+      // an IPv4 route without its device, so a replace would move that link's route to ours.
+      const otherLink = table.find((r) => r.protocol === RTPROT_PADDOCK && r.oif !== undefined && r.oif !== link!.index && !rec.routeLinks.includes(r.oif) && r.cidr === d.destination && metricOfRoute(r) === metric);
+      if (otherLink !== undefined) {
+        conflicts.push(`route ${d.destination} metric ${metric} is another link's (#${otherLink.oif}): left alone; give each link its own route-metric`);
         continue;
       }
       await nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: metric });
