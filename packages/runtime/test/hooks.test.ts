@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "@paddock/testkit";
 import { HOOK_PATH, HookRunner, HookTrigger, listHooks, MAX_HOOK_OUTPUT_BYTES, runHook, type AppliedState, type HookEvent } from "../src/hooks.ts";
-import type { HandlerLogger } from "../src/handlers/reconciler.ts";
+import { HandlerRunner, type HandlerLogger, type KvSource } from "../src/handlers/reconciler.ts";
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -156,7 +156,8 @@ describe.skipIf(!isRoot)("hook runner (real executables; needs root for the owne
     const pids = path.join(out, "pids");
     hook(hooks, "10-stuck", `sleep 300 & echo $! >> ${pids}\n(trap '' TERM; sleep 300) & echo $! >> ${pids}\necho $$ >> ${pids}\nwait`);
     const log = recordingLog();
-    const runner = new HookRunner({ dir: hooks, service: "dhcp4", iface: "eth0", log, timeoutMs: 500, killGraceMs: 300 });
+    // 2 s: long enough for the hook to start its children on a loaded machine before it is killed.
+    const runner = new HookRunner({ dir: hooks, service: "dhcp4", iface: "eth0", log, timeoutMs: 2000, killGraceMs: 500 });
     runner.emit(bound);
     await waitFor(() => existsSync(pids) && readFileSync(pids, "utf8").trim().split("\n").length === 3, { what: "the hook's three pids", timeoutMs: 10_000 });
     const all = readFileSync(pids, "utf8").trim().split("\n").map(Number);
@@ -171,7 +172,7 @@ describe.skipIf(!isRoot)("hook runner (real executables; needs root for the owne
     };
     await waitFor(() => all.every((p) => !alive(p)), { what: "every process of the hook's group to be gone", timeoutMs: 10_000, state: () => all.filter(alive).join(" ") });
     const line = log.lines.find((l) => l.level === "warn")!;
-    expect(line.msg).toBe("hook 10-stuck (BOUND) did not finish within 0.5 s: its process group was killed");
+    expect(line.msg).toBe("hook 10-stuck (BOUND) did not finish within 2 s: its process group was killed");
   });
 
   it("keeps 64 KiB of output per stream, counts the rest, and logs it escaped, line by line", async () => {
@@ -280,6 +281,33 @@ describe("hook trigger", () => {
     trigger.applied("lease", state("none"));
     await trigger.stop();
     expect(asked).toEqual(["->a running", "a>b running", "b>none stopping", "none>none stopped"]);
+  });
+
+  it("is fed by the handler runner after each successful apply, with what the apply put in place", async () => {
+    const seen: Array<[string, unknown]> = [];
+    const source: KvSource = { parsed: new Map(), values: new Map(), watch: () => () => {} };
+    let fail = true;
+    const runner = new HandlerRunner({
+      source,
+      retry: { initialMs: 1, maxMs: 1, factor: 1 },
+      resyncMs: 0,
+      handlers: [
+        { name: "whole", desired: () => "want", apply: async () => ({ changes: [] }) },
+        { name: "partial", desired: () => "want", apply: async () => ({ changes: [], applied: "less" }) },
+        { name: "flaky", desired: () => "want", apply: async () => {
+          if (fail) {
+            fail = false;
+            throw new Error("not yet");
+          }
+          return { changes: [] };
+        } },
+      ],
+      onApplied: (handler, applied) => void seen.push([handler, applied.desired]),
+    });
+    runner.start();
+    await waitFor(() => seen.some(([h]) => h === "flaky"), { what: "the flaky handler's retry", timeoutMs: 10_000 });
+    await runner.stop();
+    expect(seen.sort()).toEqual([["flaky", "want"], ["partial", "less"], ["whole", "want"]]);
   });
 
   it("logs an event function that throws, and goes on", async () => {

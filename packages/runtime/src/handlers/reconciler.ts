@@ -65,6 +65,11 @@ export interface ApplyReport {
   readonly changes: readonly string[];
   /** Things left alone on purpose (an address someone else owns); logged as warnings. */
   readonly conflicts?: readonly string[];
+  /**
+   * What the apply put in place when it is less than the desired state (a lease refused whole for
+   * a conflict): what the runner's `onApplied` reports instead of the desired state.
+   */
+  readonly applied?: unknown;
 }
 
 /** A reconciler. */
@@ -336,7 +341,7 @@ export class HandlerRunner {
         s.log.debug({ handler: h.name, desired: s.desired, durationMs: took }, `handler ${h.name}: system already matches`);
       }
       try {
-        this.onApplied?.(h.name, { desired, store, at: started });
+        this.onApplied?.(h.name, { desired: report.applied !== undefined ? report.applied : desired, store, at: started });
       } catch (err) {
         s.log.error({ handler: h.name, err: (err as Error).message }, `after handler ${h.name} applied: ${(err as Error).message}`);
       }

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canCreateLabs, createLab, LAB_SKIP_REASON, type Lab, type Netns, type Veth } from "@paddock/testkit";
 import type { StoreView } from "@paddock/runtime";
-import { dhcp4Schema, LeaseHandler, desiredLease } from "../src/index.ts";
+import { dhcp4Schema, LeaseHandler, desiredLease, type LeaseDesired } from "../src/index.ts";
 import { KvStore } from "@paddock/kv";
 
 const calf = { role: "calf" as const, name: "calf:test" };
@@ -41,7 +41,7 @@ describe.skipIf(!canCreateLabs)(`lease MTU rules on a real link (${canCreateLabs
   }
 
   /** Applies the lease `keys` through a store and the handler; returns the link's MTU and the conflicts. */
-  async function applyLease(keys: Record<string, string>, name: string): Promise<{ mtu: number; conflicts: readonly string[] }> {
+  async function applyLease(keys: Record<string, string>, name: string): Promise<{ mtu: number; conflicts: readonly string[]; applied?: unknown }> {
     const stateDir = path.join(dir, name);
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     try {
@@ -51,7 +51,7 @@ describe.skipIf(!canCreateLabs)(`lease MTU rules on a real link (${canCreateLabs
       const view: StoreView = { parsed: store.parsed, values: store.values };
       const report = await handler.apply(handler.desired(view, Date.now()), { log: quiet, now: Date.now });
       const shown = lab.ipJson<Array<{ mtu: number }>>(ns, ["link", "show", "dev", link.a.name]);
-      return { mtu: shown[0]!.mtu, conflicts: report.conflicts ?? [] };
+      return { mtu: shown[0]!.mtu, conflicts: report.conflicts ?? [], ...(report.applied !== undefined ? { applied: report.applied } : {}) };
     } finally {
       await store.close();
     }
@@ -91,10 +91,13 @@ describe.skipIf(!canCreateLabs)(`lease MTU rules on a real link (${canCreateLabs
     expect(inside.conflicts.join("\n")).toMatch(/prefix 10\.80\.5\.0\/24 is inside 10\.80\.0\.0\/16, configured on another link: lease not applied/);
     const same = await applyLease({ "/ip": "10.81.0.9/24" }, "same");
     expect(same.conflicts.join("\n")).toMatch(/address 10\.81\.0\.9 is already a local address .*lease not applied/);
+    // What hooks are told (docs/hooks.md): no lease was applied.
+    expect([inside.applied, same.applied]).toEqual([expect.objectContaining({ lease: null }), expect.objectContaining({ lease: null })]);
     expect(mine().filter((a) => a.startsWith("10.80.") || a.startsWith("10.81."))).toEqual([]);
 
     const routed = await applyLease({ "/ip": "10.82.0.5/24", "/route/001": "10.80.7.0/24 10.82.0.1", "/route/002": "10.90.0.0/16 10.82.0.1" }, "routes");
     expect(routed.conflicts.join("\n")).toMatch(/route to 10\.80\.7\.0\/24 is inside 10\.80\.0\.0\/16, configured on another link: refused/);
+    expect((routed.applied as LeaseDesired).lease!.routes.map((r) => r.destination)).not.toContain("10.80.7.0/24");
     const routes = lab.ipJson<Array<{ dst: string }>>(ns, ["-4", "route", "show", "proto", "176"]).map((r) => r.dst);
     expect(routes).toContain("10.90.0.0/16");
     expect(routes).not.toContain("10.80.7.0/24");
