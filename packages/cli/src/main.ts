@@ -10,6 +10,7 @@ import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
 import { registerOperator } from "./commands/operator.ts";
+import { registerReload } from "./commands/reload.ts";
 import { registerRun } from "./commands/run.ts";
 import { reportError } from "./errors.ts";
 
@@ -26,6 +27,7 @@ registerBuild(program);
 registerDescribe(program);
 registerKv(program);
 registerOperator(program);
+registerReload(program);
 const dhcp = program.command("dhcp").description("run the DHCPv4 client service on an interface (paddock run dhcp4, with its options as flags), or decode DHCP captures");
 registerDhcp(dhcp);
 registerDhcpDecode(dhcp);

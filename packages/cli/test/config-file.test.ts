@@ -105,7 +105,7 @@ describe("each problem is one line naming file:line and the setting", () => {
   });
 
   it("an option another service declares is settable without this code knowing it", () => {
-    const ntp = defineService({ ...dhcp4Service, name: "ntp", options: { "route-metric": { kind: "number", description: "m", validate: (v) => (Number(v) >= 0 && Number(v) <= 4294967295 ? undefined : "must be a number 0–4294967295") } }, setup: undefined });
+    const ntp = defineService({ ...dhcp4Service, name: "ntp", options: { "route-metric": { kind: "number", description: "m", validate: (v: string | boolean | number) => (Number(v) >= 0 && Number(v) <= 4294967295 ? undefined : "must be a number 0–4294967295") } }, setup: undefined });
     const text = "interfaces:\n  eth0:\n    ntp:\n      route-metric: 7\n    dhcp4:\n      hostname: a\n";
     expect(settingsFor(parseConfigText(text, F, [dhcp4Service, ntp]), "eth0", "ntp")).toEqual({ "route-metric": 7 });
     expect(() => parseConfigText("interfaces:\n  eth0:\n    ntp:\n      route-metric: -1\n", F, [ntp])).toThrow(`${F}:4: interfaces.eth0.ntp.route-metric must be a number 0–4294967295, not -1`);

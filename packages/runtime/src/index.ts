@@ -14,7 +14,7 @@ export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
-export { acquirePidLock, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
+export { acquirePidLock, lockHolder, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
 export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";
 export * from "./systemd.ts";
 export * from "./admin-info.ts";

@@ -47,6 +47,20 @@ function aliveAsPaddock(pid: number): boolean {
 }
 
 /**
+ * The live Paddock process holding a lock file (`paddock reload` signals it), or undefined when
+ * the file is missing, unreadable, or left by a process that no longer runs.
+ */
+export function lockHolder(file: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && aliveAsPaddock(pid) ? pid : undefined;
+}
+
+/**
  * Creates `file` holding our pid, exclusively: O_EXCL fails on anything at the name, a symlink
  * included, so a link planted there is never written through.
  */
