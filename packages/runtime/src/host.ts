@@ -114,6 +114,8 @@ export interface ServiceHostOptions {
   readonly early?: EarlyCalf;
   /** systemd: READY=1 anyway after this long when a service is not ready (./systemd.ts; default 30 s). */
   readonly readyTimeoutMs?: number;
+  /** The process's systemd bridge, shared by every host in it (InterfaceHosts); without it the host has its own. */
+  readonly systemd?: SystemdBridge;
   readonly runc?: string;
 }
 
@@ -360,6 +362,11 @@ export class ServiceHost {
     }
   }
 
+  /** Healthy enough for a systemd watchdog ping: running, and no calf crash-looping (./systemd.ts). */
+  healthy(): boolean {
+    return this.stopping === undefined && (this.supervisor === undefined || calvesHealthy(this.supervisor.statuses(), this.supervisor.backoff.maxMs));
+  }
+
   /** The store of a hosted service (for tests, `paddock lab` and the admin view). */
   store(service: string): KvStore | undefined {
     return this.instances.find((i) => i.def.name === service)?.store;
@@ -431,13 +438,12 @@ export class ServiceHost {
     // 4. The calves, as early as possible (runc and Node take tens of ms).
     let connection = 0;
     // READY=1, STATUS= and the watchdog (./systemd.ts); the supervisor sends STOPPING=1.
-    const notifier = SdNotifier.fromEnv();
-    const systemd = new SystemdBridge({ notifier, log, ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}), healthy: () => !this.stopping && calvesHealthy(supervisor.statuses(), supervisor.backoff.maxMs) });
-    this.cleanups.push(() => systemd.stop());
+    const systemd = opts.systemd ?? new SystemdBridge({ notifier: SdNotifier.fromEnv(), log, ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}), healthy: () => this.healthy() });
+    if (!opts.systemd) this.cleanups.push(() => systemd.stop());
     const supervisor = new Supervisor({
       ...calfTarget(opts.runtimeDir, opts.runc),
       logger: log,
-      notifier,
+      notifier: systemd.notifier,
       onStart: (calf, channels) => {
         const i = this.instances.find((x) => x.name === calf);
         if (!i) return;
@@ -448,7 +454,7 @@ export class ServiceHost {
         channels.control.once("data", () => {
           if (i.connected) return;
           i.connected = true;
-          systemd.calfSpoke(i.def.name);
+          systemd.calfSpoke(`${i.def.name}-${opts.iface}`);
         });
       },
     });
@@ -456,7 +462,7 @@ export class ServiceHost {
     const readinessSources: ReadinessSource[] = [];
     for (const i of this.instances) {
       // `info` on the admin socket: what `paddock status` shows beside the store (./admin-info.ts).
-      const readiness = readinessSource(i.def, i.store!, () => i.runner);
+      const readiness = readinessSource(i.def, opts.iface, i.store!, () => i.runner);
       readinessSources.push(readiness);
       const info = () => serviceInfo({ service: i.def.name, iface: opts.iface, readiness: readiness.evaluate(), calf: supervisor.status(i.name), handlers: i.runner?.status() ?? [] }) as unknown as Record<string, unknown>;
       i.kv = new KvServer(i.store!, log.child({ component: "kv", service: i.def.name }), { info });
@@ -508,7 +514,8 @@ export class ServiceHost {
     // 6. Admin sockets, metrics.
     for (const i of this.instances) await i.kv!.listen(i.hosted.adminSocket, "admin", "admin");
     phase("admin sockets listening");
-    systemd.start(readinessSources);
+    systemd.add(readinessSources);
+    if (!opts.systemd) systemd.start();
     this.registerMetrics();
     for (const i of this.instances) {
       log.info({ service: i.def.name, iface: opts.iface, stateDir: i.hosted.stateDir, adminSocket: i.hosted.adminSocket }, `${i.def.name} started on ${opts.iface}`);

@@ -14,12 +14,14 @@ import { calfNameFor } from "./calf-name.ts";
 import type { EarlyCalf } from "./early.ts";
 import { HostError, ServiceHost, type ServiceHostOptions } from "./host.ts";
 import { checkMetricsAddress, Metrics, type MetricSource } from "./metrics.ts";
+import { SdNotifier } from "./sd-notify.ts";
+import { SystemdBridge } from "./systemd.ts";
 
 /** The label every metric gets: the interface its host serves. */
 export const IFACE_LABEL = "iface";
 
-/** One interface's host, as the coordinator starts it (its log and metrics are the coordinator's). */
-export type InterfaceHostOptions = Omit<ServiceHostOptions, "log" | "metrics" | "early">;
+/** One interface's host, as the coordinator starts it (its log, metrics and systemd bridge are the coordinator's). */
+export type InterfaceHostOptions = Omit<ServiceHostOptions, "log" | "metrics" | "early" | "systemd">;
 
 /** Options of InterfaceHosts. */
 export interface InterfaceHostsOptions {
@@ -65,6 +67,8 @@ export class InterfaceHosts {
     /** Every host's metrics, labelled with its interface (served on the `metrics` address, if any). */
     readonly metrics: Metrics,
     private readonly log: Logger,
+    /** READY=1 once every interface's services are ready; STATUS=; the watchdog (./systemd.ts). */
+    private readonly systemd: SystemdBridge,
   ) {}
 
   /** Starts a host per interface; if any fails, stops the others and throws (a HostError naming the interface). */
@@ -101,14 +105,17 @@ export class InterfaceHosts {
     const handOver = early;
     early = undefined;
     const coordinator = new Map<string, ServiceHost>();
+    const readyTimeoutMs = opts.hosts.find((h) => h.readyTimeoutMs !== undefined)?.readyTimeoutMs;
+    const systemd = new SystemdBridge({ notifier: SdNotifier.fromEnv(), log: opts.log, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}), healthy: () => [...coordinator.values()].every((h) => h.healthy()) });
     const results = await Promise.allSettled(
-      opts.hosts.map((h) => ServiceHost.start({ ...h, log: opts.log.child({ iface: h.iface }), ...(handOver !== undefined && h.iface === earlyIface ? { early: handOver } : {}) })),
+      opts.hosts.map((h) => ServiceHost.start({ ...h, systemd, log: opts.log.child({ iface: h.iface }), ...(handOver !== undefined && h.iface === earlyIface ? { early: handOver } : {}) })),
     );
     const failed = results.flatMap((r, n) => (r.status === "rejected" ? [{ iface: ifaces[n]!, err: r.reason as unknown }] : []));
     results.forEach((r, n) => {
       if (r.status === "fulfilled") coordinator.set(ifaces[n]!, r.value);
     });
     if (failed.length > 0) {
+      systemd.stop();
       await Promise.all([...coordinator.values()].map((h) => h.stop().catch(() => {})));
       await metrics.close();
       if (ifaces.length === 1) throw failed[0]!.err;
@@ -118,7 +125,8 @@ export class InterfaceHosts {
       const code = first.err instanceof HostError ? first.err.code : "PADDOCK_E_HOST_START";
       throw new HostError(code, `${first.iface}: ${e.message}${failed.length > 1 ? ` (and ${failed.length - 1} more interface${failed.length > 2 ? "s" : ""}: ${failed.slice(1).map((f) => f.iface).join(", ")})` : ""}; no interface was started`, { cause: e });
     }
-    const hosts = new InterfaceHosts(coordinator, metrics, opts.log);
+    const hosts = new InterfaceHosts(coordinator, metrics, opts.log, systemd);
+    systemd.start();
     for (const source of mergeInterfaceMetrics([...coordinator].map(([iface, h]) => ({ iface, metrics: h.metrics })))) metrics.add(source);
     return hosts;
   }
@@ -126,6 +134,7 @@ export class InterfaceHosts {
   /** Stops every host (side by side: each finishes its own stop work), then the metrics endpoint. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.systemd.stop();
       await Promise.all([...this.hosts].map(([iface, h]) => h.stop().catch((err: Error) => this.log.error({ iface, err: err.message }, `stopping ${iface} failed`))));
       await this.metrics.close();
     })();

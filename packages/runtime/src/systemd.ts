@@ -34,7 +34,10 @@ export interface ServiceReadiness {
 
 /** One hosted service as the bridge sees it. */
 export interface ReadinessSource {
+  /** Unique in the process: "SERVICE-IFACE". */
   readonly name: string;
+  readonly service: string;
+  readonly iface: string;
   /** Its report now; undefined when the service defines none (it is ready once its calf spoke). */
   evaluate(): ServiceReadiness | undefined;
   /** Resolves when its handlers have applied what its store holds (the evaluation waits for it). */
@@ -47,9 +50,11 @@ export interface ReadinessSource {
  * A hosted service as a readiness source: its definition's `readiness` over its store and its
  * handlers (the runner is asked for each time: the host may replace it when the interface returns).
  */
-export function readinessSource(def: ServiceDefinition<any>, store: KvStore, runner: () => HandlerRunner | undefined): ReadinessSource {
+export function readinessSource(def: ServiceDefinition<any>, iface: string, store: KvStore, runner: () => HandlerRunner | undefined): ReadinessSource {
   return {
-    name: def.name,
+    name: `${def.name}-${iface}`,
+    service: def.name,
+    iface,
     evaluate: () =>
       def.readiness?.({
         store: { get: (p) => store.values.get(p), get parsed() { return store.parsed; } },
@@ -99,7 +104,10 @@ export interface SystemdBridgeOptions {
   readonly healthy: () => boolean;
 }
 
-/** Readiness, status and watchdog for one priv. */
+/**
+ * Readiness, status and watchdog for one priv process: every host in it (one per interface) adds
+ * its services with add(); whoever owns the bridge calls start() once they all have.
+ */
 export class SystemdBridge {
   private readonly sources: ReadinessSource[] = [];
   private readonly spoken = new Set<string>();
@@ -109,6 +117,8 @@ export class SystemdBridge {
   private stopped = false;
   private sending: Promise<void> = Promise.resolve();
   private readonly watchdogMs: number | undefined;
+
+  private started = false;
 
   constructor(private readonly opts: SystemdBridgeOptions) {
     const env = opts.env ?? process.env;
@@ -128,8 +138,13 @@ export class SystemdBridge {
     return this.readySent;
   }
 
-  /** Starts following the services: readiness, the ready timeout, the watchdog. */
-  start(sources: readonly ReadinessSource[]): void {
+  /** The notifier it sends with (the supervisors send STOPPING=1 with it too). */
+  get notifier(): SdNotifier {
+    return this.opts.notifier;
+  }
+
+  /** Adds services to follow (a host, once its services are up); evaluated from start() on. */
+  add(sources: readonly ReadinessSource[]): void {
     this.sources.push(...sources);
     for (const s of sources) {
       this.cleanups.push(
@@ -140,6 +155,13 @@ export class SystemdBridge {
         }),
       );
     }
+    this.update();
+  }
+
+  /** Starts the ready timeout and the watchdog, and evaluates readiness from now on. */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
     const poll = setInterval(() => {
       if (this.readySent) clearInterval(poll);
       else this.update();
@@ -165,7 +187,7 @@ export class SystemdBridge {
     this.update();
   }
 
-  /** A service's calf made its first KV request (readiness of a service without `readiness`). */
+  /** A service's calf ("SERVICE-IFACE") made its first KV request (readiness of a service without `readiness`). */
   calfSpoke(service: string): void {
     this.spoken.add(service);
     this.update();
@@ -173,7 +195,7 @@ export class SystemdBridge {
 
   /** Re-evaluates readiness and status; sends what changed. */
   update(): void {
-    if (this.stopped || this.sources.length === 0) return;
+    if (!this.started || this.stopped || this.sources.length === 0) return;
     const reports = this.sources.map((s) => ({ name: s.name, report: s.evaluate() }));
     const status = this.statusLine(reports);
     if (status !== this.lastStatus) {
@@ -201,7 +223,7 @@ export class SystemdBridge {
   private readyAnyway(timeoutMs: number): void {
     if (this.readySent || this.stopped) return;
     const reports = this.sources.map((s) => ({ name: s.name, report: s.evaluate() }));
-    const waiting = reports.filter((r) => !(r.report ? r.report.ready : this.spoken.has(r.name))).map((r) => r.name);
+    const waiting = reports.filter((r) => !(r.report ? r.report.ready : this.spoken.has(r.name))).map((r) => this.label(r.name));
     const status = `${this.statusLine(reports)} (not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting.join(", ")}; ready anyway)`;
     this.lastStatus = status;
     this.send(`STATUS=${status}`);
@@ -211,7 +233,14 @@ export class SystemdBridge {
   }
 
   private statusLine(reports: ReadonlyArray<{ name: string; report: ServiceReadiness | undefined }>): string {
-    return reports.map((r) => `${r.name}: ${r.report?.status ?? (this.spoken.has(r.name) ? "running" : "starting")}`).join("; ");
+    return reports.map((r) => `${this.label(r.name)}: ${r.report?.status ?? (this.spoken.has(r.name) ? "running" : "starting")}`).join("; ");
+  }
+
+  /** A service's name in STATUS= lines: "dhcp4", or "dhcp4 on eth0" when it runs on several interfaces. */
+  private label(name: string): string {
+    const s = this.sources.find((x) => x.name === name);
+    if (!s) return name;
+    return this.sources.some((x) => x !== s && x.service === s.service) ? `${s.service} on ${s.iface}` : s.service;
   }
 
   /** Sends in order, one at a time; a failure is logged, never thrown. */

@@ -14,20 +14,21 @@ function harness(readyTimeoutMs = 60_000) {
   return { sent, bridge };
 }
 
-function source(name: string, report: () => ServiceReadiness | undefined): ReadinessSource {
-  return { name, evaluate: report, settled: async () => {}, watch: () => () => {} };
+function source(service: string, report: () => ServiceReadiness | undefined, iface = "eth0"): ReadinessSource {
+  return { name: `${service}-${iface}`, service, iface, evaluate: report, settled: async () => {}, watch: () => () => {} };
 }
 
 describe("SystemdBridge", () => {
   it("sends READY=1 once, when every service is ready, after a STATUS= line that says so", async () => {
     const { sent, bridge } = harness();
     let dhcp: ServiceReadiness = { ready: false, status: "selecting, no lease yet" };
-    bridge.start([source("dhcp4", () => dhcp), source("echo", () => undefined)]);
+    bridge.add([source("dhcp4", () => dhcp), source("echo", () => undefined)]);
+    bridge.start();
     bridge.update();
     dhcp = { ready: true, status: "bound 10.0.0.5/24 from 10.0.0.1, renews in 30 min" };
     bridge.update();
     expect(sent.includes("READY=1")).toBe(false); // echo's calf has not spoken
-    bridge.calfSpoke("echo");
+    bridge.calfSpoke("echo-eth0");
     bridge.update();
     await bridge.flushed();
     bridge.stop();
@@ -41,7 +42,8 @@ describe("SystemdBridge", () => {
 
   it("sends nothing before start, even when a calf speaks", async () => {
     const { sent, bridge } = harness();
-    bridge.calfSpoke("dhcp4");
+    bridge.add([source("dhcp4", () => undefined)]);
+    bridge.calfSpoke("dhcp4-eth0");
     await bridge.flushed();
     expect(sent).toEqual([]);
     bridge.stop();
@@ -49,7 +51,8 @@ describe("SystemdBridge", () => {
 
   it("sends READY=1 anyway after the timeout, with a STATUS= line naming who is not ready", async () => {
     const { sent, bridge } = harness(50);
-    bridge.start([source("dhcp4", () => ({ ready: false, status: "selecting, no lease yet" }))]);
+    bridge.add([source("dhcp4", () => ({ ready: false, status: "selecting, no lease yet" }))]);
+    bridge.start();
     await new Promise<void>((resolve) => {
       const t = setInterval(() => sent.includes("READY=1") && (clearInterval(t), resolve()), 10);
     });
@@ -57,6 +60,23 @@ describe("SystemdBridge", () => {
     bridge.stop();
     expect(sent.slice(-2)).toEqual(["STATUS=dhcp4: selecting, no lease yet (not ready after 0 s: dhcp4; ready anyway)", "READY=1"]);
     expect(bridge.ready).toBe(true);
+  });
+
+  it("names the interface when a service runs on several, and waits for all of them", async () => {
+    const { sent, bridge } = harness();
+    const ready = new Map([["eth0", false], ["eth1", false]]);
+    const report = (i: string) => () => ({ ready: ready.get(i)!, status: ready.get(i) ? "bound" : "selecting" });
+    bridge.add([source("dhcp4", report("eth0"), "eth0")]);
+    bridge.add([source("dhcp4", report("eth1"), "eth1")]);
+    bridge.start();
+    ready.set("eth0", true);
+    bridge.update();
+    expect(sent.includes("READY=1")).toBe(false);
+    ready.set("eth1", true);
+    bridge.update();
+    await bridge.flushed();
+    bridge.stop();
+    expect(sent.slice(-2)).toEqual(["STATUS=dhcp4 on eth0: bound; dhcp4 on eth1: bound", "READY=1"]);
   });
 
   it("reads WatchdogSec from WATCHDOG_USEC (half of it), only for this process", () => {
