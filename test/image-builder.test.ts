@@ -27,13 +27,14 @@ describe.skipIf(!root)("the DHCP shim installed into an image root (needs root)"
     expect(readdirSync(lib).sort()).toEqual(["calves", "native", "paddock.mjs"]);
     expect(readdirSync(path.join(lib, "native")).sort()).toEqual(["dhcp_filter.bpf.o", "egress_policy.bpf.o", "paddock_native.node"]);
     expect(existsSync(path.join(image, "lib/systemd/system/paddock-dhcp@.service"))).toBe(true);
+    expect(readFileSync(path.join(image, "lib/systemd/system/paddock-wait-online.service"), "utf8")).toContain("ExecStart=/usr/sbin/paddock wait-online");
     expect(readFileSync(path.join(image, "usr/sbin/paddock"), "utf8")).toContain("PADDOCK_CALF_DIR=/usr/lib/paddock/calves");
     // No TypeScript and no node_modules in the image.
     expect(spawnSync("find", [image, "-type", "f"], { encoding: "utf8" }).stdout).not.toMatch(/\.ts$|node_modules/m);
 
     lab.startDnsmasq(defaultOffer("10.79.0"));
     const shim = lab.spawnIn(lab.clientNs, "installed paddock dhcp", [
-      process.execPath, path.join(lib, "paddock.mjs"), "dhcp", "--iface", lab.clientIf,
+      process.execPath, path.join(lib, "paddock.mjs"), "dhcp", "--no-arp-probe", "--iface", lab.clientIf,
       "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"), "--admin-socket", lab.file("admin.sock"), "--resolv-conf", lab.resolvConf,
     // The wrapper's settings, pointed at the temporary root; nothing of the repository's environment.
     ], { PATH: process.env.PATH ?? "/usr/bin:/bin", PADDOCK_NATIVE_DIR: path.join(lib, "native"), PADDOCK_CALF_DIR: path.join(lib, "calves") });

@@ -6,6 +6,7 @@
 #   DESTDIR/usr/lib/paddock/native/               the Node-API addon and the eBPF objects
 #   DESTDIR/usr/sbin/paddock                      a wrapper that points the CLI at them
 #   DESTDIR/lib/systemd/system/paddock-dhcp@.service   one instance per interface
+#   DESTDIR/lib/systemd/system/paddock-wait-online.service   network-online.target's wait for the leases
 #
 # The image needs Node 20 (/usr/bin/node), runc and libbpf1 at run time; nothing from npm.
 # Run `make setup` in the repository first (it builds the bundles and the addon).
@@ -33,4 +34,5 @@ PADDOCK_NATIVE_DIR=/usr/lib/paddock/native PADDOCK_CALF_DIR=/usr/lib/paddock/cal
 WRAPPER
 chmod 0755 "$dest/usr/sbin/paddock"
 install -m 0644 "$here/paddock-dhcp@.service" "$dest/lib/systemd/system/paddock-dhcp@.service"
+install -m 0644 "$here/paddock-wait-online.service" "$dest/lib/systemd/system/paddock-wait-online.service"
 echo "installed Paddock into $dest"
