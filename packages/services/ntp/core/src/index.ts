@@ -3,7 +3,13 @@
  * imports nothing of ours and nothing of Node, so it runs in the calf on any engine. See docs/ntp.md.
  */
 
+export * from "./adjustment.ts";
+export * from "./client.ts";
 export * from "./codec.ts";
+export * from "./constants.ts";
 export * from "./packet.ts";
 export * from "./result.ts";
 export * from "./time.ts";
+export { evaluateFilter, type FilterOutput, type FilterStage } from "./filter.ts";
+export { intersect, selectSources, type Candidate, type Selection } from "./selection.ts";
+export type { DisciplineMode, DisciplineState } from "./discipline.ts";

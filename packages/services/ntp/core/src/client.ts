@@ -1,0 +1,690 @@
+/**
+ * The sans-IO NTP client (RFC 5905's client side): `createNtpClient(config)` and
+ * `step(state, event, env) → { state, actions }`. It keeps no clock and does no I/O: the caller
+ * passes each event with a reading of its monotonic and realtime clocks and a random source, sends
+ * the datagrams the actions ask for, arms the one timer, and hands adjustments to whoever may
+ * touch the clock. See docs/ntp.md.
+ */
+
+import type { ClockAdjustment, LeapSecond } from "./adjustment.ts";
+import { decodeNtpPacket, encodeClientRequest } from "./codec.ts";
+import {
+  DEFAULT_MAX_POLL,
+  DEFAULT_MIN_POLL,
+  IBURST_MAX_REQUESTS,
+  IBURST_SAMPLES,
+  IBURST_SPACING_SECONDS,
+  MAXDISP,
+  MAXDIST,
+  MAXPOLL_LIMIT,
+  MAXSTRAT,
+  MAX_SOURCES,
+  MINDISP,
+  MINPOLL_LIMIT,
+  PHI,
+  SGATE,
+} from "./constants.ts";
+import { initialDiscipline, updateDiscipline, type DisciplineState } from "./discipline.ts";
+import { correctFilter, emptyFilter, evaluateFilter, shiftFilter, type FilterOutput, type FilterStage } from "./filter.ts";
+import { LeapIndicator, NtpMode, type NtpTimePacket } from "./packet.ts";
+import { selectSources, type Candidate } from "./selection.ts";
+import { diffSeconds, instantFromTimestamp, isZeroTimestamp, timestampsEqual, type NtpInstant, type NtpTimestamp } from "./time.ts";
+
+/** RFC 5905 §7.2: servers answer on port 123. */
+export const NTP_PORT = 123;
+
+/** A server to ask: an IP address (names are resolved elsewhere, if at all) and a port. */
+export interface SourceAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The client's configuration. */
+export interface NtpClientConfig {
+  /** The servers, at most {@link MAX_SOURCES}; `port` defaults to 123. */
+  sources: readonly { address: string; port?: number }[];
+  /** Shortest and longest poll exponents (log2 s), default 6 (64 s) and 10 (1024 s). */
+  minPoll?: number;
+  maxPoll?: number;
+  /** Send a burst of requests at start (default true). */
+  iburst?: boolean;
+  /** log2 of the local clock's precision in seconds (default −20, about 1 µs). */
+  precision?: number;
+  /** The frequency correction in force at start, ppm (e.g. what the kernel holds; default 0). */
+  initialFrequencyPpm?: number;
+}
+
+/** A configuration the client cannot run with: one sentence and a stable code. */
+export interface NtpConfigError {
+  code: "PADDOCK_E_NTP_BAD_CONFIG";
+  detail: string;
+}
+
+/** One reading of the caller's clocks, taken when the event happened. */
+export interface ClockReading {
+  /** Monotonic seconds (any origin; never goes back, not changed by clock adjustments). */
+  readonly mono: number;
+  /** The realtime clock (the one being disciplined) on the NTP timescale. */
+  readonly real: NtpInstant;
+}
+
+/** What the caller supplies with each event. */
+export interface StepEnv {
+  readonly now: ClockReading;
+  /** A uniformly random unsigned 32-bit integer from a cryptographic source (request nonces). */
+  readonly random32: () => number;
+}
+
+/**
+ * Per-source states:
+ * - `selected`: the system peer (the first survivor; its leap indicator and root distance are
+ *   the system's);
+ * - `candidate`: a truechimer (combined when `combined` in its status);
+ * - `falseticker`: its interval lies outside the intersection of the majority;
+ * - `unreachable`: none of the last 8 polls was answered with a valid reply;
+ * - `unfit`: it answers, but is not usable: unsynchronized (LI=3 or stratum 0/16), root
+ *   distance above MAXDIST, or too few samples yet (see `unfitReason`);
+ * - `kod`: it sent a DENY or RSTR kiss-o'-death and is never asked again.
+ */
+export type SourceStateName = "selected" | "candidate" | "falseticker" | "unreachable" | "unfit" | "kod";
+
+/** Why a reachable source is unfit. */
+export type UnfitReason = "unsynchronized" | "distance" | "no-samples";
+
+/** One source's state inside the client. */
+export interface SourceState {
+  readonly address: string;
+  readonly port: number;
+  readonly state: SourceStateName;
+  readonly unfitReason: UnfitReason | undefined;
+  /** Whether the combined offset used it. */
+  readonly combined: boolean;
+  /** Reachability register (§9.2): bit 0 is the latest poll, set when it was answered. */
+  readonly reach: number;
+  /** Its own poll floor (log2 s): raised by a RATE kiss-o'-death and by the server's advertised poll. */
+  readonly minPoll: number;
+  /** The poll exponent it was last polled with. */
+  readonly hostPoll: number;
+  /** Monotonic time of its next request. */
+  readonly nextPoll: number;
+  /** Requests left in the start burst. */
+  readonly burst: number;
+  /** Whether its last request was part of the start burst: it still counts toward a majority. */
+  readonly inBurst: boolean;
+  /** The request in flight: the nonce the reply must echo, and when it was sent. */
+  readonly outstanding: { readonly nonce: NtpTimestamp; readonly sentMono: number; readonly sentReal: NtpInstant } | undefined;
+  /** Transmit timestamp of the last reply taken (a second copy is a replay). */
+  readonly lastTransmit: NtpTimestamp | undefined;
+  readonly filter: readonly FilterStage[];
+  /** Monotonic time of the last sample the filter output came from (§10: each is used once). */
+  readonly lastSampleTime: number;
+  readonly peer: FilterOutput | undefined;
+  readonly leap: LeapIndicator;
+  readonly stratum: number;
+  readonly rootDelay: number;
+  readonly rootDispersion: number;
+  readonly kissCode: string | undefined;
+}
+
+/** Counts of replies and datagrams ignored, by reason, plus those taken. */
+export interface NtpCounters {
+  accepted: number;
+  malformed: number;
+  /** From an address that is not a configured source, or from another port than the source's. */
+  unknownSource: number;
+  /** Not mode 4 (server): client requests, broadcasts, mode 6/7, symmetric modes. */
+  notServerMode: number;
+  /** No request is in flight to that source (late, or unsolicited). */
+  unsolicited: number;
+  /** The same transmit timestamp as a reply already taken (a replay). */
+  duplicate: number;
+  /** The origin timestamp is not the nonce of the request in flight. */
+  bogusOrigin: number;
+  /** A zero transmit or receive timestamp, a receive after the transmit, or T4 before T1. */
+  badTimestamps: number;
+  /** Unsynchronized servers (LI=3, stratum 0 without a kiss code, stratum ≥ 16). */
+  unsynchronized: number;
+  /** Kiss-o'-death replies (all codes). */
+  kissOfDeath: number;
+}
+
+/** The whole client state. Plain data: step returns a new one and leaves the old untouched. */
+export interface NtpClientState {
+  readonly minPoll: number;
+  readonly maxPoll: number;
+  readonly iburst: boolean;
+  /** Local precision, seconds. */
+  readonly precision: number;
+  readonly sources: readonly SourceState[];
+  /** Index of the system peer in `sources`, if any. */
+  readonly systemPeer: number | undefined;
+  readonly discipline: DisciplineState;
+  readonly started: boolean;
+  /** Monotonic time the timer is armed for. */
+  readonly timer: number | undefined;
+  readonly counters: Readonly<NtpCounters>;
+  /** Monotonic time of the last discipline update: samples newer than it are fresh. */
+  readonly lastUpdate: number;
+  /** The last adjustment asked for. */
+  readonly lastAdjustment: ClockAdjustment | undefined;
+}
+
+/** What the caller tells the client. */
+export type NtpClientEvent =
+  | { kind: "start" }
+  /** The armed timer fired (a late or early firing is harmless). */
+  | { kind: "timer" }
+  /**
+   * A datagram arrived. `receivedAt` is the kernel's receive timestamp (SO_TIMESTAMPNS) when the
+   * caller has it; otherwise `env.now.real` is taken as T4.
+   */
+  | { kind: "received"; from: SourceAddress; bytes: Uint8Array; receivedAt?: NtpInstant }
+  /** Replace the sources (e.g. from a DHCP lease): ones kept keep their state. */
+  | { kind: "setSources"; sources: readonly { address: string; port?: number }[] };
+
+/** Levels of the client's log lines. */
+export type NtpLogLevel = "debug" | "info" | "warn";
+
+/**
+ * What the client asks of the caller, in order:
+ * - `send`: one datagram to a source (from our NTP socket);
+ * - `setTimer`: arm the one timer at a monotonic time (replacing the previous one);
+ * - `adjust`: a clock adjustment for the clock handler;
+ * - `log`: one readable line.
+ */
+export type NtpClientAction =
+  | { kind: "send"; to: SourceAddress; bytes: Uint8Array }
+  | { kind: "setTimer"; at: number }
+  | { kind: "adjust"; adjustment: ClockAdjustment }
+  | { kind: "log"; level: NtpLogLevel; message: string };
+
+/** The result of a step. */
+export interface NtpStepResult {
+  state: NtpClientState;
+  actions: NtpClientAction[];
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const inPollRange = (v: number) => Number.isInteger(v) && v >= MINPOLL_LIMIT && v <= MAXPOLL_LIMIT;
+
+function validateSources(sources: readonly { address: string; port?: number }[]): NtpConfigError | undefined {
+  const bad = (detail: string): NtpConfigError => ({ code: "PADDOCK_E_NTP_BAD_CONFIG", detail });
+  if (sources.length > MAX_SOURCES) return bad(`${sources.length} NTP servers were given; at most ${MAX_SOURCES} are used.`);
+  const seen = new Set<string>();
+  for (const s of sources) {
+    if (typeof s.address !== "string" || s.address.length === 0 || s.address.length > 64) return bad(`NTP server address "${String(s.address).slice(0, 64)}" is not an IP address.`);
+    const port = s.port ?? NTP_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return bad(`NTP server port ${port} is not between 1 and 65535.`);
+    const key = `${s.address}|${port}`;
+    if (seen.has(key)) return bad(`NTP server ${s.address} port ${port} is given twice.`);
+    seen.add(key);
+  }
+  return undefined;
+}
+
+function newSource(address: string, port: number, minPoll: number): Mutable<SourceState> {
+  return {
+    address,
+    port,
+    state: "unreachable",
+    unfitReason: undefined,
+    combined: false,
+    reach: 0,
+    minPoll,
+    hostPoll: minPoll,
+    nextPoll: Number.POSITIVE_INFINITY,
+    burst: 0,
+    inBurst: false,
+    outstanding: undefined,
+    lastTransmit: undefined,
+    filter: emptyFilter(),
+    lastSampleTime: Number.NEGATIVE_INFINITY,
+    peer: undefined,
+    leap: LeapIndicator.UNSYNCHRONIZED,
+    stratum: MAXSTRAT,
+    rootDelay: 0,
+    rootDispersion: 0,
+    kissCode: undefined,
+  };
+}
+
+/** A client that has not started; `start` sends the first requests. */
+export function createNtpClient(config: NtpClientConfig): { ok: true; state: NtpClientState } | { ok: false; error: NtpConfigError } {
+  const bad = (detail: string) => ({ ok: false as const, error: { code: "PADDOCK_E_NTP_BAD_CONFIG" as const, detail } });
+  const minPoll = config.minPoll ?? DEFAULT_MIN_POLL;
+  const maxPoll = config.maxPoll ?? DEFAULT_MAX_POLL;
+  if (!inPollRange(minPoll) || !inPollRange(maxPoll) || minPoll > maxPoll) {
+    return bad(`poll exponents ${minPoll}..${maxPoll} are not integers with ${MINPOLL_LIMIT} ≤ min ≤ max ≤ ${MAXPOLL_LIMIT}.`);
+  }
+  const precisionLog2 = config.precision ?? -20;
+  if (!Number.isInteger(precisionLog2) || precisionLog2 < -32 || precisionLog2 > 0) return bad(`clock precision 2^${precisionLog2} s is not between 2^-32 and 1 s.`);
+  const freq = config.initialFrequencyPpm ?? 0;
+  if (!Number.isFinite(freq)) return bad(`initial frequency ${freq} ppm is not a number.`);
+  const invalid = validateSources(config.sources);
+  if (invalid) return { ok: false, error: invalid };
+  return {
+    ok: true,
+    state: {
+      minPoll,
+      maxPoll,
+      iburst: config.iburst ?? true,
+      precision: 2 ** precisionLog2,
+      sources: config.sources.map((s) => newSource(s.address, s.port ?? NTP_PORT, minPoll)),
+      systemPeer: undefined,
+      discipline: initialDiscipline(freq, minPoll),
+      started: false,
+      timer: undefined,
+      counters: { accepted: 0, malformed: 0, unknownSource: 0, notServerMode: 0, unsolicited: 0, duplicate: 0, bogusOrigin: 0, badTimestamps: 0, unsynchronized: 0, kissOfDeath: 0 },
+      lastUpdate: Number.NEGATIVE_INFINITY,
+      lastAdjustment: undefined,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transaction: a mutable draft of the next state plus the actions so far.
+
+class Tx {
+  readonly s: Mutable<Omit<NtpClientState, "sources" | "counters">> & { sources: Mutable<SourceState>[]; counters: NtpCounters };
+  readonly actions: NtpClientAction[] = [];
+  constructor(
+    state: NtpClientState,
+    readonly env: StepEnv,
+  ) {
+    this.s = { ...state, sources: state.sources.map((x) => ({ ...x })), counters: { ...state.counters } };
+  }
+  get now(): number {
+    return this.env.now.mono;
+  }
+  log(level: NtpLogLevel, message: string): void {
+    this.actions.push({ kind: "log", level, message });
+  }
+  result(): NtpStepResult {
+    return { state: this.s, actions: this.actions };
+  }
+}
+
+/** The poll exponent a source is polled with: the system's, never below its own floor. */
+function hostPoll(s: NtpClientState, src: SourceState): number {
+  return Math.min(MAXPOLL_LIMIT, Math.max(s.discipline.poll, src.minPoll));
+}
+
+const name = (src: SourceAddress) => (src.port === NTP_PORT ? src.address : `${src.address} port ${src.port}`);
+
+/** Advances the client by one event. Never throws on anything a network or server can send. */
+export function step(state: NtpClientState, event: NtpClientEvent, env: StepEnv): NtpStepResult {
+  const tx = new Tx(state, env);
+  switch (event.kind) {
+    case "start":
+      if (!tx.s.started) start(tx);
+      break;
+    case "timer":
+      if (tx.s.started) pollDue(tx);
+      break;
+    case "received":
+      if (tx.s.started) receive(tx, event.from, event.bytes, event.receivedAt ?? env.now.real);
+      break;
+    case "setSources":
+      setSources(tx, event.sources);
+      break;
+  }
+  if (tx.s.started) armTimer(tx);
+  return tx.result();
+}
+
+function start(tx: Tx): void {
+  tx.s.started = true;
+  tx.s.sources.forEach((src, i) => {
+    // Staggered by a fraction of a second so that the first requests do not leave in one burst.
+    src.nextPoll = tx.now + i * 0.1;
+    src.burst = tx.s.iburst ? IBURST_MAX_REQUESTS : 0;
+  });
+  tx.log("info", `NTP client started with ${tx.s.sources.length} server(s)${tx.s.iburst ? ", iburst" : ""}`);
+  pollDue(tx);
+}
+
+function setSources(tx: Tx, wanted: readonly { address: string; port?: number }[]): void {
+  const invalid = validateSources(wanted);
+  if (invalid) {
+    tx.log("warn", `sources not changed: ${invalid.detail}`);
+    return;
+  }
+  const peer = tx.s.systemPeer === undefined ? undefined : tx.s.sources[tx.s.systemPeer];
+  tx.s.sources = wanted.map((w) => {
+    const port = w.port ?? NTP_PORT;
+    const kept = tx.s.sources.find((x) => x.address === w.address && x.port === port);
+    if (kept) return kept;
+    const fresh = newSource(w.address, port, tx.s.minPoll);
+    if (tx.s.started) {
+      fresh.nextPoll = tx.now;
+      fresh.burst = tx.s.iburst ? IBURST_MAX_REQUESTS : 0;
+    }
+    return fresh;
+  });
+  const at = peer === undefined ? -1 : tx.s.sources.indexOf(peer);
+  tx.s.systemPeer = at >= 0 ? at : undefined;
+  tx.log("info", `NTP servers: ${tx.s.sources.map(name).join(", ") || "none"}`);
+}
+
+function armTimer(tx: Tx): void {
+  const next = Math.min(...tx.s.sources.map((x) => x.nextPoll));
+  const at = Number.isFinite(next) ? Math.max(next, tx.now) : undefined;
+  if (at !== undefined && at !== tx.s.timer) tx.actions.push({ kind: "setTimer", at });
+  tx.s.timer = at;
+}
+
+/** Sends a request to every source whose poll is due (§13, poll()). */
+function pollDue(tx: Tx): void {
+  for (const src of tx.s.sources) {
+    if (src.state === "kod" || src.nextPoll > tx.now) continue;
+    // §9.2: shift the reachability register; a miss of the last three polls feeds the filter a
+    // dummy sample of maximum dispersion, so that a silent source ages out of selection.
+    const answered = src.outstanding === undefined;
+    src.reach = (src.reach << 1) & 0xff;
+    if (!answered && src.peer !== undefined && (src.reach & 0x7) === 0) {
+      src.filter = shiftFilter(src.filter, { offset: 0, driftRate: 0, driftBase: 0, delay: MAXDISP, dispersion: MAXDISP, time: tx.now });
+      src.peer = evaluateFilter(src.filter, tx.now, tx.s.precision);
+    }
+    if (src.reach === 0 && src.state !== "unreachable") {
+      src.state = "unreachable";
+      src.combined = false;
+      tx.log("warn", `NTP server ${name(src)} is unreachable`);
+    }
+    const nonce: NtpTimestamp = { seconds: tx.env.random32() >>> 0, fraction: tx.env.random32() >>> 0 };
+    src.outstanding = { nonce, sentMono: tx.now, sentReal: tx.env.now.real };
+    tx.actions.push({ kind: "send", to: { address: src.address, port: src.port }, bytes: encodeClientRequest(nonce) });
+    src.hostPoll = hostPoll(tx.s, src);
+    // iburst: every 2 s until this request would bring the samples to IBURST_SAMPLES, at most
+    // IBURST_MAX_REQUESTS requests; a lost reply makes the burst longer, not the wait.
+    src.inBurst = src.burst > 0;
+    const validSamples = src.filter.filter((f) => f.dispersion < MAXDISP).length;
+    src.burst = src.burst > 0 && validSamples + 1 < IBURST_SAMPLES ? src.burst - 1 : 0;
+    src.nextPoll = tx.now + (src.burst > 0 ? IBURST_SPACING_SECONDS : 2 ** src.hostPoll);
+  }
+  if (tx.s.systemPeer !== undefined || tx.s.sources.some((x) => x.peer !== undefined)) select(tx);
+}
+
+function receive(tx: Tx, from: SourceAddress, bytes: Uint8Array, t4: NtpInstant): void {
+  const c = tx.s.counters;
+  const decoded = decodeNtpPacket(bytes);
+  if (!decoded.ok) {
+    c.malformed++;
+    tx.log("debug", `ignored a datagram from ${name(from)}: ${decoded.error.detail}`);
+    return;
+  }
+  const src = tx.s.sources.find((x) => x.address === from.address && x.port === from.port);
+  if (src === undefined) {
+    c.unknownSource++;
+    tx.log("debug", `ignored a datagram from ${name(from)}, which is not a configured server`);
+    return;
+  }
+  const p = decoded.value;
+  if (p.kind !== "time" || p.mode !== NtpMode.SERVER) {
+    c.notServerMode++;
+    tx.log("debug", `ignored a mode ${p.mode} packet from ${name(from)}`);
+    return;
+  }
+  const out = src.outstanding;
+  if (out === undefined) {
+    if (src.lastTransmit !== undefined && timestampsEqual(src.lastTransmit, p.transmitTime)) c.duplicate++;
+    else c.unsolicited++;
+    return;
+  }
+  if (!timestampsEqual(p.originTime, out.nonce)) {
+    // §8: a reply whose origin is not our nonce is bogus (an off-path forgery or a stale reply).
+    c.bogusOrigin++;
+    return;
+  }
+  if (src.lastTransmit !== undefined && timestampsEqual(src.lastTransmit, p.transmitTime)) {
+    c.duplicate++;
+    return;
+  }
+  if (p.stratum === 0 && p.kissCode !== undefined) {
+    kissOfDeath(tx, src, p);
+    return;
+  }
+  // §8: T1 (ours, kept locally), T2, T3 (the server's, era taken nearest to T1), T4. A reply
+  // that fails these tests is dropped as if never received: the request stays in flight.
+  const t1 = out.sentReal;
+  if (isZeroTimestamp(p.transmitTime) || isZeroTimestamp(p.receiveTime)) {
+    c.badTimestamps++;
+    return;
+  }
+  const t2 = instantFromTimestamp(p.receiveTime, t1);
+  const t3 = instantFromTimestamp(p.transmitTime, t1);
+  const roundTrip = diffSeconds(t4, t1);
+  const serverTime = diffSeconds(t3, t2);
+  if (roundTrip < 0 || tx.now < out.sentMono || serverTime < 0 || !Number.isFinite(roundTrip)) {
+    c.badTimestamps++;
+    tx.log("debug", `ignored a reply from ${name(src)} with inconsistent timestamps`);
+    return;
+  }
+  // §8 packet tests: a server whose own distance to its reference is absurd says nothing.
+  if (p.rootDelay / 2 + p.rootDispersion >= MAXDISP) {
+    c.unsynchronized++;
+    return;
+  }
+  // From here the reply is authentic as far as the nonce can tell: the request is answered.
+  src.outstanding = undefined;
+  src.lastTransmit = p.transmitTime;
+  src.reach |= 1;
+  if (p.leap === LeapIndicator.UNSYNCHRONIZED || p.stratum === 0 || p.stratum >= MAXSTRAT) {
+    c.unsynchronized++;
+    src.stratum = p.stratum;
+    src.leap = p.leap;
+    if (src.state !== "unfit" || src.unfitReason !== "unsynchronized") tx.log("info", `NTP server ${name(src)} is unsynchronized (leap ${p.leap}, stratum ${p.stratum}): ignored`);
+    src.state = "unfit";
+    src.unfitReason = "unsynchronized";
+    src.combined = false;
+    src.peer = undefined;
+    src.filter = emptyFilter();
+    if (tx.s.systemPeer !== undefined) select(tx);
+    return;
+  }
+  c.accepted++;
+  src.leap = p.leap;
+  src.stratum = p.stratum;
+  src.rootDelay = p.rootDelay;
+  src.rootDispersion = p.rootDispersion;
+  // The server's advertised poll is a floor: never ask more often than it says it will answer.
+  if (p.poll > src.minPoll) src.minPoll = Math.min(p.poll, MAXPOLL_LIMIT);
+  const offset = (diffSeconds(t2, t1) + diffSeconds(t3, t4)) / 2;
+  const delay = Math.max(roundTrip - serverTime, tx.s.precision);
+  const dispersion = 2 ** p.precision + tx.s.precision + PHI * roundTrip;
+  clockFilter(tx, src, { offset, driftRate: 0, driftBase: 0, delay, dispersion, time: tx.now });
+}
+
+/** §7.4: RATE backs the poll off; DENY and RSTR end the association; other codes are ignored. */
+function kissOfDeath(tx: Tx, src: Mutable<SourceState>, p: NtpTimePacket): void {
+  tx.s.counters.kissOfDeath++;
+  src.outstanding = undefined;
+  src.lastTransmit = p.transmitTime;
+  src.kissCode = p.kissCode;
+  if (p.kissCode === "DENY" || p.kissCode === "RSTR") {
+    src.state = "kod";
+    src.combined = false;
+    src.peer = undefined;
+    src.nextPoll = Number.POSITIVE_INFINITY;
+    src.burst = 0;
+    tx.log("warn", `NTP server ${name(src)} sent kiss-o'-death ${p.kissCode}: it is not asked again`);
+    select(tx);
+  } else if (p.kissCode === "RATE") {
+    // Poll less often than we did, and never more often than the kiss's own poll field says.
+    const floor = Math.min(MAXPOLL_LIMIT, Math.max(src.hostPoll + 1, p.poll, src.minPoll + 1));
+    src.minPoll = floor;
+    src.burst = 0;
+    src.nextPoll = tx.now + 2 ** floor;
+    tx.log("warn", `NTP server ${name(src)} sent kiss-o'-death RATE: its poll is now ${2 ** floor} s`);
+  } else {
+    tx.log("debug", `NTP server ${name(src)} sent kiss code ${JSON.stringify(p.kissCode)}: ignored`);
+  }
+}
+
+/** §10: a new sample enters the filter; a new filter output runs selection. */
+function clockFilter(tx: Tx, src: Mutable<SourceState>, sample: FilterStage): void {
+  src.filter = shiftFilter(src.filter, sample);
+  const previous = src.peer;
+  const out = evaluateFilter(src.filter, tx.now, tx.s.precision);
+  src.peer = out;
+  if (out === undefined) return;
+  if (out.time > src.lastSampleTime) {
+    // Popcorn spike: an offset far from the last, within two polls of it, moves nothing (§10).
+    if (previous !== undefined && out.valid > 1 && Math.abs(out.offset - previous.offset) > SGATE * out.jitter && out.time - src.lastSampleTime < 2 * 2 ** src.hostPoll) {
+      tx.log("debug", `NTP server ${name(src)}: popcorn spike of ${out.offset.toFixed(6)} s`);
+      return;
+    }
+    src.lastSampleTime = out.time;
+  }
+  // Selection runs on every sample, also one the filter ranks below an older one: it may end a
+  // burst or complete a round (the discipline only acts on fresh samples, see select).
+  select(tx);
+}
+
+/** Root distance λ of a source (§11.2): half the round trip to the reference plus dispersions and jitter. */
+function rootDistance(src: SourceState, now: number): number {
+  const p = src.peer!;
+  return Math.max(MINDISP, src.rootDelay + p.delay) / 2 + src.rootDispersion + p.dispersion + PHI * Math.max(0, now - p.time) + p.jitter;
+}
+
+const LEAP_NAMES: Record<number, LeapSecond> = { [LeapIndicator.NONE]: "none", [LeapIndicator.INSERT]: "insert", [LeapIndicator.DELETE]: "delete" };
+
+/**
+ * §11.2 fit test of one source: its root distance when it may take part in selection; otherwise
+ * undefined, with its state and reason set.
+ */
+function fitness(src: Mutable<SourceState>, now: number, threshold: number): number | undefined {
+  if (src.reach === 0) {
+    src.state = "unreachable";
+    return undefined;
+  }
+  src.state = "unfit";
+  if (src.unfitReason === "unsynchronized" && src.peer === undefined) return undefined;
+  if (src.peer === undefined) {
+    src.unfitReason = "no-samples";
+    return undefined;
+  }
+  const lambda = rootDistance(src, now);
+  src.unfitReason = lambda >= threshold ? "distance" : undefined;
+  return lambda >= threshold ? undefined : lambda;
+}
+
+/** §11.2: fit test, selection, clustering, combining; then the discipline (§11.3). */
+function select(tx: Tx): void {
+  const s = tx.s;
+  const candidates: Candidate[] = [];
+  const threshold = MAXDIST + PHI * 2 ** s.discipline.poll;
+  // A source in its start burst is no candidate yet (a filter with empty stages has intervals
+  // a second wide, wide enough to let a liar in), but counts toward the majority: otherwise the
+  // first source to finish, a liar perhaps, would be a majority of one.
+  let warming = 0;
+  const was = s.sources.map((src) => src.state);
+  s.sources.forEach((src, id) => {
+    src.combined = false;
+    if (src.state === "kod") return;
+    src.peer = evaluateFilter(src.filter, tx.now, s.precision);
+    const lambda = fitness(src, tx.now, threshold);
+    if (src.unfitReason === "unsynchronized" && src.state === "unfit") return;
+    if (src.burst > 0 || (src.inBurst && src.outstanding !== undefined)) {
+      if (src.state !== "unreachable") src.state = "unfit";
+      src.unfitReason = src.state === "unfit" ? "no-samples" : undefined;
+      warming++;
+    } else if (lambda !== undefined) candidates.push({ id, offset: src.peer!.offset, rootDistance: lambda, stratum: src.stratum, jitter: src.peer!.jitter });
+  });
+  const sel = selectSources(candidates, s.systemPeer);
+  const majority = sel.majority && 2 * sel.truechimers.length > candidates.length + warming;
+  const before = s.systemPeer;
+  if (!majority) {
+    // Nobody is called a falseticker without a majority to be false against.
+    for (const c of candidates) s.sources[c.id]!.state = "candidate";
+    s.systemPeer = undefined;
+    if (before !== undefined) tx.log("warn", "no majority of NTP servers agrees: the clock is not adjusted");
+    return;
+  }
+  for (const id of sel.falsetickers) s.sources[id]!.state = "falseticker";
+  for (const id of sel.truechimers) s.sources[id]!.state = "candidate";
+  for (const id of sel.survivors) s.sources[id]!.combined = true;
+  const peerId = sel.survivors[0]!;
+  s.systemPeer = peerId;
+  const peer = s.sources[peerId]!;
+  peer.state = "selected";
+  if (before !== peerId) tx.log("info", `NTP server ${name(peer)} selected (stratum ${peer.stratum})`);
+  for (const id of sel.falsetickers) if (was[id] !== "falseticker") tx.log("warn", `NTP server ${name(s.sources[id]!)} is a falseticker`);
+  // §11.2.3 clock_update runs on each new sample of the system peer. Here it waits until every
+  // survivor has a sample newer than the last update (the sources are polled together, so that is
+  // the last reply of a round): combining one fresh sample with others a poll old would mix in a
+  // poll's worth of frequency error. A survivor that falls silent holds it up two polls at most.
+  const fresh = (id: number) => (s.sources[id]!.peer?.time ?? Number.NEGATIVE_INFINITY) > s.lastUpdate;
+  const roundComplete = sel.survivors.every(fresh);
+  const overdue = fresh(peerId) && tx.now - s.lastUpdate >= 2 * 2 ** s.discipline.poll;
+  if (!roundComplete && !overdue) return;
+  s.lastUpdate = tx.now;
+  discipline(tx, sel.offset, sel.selectionJitter, peer);
+}
+
+function discipline(tx: Tx, offset: number, selectionJitter: number, peer: SourceState): void {
+  const s = tx.s;
+  const before = s.discipline;
+  const p = peer.peer!;
+  const systemJitter = Math.sqrt(selectionJitter ** 2 + p.jitter ** 2);
+  const { state, result } = updateDiscipline(s.discipline, offset, systemJitter, tx.now, { minPoll: s.minPoll, maxPoll: s.maxPoll, precision: s.precision });
+  if (state.poll !== s.discipline.poll) tx.log("info", `poll interval ${2 ** state.poll} s`);
+  s.discipline = state;
+  if (result.kind === "ignore") {
+    tx.log("info", result.reason);
+    return;
+  }
+  const adjustment: ClockAdjustment = {
+    offsetSeconds: result.offset,
+    frequencyPpm: result.frequency * 1e6,
+    step: result.step,
+    maxErrorSeconds: rootDistance(peer, tx.now),
+    estErrorSeconds: systemJitter,
+    leap: LEAP_NAMES[peer.leap] ?? "none",
+  };
+  s.lastAdjustment = adjustment;
+  tx.actions.push({ kind: "adjust", adjustment });
+  // Every stored sample is made to say what it would of the adjusted clock (see FilterStage).
+  const frequencyChange = result.frequency - before.frequency;
+  for (const src of s.sources) {
+    src.filter = correctFilter(src.filter, result.offset, frequencyChange, tx.now);
+    src.peer = evaluateFilter(src.filter, tx.now, s.precision);
+  }
+}
+
+/** One source's status, for metrics and `paddock ntp` output. */
+export interface SourceStatus {
+  readonly address: string;
+  readonly port: number;
+  readonly state: SourceStateName;
+  readonly unfitReason?: UnfitReason;
+  readonly combined: boolean;
+  /** The reachability register as an 8-bit number (ntpq shows it in octal). */
+  readonly reach: number;
+  readonly stratum: number;
+  readonly pollSeconds: number;
+  /** Seconds; undefined before the first sample. */
+  readonly offsetSeconds?: number;
+  readonly delaySeconds?: number;
+  readonly jitterSeconds?: number;
+  readonly dispersionSeconds?: number;
+  readonly kissCode?: string;
+}
+
+/** Every source's status, in configuration order. */
+export function sourceStatus(state: NtpClientState): SourceStatus[] {
+  return state.sources.map((src) => ({
+    address: src.address,
+    port: src.port,
+    state: src.state,
+    ...(src.unfitReason === undefined ? {} : { unfitReason: src.unfitReason }),
+    combined: src.combined,
+    reach: src.reach,
+    stratum: src.stratum,
+    pollSeconds: 2 ** hostPoll(state, src),
+    ...(src.peer === undefined
+      ? {}
+      : { offsetSeconds: src.peer.offset, delaySeconds: src.peer.delay, jitterSeconds: src.peer.jitter, dispersionSeconds: src.peer.dispersion }),
+    ...(src.kissCode === undefined ? {} : { kissCode: src.kissCode }),
+  }));
+}
