@@ -12,6 +12,7 @@ import { EARLY_CALF_KEY } from "../early-entry.ts";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { builtinCalfScript } from "../services.ts";
+import { READY_TIMEOUT_HELP } from "./operator.ts";
 import { interfaceNames, runServices, stateDirUnder } from "./run.ts";
 
 interface DhcpOptions {
@@ -33,6 +34,7 @@ interface DhcpOptions {
   calf?: string;
   linkUp: boolean;
   routeMetric?: string;
+  readyTimeout?: string;
 }
 
 /** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
@@ -109,6 +111,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     linkUp: opts.linkUp,
+    ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
     ...(early && !opts.calf ? { early } : {}),
     ...(opts.calf ? { warning: `running the custom calf ${opts.calf} in the DHCP service's sandbox slot` } : {}),
   });
@@ -127,6 +130,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
+    .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")
     .option("--hooks-dir <dir>", "run the executables of this directory on lease events: BOUND, RENEW, EXPIRE, RELEASE, STOP (default /etc/paddock/hooks.d; missing: none; empty: off; docs/hooks.md)")
     .option("--hook-timeout-seconds <s>", "kill a hook's process group after this long (1–3600, default 10)")

@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { HostError, InterfaceHosts, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
+import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { loadService } from "../services.ts";
 
@@ -36,6 +37,8 @@ export interface RunRequest {
   readonly metrics?: string;
   /** false (--no-link-up): leave an administratively down interface down. */
   readonly linkUp?: boolean;
+  /** --ready-timeout: systemd READY=1 anyway after this long (seconds, as given). */
+  readonly readyTimeout?: string;
   readonly early?: EarlyCalf;
   /** Logged at start (e.g. a custom calf in a built-in service's slot). */
   readonly warning?: string;
@@ -90,6 +93,7 @@ export async function runServices(req: RunRequest): Promise<void> {
     })),
     calfLogLevel: req.logLevel as LogLevel,
     ...(req.linkUp === false ? { linkUp: false } : {}),
+    ...(req.readyTimeout !== undefined ? { readyTimeoutMs: parseReadyTimeout(req.readyTimeout) } : {}),
   }));
   // SIGINT and SIGTERM stop the hosts; before they have started (while they wait for their
   // interfaces) they end the start, which then undoes what it did.
@@ -131,6 +135,7 @@ interface RunOptions {
   logLevel: string;
   logFormat: string;
   linkUp: boolean;
+  readyTimeout?: string;
 }
 
 /** "NAME=VALUE" or "SERVICE.NAME=VALUE" settings, by service. */
@@ -162,6 +167,7 @@ export function registerRun(program: Command): void {
     .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services; paddock describe SERVICE lists them); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
+    .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .action(async (specs: string[], opts: RunOptions) => {
@@ -187,6 +193,7 @@ export function registerRun(program: Command): void {
           logFormat: opts.logFormat,
           ...(opts.metrics ? { metrics: opts.metrics } : {}),
           linkUp: opts.linkUp,
+          ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
         });
       } finally {
         for (const l of loaded) l.cleanup();
