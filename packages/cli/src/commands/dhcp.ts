@@ -11,7 +11,8 @@ import { dhcp4Service } from "@paddock/service-dhcp4";
 import { EARLY_CALF_KEY } from "../early-entry.ts";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
-import { builtinCalfScript } from "../services.ts";
+import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
+import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
 import { READY_TIMEOUT_HELP } from "./operator.ts";
 import { interfaceNames, runServices, stateDirUnder } from "./run.ts";
 
@@ -33,8 +34,11 @@ interface DhcpOptions {
   logFormat: string;
   calf?: string;
   linkUp: boolean;
-  routeMetric?: string;
+  config?: string;
+  clientId?: string;
+  vendorClass?: string;
   readyTimeout?: string;
+  routeMetric?: string;
 }
 
 /** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
@@ -45,10 +49,10 @@ export async function takeEarlyCalf(): Promise<EarlyCalf | undefined> {
   return early;
 }
 
-async function runDhcp(opts: DhcpOptions): Promise<void> {
+async function runDhcp(opts: DhcpOptions, cmd: Command): Promise<void> {
   const early = await takeEarlyCalf();
   try {
-    await runDhcpWith(opts, early);
+    await runDhcpWith(opts, early, (name) => cmd.getOptionValueSource(name) === "cli");
   } catch (err) {
     // A start that failed before the service host took the early calf over must not leave it behind.
     await early?.discard();
@@ -57,12 +61,32 @@ async function runDhcp(opts: DhcpOptions): Promise<void> {
   }
 }
 
-async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Promise<void> {
+/**
+ * The service options the command line gives: only flags the user typed, so that the
+ * configuration file's values stand where no flag overrides them.
+ */
+export function dhcpFlagOptions(opts: DhcpOptions, given: (flag: keyof DhcpOptions) => boolean): Record<string, string | boolean> {
+  return {
+    ...(!opts.resolvConfManaged ? { "resolv-conf": "" } : given("resolvConf") ? { "resolv-conf": opts.resolvConf } : {}),
+    ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
+    ...(opts.setHostname ? { "set-hostname": true } : {}),
+    ...(opts.releaseOnExit ? { "release-on-exit": true } : {}),
+    ...(given("logLevel") ? { "log-level": opts.logLevel } : {}),
+    ...(opts.minLeaseSeconds !== undefined ? { "min-lease-seconds": opts.minLeaseSeconds } : {}),
+    ...(opts.hooksDir !== undefined ? { "hooks-dir": opts.hooksDir } : {}),
+    ...(opts.hookTimeoutSeconds !== undefined ? { "hook-timeout-seconds": opts.hookTimeoutSeconds } : {}),
+    ...(opts.clientId !== undefined ? { "client-id": opts.clientId } : {}),
+    ...(opts.vendorClass !== undefined ? { "vendor-class": opts.vendorClass } : {}),
+    ...(opts.routeMetric !== undefined ? { "route-metric": opts.routeMetric } : {}),
+  };
+}
+
+async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, given: (flag: keyof DhcpOptions) => boolean): Promise<void> {
   const ifaces = interfaceNames(opts.iface, "DHCP");
   const several = ifaces.length > 1;
   // One socket or metric for several interfaces would make them collide: each gets its own.
   if (several && opts.adminSocket) throw new UserError("--admin-socket names one socket, but there are several interfaces: leave it out (each gets RUNTIME_DIR/dhcp4-IFACE.sock)");
-  if (several && opts.routeMetric !== undefined) throw new UserError("--route-metric gives every interface the same metric, so their default routes would replace each other: leave it out (each link gets 1000 + its index) or run one paddock dhcp per interface");
+  if (several && opts.routeMetric !== undefined) throw new UserError("--route-metric gives every interface the same metric, so their default routes would replace each other: leave it out (each link gets 1000 + its index), set it per interface in the configuration file, or run one paddock dhcp per interface");
   const iface = ifaces[0]!;
   let calfScript = builtinCalfScript(dhcp4Service.name);
   if (opts.calf) {
@@ -82,27 +106,19 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined): Pro
       });
     }
   }
-  const options = {
-    "resolv-conf": opts.resolvConfManaged ? opts.resolvConf : "",
-    ...(opts.hostname ? { hostname: opts.hostname } : {}),
-    "set-hostname": opts.setHostname === true,
-    "release-on-exit": opts.releaseOnExit === true,
-    "log-level": opts.logLevel,
-    ...(opts.minLeaseSeconds !== undefined ? { "min-lease-seconds": opts.minLeaseSeconds } : {}),
-    ...(opts.hooksDir !== undefined ? { "hooks-dir": opts.hooksDir } : {}),
-    ...(opts.hookTimeoutSeconds !== undefined ? { "hook-timeout-seconds": opts.hookTimeoutSeconds } : {}),
-    ...(opts.routeMetric !== undefined ? { "route-metric": opts.routeMetric } : {}),
-  };
+  const flags = dhcpFlagOptions(opts, given);
+  const sources = (i: string) => () => resolveOptions({ configPath: opts.config, iface: i, services: [{ definition: dhcp4Service, flags }], otherServices: Object.values(BUILTIN_SERVICES) });
   await runServices({
     interfaces: ifaces.map((i) => ({
       iface: i,
+      reloadSettings: sources(i),
       services: [
         {
           definition: dhcp4Service,
           calfScript,
           ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, i, dhcp4Service.name, { interfaces: several, services: false }) } : {}),
           ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
-          options,
+          options: sources(i)().get(dhcp4Service.name) ?? {},
         },
       ],
     })),
@@ -126,7 +142,10 @@ export function registerDhcp(dhcp: Command): void {
     .option("--resolv-conf <path>", "the resolv.conf to manage (one file, composed from every interface's lease)", "/etc/resolv.conf")
     .option("--route-metric <n>", "metric of the lease's routes and priority of its DNS servers (default 1000 + the interface's index; one interface only)")
     .option("--no-resolv-conf-managed", "leave resolv.conf alone")
+    .option("--config <path>", `the configuration file: dhcp4 options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists); re-read on SIGHUP (paddock reload)`)
     .option("--hostname <name>", "host name to send to the server (option 12)")
+    .option("--client-id <id>", "client identifier (option 61): duid (default, RFC 4361), mac, none, or hex bytes")
+    .option("--vendor-class <text>", "vendor class identifier to send (option 60), printable ASCII")
     .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")

@@ -10,7 +10,9 @@ import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
-import { loadService } from "../services.ts";
+import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
+import { reloadOnSighup, type SettingsSource } from "../reload.ts";
+import { BUILTIN_SERVICES, loadService, type LoadedService } from "../services.ts";
 
 /** One service as the command line gives it; directories default from the service and interface. */
 export interface ServiceRequest {
@@ -25,6 +27,8 @@ export interface ServiceRequest {
 export interface InterfaceRequest {
   readonly iface: string;
   readonly services: readonly ServiceRequest[];
+  /** The services' settings on this interface computed again on SIGHUP (the configuration file and the same command line). */
+  readonly reloadSettings?: SettingsSource;
 }
 
 /** What runServices needs. */
@@ -122,7 +126,9 @@ export async function runServices(req: RunRequest): Promise<void> {
     if (err instanceof HostError) throw new UserError(err.message);
     throw err;
   }
+  const stopReloading = req.interfaces.flatMap((i) => (i.reloadSettings ? [reloadOnSighup(running.hosts.get(i.iface)!, i.reloadSettings, log.child({ iface: i.iface }))] : []));
   log.info({ signal: await stopped }, "stopping");
+  for (const stop of stopReloading) stop();
   await running.stop();
 }
 
@@ -135,6 +141,7 @@ interface RunOptions {
   logLevel: string;
   logFormat: string;
   linkUp: boolean;
+  config?: string;
   readyTimeout?: string;
 }
 
@@ -164,7 +171,8 @@ export function registerRun(program: Command): void {
     .option("--iface <name>", "an interface to run the services on; repeat it for several (one priv, a host per interface)", (v: string, acc: string[] = []) => [...acc, v])
     .option("--state-dir <dir>", "store, audit log and handler records (one service on one interface: DIR; with several interfaces DIR/IFACE, with several services …/SERVICE); default /var/lib/paddock/SERVICE-IFACE")
     .option("--runtime-dir <dir>", "calf bundles, runc state, locks and admin sockets (RUNTIME_DIR/SERVICE-IFACE.sock)", "/run/paddock")
-    .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services; paddock describe SERVICE lists them); repeatable", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--set <name=value>", "a service option (SERVICE.NAME=VALUE with several services; paddock describe SERVICE lists them); repeatable; wins over the configuration file", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--config <path>", `the configuration file: service options per interface (default ${DEFAULT_CONFIG_FILE}, if it exists); re-read on SIGHUP (paddock reload)`)
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
@@ -172,22 +180,33 @@ export function registerRun(program: Command): void {
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .action(async (specs: string[], opts: RunOptions) => {
       const ifaces = interfaceNames(opts.iface, "the services");
-      const loaded: Array<Awaited<ReturnType<typeof loadService>>> = [];
+      const loaded: Array<LoadedService & { cleanup(): void }> = [];
       try {
         for (const spec of specs) loaded.push(await loadService(spec));
         const names = loaded.map((l) => l.definition.name);
-        const settings = parseSettings(opts.set, names);
+        const flags = parseSettings(opts.set, names);
         const several = { interfaces: ifaces.length > 1, services: loaded.length > 1 };
-        await runServices({
-          interfaces: ifaces.map((iface) => ({
+        const sources = (iface: string) => () =>
+          resolveOptions({
+            configPath: opts.config,
             iface,
-            services: loaded.map((l) => ({
-              definition: l.definition,
-              calfScript: l.calfScript,
-              ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, iface, l.definition.name, several) } : {}),
-              options: settings.get(l.definition.name) ?? {},
-            })),
-          })),
+            services: loaded.map((l) => ({ definition: l.definition, flags: flags.get(l.definition.name) ?? {} })),
+            otherServices: Object.values(BUILTIN_SERVICES),
+          });
+        await runServices({
+          interfaces: ifaces.map((iface) => {
+            const settings = sources(iface)();
+            return {
+              iface,
+              reloadSettings: sources(iface),
+              services: loaded.map((l) => ({
+                definition: l.definition,
+                calfScript: l.calfScript,
+                ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, iface, l.definition.name, several) } : {}),
+                options: settings.get(l.definition.name) ?? {},
+              })),
+            };
+          }),
           runtimeDir: opts.runtimeDir,
           logLevel: opts.logLevel,
           logFormat: opts.logFormat,
