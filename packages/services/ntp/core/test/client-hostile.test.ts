@@ -11,7 +11,6 @@ import {
   addSeconds,
   createNtpClient,
   decodeNtpPacket,
-  encodeNtpPacket,
   instantFromUnix,
   sourceStatus,
   step,
@@ -23,6 +22,7 @@ import {
   type NtpTimePacket,
   type NtpTimestamp,
 } from "../src/index.ts";
+import { encoded, serverReply } from "./fixtures.ts";
 import { prng } from "./simulation.ts";
 
 const BASE = instantFromUnix(1_800_000_000);
@@ -64,26 +64,18 @@ class Harness {
 
 /** A well-formed reply to `origin`, with the server's clock equal to ours. */
 function replyTo(origin: NtpTimestamp, t: number, over: Partial<NtpTimePacket> = {}): Uint8Array {
-  const r = encodeNtpPacket({
-    kind: "time",
-    leap: 0,
-    version: 4,
-    mode: 4,
-    stratum: 2,
-    poll: 6,
-    precision: -20,
-    rootDelay: 0,
-    rootDispersion: 0,
-    referenceId: Uint8Array.of(10, 0, 0, 1),
-    referenceTime: timestampFromInstant(addSeconds(BASE, t - 5)),
-    originTime: origin,
-    receiveTime: timestampFromInstant(addSeconds(BASE, t - 0.001)),
-    transmitTime: timestampFromInstant(addSeconds(BASE, t - 0.0009)),
-    extensions: [],
-    ...over,
-  });
-  if (!r.ok) throw new Error(r.error.detail);
-  return r.value;
+  return encoded(
+    serverReply({
+      precision: -20,
+      rootDelay: 0,
+      rootDispersion: 0,
+      referenceTime: timestampFromInstant(addSeconds(BASE, t - 5)),
+      originTime: origin,
+      receiveTime: timestampFromInstant(addSeconds(BASE, t - 0.001)),
+      transmitTime: timestampFromInstant(addSeconds(BASE, t - 0.0009)),
+      ...over,
+    }),
+  );
 }
 
 function started(): Harness {

@@ -10,7 +10,6 @@ import {
   addSeconds,
   createNtpClient,
   decodeNtpPacket,
-  encodeNtpPacket,
   instantFromUnix,
   step,
   timestampFromInstant,
@@ -20,20 +19,12 @@ import {
   type NtpClientEvent,
   type NtpClientState,
   type NtpInstant,
-  type NtpTimePacket,
 } from "../src/index.ts";
+import { seeded } from "../../../dhcp4/core/test/client-fixtures.ts";
+import { encoded, serverReply } from "./fixtures.ts";
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG: the same seed gives the same run (the DHCP client tests' mulberry32). */
+export const prng = seeded;
 
 /** How a simulated server behaves. */
 export interface SimServer {
@@ -151,26 +142,20 @@ export class Simulation {
     this.served.set(server.address, n + 1);
     const clock = (t: number) => timestampFromInstant(addSeconds(BASE, t + (server.offset ?? 0)));
     const kiss = server.kiss !== undefined && n >= (server.kissAfter ?? 0);
-    const reply: NtpTimePacket = {
-      kind: "time",
-      leap: server.leap ?? 0,
-      version: 4,
-      mode: 4,
-      stratum: kiss ? 0 : (server.stratum ?? 2),
-      poll: server.poll ?? 0,
-      precision: -24,
-      rootDelay: server.rootDelay ?? 0.0009765625,
-      rootDispersion: server.rootDispersion ?? 0.0009765625,
-      referenceId: kiss ? new TextEncoder().encode(server.kiss!.padEnd(4, "\0")) : Uint8Array.of(10, 0, 0, 1),
-      referenceTime: clock(this.t - 10),
-      originTime: req.value.transmitTime,
-      receiveTime: clock(this.t),
-      transmitTime: clock(this.t + 0.00001),
-      extensions: [],
-    };
-    const e = encodeNtpPacket(reply);
-    if (!e.ok) throw new Error(e.error.detail);
-    return e.value;
+    return encoded(
+      serverReply({
+        leap: server.leap ?? 0,
+        stratum: kiss ? 0 : (server.stratum ?? 2),
+        poll: server.poll ?? 0,
+        rootDelay: server.rootDelay ?? 0.0009765625,
+        rootDispersion: server.rootDispersion ?? 0.0009765625,
+        referenceId: kiss ? new TextEncoder().encode(server.kiss!.padEnd(4, "\0")) : Uint8Array.of(10, 0, 0, 1),
+        referenceTime: clock(this.t - 10),
+        originTime: req.value.transmitTime,
+        receiveTime: clock(this.t),
+        transmitTime: clock(this.t + 0.00001),
+      }),
+    );
   }
 
   /** Runs until true time `until`, delivering datagrams and firing the timer in time order. */
