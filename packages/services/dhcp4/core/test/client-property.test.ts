@@ -59,7 +59,8 @@ type Command =
   | { kind: "linkUp" }
   | { kind: "linkDown" }
   | { kind: "stop"; release: boolean | undefined }
-  | { kind: "inUse"; ours: boolean };
+  | { kind: "inUse"; ours: boolean }
+  | { kind: "arp"; op: number; ourMac: boolean; sender: "zero" | "ours" | "other"; target: "ours" | "other" };
 
 const replySpec: fc.Arbitrary<ReplySpec> = fc.record({
   type: fc.oneof(fc.constantFrom(2, 5, 6), fc.integer({ min: 0, max: 255 })),
@@ -81,13 +82,23 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("timer" as const),
-      name: fc.constantFrom<TimerName>("start", "retransmit", "offerWindow", "t1", "t2", "expiry"),
+      name: fc.constantFrom<TimerName>("start", "retransmit", "offerWindow", "t1", "t2", "expiry", "arp"),
       early: fc.boolean(),
     }),
   },
   { weight: 5, arbitrary: fc.constant({ kind: "linkUp" as const }) },
   { weight: 5, arbitrary: fc.constant({ kind: "linkDown" as const }) },
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("inUse" as const), ours: fc.boolean() }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      kind: fc.constant("arp" as const),
+      op: fc.constantFrom(1, 2),
+      ourMac: fc.constantFrom(false, false, true),
+      sender: fc.constantFrom("zero" as const, "ours" as const, "other" as const),
+      target: fc.constantFrom("ours" as const, "other" as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("stop" as const), release: fc.option(fc.boolean(), { nil: undefined }) }) },
 );
 
@@ -144,6 +155,7 @@ const setup = fc.record({
   rapidCommit: fc.boolean(),
   onRebootTimeout: fc.constantFrom<"init" | "keepLease">("init", "keepLease"),
   requestedAddress: fc.constantFrom<Ipv4 | undefined>(undefined, "10.0.0.6"),
+  arpProbe: fc.boolean(),
 });
 
 const LEASE_STATES = ["BOUND", "RENEWING", "REBINDING", "INIT-REBOOT", "REBOOTING"];
@@ -226,6 +238,12 @@ class World {
           if (a.to !== "broadcast") expect(m.ciaddr).not.toBe("0.0.0.0");
           break;
         }
+        case "sendArp":
+          expect(this.link).toBe(true);
+          // A probe or an announcement, of the address being probed or held.
+          expect([this.state.probe?.lease.address, s.lease?.address]).toContain(a.targetIp);
+          expect(["0.0.0.0", a.targetIp]).toContain(a.senderIp);
+          break;
         case "log":
           expect(a.message).not.toMatch(/[\n\r]/);
           if (a.level === "info" && a.message.includes(" → ")) infoLogs++;
@@ -250,9 +268,13 @@ class World {
       expect(s.lease).toBeDefined();
       if (s.lease !== undefined && s.lease.leaseSeconds !== INFINITE_LEASE) expect(s.timers.expiry).toBeDefined();
     }
-    if (s.name === "BOUND" && s.lease?.leaseSeconds === INFINITE_LEASE) expect(Object.keys(s.timers)).toEqual([]);
+    // An infinite lease arms no lease timers (announcements may still be due).
+    if (s.name === "BOUND" && s.lease?.leaseSeconds === INFINITE_LEASE) expect(Object.keys(s.timers).filter((n) => n !== "arp")).toEqual([]);
     // Waiting states have something to wake them up (or wait for the link).
-    if (s.link && (s.name === "SELECTING" || s.name === "REQUESTING" || s.name === "REBOOTING")) expect(s.timers.retransmit).toBeDefined();
+    if (s.link && (s.name === "SELECTING" || s.name === "REQUESTING" || s.name === "REBOOTING")) expect(s.timers.retransmit ?? s.timers.arp).toBeDefined();
+    // A probe lives exactly as long as its timer, and nothing is probed without arpProbe.
+    expect(s.probe !== undefined).toBe(s.probe !== undefined && s.timers.arp !== undefined);
+    if (!s.config.arpProbe) expect(s.timers.arp).toBeUndefined();
     if (s.link && (s.name === "INIT" || s.name === "INIT-REBOOT")) expect(s.timers.start).toBeDefined();
     if (s.name === "STOPPED") expect(s.timers).toEqual({});
     expect(s.link).toBe(this.link);
@@ -276,6 +298,7 @@ describe("client property", () => {
             rapidCommit: cfg.rapidCommit,
             onRebootTimeout: cfg.onRebootTimeout,
             requestedAddress: cfg.requestedAddress,
+            arpProbe: cfg.arpProbe,
           },
           cfg.persistedLease,
           cfg.linkUp,
@@ -309,6 +332,15 @@ describe("client property", () => {
             case "stop":
               world.run({ kind: "stop", release: c.release }, world.now);
               break;
+            case "arp": {
+              // The address in play: the one being probed, else the held one.
+              const ours = world.state.probe?.lease.address ?? world.state.lease?.address ?? "10.0.0.5";
+              const ip = (w: "zero" | "ours" | "other") => (w === "zero" ? "0.0.0.0" : w === "ours" ? ours : "10.0.0.77");
+              const senderMac = c.ourMac ? MAC : Uint8Array.of(2, 0, 0, 0, 0, 0x77);
+              const packet = { op: c.op as 1 | 2, ethernetSource: senderMac, senderMac, senderIp: ip(c.sender), targetMac: new Uint8Array(6), targetIp: ip(c.target) };
+              world.run({ kind: "arp", packet }, world.now);
+              break;
+            }
             case "inUse":
               world.run({ kind: "addressInUse", address: c.ours ? (world.state.lease?.address ?? "10.0.0.5") : "10.0.0.77" }, world.now);
               break;

@@ -19,6 +19,7 @@ import {
   type DhcpResult,
 } from "./helpers.ts";
 import { cat, everyOptionMessage, pcapngBlock, writePcap, writePcapng } from "./fixtures.ts";
+import { decodeArpFrame } from "../src/arp.ts";
 
 const MAC = Uint8Array.of(2, 0, 0, 0, 0, 9);
 const BCAST = Uint8Array.of(255, 255, 255, 255, 255, 255);
@@ -114,6 +115,8 @@ describe("each error code has an input that produces it", () => {
     ["encoding a 64-byte label", () => encodeDhcpMessage(base([{ kind: "domainSearch", code: 119, names: ["x".repeat(64)] }])), DhcpErrorCode.UNENCODABLE],
     ["encoding a route to a /33", () => encodeDhcpMessage(base([{ kind: "classlessRoutes", code: 121, routes: [{ destination: "10.0.0.0/33", router: "10.0.0.1" }] }])), DhcpErrorCode.UNENCODABLE],
     ["encoding a frame with a 5-byte MAC", () => encodeDhcpFrame(base(), { srcMac: MAC.subarray(1), dstMac: BCAST, srcIp: "0.0.0.0", dstIp: "255.255.255.255", srcPort: 68, dstPort: 67 }), DhcpErrorCode.UNENCODABLE],
+    ["an IPv4 frame given to the ARP decoder", () => decodeArpFrame(frame()), DhcpErrorCode.NOT_ARP],
+    ["ARP for IPv6 addresses", () => decodeArpFrame(Uint8Array.of(...BCAST, ...MAC, 8, 6, 0, 1, 0x86, 0xdd, 6, 16, 0, 1, ...new Uint8Array(60))), DhcpErrorCode.BAD_ARP],
     ["a text file", () => readCapture(new TextEncoder().encode("hello, world\n")), DhcpErrorCode.NOT_A_CAPTURE],
     ["an empty file", () => readCapture(new Uint8Array(0)), DhcpErrorCode.NOT_A_CAPTURE],
     ["a pcap header cut short", () => readCapture(writePcap([]).subarray(0, 20)), DhcpErrorCode.NOT_A_CAPTURE],

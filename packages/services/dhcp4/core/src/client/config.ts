@@ -65,6 +65,12 @@ export interface ClientConfig {
    */
   broadcastFlag?: boolean;
   /**
+   * RFC 5227 address conflict detection: probe an ACKed new address with ARP before taking it
+   * (DECLINE on conflict), announce it, defend it while bound. Default false: only a runtime that
+   * delivers ARP frames (`arp` events) and can send `sendArp` actions sets it.
+   */
+  arpProbe?: boolean;
+  /**
    * Leases shorter than this are stretched to it (default {@link MIN_LEASE_SECONDS}, 60 s, and
    * never more). Lower only in tests, so that an expiry test does not wait a minute: RFC 2131
    * §4.4.5 retransmits renewals no faster than every 60 s, so a shorter real lease would lapse
@@ -118,6 +124,7 @@ export interface ResolvedConfig {
   requestedAddress: Ipv4 | undefined;
   onRebootTimeout: "init" | "keepLease";
   broadcastFlag: boolean;
+  arpProbe: boolean;
 }
 
 /** RFC 4702 §2.1 flag bits. */
@@ -226,6 +233,7 @@ export function resolveConfig(
       requestedAddress: config.requestedAddress,
       onRebootTimeout: config.onRebootTimeout ?? "init",
       broadcastFlag: config.broadcastFlag ?? false,
+      arpProbe: config.arpProbe ?? false,
     },
   };
 }

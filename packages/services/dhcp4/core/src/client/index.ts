@@ -6,5 +6,6 @@
 export * from "./config.ts";
 export * from "./lease.ts";
 export * from "./machine.ts";
+export * from "./acd.ts";
 export * from "./reconfigure.ts";
 export { isIpv4, isUnicastHost, maskToPrefix, normaliseDomainName } from "./addr.ts";

@@ -4,8 +4,22 @@
  * reads no clock and draws randomness only from `config.random`.
  */
 
+import type { ArpPacket } from "../arp.ts";
 import { BOOTREPLY, BOOTREQUEST, MessageType } from "../message.ts";
 import type { DhcpMessage, DhcpOption, DhcpPacketInfo, Ipv4 } from "../message.ts";
+import {
+  ANNOUNCE_INTERVAL_MS,
+  ANNOUNCE_NUM,
+  ANNOUNCE_WAIT_MS,
+  conflictHoldoffMs,
+  DEFEND_INTERVAL_MS,
+  isBoundConflict,
+  isProbeConflict,
+  PROBE_MAX_MS,
+  PROBE_MIN_MS,
+  PROBE_NUM,
+  PROBE_WAIT_MS,
+} from "./acd.ts";
 import { bytesEqual, isUnicastHost, macToText } from "./addr.ts";
 import { resolveConfig } from "./config.ts";
 import type { ClientConfig, ClientConfigError, ResolvedConfig } from "./config.ts";
@@ -56,9 +70,11 @@ export type ClientStateName =
  * - `retransmit`: the next retransmission of the current exchange.
  * - `offerWindow`: end of the wait for an offer of the preferred address (SELECTING).
  * - `t1`, `t2`, `expiry`: the lease's renewal, rebinding and expiry times (§4.4.5).
+ * - `arp`: the next RFC 5227 probe, the end of the wait after the last one, or the next
+ *   announcement (`config.arpProbe`).
  */
-export type TimerName = "start" | "retransmit" | "offerWindow" | "t1" | "t2" | "expiry";
-const TIMER_NAMES: readonly TimerName[] = ["start", "retransmit", "offerWindow", "t1", "t2", "expiry"];
+export type TimerName = "start" | "retransmit" | "offerWindow" | "t1" | "t2" | "expiry" | "arp";
+const TIMER_NAMES: readonly TimerName[] = ["start", "retransmit", "offerWindow", "t1", "t2", "expiry", "arp"];
 
 /** An offer kept while SELECTING. */
 export interface Offer {
@@ -96,11 +112,19 @@ export interface Offer {
  * 7. **Short leases are stretched** to {@link MIN_LEASE_SECONDS}; lease 0 included. A missing
  *    lease time (servers MUST send one) falls back to the offer's, then the previous lease's;
  *    without either the ACK is ignored.
- * 8. **The lease is published at the ACK, and a conflict is reported afterwards.** §4.4.1 says the
- *    client SHOULD probe the address before using it; here the runtime probes when `/ip` is written
- *    (a write of `/ip` only happens for a new address, since unchanged keys are not rewritten) and
- *    reports `addressInUse`, which DECLINEs, withdraws and waits {@link DECLINE_HOLDOFF_MS} in INIT.
- *    It is accepted in every state holding a lease for that address.
+ * 8. **Address conflict detection (RFC 5227) when `config.arpProbe` is set** (the runtime then
+ *    delivers ARP frames as `arp` events). An ACK for a new address (not the one held: SELECTING's
+ *    rapid commit, REQUESTING, REBOOTING or a renewal answered with another address) is not
+ *    published at once: the client stays in the state that received it, ignores further replies
+ *    and probes (§2.1: after 0–{@link PROBE_WAIT_MS} ms, {@link PROBE_NUM} probes
+ *    {@link PROBE_MIN_MS}–{@link PROBE_MAX_MS} ms apart, then {@link ANNOUNCE_WAIT_MS} ms) — the
+ *    figure's "DHCPACK (not accept.)" arc, checked as §4.4.1 says the client SHOULD. A conflict
+ *    (§2.1.1) sends DECLINE (§3.1 step 5: options 50 and 54) and restarts INIT after
+ *    {@link DECLINE_HOLDOFF_MS} (60 s after {@link MAX_CONFLICTS} conflicts). No conflict: the lease
+ *    is published and {@link ANNOUNCE_NUM} announcements go out (§2.3). While BOUND, RENEWING or
+ *    REBINDING a conflicting ARP is answered with one announcement (§2.4 (b)); a second within
+ *    {@link DEFEND_INTERVAL_MS} gives the address up: the lease is withdrawn and INIT restarts at
+ *    once, without DECLINE (the server's binding is not wrong, the link is shared), as dhcpcd does.
  * 9. **T1, T2 and expiry are armed together** at BOUND rather than one after the other; same times.
  * 10. **Operator requests** (`renew`, `release`; the figure has neither). `renew` holding a lease
  *    renews at once as at T1 (RENEWING, unicast); without one it starts a new exchange
@@ -146,6 +170,17 @@ export interface ClientState {
   readonly preferred: Ipv4 | undefined;
   /** NAKs since the last lease was bound (departure 6). */
   readonly nakCount: number;
+  /**
+   * The ACKed lease being checked with ARP before use, and the probes sent (departure 8). It lives
+   * exactly as long as the `arp` timer: cancelling that timer abandons the probe.
+   */
+  readonly probe: { readonly lease: PersistedLease; readonly sent: number } | undefined;
+  /** Announcements still to send for the lease just bound (§2.3); also ended by cancelling `arp`. */
+  readonly announcementsLeft: number;
+  /** Address conflicts since an address was last bound (RFC 5227 rate limiting). */
+  readonly conflicts: number;
+  /** When the held address was last defended (§2.4), if it was. */
+  readonly lastDefence: number | undefined;
   /** The KV keys this client has written and not deleted: path → value. */
   readonly published: Readonly<Record<string, string>>;
   /** Armed timers: name → absolute ms. */
@@ -161,7 +196,9 @@ export type ClientEvent =
   | { kind: "linkDown" }
   /** `release` overrides `config.releaseOnStop`. */
   | { kind: "stop"; release?: boolean }
-  /** The runtime found `address` in use (ARP probe or conflict, RFC 5227). */
+  /** An ARP packet from the link (RFC 5227; ignored unless `config.arpProbe`). */
+  | { kind: "arp"; packet: ArpPacket }
+  /** The runtime found `address` in use by other means than `arp` events: DECLINE, withdraw, INIT after 10 s. */
   | { kind: "addressInUse"; address: Ipv4 }
   /** An operator asks for a renewal now (`paddock renew`): as at T1, or a new exchange without a lease. */
   | { kind: "renew" }
@@ -180,10 +217,13 @@ export type LogLevel = "debug" | "info" | "warn";
  * - `kvWrite` / `kvDelete`: publish or withdraw a key; deleting an absent key must succeed. The
  *   keys of one lease come in one uninterrupted run (apply them as one batch). `/state/lease`
  *   is the persisted state.
+ * - `sendArp`: broadcast an ARP request from the interface's MAC, target hardware address zero:
+ *   a probe (`senderIp` 0.0.0.0) or an announcement (`senderIp` = `targetIp`), RFC 5227.
  * - `log`: one readable line; every state change logs one at info level.
  */
 export type ClientAction =
   | { kind: "send"; message: DhcpMessage; to: "broadcast" | Ipv4; nextHopMac?: Uint8Array }
+  | { kind: "sendArp"; senderIp: Ipv4; targetIp: Ipv4 }
   | { kind: "setTimer"; name: TimerName; at: number }
   | { kind: "cancelTimer"; name: TimerName }
   | { kind: "kvWrite"; path: string; value: string }
@@ -230,6 +270,10 @@ class Tx {
     this.actions.push({ kind: "setTimer", name, at: when });
   }
   cancelTimer(name: TimerName): void {
+    if (name === "arp") {
+      this.s.probe = undefined;
+      this.s.announcementsLeft = 0;
+    }
     if (this.s.timers[name] === undefined) return;
     delete this.s.timers[name];
     this.actions.push({ kind: "cancelTimer", name });
@@ -241,6 +285,10 @@ class Tx {
     const from = this.s.name;
     this.s.name = name;
     this.log("info", `${from} → ${name}: ${why}`);
+  }
+  /** An RFC 5227 probe (`senderIp` 0.0.0.0) or announcement (`senderIp` = `targetIp`). */
+  sendArp(senderIp: Ipv4, targetIp: Ipv4): void {
+    this.actions.push({ kind: "sendArp", senderIp, targetIp });
   }
   send(message: DhcpMessage, to: "broadcast" | Ipv4, nextHopMac?: Uint8Array): void {
     if (to === "broadcast" || nextHopMac === undefined) this.actions.push({ kind: "send", message, to });
@@ -406,6 +454,7 @@ function macFromText(text: string): Uint8Array | undefined {
 /** Starts a fresh DISCOVER exchange from INIT (or stays in INIT while the link is down). */
 function beginDiscover(tx: Tx, why: string): void {
   const s = tx.s;
+  tx.cancelTimer("arp"); // a new exchange ends any probe or announcements
   s.offers = [];
   s.selected = undefined;
   if (!s.link) {
@@ -440,6 +489,7 @@ function enterInit(tx: Tx, why: string, holdoffMs: number): void {
 /** From INIT-REBOOT: broadcast a REQUEST for the remembered address (§4.4.2). */
 function beginReboot(tx: Tx): void {
   const s = tx.s;
+  tx.cancelTimer("arp"); // a new exchange ends any probe or announcements
   if (s.lease === undefined) {
     beginDiscover(tx, "no lease to reuse");
     return;
@@ -478,6 +528,7 @@ function armRenewRetransmit(tx: Tx, deadline: number): void {
 
 function beginRenewOrRebind(tx: Tx, name: "RENEWING" | "REBINDING", why?: string): void {
   const s = tx.s;
+  tx.cancelTimer("arp"); // a new exchange ends any probe or announcements
   const lease = s.lease;
   const times = lease === undefined ? undefined : leaseTimes(lease);
   if (lease === undefined || times === undefined) return;
@@ -549,6 +600,14 @@ function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fa
   }
   for (const note of built.value.notes) tx.log("warn", `ACK from ${serverId}: ${note}`);
   const lease = built.value.lease;
+  if (s.config.arpProbe && lease.address !== s.lease?.address) beginProbe(tx, lease);
+  else applyLease(tx, lease);
+}
+
+/** Takes a lease: published whole (one commit; equal values change nothing), its timers armed, BOUND. */
+function applyLease(tx: Tx, lease: PersistedLease): void {
+  const s = tx.s;
+  const serverId = lease.serverId;
   const from = s.name;
   s.lease = lease;
   s.preferred = lease.address;
@@ -571,6 +630,90 @@ function bind(tx: Tx, ack: DhcpMessage, info: DhcpPacketInfo, serverId: Ipv4, fa
   tx.goto("BOUND", `${from === "BOUND" ? "" : "ACK: "}${lease.address}/${lease.prefix} from ${serverId} (${length})`);
 }
 
+/** Departure 8: checks an ACKed address with ARP before taking the lease (RFC 5227 §2.1). */
+function beginProbe(tx: Tx, lease: PersistedLease): void {
+  const s = tx.s;
+  s.offers = [];
+  s.selected = undefined;
+  tx.cancelTimersExcept(["t1", "t2", "expiry"]);
+  s.probe = { lease, sent: 0 };
+  tx.log("info", `${lease.address} ACKed by ${lease.serverId}: checking with ARP that no other host uses it (RFC 5227)`);
+  tx.setTimer("arp", tx.now + random01(s.config) * PROBE_WAIT_MS);
+}
+
+/** The `arp` timer: the next probe, the end of probing (take the lease, announce), or the next announcement. */
+function onArpTimer(tx: Tx): void {
+  const s = tx.s;
+  const probe = s.probe;
+  if (probe === undefined) {
+    if (s.lease !== undefined && s.announcementsLeft > 0) announce(tx, s.lease.address, s.announcementsLeft);
+    return;
+  }
+  const address = probe.lease.address;
+  if (probe.sent < PROBE_NUM) {
+    tx.sendArp("0.0.0.0", address);
+    s.probe = { lease: probe.lease, sent: probe.sent + 1 };
+    const wait = probe.sent + 1 < PROBE_NUM ? PROBE_MIN_MS + random01(s.config) * (PROBE_MAX_MS - PROBE_MIN_MS) : ANNOUNCE_WAIT_MS;
+    tx.setTimer("arp", tx.now + wait);
+    return;
+  }
+  s.probe = undefined;
+  s.conflicts = 0;
+  tx.log("info", `${address}: no answer to ${PROBE_NUM} ARP probes, taking it`);
+  applyLease(tx, probe.lease);
+  announce(tx, address, ANNOUNCE_NUM);
+}
+
+/** Sends one announcement of `address` (§2.3) and arms the next of `count`. */
+function announce(tx: Tx, address: Ipv4, count: number): void {
+  const s = tx.s;
+  if (s.link) tx.sendArp(address, address);
+  s.announcementsLeft = count - 1;
+  if (s.announcementsLeft > 0) tx.setTimer("arp", tx.now + ANNOUNCE_INTERVAL_MS);
+}
+
+/** An ARP packet from the link: a conflict while probing (§2.1.1) or while holding the address (§2.4). */
+function onArp(tx: Tx, packet: ArpPacket): void {
+  const s = tx.s;
+  if (!s.config.arpProbe) return;
+  const who = macToText(packet.senderMac);
+  if (s.probe !== undefined) {
+    const lease = s.probe.lease;
+    if (!isProbeConflict(packet, lease.address, s.config.mac)) return;
+    s.conflicts += 1;
+    decline(tx, lease, conflictHoldoffMs(s.conflicts, DECLINE_HOLDOFF_MS), `${lease.address} is in use by ${who}`);
+    return;
+  }
+  const lease = s.lease;
+  if (lease === undefined || !["BOUND", "RENEWING", "REBINDING"].includes(s.name)) return;
+  if (!isBoundConflict(packet, lease.address, s.config.mac)) return;
+  if (s.lastDefence === undefined || tx.now - s.lastDefence >= DEFEND_INTERVAL_MS) {
+    s.lastDefence = tx.now;
+    if (s.link) tx.sendArp(lease.address, lease.address);
+    tx.log("warn", `${lease.address} is claimed by ${who}: defending it with one announcement (RFC 5227 §2.4)`);
+    return;
+  }
+  s.conflicts += 1;
+  s.lastDefence = undefined;
+  s.preferred = undefined;
+  enterInit(tx, `${lease.address} is claimed again by ${who} within ${DEFEND_INTERVAL_MS / 1000} s: giving it up (RFC 5227 §2.4)`, conflictHoldoffMs(s.conflicts, 0));
+}
+
+/** §3.1 step 5: DECLINE an ACKed address found in use, and restart INIT after `holdoffMs`. */
+function decline(tx: Tx, lease: PersistedLease, holdoffMs: number, why: string): void {
+  const s = tx.s;
+  if (s.link) {
+    // §4.4.1: DECLINE carries the address (50) and the server (54), ciaddr 0, broadcast.
+    const m = baseMessage(tx, MessageType.DECLINE, "0.0.0.0", newXid(s.config), 0);
+    m.options.push({ kind: "requestedAddress", code: 50, address: lease.address });
+    m.options.push({ kind: "serverId", code: 54, address: lease.serverId });
+    tx.send(m, "broadcast");
+  }
+  s.preferred = undefined;
+  s.nakCount = 0;
+  enterInit(tx, `${why}: DECLINE sent to ${lease.serverId}`, holdoffMs);
+}
+
 function onNak(tx: Tx, serverId: string, text: string | undefined): void {
   const s = tx.s;
   s.nakCount += 1;
@@ -590,6 +733,7 @@ function onReceived(tx: Tx, message: DhcpMessage, info: DhcpPacketInfo): void {
   const typeName = type === undefined ? "message without type" : (TYPE_NAMES[type] ?? `type ${type}`);
   const ignore = (why: string): void => tx.log("debug", `${typeName} from ${info.srcIp} ignored in ${s.name}: ${why}`);
   if (!["SELECTING", "REQUESTING", "RENEWING", "REBINDING", "REBOOTING"].includes(s.name)) return ignore("no exchange in progress");
+  if (s.probe !== undefined) return ignore(`checking ${s.probe.lease.address} with ARP`);
   if (message.op !== BOOTREPLY) return ignore("not a BOOTREPLY");
   if (message.xid !== s.xid) return ignore(`xid 0x${(message.xid >>> 0).toString(16)} is not ours`);
   if (message.htype !== 1 || message.hlen !== 6 || !bytesEqual(message.chaddr.subarray(0, 6), s.config.mac) || message.chaddr.length < 6) {
@@ -681,6 +825,8 @@ function onTimer(tx: Tx, name: TimerName): void {
     }
     case "retransmit":
       return onRetransmit(tx);
+    case "arp":
+      return onArpTimer(tx);
     case "t1":
       if (s.name === "BOUND") beginRenewOrRebind(tx, "RENEWING");
       return;
@@ -744,21 +890,13 @@ function onRetransmit(tx: Tx): void {
 
 function onAddressInUse(tx: Tx, address: Ipv4): void {
   const s = tx.s;
-  const lease = s.lease;
-  if (lease === undefined || lease.address !== address || s.name === "STOPPED") {
+  const lease = s.probe?.lease ?? s.lease;
+  if (lease === undefined || lease.address !== address) {
     tx.log("debug", `address-in-use report for ${address} ignored in ${s.name}: not our lease`);
     return;
   }
-  if (s.link) {
-    // §4.4.1: DECLINE carries the address (50) and the server (54), ciaddr 0, broadcast.
-    const m = baseMessage(tx, MessageType.DECLINE, "0.0.0.0", newXid(s.config), 0);
-    m.options.push({ kind: "requestedAddress", code: 50, address });
-    m.options.push({ kind: "serverId", code: 54, address: lease.serverId });
-    tx.send(m, "broadcast");
-  }
-  s.preferred = undefined;
-  s.nakCount = 0;
-  enterInit(tx, `${address} is in use: DECLINE sent to ${lease.serverId}`, DECLINE_HOLDOFF_MS);
+  s.conflicts += 1;
+  decline(tx, lease, conflictHoldoffMs(s.conflicts, DECLINE_HOLDOFF_MS), `${address} is in use`);
 }
 
 function onLinkDown(tx: Tx): void {
@@ -872,6 +1010,10 @@ export function createClient(
     lease: undefined,
     preferred: undefined,
     nakCount: 0,
+    probe: undefined,
+    announcementsLeft: 0,
+    conflicts: 0,
+    lastDefence: undefined,
     published: {},
     timers: {},
   };
@@ -943,6 +1085,9 @@ export function step(state: ClientState, event: ClientEvent, now: number): StepR
         break;
       case "stop":
         onStop(tx, event.release ?? state.config.releaseOnStop);
+        break;
+      case "arp":
+        onArp(tx, event.packet);
         break;
       case "addressInUse":
         onAddressInUse(tx, event.address);
