@@ -10,7 +10,8 @@
  * - B's server gone → B's lease expires: A's address, route and DNS stay, resolv.conf holds A's only;
  * - the priv stopped (--release-on-exit) → the original resolv.conf is back;
  * - two privs, one per interface, on one runtime directory compose one resolv.conf too, and
- *   stopping one leaves the other's DNS.
+ *   stopping one leaves the other's DNS;
+ * - start is all or nothing: an interface that cannot start is named, the other is not left running.
  *
  * Waits are for states (addresses, routes, files, log entries) with bounds that only stop a hang.
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
@@ -188,5 +189,28 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
 
     expect((await privA.stop()).code).toBe(0);
     expect(readFileSync(s.resolvConf, "utf8")).toBe(ORIGINAL);
+  }, 4 * TIMEOUT_MS);
+
+  it("all or nothing at start: an interface that cannot start is named in one sentence, and the other one is not left running", async () => {
+    const s = await setup();
+    const [ifA, ifB] = [s.a.b.name, s.b.b.name];
+    const args = (state: string, ...ifaces: string[]) => ["dhcp", ...ifaces.flatMap((i) => ["--iface", i]), "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(state), "--resolv-conf", s.resolvConf];
+    const first = startPaddock(s.lab, s.client, args("state-1", ifA), { name: "paddock dhcp A" });
+    await first.waitForLog(/dhcp4 started on /, { timeoutMs: TIMEOUT_MS });
+    // A is taken by the first priv: the second, on B and A, must not start B alone.
+    const second = startPaddock(s.lab, s.client, args("state-2", ifB, ifA), { name: "paddock dhcp B+A" });
+    const exit = await second.exited;
+    expect(exit.code, second.output.slice(-2000)).toBe(1);
+    const sentences = second.output.split("\n").filter((l) => l.startsWith("paddock: "));
+    expect(sentences).toHaveLength(1);
+    expect(sentences[0]).toMatch(new RegExp(`^paddock: ${ifA}: the service dhcp4 is already running on ${ifA} .*; no interface was started$`));
+    // B's host was stopped again: its lock is free, so a priv for B alone starts.
+    const third = startPaddock(s.lab, s.client, args("state-3", ifB), { name: "paddock dhcp B" });
+    await third.waitForLog(/dhcp4 started on /, { timeoutMs: TIMEOUT_MS });
+    expect(first.running).toBe(true);
+    // Twice the same interface is refused before anything starts.
+    const twice = startPaddock(s.lab, s.client, args("state-4", ifA, ifA), { name: "paddock dhcp A+A" });
+    expect((await twice.exited).code).toBe(1);
+    expect(twice.output).toContain(`paddock: --iface ${ifA} is given twice`);
   }, 4 * TIMEOUT_MS);
 });
