@@ -114,15 +114,24 @@ export function leaseHookEvent(prev: AppliedState<LeaseDesired> | undefined, nex
 /** Longest `hook-timeout-seconds`: a hook is a notification, not a job; an hour is already a stuck one. */
 export const MAX_HOOK_TIMEOUT_SECONDS = 3600;
 
+/** Why a `hooks-dir` value cannot be used (the options' `validate`), or undefined. */
+export function hooksDirProblem(v: string | boolean | number): string | undefined {
+  return typeof v === "string" && (v === "" || v.startsWith("/")) ? undefined : "must be an absolute path (or empty: no hooks)";
+}
+
+/** Why a `hook-timeout-seconds` value cannot be used (the options' `validate`), or undefined. */
+export function hookTimeoutProblem(v: string | boolean | number): string | undefined {
+  return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_HOOK_TIMEOUT_SECONDS ? undefined : `must be a whole number 1–${MAX_HOOK_TIMEOUT_SECONDS}`;
+}
+
 /**
  * The service's hook declaration from its options (`hooks-dir`, `hook-timeout-seconds`), or
- * undefined when `hooks-dir` is empty; a value it cannot use is refused with one sentence.
+ * undefined when `hooks-dir` is empty. The options' `validate` refused bad values already; a
+ * caller that skipped it gets the same sentence as a ServiceOptionError.
  */
 export function dhcp4Hooks(dir: string | undefined, timeoutSeconds: number): ServiceHooks<LeaseDesired> | undefined {
   if (dir === undefined || dir === "") return undefined;
-  if (!dir.startsWith("/")) throw new ServiceOptionError(`option hooks-dir of dhcp4 must be an absolute path, not ${JSON.stringify(dir)}`);
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > MAX_HOOK_TIMEOUT_SECONDS) {
-    throw new ServiceOptionError(`option hook-timeout-seconds of dhcp4 must be a whole number 1–${MAX_HOOK_TIMEOUT_SECONDS}, not ${JSON.stringify(timeoutSeconds)}`);
-  }
+  const problem = [["hooks-dir", hooksDirProblem(dir), dir], ["hook-timeout-seconds", hookTimeoutProblem(timeoutSeconds), timeoutSeconds]].find(([, p]) => p !== undefined);
+  if (problem) throw new ServiceOptionError(`option ${problem[0]} of dhcp4 ${problem[1]}, not ${JSON.stringify(problem[2])}`);
   return { dir, timeoutMs: timeoutSeconds * 1000, after: "lease", event: leaseHookEvent };
 }

@@ -9,7 +9,7 @@ import { defineService, type MetricSource } from "@paddock/runtime";
 import { clientIdKey, clientOptions, fixedClientId, hostnameValidate, liveConfigKeys } from "./client-options.ts";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
 import { observeDhcpReply } from "./observe.ts";
-import { DEFAULT_HOOKS_DIR, dhcp4Hooks } from "./hooks.ts";
+import { DEFAULT_HOOKS_DIR, dhcp4Hooks, hooksDirProblem, hookTimeoutProblem } from "./hooks.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler, MAX_ROUTE_METRIC, ROUTE_METRIC_BASE } from "./handlers/lease-handler.ts";
 import { dhcp4Keys, dhcp4Schema } from "./schema.ts";
@@ -64,8 +64,8 @@ export const dhcp4Service = defineService({
     "hostname-path": { kind: "string", description: "where the host name is written (tests point it at a file)", default: "/proc/sys/kernel/hostname" },
     "release-on-exit": { kind: "boolean", live: true, description: "send RELEASE and withdraw the configuration when stopped" },
     "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
-    "hooks-dir": { kind: "string", description: "the directory of hooks run on lease events (docs/hooks.md); missing: no hooks; empty: none", default: DEFAULT_HOOKS_DIR },
-    "hook-timeout-seconds": { kind: "number", description: "how long one hook may run before its process group is killed (1–3600)", default: 10 },
+    "hooks-dir": { kind: "string", validate: hooksDirProblem, description: "the directory of hooks run on lease events (docs/hooks.md); missing: no hooks; empty: none", default: DEFAULT_HOOKS_DIR },
+    "hook-timeout-seconds": { kind: "number", validate: hookTimeoutProblem, description: "how long one hook may run before its process group is killed (1–3600)", default: 10 },
     "route-metric": { kind: "number", validate: routeMetricProblem, description: `metric of the lease's routes, and the priority of its resolv.conf servers (lowest first); default ${ROUTE_METRIC_BASE} + the interface's index, distinct per link` },
     "log-level": { kind: "string", live: true, validate: (v: string | boolean | number) => (["debug", "info", "warn", "error"].includes(String(v)) ? undefined : "must be debug, info, warn or error"), description: "the calf's log level: debug, info, warn or error", default: "info" },
     "min-lease-seconds": { kind: "number", live: true, validate: (v: string | boolean | number) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 60 ? undefined : "must be a whole number 1–60"), description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },

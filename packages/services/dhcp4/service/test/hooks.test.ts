@@ -4,9 +4,9 @@
 
 import { describe, expect, it } from "vitest";
 import { matchEntry, parseWith } from "@paddock/kv";
-import type { AppliedState, StoreView } from "@paddock/runtime";
-import { desiredLease, dhcp4Schema, type LeaseDesired } from "../src/index.ts";
-import { leaseHookEvent } from "../src/hooks.ts";
+import { parseServiceOptions, type AppliedState, type StoreView } from "@paddock/runtime";
+import { desiredLease, dhcp4Schema, dhcp4Service, type LeaseDesired } from "../src/index.ts";
+import { dhcp4Hooks, leaseHookEvent } from "../src/hooks.ts";
 
 const NOW = 1_700_000_000_000;
 const EXPIRES = NOW / 1000 + 3600;
@@ -115,5 +115,15 @@ describe("DHCP hook events", () => {
   it("an infinite lease expires at 0, and a lease without options sets only what it has", () => {
     const e = leaseHookEvent(undefined, applied({ "/ip": "192.0.2.9/32" }), "running");
     expect(e?.env).toEqual({ PADDOCK_IP: "192.0.2.9", PADDOCK_PREFIX_LENGTH: "32", PADDOCK_LEASE_EXPIRES: "0" });
+  });
+
+  it("options: hooks in /etc/paddock/hooks.d for 10 s by default, off when empty, a relative directory or a bad timeout refused in one sentence", () => {
+    const o = parseServiceOptions(dhcp4Service, {});
+    expect(dhcp4Hooks(o["hooks-dir"], o["hook-timeout-seconds"])).toMatchObject({ dir: "/etc/paddock/hooks.d", timeoutMs: 10_000, after: "lease" });
+    const off = parseServiceOptions(dhcp4Service, { "hooks-dir": "" });
+    expect(dhcp4Hooks(off["hooks-dir"], off["hook-timeout-seconds"])).toBeUndefined();
+    expect(() => parseServiceOptions(dhcp4Service, { "hooks-dir": "hooks.d" })).toThrow(/hooks-dir.*must be an absolute path \(or empty: no hooks\), not "hooks\.d"/);
+    expect(() => parseServiceOptions(dhcp4Service, { "hook-timeout-seconds": "0" })).toThrow(/hook-timeout-seconds.*must be a whole number 1–3600, not 0/);
+    expect(() => dhcp4Hooks("/h", 1.5)).toThrow("option hook-timeout-seconds of dhcp4 must be a whole number 1–3600, not 1.5");
   });
 });
