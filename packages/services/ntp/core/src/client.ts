@@ -28,7 +28,7 @@ import { initialDiscipline, updateDiscipline, type DisciplineState } from "./dis
 import { correctFilter, emptyFilter, evaluateFilter, shiftFilter, type FilterOutput, type FilterStage } from "./filter.ts";
 import { LeapIndicator, NtpMode, type NtpTimePacket } from "./packet.ts";
 import { selectSources, type Candidate } from "./selection.ts";
-import { diffSeconds, instantFromTimestamp, isZeroTimestamp, timestampsEqual, type NtpInstant, type NtpTimestamp } from "./time.ts";
+import { addSeconds, diffSeconds, instantFromTimestamp, isZeroTimestamp, timestampsEqual, type NtpInstant, type NtpTimestamp } from "./time.ts";
 
 /** RFC 5905 §7.2: servers answer on port 123. */
 export const NTP_PORT = 123;
@@ -320,6 +320,8 @@ export function step(state: NtpClientState, event: NtpClientEvent, env: StepEnv)
       if (!tx.s.started) start(tx);
       break;
     case "timer":
+      // The timer is spent, early or late: the next one is always armed anew.
+      tx.s.timer = undefined;
       if (tx.s.started) pollDue(tx);
       break;
     case "received":
@@ -644,11 +646,13 @@ function discipline(tx: Tx, offset: number, selectionJitter: number, peer: Sourc
   };
   s.lastAdjustment = adjustment;
   tx.actions.push({ kind: "adjust", adjustment });
-  // Every stored sample is made to say what it would of the adjusted clock (see FilterStage).
+  // Every stored sample is made to say what it would of the adjusted clock (see FilterStage),
+  // and a request in flight to have been sent at what the adjusted clock read then.
   const frequencyChange = result.frequency - before.frequency;
   for (const src of s.sources) {
     src.filter = correctFilter(src.filter, result.offset, frequencyChange, tx.now);
     src.peer = evaluateFilter(src.filter, tx.now, s.precision);
+    if (src.outstanding !== undefined) src.outstanding = { ...src.outstanding, sentReal: addSeconds(src.outstanding.sentReal, result.offset) };
   }
 }
 

@@ -200,3 +200,25 @@ describe("the client survives any datagram", () => {
     );
   });
 });
+
+describe("the caller's timer", () => {
+  it("a timer that fires early sends nothing and is armed again for the same time", () => {
+    const h = new Harness();
+    let armed: number | undefined;
+    const run = (e: NtpClientEvent) => {
+      const r = step(h.state, e, { now: { mono: h.t, real: h.real() }, random32: () => 7 });
+      h.state = r.state;
+      for (const a of r.actions) if (a.kind === "setTimer") armed = a.at;
+      return r.actions.filter((a) => a.kind === "send").length;
+    };
+    expect(run({ kind: "start" })).toBe(1);
+    expect(armed).toBe(64);
+    armed = undefined;
+    h.t = 30;
+    expect(run({ kind: "timer" })).toBe(0);
+    expect(armed).toBe(64);
+    h.t = 64;
+    expect(run({ kind: "timer" })).toBe(1);
+    expect(armed).toBe(128);
+  });
+});
