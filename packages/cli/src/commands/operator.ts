@@ -112,8 +112,8 @@ export async function connectAdmin(s: AdminSocket): Promise<KvClient> {
   } catch (err) {
     const code = err instanceof KvError ? err.message : String(err);
     if (/EACCES|EPERM/.test(code)) throw new UserError(`cannot open the admin socket ${s.path}: permission denied (it is root's, mode 0600)`);
-    if (s.service === "?") throw new UserError(`nothing answers on ${s.path} (${code}); is the service (or paddock kv serve) running, and are you root?`, EXIT_NOT_RUNNING);
-    throw new UserError(`${s.service} on ${s.iface} is not running: its admin socket ${s.path} does not answer (${code})`, EXIT_NOT_RUNNING);
+    if (s.service === "?") throw new UserError(`${code}; is \`paddock kv serve\` (or the service) running, and are you root?`);
+    throw new UserError(`${s.service} on ${s.iface} is not running: its admin socket ${s.path} does not answer (${code})`);
   }
 }
 
