@@ -18,6 +18,7 @@ export const CONFIG_KEYS = [
   "/config/release-on-stop",
   "/config/min-lease",
   "/config/log-level",
+  "/config/arp-probe",
 ] as const;
 
 /** The configuration keys' values (absent keys are undefined). */
@@ -64,6 +65,7 @@ export function clientConfigFrom(keys: ConfigKeys, base: Pick<ClientConfig, "mac
     ...(requested ? { parameterRequestList: requested.split(" ").map(Number) } : {}),
     ...(minLease ? { minLeaseSeconds: Number(minLease) } : {}),
     // RFC 5227 probing, announcing and defending; absent (an older priv): off.
+    arpProbe: get("/config/arp-probe") === "true",
   };
 }
 

@@ -8,8 +8,11 @@
  */
 import type { CalfContext } from "@paddock/calf";
 import {
+  decodeArpFrame,
   decodeDhcpFrame,
+  encodeArpFrame,
   encodeDhcpFrame,
+  ETHERTYPE_ARP,
   isFrameForAnotherExchange,
   reconfigure,
   step,
@@ -57,6 +60,7 @@ export class DhcpCalfRuntime {
   start(initial: ClientAction[]): void {
     this.enqueue([...initial, stateKey(this.state)]);
     this.ctx.data.onFrame((frame, rxTimeNs, info) => {
+      if (frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_ARP) return this.onArpFrame(frame);
       // Other clients' broadcast OFFERs and ACKs reach every client on the link; the core would
       // ignore them (xid and chaddr, RFC 2131 §4.4.1) after a full decode. Two fixed-offset reads
       // drop them first, so a reply storm costs a bound client next to nothing.
@@ -84,6 +88,17 @@ export class DhcpCalfRuntime {
     }
     this.state = r.state;
     this.ctx.log.info({ state: this.state.name }, "configuration reloaded");
+  }
+
+  /** ARP from the link (the channel receives it for RFC 5227): decoded only when the client probes. */
+  private onArpFrame(frame: Uint8Array): void {
+    if (!this.state.config.arpProbe) return;
+    const decoded = decodeArpFrame(frame);
+    if (!decoded.ok) {
+      this.ctx.log.debug({ code: decoded.error.code, detail: decoded.error.detail }, "dropped a frame that is not Ethernet/IPv4 ARP");
+      return;
+    }
+    this.dispatch({ kind: "arp", packet: decoded.value });
   }
 
   /** Stops the client (RELEASE if configured) and resolves when its last actions are done. */
@@ -135,6 +150,13 @@ export class DhcpCalfRuntime {
           this.send(a.message, a.to, a.nextHopMac);
           await this.ctx.data.flush();
           break;
+        case "sendArp": {
+          const encoded = encodeArpFrame({ senderMac: this.opts.mac, senderIp: a.senderIp, targetIp: a.targetIp });
+          if (encoded.ok) this.ctx.data.sendFrame(encoded.value);
+          else this.ctx.log.error({ code: encoded.error.code, detail: encoded.error.detail }, "could not encode an ARP request");
+          await this.ctx.data.flush();
+          break;
+        }
         case "setTimer":
           this.ctx.timers.set(a.name, a.at, () => this.dispatch({ kind: "timer", name: a.name }));
           break;

@@ -1,9 +1,11 @@
 /**
  * The calf runtime's cheap pre-filter (issue 13 C7): replies of other clients' exchanges (another
  * xid or chaddr) are dropped from fixed offsets, before the frame is decoded or the core stepped.
+ * And ARP (issue 13 A6): the core's sendArp actions leave as ARP frames, ARP frames reach the core
+ * as arp events only when it probes.
  */
 import type { CalfContext } from "@paddock/calf";
-import { BOOTREPLY, MessageType, createClient, encodeDhcpFrame, type DhcpMessage } from "@paddock/dhcp4";
+import { BOOTREPLY, MessageType, createClient, decodeArpFrame, decodeDhcpFrame, encodeArpFrame, encodeDhcpFrame, type DhcpMessage } from "@paddock/dhcp4";
 import { describe, expect, it } from "vitest";
 import { DhcpCalfRuntime } from "../src/runtime.ts";
 
@@ -73,6 +75,75 @@ describe("DhcpCalfRuntime pre-filter", () => {
     deliver(offerFrame(runtime.current.xid, MAC));
     expect(runtime.foreignRepliesDropped).toBe(0);
     expect(runtime.current.name).toBe("REQUESTING");
+    await runtime.stop(false);
+  });
+});
+
+describe("DhcpCalfRuntime and ARP (RFC 5227)", () => {
+  /** The ACK twin of offerFrame: option 53 is the first option, its checksum cleared (RFC 768: none). */
+  function ackFrame(xid: number): Uint8Array {
+    const f = offerFrame(xid, MAC);
+    f[14 + 20 + 8 + 240 + 2] = MessageType.ACK;
+    f[14 + 20 + 6] = 0;
+    f[14 + 20 + 7] = 0;
+    return f;
+  }
+
+  function arpFrom(mac: Uint8Array, senderIp: string, targetIp: string, op: number): Uint8Array {
+    const r = encodeArpFrame({ senderMac: mac, senderIp, targetIp });
+    if (!r.ok) throw new Error(r.error.detail);
+    r.value[21] = op;
+    return r.value;
+  }
+
+  /** A runtime that has received OFFER and ACK of 10.0.0.5; its sent frames and armed timers. */
+  function acked(arpProbe: boolean) {
+    const fake = fakeContext();
+    const sent: Uint8Array[] = [];
+    const timers = new Map<string, () => void>();
+    const clock = { now: T0 };
+    const ctx = {
+      ...fake.ctx,
+      now: () => clock.now,
+      data: { ...fake.ctx.data, sendFrame: (f: Uint8Array) => sent.push(f.slice()) },
+      timers: { set: (name: string, _at: number, cb: () => void) => timers.set(name, cb), cancel: (name: string) => timers.delete(name) },
+    } as unknown as CalfContext;
+    const created = createClient({ mac: MAC, random: () => 0.25, offerWindowMs: 0, arpProbe }, T0);
+    if (!created.ok) throw new Error(created.error.detail);
+    const runtime = new DhcpCalfRuntime(ctx, created.state, { mac: MAC });
+    runtime.start(created.actions);
+    fake.deliver(offerFrame(runtime.current.xid, MAC));
+    fake.deliver(ackFrame(runtime.current.xid));
+    // Actions run on the runtime's promise chain.
+    const settle = () => new Promise<void>((done) => setImmediate(done));
+    return { runtime, sent, timers, clock, deliver: fake.deliver, settle };
+  }
+
+  it("sends the core's probes as ARP frames, and another host's ARP for the address makes it DECLINE", async () => {
+    const { runtime, sent, timers, clock, deliver, settle } = acked(true);
+    expect(runtime.current.probe?.lease.address).toBe("10.0.0.5");
+    await settle();
+    clock.now += 1_000; // PROBE_WAIT has passed
+    timers.get("arp")!();
+    await settle();
+    const probe = decodeArpFrame(sent[sent.length - 1]!);
+    expect(probe.ok && [probe.value.op, Array.from(probe.value.senderMac), probe.value.senderIp, probe.value.targetIp]).toEqual([1, Array.from(MAC), "0.0.0.0", "10.0.0.5"]);
+    deliver(arpFrom(OTHER_MAC, "10.0.0.5", "10.0.0.1", 2));
+    await settle();
+    expect(runtime.current.name).toBe("INIT");
+    const decline = decodeDhcpFrame(sent[sent.length - 1]!);
+    expect(decline.ok && decline.value.message.options.find((o) => o.kind === "messageType")).toMatchObject({ type: MessageType.DECLINE });
+    await runtime.stop(false);
+  });
+
+  it("without arp-probe, binds at the ACK and leaves ARP frames undecoded", async () => {
+    const { runtime, sent, deliver, settle } = acked(false);
+    expect(runtime.current.name).toBe("BOUND");
+    const before = runtime.current;
+    deliver(arpFrom(OTHER_MAC, "10.0.0.5", "10.0.0.1", 2));
+    await settle();
+    expect(runtime.current).toBe(before);
+    expect(sent.some((f) => f[12] === 0x08 && f[13] === 0x06)).toBe(false);
     await runtime.stop(false);
   });
 });
