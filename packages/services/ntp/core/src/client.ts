@@ -312,8 +312,20 @@ function hostPoll(s: NtpClientState, src: SourceState): number {
 
 const name = (src: SourceAddress) => (src.port === NTP_PORT ? src.address : `${src.address} port ${src.port}`);
 
-/** Advances the client by one event. Never throws on anything a network or server can send. */
+/**
+ * Advances the client by one event. Leaves `state` untouched and never throws: an exception
+ * would be a bug, so it is caught, the old state kept and a warning logged (the property tests
+ * check that it does not happen).
+ */
 export function step(state: NtpClientState, event: NtpClientEvent, env: StepEnv): NtpStepResult {
+  try {
+    return stepUnchecked(state, event, env);
+  } catch (e) {
+    return { state, actions: [{ kind: "log", level: "warn", message: `NTP client bug on a ${event.kind} event, event ignored: ${String(e)}` }] };
+  }
+}
+
+function stepUnchecked(state: NtpClientState, event: NtpClientEvent, env: StepEnv): NtpStepResult {
   const tx = new Tx(state, env);
   switch (event.kind) {
     case "start":

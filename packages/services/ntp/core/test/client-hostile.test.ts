@@ -47,6 +47,7 @@ class Harness {
     const r = step(this.state, e, { now: { mono: this.t, real: this.real() }, random32: () => Math.floor(this.random() * 2 ** 32) });
     this.state = r.state;
     for (const a of r.actions) {
+      if (a.kind === "log" && a.message.includes("NTP client bug")) throw new Error(a.message);
       if (a.kind === "send") this.sent.push(a.bytes);
       if (a.kind === "adjust") this.adjustments++;
     }
