@@ -89,6 +89,9 @@ const fixedVariables = (env: Record<string, string>) => Object.keys(env).filter(
 describe.skipIf(!canCreateLabs)(`hooks run by the priv (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
   it("BOUND after the address is configured, with the lease's values; STOP when stopped, the lease kept", async () => {
     const { lab, client, iface, hooks } = await dhcpLab();
+    writeFileSync(path.join(hooks.dir, "20-fails"), "#!/bin/sh\nprintf 'bad \\033[2J news\\n' >&2\nexit 3\n", { mode: 0o755 });
+    writeFileSync(path.join(hooks.dir, "30-group-writable"), "#!/bin/sh\ntouch /tmp/pdhk-must-not-run\n");
+    chmodSync(path.join(hooks.dir, "30-group-writable"), 0o775);
     const shim = startPaddock(lab, client, shimArgs(lab, iface, hooks.dir));
     const bound = await waitFor(() => hooks.runs().find((r) => r.reason === "BOUND"), { what: "the BOUND hook", timeoutMs: 30_000, abortOnExit: shim, state: () => reasons(hooks.runs()).join(" ") });
     const addr = await waitForAddress(lab, client, iface, "inet", { abortOnExit: shim });
@@ -112,11 +115,18 @@ describe.skipIf(!canCreateLabs)(`hooks run by the priv (${canCreateLabs ? "root"
     expect(fixedVariables(bound.env)).toEqual(["PATH"]);
     expect(JSON.parse(bound.stdin)).toMatchObject({ service: "dhcp4", interface: iface, reason: "BOUND", lease: { ip: addr.local, prefixLength: 24, dns: ["10.84.0.1", "10.84.0.53"], search: ["paddock.test", "example.test"] }, old: null });
 
+    // A hook that fails and one anyone in its group may change: logged by name, the output escaped.
+    const failing = await shim.waitForEntry((e) => e.msg === "hook 20-fails (BOUND) exited with code 3", { what: "the failing hook's line", timeoutMs: 10_000 });
+    expect(failing).toMatchObject({ level: expect.anything(), hook: "20-fails", code: 3, stderr: ["bad \\x1b[2J news"] });
+    const refused = shim.logEntries().filter((e) => String(e.msg).includes("30-group-writable"));
+    expect(refused.map((e) => e.msg)).toEqual([expect.stringMatching(/the hook .*30-group-writable is writable by group or others \(mode 0775\).*refused/)]);
+
     expect((await shim.stop()).code).toBe(0);
     const runs = hooks.runs();
     expect(reasons(runs)).toEqual(["BOUND", "STOP"]);
     expect(runs[1]!.env).toMatchObject({ PADDOCK_REASON: "STOP", PADDOCK_IP: addr.local });
     expect(runs[1]!.addrs).toContain(`inet ${addr.local}/24 `);
+    expect(existsSync("/tmp/pdhk-must-not-run")).toBe(false);
   }, 90_000);
 
   it("RELEASE on stop with --release-on-exit, after the address is withdrawn, with the old values", async () => {

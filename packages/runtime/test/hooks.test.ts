@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "@paddock/testkit";
-import { HOOK_PATH, HookRunner, HookTrigger, listHooks, MAX_HOOK_OUTPUT_BYTES, runHook, type AppliedState, type HookEvent } from "../src/hooks.ts";
+import { HOOK_PATH, hookMetrics, HookRunner, HookTrigger, listHooks, MAX_HOOK_OUTPUT_BYTES, runHook, type AppliedState, type HookEvent } from "../src/hooks.ts";
 import { HandlerRunner, type HandlerLogger, type KvSource } from "../src/handlers/reconciler.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -214,6 +214,14 @@ describe.skipIf(!isRoot)("hook runner (real executables; needs root for the owne
       expect.stringMatching(/40-link is a symbolic link/),
     ]);
     expect(runner.stats.refused).toBe(4);
+    const [runs, dropped] = hookMetrics(() => [{ service: "dhcp4", stats: runner.stats }]);
+    expect(runs!.read()).toEqual([
+      { labels: { service: "dhcp4", result: "ok" }, value: 1 },
+      { labels: { service: "dhcp4", result: "failed" }, value: 0 },
+      { labels: { service: "dhcp4", result: "timeout" }, value: 0 },
+      { labels: { service: "dhcp4", result: "refused" }, value: 4 },
+    ]);
+    expect(dropped!.read()).toEqual([{ labels: { service: "dhcp4" }, value: 0 }]);
   });
 
   it("refuses a whole directory owned by someone else or writable by others, and treats a missing one as no hooks", async () => {
