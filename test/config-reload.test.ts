@@ -79,7 +79,7 @@ describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs 
     writeFileSync(l.config, ["defaults:", "  dhcp4:", "    vendor-class: acme-router 2.1", "interfaces:", `  ${l.iface}:`, "    dhcp4:", "      hostname: cfg-host", "      client-id: mac", ""].join("\n"));
     const server = await dnsmasq(l);
     const s = shim(l);
-    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: s });
+    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: s, timeoutMs: 30_000 });
     await server.waitForLog(new RegExp(`DHCPACK\\([^)]*\\) ${addr.local.replaceAll(".", "\\.")} ${CLIENT_MAC} cfg-host`));
     expect(server.lines(/vendor class: acme-router 2\.1$/).length).toBeGreaterThan(0);
     expect(server.lines(/client provides name: cfg-host$/).length).toBeGreaterThan(0);
@@ -95,7 +95,7 @@ describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs 
     writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: before\n`);
     const server = await dnsmasq(l, T1);
     const s = shim(l);
-    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: s });
+    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: s, timeoutMs: 30_000 });
     await server.waitForLog(/client provides name: before$/);
     const monitor = await watchAddresses(l);
     const gaps: number[] = [];
@@ -152,13 +152,13 @@ describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs 
     writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: reboot\n${setting}`);
     const server = await dnsmasq(l);
     const first = shim(l);
-    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: first });
+    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: first, timeoutMs: 30_000 });
     expect((await first.stop()).code).toBe(0);
     await server.stop();
     const monitor = await watchAddresses(l);
 
     const second = shim(l);
-    await second.waitForLog(/→ REBOOTING: REQUEST /, { timeoutMs: 10_000 });
+    await second.waitForLog(/→ REBOOTING: REQUEST /, { timeoutMs: 30_000 });
     const outcome = await second.waitForLog(/no answer to \d+ REQUESTs/, { timeoutMs: 40_000 });
     if (kept) {
       expect(JSON.parse(outcome).msg).toMatch(new RegExp(`REBOOTING → BOUND: no answer to \\d+ REQUESTs; keeping ${addr.local.replaceAll(".", "\\.")}/24`));
