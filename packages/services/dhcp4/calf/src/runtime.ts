@@ -25,9 +25,18 @@ import {
 
 const BROADCAST_MAC = new Uint8Array(6).fill(0xff);
 
-/** The client's state as its store key (/client/state), for operators. */
-function stateKey(state: ClientState): ClientAction {
-  return { kind: "kvWrite", path: "/client/state", value: state.name };
+/**
+ * `actions` with the client's state written to /client/state (for operators), right after the
+ * step's last store change so that it joins that commit (a lease and BOUND arrive together), or
+ * at the end when the step changes nothing in the store.
+ */
+function withStateKey(actions: readonly ClientAction[], state: ClientState): ClientAction[] {
+  const write: ClientAction = { kind: "kvWrite", path: "/client/state", value: state.name };
+  let last = -1;
+  actions.forEach((a, n) => {
+    if (a.kind === "kvWrite" || a.kind === "kvDelete") last = n;
+  });
+  return last < 0 ? [...actions, write] : [...actions.slice(0, last + 1), write, ...actions.slice(last + 1)];
 }
 
 /** What the runtime needs besides the calf context. */
@@ -58,7 +67,7 @@ export class DhcpCalfRuntime {
 
   /** Wires frames, link changes and the stop signal to the client. */
   start(initial: ClientAction[]): void {
-    this.enqueue([...initial, stateKey(this.state)]);
+    this.enqueue(withStateKey(initial, this.state));
     this.ctx.data.onFrame((frame, rxTimeNs, info) => {
       if (frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_ARP) return this.onArpFrame(frame);
       // Other clients' broadcast OFFERs and ACKs reach every client on the link; the core would
@@ -115,7 +124,7 @@ export class DhcpCalfRuntime {
     const before = this.state.name;
     this.state = r.state;
     // `paddock status` reads the client's state from the store: written when it changes.
-    this.enqueue(r.state.name === before ? r.actions : [...r.actions, stateKey(r.state)]);
+    this.enqueue(r.state.name === before ? r.actions : withStateKey(r.actions, r.state));
   }
 
   private enqueue(actions: ClientAction[]): void {

@@ -134,7 +134,9 @@ describe("the DHCP calf publishes a lease as one commit", () => {
     // The whole lease arrived in one commit: one event holding the address and all it needs.
     const withIp = events.filter((e) => e.changes.some((c) => c.path === "/ip"));
     expect(withIp).toHaveLength(1);
-    expect(withIp[0]!.changes.map((c) => c.path)).toEqual(expect.arrayContaining(["/ip", "/gateway", "/mtu", "/domain", "/nameserver/001", "/lease/expires", "/state/lease"]));
+    expect(withIp[0]!.changes.map((c) => c.path)).toEqual(expect.arrayContaining(["/ip", "/gateway", "/mtu", "/domain", "/nameserver/001", "/lease/expires", "/lease/server", "/lease/renew", "/state/lease"]));
+    // The client's state for operators (`paddock status`) comes with it: BOUND and its lease are one commit.
+    expect(withIp[0]!.changes).toContainEqual({ path: "/client/state", value: "BOUND" });
 
     // Every state any reconcile saw is empty or all of the lease: never an address without its
     // router, domain, DNS server and MTU.
