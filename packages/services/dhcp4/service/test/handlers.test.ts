@@ -14,12 +14,10 @@ import {
   ipv4Cidr,
   ipv4Route,
   ipv4Unicast,
-  matchEntry,
-  parseWith,
   searchList,
   type Parser,
 } from "@paddock/kv";
-import { OwnershipFile, RESOLV_CONF_HEADER, composeResolvConf, contributionProblem, type HandlerLogger, type StoreView } from "@paddock/runtime";
+import { OwnershipFile, RESOLV_CONF_HEADER, composeResolvConf, contributionProblem, type HandlerLogger } from "@paddock/runtime";
 import {
   HostnameHandler,
   defaultRouteMetric,
@@ -34,29 +32,9 @@ import {
   sameSubnet,
   type DesiredLease,
 } from "../src/index.ts";
+import { parsedStore } from "./parsed-store.ts";
 
 const NOW = 1_700_000_000_000;
-
-/**
- * What the store would hold for these texts: each parsed by its schema entry's parser, as the
- * store does on write and on load. A text the schema refuses is left out (the store never holds
- * it), or, with `strict`, is a mistake in the test.
- */
-function parsedStore(o: Record<string, string>, strict = true): StoreView {
-  const values = new Map<string, string>();
-  const parsed = new Map<string, unknown>();
-  for (const [key, text] of Object.entries(o)) {
-    const entry = matchEntry(dhcp4Schema, key.split("/").filter(Boolean));
-    const r = entry && Buffer.byteLength(text) <= entry.maxBytes ? parseWith(entry.validate, text) : { ok: false as const, reason: "not storable" };
-    if (!r.ok) {
-      if (strict) throw new Error(`test fixture ${key}=${JSON.stringify(text)}: ${r.reason}`);
-      continue;
-    }
-    values.set(key, text);
-    parsed.set(key, r.value);
-  }
-  return { values, parsed };
-}
 
 /** A parsed value for a test fixture. */
 function p<T>(parse: Parser<T>, text: string): T {

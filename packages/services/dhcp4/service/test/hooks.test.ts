@@ -3,26 +3,13 @@
 // Pure: states are built from store texts parsed by the schema, as the store does.
 
 import { describe, expect, it } from "vitest";
-import { matchEntry, parseWith } from "@paddock/kv";
-import { parseServiceOptions, type AppliedState, type StoreView } from "@paddock/runtime";
-import { desiredLease, dhcp4Schema, dhcp4Service, type LeaseDesired } from "../src/index.ts";
+import { parseServiceOptions, type AppliedState } from "@paddock/runtime";
+import { desiredLease, dhcp4Service, type LeaseDesired } from "../src/index.ts";
 import { dhcp4Hooks, leaseHookEvent } from "../src/hooks.ts";
+import { parsedStore } from "./parsed-store.ts";
 
 const NOW = 1_700_000_000_000;
 const EXPIRES = NOW / 1000 + 3600;
-
-function parsedStore(o: Record<string, string>): StoreView {
-  const values = new Map<string, string>();
-  const parsed = new Map<string, unknown>();
-  for (const [key, text] of Object.entries(o)) {
-    const entry = matchEntry(dhcp4Schema, key.split("/").filter(Boolean));
-    const r = entry ? parseWith(entry.validate, text) : { ok: false as const, reason: "unknown key" };
-    if (!r.ok) throw new Error(`test fixture ${key}=${JSON.stringify(text)}: ${r.reason}`);
-    values.set(key, text);
-    parsed.set(key, r.value);
-  }
-  return { values, parsed };
-}
 
 /** The lease handler's applied state for these store texts at `at`. */
 function applied(o: Record<string, string>, at = NOW): AppliedState<LeaseDesired> {
