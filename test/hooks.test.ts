@@ -145,6 +145,25 @@ describe.skipIf(!canCreateLabs)(`hooks run by the priv (${canCreateLabs ? "root"
     expect(JSON.parse(release.stdin)).toMatchObject({ reason: "RELEASE", lease: null, old: { ip: addr.local } });
   }, 90_000);
 
+  it("EXPIRE when the lease is withdrawn while the service runs (an operator's kv del /ip), after the address is gone", async () => {
+    const { lab, client, iface, hooks } = await dhcpLab();
+    const shim = startPaddock(lab, client, shimArgs(lab, iface, hooks.dir));
+    await waitFor(() => hooks.runs().find((r) => r.reason === "BOUND"), { what: "the BOUND hook", timeoutMs: 30_000, abortOnExit: shim, state: () => reasons(hooks.runs()).join(" ") });
+    const addr = await waitForAddress(lab, client, iface, "inet", { abortOnExit: shim });
+
+    const kv = await connectKv(path.join(lab.file("run"), `dhcp4-${iface}.sock`));
+    try {
+      await kv.delete("/ip");
+    } finally {
+      kv.close();
+    }
+    const expire = await waitFor(() => hooks.runs().find((r) => r.reason === "EXPIRE"), { what: "the EXPIRE hook", timeoutMs: 10_000, abortOnExit: shim, state: () => reasons(hooks.runs()).join(" ") });
+    expect(expire.addrs).toBe("");
+    expect(expire.env).toMatchObject({ PADDOCK_OLD_IP: addr.local, PADDOCK_OLD_PREFIX_LENGTH: "24" });
+    expect(expire.env.PADDOCK_IP).toBeUndefined();
+    expect(reasons(hooks.runs())).toEqual(["BOUND", "EXPIRE"]);
+  }, 90_000);
+
   it("a hostile calf cannot inject a variable, a line or a command into a hook", async () => {
     const lab = createLab({ prefix: "pdhk" });
     labs.push(lab);
