@@ -151,7 +151,7 @@ async function runClient(x: Exchange, argv: string[]): Promise<void> {
 /** Paddock's own client: the whole shim (priv and sandboxed calf), stopped once the lease is applied. */
 const paddockDhcp: Client = async (x) => {
   const shim = startPaddock(x.lab, x.client, [
-    "dhcp", "--iface", x.ifname, "--state-dir", x.lab.file("state"), "--runtime-dir", x.lab.file("run"),
+    "dhcp", "--no-arp-probe", "--iface", x.ifname, "--state-dir", x.lab.file("state"), "--runtime-dir", x.lab.file("run"),
     "--admin-socket", x.lab.file("admin.sock"), "--resolv-conf", x.lab.file("resolv.conf"), "--hostname", "interop", "--log-format", "json",
   ], { bin: PADDOCK });
   await waitForAddress(x.lab, x.client, x.ifname, "inet", { timeoutMs: CLIENT_TIMEOUT_MS, abortOnExit: shim });

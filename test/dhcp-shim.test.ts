@@ -329,7 +329,7 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
 
   describe("errors a user can cause end with one sentence and a non-zero exit", () => {
     async function expectOneSentence(l: NetLab, args: string[], pattern: RegExp, opts: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
-      const argv = [...(opts.prefix ?? []), paddockBin, "dhcp", "--runtime-dir", l.file("run"), "--resolv-conf", l.resolvConf, "--admin-socket", l.file("admin.sock"), ...args];
+      const argv = [...(opts.prefix ?? []), paddockBin, "dhcp", "--no-arp-probe", "--runtime-dir", l.file("run"), "--resolv-conf", l.resolvConf, "--admin-socket", l.file("admin.sock"), ...args];
       const r = await l.runIn(l.clientNs, argv, 20_000, opts.env);
       expect(r.status, r.stderr).not.toBe(0);
       expect(r.status).not.toBeNull();

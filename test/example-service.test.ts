@@ -107,7 +107,7 @@ describe.skipIf(!run)(`examples/heartbeat next to paddock dhcp (${run ? "root" :
     const hbState = lab.file("heartbeat-state");
     statusFile = path.join(hbState, "status.json");
     metricsSocket = lab.file("heartbeat-metrics.sock");
-    dhcp = startPaddock(lab, client, ["dhcp", "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", dhcpState, "--resolv-conf", lab.file("resolv.conf"), "--admin-socket", lab.file("dhcp.sock")]);
+    dhcp = startPaddock(lab, client, ["dhcp", "--no-arp-probe", "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", dhcpState, "--resolv-conf", lab.file("resolv.conf"), "--admin-socket", lab.file("dhcp.sock")]);
     heartbeat = startPaddock(lab, client, [
       "run", EXAMPLE, "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", hbState, "--metrics", metricsSocket,
       "--set", `peer=${net}.1`, "--set", "interval-ms=200", "--set", `try-port=${FORBIDDEN_PORT}`,

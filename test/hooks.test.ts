@@ -76,7 +76,7 @@ async function dhcpLab(): Promise<{ lab: Lab; client: Netns; iface: string; hook
 }
 
 function shimArgs(lab: Lab, iface: string, hooksDir: string, extra: string[] = []): string[] {
-  return ["dhcp", "--iface", iface, "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"), "--resolv-conf", lab.file("resolv.conf"), "--log-format", "json", "--hooks-dir", hooksDir, ...extra];
+  return ["dhcp", "--no-arp-probe", "--iface", iface, "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"), "--resolv-conf", lab.file("resolv.conf"), "--log-format", "json", "--hooks-dir", hooksDir, ...extra];
 }
 
 const labs: Lab[] = [];

@@ -67,9 +67,11 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
         const t = await shim.metrics();
         return (t.get("paddock_calf_restarts_total") ?? 0) >= 1 && (t.get("paddock_kv_protocol_violations_total") ?? 0) >= 1 ? t : undefined;
       }, 30_000, () => shim.output);
-      // An ARP frame and a DHCP-shaped frame to port 53 match none of the service's egress rules;
-      // a frame from a forged MAC is refused before the rules are looked at.
-      expect(m.get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_NO_RULE" })).toBe(2);
+      // A DHCP-shaped frame to port 53 matches none of the service's egress rules; an ARP frame
+      // that is no RFC 5227 probe or announcement (all zeroes after the Ethernet header) is refused
+      // by the DHCP service's ARP check; a frame from a forged MAC before the rules are looked at.
+      expect(m.get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_NO_RULE" })).toBe(1);
+      expect(m.get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_ARP" })).toBe(1);
       expect(m.get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_SOURCE_MAC" })).toBe(1);
       expect(m.get("paddock_datapath_frames_total", { direction: "sent" })).toBe(0);
       expect(m.get("paddock_kv_requests_total", { result: "PADDOCK_E_KV_RATE_LIMITED" })).toBeGreaterThan(9_000);

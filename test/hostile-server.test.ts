@@ -62,7 +62,7 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp against a rogue server (${canCreat
     await waitForUdpPort(rogue, 67);
     run++;
     const shim = startPaddock(lab, client, [
-      "dhcp", "--iface", link.b.name,
+      "dhcp", "--no-arp-probe", "--iface", link.b.name,
       "--state-dir", lab.file(`state${run}`), "--runtime-dir", lab.file(`run${run}`),
       "--admin-socket", lab.file(`admin${run}.sock`), "--resolv-conf", lab.file(`resolv${run}.conf`),
       "--log-format", "json",

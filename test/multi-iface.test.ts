@@ -124,7 +124,7 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
     const [ifA, ifB] = [s.a.b.name, s.b.b.name];
     const metrics = s.lab.file("metrics.sock");
     const priv = startPaddock(s.lab, s.client, [
-      "dhcp", "--iface", ifA, "--iface", ifB, "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file("state"),
+      "dhcp", "--no-arp-probe", "--iface", ifA, "--iface", ifB, "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file("state"),
       "--resolv-conf", s.resolvConf, "--metrics", metrics, "--min-lease-seconds", String(KEA_LEASE_S), "--release-on-exit", "--log-format", "json",
     ], { name: "paddock dhcp (two interfaces)" });
     const state = () => `${priv.tail()}\nresolv.conf:\n${readFileSync(s.resolvConf, "utf8")}`;
@@ -174,7 +174,7 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
     const [ifA, ifB] = [s.a.b.name, s.b.b.name];
     const start = (iface: string) =>
       startPaddock(s.lab, s.client, [
-        "dhcp", "--iface", iface, "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(`state-${iface}`), "--resolv-conf", s.resolvConf, "--release-on-exit", "--log-format", "json",
+        "dhcp", "--no-arp-probe", "--iface", iface, "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(`state-${iface}`), "--resolv-conf", s.resolvConf, "--release-on-exit", "--log-format", "json",
       ], { name: `paddock dhcp ${iface}` });
     const [privA, privB]: PaddockProcess[] = [start(ifA), start(ifB)];
     const state = () => `${privA.tail()}\n${privB.tail()}\nresolv.conf:\n${readFileSync(s.resolvConf, "utf8")}`;
@@ -194,7 +194,7 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
   it("all or nothing at start: an interface that cannot start is named in one sentence, and the other one is not left running", async () => {
     const s = await setup();
     const [ifA, ifB] = [s.a.b.name, s.b.b.name];
-    const args = (state: string, ...ifaces: string[]) => ["dhcp", ...ifaces.flatMap((i) => ["--iface", i]), "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(state), "--resolv-conf", s.resolvConf];
+    const args = (state: string, ...ifaces: string[]) => ["dhcp", "--no-arp-probe", ...ifaces.flatMap((i) => ["--iface", i]), "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(state), "--resolv-conf", s.resolvConf];
     const first = startPaddock(s.lab, s.client, args("state-1", ifA), { name: "paddock dhcp A" });
     await first.waitForLog(/dhcp4 started on /, { timeoutMs: TIMEOUT_MS });
     // A is taken by the first priv: the second, on B and A, must not start B alone.

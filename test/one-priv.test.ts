@@ -76,7 +76,7 @@ describe.skipIf(!run)(`dhcp4, heartbeat and a lease reader in one priv (${run ? 
     mkdirSync(runtimeDir, { mode: 0o711 });
     stateRoot = lab.file("state");
     priv = startPaddock(lab, client, [
-      "run", "dhcp4", HEARTBEAT, READER, "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", stateRoot,
+      "run", "dhcp4", HEARTBEAT, READER, "--set", "dhcp4.arp-probe=false", "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", stateRoot,
       "--set", `dhcp4.resolv-conf=${lab.file("resolv.conf")}`, "--set", `heartbeat.peer=${net}.1`, "--set", "heartbeat.interval-ms=200",
     ], { name: "paddock run (three services)" });
   }, 60_000);

@@ -103,7 +103,7 @@ async function setup(net: string, opts: { server: boolean; extraArgs?: string[];
   const runtimeDir = l.file("run");
   mkdirSync(runtimeDir, { recursive: true, mode: 0o711 });
   const shim = startPaddock(l, link.b.ns, [
-    "dhcp", "--iface", link.b.name, "--state-dir", l.file("state"), "--runtime-dir", runtimeDir,
+    "dhcp", "--no-arp-probe", "--iface", link.b.name, "--state-dir", l.file("state"), "--runtime-dir", runtimeDir,
     "--resolv-conf", l.file("resolv.conf"), ...(opts.extraArgs ?? []),
   ], { env: { ...process.env, NOTIFY_SOCKET: notifySocket, ...opts.env } });
   return { l, iface: link.b.name, runtimeDir, net, rx, shim, dnsmasq, leaseFile, ns: link.b.ns };

@@ -27,7 +27,7 @@ describe.skipIf(!root)("--set-hostname (needs root)", () => {
     lab.startDnsmasq(defaultOffer("10.81.0"));
     const mine = ours();
     // unshare --uts gives the shim a private copy of the host name; exec keeps the pid.
-    const shimArgs = ["dhcp", "--iface", lab.clientIf, "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"), "--admin-socket", lab.file("admin.sock"),
+    const shimArgs = ["dhcp", "--no-arp-probe", "--iface", lab.clientIf, "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"), "--admin-socket", lab.file("admin.sock"),
       "--resolv-conf", lab.resolvConf, "--hostname", "node7", "--set-hostname", "--release-on-exit", "--log-format", "json"];
     const shim = lab.spawnIn(null, "paddock dhcp (own UTS namespace)", ["unshare", "--uts", "sh", "-c",
       `hostname before-lease && exec nsenter --net=/run/netns/${lab.clientNs} ${paddockBin} ${shimArgs.join(" ")}`]);

@@ -237,7 +237,7 @@ describe.skipIf(!canCreateLabs)(`@paddock/testkit labs (${canCreateLabs ? "root"
       const { lab, link } = pair("tkp", "10.89.0");
       const dnsmasq = await startDnsmasq(lab, link.a.ns, { iface: link.a.name, offer: defaultOffer("10.89.0") });
       const shim = startPaddock(lab, link.b.ns, [
-        "dhcp", "--iface", link.b.name, "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"),
+        "dhcp", "--no-arp-probe", "--iface", link.b.name, "--state-dir", lab.file("state"), "--runtime-dir", lab.file("run"),
         "--resolv-conf", lab.file("resolv.conf"), "--log-format", "json",
       ]);
       const addr = await waitForAddress(lab, link.b.ns, link.b.name, "inet", { abortOnExit: shim });

@@ -159,6 +159,8 @@ export class ShimProc extends PaddockProcess {
 export interface ShimOptions {
   stateDir?: string;
   releaseOnExit?: boolean;
+  /** Run the RFC 5227 ARP probe (default false: `--no-arp-probe`, so a lease is applied without its 4–7 s). */
+  arpProbe?: boolean;
   extraArgs?: string[];
 }
 
@@ -220,9 +222,9 @@ export class NetLab {
     readonly clientIf: string,
   ) {}
 
-  /** Creates the namespaces and the veth pair, with `net`.1/24 on the server side. */
-  static create(net: string): NetLab {
-    const lab = createLab({ prefix: "pdt" });
+  /** Creates the namespaces and the veth pair, with `net`.1/24 on the server side; `prefix` starts the lab's names. */
+  static create(net: string, prefix = "pdt"): NetLab {
+    const lab = createLab({ prefix });
     try {
       const link = lab.veth(lab.namespace("s"), lab.namespace("c"), { addresses: { a: `${net}.1/24` } });
       return new NetLab(lab, link.a.ns.name, link.b.ns.name, link.a.name, link.b.name);
@@ -309,7 +311,7 @@ export class NetLab {
     const args = [
       "dhcp", "--iface", this.clientIf, "--state-dir", stateDir, "--runtime-dir", runtimeDir,
       "--resolv-conf", this.resolvConf, "--admin-socket", adminSocket, "--metrics", metricsSocket,
-      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.extraArgs ?? []),
+      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...(opts.extraArgs ?? []),
     ];
     return startPaddock(this.lab, this.clientNs, args, {
       bin: paddockBin,

@@ -17,7 +17,7 @@ export const EARLY_CALF_KEY = "__paddockEarlyCalf";
 /** Options whose value is the next argument, as `paddock dhcp` declares them. */
 const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-socket", "--resolv-conf", "--hostname", "--metrics", "--log-level", "--log-format", "--min-lease-seconds", "--config", "--client-id", "--vendor-class", "--ready-timeout", "--route-metric", "--hooks-dir", "--hook-timeout-seconds"]);
 /** Flags without a value. */
-const FLAGS = new Set(["--no-resolv-conf-managed", "--set-hostname", "--release-on-exit", "--no-link-up"]);
+const FLAGS = new Set(["--no-resolv-conf-managed", "--set-hostname", "--release-on-exit", "--no-link-up", "--no-arp-probe"]);
 
 /** The iface and runtime dir of a plain `paddock dhcp …` command line, or undefined. */
 export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string } | undefined {

@@ -7,6 +7,7 @@ describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI
     [["dhcp", "--iface=eth0", "--runtime-dir", "/tmp/r", "--release-on-exit", "--log-format", "json"], { iface: "eth0", runtimeDir: "/tmp/r" }],
     [["dhcp", "--state-dir", "/s", "--iface", "br-lan", "--set-hostname", "--metrics", "/m.sock"], { iface: "br-lan", runtimeDir: "/run/paddock" }],
     [["dhcp", "--iface", "eth0", "--hooks-dir", "/etc/h.d", "--hook-timeout-seconds", "5"], { iface: "eth0", runtimeDir: "/run/paddock" }],
+    [["dhcp", "--no-arp-probe", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock" }],
   ])("a plain run: %j", (argv, want) => {
     expect(parseEarlyArgs(argv)).toEqual(want);
   });

@@ -42,9 +42,11 @@ export const dhcp4Service = defineService({
   channels: {
     packet: {
       kind: "packet",
-      // RFC 2131 §4.1: servers send to the client's port 68 (broadcast or unicast).
-      receive: { family: "ipv4", protocol: "udp", dstPort: DHCP_CLIENT_PORT },
-      egress: [{ family: "ipv4", protocol: "udp", srcPort: DHCP_CLIENT_PORT, dstPort: DHCP_SERVER_PORT, firstPayloadByte: BOOTREQUEST }],
+      // RFC 2131 §4.1: servers send to the client's port 68 (broadcast or unicast); RFC 5227:
+      // other hosts' ARP, to find a conflict for the offered or leased address.
+      receive: [{ family: "ipv4", protocol: "udp", dstPort: DHCP_CLIENT_PORT }, { family: "arp" }],
+      // BOOTREQUESTs, and ARP probes and announcements (./arp-egress.ts says which).
+      egress: [{ family: "ipv4", protocol: "udp", srcPort: DHCP_CLIENT_PORT, dstPort: DHCP_SERVER_PORT, firstPayloadByte: BOOTREQUEST }, { family: "arp" }],
       maxFrameBytes: MAX_DHCP_CLIENT_FRAME_BYTES,
     },
   },
@@ -63,6 +65,7 @@ export const dhcp4Service = defineService({
     "set-hostname": { kind: "boolean", description: "apply the host name the server assigns (restored when the lease ends)" },
     "hostname-path": { kind: "string", description: "where the host name is written (tests point it at a file)", default: "/proc/sys/kernel/hostname" },
     "release-on-exit": { kind: "boolean", live: true, description: "send RELEASE and withdraw the configuration when stopped" },
+    "arp-probe": { kind: "boolean", description: "RFC 5227: probe an offered address with ARP before using it (DECLINE on conflict), announce it, defend it; --no-arp-probe turns all ARP off, like dhcpcd's noarp", default: true },
     "resolv-conf": { kind: "string", description: "the resolv.conf to manage; empty: leave resolv.conf alone", default: "/etc/resolv.conf" },
     "hooks-dir": { kind: "string", validate: hooksDirProblem, description: "the directory of hooks run on lease events (docs/hooks.md); missing: no hooks; empty: none", default: DEFAULT_HOOKS_DIR },
     "hook-timeout-seconds": { kind: "number", validate: hookTimeoutProblem, description: "how long one hook may run before its process group is killed (1–3600)", default: 10 },
@@ -95,29 +98,35 @@ export const dhcp4Service = defineService({
       } },
       { name: "paddock_lease_bound", help: "1 when a DHCPv4 lease is published", type: "gauge", labelNames: [], read: () => [{ labels: {}, value: readKey(ctx.store.parsed, dhcp4Keys.ip) !== undefined ? 1 : 0 }] },
     ];
+    const lease = new LeaseHandler({
+      link: ctx.iface.name,
+      stateDir: ctx.stateDir,
+      resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null,
+      ...(ctx.runtimeDir !== undefined ? { runtimeDir: ctx.runtimeDir } : {}),
+      ...(o["route-metric"] !== undefined ? { routeMetric: o["route-metric"] } : {}),
+      log: ctx.log,
+    });
     return {
       privKeys: {
         "/mac": ctx.iface.mac!,
         "/config/client-id": clientIdKey(clientId),
         "/iface": ctx.iface.name,
+        "/config/arp-probe": o["arp-probe"] ? "true" : "false",
         ...liveConfigKeys(o),
       },
       reload: (next) => liveConfigKeys(next as typeof o),
       handlers: [
-        new LeaseHandler({
-          link: ctx.iface.name,
-          stateDir: ctx.stateDir,
-          resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null,
-          ...(ctx.runtimeDir !== undefined ? { runtimeDir: ctx.runtimeDir } : {}),
-          ...(o["route-metric"] !== undefined ? { routeMetric: o["route-metric"] } : {}),
-          log: ctx.log,
-        }),
+        lease,
         new HostnameHandler({ enabled: o["set-hostname"], stateDir: ctx.stateDir, ...(o["hostname-path"] ? { hostnamePath: o["hostname-path"] } : {}), log: ctx.log }),
       ],
       hooks: dhcp4Hooks(o["hooks-dir"], o["hook-timeout-seconds"]),
       checkFrame: dhcpClientEgress({ mac, leasedAddress: leased, clientId }),
       observeFrame,
       metrics,
+      // A deleted link's DNS servers leave the composed resolv.conf at once (its runner stops until it is back).
+      onLinkChange: (link) => {
+        if (!link.up) lease.linkGone().catch((err: Error) => ctx.log.warn({ err: err.message }, "could not withdraw the resolv.conf servers of a link that is gone"));
+      },
     };
   },
 });

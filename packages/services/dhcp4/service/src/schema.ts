@@ -69,6 +69,7 @@ export const dhcp4Schema = defineSchema({
     keepLeaseOnReboot: { pattern: "/config/keep-lease-on-reboot", description: "\"true\": keep a valid lease when no server answers at reboot", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     releaseOnStop: { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     minLease: { pattern: "/config/min-lease", description: "leases shorter than this many seconds are stretched to it (60; lower only in tests)", writer: "priv", calfReads: true, validate: intRange(1, 60), maxBytes: 2 },
+    arpProbe: { pattern: "/config/arp-probe", description: "\"true\": probe an offered address with ARP before using it, announce and defend it (RFC 5227)", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     logLevel: { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
     ip: { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
     gateway: { pattern: "/gateway", description: "the default router", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
