@@ -74,7 +74,7 @@ function dnsmasq(n: Net): Promise<LabProcess> {
 
 function shim(n: Net, extra: string[] = []): PaddockProcess {
   return startPaddock(n.lab, n.client, [
-    "dhcp", "--iface", n.clientIf,
+    "dhcp", "--no-arp-probe", "--iface", n.clientIf,
     "--state-dir", n.lab.file("state"), "--runtime-dir", n.lab.file("run"),
     "--admin-socket", n.lab.file("admin.sock"), "--resolv-conf", n.lab.file("resolv.conf"),
     "--log-format", "json", ...extra,

@@ -5,7 +5,8 @@
  * Holds: no capabilities, no network (its own netns with only lo), a read-only root, tmpfs /tmp,
  * the seccomp allowlist of packages/runtime/src/sandbox, an empty environment.
  * Fds: 3 control (KV, dhcp4 schema, calf rights), 4 data (frames the DHCP filter passed: IPv4 UDP
- * to port 68; frames out are checked by the dhcp4-client egress policy).
+ * to port 68 and ARP; frames out — BOOTREQUESTs, RFC 5227 probes and announcements — are checked
+ * by the dhcp4-client egress policy).
  * KV paths it writes: /ip /gateway /mtu /domain /search /nameserver/NNN /route/NNN /ntp/NNN
  * /lease/expires /lease/server /lease/obtained /lease/renew /lease/rebind /client/state
  * /state/lease; reads /mac, /config/*, /state/lease; watches /control (an operator's renew and
