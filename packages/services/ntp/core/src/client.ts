@@ -6,6 +6,7 @@
  * touch the clock. See docs/ntp.md.
  */
 
+import { parseIpAddress, type IpAddress } from "./address.ts";
 import type { ClockAdjustment, LeapSecond } from "./adjustment.ts";
 import { decodeNtpPacket, encodeClientRequest } from "./codec.ts";
 import {
@@ -23,6 +24,7 @@ import {
   MINPOLL_LIMIT,
   PHI,
   SGATE,
+  START_STAGGER_SECONDS,
 } from "./constants.ts";
 import { initialDiscipline, updateDiscipline, type DisciplineState } from "./discipline.ts";
 import { correctFilter, emptyFilter, evaluateFilter, shiftFilter, type FilterOutput, type FilterStage } from "./filter.ts";
@@ -33,7 +35,10 @@ import { addSeconds, diffSeconds, instantFromTimestamp, isZeroTimestamp, timesta
 /** RFC 5905 §7.2: servers answer on port 123. */
 export const NTP_PORT = 123;
 
-/** A server to ask: an IP address (names are resolved elsewhere, if at all) and a port. */
+/**
+ * Where a datagram goes or came from: an IP address literal (names are resolved elsewhere, if at
+ * all) and a port. Addresses are compared in canonical form.
+ */
 export interface SourceAddress {
   readonly address: string;
   readonly port: number;
@@ -93,7 +98,7 @@ export type UnfitReason = "unsynchronized" | "distance" | "no-samples";
 
 /** One source's state inside the client. */
 export interface SourceState {
-  readonly address: string;
+  readonly address: IpAddress;
   readonly port: number;
   readonly state: SourceStateName;
   readonly unfitReason: UnfitReason | undefined;
@@ -148,7 +153,23 @@ export interface NtpCounters {
   kissOfDeath: number;
 }
 
-/** The whole client state. Plain data: step returns a new one and leaves the old untouched. */
+/**
+ * The whole client state. Plain data: step returns a new one and leaves the old untouched.
+ *
+ * Where the machine differs from RFC 5905's client (docs/ntp.md, "Departures", says why):
+ * 1. requests carry only version, mode and a random transmit timestamp; T1 is kept here;
+ * 2. polls 64–1024 s by default; the start burst runs until 8 samples (at most 12 requests);
+ * 3. a source in its start burst is no candidate yet but counts toward the majority;
+ * 4. the filter takes the stage of least distance, not least delay, and every stored sample is
+ *    corrected for each adjustment asked for;
+ * 5. the discipline runs when every survivor has a fresh sample (or the system peer has one and
+ *    two polls have passed), not on each system peer sample;
+ * 6. the discipline is a frequency-locked loop that assumes each offset is removed before the
+ *    next update, and it slews during FREQ;
+ * 7. replies failing the packet tests leave the request in flight; KoD RATE raises a poll floor
+ *    for the rest of the run;
+ * 8. no symmetric, broadcast or orphan modes, no MAC verification or NTS, no reference-id loop check.
+ */
 export interface NtpClientState {
   readonly minPoll: number;
   readonly maxPoll: number;
@@ -208,22 +229,24 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const inPollRange = (v: number) => Number.isInteger(v) && v >= MINPOLL_LIMIT && v <= MAXPOLL_LIMIT;
 
-function validateSources(sources: readonly { address: string; port?: number }[]): NtpConfigError | undefined {
+/** Sources as configured, checked and with canonical addresses; or why they cannot be used. */
+function validateSources(sources: readonly { address: string; port?: number }[]): { address: IpAddress; port: number }[] | NtpConfigError {
   const bad = (detail: string): NtpConfigError => ({ code: "PADDOCK_E_NTP_BAD_CONFIG", detail });
   if (sources.length > MAX_SOURCES) return bad(`${sources.length} NTP servers were given; at most ${MAX_SOURCES} are used.`);
-  const seen = new Set<string>();
+  const out: { address: IpAddress; port: number }[] = [];
   for (const s of sources) {
-    if (typeof s.address !== "string" || s.address.length === 0 || s.address.length > 64) return bad(`NTP server address "${String(s.address).slice(0, 64)}" is not an IP address.`);
+    const address = parseIpAddress(s.address);
+    // JSON.stringify: the text is shown escaped, so a configuration cannot forge a log line.
+    if (address === undefined) return bad(`NTP server ${JSON.stringify(String(s.address).slice(0, 64))} is not an IPv4 or IPv6 address (names are not resolved).`);
     const port = s.port ?? NTP_PORT;
     if (!Number.isInteger(port) || port < 1 || port > 65535) return bad(`NTP server port ${port} is not between 1 and 65535.`);
-    const key = `${s.address}|${port}`;
-    if (seen.has(key)) return bad(`NTP server ${s.address} port ${port} is given twice.`);
-    seen.add(key);
+    if (out.some((o) => o.address === address && o.port === port)) return bad(`NTP server ${address} port ${port} is given twice.`);
+    out.push({ address, port });
   }
-  return undefined;
+  return out;
 }
 
-function newSource(address: string, port: number, minPoll: number): Mutable<SourceState> {
+function newSource(address: IpAddress, port: number, minPoll: number): Mutable<SourceState> {
   return {
     address,
     port,
@@ -261,8 +284,8 @@ export function createNtpClient(config: NtpClientConfig): { ok: true; state: Ntp
   if (!Number.isInteger(precisionLog2) || precisionLog2 < -32 || precisionLog2 > 0) return bad(`clock precision 2^${precisionLog2} s is not between 2^-32 and 1 s.`);
   const freq = config.initialFrequencyPpm ?? 0;
   if (!Number.isFinite(freq)) return bad(`initial frequency ${freq} ppm is not a number.`);
-  const invalid = validateSources(config.sources);
-  if (invalid) return { ok: false, error: invalid };
+  const sources = validateSources(config.sources);
+  if (!Array.isArray(sources)) return { ok: false, error: sources };
   return {
     ok: true,
     state: {
@@ -270,7 +293,7 @@ export function createNtpClient(config: NtpClientConfig): { ok: true; state: Ntp
       maxPoll,
       iburst: config.iburst ?? true,
       precision: 2 ** precisionLog2,
-      sources: config.sources.map((s) => newSource(s.address, s.port ?? NTP_PORT, minPoll)),
+      sources: sources.map((s) => newSource(s.address, s.port, minPoll)),
       systemPeer: undefined,
       discipline: initialDiscipline(freq, minPoll),
       started: false,
@@ -350,26 +373,24 @@ function stepUnchecked(state: NtpClientState, event: NtpClientEvent, env: StepEn
 function start(tx: Tx): void {
   tx.s.started = true;
   tx.s.sources.forEach((src, i) => {
-    // Staggered by a fraction of a second so that the first requests do not leave in one burst.
-    src.nextPoll = tx.now + i * 0.1;
+    src.nextPoll = tx.now + i * START_STAGGER_SECONDS;
     src.burst = tx.s.iburst ? IBURST_MAX_REQUESTS : 0;
   });
   tx.log("info", `NTP client started with ${tx.s.sources.length} server(s)${tx.s.iburst ? ", iburst" : ""}`);
   pollDue(tx);
 }
 
-function setSources(tx: Tx, wanted: readonly { address: string; port?: number }[]): void {
-  const invalid = validateSources(wanted);
-  if (invalid) {
-    tx.log("warn", `sources not changed: ${invalid.detail}`);
+function setSources(tx: Tx, given: readonly { address: string; port?: number }[]): void {
+  const wanted = validateSources(given);
+  if (!Array.isArray(wanted)) {
+    tx.log("warn", `sources not changed: ${wanted.detail}`);
     return;
   }
   const peer = tx.s.systemPeer === undefined ? undefined : tx.s.sources[tx.s.systemPeer];
   tx.s.sources = wanted.map((w) => {
-    const port = w.port ?? NTP_PORT;
-    const kept = tx.s.sources.find((x) => x.address === w.address && x.port === port);
+    const kept = tx.s.sources.find((x) => x.address === w.address && x.port === w.port);
     if (kept) return kept;
-    const fresh = newSource(w.address, port, tx.s.minPoll);
+    const fresh = newSource(w.address, w.port, tx.s.minPoll);
     if (tx.s.started) {
       fresh.nextPoll = tx.now;
       fresh.burst = tx.s.iburst ? IBURST_MAX_REQUESTS : 0;
@@ -427,7 +448,8 @@ function receive(tx: Tx, from: SourceAddress, bytes: Uint8Array, t4: NtpInstant)
     tx.log("debug", `ignored a datagram from ${name(from)}: ${decoded.error.detail}`);
     return;
   }
-  const src = tx.s.sources.find((x) => x.address === from.address && x.port === from.port);
+  const address = parseIpAddress(from.address);
+  const src = tx.s.sources.find((x) => x.address === address && x.port === from.port);
   if (src === undefined) {
     c.unknownSource++;
     tx.log("debug", `ignored a datagram from ${name(from)}, which is not a configured server`);

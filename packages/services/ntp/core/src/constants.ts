@@ -47,5 +47,7 @@ export const AVG = 4;
 export const IBURST_SPACING_SECONDS = 2;
 export const IBURST_SAMPLES = 8;
 export const IBURST_MAX_REQUESTS = 12;
+/** Sources start this far apart, so that their first requests do not leave as one burst. */
+export const START_STAGGER_SECONDS = 0.1;
 /** Most sources one client keeps: more adds nothing to selection and multiplies the traffic. */
 export const MAX_SOURCES = 16;

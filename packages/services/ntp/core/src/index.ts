@@ -3,6 +3,7 @@
  * imports nothing of ours and nothing of Node, so it runs in the calf on any engine. See docs/ntp.md.
  */
 
+export * from "./address.ts";
 export * from "./adjustment.ts";
 export * from "./client.ts";
 export * from "./codec.ts";

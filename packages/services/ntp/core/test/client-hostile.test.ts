@@ -223,3 +223,44 @@ describe("the caller's timer", () => {
     expect(armed).toBe(128);
   });
 });
+
+describe("addresses", () => {
+  it("a reply is matched to its server whatever the text form of the address", () => {
+    const c = createNtpClient({ sources: [{ address: "2001:DB8:0::1" }], iburst: false });
+    if (!c.ok) throw new Error(c.error.detail);
+    expect(sourceStatus(c.state)[0]!.address).toBe("2001:db8::1");
+    const env = (t: number) => ({ now: { mono: t, real: addSeconds(BASE, t) }, random32: () => 12345 });
+    const started = step(c.state, { kind: "start" }, env(0));
+    const request = started.actions.find((a) => a.kind === "send");
+    expect(request).toMatchObject({ to: { address: "2001:db8::1", port: 123 } });
+    let state = started.state;
+    const d = decodeNtpPacket(request!.kind === "send" ? request!.bytes : new Uint8Array(0));
+    if (!d.ok || d.value.kind !== "time") throw new Error("no request");
+    state = step(state, received(replyTo(d.value.transmitTime, 0.002), { address: "2001:db8:0:0:0:0:0:1", port: 123 }), env(0.002)).state;
+    expect(state.counters.accepted).toBe(1);
+  });
+
+  it("a server given by name is refused in one sentence", () => {
+    const c = createNtpClient({ sources: [{ address: "pool.ntp.org" }] });
+    expect(c.ok ? "ok" : c.error.detail).toBe('NTP server "pool.ntp.org" is not an IPv4 or IPv6 address (names are not resolved).');
+  });
+});
+
+describe("requests", () => {
+  it("carry nothing but version 4, mode 3 and a fresh random transmit timestamp", () => {
+    const h = new Harness();
+    h.event({ kind: "start" });
+    for (let i = 1; i <= 5; i++) {
+      h.t = 64 * i;
+      h.event({ kind: "timer" });
+    }
+    expect(h.sent).toHaveLength(6);
+    for (const b of h.sent) {
+      expect(b.length).toBe(48);
+      expect(b[0]).toBe(0x23);
+      expect([...b.subarray(1, 40)].every((x) => x === 0)).toBe(true);
+    }
+    const nonces = new Set(h.sent.map((b) => [...b.subarray(40)].join(",")));
+    expect(nonces.size).toBe(6);
+  });
+});
