@@ -35,7 +35,6 @@ import {
   waitForAddress,
   type Lab,
   type Netns,
-  type PaddockProcess,
   type Veth,
 } from "@paddock/testkit";
 
@@ -176,7 +175,8 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
       startPaddock(s.lab, s.client, [
         "dhcp", "--no-arp-probe", "--iface", iface, "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(`state-${iface}`), "--resolv-conf", s.resolvConf, "--release-on-exit", "--log-format", "json",
       ], { name: `paddock dhcp ${iface}` });
-    const [privA, privB]: PaddockProcess[] = [start(ifA), start(ifB)];
+    const privA = start(ifA);
+    const privB = start(ifB);
     const state = () => `${privA.tail()}\n${privB.tail()}\nresolv.conf:\n${readFileSync(s.resolvConf, "utf8")}`;
     const [mA, mB] = [1000 + ifindex(s.lab, s.client, ifA), 1000 + ifindex(s.lab, s.client, ifB)];
     const both = mA < mB ? expectedResolv(offerA, offerB) : expectedResolv(offerB, offerA);
