@@ -455,6 +455,30 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     }
   }
 
+  /**
+   * Called when the link may be gone (the host reports it down, and stops this handler's runner
+   * while a deleted link is away). A deleted link's resolv.conf contribution goes at once, so the
+   * composed file holds only links that exist; its address and routes went with the link, the
+   * lease stays in the store, and the next reconcile after the link is back contributes again. A
+   * link that still exists (merely down) keeps everything: its lease is still valid.
+   */
+  async linkGone(): Promise<void> {
+    const rec = this.own.get().resolvConf;
+    if (rec === null) return;
+    const nl = this.open();
+    try {
+      await nl.getLink(this.opts.link);
+      return;
+    } catch (err) {
+      if (errno(err) !== "ENODEV" && !(err instanceof NetlinkError && err.code === "PADDOCK_E_NETLINK_NOT_FOUND")) throw err;
+    } finally {
+      nl.close();
+    }
+    const u = await this.composer(rec.path).update(this.source, this.opts.link, null, rec.saved);
+    await this.record({ ...this.own.get(), resolvConf: null });
+    (this.opts.log ?? silentLogger).info({ handler: this.name, changes: u.changes }, `${this.opts.link} is gone: its resolv.conf servers withdrawn${u.changes.length > 0 ? `: ${u.changes.join("; ")}` : ""}`);
+  }
+
   private composer(file: string): ResolvConfComposer {
     return new ResolvConfComposer({
       file,
