@@ -42,6 +42,8 @@ interface Net {
   serverIf: string;
   clientIf: string;
   leaseFile: string;
+  /** Side namespaces made so far (plugIn). */
+  sides: number;
 }
 
 function net(lab: Lab, subnet: string): Net {
@@ -54,6 +56,7 @@ function net(lab: Lab, subnet: string): Net {
     serverIf: `${ifname}s`,
     clientIf: `${ifname}c`,
     leaseFile: lab.file("dnsmasq.leases"),
+    sides: 0,
   };
 }
 
@@ -70,6 +73,30 @@ function connect(n: Net, opts: { clientUp?: boolean; clientMac?: string } = {}):
 
 function dnsmasq(n: Net): Promise<LabProcess> {
   return startDnsmasq(n.lab, n.server, { iface: n.serverIf, offer: n.offer, leaseFile: n.leaseFile });
+}
+
+/**
+ * Hot-plugs the client's interface where a shim already watches for it: the pair is made with the
+ * client's end in a side namespace, dnsmasq starts on the server's end, and only then is the
+ * client's end moved into the client's namespace (an RTM_NEWLINK there, down, as a new interface
+ * arrives). So the shim's first message finds a server that listens, and no retransmission backoff
+ * decides how long the test takes.
+ */
+async function plugIn(n: Net, opts: { clientMac?: string } = {}): Promise<LabProcess> {
+  const side = n.lab.namespace(`side${++n.sides}`);
+  // Indexes are per namespace and a moved interface keeps its own where it is free: a veth pair
+  // made first (this kernel has no dummy driver) makes the client's end arrive under a new index,
+  // as a re-created interface does.
+  n.lab.ip(side, ["link", "add", "pad0", "type", "veth", "peer", "name", "pad1"]);
+  n.lab.veth(n.server, side, {
+    names: { a: n.serverIf, b: n.clientIf },
+    addresses: { a: `${n.offer.server}/${n.offer.prefixLen}` },
+    up: { b: false },
+    ...(opts.clientMac ? { macs: { b: opts.clientMac } } : {}),
+  });
+  const server = await dnsmasq(n);
+  n.lab.ip(side, ["link", "set", n.clientIf, "netns", n.client.name]);
+  return server;
 }
 
 function shim(n: Net, extra: string[] = []): PaddockProcess {
@@ -98,7 +125,9 @@ function egressFilters(n: Net): string[] {
 
 /** The first lease of a shim: its address, once the handler applied all of it. */
 async function firstLease(n: Net, proc: PaddockProcess): Promise<string> {
-  const a = await waitForAddress(n.lab, n.client, n.clientIf, "inet", { abortOnExit: proc, timeoutMs: LEASE_TIMEOUT_MS });
+  const a = await waitForAddress(n.lab, n.client, n.clientIf, "inet", { abortOnExit: proc, timeoutMs: LEASE_TIMEOUT_MS }).catch((err: Error) => {
+    throw new Error(`${err.message}; shim output:\n${proc.tail(6000)}`);
+  });
   await proc.waitForEntry(says("handler lease applied"), { what: "the lease applied", timeoutMs: LEASE_TIMEOUT_MS });
   return a.local;
 }
@@ -189,11 +218,10 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     await waitFor(() => packetSocketIndexes(n).length === 0, { what: "the packet socket of the deleted interface to close", timeoutMs: 10_000, state: () => JSON.stringify(packetSocketIndexes(n)) });
     await server.stop();
 
-    connect(n, { clientMac });
+    server = await plugIn(n, { clientMac });
+    await p.waitForEntry(says(`${n.clientIf} is back`), { what: "the interface's return" });
     const newIndex = ifindex(n);
     expect(newIndex).not.toBe(oldIndex);
-    server = await dnsmasq(n);
-    await p.waitForEntry(says(`${n.clientIf} is back`), { what: "the interface's return" });
     // Same MAC: the calf confirms the lease it holds (INIT-REBOOT), and gets the same address.
     await p.waitForEntry(says("REBOOTING → BOUND"), { what: "the lease confirmed on the new interface", timeoutMs: LEASE_TIMEOUT_MS });
     await onlyAddress(n, p, address);
@@ -213,8 +241,7 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     lab.ip(n.client, ["link", "del", n.clientIf]);
     await p.waitForEntry(says(`${n.clientIf} is gone`), { what: "the interface's removal" });
     await server.stop();
-    connect(n, { clientMac: "02:00:0a:4b:00:02" });
-    server = await dnsmasq(n);
+    server = await plugIn(n, { clientMac: "02:00:0a:4b:00:02" });
     await p.waitForEntry(says("calf restarted on request"), { what: "the calf's restart for the new MAC", timeoutMs: LEASE_TIMEOUT_MS });
     await p.waitForEntry(says("persisted lease ignored"), { what: "the old MAC's lease dropped", timeoutMs: LEASE_TIMEOUT_MS });
     const ack = await server.waitForLog(/DHCPACK\(\S+\) (\S+) 02:00:0a:4b:00:02/, { timeoutMs: LEASE_TIMEOUT_MS });
@@ -242,8 +269,7 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     const waiting = await p.waitForEntry(says(`waiting for ${n.clientIf} to appear`), { what: "the waiting line" });
     expect(waiting.level).toBe(40);
     expect(p.running).toBe(true);
-    connect(n);
-    await dnsmasq(n);
+    await plugIn(n);
     await p.waitForEntry(says(`${n.clientIf} appeared`), { what: "the interface's appearance" });
     const address = await firstLease(n, p);
     expect(address.startsWith("10.76.0.")).toBe(true);
