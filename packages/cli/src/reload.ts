@@ -33,13 +33,39 @@ export async function reloadOnce(host: Pick<ServiceHost, "reload">, settings: Se
   }
 }
 
-/** Reloads on every SIGHUP (one at a time; a signal during a reload runs another after it). Returns the remover. */
-export function reloadOnSighup(host: Pick<ServiceHost, "reload">, settings: SettingsSource, log: Logger): () => void {
+/** What one SIGHUP reloads: a host (one interface's), where its settings come from, its log. */
+export interface ReloadTarget {
+  readonly host: Pick<ServiceHost, "reload">;
+  readonly settings: SettingsSource;
+  readonly log: Logger;
+}
+
+/**
+ * Listens for SIGHUP from the moment it is called — Node's default for SIGHUP ends the process,
+ * and a `systemctl reload` while the priv still waits for its interface must not — and reloads
+ * the targets given to `attach` on every SIGHUP, one reload at a time (a signal during a reload
+ * runs another after it). A SIGHUP before `attach` is one reload as soon as the targets are there:
+ * the file may have changed after the start read it.
+ */
+export function listenForReload(log: Logger): { attach(targets: readonly ReloadTarget[]): void; stop(): void } {
+  let targets: readonly ReloadTarget[] | undefined;
+  let missed = false;
   let running: Promise<unknown> = Promise.resolve();
+  const reloadAll = () => {
+    const now = targets!;
+    running = running.then(() => Promise.all(now.map((t) => reloadOnce(t.host, t.settings, t.log))));
+  };
   const onHup = () => {
-    log.info({ signal: "SIGHUP" }, "reloading the configuration");
-    running = running.then(() => reloadOnce(host, settings, log));
+    log.info({ signal: "SIGHUP" }, targets ? "reloading the configuration" : "reloading the configuration once the services have started");
+    if (targets) reloadAll();
+    else missed = true;
   };
   process.on("SIGHUP", onHup);
-  return () => process.off("SIGHUP", onHup);
+  return {
+    attach(next) {
+      targets = next;
+      if (missed) reloadAll();
+    },
+    stop: () => process.off("SIGHUP", onHup),
+  };
 }

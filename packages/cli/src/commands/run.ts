@@ -5,13 +5,14 @@
  */
 import path from "node:path";
 import type { Command } from "commander";
+import type { Logger } from "pino";
 import { HostError, InterfaceHosts, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
-import { reloadOnSighup, type SettingsSource } from "../reload.ts";
+import { listenForReload, type SettingsSource } from "../reload.ts";
 import { BUILTIN_SERVICES, loadService, type LoadedService } from "../services.ts";
 
 /** One service as the command line gives it; directories default from the service and interface. */
@@ -85,6 +86,16 @@ export async function runServices(req: RunRequest): Promise<void> {
   if (!["text", "json"].includes(req.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(req.logFormat)}`);
   const log = createLogger(req.logLevel as LogLevel, req.logFormat as LogFormat);
   if (req.warning) log.warn({}, req.warning);
+  // From here on SIGHUP reloads (once the hosts run) instead of ending the process.
+  const reloads = listenForReload(log);
+  try {
+    await runHosts(req, log, reloads);
+  } finally {
+    reloads.stop();
+  }
+}
+
+async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof listenForReload>): Promise<void> {
   const hosts = req.interfaces.map(({ iface, services }) => ({
     iface,
     runtimeDir: req.runtimeDir,
@@ -126,9 +137,9 @@ export async function runServices(req: RunRequest): Promise<void> {
     if (err instanceof HostError) throw new UserError(err.message);
     throw err;
   }
-  const stopReloading = req.interfaces.flatMap((i) => (i.reloadSettings ? [reloadOnSighup(running.hosts.get(i.iface)!, i.reloadSettings, log.child({ iface: i.iface }))] : []));
+  reloads.attach(req.interfaces.flatMap((i) => (i.reloadSettings ? [{ host: running.hosts.get(i.iface)!, settings: i.reloadSettings, log: log.child({ iface: i.iface }) }] : [])));
   log.info({ signal: await stopped }, "stopping");
-  for (const stop of stopReloading) stop();
+  reloads.stop();
   await running.stop();
 }
 
