@@ -26,8 +26,8 @@ const NEEDS = ["dnsmasq", "runc", "nsenter"];
 const run = isRoot && haveAll(NEEDS);
 const skipReason = !isRoot ? "needs root (network namespaces and runc)" : `needs ${NEEDS.join(", ")}`;
 
-/** Probing takes 4–7 s (RFC 5227 §2.1) after a sub-second exchange; past 45 s it hangs (a conflict adds a 10 s hold-off and a second probe). */
-const LEASE_TIMEOUT_MS = 45_000;
+/** Probing takes 4–7 s (RFC 5227 §2.1) after a sub-second exchange; past 60 s it hangs (a conflict adds a 10 s hold-off and a second probe). */
+const LEASE_TIMEOUT_MS = 60_000;
 const PREFIX = "pdar";
 
 let lab: NetLab | undefined;
@@ -96,7 +96,7 @@ describe.skipIf(!run)(`RFC 5227 address conflict detection${run ? "" : ` (skippe
     } finally {
       arp.close();
     }
-  }, 90_000);
+  }, 120_000);
 
   it("probes a free address three times before applying it, and announces it twice after", async () => {
     lab = NetLab.create("10.62.0", PREFIX);
@@ -121,7 +121,7 @@ describe.skipIf(!run)(`RFC 5227 address conflict detection${run ? "" : ` (skippe
     } finally {
       arp.close();
     }
-  }, 90_000);
+  }, 120_000);
 
   it("refuses a hostile calf's ARP — another address, a reply, a forged sender MAC — and lets its announcement out", async () => {
     lab = NetLab.create("10.63.0", PREFIX);
