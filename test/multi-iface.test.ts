@@ -11,6 +11,7 @@
  * - the priv stopped (--release-on-exit) → the original resolv.conf is back;
  * - two privs, one per interface, on one runtime directory compose one resolv.conf too, and
  *   stopping one leaves the other's DNS;
+ * - a served interface that is deleted takes its DNS servers out of resolv.conf, the other's stay;
  * - start is all or nothing: an interface that cannot start is named, the other is not left running.
  *
  * Waits are for states (addresses, routes, files, log entries) with bounds that only stop a hang.
@@ -189,6 +190,23 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
 
     expect((await privA.stop()).code).toBe(0);
     expect(readFileSync(s.resolvConf, "utf8")).toBe(ORIGINAL);
+  }, 4 * TIMEOUT_MS);
+
+  it("a served interface that is deleted takes its DNS servers out of resolv.conf at once; the other's stay", async () => {
+    const s = await setup();
+    await s.startB();
+    const [ifA, ifB] = [s.a.b.name, s.b.b.name];
+    const priv = startPaddock(s.lab, s.client, [
+      "dhcp", "--no-arp-probe", "--iface", ifA, "--iface", ifB, "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file("state"), "--resolv-conf", s.resolvConf, "--log-format", "json",
+    ], { name: "paddock dhcp (two interfaces)" });
+    const state = () => `${priv.tail()}\nresolv.conf:\n${readFileSync(s.resolvConf, "utf8")}`;
+    const [mA, mB] = [1000 + ifindex(s.lab, s.client, ifA), 1000 + ifindex(s.lab, s.client, ifB)];
+    const both = mA < mB ? expectedResolv(offerA, offerB) : expectedResolv(offerB, offerA);
+    await waitFor(() => JSON.stringify(directives(s.resolvConf)) === JSON.stringify(both), { what: "resolv.conf with both links' servers", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state });
+    s.lab.ip(s.client, ["link", "del", ifB]);
+    await waitFor(() => JSON.stringify(directives(s.resolvConf)) === JSON.stringify([`domain ${offerA.domain}`, `search ${offerA.domain}`, `nameserver ${offerA.dns[0]}`]), { what: "B's servers to leave resolv.conf", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state });
+    expect(await defaultRoutes(s.client)).toEqual([`${ifA} ${mA}`]);
+    expect(priv.running).toBe(true);
   }, 4 * TIMEOUT_MS);
 
   it("all or nothing at start: an interface that cannot start is named in one sentence, and the other one is not left running", async () => {

@@ -40,7 +40,7 @@ describe.skipIf(!canCreateLabs)(`two links' leases in one namespace (${canCreate
   const directives = (): string[] => readFileSync(resolvConf, "utf8").split("\n").filter((l) => l !== "" && !l.startsWith("#"));
 
   /** One link's host: its own state dir, store and runner; the shared resolv.conf and runtime dir. */
-  function linkHost(link: string, extra: Partial<LeaseHandlerOptions> = {}): { store: KvStore; runner: HandlerRunner } {
+  function linkHost(link: string, extra: Partial<LeaseHandlerOptions> = {}): { store: KvStore; runner: HandlerRunner; handler: LeaseHandler } {
     const stateDir = dir();
     const store = new KvStore({ schema: dhcp4Schema, stateDir });
     stores.push(store);
@@ -48,7 +48,7 @@ describe.skipIf(!canCreateLabs)(`two links' leases in one namespace (${canCreate
     const runner = new HandlerRunner({ source: store, handlers: [handler], log: silentLogger, resyncMs: 0 });
     runners.push(runner);
     runner.start();
-    return { store, runner };
+    return { store, runner, handler };
   }
 
   async function lease(store: KvStore, kv: Record<string, string | null>): Promise<void> {
@@ -127,6 +127,30 @@ describe.skipIf(!canCreateLabs)(`two links' leases in one namespace (${canCreate
       await h.runner.settled();
     }
     expect(ours()).toEqual([]);
+    expect(readFileSync(resolvConf, "utf8")).toBe(ORIGINAL);
+  });
+
+  it("a link that is deleted takes its servers out of resolv.conf at once; a link merely down keeps them", async () => {
+    const [a, b] = links as [string, string];
+    const ha = linkHost(a);
+    const hb = linkHost(b);
+    await lease(ha.store, leaseOf(0));
+    await lease(hb.store, leaseOf(1));
+    await ha.runner.settled();
+    await hb.runner.settled();
+    expect(directives().filter((l) => l.startsWith("nameserver")).sort()).toEqual(["nameserver 10.60.0.53", "nameserver 10.61.0.53"]);
+    // Down is not gone: the lease is still valid, and so are its servers.
+    lab.ip(ns, ["link", "set", b, "down"]);
+    await hb.handler.linkGone();
+    expect(directives().filter((l) => l.startsWith("nameserver")).sort()).toEqual(["nameserver 10.60.0.53", "nameserver 10.61.0.53"]);
+    // Gone (the host stops b's runner and calls its service's onLinkChange): only a's remain.
+    await hb.runner.stop();
+    lab.ip(ns, ["link", "del", b]);
+    await hb.handler.linkGone();
+    expect(directives()).toEqual(["domain link0.test", "search link0.test", "nameserver 10.60.0.53"]);
+    expect(ours()).toEqual([`default 10.60.0.1 ${a} ${defaultRouteMetric(ifindex(a))}`]);
+    await lease(ha.store, noLease);
+    await ha.runner.settled();
     expect(readFileSync(resolvConf, "utf8")).toBe(ORIGINAL);
   });
 });
