@@ -23,6 +23,7 @@ const op = fc.oneof(
   fc.constant({ kind: "list" as const }),
   fc.constant({ kind: "watch" as const }),
   fc.nat({ max: 0xffffffff }).map((tail) => ({ kind: "audit" as const, tail })),
+  fc.constant({ kind: "info" as const }),
   fc.array(change, { maxLength: 12 }).map((changes) => ({ kind: "commit" as const, changes })),
 );
 const request: fc.Arbitrary<KvRequest> = fc.record({
