@@ -80,7 +80,8 @@ describe("a valid file", () => {
 
 describe("each problem is one line naming file:line and the setting", () => {
   it.each([
-    ["a value of the wrong kind", "defaults:\n  dhcp4:\n    min-lease-seconds: x\n", `${F}:3: defaults.dhcp4.min-lease-seconds must be a number, not "x"`],
+    ["a value of the wrong kind", "defaults:\n  dhcp4:\n    min-lease-seconds: x\n", `${F}:3: defaults.dhcp4.min-lease-seconds must be a whole number 1–60, not "x"`],
+    ["a number an option words itself", "interfaces:\n  eth0:\n    dhcp4:\n      route-metric: x\n", `${F}:4: interfaces.eth0.dhcp4.route-metric must be a whole number 0–4294967295, not "x"`],
     ["a value the option refuses", "interfaces:\n  eth0:\n    dhcp4:\n      vendor-class: \"caf\\u00e9\"\n", `${F}:4: interfaces.eth0.dhcp4.vendor-class must be printable ASCII, 1–255 bytes, not "café"`],
     ["a boolean that is not", "defaults:\n  dhcp4:\n    keep-lease-on-reboot-timeout: maybe\n", `${F}:3: defaults.dhcp4.keep-lease-on-reboot-timeout must be true or false, not "maybe"`],
     ["no value", "defaults:\n  dhcp4:\n    hostname:\n", `${F}:3: defaults.dhcp4.hostname has no value`],
@@ -113,7 +114,7 @@ describe("each problem is one line naming file:line and the setting", () => {
 
   it("lists every problem of the file at once, each on its line", () => {
     expect(problems("defaults:\n  dhcp4:\n    iaid: x\n    fqdn: 'a b'\ninterfaces:\n  eth0:\n    nope: {}\n")).toEqual([
-      `${F}:3: defaults.dhcp4.iaid must be a number, not "x"`,
+      `${F}:3: defaults.dhcp4.iaid must be a number 0–4294967295, not "x"`,
       `${F}:4: defaults.dhcp4.fqdn must be a domain name (letters, digits, '-', '_', dots), not "a b"`,
       `${F}:7: interfaces.eth0.nope: there is no service nope (known: dhcp4)`,
     ]);

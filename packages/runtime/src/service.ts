@@ -361,7 +361,8 @@ export function checkOptionValue(def: ServiceDefinition<any>, name: string, raw:
     else return { ok: false, reason: `must be true or false, not ${JSON.stringify(raw)}` };
   } else if (o.kind === "number") {
     const n = typeof raw === "number" ? raw : Number(raw);
-    if (typeof raw === "boolean" || !Number.isFinite(n) || String(raw).trim() === "") return { ok: false, reason: `must be a number, not ${JSON.stringify(raw)}` };
+    // The option's own words when it has them ("must be a whole number 0–4294967295"), which say more.
+    if (typeof raw === "boolean" || !Number.isFinite(n) || String(raw).trim() === "") return { ok: false, reason: `${o.validate?.(raw) ?? "must be a number"}, not ${JSON.stringify(raw)}` };
     value = n;
   } else {
     if (typeof raw !== "string") return { ok: false, reason: `must be text, not ${JSON.stringify(raw)}` };
