@@ -7,7 +7,8 @@ describe("paddock describe", () => {
   it("shows the DHCP service's options, egress rule, limits and every store key", () => {
     const text = describeService(dhcp4Service);
     expect(text).toMatch(/^dhcp4: DHCPv4 client/);
-    expect(text).toContain('  min-lease-seconds (number, default 60): ');
+    expect(text).toContain('  min-lease-seconds (number, default 60, live): ');
+    expect(text).toContain('  client-id (string, default "duid"): ');
     expect(text).toContain('may send {"family":"ipv4","protocol":"udp","srcPort":68,"dstPort":67,"firstPayloadByte":1}');
     expect(text).toContain("memory 96 MiB, 32 pids, 1 core(s), sends 10/s, burst 20");
     for (const e of dhcp4Service.schema.entries) expect(text).toContain(`  ${e.pattern} (`);

@@ -11,10 +11,10 @@ import { loadService } from "../services.ts";
 export function describeService(def: ServiceDefinition<any>): string {
   const lines: string[] = [`${def.name}: ${def.description}`, ""];
   const options = Object.entries(def.options ?? {});
-  lines.push("options (paddock run … --set NAME=VALUE):");
+  lines.push("options (paddock run … --set NAME=VALUE, or per interface in the configuration file; live: a reload changes it without a restart):");
   if (options.length === 0) lines.push("  none");
   for (const [name, o] of options as Array<[string, OptionDefinition]>) {
-    lines.push(`  ${name} (${o.kind}${o.default !== undefined ? `, default ${JSON.stringify(o.default)}` : ""}): ${o.description}`);
+    lines.push(`  ${name} (${o.kind}${o.default !== undefined ? `, default ${JSON.stringify(o.default)}` : ""}${o.live ? ", live" : ""}): ${o.description}`);
   }
   lines.push("", "channels:");
   const p = def.channels.packet;
