@@ -209,6 +209,25 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
     expect(priv.running).toBe(true);
   }, 4 * TIMEOUT_MS);
 
+  it("paddock run dhcp4 --iface A --iface B: the same, with a state directory per interface under --state-dir", async () => {
+    const s = await setup();
+    await s.startB();
+    const [ifA, ifB] = [s.a.b.name, s.b.b.name];
+    const stateDir = s.lab.file("state");
+    const priv = startPaddock(s.lab, s.client, [
+      "run", "dhcp4", "--iface", ifA, "--iface", ifB, "--runtime-dir", s.runtimeDir, "--state-dir", stateDir,
+      "--set", `resolv-conf=${s.resolvConf}`, "--set", "arp-probe=false", "--set", "release-on-exit=true", "--log-format", "json",
+    ], { name: "paddock run dhcp4 (two interfaces)" });
+    const state = () => `${priv.tail()}\nresolv.conf:\n${readFileSync(s.resolvConf, "utf8")}`;
+    const [mA, mB] = [1000 + ifindex(s.lab, s.client, ifA), 1000 + ifindex(s.lab, s.client, ifB)];
+    const both = mA < mB ? expectedResolv(offerA, offerB) : expectedResolv(offerB, offerA);
+    await waitFor(() => JSON.stringify(directives(s.resolvConf)) === JSON.stringify(both), { what: "resolv.conf with both links' servers", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state });
+    expect(await defaultRoutes(s.client)).toEqual([`${ifA} ${mA}`, `${ifB} ${mB}`].sort());
+    for (const iface of [ifA, ifB]) expect(readFileSync(path.join(stateDir, iface, "store.json"), "utf8")).toContain(iface);
+    expect((await priv.stop()).code).toBe(0);
+    expect(readFileSync(s.resolvConf, "utf8")).toBe(ORIGINAL);
+  }, 4 * TIMEOUT_MS);
+
   it("all or nothing at start: an interface that cannot start is named in one sentence, and the other one is not left running", async () => {
     const s = await setup();
     const [ifA, ifB] = [s.a.b.name, s.b.b.name];
