@@ -117,9 +117,10 @@ describe.skipIf(!canCreateLabs)(`hooks run by the priv (${canCreateLabs ? "root"
 
     // A hook that fails and one anyone in its group may change: logged by name, the output escaped.
     const failing = await shim.waitForEntry((e) => e.msg === "hook 20-fails (BOUND) exited with code 3", { what: "the failing hook's line", timeoutMs: 10_000 });
-    expect(failing).toMatchObject({ level: expect.anything(), hook: "20-fails", code: 3, stderr: ["bad \\x1b[2J news"] });
+    expect(failing).toMatchObject({ level: expect.anything(), hook: "20-fails", code: "PADDOCK_E_HOOK_EXIT", exitCode: 3, stderr: ["bad \\x1b[2J news"] });
     const refused = shim.logEntries().filter((e) => String(e.msg).includes("30-group-writable"));
     expect(refused.map((e) => e.msg)).toEqual([expect.stringMatching(/the hook .*30-group-writable is writable by group or others \(mode 0775\).*refused/)]);
+    expect(refused[0]).toMatchObject({ code: "PADDOCK_E_HOOK_REFUSED" });
 
     expect((await shim.stop()).code).toBe(0);
     const runs = hooks.runs();

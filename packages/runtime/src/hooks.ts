@@ -51,6 +51,22 @@ export const MAX_HOOK_VARIABLES = 64;
 /** The only PATH a hook gets. */
 export const HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** The stable codes of the hook runner's log lines (field `code`), for alerts and searches. */
+export const HookLogCode = {
+  /** A hook exited non-zero or was killed by a signal (`exitCode`, `signal`). */
+  EXIT: "PADDOCK_E_HOOK_EXIT",
+  /** A hook ran past its timeout; its process group was killed. */
+  TIMEOUT: "PADDOCK_E_HOOK_TIMEOUT",
+  /** A hook could not be started (`err`: ENOEXEC, EACCES, …). */
+  SPAWN: "PADDOCK_E_HOOK_SPAWN",
+  /** A hook or the directory was refused for its owner, mode or kind. */
+  REFUSED: "PADDOCK_E_HOOK_REFUSED",
+  /** An event was dropped because the queue was full. */
+  QUEUE_FULL: "PADDOCK_E_HOOK_QUEUE_FULL",
+  /** An event variable was left out (its name or length). */
+  VARIABLE: "PADDOCK_E_HOOK_VARIABLE",
+} as const;
+
 /** An event variable's name: PADDOCK_ and upper-case letters, digits, '_' (never '=', never a loader variable). */
 const VARIABLE_NAME = /^PADDOCK_[A-Z0-9_]{1,64}$/;
 /** The variables the runner sets itself; an event cannot override them. */
@@ -345,7 +361,7 @@ export class HookRunner {
     if (this.queue.length >= max) {
       const old = this.queue.shift()!;
       this.stats.dropped++;
-      log.warn({ service: this.opts.service, dropped: old.reason, droppedTotal: this.stats.dropped }, `hook queue full (${max} events waiting): dropped the oldest event, ${old.reason} (${this.stats.dropped} dropped so far)`);
+      log.warn({ service: this.opts.service, code: HookLogCode.QUEUE_FULL, dropped: old.reason, droppedTotal: this.stats.dropped }, `hook queue full (${max} events waiting): dropped the oldest event, ${old.reason} (${this.stats.dropped} dropped so far)`);
     }
     this.queue.push(event);
     this.running ??= this.drain();
@@ -381,11 +397,11 @@ export class HookRunner {
     const listing = await listHooks(this.dir, this.uid);
     for (const why of listing.refused) {
       this.stats.refused++;
-      log.warn({ service, reason: event.reason }, why);
+      log.warn({ service, reason: event.reason, code: HookLogCode.REFUSED }, why);
     }
     if (listing.hooks.length === 0) return;
     const { env, problems } = hookEnvironment({ service, iface }, event);
-    for (const p of problems) log.warn({ service, reason: event.reason }, `hook event ${event.reason}: ${p}`);
+    for (const p of problems) log.warn({ service, reason: event.reason, code: HookLogCode.VARIABLE }, `hook event ${event.reason}: ${p}`);
     const input = escapeJsonControls(JSON.stringify({ service, interface: iface, reason: event.reason, ...event.json })) + "\n";
     for (const file of listing.hooks) {
       const hook = escapeControlText(path.basename(file));
@@ -401,14 +417,14 @@ export class HookRunner {
       if (r.timedOut) {
         this.stats.timedOut++;
         this.stats.failed++;
-        log.warn({ ...fields, timeoutMs: this.timeoutMs }, `hook ${hook} (${event.reason}) did not finish within ${this.timeoutMs / 1000} s: its process group was killed`);
+        log.warn({ ...fields, code: HookLogCode.TIMEOUT, timeoutMs: this.timeoutMs }, `hook ${hook} (${event.reason}) did not finish within ${this.timeoutMs / 1000} s: its process group was killed`);
       } else if (r.spawnError !== undefined) {
         this.stats.failed++;
-        log.warn({ ...fields, err: r.spawnError }, `hook ${hook} (${event.reason}) could not be started: ${r.spawnError}`);
+        log.warn({ ...fields, code: HookLogCode.SPAWN, err: r.spawnError }, `hook ${hook} (${event.reason}) could not be started: ${r.spawnError}`);
       } else if (r.code !== 0) {
         this.stats.failed++;
         const how = r.code === null ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
-        log.warn({ ...fields, code: r.code, signal: r.signal }, `hook ${hook} (${event.reason}) ${how}`);
+        log.warn({ ...fields, code: HookLogCode.EXIT, exitCode: r.code, signal: r.signal }, `hook ${hook} (${event.reason}) ${how}`);
       } else {
         this.stats.succeeded++;
         log.info(fields, `hook ${hook} (${event.reason}) done`);

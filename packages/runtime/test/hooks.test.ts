@@ -189,7 +189,7 @@ describe.skipIf(!isRoot)("hook runner (real executables; needs root for the owne
     await runner.idle();
     const line = log.lines.find((l) => l.level === "warn")!;
     expect(line.msg).toBe("hook 10-loud (BOUND) exited with code 3");
-    expect(line.obj).toMatchObject({ hook: "10-loud", code: 3, outputDroppedBytes: 204800 - MAX_HOOK_OUTPUT_BYTES, stderr: ["one", "two \\x1b[2J\\x85 three"] });
+    expect(line.obj).toMatchObject({ hook: "10-loud", code: "PADDOCK_E_HOOK_EXIT", exitCode: 3, outputDroppedBytes: 204800 - MAX_HOOK_OUTPUT_BYTES, stderr: ["one", "two \\x1b[2J\\x85 three"] });
     expect(runner.stats).toMatchObject({ failed: 1, timedOut: 0 });
   });
 
