@@ -23,13 +23,14 @@ import {
   MINDISP,
   MINPOLL_LIMIT,
   PHI,
+  ROUND_WINDOW_SECONDS,
   SGATE,
   START_STAGGER_SECONDS,
 } from "./constants.ts";
 import { initialDiscipline, updateDiscipline, type DisciplineState } from "./discipline.ts";
 import { correctFilter, emptyFilter, evaluateFilter, shiftFilter, type FilterOutput, type FilterStage } from "./filter.ts";
 import { LeapIndicator, NtpMode, type NtpTimePacket } from "./packet.ts";
-import { selectSources, type Candidate } from "./selection.ts";
+import { combine, selectSources, type Candidate } from "./selection.ts";
 import { addSeconds, diffSeconds, instantFromTimestamp, isZeroTimestamp, timestampsEqual, type NtpInstant, type NtpTimestamp } from "./time.ts";
 
 /** RFC 5905 §7.2: servers answer on port 123. */
@@ -646,16 +647,20 @@ function select(tx: Tx): void {
   peer.state = "selected";
   if (before !== peerId) tx.log("info", `NTP server ${name(peer)} selected (stratum ${peer.stratum})`);
   for (const id of sel.falsetickers) if (was[id] !== "falseticker") tx.log("warn", `NTP server ${name(s.sources[id]!)} is a falseticker`);
-  // §11.2.3 clock_update runs on each new sample of the system peer. Here it waits until every
-  // survivor has a sample newer than the last update (the sources are polled together, so that is
-  // the last reply of a round): combining one fresh sample with others a poll old would mix in a
-  // poll's worth of frequency error. A survivor that falls silent holds it up two polls at most.
-  const fresh = (id: number) => (s.sources[id]!.peer?.time ?? Number.NEGATIVE_INFINITY) > s.lastUpdate;
-  const roundComplete = sel.survivors.every(fresh);
-  const overdue = fresh(peerId) && tx.now - s.lastUpdate >= 2 * 2 ** s.discipline.poll;
-  if (!roundComplete && !overdue) return;
+  // §11.2.3 clock_update runs on each new sample of the system peer. Here only samples of the
+  // current round are combined (taken within ROUND_WINDOW_SECONDS: combining one fresh sample
+  // with others a poll old would mix in a poll's worth of unknown frequency error), and the
+  // update waits until every survivor has one, which is the last reply of a round since the
+  // sources are polled together. A survivor that falls silent or polls at another time holds the
+  // update up two polls at most; it is then made without it.
+  const recent = sel.survivors.filter((id) => tx.now - (s.sources[id]!.peer?.time ?? Number.NEGATIVE_INFINITY) < ROUND_WINDOW_SECONDS);
+  const isNew = (id: number) => (s.sources[id]!.peer?.time ?? Number.NEGATIVE_INFINITY) > s.lastUpdate;
+  if (!recent.includes(peerId) || !recent.some(isNew)) return;
+  if (recent.length < sel.survivors.length && tx.now - s.lastUpdate < 2 * 2 ** s.discipline.poll) return;
   s.lastUpdate = tx.now;
-  discipline(tx, sel.offset, sel.selectionJitter, peer);
+  const used = candidates.filter((c) => recent.includes(c.id));
+  const { offset, selectionJitter } = combine(used, used.find((c) => c.id === peerId)!);
+  discipline(tx, offset, selectionJitter, peer);
 }
 
 function discipline(tx: Tx, offset: number, selectionJitter: number, peer: SourceState): void {

@@ -119,7 +119,9 @@ export function updateDiscipline(
     }
   } else if (mu > 0 && systemJitter <= FREQUENCY_GATE_SECONDS) {
     // SYNC (or back from a spike): a frequency-locked update on the residual offset, averaged.
-    frequency = clampFrequency(frequency + offset / (mu * AVG));
+    // Over at least a poll: two updates moments apart (a source joining) must not read a
+    // small offset over a small interval as a large frequency error.
+    frequency = clampFrequency(frequency + offset / (Math.max(mu, 2 ** d.poll) * AVG));
     mode = "SYNC";
   }
   // §11.3 poll adjustment: small offsets (against the jitter) lengthen the poll, large shorten it.

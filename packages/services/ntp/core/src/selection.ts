@@ -106,23 +106,30 @@ export function selectSources(cs: readonly Candidate[], previousPeer: number | u
   }
   const keep = survivors.findIndex((c) => c.id === previousPeer);
   if (keep > 0) survivors = [survivors[keep]!, ...survivors.filter((_, i) => i !== keep)];
-  // §11.2.3: weights are the reciprocal root distances.
-  const peer = survivors[0]!;
-  let y = 0;
-  let z = 0;
-  let w = 0;
-  for (const c of survivors) {
-    const x = Math.max(c.rootDistance, Number.MIN_VALUE);
-    y += 1 / x;
-    z += c.offset / x;
-    w += (c.offset - peer.offset) ** 2 / x;
-  }
+  const { offset, selectionJitter } = combine(survivors, survivors[0]!);
   return {
     majority: true,
     truechimers: truechimers.map((c) => c.id),
     falsetickers,
     survivors: survivors.map((c) => c.id),
-    offset: z / y,
-    selectionJitter: Math.sqrt(w / y),
+    offset,
+    selectionJitter,
   };
+}
+
+/**
+ * §11.2.3: the offsets of `cs` averaged with the reciprocal root distances as weights, and the
+ * selection jitter: the same weighting of each offset's distance from `peer`'s.
+ */
+export function combine(cs: readonly Candidate[], peer: Candidate): { offset: number; selectionJitter: number } {
+  let y = 0;
+  let z = 0;
+  let w = 0;
+  for (const c of cs) {
+    const x = Math.max(c.rootDistance, Number.MIN_VALUE);
+    y += 1 / x;
+    z += c.offset / x;
+    w += (c.offset - peer.offset) ** 2 / x;
+  }
+  return { offset: z / y, selectionJitter: Math.sqrt(w / y) };
 }
