@@ -57,7 +57,7 @@ export const HookLogCode = {
   EXIT: "PADDOCK_E_HOOK_EXIT",
   /** A hook ran past its timeout; its process group was killed. */
   TIMEOUT: "PADDOCK_E_HOOK_TIMEOUT",
-  /** A hook could not be started (`err`: ENOEXEC, EACCES, …). */
+  /** A hook could not be started (`err`: EACCES, ENOENT for a missing interpreter, …). */
   SPAWN: "PADDOCK_E_HOOK_SPAWN",
   /** A hook or the directory was refused for its owner, mode or kind. */
   REFUSED: "PADDOCK_E_HOOK_REFUSED",

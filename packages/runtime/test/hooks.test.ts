@@ -193,6 +193,19 @@ describe.skipIf(!isRoot)("hook runner (real executables; needs root for the owne
     expect(runner.stats).toMatchObject({ failed: 1, timedOut: 0 });
   });
 
+  it("logs a hook that cannot be started (its interpreter is missing) and goes on with the next", async () => {
+    const { hooks, out } = setup();
+    writeFileSync(path.join(hooks, "10-no-interpreter"), "#!/nonexistent/sh\necho never\n", { mode: 0o755 });
+    hook(hooks, "20-next", `echo ran > ${path.join(out, "next")}`);
+    const log = recordingLog();
+    const runner = new HookRunner({ dir: hooks, service: "dhcp4", iface: "eth0", log });
+    runner.emit(bound);
+    await runner.idle();
+    expect(log.lines.find((l) => l.level === "warn")).toMatchObject({ msg: "hook 10-no-interpreter (BOUND) could not be started: ENOENT", obj: { code: "PADDOCK_E_HOOK_SPAWN", err: "ENOENT" } });
+    expect(readFileSync(path.join(out, "next"), "utf8")).toBe("ran\n");
+    expect(runner.stats).toMatchObject({ failed: 1, succeeded: 1 });
+  });
+
   it("refuses a hook writable by group or others, one owned by someone else, and a symbolic link, with one line each", async () => {
     const { hooks, out } = setup();
     const ran = path.join(out, "ran");
