@@ -8,7 +8,7 @@
  *
  * Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   addresses,
   canCreateLabs,
@@ -32,6 +32,10 @@ import { paddockBin } from "./helpers/paddock.ts";
 const LEASE_TIMEOUT_MS = 15_000;
 
 const says = (text: string) => (e: LogEntry) => typeof e.msg === "string" && e.msg.includes(text);
+
+/** Figures printed after the suite: the shim's own log times, not the test's clock. */
+const figures: string[] = [];
+const msBetween = (from: LogEntry, to: LogEntry) => Number(to.time) - Number(from.time);
 
 interface Net {
   lab: Lab;
@@ -147,6 +151,9 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     await lab?.destroy();
     lab = undefined;
   });
+  afterAll(() => {
+    if (figures.length > 0) console.log(`link-lifecycle figures:\n  ${figures.join("\n  ")}`);
+  });
 
   it("sets a down interface up at start and gets a lease on it", async () => {
     lab = createLab({ prefix: "pdlk" });
@@ -196,7 +203,9 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     lab.ip(n.server, ["link", "set", n.serverIf, "up"]);
     // The lease runs 600 s (T1 at 300 s): a REQUEST within the hang bound is the carrier's doing.
     await server.waitForLog(requestLine, { occurrence: requestsBefore + 1, timeoutMs: LEASE_TIMEOUT_MS });
-    await p.waitForEntry(says("REBOOTING → BOUND"), { what: "the lease confirmed", timeoutMs: LEASE_TIMEOUT_MS });
+    const bound = await p.waitForEntry(says("REBOOTING → BOUND"), { what: "the lease confirmed", timeoutMs: LEASE_TIMEOUT_MS });
+    const regained = p.logEntries().find((e) => says("link changed")(e) && e.carrier === true);
+    if (regained) figures.push(`carrier regained → lease confirmed: ${msBetween(regained, bound)} ms`);
     expect((await addresses(n.client, n.clientIf)).map((a) => a.local)).toEqual([address]);
     expect(p.logEntries().filter((e) => says("could not send")(e) || says("refused a frame")(e) || says("receive error")(e))).toEqual([]);
   });
@@ -219,11 +228,12 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     await server.stop();
 
     server = await plugIn(n, { clientMac });
-    await p.waitForEntry(says(`${n.clientIf} is back`), { what: "the interface's return" });
+    const back = await p.waitForEntry(says(`${n.clientIf} is back`), { what: "the interface's return" });
     const newIndex = ifindex(n);
     expect(newIndex).not.toBe(oldIndex);
     // Same MAC: the calf confirms the lease it holds (INIT-REBOOT), and gets the same address.
-    await p.waitForEntry(says("REBOOTING → BOUND"), { what: "the lease confirmed on the new interface", timeoutMs: LEASE_TIMEOUT_MS });
+    const confirmed = await p.waitForEntry(says("REBOOTING → BOUND"), { what: "the lease confirmed on the new interface", timeoutMs: LEASE_TIMEOUT_MS });
+    figures.push(`re-created interface (same MAC) back → lease confirmed: ${msBetween(back, confirmed)} ms`);
     await onlyAddress(n, p, address);
     expect(packetSocketIndexes(n)).toEqual([newIndex]);
     expect(egressFilters(n)).toHaveLength(1);
