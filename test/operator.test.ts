@@ -138,11 +138,11 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     // wait-online: the lease is applied.
     const online = await paddock(["wait-online", "--iface", s.iface, "--timeout", "20", ...r]);
     expect(online.stderr).toBe("");
-    expect(online.status).toBe(0);
+    expect(online.status, online.stderr).toBe(0);
 
     // status, readable and JSON, against what dnsmasq leased and `ip` shows.
     const human = await paddock(["status", s.iface, ...r]);
-    expect(human.status).toBe(0);
+    expect(human.status, human.stderr).toBe(0);
     expect(human.stdout).toContain(`dhcp4 on ${s.iface}`);
     expect(human.stdout).toContain("state: BOUND");
     expect(human.stdout).toContain(`address: ${cidr} from ${s.net}.1`);
@@ -151,7 +151,7 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     expect(human.stdout).toContain("handler lease: applied");
     expect(human.stdout).toMatch(/calf: running, 0 restarts/);
     const json = await paddock(["status", s.iface, "--json", ...r]);
-    expect(json.status).toBe(0);
+    expect(json.status, json.stderr).toBe(0);
     const doc = JSON.parse(json.stdout) as { version: number; services: Array<Record<string, any>> };
     expect(doc.version).toBe(1);
     expect(doc.services).toHaveLength(1);
@@ -170,20 +170,20 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     expect(viaIface.stdout).toBe(`${cidr}\n`);
     expect((await paddock(["kv", "get", "/lease/server", ...r])).stdout).toBe(`${s.net}.1\n`);
     const wrong = await paddock(["kv", "ls", "--iface", s.iface, "--service", "ntp", ...r]);
-    expect(wrong.status).toBe(1);
+    expect(wrong.status, wrong.stderr).toBe(1);
     expect(wrong.stderr).toBe(`paddock: the service ntp is not running on ${s.iface}: there is no ntp-${s.iface}.sock in ${s.runtimeDir} (running there: dhcp4)\n`);
 
     // renew: a REQUEST now, ACKed by dnsmasq.
     const acks = s.dnsmasq!.lines(/DHCPACK/).length;
     const renew = await paddock(["renew", s.iface, ...r]);
-    expect(renew.status).toBe(0);
+    expect(renew.status, renew.stderr).toBe(0);
     await s.shim.waitForLog(/BOUND → RENEWING: renew asked by the operator, REQUEST unicast to/, { timeoutMs: HANG_MS });
     await s.dnsmasq!.waitForLog(/DHCPACK/, { timeoutMs: HANG_MS, occurrence: acks + 1 });
     await s.shim.waitForLog(/RENEWING → BOUND/, { timeoutMs: HANG_MS });
 
     // release: RELEASE to dnsmasq, the address withdrawn, the lease gone from dnsmasq's file.
     const release = await paddock(["release", s.iface, ...r]);
-    expect(release.status).toBe(0);
+    expect(release.status, release.stderr).toBe(0);
     await s.dnsmasq!.waitForLog(new RegExp(`DHCPRELEASE.* ${addr.local.replace(/\./g, "\\.")} `), { timeoutMs: HANG_MS });
     await waitFor(async () => (await clientAddrs(s)).length === 0, { what: "the address to be withdrawn", timeoutMs: HANG_MS });
     await waitFor(() => !readFileSync(s.leaseFile, "utf8").includes(` ${addr.local} `), { what: "dnsmasq to drop the lease", timeoutMs: HANG_MS });
@@ -199,7 +199,7 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
 
     // Another interface: nothing runs there.
     const none = await paddock(["status", "nosuch0", ...r]);
-    expect(none.status).toBe(3);
+    expect(none.status, none.stderr).toBe(3);
     expect(none.stderr).toBe(`paddock: no Paddock service on nosuch0 is running: there is no admin socket for it in ${s.runtimeDir}\n`);
   }, 240_000);
 
@@ -214,12 +214,12 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     expect(await clientAddrs(s)).toEqual([]);
 
     const wait = await paddock(["wait-online", "--iface", s.iface, "--timeout", "1", ...r]);
-    expect(wait.status).toBe(1);
+    expect(wait.status, wait.stderr).toBe(1);
     expect(wait.stderr).toMatch(new RegExp(`^paddock: not online after 1 s: waiting for dhcp4 on ${s.iface} \\((starting|init|selecting), no lease yet\\)\n$`));
 
     await s.shim.stop();
     const stopped = await paddock(["status", s.iface, ...r]);
-    expect(stopped.status).toBe(3);
+    expect(stopped.status, stopped.stderr).toBe(3);
     expect(stopped.stderr.split("\n").filter(Boolean)).toHaveLength(1);
     expect(stopped.stderr).toMatch(new RegExp(`^paddock: (no Paddock service on ${s.iface} is running|dhcp4 on ${s.iface} is not running)`));
   }, 120_000);
