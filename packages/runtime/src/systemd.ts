@@ -205,7 +205,7 @@ export class SystemdBridge {
     if (!this.readySent && reports.every((r) => (r.report ? r.report.ready : this.spoken.has(r.name)))) {
       this.readySent = true;
       this.send("READY=1");
-      this.opts.log.info({ status }, "ready (sd_notify READY=1)");
+      this.opts.log.info({ status }, this.enabled ? "ready (sd_notify READY=1)" : "ready");
     }
   }
 
@@ -229,7 +229,7 @@ export class SystemdBridge {
     this.send(`STATUS=${status}`);
     this.readySent = true;
     this.send("READY=1");
-    this.opts.log.warn({ waiting, timeoutMs }, `not ready after ${Math.round(timeoutMs / 1000)} s (${waiting.join(", ")}); sd_notify READY=1 sent anyway`);
+    this.opts.log.warn({ waiting, timeoutMs }, `not ready after ${Math.round(timeoutMs / 1000)} s (${waiting.join(", ")})${this.enabled ? "; sd_notify READY=1 sent anyway" : ""}`);
   }
 
   private statusLine(reports: ReadonlyArray<{ name: string; report: ServiceReadiness | undefined }>): string {
