@@ -256,6 +256,11 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
     const toCalfBefore = before.get("paddock_datapath_frames_total", { direction: "to_calf" })!;
     expect(toCalfBefore).toBeGreaterThanOrEqual(2); // the OFFER and the ACK
     expect(passBefore).toBeGreaterThanOrEqual(toCalfBefore);
+    // The service also receives ARP (RFC 5227). Fixed neighbour entries on both sides, so the
+    // flood below needs no ARP and every frame of it is one the filter must drop.
+    const macOf = (ns: string, dev: string) => (JSON.parse(lab!.lab.ip(ns, ["-j", "link", "show", dev])) as Array<{ address: string }>)[0]!.address;
+    lab.server(["neigh", "replace", address, "lladdr", macOf(lab.clientNs, lab.clientIf), "dev", lab.serverIf, "nud", "permanent"]);
+    lab.client(["neigh", "replace", "10.90.0.1", "lladdr", macOf(lab.serverNs, lab.serverIf), "dev", lab.clientIf, "nud", "permanent"]);
 
     // UDP to many other ports (unicast and broadcast), TCP SYNs to port 68, pings: all IPv4, none DHCP.
     const sender = await lab.runIn(lab.serverNs, [process.execPath, "-e", floodScript(address, "10.90.0.255")], 60_000);
