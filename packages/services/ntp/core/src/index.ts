@@ -11,6 +11,6 @@ export * from "./constants.ts";
 export * from "./packet.ts";
 export * from "./result.ts";
 export * from "./time.ts";
-export { evaluateFilter, type FilterOutput, type FilterStage } from "./filter.ts";
-export { intersect, selectSources, type Candidate, type Selection } from "./selection.ts";
+export { correctFilter, emptyFilter, evaluateFilter, shiftFilter, type FilterOutput, type FilterStage } from "./filter.ts";
+export { combine, intersect, selectSources, type Candidate, type Selection } from "./selection.ts";
 export type { DisciplineMode, DisciplineState } from "./discipline.ts";
