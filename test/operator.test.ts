@@ -132,6 +132,11 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     const readyLine = log.findIndex((l) => /ready \(sd_notify READY=1\)/.test(l));
     expect(applied).toBeGreaterThanOrEqual(0);
     expect(readyLine).toBeGreaterThan(applied);
+    const stamp = (line: string) => {
+      const [h, m, sec] = line.slice(0, 12).split(":").map(Number) as [number, number, number];
+      return (h * 3600 + m * 60 + sec) * 1000;
+    };
+    console.log(`operator figures: READY=1 ${Math.round(stamp(log[readyLine]!) - stamp(log[applied]!))} ms after the lease handler applied the lease`);
     // The watchdog pings at half WATCHDOG_USEC while the host is healthy.
     await s.rx.waitForLog(/^WATCHDOG=1$/, { timeoutMs: HANG_MS, occurrence: 2 });
 
