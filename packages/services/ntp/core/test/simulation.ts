@@ -110,8 +110,8 @@ export class Simulation {
   }
 
   /** Feeds one event to the client and carries out its actions. */
-  event(e: NtpClientEvent, real?: NtpInstant): void {
-    const env = { now: { ...this.reading(), ...(real === undefined ? {} : { real }) }, random32: () => Math.floor(this.random() * 2 ** 32) };
+  event(e: NtpClientEvent): void {
+    const env = { now: this.reading(), random32: () => Math.floor(this.random() * 2 ** 32) };
     const r = step(this.state, e, env);
     this.state = r.state;
     for (const a of r.actions) this.act(a);
