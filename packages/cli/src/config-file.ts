@@ -13,8 +13,9 @@
  * problem is one line naming file:line and the setting. Precedence, lowest first: the option's
  * default, `defaults.SERVICE`, `interfaces.IF.SERVICE`, the command line.
  */
-import { readFileSync } from "node:fs";
-import { checkOptionValue, knownOptions, type ServiceDefinition } from "@paddock/runtime";
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import path from "node:path";
+import { checkOptionValue, foreignWriteAccess, knownOptions, type ServiceDefinition } from "@paddock/runtime";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Node } from "yaml";
 import { UserError } from "./errors.ts";
 
@@ -34,6 +35,7 @@ export type ConfigFileErrorCode =
   | "PADDOCK_E_CONFIG_MISSING"
   | "PADDOCK_E_CONFIG_UNREADABLE"
   | "PADDOCK_E_CONFIG_TOO_LARGE"
+  | "PADDOCK_E_CONFIG_UNSAFE"
   | "PADDOCK_E_CONFIG_SYNTAX"
   | "PADDOCK_E_CONFIG_INVALID";
 
@@ -73,11 +75,13 @@ export const EMPTY_CONFIG: ConfigFile = { file: undefined, defaults: new Map(), 
  * Reads and validates a configuration file. `explicit` (--config) must exist; the default file
  * may be absent (then every option keeps its default). `services`: those the file may configure.
  */
-export function loadConfigFile(file: string, explicit: boolean, services: readonly ServiceDefinition<any>[]): ConfigFile {
+export function loadConfigFile(file: string, explicit: boolean, services: readonly ServiceDefinition<any>[], uid: number = process.getuid?.() ?? 0): ConfigFile {
   let bytes: Buffer;
   try {
+    refuseForeignWritable(file, uid);
     bytes = readFileSync(file);
   } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && !explicit) return EMPTY_CONFIG;
     if (code === "ENOENT") throw new ConfigFileError("PADDOCK_E_CONFIG_MISSING", file, [`the configuration file ${file} does not exist`]);
@@ -85,6 +89,26 @@ export function loadConfigFile(file: string, explicit: boolean, services: readon
   }
   if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigFileError("PADDOCK_E_CONFIG_TOO_LARGE", file, [`the configuration file ${file} is larger than ${MAX_CONFIG_BYTES} bytes`]);
   return parseConfigText(bytes.toString("utf8"), file, services);
+}
+
+/**
+ * Refuses a file that someone besides the priv's user could change, or whose directory they could
+ * change: the file names paths the priv writes as root (resolv-conf, hostname-path) and the hooks
+ * it runs, so whoever may edit it may make the priv do anything. Like the state directories (and
+ * the hooks), the file and its directory must be the priv's user's and not writable by group or
+ * others; a symlink is judged by what it points to.
+ */
+function refuseForeignWritable(file: string, uid: number): void {
+  const real = realpathSync(file);
+  for (const [what, p] of [["file", real], ["file's directory", path.dirname(real)]] as const) {
+    const why = foreignWriteAccess(statSync(p), uid);
+    if (why?.kind === "owner") {
+      throw new ConfigFileError("PADDOCK_E_CONFIG_UNSAFE", file, [`the configuration ${what} ${p} belongs to uid ${why.owner}, so that user could make the priv write any file or run any program; chown root ${p}`]);
+    }
+    if (why?.kind === "mode") {
+      throw new ConfigFileError("PADDOCK_E_CONFIG_UNSAFE", file, [`the configuration ${what} ${p} is writable by group or others (mode ${why.mode.toString(8).padStart(4, "0")}), so they could make the priv write any file or run any program; chmod go-w ${p}`]);
+    }
+  }
 }
 
 /**

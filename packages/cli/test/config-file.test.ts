@@ -2,7 +2,7 @@
 // setting; defaults, per-interface sections and the command line in their documented precedence; a
 // missing default file is fine, a missing explicit one is not; and no YAML text makes the parser
 // throw anything but ConfigFileError.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
@@ -137,10 +137,30 @@ describe("the file on disk", () => {
   });
 
   it("a directory, or a file too large, is refused in one sentence", () => {
-    expect(() => loadConfigFile(dir, true, [dhcp4Service])).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_UNREADABLE", message: `cannot read the configuration file ${dir}: EISDIR` }));
+    const sub = mkdtempSync(path.join(dir, "d-"));
+    expect(() => loadConfigFile(sub, true, [dhcp4Service])).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_UNREADABLE", message: `cannot read the configuration file ${sub}: EISDIR` }));
     const big = path.join(dir, "big.yaml");
     writeFileSync(big, "#".repeat(MAX_CONFIG_BYTES + 1));
     expect(() => loadConfigFile(big, true, [dhcp4Service])).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_TOO_LARGE" }));
+  });
+
+  it("refuses a file (or its directory) that anyone but the priv's user could change", () => {
+    const safe = path.join(dir, "safe.yaml");
+    writeFileSync(safe, "defaults: {}\n", { mode: 0o644 });
+    expect(loadConfigFile(safe, true, [dhcp4Service]).file).toBe(safe);
+    expect(() => loadConfigFile(safe, true, [dhcp4Service], 4242)).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_UNSAFE", message: `the configuration file ${safe} belongs to uid ${process.getuid!()}, so that user could make the priv write any file or run any program; chown root ${safe}` }));
+    const open = path.join(dir, "open.yaml");
+    writeFileSync(open, "defaults: {}\n");
+    chmodSync(open, 0o664);
+    expect(() => loadConfigFile(open, true, [dhcp4Service])).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_UNSAFE", message: `the configuration file ${open} is writable by group or others (mode 0664), so they could make the priv write any file or run any program; chmod go-w ${open}` }));
+    const shared = mkdtempSync(path.join(dir, "shared-"));
+    chmodSync(shared, 0o777);
+    writeFileSync(path.join(shared, "p.yaml"), "defaults: {}\n", { mode: 0o644 });
+    expect(() => loadConfigFile(path.join(shared, "p.yaml"), true, [dhcp4Service])).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_UNSAFE", message: expect.stringMatching(/^the configuration file's directory .* is writable by group or others \(mode 0777\)/) }));
+    // A symlink is judged by what it points to.
+    const link = path.join(dir, "link.yaml");
+    symlinkSync(open, link);
+    expect(() => loadConfigFile(link, true, [dhcp4Service])).toThrow(expect.objectContaining({ code: "PADDOCK_E_CONFIG_UNSAFE" }));
   });
 
   it("resolveOptions: the file, then the command line, for the running services; the built-in ones may be configured too", () => {

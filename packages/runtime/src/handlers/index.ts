@@ -7,5 +7,5 @@ export * from "./reconciler.ts";
 export * from "./errors.ts";
 export * from "./ownership.ts";
 export * from "./resolv.ts";
-export { replaceFileAtomic, replaceWithSymlink, removeFile, readFileState, readTextOrNull, MAX_SAVED_FILE_BYTES } from "./files.ts";
+export { replaceFileAtomic, replaceWithSymlink, removeFile, readFileState, readTextOrNull, foreignWriteAccess, MAX_SAVED_FILE_BYTES } from "./files.ts";
 export type { FileState } from "./files.ts";
