@@ -27,6 +27,7 @@ import { decodeDataMessage, encodeDataMessage, FrameReader, MAX_DATA_FRAME_BYTES
 import { decodeDhcpFrame, readCapture, type CapturedPacket } from "@paddock/dhcp4";
 import { bundleCalf } from "@paddock/bundler";
 import {
+  acquirePidLock,
   datagramEgress,
   HandlerRunner,
   packetEgress,
@@ -34,6 +35,7 @@ import {
   parseServiceOptions,
   ServiceOptionError,
   setupContext,
+  stateDirLockFile,
   type DatagramCheck,
   type EgressCheck,
   type ServiceDefinition,
@@ -325,6 +327,10 @@ async function dev(spec: string, opts: DevOptions): Promise<void> {
     }
     const handlers = setup.handlers ?? [];
     if (opts.handlers && handlers.length > 0) {
+      // The lock a host holds in a state directory: handlers that compose with other processes
+      // (resolv.conf) tell by it that this one is alive.
+      const lock = acquirePidLock(stateDirLockFile(stateDir));
+      cleanups.push(() => lock.release());
       const runner = new HandlerRunner({ source: store, handlers, log: log.child({ component: "handlers" }) });
       runner.start();
       cleanups.push(() => runner.stop());
