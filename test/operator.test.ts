@@ -25,12 +25,14 @@ import {
   findPaddockBin,
   hasCommands,
   runAsync,
+  startNotifyReceiver,
   startPaddock,
   waitFor,
   waitForAddress,
   type Lab,
   type LabProcess,
   type Netns,
+  type NotifyReceiver,
   type PaddockProcess,
   type RunResult,
 } from "@paddock/testkit";
@@ -50,24 +52,6 @@ afterEach(async () => {
   lab = undefined;
 });
 
-/** A datagram socket standing in for systemd's NOTIFY_SOCKET (Node cannot bind AF_UNIX datagram sockets): one message per output line. */
-function notifyReceiver(l: Lab, socketPath: string): LabProcess {
-  const code = [
-    "import socket, sys",
-    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
-    "s.bind(sys.argv[1])",
-    "print('bound', flush=True)",
-    "while True:",
-    "    print(s.recv(4096).decode().replace('\\n', '\\\\n'), flush=True)",
-  ].join("\n");
-  return l.spawn(null, ["python3", "-u", "-c", code, socketPath], { name: "notify receiver" });
-}
-
-/** The lines the receiver got, in order. */
-function notifications(rx: LabProcess): string[] {
-  return rx.output.split("\n").filter((l) => l !== "" && l !== "bound");
-}
-
 const bin = findPaddockBin();
 /** Runs a `paddock` client command to completion. */
 function paddock(args: string[]): Promise<RunResult> {
@@ -80,7 +64,7 @@ interface Setup {
   iface: string;
   runtimeDir: string;
   net: string;
-  rx: LabProcess;
+  rx: NotifyReceiver;
   shim: PaddockProcess;
   dnsmasq: LabProcess | undefined;
   leaseFile: string;
@@ -97,15 +81,13 @@ async function setup(net: string, opts: { server: boolean; extraArgs?: string[];
     const c = dnsmasqCommand(l, { iface: link.a.name, offer: defaultOffer(net), leaseFile });
     return l.spawn(link.a.ns, c.argv, { name: c.name, ...(c.env ? { env: c.env } : {}) });
   })() : undefined;
-  const notifySocket = l.file("notify.sock");
-  const rx = notifyReceiver(l, notifySocket);
-  await rx.waitForLog(/^bound$/, { timeoutMs: HANG_MS });
+  const rx = await startNotifyReceiver(l, l.file("notify.sock"), HANG_MS);
   const runtimeDir = l.file("run");
   mkdirSync(runtimeDir, { recursive: true, mode: 0o711 });
   const shim = startPaddock(l, link.b.ns, [
     "dhcp", "--no-arp-probe", "--iface", link.b.name, "--state-dir", l.file("state"), "--runtime-dir", runtimeDir,
     "--resolv-conf", l.file("resolv.conf"), ...(opts.extraArgs ?? []),
-  ], { env: { ...process.env, NOTIFY_SOCKET: notifySocket, ...opts.env } });
+  ], { env: { ...process.env, NOTIFY_SOCKET: rx.path, ...opts.env } });
   return { l, iface: link.b.name, runtimeDir, net, rx, shim, dnsmasq, leaseFile, ns: link.b.ns };
 }
 
@@ -122,8 +104,8 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     const cidr = `${addr.local}/24`;
 
     // READY=1 only after the lease was applied, with the status line that says so.
-    await s.rx.waitForLog(/^READY=1$/, { timeoutMs: HANG_MS });
-    const sent = notifications(s.rx);
+    await s.rx.process.waitForLog(/^READY=1$/, { timeoutMs: HANG_MS });
+    const sent = s.rx.messages();
     const ready = sent.indexOf("READY=1");
     const statusBefore = sent.slice(0, ready).filter((m) => m.startsWith("STATUS=")).at(-1);
     expect(statusBefore).toMatch(new RegExp(`^STATUS=dhcp4: bound ${cidr.replace(/\./g, "\\.")} from ${s.net.replace(/\./g, "\\.")}\\.1, renews in \\d+ min$`));
@@ -138,7 +120,7 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
     };
     console.log(`operator figures: READY=1 ${Math.round(stamp(log[readyLine]!) - stamp(log[applied]!))} ms after the lease handler applied the lease`);
     // The watchdog pings at half WATCHDOG_USEC while the host is healthy.
-    await s.rx.waitForLog(/^WATCHDOG=1$/, { timeoutMs: HANG_MS, occurrence: 2 });
+    await s.rx.process.waitForLog(/^WATCHDOG=1$/, { timeoutMs: HANG_MS, occurrence: 2 });
 
     // wait-online: the lease is applied.
     const online = await paddock(["wait-online", "--iface", s.iface, "--timeout", "20", ...r]);
@@ -211,8 +193,8 @@ describe.skipIf(!run)(`operator commands and systemd against a running shim${run
   it("without a server: READY=1 after --ready-timeout with STATUS saying so, wait-online times out, a stopped shim is one sentence", async () => {
     const s = await setup("10.85.0", { server: false, extraArgs: ["--ready-timeout", "2"] });
     const r = ["--runtime-dir", s.runtimeDir];
-    await s.rx.waitForLog(/^READY=1$/, { timeoutMs: HANG_MS });
-    const sent = notifications(s.rx);
+    await s.rx.process.waitForLog(/^READY=1$/, { timeoutMs: HANG_MS });
+    const sent = s.rx.messages();
     const status = sent.slice(0, sent.indexOf("READY=1")).filter((m) => m.startsWith("STATUS=")).at(-1);
     // The calf may still be starting on a loaded machine; either way there is no lease.
     expect(status).toMatch(/^STATUS=dhcp4: (starting|init|selecting), no lease yet \(not ready after 2 s: dhcp4; ready anyway\)$/);

@@ -58,3 +58,4 @@ export {
 export { chronyCommand, startChrony, type ChronyOptions } from "./servers/ntp.ts";
 export { radvdCommand, startRadvd, type RadvdOptions } from "./servers/radvd.ts";
 export { findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
+export { startNotifyReceiver, type NotifyReceiver } from "./notify.ts";
