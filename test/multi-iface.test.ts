@@ -228,6 +228,25 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
     expect(readFileSync(s.resolvConf, "utf8")).toBe(ORIGINAL);
   }, 4 * TIMEOUT_MS);
 
+  it("--route-metric N: the lease's routes carry N; with several interfaces, or a value that is not a metric, it is refused in one sentence", async () => {
+    const s = await setup();
+    const [ifA, ifB] = [s.a.b.name, s.b.b.name];
+    const args = (...extra: string[]) => ["dhcp", "--no-arp-probe", "--runtime-dir", s.runtimeDir, "--state-dir", s.lab.file(`state-${extra.join("")}`), "--resolv-conf", s.resolvConf, ...extra];
+    for (const [extra, sentence] of [
+      [["--iface", ifA, "--iface", ifB, "--route-metric", "777"], /^paddock: --route-metric gives every interface the same metric, so their default routes would replace each other: /],
+      [["--iface", ifA, "--route-metric", "-1"], /^paddock: option route-metric of dhcp4 must be a whole number 0–4294967295, not -1$/],
+    ] as const) {
+      const p = startPaddock(s.lab, s.client, args(...extra), { name: "paddock dhcp (refused)" });
+      expect((await p.exited).code, p.output).toBe(1);
+      const lines = p.output.split("\n").filter((l) => l.startsWith("paddock: "));
+      expect(lines, p.output).toHaveLength(1);
+      expect(lines[0]).toMatch(sentence);
+    }
+    const priv = startPaddock(s.lab, s.client, args("--iface", ifA, "--route-metric", "777"), { name: "paddock dhcp --route-metric 777" });
+    await waitFor(async () => (await defaultRoutes(s.client)).length === 1, { what: "the default route", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
+    expect(await defaultRoutes(s.client)).toEqual([`${ifA} 777`]);
+  }, 4 * TIMEOUT_MS);
+
   it("all or nothing at start: an interface that cannot start is named in one sentence, and the other one is not left running", async () => {
     const s = await setup();
     const [ifA, ifB] = [s.a.b.name, s.b.b.name];
