@@ -100,7 +100,7 @@ export function findAdminSocket(choice: SocketChoice): AdminSocket {
 export function addSocketOptions(cmd: Command, what = "the service"): Command {
   return cmd
     .option("--iface <name>", `the interface ${what} runs on (its admin socket is RUNTIME_DIR/SERVICE-IFACE.sock)`)
-    .option("--service <name>", `the service on that interface (default: the only one there, which must be ${DEFAULT_SERVICE} when several could be meant)`)
+    .option("--service <name>", "the service on that interface (default: the only one running there)")
     .option("--runtime-dir <dir>", "where the running services keep their admin sockets", DEFAULT_RUNTIME_DIR)
     .option("--socket <path>", "the admin socket itself (instead of --iface)");
 }
