@@ -393,7 +393,14 @@ export class ServiceHost {
     this.cleanups.push(() => nl.close());
     const watch = new LinkWatch({ netlink: nl, iface: opts.iface, log, bringUp: opts.linkUp !== false });
     this.cleanups.push(() => watch.close());
-    const link = await watch.waitForLink(opts.signal).catch((err: unknown) => {
+    // A calf started early would only time out waiting for its store while the interface is
+    // absent: it goes, and the supervisor starts one once the interface is there.
+    let earlyDiscarded = false;
+    const discardEarly = async () => {
+      earlyDiscarded = opts.early !== undefined;
+      await opts.early?.discard();
+    };
+    const link = await watch.waitForLink(opts.signal, discardEarly).catch((err: unknown) => {
       throw err instanceof LinkWaitAborted ? new HostError("PADDOCK_E_HOST_STOPPED", err.message) : err;
     });
     const { iface, mac } = this.interfaceOf(link);
@@ -469,7 +476,7 @@ export class ServiceHost {
       const kv = i.kv;
       this.cleanups.push(() => kv.close());
     }
-    const early = opts.early && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
+    const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
     await supervisor.start(
       this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}) })),
@@ -494,7 +501,7 @@ export class ServiceHost {
       },
       gone: async () => {
         if (this.stopping) return;
-        log.warn({ iface: opts.iface }, `${opts.iface} is gone: its channels are closed and the calves wait for it to come back`);
+        log.warn({}, `${opts.iface} is gone: its channels are closed and the calves wait for it to come back`);
         linkNow = { ...linkNow, up: false, carrier: false };
         for (const i of this.instances) {
           i.relay?.sendLink(linkNow);
@@ -601,11 +608,11 @@ export class ServiceHost {
     try {
       found = this.interfaceOf(link);
     } catch (err) {
-      log.error({ iface: this.opts.iface, err: (err as Error).message }, `${this.opts.iface} is back but cannot be used: ${(err as Error).message}`);
+      log.error({ err: (err as Error).message }, `${this.opts.iface} is back but cannot be used: ${(err as Error).message}`);
       return;
     }
     const macChanged = found.iface.mac !== macBefore;
-    log.info({ iface: this.opts.iface, index: link.index, mac: found.iface.mac, macChanged }, `${this.opts.iface} is back (index ${link.index}): reopening its channels`);
+    log.info({ index: link.index, mac: found.iface.mac, macChanged }, `${this.opts.iface} is back (index ${link.index}): reopening its channels`);
     for (const i of this.instances) {
       try {
         await this.setupService(i, found.iface);

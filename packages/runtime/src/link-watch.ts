@@ -106,9 +106,9 @@ export class LinkWatch {
   /**
    * Returns the interface, set up if it was down; if it does not exist, logs one line (naming the
    * interfaces that do, so a typo is plain) and waits for it to appear, however long that takes,
-   * or until `abort` fires (LinkWaitAborted).
+   * or until `abort` fires (LinkWaitAborted). `onWaiting` runs once when the wait begins.
    */
-  async waitForLink(abort?: AbortSignal): Promise<Link> {
+  async waitForLink(abort?: AbortSignal, onWaiting?: () => void | Promise<void>): Promise<Link> {
     const { netlink, iface, log } = this.opts;
     let link: Link | undefined;
     try {
@@ -130,9 +130,12 @@ export class LinkWatch {
         this.appearedWaiter?.(seen.link);
         this.appearedWaiter = undefined;
       }
-      log.warn({ iface, present }, `waiting for ${iface} to appear (interfaces now: ${present.join(", ") || "none"})`);
+      // Awaited below; an abort while onWaiting runs must not be an unhandled rejection meanwhile.
+      appeared.catch(() => {});
+      log.warn({ present }, `waiting for ${iface} to appear (interfaces now: ${present.join(", ") || "none"})`);
+      await onWaiting?.();
       link = await appeared;
-      log.info({ iface, index: link.index }, `${iface} appeared`);
+      log.info({ index: link.index }, `${iface} appeared`);
     }
     return this.adopt(link);
   }
@@ -163,18 +166,18 @@ export class LinkWatch {
     if (link.up || this.opts.bringUp === false) return link;
     try {
       await netlink.setLinkUp(link.index, true);
-      log.info({ iface, index: link.index }, `${iface} was down: set it up`);
+      log.info({ index: link.index }, `${iface} was down: set it up`);
       // The state stays "down" here: the kernel's RTM_NEWLINK reports the change (and the carrier).
     } catch (err) {
       if (isNoSuchLink(err)) return link; // Gone again already: the events say so next.
-      log.warn({ iface, err: (err as Error).message }, `could not set ${iface} up`);
+      log.warn({ err: (err as Error).message }, `could not set ${iface} up`);
     }
     return link;
   }
 
   private enqueue(task: () => Promise<void>): void {
     this.queue = this.queue.then(task).catch((err: unknown) => {
-      this.opts.log.warn({ iface: this.opts.iface, err: (err as Error).message }, "handling a link event failed");
+      this.opts.log.warn({ err: (err as Error).message }, `handling a link event of ${this.opts.iface} failed`);
     });
   }
 

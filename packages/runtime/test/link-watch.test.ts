@@ -5,7 +5,7 @@
 // No root needed.
 import { describe, expect, it } from "vitest";
 import { NetlinkError, type Link, type RtnetlinkClient, type RtnetlinkEvent } from "@paddock/netlink";
-import { LinkWatch, type LinkState } from "../src/link-watch.ts";
+import { LinkWaitAborted, LinkWatch, type LinkState } from "../src/link-watch.ts";
 
 function link(index: number, name: string, s: { up?: boolean; carrier?: boolean; mtu?: number; mac?: string } = {}): Link {
   const up = s.up ?? true;
@@ -126,6 +126,20 @@ describe("LinkWatch", () => {
     expect((await found).index).toBe(7);
     expect(nl.upCalls).toEqual([7]);
     expect(lines.map((l) => l.msg)).toEqual(["waiting for eth1 to appear (interfaces now: lo, eth0)", "eth1 appeared", "eth1 was down: set it up"]);
+  });
+
+  it("gives the wait up when aborted, also while its onWaiting step still runs", async () => {
+    const nl = new FakeNetlink();
+    const { log } = recorder();
+    const stop = new AbortController();
+    let waitingRan = false;
+    const found = new LinkWatch({ netlink: nl.client, iface: "eth1", log }).waitForLink(stop.signal, async () => {
+      stop.abort(); // SIGTERM while the early calf is being discarded
+      await new Promise((r) => setImmediate(r));
+      waitingRan = true;
+    });
+    await expect(found).rejects.toBeInstanceOf(LinkWaitAborted);
+    expect(waitingRan).toBe(true);
   });
 
   it("does not miss an interface that appears between the first look and the wait", async () => {
