@@ -12,7 +12,7 @@
  * Needs root (namespaces, runc) and dnsmasq. Skipped with a reason otherwise, never under CI=true.
  */
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { decodeArpFrame, type ArpPacket } from "@paddock/dhcp4";
 import { ACCEPT_ALL_FILTER, ETH_P_ALL, openPacketSocket } from "@paddock/native";
 import { connectKv } from "@paddock/kv";
@@ -36,15 +36,25 @@ afterEach(async () => {
   lab = undefined;
 });
 
+/** Printed, never asserted: wall-clock figures vary with the machine's load. */
+const figures: string[] = [];
+afterAll(() => {
+  if (figures.length > 0) console.log(`arp-probe figures:\n  ${figures.join("\n  ")}`);
+});
+
 /** Every ARP frame seen on the server's end of the veth, decoded, in order. */
-function watchArp(l: NetLab): { seen: ArpPacket[]; close: () => void } {
+function watchArp(l: NetLab): { seen: ArpPacket[]; at: number[]; close: () => void } {
   const observer = openPacketSocket({ ifname: l.serverIf, netnsPath: `/run/netns/${l.serverNs}`, filter: ACCEPT_ALL_FILTER.bytes, protocol: ETH_P_ALL });
   const seen: ArpPacket[] = [];
+  const at: number[] = [];
   observer.onFrame((f) => {
     const d = decodeArpFrame(f);
-    if (d.ok) seen.push(d.value);
+    if (d.ok) {
+      seen.push(d.value);
+      at.push(Date.now());
+    }
   });
-  return { seen, close: () => observer.close() };
+  return { seen, at, close: () => observer.close() };
 }
 
 function macOf(l: NetLab): string {
@@ -85,6 +95,7 @@ describe.skipIf(!run)(`RFC 5227 address conflict detection${run ? "" : ` (skippe
         throw new Error(`${err.message}\ndnsmasq:\n${dnsmasq.output.slice(-3000)}`);
       });
       expect(address).not.toBe("10.61.0.50");
+      figures.push(`address in use: shim start → a different address applied ${Date.now() - shim.startedAt} ms (a probe, DECLINE, 10 s hold-off, a new exchange and its probe)`);
       const addrs = await l.addrs();
       expect(addrs.map((a) => a.local)).toEqual([address]);
       // dnsmasq saw the DECLINE of .50 (RFC 2131 §3.1.5: with the requested address and server id).
@@ -118,6 +129,9 @@ describe.skipIf(!run)(`RFC 5227 address conflict detection${run ? "" : ` (skippe
       // Probes came before announcements.
       expect(arp.seen.findIndex((a) => isAnnouncement(a, address))).toBeGreaterThan(arp.seen.findLastIndex((a) => isProbe(a, address)));
       expect(shim.lines(/no answer to 3 ARP probes/).length).toBe(1);
+      const first = arp.at[arp.seen.findIndex((a) => isProbe(a, address))]!;
+      const announced = arp.at[arp.seen.findIndex((a) => isAnnouncement(a, address))]!;
+      figures.push(`free address: first probe → first announcement ${announced - first} ms (RFC 5227: 4–6 s after the first probe)`);
     } finally {
       arp.close();
     }
