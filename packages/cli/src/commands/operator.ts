@@ -13,7 +13,7 @@ import { lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { connectKv, KvError, type KvClient } from "@paddock/kv";
-import { escapeControlText, SERVICE_NAME, type ServiceInfo } from "@paddock/runtime";
+import { escapeControlText, escapeJsonControls, SERVICE_NAME, type ServiceInfo } from "@paddock/runtime";
 import { UserError } from "../errors.ts";
 import { BUILTIN_SERVICES } from "../services.ts";
 
@@ -253,7 +253,9 @@ export function registerOperator(program: Command): void {
       const entries = await Promise.all(sockets.map((s) => serviceStatus(s)));
       if (opts.json) {
         const services = entries.map(({ lines: _lines, ...e }) => e);
-        process.stdout.write(JSON.stringify({ version: 1, services }, null, 2) + "\n");
+        // Calf-written text (another service's keys) may hold what JSON leaves raw (U+2028, C1).
+        // The line feeds are the layout's own: JSON.stringify escaped every one inside a string.
+        process.stdout.write(JSON.stringify({ version: 1, services }, null, 2).split("\n").map(escapeJsonControls).join("\n") + "\n");
       } else {
         process.stdout.write(entries.filter((e) => e.running).map(formatStatus).join("\n"));
         for (const e of entries) if (!e.running) process.stderr.write(`paddock: ${e.error}\n`);
