@@ -107,6 +107,9 @@ export class InterfaceHosts {
     const coordinator = new Map<string, ServiceHost>();
     const readyTimeoutMs = opts.hosts.find((h) => h.readyTimeoutMs !== undefined)?.readyTimeoutMs;
     const systemd = new SystemdBridge({ notifier: SdNotifier.fromEnv(), log: opts.log, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}), healthy: () => [...coordinator.values()].every((h) => h.healthy()) });
+    // The ready timeout and the watchdog run from here, also while a host waits for its interface.
+    systemd.expect(opts.hosts.flatMap((h) => h.services.map((s) => ({ service: s.definition.name, iface: h.iface }))));
+    systemd.start();
     const results = await Promise.allSettled(
       opts.hosts.map((h) => ServiceHost.start({ ...h, systemd, log: opts.log.child({ iface: h.iface }), ...(handOver !== undefined && h.iface === earlyIface ? { early: handOver } : {}) })),
     );
@@ -119,14 +122,14 @@ export class InterfaceHosts {
       await Promise.all([...coordinator.values()].map((h) => h.stop().catch(() => {})));
       await metrics.close();
       if (ifaces.length === 1) throw failed[0]!.err;
-      for (const f of failed.slice(1)) opts.log.error({ iface: f.iface, err: (f.err as Error).message }, `${f.iface} could not start either`);
-      const first = failed[0]!;
-      const e = first.err as Error;
-      const code = first.err instanceof HostError ? first.err.code : "PADDOCK_E_HOST_START";
-      throw new HostError(code, `${first.iface}: ${e.message}${failed.length > 1 ? ` (and ${failed.length - 1} more interface${failed.length > 2 ? "s" : ""}: ${failed.slice(1).map((f) => f.iface).join(", ")})` : ""}; no interface was started`, { cause: e });
+      // A user's error is said as one, naming the interface; anything else is a bug, thrown as it is.
+      const first = failed.find((f) => f.err instanceof HostError) ?? failed[0]!;
+      for (const f of failed) if (f !== first) opts.log.error({ iface: f.iface, err: (f.err as Error).message }, `${f.iface} could not start either`);
+      if (!(first.err instanceof HostError)) throw first.err;
+      const e = first.err;
+      throw new HostError(e.code, `${first.iface}: ${e.message}${failed.length > 1 ? ` (and ${failed.length - 1} more interface${failed.length > 2 ? "s" : ""}: ${failed.filter((f) => f !== first).map((f) => f.iface).join(", ")})` : ""}; no interface was started`, { cause: e });
     }
     const hosts = new InterfaceHosts(coordinator, metrics, opts.log, systemd);
-    systemd.start();
     for (const source of mergeInterfaceMetrics([...coordinator].map(([iface, h]) => ({ iface, metrics: h.metrics })))) metrics.add(source);
     return hosts;
   }
