@@ -84,6 +84,17 @@ function host() {
   };
 }
 
+/** A watch on eth1 (index 4, up), started with a recording host. */
+async function watching(): Promise<{ nl: FakeNetlink; w: LinkWatch; h: ReturnType<typeof host> }> {
+  const nl = new FakeNetlink();
+  nl.links.set("eth1", link(4, "eth1"));
+  const w = new LinkWatch({ netlink: nl.client, iface: "eth1", log: recorder().log });
+  await w.waitForLink();
+  const h = host();
+  w.start(h.events);
+  return { nl, w, h };
+}
+
 describe("LinkWatch", () => {
   it("returns an interface that is up as it is, and sets nothing up", async () => {
     const nl = new FakeNetlink();
@@ -151,13 +162,7 @@ describe("LinkWatch", () => {
   });
 
   it("reports carrier changes, deletion and re-creation in order, each handled before the next", async () => {
-    const nl = new FakeNetlink();
-    nl.links.set("eth1", link(4, "eth1"));
-    const { log } = recorder();
-    const w = new LinkWatch({ netlink: nl.client, iface: "eth1", log });
-    await w.waitForLink();
-    const h = host();
-    w.start(h.events);
+    const { nl, w, h } = await watching();
     nl.deliver("new", link(4, "eth1", { carrier: false }));
     nl.deliver("new", link(4, "eth1", { carrier: false })); // no change: nothing
     nl.deliver("new", link(5, "eth9")); // another interface: nothing
@@ -180,13 +185,7 @@ describe("LinkWatch", () => {
   });
 
   it("treats a rename away as gone and a rename to the name as appeared", async () => {
-    const nl = new FakeNetlink();
-    nl.links.set("eth1", link(4, "eth1"));
-    const { log } = recorder();
-    const w = new LinkWatch({ netlink: nl.client, iface: "eth1", log });
-    await w.waitForLink();
-    const h = host();
-    w.start(h.events);
+    const { nl, w, h } = await watching();
     nl.links.delete("eth1");
     nl.deliver("new", link(4, "old1"));
     nl.deliver("new", link(6, "eth1"));
@@ -195,13 +194,7 @@ describe("LinkWatch", () => {
   });
 
   it("after a netlink overrun, looks again: a new index is gone + appeared, an absent interface is gone", async () => {
-    const nl = new FakeNetlink();
-    nl.links.set("eth1", link(4, "eth1"));
-    const { log } = recorder();
-    const w = new LinkWatch({ netlink: nl.client, iface: "eth1", log });
-    await w.waitForLink();
-    const h = host();
-    w.start(h.events);
+    const { nl, w, h } = await watching();
     nl.links.set("eth1", link(11, "eth1")); // deleted and re-created while notifications were lost
     nl.overrun();
     await w.settled();
@@ -213,13 +206,7 @@ describe("LinkWatch", () => {
   });
 
   it("delivers nothing after close", async () => {
-    const nl = new FakeNetlink();
-    nl.links.set("eth1", link(4, "eth1"));
-    const { log } = recorder();
-    const w = new LinkWatch({ netlink: nl.client, iface: "eth1", log });
-    await w.waitForLink();
-    const h = host();
-    w.start(h.events);
+    const { nl, w, h } = await watching();
     w.close();
     nl.deliver("del", link(4, "eth1"));
     await w.settled();
