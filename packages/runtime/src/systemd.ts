@@ -119,6 +119,8 @@ export class SystemdBridge {
   private readonly watchdogMs: number | undefined;
 
   private started = false;
+  /** Services announced before their hosts have added them (a host waiting for its interface). */
+  private readonly expected: Array<{ readonly name: string; readonly service: string; readonly iface: string }> = [];
 
   constructor(private readonly opts: SystemdBridgeOptions) {
     const env = opts.env ?? process.env;
@@ -141,6 +143,15 @@ export class SystemdBridge {
   /** The notifier it sends with (the supervisors send STOPPING=1 with it too). */
   get notifier(): SdNotifier {
     return this.opts.notifier;
+  }
+
+  /**
+   * Announces the services that will be added (every host's, before the hosts start): READY=1
+   * waits for all of them, and one not added yet shows as "waiting for IFACE" — so the ready
+   * timeout runs from the process's start, also while a host waits for its interface.
+   */
+  expect(services: ReadonlyArray<{ readonly service: string; readonly iface: string }>): void {
+    for (const e of services) this.expected.push({ name: `${e.service}-${e.iface}`, ...e });
   }
 
   /** Adds services to follow (a host, once its services are up); evaluated from start() on. */
@@ -195,14 +206,14 @@ export class SystemdBridge {
 
   /** Re-evaluates readiness and status; sends what changed. */
   update(): void {
-    if (!this.started || this.stopped || this.sources.length === 0) return;
-    const reports = this.sources.map((s) => ({ name: s.name, report: s.evaluate() }));
+    if (!this.started || this.stopped || this.entries().length === 0) return;
+    const reports = this.reports();
     const status = this.statusLine(reports);
     if (status !== this.lastStatus) {
       this.lastStatus = status;
       this.send(`STATUS=${status}`);
     }
-    if (!this.readySent && reports.every((r) => (r.report ? r.report.ready : this.spoken.has(r.name)))) {
+    if (!this.readySent && reports.every((r) => this.isReady(r))) {
       this.readySent = true;
       this.send("READY=1");
       this.opts.log.info({ status }, this.enabled ? "ready (sd_notify READY=1)" : "ready");
@@ -222,8 +233,8 @@ export class SystemdBridge {
 
   private readyAnyway(timeoutMs: number): void {
     if (this.readySent || this.stopped) return;
-    const reports = this.sources.map((s) => ({ name: s.name, report: s.evaluate() }));
-    const waiting = reports.filter((r) => !(r.report ? r.report.ready : this.spoken.has(r.name))).map((r) => this.label(r.name));
+    const reports = this.reports();
+    const waiting = reports.filter((r) => !this.isReady(r)).map((r) => this.label(r.name));
     const status = `${this.statusLine(reports)} (not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting.join(", ")}; ready anyway)`;
     this.lastStatus = status;
     this.send(`STATUS=${status}`);
@@ -232,15 +243,33 @@ export class SystemdBridge {
     this.opts.log.warn({ waiting, timeoutMs }, `not ready after ${Math.round(timeoutMs / 1000)} s (${waiting.join(", ")})${this.enabled ? "; sd_notify READY=1 sent anyway" : ""}`);
   }
 
-  private statusLine(reports: ReadonlyArray<{ name: string; report: ServiceReadiness | undefined }>): string {
-    return reports.map((r) => `${this.label(r.name)}: ${r.report?.status ?? (this.spoken.has(r.name) ? "running" : "starting")}`).join("; ");
+  /** Every service, announced or added, in that order, each once. */
+  private entries(): Array<{ name: string; service: string; iface: string; source: ReadinessSource | undefined }> {
+    const out = this.expected.map((e) => ({ ...e, source: this.sources.find((s) => s.name === e.name) }));
+    for (const s of this.sources) if (!out.some((e) => e.name === s.name)) out.push({ name: s.name, service: s.service, iface: s.iface, source: s });
+    return out;
+  }
+
+  /** Each service's report now; `added` false for one whose host has not added it yet. */
+  private reports(): Array<{ name: string; iface: string; added: boolean; report: ServiceReadiness | undefined }> {
+    return this.entries().map((e) => ({ name: e.name, iface: e.iface, added: e.source !== undefined, report: e.source?.evaluate() }));
+  }
+
+  private isReady(r: { name: string; added: boolean; report: ServiceReadiness | undefined }): boolean {
+    return r.added && (r.report ? r.report.ready : this.spoken.has(r.name));
+  }
+
+  private statusLine(reports: ReadonlyArray<{ name: string; iface: string; added: boolean; report: ServiceReadiness | undefined }>): string {
+    const text = (r: (typeof reports)[number]) => (!r.added ? `waiting for ${r.iface}` : (r.report?.status ?? (this.spoken.has(r.name) ? "running" : "starting")));
+    return reports.map((r) => `${this.label(r.name)}: ${text(r)}`).join("; ");
   }
 
   /** A service's name in STATUS= lines: "dhcp4", or "dhcp4 on eth0" when it runs on several interfaces. */
   private label(name: string): string {
-    const s = this.sources.find((x) => x.name === name);
+    const all = this.entries();
+    const s = all.find((x) => x.name === name);
     if (!s) return name;
-    return this.sources.some((x) => x !== s && x.service === s.service) ? `${s.service} on ${s.iface}` : s.service;
+    return all.some((x) => x !== s && x.service === s.service) ? `${s.service} on ${s.iface}` : s.service;
   }
 
   /** Sends in order, one at a time; a failure is logged, never thrown. */

@@ -79,6 +79,35 @@ describe("SystemdBridge", () => {
     expect(sent.slice(-2)).toEqual(["STATUS=dhcp4 on eth0: bound; dhcp4 on eth1: bound", "READY=1"]);
   });
 
+  it("counts announced services that are not added yet: waiting for their interface, not ready", async () => {
+    const { sent, bridge } = harness(50);
+    bridge.expect([{ service: "dhcp4", iface: "eth0" }]);
+    bridge.start();
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => sent.includes("READY=1") && (clearInterval(t), resolve()), 10);
+    });
+    await bridge.flushed();
+    bridge.stop();
+    expect(sent).toEqual(["STATUS=dhcp4: waiting for eth0", "STATUS=dhcp4: waiting for eth0 (not ready after 0 s: dhcp4; ready anyway)", "READY=1"]);
+  });
+
+  it("sends READY=1 only once every announced service was added and is ready", async () => {
+    const { sent, bridge } = harness();
+    bridge.expect([{ service: "dhcp4", iface: "eth0" }, { service: "dhcp4", iface: "eth1" }]);
+    bridge.start();
+    bridge.add([source("dhcp4", () => ({ ready: true, status: "bound" }), "eth0")]);
+    expect(sent.includes("READY=1")).toBe(false);
+    bridge.add([source("dhcp4", () => ({ ready: true, status: "bound" }), "eth1")]);
+    await bridge.flushed();
+    bridge.stop();
+    expect(sent).toEqual([
+      "STATUS=dhcp4 on eth0: waiting for eth0; dhcp4 on eth1: waiting for eth1",
+      "STATUS=dhcp4 on eth0: bound; dhcp4 on eth1: waiting for eth1",
+      "STATUS=dhcp4 on eth0: bound; dhcp4 on eth1: bound",
+      "READY=1",
+    ]);
+  });
+
   it("reads WatchdogSec from WATCHDOG_USEC (half of it), only for this process", () => {
     expect(watchdogIntervalMs({ WATCHDOG_USEC: "30000000" }, 42)).toBe(15_000);
     expect(watchdogIntervalMs({ WATCHDOG_USEC: "30000000", WATCHDOG_PID: "42" }, 42)).toBe(15_000);
