@@ -27,7 +27,7 @@ import {
   SGATE,
   START_STAGGER_SECONDS,
 } from "./constants.ts";
-import { initialDiscipline, updateDiscipline, type DisciplineState } from "./discipline.ts";
+import { initialDiscipline, reportApplied, updateDiscipline, type DisciplineState } from "./discipline.ts";
 import { correctFilter, emptyFilter, evaluateFilter, shiftFilter, type FilterOutput, type FilterStage } from "./filter.ts";
 import { LeapIndicator, NtpMode, type NtpTimePacket } from "./packet.ts";
 import { combine, selectSources, type Candidate } from "./selection.ts";
@@ -189,6 +189,8 @@ export interface NtpClientState {
   readonly lastUpdate: number;
   /** The last adjustment asked for. */
   readonly lastAdjustment: ClockAdjustment | undefined;
+  /** The last adjustment while the handler has not said what it did with it (an `applied` event). */
+  readonly unreported: { readonly at: number; readonly offset: number; readonly frequency: number } | undefined;
 }
 
 /** What the caller tells the client. */
@@ -202,7 +204,13 @@ export type NtpClientEvent =
    */
   | { kind: "received"; from: SourceAddress; bytes: Uint8Array; receivedAt?: NtpInstant }
   /** Replace the sources (e.g. from a DHCP lease): ones kept keep their state. */
-  | { kind: "setSources"; sources: readonly { address: string; port?: number }[] };
+  | { kind: "setSources"; sources: readonly { address: string; port?: number }[] }
+  /**
+   * What the clock handler did with the last adjustment: the offset it removed (0 when it
+   * refused, or in observe mode) and the frequency correction now in force. Without this event
+   * the client assumes the adjustment was carried out as asked.
+   */
+  | { kind: "applied"; offsetSeconds: number; frequencyPpm: number };
 
 /** Levels of the client's log lines. */
 export type NtpLogLevel = "debug" | "info" | "warn";
@@ -302,6 +310,7 @@ export function createNtpClient(config: NtpClientConfig): { ok: true; state: Ntp
       counters: { accepted: 0, malformed: 0, unknownSource: 0, notServerMode: 0, unsolicited: 0, duplicate: 0, bogusOrigin: 0, badTimestamps: 0, unsynchronized: 0, kissOfDeath: 0 },
       lastUpdate: Number.NEGATIVE_INFINITY,
       lastAdjustment: undefined,
+      unreported: undefined,
     },
   };
 }
@@ -365,6 +374,9 @@ function stepUnchecked(state: NtpClientState, event: NtpClientEvent, env: StepEn
       break;
     case "setSources":
       setSources(tx, event.sources);
+      break;
+    case "applied":
+      applied(tx, event.offsetSeconds, event.frequencyPpm);
       break;
   }
   if (tx.s.started) armTimer(tx);
@@ -684,15 +696,39 @@ function discipline(tx: Tx, offset: number, selectionJitter: number, peer: Sourc
     leap: LEAP_NAMES[peer.leap] ?? "none",
   };
   s.lastAdjustment = adjustment;
+  s.unreported = { at: tx.now, offset: result.offset, frequency: result.frequency };
   tx.actions.push({ kind: "adjust", adjustment });
-  // Every stored sample is made to say what it would of the adjusted clock (see FilterStage),
-  // and a request in flight to have been sent at what the adjusted clock read then.
-  const frequencyChange = result.frequency - before.frequency;
-  for (const src of s.sources) {
-    src.filter = correctFilter(src.filter, result.offset, frequencyChange, tx.now);
-    src.peer = evaluateFilter(src.filter, tx.now, s.precision);
-    if (src.outstanding !== undefined) src.outstanding = { ...src.outstanding, sentReal: addSeconds(src.outstanding.sentReal, result.offset) };
+  correctSamples(tx, result.offset, result.frequency - before.frequency, tx.now);
+}
+
+/**
+ * Makes every stored sample say what it would of the clock after a change at `at` that removed
+ * `offset` and changed the frequency by `frequencyChange` (see FilterStage), and a request in
+ * flight since before `at` to have been sent at what the changed clock read then.
+ */
+function correctSamples(tx: Tx, offset: number, frequencyChange: number, at: number): void {
+  for (const src of tx.s.sources) {
+    src.filter = correctFilter(src.filter, offset, frequencyChange, at);
+    src.peer = evaluateFilter(src.filter, tx.now, tx.s.precision);
+    const out = src.outstanding;
+    if (out !== undefined && out.sentMono <= at) src.outstanding = { ...out, sentReal: addSeconds(out.sentReal, offset) };
   }
+}
+
+/** The handler's report on the last adjustment: the samples and the discipline learn the difference. */
+function applied(tx: Tx, offsetSeconds: number, frequencyPpm: number): void {
+  const last = tx.s.unreported;
+  if (last === undefined || !Number.isFinite(offsetSeconds) || !Number.isFinite(frequencyPpm)) {
+    tx.log("warn", "a report on an adjustment that was not asked for, or not a number: ignored");
+    return;
+  }
+  tx.s.unreported = undefined;
+  const extraOffset = offsetSeconds - last.offset;
+  const frequency = frequencyPpm * 1e-6;
+  if (extraOffset === 0 && frequency === last.frequency) return;
+  tx.log("info", `the clock handler removed ${offsetSeconds.toFixed(6)} s of ${last.offset.toFixed(6)} s and holds ${frequencyPpm.toFixed(3)} ppm`);
+  correctSamples(tx, extraOffset, frequency - last.frequency, last.at);
+  tx.s.discipline = reportApplied(tx.s.discipline, extraOffset, frequency);
 }
 
 /** One source's status, for metrics and `paddock ntp` output. */

@@ -27,8 +27,12 @@ export interface DisciplineState {
   readonly lastUpdate: number;
   /** The last offset seen (for the clock jitter). */
   readonly lastOffset: number;
-  /** FREQ: when the measurement began, and the offsets removed since. */
+  /**
+   * FREQ: when the measurement began, the offset then, and the offsets removed since (that one
+   * included). The clock's drift over the span is what the offsets moved by, less what was removed.
+   */
   readonly frequencyBase: number;
+  readonly baseOffset: number;
   readonly removedSinceBase: number;
   /** SPIK: when the current run of large offsets began. */
   readonly spikeStart: number;
@@ -47,6 +51,7 @@ export function initialDiscipline(frequencyPpm: number, poll: number): Disciplin
     lastUpdate: 0,
     lastOffset: 0,
     frequencyBase: 0,
+    baseOffset: 0,
     removedSinceBase: 0,
     spikeStart: 0,
     jitter: 0,
@@ -57,6 +62,15 @@ export function initialDiscipline(frequencyPpm: number, poll: number): Disciplin
 
 function clampFrequency(f: number): number {
   return Math.max(-MAXFREQ, Math.min(MAXFREQ, f));
+}
+
+/**
+ * The clock handler reports what it did with the last adjustment: it removed `extraOffset` more
+ * than was asked (negative when it removed less, −offset when it refused) and holds
+ * `frequency` (s/s). The frequency measurement counts what was really removed.
+ */
+export function reportApplied(d: DisciplineState, extraOffset: number, frequency: number): DisciplineState {
+  return { ...d, frequency: clampFrequency(frequency), removedSinceBase: d.removedSinceBase + extraOffset };
 }
 
 /** What one update decided. */
@@ -94,14 +108,14 @@ export function updateDiscipline(
   const mu = now - d.lastUpdate;
   const big = Math.abs(offset) > STEPT;
   if (d.mode === "NSET") {
-    const state: DisciplineState = { ...d, mode: "FREQ", lastUpdate: now, lastOffset: 0, frequencyBase: now, removedSinceBase: 0, jitter: limits.precision };
+    const state: DisciplineState = { ...d, mode: "FREQ", lastUpdate: now, lastOffset: 0, frequencyBase: now, baseOffset: offset, removedSinceBase: offset, jitter: limits.precision };
     return { state, result: { kind: "adjust", step: big, offset, frequency: d.frequency } };
   }
   if (big) {
     if (d.mode !== "SPIK") return { state: { ...d, mode: "SPIK", spikeStart: now }, result: { kind: "ignore", reason: `offset ${offset.toFixed(6)} s is above the step threshold: a spike until it lasts ${WATCH} s` } };
     if (now - d.spikeStart < WATCH) return { state: d, result: { kind: "ignore", reason: `offset ${offset.toFixed(6)} s is above the step threshold since ${(now - d.spikeStart).toFixed(0)} s` } };
     // The offset outlasted the stepout interval: it is real. Step, and measure the frequency anew.
-    const state: DisciplineState = { ...d, mode: "FREQ", lastUpdate: now, lastOffset: 0, frequencyBase: now, removedSinceBase: 0, pollCount: 0 };
+    const state: DisciplineState = { ...d, mode: "FREQ", lastUpdate: now, lastOffset: 0, frequencyBase: now, baseOffset: offset, removedSinceBase: offset, pollCount: 0 };
     return { state, result: { kind: "adjust", step: true, offset, frequency: d.frequency } };
   }
   // Clock jitter: exponential average of squared differences of successive offsets (§11.3).
@@ -109,14 +123,14 @@ export function updateDiscipline(
   const jitter = Math.sqrt(d.jitter ** 2 + (diff ** 2 - d.jitter ** 2) / AVG);
   let { frequency, mode, removedSinceBase } = d;
   if (d.mode === "FREQ") {
-    // Each removed offset is frequency error accumulated since the one before: their sum over
-    // the measurement's span is the frequency error.
-    removedSinceBase += offset;
+    // Over the span the offset went from baseOffset to offset, with removedSinceBase taken out
+    // on the way: the rest is what the frequency error accumulated.
     const span = now - d.frequencyBase;
     if (span >= WATCH) {
-      frequency = clampFrequency(frequency + removedSinceBase / span);
+      frequency = clampFrequency(frequency + (offset + removedSinceBase - d.baseOffset) / span);
       mode = "SYNC";
     }
+    removedSinceBase += offset;
   } else if (mu > 0 && systemJitter <= FREQUENCY_GATE_SECONDS) {
     // SYNC (or back from a spike): a frequency-locked update on the residual offset, averaged.
     // Over at least a poll: two updates moments apart (a source joining) must not read a

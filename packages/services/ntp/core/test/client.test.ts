@@ -202,6 +202,41 @@ describe("poll control and discipline", () => {
   });
 });
 
+describe("the clock handler's report", () => {
+  const servers = () => [good("192.0.2.1"), good("192.0.2.2", { delay: 0.012 }), good("192.0.2.3", { delay: 0.02 }), good("192.0.2.66", { offset: 3.2 })];
+
+  it("observe mode: nothing is removed and every estimate is still within 1 ms of the truth", () => {
+    const sim = new Simulation({ servers: servers(), localOffset: 0.05, driftPpm: 20, seed: 61, handler: "observe" });
+    sim.start();
+    sim.runUntil(3 * HOUR);
+    expect(sim.adjustments.length).toBeGreaterThan(10);
+    for (const a of sim.adjustments) expect(Math.abs(a.adjustment.offsetSeconds - a.trueOffset), `at ${a.at} s`).toBeLessThan(0.001);
+    // The clock was left alone: 50 ms plus 20 ppm for 3 h.
+    expect(sim.localOffset).toBeCloseTo(0.05 + 20e-6 * 3 * HOUR, 6);
+    expect(states(sim)["192.0.2.66"]).toBe("falseticker");
+    // The frequency measured over the first 900 s is the drift, though nothing was corrected.
+    const firstSync = sim.adjustments.find((a) => a.adjustment.frequencyPpm !== 0)!;
+    expect(Math.abs(firstSync.adjustment.frequencyPpm + 20)).toBeLessThan(0.5);
+  });
+
+  it("a refused step: the estimates stay true, and the step is asked again after the stepout", () => {
+    const sim = new Simulation({ servers: servers(), localOffset: -0.6, seed: 67, handler: "no-steps" });
+    sim.start();
+    sim.runUntil(2 * HOUR);
+    const steps = sim.adjustments.filter((a) => a.adjustment.step);
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    expect(steps[1]!.at - steps[0]!.at).toBeGreaterThanOrEqual(900);
+    for (const a of sim.adjustments) expect(Math.abs(a.adjustment.offsetSeconds - a.trueOffset), `at ${a.at} s`).toBeLessThan(0.001);
+    expect(sim.localOffset).toBeCloseTo(-0.6, 3);
+  });
+
+  it("a report with nothing to report on is ignored with a warning", () => {
+    const sim = new Simulation({ servers: servers(), seed: 71 });
+    sim.event({ kind: "applied", offsetSeconds: 1, frequencyPpm: 0 });
+    expect(sim.logs.some((l) => l.includes("not asked for"))).toBe(true);
+  });
+});
+
 describe("configuration", () => {
   it("refuses what it cannot run with, in one sentence with a stable code", () => {
     const cases = [

@@ -55,6 +55,12 @@ export interface SimOptions {
   driftPpm?: number;
   seed?: number;
   config?: Partial<NtpClientConfig>;
+  /**
+   * What the simulated clock handler does with adjustments: carry them out (default, and say
+   * nothing, as the client assumes), only observe (touch nothing and report so), or refuse steps
+   * (slews and frequency carried out; a step refused and reported).
+   */
+  handler?: "apply" | "observe" | "no-steps";
 }
 
 interface Delivery {
@@ -125,8 +131,16 @@ export class Simulation {
     }
     else if (a.kind === "adjust") {
       this.adjustments.push({ at: this.t, adjustment: a.adjustment, trueOffset: -this.localOffset });
-      this.localOffset += a.adjustment.offsetSeconds;
-      this.frequencyPpm = a.adjustment.frequencyPpm;
+      const handler = this.options.handler ?? "apply";
+      if (handler === "observe") {
+        this.event({ kind: "applied", offsetSeconds: 0, frequencyPpm: this.frequencyPpm });
+      } else if (handler === "no-steps" && a.adjustment.step) {
+        this.frequencyPpm = a.adjustment.frequencyPpm;
+        this.event({ kind: "applied", offsetSeconds: 0, frequencyPpm: this.frequencyPpm });
+      } else {
+        this.localOffset += a.adjustment.offsetSeconds;
+        this.frequencyPpm = a.adjustment.frequencyPpm;
+      }
     } else {
       const server = this.options.servers.find((s) => s.address === a.to.address);
       if (server === undefined) return;
