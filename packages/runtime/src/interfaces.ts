@@ -107,6 +107,9 @@ export class InterfaceHosts {
     const coordinator = new Map<string, ServiceHost>();
     const readyTimeoutMs = opts.hosts.find((h) => h.readyTimeoutMs !== undefined)?.readyTimeoutMs;
     const systemd = new SystemdBridge({ notifier: SdNotifier.fromEnv(), log: opts.log, ...(readyTimeoutMs !== undefined ? { readyTimeoutMs } : {}), healthy: () => [...coordinator.values()].every((h) => h.healthy()) });
+    // The ready timeout and the watchdog run from here, also while a host waits for its interface.
+    systemd.expect(opts.hosts.flatMap((h) => h.services.map((s) => ({ service: s.definition.name, iface: h.iface }))));
+    systemd.start();
     const results = await Promise.allSettled(
       opts.hosts.map((h) => ServiceHost.start({ ...h, systemd, log: opts.log.child({ iface: h.iface }), ...(handOver !== undefined && h.iface === earlyIface ? { early: handOver } : {}) })),
     );
@@ -127,7 +130,6 @@ export class InterfaceHosts {
       throw new HostError(e.code, `${first.iface}: ${e.message}${failed.length > 1 ? ` (and ${failed.length - 1} more interface${failed.length > 2 ? "s" : ""}: ${failed.filter((f) => f !== first).map((f) => f.iface).join(", ")})` : ""}; no interface was started`, { cause: e });
     }
     const hosts = new InterfaceHosts(coordinator, metrics, opts.log, systemd);
-    systemd.start();
     for (const source of mergeInterfaceMetrics([...coordinator].map(([iface, h]) => ({ iface, metrics: h.metrics })))) metrics.add(source);
     return hosts;
   }
