@@ -5,6 +5,8 @@
  *   DECLINE) and ends with a different address;
  * - a free address is probed (3 probes, nothing applied yet) and announced twice after it is
  *   applied, all seen on the wire from the server's side;
+ * - a bound address is defended with one announcement when another host claims it, and given up
+ *   (withdrawn, no DECLINE, a new exchange) when it claims it again within 10 s;
  * - a hostile calf's ARP (a gratuitous ARP for another address, an ARP reply, a forged sender MAC)
  *   is refused and counted by the priv and never reaches the wire, while its one well-formed
  *   announcement does.
@@ -13,7 +15,7 @@
  */
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { decodeArpFrame, type ArpPacket } from "@paddock/dhcp4";
+import { decodeArpFrame, encodeArpFrame, type ArpPacket } from "@paddock/dhcp4";
 import { ACCEPT_ALL_FILTER, ETH_P_ALL, openPacketSocket } from "@paddock/native";
 import { connectKv } from "@paddock/kv";
 import { waitFor } from "@paddock/testkit";
@@ -43,7 +45,7 @@ afterAll(() => {
 });
 
 /** Every ARP frame seen on the server's end of the veth, decoded, in order. */
-function watchArp(l: NetLab): { seen: ArpPacket[]; at: number[]; close: () => void } {
+function watchArp(l: NetLab): { seen: ArpPacket[]; at: number[]; send: (frame: Uint8Array) => void; close: () => void } {
   const observer = openPacketSocket({ ifname: l.serverIf, netnsPath: `/run/netns/${l.serverNs}`, filter: ACCEPT_ALL_FILTER.bytes, protocol: ETH_P_ALL });
   const seen: ArpPacket[] = [];
   const at: number[] = [];
@@ -54,7 +56,7 @@ function watchArp(l: NetLab): { seen: ArpPacket[]; at: number[]; close: () => vo
       at.push(Date.now());
     }
   });
-  return { seen, at, close: () => observer.close() };
+  return { seen, at, send: (frame) => observer.send(frame), close: () => observer.close() };
 }
 
 function macOf(l: NetLab): string {
@@ -132,6 +134,40 @@ describe.skipIf(!run)(`RFC 5227 address conflict detection${run ? "" : ` (skippe
       const first = arp.at[arp.seen.findIndex((a) => isProbe(a, address))]!;
       const announced = arp.at[arp.seen.findIndex((a) => isAnnouncement(a, address))]!;
       figures.push(`free address: first probe → first announcement ${announced - first} ms (RFC 5227: 4–6 s after the first probe)`);
+    } finally {
+      arp.close();
+    }
+  }, 120_000);
+
+  it("defends a bound address once, and gives it up when another host claims it again within 10 s", async () => {
+    lab = NetLab.create("10.64.0", PREFIX);
+    const l = lab;
+    l.startDnsmasq(defaultOffer("10.64.0"));
+    const arp = watchArp(l);
+    try {
+      const shim = l.startShim({ arpProbe: true });
+      const address = await bound(l, shim);
+      await waitFor(() => arp.seen.filter((a) => isAnnouncement(a, address)).length >= 2, { what: "the two announcements", timeoutMs: 10_000, state: () => `${arp.seen.length} ARP frames` });
+      const watch = await l.watchAddresses(50);
+      // Another host (a MAC of no interface here) claims the address: an ARP reply from it.
+      const claim = encodeArpFrame({ senderMac: Uint8Array.of(0x02, 0, 0, 0, 0, 0x42), senderIp: address, targetIp: "10.64.0.1" });
+      if (!claim.ok) throw new Error(claim.error.detail);
+      claim.value[21] = 2;
+      const announcedBefore = arp.seen.filter((a) => isAnnouncement(a, address)).length;
+      arp.send(claim.value);
+      // §2.4 (b): one announcement defends it; the address stays.
+      await waitFor(() => arp.seen.filter((a) => isAnnouncement(a, address)).length > announcedBefore, { what: "a defending announcement", timeoutMs: 10_000, state: () => shim.tail() });
+      await shim.waitForLog(/is claimed by 02:00:00:00:00:42: defending it/, { timeoutMs: 10_000 });
+      expect((await l.addrs()).map((a) => a.local)).toEqual([address]);
+      // A second claim well within DEFEND_INTERVAL: the client gives the address up (no DECLINE)
+      // and starts over; nobody holds it now, so the new probe finds it free and it comes back.
+      arp.send(claim.value);
+      await shim.waitForLog(/is claimed again by 02:00:00:00:00:42 within 10 s: giving it up/, { timeoutMs: 10_000 });
+      await shim.waitForLog(/no answer to 3 ARP probes/, { occurrence: 2, timeoutMs: 30_000 });
+      await l.waitForAddress(LEASE_TIMEOUT_MS, (a) => a.local === address);
+      await watch.stop();
+      expect(watch.deletions().some((line) => line.includes(` ${address}/`))).toBe(true);
+      expect(shim.lines(/DECLINE/)).toEqual([]);
     } finally {
       arp.close();
     }
