@@ -166,7 +166,7 @@ export interface NtpCounters {
  * 5. the discipline runs when every survivor has a fresh sample (or the system peer has one and
  *    two polls have passed), not on each system peer sample;
  * 6. the discipline is a frequency-locked loop that assumes each offset is removed before the
- *    next update, and it slews during FREQ;
+ *    next update (unless an `applied` event says otherwise), and it slews during FREQ;
  * 7. replies failing the packet tests leave the request in flight; KoD RATE raises a poll floor
  *    for the rest of the run;
  * 8. no symmetric, broadcast or orphan modes, no MAC verification or NTS, no reference-id loop check.

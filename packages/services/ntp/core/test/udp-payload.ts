@@ -4,10 +4,10 @@
  * payloads from a socket, so it has no frame decoder of its own; this is only for captures.
  */
 
-/** pcap link types used by the public NTP captures. */
+import { LinkType } from "@paddock/dhcp4";
+
+/** BSD loopback (tcpdump.org/linktypes.html), which the DHCP capture reader has no use for. */
 const LINKTYPE_NULL = 0;
-const LINKTYPE_ETHERNET = 1;
-const LINKTYPE_RAW = 101;
 
 export interface UdpDatagram {
   srcPort: number;
@@ -35,8 +35,8 @@ function fromIp(b: Uint8Array, at: number): UdpDatagram | undefined {
 /** The UDP datagram in a captured packet, or undefined when it holds something else. */
 export function udpOf(linkType: number, data: Uint8Array): UdpDatagram | undefined {
   if (linkType === LINKTYPE_NULL) return fromIp(data, 4);
-  if (linkType === LINKTYPE_RAW) return fromIp(data, 0);
-  if (linkType !== LINKTYPE_ETHERNET || data.length < 14) return undefined;
+  if (linkType === LinkType.RAW) return fromIp(data, 0);
+  if (linkType !== LinkType.ETHERNET || data.length < 14) return undefined;
   let typeAt = 12;
   for (let tags = 0; tags < 2 && (u16(data, typeAt) === 0x8100 || u16(data, typeAt) === 0x88a8); tags++) typeAt += 4;
   const type = u16(data, typeAt);
