@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import {
   ACCEPT_ALL_FILTER,
+  compileSocketFilter,
   DHCP_CLIENT_FILTER,
   DROP_ALL_FILTER,
   EGRESS_PROGRAM_NAME,
@@ -112,6 +113,27 @@ describe.skipIf(!canRunAsRoot)(`packet sockets in network namespaces (${skipReas
       rx.close();
     });
   }
+
+  it("a receive list (DHCP to 68, ARP) in the kernel: both kinds reach user space, nothing else", async () => {
+    const list = compileSocketFilter([{ family: "ipv4", protocol: "udp", dstPort: 68 }, { family: "arp" }]);
+    const rx = track(openPacketSocket({ ifname: pair.ifA, netnsPath: pair.pathA, protocol: ETH_P_ALL, filter: list.bytes }));
+    const got: Buffer[] = [];
+    rx.onFrame((frame) => got.push(frame));
+    rx.onError((e) => {
+      throw e;
+    });
+    const arp = kit.arpRequest();
+    sender.send(kit.dhcpToClient(1));
+    sender.send(arp);
+    for (const [name, f] of unwantedFrames(kit)) if (name !== "ARP request") sender.send(f);
+    sender.send(kit.dhcpToClient(MARKER_XID));
+    // veth delivers in order: once the marker is here, every earlier frame was filtered.
+    await waitFor(() => got.some((g) => xidOf(g) === MARKER_XID), 10_000, "marker frame");
+    expect(got).toHaveLength(3);
+    expect(xidOf(got[0]!)).toBe(1);
+    expect(Buffer.compare(got[1]!, Buffer.from(arp))).toBe(0);
+    rx.close();
+  });
 
   it("after SO_LOCK_FILTER, detaching or replacing the filter fails with EPERM and filtering goes on", async () => {
     const rx = track(openPacketSocket({ ifname: pair.ifA, netnsPath: pair.pathA, protocol: ETH_P_ALL, filter: DHCP_CLIENT_FILTER.bytes }));
