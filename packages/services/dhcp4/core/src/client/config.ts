@@ -5,6 +5,7 @@
 
 import type { Ipv4 } from "../message.ts";
 import { isIpv4, isUnicastHost, normaliseDomainName } from "./addr.ts";
+import { requestListFor } from "./ipv6-only.ts";
 import { MIN_LEASE_SECONDS } from "./lease.ts";
 
 /**
@@ -77,6 +78,12 @@ export interface ClientConfig {
    * between two renewals.
    */
   minLeaseSeconds?: number;
+  /**
+   * RFC 8925 (IPv6-only preferred): ask for option 108, and when an OFFER answers with it, take no
+   * IPv4 address and pause DHCPv4 for the time it says (at least MIN_V6ONLY_WAIT, 300 s).
+   * Default false: 108 is neither requested nor acted on, even when a server sends it.
+   */
+  ipv6OnlyPreferred?: boolean;
 }
 
 /** RFC 2131 §4.1/§4.4: what most clients ask for; 121 after 3 does not matter (the server decides). */
@@ -125,6 +132,7 @@ export interface ResolvedConfig {
   onRebootTimeout: "init" | "keepLease";
   broadcastFlag: boolean;
   arpProbe: boolean;
+  ipv6OnlyPreferred: boolean;
 }
 
 /** RFC 4702 §2.1 flag bits. */
@@ -223,7 +231,7 @@ export function resolveConfig(
       hostname,
       vendorClass: config.vendorClass?.slice(),
       fqdn,
-      parameterRequestList: Object.freeze([...new Set(prl)]),
+      parameterRequestList: Object.freeze(requestListFor(prl, config.ipv6OnlyPreferred ?? false)),
       maxMessageSize,
       rapidCommit: config.rapidCommit ?? true,
       initialDelayMs,
@@ -234,6 +242,7 @@ export function resolveConfig(
       onRebootTimeout: config.onRebootTimeout ?? "init",
       broadcastFlag: config.broadcastFlag ?? false,
       arpProbe: config.arpProbe ?? false,
+      ipv6OnlyPreferred: config.ipv6OnlyPreferred ?? false,
     },
   };
 }

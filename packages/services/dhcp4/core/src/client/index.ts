@@ -8,4 +8,5 @@ export * from "./lease.ts";
 export * from "./machine.ts";
 export * from "./acd.ts";
 export * from "./reconfigure.ts";
+export * from "./ipv6-only.ts";
 export { isIpv4, isUnicastHost, maskToPrefix, normaliseDomainName } from "./addr.ts";

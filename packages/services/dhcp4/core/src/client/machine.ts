@@ -22,6 +22,7 @@ import {
 } from "./acd.ts";
 import { bytesEqual, isUnicastHost, macToText } from "./addr.ts";
 import { resolveConfig } from "./config.ts";
+import { IPV6_ONLY_UNTIL_KEY, ipv6OnlyAnswer } from "./ipv6-only.ts";
 import type { ClientConfig, ClientConfigError, ResolvedConfig } from "./config.ts";
 import {
   allLeasePaths,
@@ -61,6 +62,7 @@ export type ClientStateName =
   | "INIT-REBOOT"
   | "REBOOTING"
   | "RELEASED"
+  | "IPV6-ONLY"
   | "STOPPED";
 
 /**
@@ -72,9 +74,10 @@ export type ClientStateName =
  * - `t1`, `t2`, `expiry`: the lease's renewal, rebinding and expiry times (§4.4.5).
  * - `arp`: the next RFC 5227 probe, the end of the wait after the last one, or the next
  *   announcement (`config.arpProbe`).
+ * - `ipv6Only`: the end of RFC 8925's V6ONLY_WAIT (IPV6-ONLY), when DHCPv4 starts over.
  */
-export type TimerName = "start" | "retransmit" | "offerWindow" | "t1" | "t2" | "expiry" | "arp";
-const TIMER_NAMES: readonly TimerName[] = ["start", "retransmit", "offerWindow", "t1", "t2", "expiry", "arp"];
+export type TimerName = "start" | "retransmit" | "offerWindow" | "t1" | "t2" | "expiry" | "arp" | "ipv6Only";
+const TIMER_NAMES: readonly TimerName[] = ["start", "retransmit", "offerWindow", "t1", "t2", "expiry", "arp", "ipv6Only"];
 
 /** An offer kept while SELECTING. */
 export interface Offer {
@@ -146,6 +149,15 @@ export interface Offer {
  *    whole lease (one commit): a key an operator deleted comes back; equal values change nothing.
  * 14. **Timer events** for a timer that is not armed are ignored (late or duplicate); one that
  *    arrives before its time is re-armed rather than acted on.
+ * 15. **IPV6-ONLY** (RFC 8925, `config.ipv6OnlyPreferred`; the figure predates it): option 108 is
+ *    requested in every DISCOVER and REQUEST. An OFFER carrying it, or a rapid-commit ACK (whose
+ *    address is then RELEASEd), is not requested or bound: the client rests in IPV6-ONLY with no
+ *    address for V6ONLY_WAIT (the option's value, at least 300 s) and then discovers again; so
+ *    does an ACK in REBOOTING (§3.2's INIT-REBOOT case), which withdraws the remembered lease and
+ *    RELEASEs it. An ACK in REQUESTING, RENEWING or REBINDING carrying 108 is bound as usual
+ *    (§3.2: keep the address). Link down ends the wait (INIT; link up discovers: a network
+ *    attachment), and so does the operator's `renew`. A 108 of the wrong length is ignored.
+ *    While the wait runs, `/client/ipv6-only-until` holds its end (Unix seconds).
  */
 export interface ClientState {
   readonly config: ResolvedConfig;
@@ -285,6 +297,14 @@ class Tx {
     const from = this.s.name;
     this.s.name = name;
     this.log("info", `${from} → ${name}: ${why}`);
+    if (from === "IPV6-ONLY" && name !== "IPV6-ONLY") {
+      // Departure 15: whichever way the client leaves the wait, its timer and its key go with it.
+      this.cancelTimer("ipv6Only");
+      if (this.s.published[IPV6_ONLY_UNTIL_KEY] !== undefined) {
+        delete this.s.published[IPV6_ONLY_UNTIL_KEY];
+        this.actions.push({ kind: "kvDelete", path: IPV6_ONLY_UNTIL_KEY });
+      }
+    }
   }
   /** An RFC 5227 probe (`senderIp` 0.0.0.0) or announcement (`senderIp` = `targetIp`). */
   sendArp(senderIp: Ipv4, targetIp: Ipv4): void {
@@ -751,6 +771,12 @@ function onReceived(tx: Tx, message: DhcpMessage, info: DhcpPacketInfo): void {
       // RFC 4039 §4: an ACK carrying Rapid Commit answers our DISCOVER directly.
       const serverId = serverIdOpt ?? info.srcIp;
       tx.log("info", `rapid commit ACK from ${serverId}`);
+      const wait = ipv6OnlyWait(tx, message, `rapid commit ACK from ${serverId}`);
+      if (wait !== undefined) {
+        // The server bound an address we will not use: give it back (its pool is why 108 exists).
+        if (isUnicastHost(serverId) && isUnicastHost(message.yiaddr)) sendRelease(tx, message.yiaddr, serverId, info.srcMac.length === 6 ? info.srcMac : undefined);
+        return enterIpv6Only(tx, wait, `rapid commit ACK from ${serverId}`);
+      }
       return bind(tx, message, info, serverId, undefined);
     }
     return ignore("waiting for OFFER");
@@ -766,6 +792,15 @@ function onReceived(tx: Tx, message: DhcpMessage, info: DhcpPacketInfo): void {
   if (serverId === undefined) return ignore("no server identifier");
   if (type === MessageType.NAK) return onNak(tx, serverId, findOption(message, "message")?.text);
   const fallback = s.name === "REQUESTING" ? s.selected?.leaseSeconds : s.lease?.leaseSeconds;
+  const wait = ipv6OnlyWait(tx, message, `ACK from ${serverId}`);
+  if (wait !== undefined && s.name === "REBOOTING" && s.lease !== undefined) {
+    // RFC 8925 §3.2, INIT-REBOOT: stop DHCPv4 for V6ONLY_WAIT; the remembered lease is given back.
+    const lease = s.lease;
+    releaseLease(tx, lease);
+    return enterIpv6Only(tx, wait, `ACK from ${serverId} for ${lease.address}`);
+  }
+  // §3.2: in any other state the client keeps using the address it was given.
+  if (wait !== undefined) tx.log("debug", `ACK from ${serverId} carries option 108 in ${s.name}: the address is kept (RFC 8925 §3.2)`);
   bind(tx, message, info, serverId, fallback);
 }
 
@@ -775,6 +810,9 @@ function onOffer(tx: Tx, message: DhcpMessage, info: DhcpPacketInfo, serverId: I
     tx.log("debug", `OFFER from ${info.srcIp} ignored: no usable server identifier`);
     return;
   }
+  // Before yiaddr: a server that prefers IPv6-only may offer 0.0.0.0 (it has no address to give).
+  const wait = ipv6OnlyWait(tx, message, `OFFER from ${serverId}`);
+  if (wait !== undefined) return enterIpv6Only(tx, wait, `OFFER from ${serverId}`);
   if (!isUnicastHost(message.yiaddr)) {
     tx.log("debug", `OFFER from ${serverId} ignored: unusable yiaddr ${message.yiaddr}`);
     return;
@@ -832,6 +870,9 @@ function onTimer(tx: Tx, name: TimerName): void {
       return;
     case "t2":
       if (s.name === "BOUND" || s.name === "RENEWING") beginRenewOrRebind(tx, "REBINDING");
+      return;
+    case "ipv6Only":
+      if (s.name === "IPV6-ONLY") beginDiscover(tx, "V6ONLY_WAIT is over (RFC 8925 §3.2)");
       return;
     case "expiry":
       if (s.lease !== undefined) {
@@ -927,15 +968,50 @@ function onLinkUp(tx: Tx): void {
 /** Gives the lease back (§4.4.6): RELEASE when the link is up, then withdraws it. */
 function releaseLease(tx: Tx, lease: PersistedLease): void {
   const s = tx.s;
-  if (s.link) {
-    // §4.4.6: RELEASE names the lease by ciaddr and the server by 54, unicast to it.
-    const m = baseMessage(tx, MessageType.RELEASE, lease.address, newXid(s.config), 0);
-    m.options.push({ kind: "serverId", code: 54, address: lease.serverId });
-    if (isUnicastHost(lease.serverId)) tx.send(m, lease.serverId, macFromText(lease.serverMac));
-    else tx.send(m, "broadcast");
-  }
+  sendRelease(tx, lease.address, lease.serverId, macFromText(lease.serverMac));
   tx.publish(undefined);
   s.lease = undefined;
+}
+
+/** §4.4.6: RELEASE names the address by ciaddr and the server by 54, unicast to it; nothing while the link is down. */
+function sendRelease(tx: Tx, address: Ipv4, serverId: Ipv4, serverMac: Uint8Array | undefined): void {
+  if (!tx.s.link) return;
+  const m = baseMessage(tx, MessageType.RELEASE, address, newXid(tx.s.config), 0);
+  m.options.push({ kind: "serverId", code: 54, address: serverId });
+  if (isUnicastHost(serverId)) tx.send(m, serverId, serverMac);
+  else tx.send(m, "broadcast");
+}
+
+/**
+ * V6ONLY_WAIT in seconds when `message` (the reply named by `what`) asks this client to go
+ * without IPv4, else undefined. Only a client that asked for option 108 reads it (RFC 8925 §3.2:
+ * one that did not MUST ignore it); a 108 of the wrong length is ignored (§3.1).
+ */
+function ipv6OnlyWait(tx: Tx, message: DhcpMessage, what: string): number | undefined {
+  if (!tx.s.config.ipv6OnlyPreferred) return undefined;
+  const answer = ipv6OnlyAnswer(message);
+  if (answer.kind === "malformed") tx.log("warn", `${what}: option 108 ignored, ${answer.bytes} bytes instead of 4 (RFC 8925 §3.1)`);
+  return answer.kind === "wait" ? answer.seconds : undefined;
+}
+
+/**
+ * Departure 15: no IPv4 for `seconds` (RFC 8925 §3.2). Everything of the exchange is dropped; the
+ * caller has already given back any address. `/client/ipv6-only-until` says until when.
+ */
+function enterIpv6Only(tx: Tx, seconds: number, what: string): void {
+  const s = tx.s;
+  tx.cancelTimersExcept([]);
+  tx.publish(undefined);
+  s.lease = undefined;
+  s.offers = [];
+  s.selected = undefined;
+  s.nakCount = 0;
+  const until = tx.now + seconds * 1000;
+  tx.goto("IPV6-ONLY", `${what} carries option 108: the network prefers IPv6-only (RFC 8925), so no IPv4 address; DHCPv4 starts over in ${seconds} s`);
+  const value = String(Math.ceil(until / 1000));
+  s.published[IPV6_ONLY_UNTIL_KEY] = value;
+  tx.actions.push({ kind: "kvWrite", path: IPV6_ONLY_UNTIL_KEY, value });
+  tx.setTimer("ipv6Only", until);
 }
 
 /** The operator's `renew` (departure 10). */
