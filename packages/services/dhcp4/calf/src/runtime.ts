@@ -13,6 +13,7 @@ import {
   encodeArpFrame,
   encodeDhcpFrame,
   ETHERTYPE_ARP,
+  isArpForAnotherAddress,
   isFrameForAnotherExchange,
   reconfigure,
   step,
@@ -48,6 +49,7 @@ export class DhcpCalfRuntime {
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
   private foreign = 0;
+  private otherArp = 0;
 
   constructor(
     private readonly ctx: CalfContext,
@@ -63,6 +65,11 @@ export class DhcpCalfRuntime {
   /** Replies dropped unparsed because their xid or chaddr is another exchange's (for tests and metrics). */
   get foreignRepliesDropped(): number {
     return this.foreign;
+  }
+
+  /** ARP frames dropped unparsed: no address in play, or one they do not name (for tests and metrics). */
+  get otherArpDropped(): number {
+    return this.otherArp;
   }
 
   /** Wires frames, link changes and the stop signal to the client. */
@@ -99,9 +106,18 @@ export class DhcpCalfRuntime {
     this.ctx.log.info({ state: this.state.name }, "configuration reloaded");
   }
 
-  /** ARP from the link (the channel receives it for RFC 5227): decoded only when the client probes. */
+  /**
+   * ARP from the link (the channel receives it for RFC 5227): decoded only when the client probes,
+   * and only when it names the address being probed or held (every host's ARP broadcasts reach
+   * the client; the others are dropped from two fixed-offset reads, as other exchanges' replies are).
+   */
   private onArpFrame(frame: Uint8Array): void {
     if (!this.state.config.arpProbe) return;
+    const address = this.state.probe?.lease.address ?? this.state.lease?.address;
+    if (address === undefined || isArpForAnotherAddress(frame, address)) {
+      this.otherArp++;
+      return;
+    }
     const decoded = decodeArpFrame(frame);
     if (!decoded.ok) {
       this.ctx.log.debug({ code: decoded.error.code, detail: decoded.error.detail }, "dropped a frame that is not Ethernet/IPv4 ARP");

@@ -128,8 +128,12 @@ describe("DhcpCalfRuntime and ARP (RFC 5227)", () => {
     await settle();
     const probe = decodeArpFrame(sent[sent.length - 1]!);
     expect(probe.ok && [probe.value.op, Array.from(probe.value.senderMac), probe.value.senderIp, probe.value.targetIp]).toEqual([1, Array.from(MAC), "0.0.0.0", "10.0.0.5"]);
+    // Other hosts' ARP about other addresses is dropped before it is decoded.
+    deliver(arpFrom(OTHER_MAC, "10.0.0.9", "10.0.0.1", 1));
+    expect(runtime.otherArpDropped).toBe(1);
     deliver(arpFrom(OTHER_MAC, "10.0.0.5", "10.0.0.1", 2));
     await settle();
+    expect(runtime.otherArpDropped).toBe(1);
     expect(runtime.current.name).toBe("INIT");
     const decline = decodeDhcpFrame(sent[sent.length - 1]!);
     expect(decline.ok && decline.value.message.options.find((o) => o.kind === "messageType")).toMatchObject({ type: MessageType.DECLINE });

@@ -60,6 +60,19 @@ export function decodeArpFrame(frame: Uint8Array): DhcpResult<ArpPacket> {
   });
 }
 
+/**
+ * Whether an ARP frame names neither `address` as its sender IP nor as its target IP, read from
+ * fixed offsets without decoding: such a packet can be no RFC 5227 conflict for `address`, so a
+ * client drops it before paying for a decode (every host's ARP broadcasts reach it). False for a
+ * frame too short to tell: the decoder then judges it.
+ */
+export function isArpForAnotherAddress(frame: Uint8Array, address: Ipv4): boolean {
+  const ip = parseIpv4(address);
+  if (ip === null || frame.length < ARP_FRAME_BYTES) return false;
+  const at = (offset: number): boolean => frame[offset] === ip[0] && frame[offset + 1] === ip[1] && frame[offset + 2] === ip[2] && frame[offset + 3] === ip[3];
+  return !at(ETHERNET_HEADER_BYTES + 14) && !at(ETHERNET_HEADER_BYTES + 24);
+}
+
 /** What {@link encodeArpFrame} sends: a request, from `senderMac`, broadcast on the link. */
 export interface ArpRequest {
   senderMac: Uint8Array;

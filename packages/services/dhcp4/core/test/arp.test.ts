@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ARP_FRAME_BYTES, ArpOp, decodeArpFrame, DhcpErrorCode, encodeArpFrame } from "../src/index.ts";
+import { ARP_FRAME_BYTES, ArpOp, decodeArpFrame, DhcpErrorCode, encodeArpFrame, isArpForAnotherAddress } from "../src/index.ts";
 
 const mac = Uint8Array.of(2, 0, 0, 0, 0, 1);
 
@@ -74,5 +74,23 @@ describe("ARP codec (RFC 826, Ethernet/IPv4)", () => {
       { numRuns: 3000 },
     );
     expect(decoded).toBeGreaterThan(100);
+  });
+
+  it("isArpForAnotherAddress: true only for a whole ARP frame naming the address neither as sender nor as target", () => {
+    expect(isArpForAnotherAddress(probe(), "10.0.0.5")).toBe(false); // target
+    expect(isArpForAnotherAddress(probe(), "10.0.0.6")).toBe(true);
+    const announcement = encodeArpFrame({ senderMac: mac, senderIp: "10.0.0.7", targetIp: "10.0.0.1" });
+    expect(announcement.ok && isArpForAnotherAddress(announcement.value, "10.0.0.7")).toBe(false); // sender
+    expect(isArpForAnotherAddress(probe().subarray(0, 41), "10.0.0.6")).toBe(false); // too short to tell
+    // Never true for a frame whose decoded packet names the address.
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 42, maxLength: 60 }), fc.constantFrom("10.0.0.5", "0.0.0.0", "255.255.255.255"), (f, address) => {
+        f.set(Uint8Array.of(8, 6, 0, 1, 8, 0, 6, 4, 0, 1), 12);
+        const d = decodeArpFrame(f);
+        if (d.ok && (d.value.senderIp === address || d.value.targetIp === address)) expect(isArpForAnotherAddress(f, address)).toBe(false);
+        if (d.ok && d.value.senderIp !== address && d.value.targetIp !== address) expect(isArpForAnotherAddress(f, address)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
