@@ -4,9 +4,10 @@
  * it (the KV server, each data-path relay, each filter, the handlers, the supervisor), so the
  * numbers cannot drift from the state they describe.
  */
-import { chmodSync, existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, rmSync } from "node:fs";
 import path from "node:path";
 import http from "node:http";
+import net from "node:net";
 import type { Registry } from "prom-client";
 
 /** A source of labelled values, read at each scrape. */
@@ -30,6 +31,25 @@ export function checkMetricsAddress(address: string): string | null {
   if (tcp) return Number(tcp[2]) >= 1 && Number(tcp[2]) <= 65535 ? null : `metrics port ${tcp[2]} is not 1–65535`;
   if (address.startsWith("/")) return Buffer.byteLength(address) <= 107 ? null : `the metrics socket path ${address} is longer than a Unix socket path may be (107 bytes)`;
   return `metrics address ${JSON.stringify(address)} must be a Unix socket path or a loopback HOST:PORT (127.0.0.1:9100, [::1]:9100)`;
+}
+
+/** What is at a Unix socket path: nothing, a socket someone listens on, a dead socket, or another file. */
+async function staleSocket(address: string): Promise<"none" | "live" | "dead" | "other"> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(address).isSocket();
+  } catch {
+    return "none";
+  }
+  if (!isSocket) return "other";
+  return new Promise((resolve) => {
+    const probe = net.connect(address);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve("live");
+    });
+    probe.once("error", () => resolve("dead"));
+  });
 }
 
 export class Metrics {
@@ -107,8 +127,14 @@ export class Metrics {
       else if (address.startsWith("/")) {
         // libuv reports a missing directory as EACCES: say what is wrong instead.
         if (!existsSync(path.dirname(address))) return reject(new Error(`the directory ${path.dirname(address)} does not exist`));
-        rmSync(address, { force: true });
-        server.listen(address, () => resolve());
+        // Only a dead socket is replaced: a live one is another priv's (whose socket would vanish
+        // under it), and anything else at the path is someone's file.
+        void staleSocket(address).then((stale) => {
+          if (stale === "live") return reject(Object.assign(new Error("the address is in use"), { code: "EADDRINUSE" }));
+          if (stale === "other") return reject(new Error(`${address} exists and is not a socket`));
+          if (stale === "dead") rmSync(address, { force: true });
+          server.listen(address, () => resolve());
+        });
       } else reject(new Error(`metrics address ${JSON.stringify(address)} must be a Unix socket path or a loopback HOST:PORT`));
     });
     if (!tcp) chmodSync(address, 0o600);
