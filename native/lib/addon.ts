@@ -74,6 +74,8 @@ export interface RawAddon {
   tcDestroyClsact(o: RawIfaceOptions): boolean;
   tcCountFilters(o: RawIfaceOptions): { ingress: number; egress: number };
   bpfProgramName(id: number): string | null;
+  /** clock_adjtime(2) on a 208-byte struct timex (./clock.ts encodes it); returns the clock state. */
+  clockAdjtime(clockId: number, timex: Uint8Array): number;
 }
 
 /** Directory of paddock_native.node and the compiled eBPF objects. */

@@ -38,6 +38,7 @@ export {
   type FilterCounters,
 } from "./ebpf.ts";
 export { bpfObjectPath, nativeBuildDir } from "./addon.ts";
+export * from "./clock.ts";
 export * as cbpf from "./cbpf.ts";
 export {
   assemble,

@@ -121,6 +121,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactoryJs, "setErrorFactory"));
   InitSockets(env, exports);
   InitBpf(env, exports);
+  InitClock(env, exports);
   return exports;
 }
 
