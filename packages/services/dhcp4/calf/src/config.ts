@@ -19,6 +19,7 @@ export const CONFIG_KEYS = [
   "/config/min-lease",
   "/config/log-level",
   "/config/arp-probe",
+  "/config/ipv6-only-preferred",
 ] as const;
 
 /** The configuration keys' values (absent keys are undefined). */
@@ -66,6 +67,8 @@ export function clientConfigFrom(keys: ConfigKeys, base: Pick<ClientConfig, "mac
     ...(minLease ? { minLeaseSeconds: Number(minLease) } : {}),
     // RFC 5227 probing, announcing and defending; absent (an older priv): off.
     arpProbe: get("/config/arp-probe") === "true",
+    // RFC 8925; absent (an older priv): off.
+    ipv6OnlyPreferred: get("/config/ipv6-only-preferred") === "true",
   };
 }
 

@@ -107,6 +107,12 @@ export const clientOptions = {
     description: "the options to request (option 55), codes 1–254 separated by commas (default 1, 3, 6, 12, 15, 26, 28, 42, 51, 54, 58, 59, 119, 121)",
     validate: text((v) => requestOptionsKey(v) !== undefined, "must be option codes 1–254 separated by commas"),
   },
+  "ipv6-only-preferred": {
+    kind: "boolean",
+    default: false,
+    live: true,
+    description: "RFC 8925: ask for option 108 and, when a server's offer carries it, take no IPv4 address and pause DHCPv4 for the time it gives (at least 300 s); only for a host that works without IPv4 (IPv6 with NAT64/DNS64 or a CLAT)",
+  },
   "keep-lease-on-reboot-timeout": {
     kind: "boolean",
     default: true,
@@ -128,6 +134,7 @@ export interface ClientSettings {
   readonly fqdn: string | undefined;
   readonly "request-options": string | undefined;
   readonly "keep-lease-on-reboot-timeout": boolean;
+  readonly "ipv6-only-preferred": boolean;
   readonly hostname: string | undefined;
   readonly "release-on-exit": boolean;
   readonly "log-level": string | undefined;
@@ -168,12 +175,16 @@ export function liveConfigKeys(o: ClientSettings): Record<string, string | null>
   if (o.hostname !== undefined && o.fqdn !== undefined) {
     throw new ServiceOptionError("options hostname and fqdn of dhcp4 are alternatives (RFC 4702 §3: a client sends option 12 or 81, not both): set one");
   }
+  if (o["ipv6-only-preferred"] !== true && o["request-options"] !== undefined && requestOptionsKey(o["request-options"])!.split(" ").includes("108")) {
+    throw new ServiceOptionError("option request-options of dhcp4 lists 108 (IPv6-only preferred, RFC 8925): set ipv6-only-preferred instead, which also makes the client act on the answer");
+  }
   return {
     "/config/hostname": o.hostname ?? null,
     "/config/fqdn": o.fqdn ?? null,
     "/config/vendor-class": o["vendor-class"] ?? null,
     "/config/request-options": o["request-options"] === undefined ? null : requestOptionsKey(o["request-options"])!,
     "/config/keep-lease-on-reboot": o["keep-lease-on-reboot-timeout"] ? "true" : "false",
+    "/config/ipv6-only-preferred": o["ipv6-only-preferred"] ? "true" : "false",
     "/config/release-on-stop": o["release-on-exit"] ? "true" : "false",
     "/config/log-level": o["log-level"] ?? "info",
     "/config/min-lease": String(o["min-lease-seconds"]),

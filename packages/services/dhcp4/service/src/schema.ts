@@ -37,7 +37,7 @@ export const MAX_STATE_BYTES = 16 * 1024;
 const INDEX = /^[0-9]{3}$/;
 
 /** The client states `/client/state` may hold (the core's ClientStateName). */
-export const DHCP_CLIENT_STATES = ["INIT", "SELECTING", "REQUESTING", "BOUND", "RENEWING", "REBINDING", "INIT-REBOOT", "REBOOTING", "RELEASED", "STOPPED"] as const;
+export const DHCP_CLIENT_STATES = ["INIT", "SELECTING", "REQUESTING", "BOUND", "RENEWING", "REBINDING", "INIT-REBOOT", "REBOOTING", "RELEASED", "IPV6-ONLY", "STOPPED"] as const;
 
 /** RFC 2132 §9.14: a client identifier is 2–255 bytes. */
 const CLIENT_ID = /^([0-9a-f]{2}){2,255}$/;
@@ -69,6 +69,7 @@ export const dhcp4Schema = defineSchema({
     keepLeaseOnReboot: { pattern: "/config/keep-lease-on-reboot", description: "\"true\": keep a valid lease when no server answers at reboot", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     releaseOnStop: { pattern: "/config/release-on-stop", description: "\"true\": send RELEASE when stopped", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     minLease: { pattern: "/config/min-lease", description: "leases shorter than this many seconds are stretched to it (60; lower only in tests)", writer: "priv", calfReads: true, validate: intRange(1, 60), maxBytes: 2 },
+    ipv6OnlyPreferred: { pattern: "/config/ipv6-only-preferred", description: "\"true\": RFC 8925, ask for option 108 and go without IPv4 for the time a server's offer says", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     arpProbe: { pattern: "/config/arp-probe", description: "\"true\": probe an offered address with ARP before using it, announce and defend it (RFC 5227)", writer: "priv", calfReads: true, validate: oneOf("true", "false"), maxBytes: 5 },
     logLevel: { pattern: "/config/log-level", description: "the calf's log level: debug, info, warn or error", writer: "priv", calfReads: true, validate: oneOf("debug", "info", "warn", "error"), maxBytes: 5 },
     ip: { pattern: "/ip", description: "the leased address with its prefix length, e.g. 10.0.0.5/24", writer: "calf", calfReads: false, validate: ipv4Cidr, maxBytes: 18 },
@@ -86,7 +87,8 @@ export const dhcp4Schema = defineSchema({
     leaseObtained: { pattern: "/lease/obtained", description: "when the lease was obtained (its request sent), seconds since the Unix epoch", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     leaseRenew: { pattern: "/lease/renew", description: "when the client renews (T1), seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     leaseRebind: { pattern: "/lease/rebind", description: "when the client rebinds (T2), seconds since the Unix epoch (0: never)", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
-    clientState: { pattern: "/client/state", description: "the client's state (RFC 2131 figure 5: INIT, SELECTING, REQUESTING, BOUND, RENEWING, REBINDING, INIT-REBOOT, REBOOTING; RELEASED, STOPPED)", writer: "calf", calfReads: false, validate: oneOf(...DHCP_CLIENT_STATES), maxBytes: 11 },
+    clientState: { pattern: "/client/state", description: "the client's state (RFC 2131 figure 5: INIT, SELECTING, REQUESTING, BOUND, RENEWING, REBINDING, INIT-REBOOT, REBOOTING; RELEASED, IPV6-ONLY, STOPPED)", writer: "calf", calfReads: false, validate: oneOf(...DHCP_CLIENT_STATES), maxBytes: 11 },
+    ipv6OnlyUntil: { pattern: "/client/ipv6-only-until", description: "while the client is IPV6-ONLY (RFC 8925): when it tries DHCPv4 again, seconds since the Unix epoch", writer: "calf", calfReads: false, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     controlRenew: { pattern: "/control/renew", description: "an operator's renew request (`paddock renew`): a counter; each change makes the calf renew now", writer: "priv", calfReads: true, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     controlRelease: { pattern: "/control/release", description: "an operator's release request (`paddock release`): a counter; each change makes the calf release the lease and stay idle", writer: "priv", calfReads: true, validate: intRange(0, 2 ** 53 - 1), maxBytes: 16 },
     state: { pattern: "/state/**", maxKeys: MAX_STATE_KEYS, description: "the calf's own persisted state (e.g. the lease for INIT-REBOOT)", writer: "calf", calfReads: true, validate: stateText, maxBytes: MAX_STATE_BYTES },

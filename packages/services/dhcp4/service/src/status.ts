@@ -43,6 +43,9 @@ export function dhcp4Readiness(view: ReadinessView): ServiceReadiness {
   const applied = ip !== undefined && (lease === undefined || lease.state === "converged");
   if (ip === undefined) {
     if (state === "RELEASED") return { ready: false, status: "released; idle until paddock renew" };
+    // RFC 8925: the network said it prefers IPv6-only, and this host agreed to go without IPv4;
+    // DHCPv4 has done what it can, so waiting for a lease would only hold up the boot.
+    if (state === "IPV6-ONLY") return { ready: true, status: ipv6OnlyLine(seconds({ get }, "/client/ipv6-only-until"), view.now / 1000) };
     return { ready: false, status: `${(state ?? "starting").toLowerCase()}, no lease yet` };
   }
   const server = get("/lease/server");
@@ -59,6 +62,12 @@ export function dhcp4Readiness(view: ReadinessView): ServiceReadiness {
   else if (renew !== undefined && renew > nowS) when = `, renews in ${humanDuration(renew - nowS)}`;
   else if (expires !== undefined) when = `, expires in ${humanDuration(expires - nowS)}`;
   return { ready: true, status: `${(state ?? "bound").toLowerCase()} ${ip}${from}${when}` };
+}
+
+/** "IPv6-only (RFC 8925): no IPv4 address; DHCPv4 again in 30 min": the state IPV6-ONLY for one line. */
+function ipv6OnlyLine(until: number | undefined, nowS: number): string {
+  const again = until === undefined ? "" : `; DHCPv4 again in ${humanDuration(until - nowS)}`;
+  return `IPv6-only (RFC 8925): no IPv4 address${again}`;
 }
 
 /** The service's part of `paddock status`, from its store's values (as `paddock kv ls` gives them). */
@@ -86,6 +95,7 @@ export function dhcp4Status(values: ReadonlyMap<string, string>, now: number): S
     mtu: values.has("/mtu") ? Number(values.get("/mtu")) : null,
     ntp: listed(values, "/ntp/"),
     hostname: values.get("/hostname") ?? null,
+    ipv6OnlyUntil: state === "IPV6-ONLY" ? (seconds(values, "/client/ipv6-only-until") ?? null) : null,
   };
   const at = (t: number | null, what: string): string | undefined => {
     if (t === null) return undefined;
@@ -95,7 +105,8 @@ export function dhcp4Status(values: ReadonlyMap<string, string>, now: number): S
   };
   const lines = [
     `state: ${state ?? "unknown"}`,
-    address ? `address: ${address}${fields.server ? ` from ${fields.server}` : ""}` : "address: none (no lease)",
+    address ? `address: ${address}${fields.server ? ` from ${fields.server}` : ""}` : state === "IPV6-ONLY" ? "address: none (the network prefers IPv6-only, RFC 8925)" : "address: none (no lease)",
+    at(fields.ipv6OnlyUntil, "DHCPv4 again"),
     at(fields.obtained, "obtained"),
     at(fields.renew, "renews (T1)"),
     at(fields.rebind, "rebinds (T2)"),

@@ -62,7 +62,7 @@ describe("client identifier", () => {
 describe("the settings a reload may change", () => {
   it("are live options, and the others need a restart", () => {
     const live = Object.entries(dhcp4Service.options ?? {}).filter(([, o]) => (o as { live?: boolean }).live).map(([n]) => n).sort();
-    expect(live).toEqual(["fqdn", "hostname", "keep-lease-on-reboot-timeout", "log-level", "min-lease-seconds", "release-on-exit", "request-options", "vendor-class"]);
+    expect(live).toEqual(["fqdn", "hostname", "ipv6-only-preferred", "keep-lease-on-reboot-timeout", "log-level", "min-lease-seconds", "release-on-exit", "request-options", "vendor-class"]);
   });
 
   it("become /config keys, each valid for the store; unset ones are deleted", () => {
@@ -73,6 +73,7 @@ describe("the settings a reload may change", () => {
       "/config/vendor-class": "acme router 1.0",
       "/config/request-options": "1 3 6 121",
       "/config/keep-lease-on-reboot": "false",
+      "/config/ipv6-only-preferred": "false",
       "/config/release-on-stop": "false",
       "/config/log-level": "info",
       "/config/min-lease": "60",
@@ -97,6 +98,13 @@ describe("the settings a reload may change", () => {
     [{ "log-level": "loud" }, /^option log-level of dhcp4 must be debug, info, warn or error, not "loud"$/],
   ])("refuses %j", (settings, message) => {
     expect(() => opts(settings)).toThrow(message);
+  });
+
+  it("RFC 8925: ipv6-only-preferred becomes /config/ipv6-only-preferred; 108 in request-options without it is refused", () => {
+    expect(liveConfigKeys(opts({ "ipv6-only-preferred": true }))["/config/ipv6-only-preferred"]).toBe("true");
+    expect(liveConfigKeys(opts({ "ipv6-only-preferred": true, "request-options": "1, 3, 108" }))["/config/request-options"]).toBe("1 3 108");
+    expect(() => liveConfigKeys(opts({ "request-options": "1, 3, 108" }))).toThrow(/^option request-options of dhcp4 lists 108 \(IPv6-only preferred, RFC 8925\): set ipv6-only-preferred instead/);
+    expect(() => opts({ "ipv6-only-preferred": "maybe" })).toThrow(/ipv6-only-preferred/);
   });
 
   it("refuses hostname and fqdn together (RFC 4702 §3)", () => {

@@ -42,7 +42,7 @@ describe("dhcp4 status", () => {
     expect(r.fields).toEqual({
       state: "BOUND", address: "10.0.0.5/24", server: "10.0.0.1", obtained: T, expires: T + 3600, renew: T + 1800, rebind: T + 3150, gateway: "10.0.0.1",
       routes: [{ destination: "10.98.0.0/16", router: "0.0.0.0" }, { destination: "10.99.0.0/16", router: "10.0.0.1" }],
-      dns: ["10.0.0.53", "10.0.0.54"], domain: null, search: ["a.test", "b.test"], mtu: 1400, ntp: [], hostname: null,
+      dns: ["10.0.0.53", "10.0.0.54"], domain: null, search: ["a.test", "b.test"], mtu: 1400, ntp: [], hostname: null, ipv6OnlyUntil: null,
     });
     expect(r.lines).toContain("address: 10.0.0.5/24 from 10.0.0.1");
     expect(r.lines).toContain("obtained: 2023-11-14T22:13:20Z (60 s ago)");
@@ -54,6 +54,16 @@ describe("dhcp4 status", () => {
     const r = dhcp4Status(new Map([["/client/state", "SELECTING"]]), T * 1000);
     expect(r.fields).toMatchObject({ state: "SELECTING", address: null, server: null, renew: null, dns: [] });
     expect(r.lines).toEqual(["state: SELECTING", "address: none (no lease)"]);
+  });
+
+  it("RFC 8925: says the network prefers IPv6-only and when DHCPv4 tries again; READY=1, as there is nothing to wait for", () => {
+    const v6 = new Map([["/client/state", "IPV6-ONLY"], ["/client/ipv6-only-until", String(T + 1800)]]);
+    const r = dhcp4Status(v6, T * 1000);
+    expect(r.fields).toMatchObject({ state: "IPV6-ONLY", address: null, ipv6OnlyUntil: T + 1800 });
+    expect(r.lines).toEqual(["state: IPV6-ONLY", "address: none (the network prefers IPv6-only, RFC 8925)", "DHCPv4 again: 2023-11-14T22:43:20Z (in 30 min)"]);
+    expect(dhcp4Readiness(view(v6, "converged"))).toEqual({ ready: true, status: "IPv6-only (RFC 8925): no IPv4 address; DHCPv4 again in 30 min" });
+    // A key left over from an earlier wait is not shown in another state.
+    expect(dhcp4Status(new Map([["/client/state", "SELECTING"], ["/client/ipv6-only-until", String(T)]]), T * 1000).lines).toEqual(["state: SELECTING", "address: none (no lease)"]);
   });
 
   it("writes durations for one line", () => {

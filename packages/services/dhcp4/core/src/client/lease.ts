@@ -417,6 +417,7 @@ export const DHCP_CLIENT_KV_PATHS: readonly DhcpKvPath[] = [
   { pattern: "/lease/obtained", value: "Unix seconds (decimal)", description: "when the request that got the lease was sent (its time origin)" },
   { pattern: "/lease/renew", value: "Unix seconds (decimal), 0 for an infinite lease", description: "T1: when the client renews" },
   { pattern: "/lease/rebind", value: "Unix seconds (decimal), 0 for an infinite lease", description: "T2: when the client rebinds" },
+  { pattern: "/client/ipv6-only-until", value: "Unix seconds (decimal)", description: "only in IPV6-ONLY (RFC 8925, machine.ts departure 15): when DHCPv4 starts over" },
   { pattern: "/state/lease", value: `canonical JSON, ≤ ${MAX_PERSISTED_LEASE_BYTES} bytes`, description: "the lease for INIT-REBOOT after a restart (calf-private)" },
 ];
 
