@@ -410,6 +410,12 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
       expect(await lab.addrs()).toEqual([]);
     });
 
+    it("a bad option on an interface that does not exist yet is said at once, not after waiting for it (issue 13 A9)", async () => {
+      lab = NetLab.create("10.91.0");
+      await expectOneSentence(lab, ["--iface", "pdnosuch0", "--state-dir", lab.file("state"), "--min-lease-seconds", "0"], /min-lease-seconds/);
+      await expectOneSentence(lab, ["--iface", "pdnosuch0", "--state-dir", lab.file("state"), "--hooks-dir", "relative/hooks"], /hooks-dir/);
+    });
+
     it("not root", async () => {
       lab = NetLab.create("10.91.0");
       await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state")], /must run as root/, {

@@ -225,7 +225,17 @@ function refuseForeignDir(dir: string, what: string, uid: number): void {
   }
 }
 
-/** Checks what a user can get wrong, before anything is changed. */
+/** A service's option settings parsed by its declarations; a bad value is the user's to fix. */
+function hostedOptions(hosted: HostedService): OptionValues<any> {
+  try {
+    return parseServiceOptions(hosted.definition, hosted.options ?? {});
+  } catch (err) {
+    if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
+    throw err;
+  }
+}
+
+/** Checks what a user can get wrong, before anything is changed (and before waiting for the interface). */
 function preflight(opts: ServiceHostOptions): void {
   if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
   if (opts.services.length === 0) throw new HostError("PADDOCK_E_HOST_NO_SERVICE", "no service to run");
@@ -341,7 +351,7 @@ export class ServiceHost {
         host.cleanups.push(() => {
           for (const l of locks) l.release();
         });
-        host.instances.push({ hosted, def, name: name.value, slot: serviceSlot(def.name), locks, connected: false });
+        host.instances.push({ hosted, def, name: name.value, slot: serviceSlot(def.name), locks, connected: false, options: hostedOptions(hosted) });
       }
       // The metrics endpoint before anything on the system changes: a port in use or an
       // unwritable socket path is the user's to fix, and is said before a lease is applied.
@@ -418,15 +428,7 @@ export class ServiceHost {
       const store = i.store;
       this.cleanups.push(() => store.close());
     }
-    for (const i of this.instances) {
-      try {
-        i.options = parseServiceOptions(i.def, i.hosted.options ?? {});
-      } catch (err) {
-        if (err instanceof ServiceOptionError) throw new HostError(err.code, err.message);
-        throw err;
-      }
-      await this.setupService(i, iface);
-    }
+    for (const i of this.instances) await this.setupService(i, iface);
     await this.mirrorInputs();
     phase("stores open");
 
