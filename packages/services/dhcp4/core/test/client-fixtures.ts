@@ -8,7 +8,7 @@ import { expect } from "vitest";
 import { BOOTREPLY, MessageType } from "../src/message.ts";
 import type { DhcpMessage, DhcpOption, DhcpPacketInfo, Ipv4 } from "../src/message.ts";
 import { createClient, step } from "../src/client/index.ts";
-import type { ClientAction, ClientConfig, ClientEvent, ClientState, CreateClientOptions, TimerName } from "../src/client/index.ts";
+import type { ClientAction, ClientConfig, ClientEvent, ClientState, CreateClientOptions, PersistedLease, TimerName } from "../src/client/index.ts";
 
 /** Our interface. */
 export const MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x20, 0x30);
@@ -27,6 +27,30 @@ export function seeded(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A lease as an earlier run persisted it: 10.0.0.5/24 from SERVER, obtained 600 s before T0, 3600 s long. */
+export function persisted(overrides: Partial<PersistedLease> = {}): PersistedLease {
+  return {
+    v: 1,
+    mac: "02:00:5e:10:20:30",
+    address: "10.0.0.5",
+    prefix: 24,
+    serverId: SERVER,
+    serverMac: "02:00:00:00:00:01",
+    acquiredAt: T0 - 600_000,
+    leaseSeconds: 3600,
+    renewMs: 1800_000,
+    rebindMs: 3150_000,
+    routers: ["10.0.0.1"],
+    classlessRoutes: null,
+    dns: ["10.0.0.53", "10.0.0.54"],
+    domain: "example.test",
+    search: [],
+    mtu: 0,
+    ntp: [],
+    ...overrides,
   };
 }
 

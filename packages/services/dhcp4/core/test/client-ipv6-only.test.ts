@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { decodeDhcpMessage, encodeDhcpMessage } from "../src/index.ts";
-import { leaseKeys, MIN_V6ONLY_WAIT_SECONDS, requestListFor, serializePersistedLease, type PersistedLease } from "../src/client/index.ts";
+import { leaseKeys, MIN_V6ONLY_WAIT_SECONDS, requestListFor, serializePersistedLease } from "../src/client/index.ts";
 import { MessageType, type DhcpMessage, type DhcpOption } from "../src/message.ts";
-import { config, Harness, opt, reply, SERVER, standardOptions, T0, typeOf } from "./client-fixtures.ts";
+import { config, Harness, opt, persisted, reply, SERVER, standardOptions, T0, typeOf } from "./client-fixtures.ts";
 
 const v6only = (seconds: number): DhcpOption => ({ kind: "ipv6OnlyPreferred", code: 108, seconds });
 
@@ -37,26 +37,6 @@ function malformed108(): DhcpOption {
 function prl(m: DhcpMessage): number[] {
   return opt(m, "parameterRequestList")?.codes ?? [];
 }
-
-const persisted: PersistedLease = {
-  v: 1,
-  mac: "02:00:5e:10:20:30",
-  address: "10.0.0.5",
-  prefix: 24,
-  serverId: SERVER,
-  serverMac: "02:00:00:00:00:01",
-  acquiredAt: T0 - 100_000,
-  leaseSeconds: 3600,
-  renewMs: 1800_000,
-  rebindMs: 3150_000,
-  routers: [SERVER],
-  classlessRoutes: null,
-  dns: ["10.0.0.53"],
-  domain: "",
-  search: [],
-  mtu: 0,
-  ntp: [],
-};
 
 describe("RFC 8925: the parameter request list (§3.2)", () => {
   it("asks for 108 in DISCOVER and in every REQUEST when enabled", () => {
@@ -143,7 +123,7 @@ describe("RFC 8925: an OFFER with 108 (§3.2)", () => {
 
 describe("RFC 8925: ACKs with 108 (§3.2)", () => {
   it("at INIT-REBOOT: the remembered lease is withdrawn and released, and the client waits", () => {
-    const h = new Harness(config({ ipv6OnlyPreferred: true }), { persistedLease: serializePersistedLease(persisted) }, T0, new Map(leaseKeys(persisted)));
+    const h = new Harness(config({ ipv6OnlyPreferred: true }), { persistedLease: serializePersistedLease(persisted()) }, T0, new Map(leaseKeys(persisted())));
     expect(h.state.name).toBe("REBOOTING");
     expect(prl(h.only())).toContain(108);
     h.receive(reply(MessageType.ACK, h.state.xid, "10.0.0.5", [...standardOptions(), v6only(900)]));

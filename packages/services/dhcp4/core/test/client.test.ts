@@ -23,6 +23,7 @@ import {
   kvOps,
   opt,
   packetInfo,
+  persisted,
   reply,
   seeded,
   standardOptions,
@@ -33,29 +34,6 @@ const S = 1000;
 
 function logs(actions: ClientAction[]): string[] {
   return actions.flatMap((a) => (a.kind === "log" ? [`${a.level}: ${a.message}`] : []));
-}
-
-function persisted(overrides: Partial<PersistedLease> = {}): PersistedLease {
-  return {
-    v: 1,
-    mac: "02:00:5e:10:20:30",
-    address: "10.0.0.5",
-    prefix: 24,
-    serverId: SERVER,
-    serverMac: "02:00:00:00:00:01",
-    acquiredAt: T0 - 600 * S,
-    leaseSeconds: 3600,
-    renewMs: 1800 * S,
-    rebindMs: 3150 * S,
-    routers: ["10.0.0.1"],
-    classlessRoutes: null,
-    dns: ["10.0.0.53", "10.0.0.54"],
-    domain: "example.test",
-    search: [],
-    mtu: 0,
-    ntp: [],
-    ...overrides,
-  };
 }
 
 describe("start and DISCOVER", () => {
