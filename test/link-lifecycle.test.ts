@@ -247,15 +247,20 @@ describe.skipIf(!canCreateLabs)(`the interface's life under paddock dhcp (${canC
     connect(n, { clientMac: "02:00:0a:4b:00:01" });
     let server = await dnsmasq(n);
     const p = shim(n);
-    await firstLease(n, p);
+    const old = await firstLease(n, p);
     lab.ip(n.client, ["link", "del", n.clientIf]);
     await p.waitForEntry(says(`${n.clientIf} is gone`), { what: "the interface's removal" });
+    const gone = p.logEntries().length;
     await server.stop();
     server = await plugIn(n, { clientMac: "02:00:0a:4b:00:02" });
+    // The priv forgets the old MAC's lease in the commit that records the new MAC (issue 13 A8) ...
+    await p.waitForEntry(says(`held the lease of ${n.clientIf} (02:00:0a:4b:00:01)`), { what: "the old MAC's lease forgotten", timeoutMs: LEASE_TIMEOUT_MS });
     await p.waitForEntry(says("calf restarted on request"), { what: "the calf's restart for the new MAC", timeoutMs: LEASE_TIMEOUT_MS });
-    await p.waitForEntry(says("persisted lease ignored"), { what: "the old MAC's lease dropped", timeoutMs: LEASE_TIMEOUT_MS });
     const ack = await server.waitForLog(/DHCPACK\(\S+\) (\S+) 02:00:0a:4b:00:02/, { timeoutMs: LEASE_TIMEOUT_MS });
-    await onlyAddress(n, p, /DHCPACK\(\S+\) (\S+) /.exec(ack)![1]!);
+    const fresh = /DHCPACK\(\S+\) (\S+) /.exec(ack)![1]!;
+    await onlyAddress(n, p, fresh);
+    // ... so no handler ever applied the old address to the new interface, not even briefly.
+    if (fresh !== old) expect(p.logEntries().slice(gone).filter((e) => String(e.msg).includes(`add ${old}/`))).toEqual([]);
   });
 
   it("stops cleanly on SIGTERM while it waits for its interface: exit 0, its locks and calf gone", async () => {

@@ -9,6 +9,7 @@ import { defineService, type MetricSource } from "@paddock/runtime";
 import { clientIdKey, clientOptions, fixedClientId, hostnameValidate, liveConfigKeys } from "./client-options.ts";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
 import { observeDhcpReply } from "./observe.ts";
+import { forgetOtherLinksLease } from "./other-link.ts";
 import { DEFAULT_HOOKS_DIR, dhcp4Hooks, hooksDirProblem, hookTimeoutProblem } from "./hooks.ts";
 import { HostnameHandler } from "./handlers/hostname-handler.ts";
 import { LeaseHandler, MAX_ROUTE_METRIC, ROUTE_METRIC_BASE } from "./handlers/lease-handler.ts";
@@ -106,8 +107,12 @@ export const dhcp4Service = defineService({
       ...(o["route-metric"] !== undefined ? { routeMetric: o["route-metric"] } : {}),
       log: ctx.log,
     });
+    // Another interface's (or another MAC's) lease goes in the same commit as the new /mac (issue 13 A8).
+    const other = forgetOtherLinksLease(dhcp4Schema, ctx.store, ctx.iface);
+    if (other.was !== null) ctx.log.warn({ was: other.was, forgotten: Object.keys(other.keys).length }, `the state directory held the lease of ${other.was}, not of ${ctx.iface.name} (${ctx.iface.mac}): forgotten, never applied here`);
     return {
       privKeys: {
+        ...other.keys,
         "/mac": ctx.iface.mac!,
         "/config/client-id": clientIdKey(clientId),
         "/iface": ctx.iface.name,
