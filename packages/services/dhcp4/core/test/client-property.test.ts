@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeDhcpMessage, encodeDhcpMessage } from "../src/index.ts";
 import type { DhcpMessage, DhcpOption, Ipv4 } from "../src/message.ts";
-import { INFINITE_LEASE, createClient, leaseKeys, parsePersistedLease, serializePersistedLease, step } from "../src/client/index.ts";
+import { INFINITE_LEASE, IPV6_ONLY_UNTIL_KEY, createClient, leaseKeys, parsePersistedLease, serializePersistedLease, step } from "../src/client/index.ts";
 import type { ClientAction, ClientConfig, ClientEvent, ClientState, PersistedLease, TimerName } from "../src/client/index.ts";
 import { MAC, T0, packetInfo, reply, seeded } from "./client-fixtures.ts";
 
@@ -37,6 +37,8 @@ const option: fc.Arbitrary<DhcpOption> = fc.oneof(
   fc.constant({ kind: "rapidCommit", code: 80 } as const),
   fc.string({ maxLength: 20 }).map((text) => ({ kind: "message", code: 56, text }) as const),
   fc.uint8Array({ maxLength: 4 }).map((data) => ({ kind: "clientId", code: 61, data }) as const),
+  // RFC 8925: acted on only with ipv6OnlyPreferred.
+  seconds.map((s) => ({ kind: "ipv6OnlyPreferred", code: 108, seconds: s }) as const),
 );
 
 interface ReplySpec {
@@ -82,7 +84,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("timer" as const),
-      name: fc.constantFrom<TimerName>("start", "retransmit", "offerWindow", "t1", "t2", "expiry", "arp"),
+      name: fc.constantFrom<TimerName>("start", "retransmit", "offerWindow", "t1", "t2", "expiry", "arp", "ipv6Only"),
       early: fc.boolean(),
     }),
   },
@@ -156,6 +158,7 @@ const setup = fc.record({
   onRebootTimeout: fc.constantFrom<"init" | "keepLease">("init", "keepLease"),
   requestedAddress: fc.constantFrom<Ipv4 | undefined>(undefined, "10.0.0.6"),
   arpProbe: fc.boolean(),
+  ipv6OnlyPreferred: fc.boolean(),
 });
 
 const LEASE_STATES = ["BOUND", "RENEWING", "REBINDING", "INIT-REBOOT", "REBOOTING"];
@@ -255,14 +258,25 @@ class World {
     expect(Object.fromEntries(this.kv)).toEqual(s.published);
     // Armed timers are now or later.
     for (const at of Object.values(s.timers)) expect(at).toBeGreaterThanOrEqual(this.now);
+    // IPV6-ONLY (RFC 8925) publishes only when its wait ends, and nothing else; no other state has the key.
+    const leaseKv = new Map(this.kv);
+    if (s.name === "IPV6-ONLY") {
+      expect(s.config.ipv6OnlyPreferred).toBe(true);
+      expect(s.timers.ipv6Only).toBeDefined();
+      expect(leaseKv.get(IPV6_ONLY_UNTIL_KEY)).toBe(String(Math.ceil((s.timers.ipv6Only ?? 0) / 1000)));
+      leaseKv.delete(IPV6_ONLY_UNTIL_KEY);
+    } else {
+      expect(this.kv.has(IPV6_ONLY_UNTIL_KEY)).toBe(false);
+      expect(s.timers.ipv6Only).toBeUndefined();
+    }
     // What is published is exactly the held lease: a published /ip always has a matching lease.
-    if (s.lease === undefined) expect(this.kv.size).toBe(0);
-    else expect(Object.fromEntries(this.kv)).toEqual(Object.fromEntries(leaseKeys(s.lease)));
+    if (s.lease === undefined) expect(leaseKv.size).toBe(0);
+    else expect(Object.fromEntries(leaseKv)).toEqual(Object.fromEntries(leaseKeys(s.lease)));
     if (this.kv.has("/ip")) expect(this.kv.get("/ip")).toBe(`${s.lease?.address}/${s.lease?.prefix}`);
     // INIT, SELECTING, REQUESTING publish nothing; the lease states hold a lease.
-    if (["INIT", "SELECTING", "REQUESTING"].includes(s.name)) {
+    if (["INIT", "SELECTING", "REQUESTING", "IPV6-ONLY"].includes(s.name)) {
       expect(s.lease).toBeUndefined();
-      expect(this.kv.size).toBe(0);
+      expect(leaseKv.size).toBe(0);
     }
     if (LEASE_STATES.includes(s.name)) {
       expect(s.lease).toBeDefined();
@@ -299,6 +313,7 @@ describe("client property", () => {
             onRebootTimeout: cfg.onRebootTimeout,
             requestedAddress: cfg.requestedAddress,
             arpProbe: cfg.arpProbe,
+            ipv6OnlyPreferred: cfg.ipv6OnlyPreferred,
           },
           cfg.persistedLease,
           cfg.linkUp,
@@ -352,7 +367,7 @@ describe("client property", () => {
       { numRuns: 250 },
     );
     // The generator is not vacuous: every state of figure 5 was reached.
-    expect([...visited].sort()).toEqual(["BOUND", "INIT", "INIT-REBOOT", "REBINDING", "REBOOTING", "RENEWING", "REQUESTING", "SELECTING", "STOPPED"]);
+    expect([...visited].sort()).toEqual(["BOUND", "INIT", "INIT-REBOOT", "IPV6-ONLY", "REBINDING", "REBOOTING", "RENEWING", "REQUESTING", "SELECTING", "STOPPED"]);
     expect(steps).toBeGreaterThan(10_000);
   });
 });
