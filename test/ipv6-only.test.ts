@@ -7,7 +7,10 @@
  *   DISCOVER, sends no REQUEST for the offer, takes no IPv4 address, says so in one log line,
  *   publishes IPV6-ONLY with the time DHCPv4 starts over, and `paddock status` shows it;
  * - with the setting off (the default) the same server's 108 is neither asked for nor acted on:
- *   the client takes the address.
+ *   the client takes the address;
+ * - turned on by `paddock reload` while bound: the next REQUEST (`paddock renew`) asks for 108,
+ *   and the ACK carrying it leaves the address in place (RFC 8925 §3.2: only INIT-REBOOT gives
+ *   the address up).
  */
 import { writeFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -111,6 +114,29 @@ describe.skipIf(!canCreateLabs)(`RFC 8925 IPv6-only preferred (${canCreateLabs ?
     // The server did send it (a 4-byte 1800), in the OFFER and the ACK alike.
     expect(l.server.lines(new RegExp(`sent size:\\s+4 option:108 ipv6-only\\s+${V6ONLY_WAIT}$`)).length).toBeGreaterThanOrEqual(2);
     expect(s.lines(/IPV6-ONLY|option 108/)).toEqual([]);
+    expect((await s.stop()).code).toBe(0);
+  }, 90_000);
+
+  it("turned on by paddock reload while bound: the renewal asks for 108 and the address stays", async () => {
+    const l = await v6Lab();
+    writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: v6-reload\n`);
+    const s = shim(l);
+    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: s, timeoutMs: 30_000 });
+    await l.server.waitForLog(/DHCPACK\(/, { timeoutMs: 10_000 });
+    expect(l.server.lines(/requested options: .*ipv6-only/)).toEqual([]);
+
+    writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: v6-reload\n      ipv6-only-preferred: true\n`);
+    const runtime = l.lab.file("run");
+    const reload = await l.lab.run(l.client, [paddockBin, "reload", l.iface, "--runtime-dir", runtime], { timeoutMs: 20_000 });
+    expect(reload.status, reload.stderr).toBe(0);
+    await s.waitForLog(/reloaded: dhcp4\.ipv6-only-preferred/, { timeoutMs: 10_000 });
+    const renew = await l.lab.run(l.client, [paddockBin, "renew", l.iface, "--runtime-dir", runtime], { timeoutMs: 20_000 });
+    expect(renew.status, renew.stderr).toBe(0);
+    await l.server.waitForLog(/requested options: .*ipv6-only/, { timeoutMs: 10_000 });
+    await l.server.waitForLog(/DHCPACK\(/, { occurrence: 2, timeoutMs: 10_000 });
+    await s.waitForLog(/RENEWING → BOUND/, { timeoutMs: 10_000 });
+    expect(await ipv4Addresses(l)).toContain(`inet ${addr.local}/`);
+    expect(s.lines(/IPV6-ONLY/)).toEqual([]);
     expect((await s.stop()).code).toBe(0);
   }, 90_000);
 });
