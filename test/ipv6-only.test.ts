@@ -10,7 +10,10 @@
  *   the client takes the address;
  * - turned on by `paddock reload` while bound: the next REQUEST (`paddock renew`) asks for 108,
  *   and the ACK carrying it leaves the address in place (RFC 8925 §3.2: only INIT-REBOOT gives
- *   the address up).
+ *   the address up);
+ * - turned on across a restart that holds a lease: the INIT-REBOOT ACK carries 108, so the
+ *   address is withdrawn and RELEASEd (dnsmasq sees the RELEASE, which the priv's egress check
+ *   let through) and the client waits (§3.2).
  */
 import { writeFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -138,5 +141,24 @@ describe.skipIf(!canCreateLabs)(`RFC 8925 IPv6-only preferred (${canCreateLabs ?
     expect(await ipv4Addresses(l)).toContain(`inet ${addr.local}/`);
     expect(s.lines(/IPV6-ONLY/)).toEqual([]);
     expect((await s.stop()).code).toBe(0);
+  }, 90_000);
+
+  it("turned on across a restart with a lease: the INIT-REBOOT ACK with 108 withdraws the address and releases it", async () => {
+    const l = await v6Lab();
+    writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: v6-reboot\n`);
+    const first = shim(l);
+    const addr = await waitForAddress(l.lab, l.client, l.iface, "inet", { abortOnExit: first, timeoutMs: 30_000 });
+    expect((await first.stop()).code).toBe(0);
+    // Stopped without release: the lease stays persisted and its address on the link.
+    expect(await ipv4Addresses(l)).toContain(`inet ${addr.local}/`);
+
+    writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: v6-reboot\n      ipv6-only-preferred: true\n`);
+    const second = shim(l);
+    const line = await second.waitForLog(/→ IPV6-ONLY: /, { timeoutMs: 30_000 });
+    expect(JSON.parse(line).msg).toMatch(new RegExp(`REBOOTING → IPV6-ONLY: ACK from ${NET.replaceAll(".", "\\.")}\\.1 for ${addr.local.replaceAll(".", "\\.")} carries option 108`));
+    await l.server.waitForLog(new RegExp(`DHCPRELEASE\\([^)]*\\) ${addr.local.replaceAll(".", "\\.")} ${CLIENT_MAC}`), { timeoutMs: 10_000 });
+    await waitFor(async () => (await ipv4Addresses(l)) === "", { what: `${addr.local} withdrawn`, timeoutMs: 10_000 });
+    expect(second.lines(/refused/)).toEqual([]);
+    expect((await second.stop()).code).toBe(0);
   }, 90_000);
 });
