@@ -9,6 +9,7 @@
  * by the dhcp4-client egress policy).
  * KV paths it writes: /ip /gateway /mtu /domain /search /nameserver/NNN /route/NNN /ntp/NNN
  * /lease/expires /lease/server /lease/obtained /lease/renew /lease/rebind /client/state
+ * /client/ipv6-only-until (RFC 8925)
  * /state/lease; reads /mac, /config/*, /state/lease; watches /config (a reload) and /control
  * (an operator's renew and release, ./control.ts).
  */
