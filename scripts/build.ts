@@ -11,7 +11,10 @@ import { bundleCalf } from "../packages/bundler/src/bundle-calf.ts";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Calf bundles: entry → output. The shim finds them under packages/<calf>/dist/. */
-export const CALVES = [{ entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" }];
+export const CALVES = [
+  { entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" },
+  { entry: "packages/services/ntp/calf/src/entry.ts", out: "packages/services/ntp/calf/dist/calf-ntp.mjs" },
+];
 
 for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(root, c.out));
 

@@ -16,10 +16,11 @@ import * as kv from "@paddock/kv";
 import * as runtime from "@paddock/runtime";
 import { isServiceDefinition, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
+import { ntpService } from "@paddock/service-ntp";
 import { UserError } from "./errors.ts";
 
 /** The services `paddock run NAME` knows without a path. */
-export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service };
+export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service, ntp: ntpService };
 
 /** Where a built service module finds the CLI's own instances of the packages below. */
 export const RUNTIME_GLOBAL = Symbol.for("paddock.runtime");

@@ -1,0 +1,125 @@
+/**
+ * The NTP client service, declared with the public SDK (`defineService`): a UDP channel to the
+ * servers' port 123 with kernel receive timestamps, its schema (./schema.ts), its calf
+ * (../../calf: the @paddock/ntp core, no privilege), and the clock handler (./clock-handler.ts),
+ * the only code that may change the clock, in the priv.
+ */
+import { readKey, readKeys } from "@paddock/kv";
+import { defineService, ServiceOptionError, type MetricSource } from "@paddock/runtime";
+import { ClockHandler, observeClock, systemClock } from "./clock-handler.ts";
+import { DEFAULT_CLOCK_POLICY } from "./clock-policy.ts";
+import { parseServerList, ntpOptions } from "./options.ts";
+import { ntpKeys, ntpSchema, SOURCE_STATES } from "./schema.ts";
+import { ntpReadiness, ntpStatus } from "./status.ts";
+import { indexSegment } from "./wire.ts";
+
+/** RFC 5905 §7.2: servers answer on port 123. */
+export const NTP_SERVER_PORT = 123;
+/** An NTP client request: 48 bytes (the core sends nothing more: no extension fields, no MAC). */
+export const NTP_REQUEST_BYTES = 48;
+
+export const ntpService = defineService({
+  name: "ntp",
+  description: ntpSchema.description,
+  channels: {
+    // An ephemeral local port (like chrony's default): no conflict with a local NTP server on 123,
+    // and replies are matched by the core's nonce, not the port. Requests go only to port 123 of
+    // the servers udpPeers names (checked by the priv and by the service's tc egress program).
+    udp: { kind: "udp", localPort: 0, remotePort: NTP_SERVER_PORT, maxDatagramBytes: NTP_REQUEST_BYTES },
+  },
+  schema: { entries: ntpSchema.entries, maxTotalBytes: ntpSchema.maxTotalBytes },
+  // The DHCP lease's NTP servers (option 42), when dhcp4 runs in the same priv.
+  inputs: [{ service: "dhcp4", keys: ["/ntp/*"] }],
+  calf: {
+    entry: "../../calf/src/entry.ts",
+    // Node's heap stays small; 96 MiB leaves room for V8's reservations (as the DHCP calf).
+    memoryMiB: 96,
+    // Node runs about a dozen threads.
+    pids: 32,
+    // A start burst is one request per source every 2 s (at most 24 sources): 16 per second with a
+    // burst of 32 lets a restart's burst through and nothing like a flood.
+    sendRate: { perSecond: 16, burst: 32 },
+  },
+  options: ntpOptions,
+  readiness: ntpReadiness,
+  status: ntpStatus,
+  setup(ctx) {
+    const o = ctx.options;
+    const parsed = parseServerList(o.server ?? "");
+    if (!parsed.ok) throw new ServiceOptionError(`ntp: --set server: ${parsed.reason}`);
+    const servers = parsed.servers;
+    if (servers.length === 0) ctx.log.warn({}, "ntp has no configured server: it waits for a DHCP lease's NTP servers (dhcp4 in the same priv)");
+    const target = o.clock === "system" ? systemClock() : observeClock;
+    const clock = new ClockHandler({
+      target,
+      policy: {
+        stepThresholdSeconds: o["step-threshold-seconds"] ?? DEFAULT_CLOCK_POLICY.stepThresholdSeconds,
+        panicSeconds: o["panic-seconds"] ?? DEFAULT_CLOCK_POLICY.panicSeconds,
+        stepCapSeconds: o["step-cap-seconds"] ?? DEFAULT_CLOCK_POLICY.stepCapSeconds,
+      },
+      log: ctx.log,
+      commit: (changes) => ctx.commit(changes),
+      staleId: readKey(ctx.store.parsed, ntpKeys.adjustmentId),
+    });
+    const privKeys: Record<string, string | null> = { "/config/clock": o.clock ?? "observe" };
+    for (let i = 0; i < 16; i++) privKeys[`/config/server/${indexSegment(i)}`] = servers[i] ?? null;
+    const metrics: MetricSource[] = [
+      {
+        name: "paddock_ntp_source_offset_seconds",
+        help: "Each source's offset (its clock minus ours), from the calf's last status",
+        type: "gauge",
+        labelNames: ["source", "state"],
+        read: () => sourcesOf(ctx.store.parsed).flatMap((s) => (s.offset === undefined ? [] : [{ labels: { source: s.address, state: s.state }, value: s.offset }])),
+      },
+      {
+        name: "paddock_ntp_source_reach",
+        help: "Each source's reachability register (0–255; 255: the last 8 polls answered)",
+        type: "gauge",
+        labelNames: ["source"],
+        read: () => sourcesOf(ctx.store.parsed).map((s) => ({ labels: { source: s.address }, value: s.reach ?? 0 })),
+      },
+      {
+        name: "paddock_ntp_adjustment_offset_seconds",
+        help: "The offset of the calf's last adjustment (reference minus local time)",
+        type: "gauge",
+        labelNames: [],
+        read: () => {
+          const v = readKey(ctx.store.parsed, ntpKeys.adjustmentOffset);
+          return v === undefined ? [] : [{ labels: {}, value: v }];
+        },
+      },
+    ];
+    return {
+      privKeys,
+      handlers: [clock],
+      udpPeers: () => [...servers, ...readKeys(ctx.store.parsed, ntpKeys.dhcpServers)],
+      metrics,
+    };
+  },
+});
+
+/** The sources of the calf's last status, by index. */
+export function sourcesOf(parsed: ReadonlyMap<string, unknown>): Array<{ index: string; address: string; state: (typeof SOURCE_STATES)[number]; reach?: number; offset?: number }> {
+  const out = [];
+  for (const [path, value] of parsed) {
+    const m = /^\/source\/([0-9]{3})\/address$/.exec(path);
+    if (!m) continue;
+    const at = (k: string) => parsed.get(`/source/${m[1]}/${k}`);
+    out.push({
+      index: m[1]!,
+      address: value as string,
+      state: (at("state") as (typeof SOURCE_STATES)[number] | undefined) ?? "unreachable",
+      ...(at("reach") !== undefined ? { reach: at("reach") as number } : {}),
+      ...(at("offset") !== undefined ? { offset: at("offset") as number } : {}),
+    });
+  }
+  return out.sort((a, b) => a.index.localeCompare(b.index));
+}
+
+export default ntpService;
+export * from "./schema.ts";
+export * from "./options.ts";
+export * from "./clock-policy.ts";
+export * from "./clock-handler.ts";
+export * from "./status.ts";
+export * from "./wire.ts";

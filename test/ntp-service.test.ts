@@ -1,0 +1,99 @@
+/**
+ * The NTP service end to end (issue 10 items 2–4): `paddock ntp` in a client namespace, its calf
+ * under runc, against three real chronyd servers on the other side of a veth, one of them lying by
+ * 2 s (libfaketime). All three serve the same machine clock (namespaces share it), so the truth
+ * is an offset of 0: the service, observing only, must select the honest ones, mark the liar as
+ * falseticker, and publish an estimate within a few ms of 0 — and the clock handler, in observe
+ * mode, must report it touched nothing. chronyd runs with -x: it never touches the clock either.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mkdirSync } from "node:fs";
+import { connectKv, type KvClient } from "@paddock/kv";
+import { canCreateLabs, chronyCommand, createLab, LAB_SKIP_REASON, startPaddock, startServer, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
+
+const NET = "10.171.0";
+const HONEST = [`${NET}.1`, `${NET}.2`, `${NET}.3`];
+const LIAR = `${NET}.4`;
+/** The start burst needs 8 samples at 2 s per source, then selection: ~20 s; bound hangs well above. */
+const TIMEOUT_MS = 60_000;
+/** Debian's libfaketime (package faketime). */
+const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/** chronyd serving its (the machine's) clock on `address` only, optionally shifted by libfaketime. */
+async function chronyOn(lab: Lab, ns: NsRef, address: string, fake?: string) {
+  const cmd = chronyCommand(lab, { extraConfig: [`bindaddress ${address}`] });
+  return startServer(lab, ns, { ...cmd, name: `chronyd ${address}`, ...(fake ? { env: { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: fake, FAKETIME_DONT_FAKE_MONOTONIC: "1" } } : {}) }, 20_000);
+}
+
+describe.skipIf(!canCreateLabs)(`paddock ntp against chronyd, one server lying by 2 s (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  let lab: Lab;
+  let ntp: PaddockProcess;
+  let kv: KvClient | undefined;
+
+  beforeAll(async () => {
+    lab = createLab({ prefix: "pdnt" });
+    const server = lab.namespace("server");
+    const client = lab.namespace("client");
+    const link = lab.veth(server, client, { addresses: { a: `${HONEST[0]}/24`, b: `${NET}.100/24` } });
+    for (const a of [...HONEST.slice(1), LIAR]) lab.ip(server, ["addr", "add", `${a}/24`, "dev", link.a.name]);
+    for (const a of HONEST) await chronyOn(lab, server, a);
+    await chronyOn(lab, server, LIAR, "+2s");
+    const runtimeDir = lab.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    ntp = startPaddock(lab, client, [
+      "ntp", "--iface", link.b.name, ...[...HONEST, LIAR].flatMap((s) => ["--server", s]),
+      "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--admin-socket", lab.file("ntp.sock"), "--log-format", "json",
+    ]);
+    await ntp.waitForLog(/NTP client started/, { timeoutMs: TIMEOUT_MS });
+    kv = await connectKv(lab.file("ntp.sock"));
+  }, 90_000);
+
+  afterAll(async () => {
+    kv?.close();
+    await lab?.destroy();
+  });
+
+  const read = async (path: string) => {
+    try {
+      return await kv!.read(path);
+    } catch {
+      return undefined;
+    }
+  };
+  /** Each source's address → state, from the calf's published status. */
+  const states = async () => {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < 4; i++) {
+      const address = await read(`/source/00${i}/address`);
+      const state = await read(`/source/00${i}/state`);
+      if (address && state) out[address] = state;
+    }
+    return out;
+  };
+
+  it("selects the honest servers, marks the liar falseticker, and estimates within a few ms of 0", async () => {
+    // The handler's report follows the first adjustment: the burst is over and selection ran.
+    await waitFor(async () => (await read("/clock/applied/result")) !== undefined, { what: "the clock handler's first report", timeoutMs: TIMEOUT_MS, abortOnExit: ntp, state: () => ntp.tail() });
+    const seen = await waitFor(
+      async () => {
+        const s = await states();
+        return s[LIAR] === "falseticker" && HONEST.every((h) => s[h] === "selected" || s[h] === "candidate") ? s : undefined;
+      },
+      { what: "three truechimers and one falseticker", timeoutMs: TIMEOUT_MS, abortOnExit: ntp, state: () => ntp.tail() },
+    );
+    expect(Object.values(seen).filter((s) => s === "selected")).toHaveLength(1);
+    const offset = Number(await read("/adjustment/offset"));
+    const liarOffset = Number(await read(`/source/003/offset`));
+    console.log(`ntp figures: estimate ${(offset * 1e3).toFixed(3)} ms, the liar measured at ${liarOffset.toFixed(6)} s, max error ${await read("/adjustment/max-error")} s`);
+    expect(Math.abs(offset)).toBeLessThan(0.005);
+    expect(liarOffset).toBeGreaterThan(1.9);
+    expect(liarOffset).toBeLessThan(2.1);
+  });
+
+  it("the clock handler observed: nothing removed, no refusal, and it says what it would do", async () => {
+    expect(await read("/clock/applied/result")).toBe("observed");
+    expect(await read("/clock/applied/offset")).toBe("0.000000000");
+    expect(await read("/clock/applied/code")).toBe("none");
+    await ntp.waitForLog(/clock observe: would (slew|step)/, { timeoutMs: TIMEOUT_MS });
+  });
+});
