@@ -4,7 +4,7 @@
  * the clock handler's report (`/clock/applied/…`) back to the core as its `applied` event.
  */
 import { KvError, type CalfContext } from "@paddock/calf";
-import { createNtpClient, instantFromUnix, sourceStatus, step, type ClockAdjustment, type NtpClientEvent, type NtpClientState, type NtpInstant, type SourceStatus } from "@paddock/ntp";
+import { createNtpClient, instantFromUnix, sourceStatus, step, type ClockAdjustment, type NtpClientEvent, type NtpClientState, type NtpInstant, type NtpTimestamp, type SourceStatus } from "@paddock/ntp";
 import { formatPpm, formatSeconds, indexSegment } from "@paddock/service-ntp/wire";
 
 /** The schema's bounds on configured and DHCP-given servers. */
@@ -12,6 +12,8 @@ const MAX_CONFIG_SERVERS = 16;
 const MAX_DHCP_SERVERS = 8;
 /** Status commits at most once a second: a start burst answers every 2 s per source. */
 const STATUS_INTERVAL_MS = 1000;
+/** Sends whose transmit time may still come: a poll round's requests, with room to spare. */
+const MAX_TAGS_IN_FLIGHT = 64;
 /** Beyond this disagreement between the extrapolated and the system's realtime reading, re-anchor (the clock was adjusted). */
 const REANCHOR_NS = 1_500_000n;
 
@@ -147,13 +149,19 @@ export async function ntpCalfMain(ctx: CalfContext): Promise<void> {
     });
   };
 
+  let tag = 0;
+  const inFlight = new Map<number, { to: { address: string; port: number }; nonce: NtpTimestamp }>();
   const run = (event: NtpClientEvent) => {
     if (!state) return;
     const r = step(state, event, env());
     state = r.state;
     for (const a of r.actions) {
       if (a.kind === "send") {
-        ctx.data.sendDatagram(a.bytes, a.to);
+        // Tagged: the kernel's transmit time of this datagram (when the channel has them) becomes its T1.
+        tag = tag >= 0xffffffff ? 1 : tag + 1;
+        inFlight.set(tag, { to: a.to, nonce: a.nonce });
+        if (inFlight.size > MAX_TAGS_IN_FLIGHT) inFlight.delete(inFlight.keys().next().value!);
+        ctx.data.sendDatagram(a.bytes, a.to, { tag });
       } else if (a.kind === "setTimer") {
         ctx.timers.set("poll", ctx.now() + Math.max(0, (a.at - monoSeconds()) * 1000), () => run({ kind: "timer" }));
       } else if (a.kind === "adjust") {
@@ -202,6 +210,12 @@ export async function ntpCalfMain(ctx: CalfContext): Promise<void> {
   if (!created.ok) throw new Error(`bad NTP client configuration: ${created.error.detail}`);
   state = created.state;
   ctx.data.onDatagram((bytes, from, rxTimeNs) => run({ kind: "received", from, bytes, receivedAt: instantOfNs(rxTimeNs) }));
+  ctx.data.onTxTime((t, txTimeNs) => {
+    const sent = inFlight.get(t);
+    if (!sent) return;
+    inFlight.delete(t);
+    run({ kind: "transmitted", to: sent.to, nonce: sent.nonce, at: instantOfNs(txTimeNs) });
+  });
   ctx.log.info({ servers: sourcesNow().map((s) => s.address) }, "NTP client started");
   run({ kind: "start" });
   ctx.onStop(() => publishing);

@@ -210,7 +210,14 @@ export type NtpClientEvent =
    * refused, or in observe mode) and the frequency correction now in force. Without this event
    * the client assumes the adjustment was carried out as asked.
    */
-  | { kind: "applied"; offsetSeconds: number; frequencyPpm: number };
+  | { kind: "applied"; offsetSeconds: number; frequencyPpm: number }
+  /**
+   * When the request with `nonce` to `to` actually left (the kernel's transmit timestamp, on the
+   * clock being disciplined): it replaces T1, which was read when the request was made, before it
+   * crossed the caller's own queues. Ignored unless that request is still in flight, and when it
+   * is not within MAX_TRANSMIT_DELAY_SECONDS after that reading.
+   */
+  | { kind: "transmitted"; to: SourceAddress; nonce: NtpTimestamp; at: NtpInstant };
 
 /** Levels of the client's log lines. */
 export type NtpLogLevel = "debug" | "info" | "warn";
@@ -223,7 +230,7 @@ export type NtpLogLevel = "debug" | "info" | "warn";
  * - `log`: one readable line.
  */
 export type NtpClientAction =
-  | { kind: "send"; to: SourceAddress; bytes: Uint8Array }
+  | { kind: "send"; to: SourceAddress; bytes: Uint8Array; nonce: NtpTimestamp }
   | { kind: "setTimer"; at: number }
   | { kind: "adjust"; adjustment: ClockAdjustment }
   | { kind: "log"; level: NtpLogLevel; message: string };
@@ -378,9 +385,29 @@ function stepUnchecked(state: NtpClientState, event: NtpClientEvent, env: StepEn
     case "applied":
       applied(tx, event.offsetSeconds, event.frequencyPpm);
       break;
+    case "transmitted":
+      transmitted(tx, event.to, event.nonce, event.at);
+      break;
   }
   if (tx.s.started) armTimer(tx);
   return tx.result();
+}
+
+/**
+ * The longest a request may take from the client's reading of T1 to the wire (the caller's
+ * queues): a transmit time later than that belongs to something else and is ignored.
+ */
+export const MAX_TRANSMIT_DELAY_SECONDS = 1;
+
+/** A kernel transmit time replaces T1 of the request still in flight with that nonce. */
+function transmitted(tx: Tx, to: SourceAddress, nonce: NtpTimestamp, at: NtpInstant): void {
+  const address = parseIpAddress(to.address);
+  const src = tx.s.sources.find((s) => s.address === address && s.port === to.port);
+  const out = src?.outstanding;
+  if (!src || !out || !timestampsEqual(out.nonce, nonce)) return;
+  const late = diffSeconds(at, out.sentReal);
+  if (!(late >= 0 && late <= MAX_TRANSMIT_DELAY_SECONDS)) return;
+  src.outstanding = { ...out, sentReal: at };
 }
 
 function start(tx: Tx): void {
@@ -441,7 +468,7 @@ function pollDue(tx: Tx): void {
     }
     const nonce: NtpTimestamp = { seconds: tx.env.random32() >>> 0, fraction: tx.env.random32() >>> 0 };
     src.outstanding = { nonce, sentMono: tx.now, sentReal: tx.env.now.real };
-    tx.actions.push({ kind: "send", to: { address: src.address, port: src.port }, bytes: encodeClientRequest(nonce) });
+    tx.actions.push({ kind: "send", to: { address: src.address, port: src.port }, bytes: encodeClientRequest(nonce), nonce });
     src.hostPoll = hostPoll(tx.s, src);
     // iburst: every 2 s until this request would bring the samples to IBURST_SAMPLES, at most
     // IBURST_MAX_REQUESTS requests; a lost reply makes the burst longer, not the wait.

@@ -25,7 +25,9 @@ export const ntpService = defineService({
     // An ephemeral local port (like chrony's default): no conflict with a local NTP server on 123,
     // and replies are matched by the core's nonce, not the port. Requests go only to port 123 of
     // the servers udpPeers names (checked by the priv and by the service's tc egress program).
-    udp: { kind: "udp", localPort: 0, remotePort: NTP_SERVER_PORT, maxDatagramBytes: NTP_REQUEST_BYTES },
+    // Kernel transmit timestamps (Linux ≥ 6.13) make T1 the time a request left, not the time the
+    // calf made it: the relay through the priv would otherwise bias every offset by half its delay.
+    udp: { kind: "udp", localPort: 0, remotePort: NTP_SERVER_PORT, maxDatagramBytes: NTP_REQUEST_BYTES, txTimestamps: true },
   },
   schema: { entries: ntpSchema.entries, maxTotalBytes: ntpSchema.maxTotalBytes },
   // The DHCP lease's NTP servers (option 42), when dhcp4 runs in the same priv.
