@@ -97,3 +97,37 @@ describe.skipIf(!canCreateLabs)(`paddock ntp against chronyd, one server lying b
     await ntp.waitForLog(/clock observe: would (slew|step)/, { timeoutMs: TIMEOUT_MS });
   });
 });
+
+describe.skipIf(!canCreateLabs)(`paddock ntp: a step past the panic limit is refused (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  let lab: Lab | undefined;
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it("with the only server 2 s ahead and --panic-seconds 1, the handler refuses with PADDOCK_E_CLOCK_PANIC", async () => {
+    lab = createLab({ prefix: "pdnt" });
+    const server = lab.namespace("server");
+    const client = lab.namespace("client");
+    const link = lab.veth(server, client, { addresses: { a: `${NET}.1/24`, b: `${NET}.100/24` } });
+    await chronyOn(lab, server, `${NET}.1`, "+2s");
+    const runtimeDir = lab.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    const ntp = startPaddock(lab, client, [
+      "ntp", "--iface", link.b.name, "--server", `${NET}.1`, "--panic-seconds", "1",
+      "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--admin-socket", lab.file("ntp.sock"), "--log-format", "json",
+    ]);
+    const line = await ntp.waitForLog(/PADDOCK_E_CLOCK_PANIC/, { timeoutMs: TIMEOUT_MS });
+    expect(line).toMatch(/beyond the panic limit of 1 s/);
+    const kv = await connectKv(lab.file("ntp.sock"));
+    try {
+      // The log line comes first; the report is committed right after it.
+      await waitFor(async () => (await kv.read("/clock/applied/result").catch(() => undefined)) === "refused", { what: "the handler's report of the refusal", timeoutMs: 10_000 });
+      expect(await kv.read("/clock/applied/code")).toBe("PADDOCK_E_CLOCK_PANIC");
+      expect(Number(await kv.read("/adjustment/offset"))).toBeGreaterThan(1.9);
+      expect(await kv.read("/adjustment/step")).toBe("true");
+    } finally {
+      kv.close();
+    }
+  });
+});
