@@ -8,8 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { connectKv, type KvClient } from "@paddock/kv";
-import { canCreateLabs, chronyCommand, createLab, LAB_SKIP_REASON, startPaddock, startServer, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
+import { canCreateLabs, chronyCommand, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, startServer, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
 
 const NET = "10.171.0";
 const HONEST = [`${NET}.1`, `${NET}.2`, `${NET}.3`];
@@ -88,7 +89,7 @@ describe.skipIf(!canCreateLabs)(`paddock ntp against chronyd, one server lying b
     expect(Math.abs(offset)).toBeLessThan(0.005);
     expect(liarOffset).toBeGreaterThan(1.9);
     expect(liarOffset).toBeLessThan(2.1);
-  });
+  }, 2 * TIMEOUT_MS);
 
   it("the clock handler observed: nothing removed, no refusal, and it says what it would do", async () => {
     expect(await read("/clock/applied/result")).toBe("observed");
@@ -129,5 +130,37 @@ describe.skipIf(!canCreateLabs)(`paddock ntp: a step past the panic limit is ref
     } finally {
       kv.close();
     }
+  }, 2 * TIMEOUT_MS);
+});
+
+describe.skipIf(!canCreateLabs)(`paddock run dhcp4 ntp: the servers come from the DHCP lease (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  let lab: Lab | undefined;
+
+  afterAll(async () => {
+    await lab?.destroy();
   });
+
+  it("with no server configured, the NTP calf polls the lease's option 42 server through the declared input", async () => {
+    lab = createLab({ prefix: "pdnt" });
+    const server = lab.namespace("server", { ipv6: false });
+    const client = lab.namespace("client", { ipv6: false });
+    const link = lab.veth(server, client, { addresses: { a: `${NET}.1/24` } });
+    await startDnsmasq(lab, server, { iface: link.a.name, offer: defaultOffer(NET), extraArgs: [`--dhcp-option=option:ntp-server,${NET}.1`] });
+    await chronyOn(lab, server, `${NET}.1`);
+    const runtimeDir = lab.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    const priv = startPaddock(lab, client, [
+      "run", "dhcp4", "ntp", "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", lab.file("state"),
+      "--set", "dhcp4.arp-probe=false", "--set", `dhcp4.resolv-conf=${lab.file("resolv.conf")}`,
+    ], { name: "paddock run dhcp4 ntp" });
+    const kv = await waitFor(async () => connectKv(path.join(runtimeDir, `ntp-${link.b.name}.sock`)).catch(() => undefined), { what: "the ntp admin socket", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
+    try {
+      const read = (p: string) => kv.read(p).catch(() => undefined);
+      await waitFor(async () => (await read("/input/dhcp4/ntp/001")) === `${NET}.1`, { what: "the lease's NTP server mirrored into the ntp store", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
+      await waitFor(async () => (await read("/source/000/address")) === `${NET}.1` && Number((await read("/source/000/reach")) ?? 0) > 0, { what: "the NTP calf to reach the lease's server", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
+      expect(await read("/config/server/000")).toBeUndefined();
+    } finally {
+      kv.close();
+    }
+  }, 2 * TIMEOUT_MS);
 });

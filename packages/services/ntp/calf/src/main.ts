@@ -28,9 +28,12 @@ async function readOptional(ctx: CalfContext, path: string): Promise<string | un
   }
 }
 
-/** Reads `/prefix/000` … in order, pipelined (a calf cannot list keys). */
+/**
+ * Reads `/prefix/000` … `/prefix/COUNT` in order, pipelined (a calf cannot list keys): the priv's
+ * lists start at 000, the DHCP lease's at 001.
+ */
 async function readList(ctx: CalfContext, prefix: string, count: number): Promise<string[]> {
-  const values = await Promise.all(Array.from({ length: count }, (_, i) => readOptional(ctx, `${prefix}/${indexSegment(i)}`)));
+  const values = await Promise.all(Array.from({ length: count + 1 }, (_, i) => readOptional(ctx, `${prefix}/${indexSegment(i)}`)));
   return values.filter((v): v is string => v !== undefined);
 }
 
