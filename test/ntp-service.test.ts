@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { connectKv, type KvClient } from "@paddock/kv";
-import { canCreateLabs, chronyCommand, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, startServer, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
+import { canCreateLabs, chronyCommand, createLab, defaultOffer, findPaddockBin, LAB_SKIP_REASON, runAsync, startDnsmasq, startPaddock, startServer, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
 
 const NET = "10.171.0";
 const HONEST = [`${NET}.1`, `${NET}.2`, `${NET}.3`];
@@ -159,6 +159,13 @@ describe.skipIf(!canCreateLabs)(`paddock run dhcp4 ntp: the servers come from th
       await waitFor(async () => (await read("/input/dhcp4/ntp/001")) === `${NET}.1`, { what: "the lease's NTP server mirrored into the ntp store", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
       await waitFor(async () => (await read("/source/000/address")) === `${NET}.1` && Number((await read("/source/000/reach")) ?? 0) > 0, { what: "the NTP calf to reach the lease's server", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
       expect(await read("/config/server/000")).toBeUndefined();
+      // paddock status shows the source and its reach (the service's own status function).
+      const bin = findPaddockBin();
+      const argv = /\.[cm]?js$/.test(bin) ? [process.execPath, bin] : [bin];
+      const r = await runAsync(argv[0]!, [...argv.slice(1), "status", link.b.name, "--service", "ntp", "--runtime-dir", runtimeDir, "--json"], { timeoutMs: 30_000 });
+      const ntpStatus = (JSON.parse(r.stdout) as { services: Array<{ status: { sources: Array<{ address: string; reach: string }> } }> }).services[0]!.status;
+      expect(ntpStatus.sources[0]).toMatchObject({ address: `${NET}.1` });
+      expect(Number(ntpStatus.sources[0]!.reach)).toBeGreaterThan(0);
     } finally {
       kv.close();
     }
