@@ -254,7 +254,7 @@ function preflight(opts: ServiceHostOptions): void {
     if (!existsSync(s.calfScript)) throw new HostError("PADDOCK_E_HOST_NO_CALF", `the calf bundle of ${name}, ${s.calfScript}, is missing; build it first (make setup for the built-in services, paddock build for yours)`);
     for (const input of s.definition.inputs ?? []) {
       if (!opts.services.some((o) => o.definition.name === input.service)) {
-        opts.log.warn({ service: name, input: input.service }, `${name} reads keys of ${input.service}, which this priv does not run; those inputs stay empty`);
+        opts.log[input.optional ? "debug" : "warn"]({ service: name, input: input.service }, `${name} reads keys of ${input.service}, which this priv does not run; those inputs stay empty`);
       }
     }
   }

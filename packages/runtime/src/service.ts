@@ -139,6 +139,11 @@ export interface ServiceInput {
   readonly service: string;
   /** Key patterns of the other service to read, e.g. "/ntp/*". */
   readonly keys: readonly string[];
+  /**
+   * The service works without them (NTP: servers from the DHCP lease, when dhcp4 runs too): the
+   * priv then says so at debug level rather than warning at every start.
+   */
+  readonly optional?: boolean;
 }
 
 /** The interface a service runs on, as the priv found it. */
@@ -295,6 +300,7 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
   for (const input of def?.inputs ?? []) {
     if (!SERVICE_NAME.test(input.service)) problems.push(`inputs: ${JSON.stringify(input.service)} is not a service name`);
     if (input.service === def.name) problems.push("inputs: a service does not declare its own keys as an input");
+    if (input.optional !== undefined && typeof input.optional !== "boolean") problems.push(`inputs: optional of ${input.service} must be true or false`);
   }
   return problems;
 }

@@ -77,6 +77,12 @@ describe("defineService", () => {
     ]);
   });
 
+  it("an input's optional flag is true or false", () => {
+    const d = { ...valid, inputs: [{ service: "dhcp4", keys: ["/ntp/*"], optional: "yes" }] } as unknown as ServiceDefinition<any>;
+    expect(checkServiceDefinition(d)).toEqual(["inputs: optional of dhcp4 must be true or false"]);
+    expect(checkServiceDefinition({ ...valid, inputs: [{ service: "dhcp4", keys: ["/ntp/*"], optional: true }] } as unknown as ServiceDefinition<any>)).toEqual([]);
+  });
+
   it("never throws anything but its own error on arbitrary input", () => {
     fc.assert(
       fc.property(fc.anything(), (x) => {

@@ -31,7 +31,7 @@ export const ntpService = defineService({
   },
   schema: { entries: ntpSchema.entries, maxTotalBytes: ntpSchema.maxTotalBytes },
   // The DHCP lease's NTP servers (option 42), when dhcp4 runs in the same priv.
-  inputs: [{ service: "dhcp4", keys: ["/ntp/*"] }],
+  inputs: [{ service: "dhcp4", keys: ["/ntp/*"], optional: true }],
   calf: {
     entry: "../../calf/src/entry.ts",
     // Node's heap stays small; 96 MiB leaves room for V8's reservations (as the DHCP calf).
