@@ -193,6 +193,7 @@ export async function ntpCalfMain(ctx: CalfContext): Promise<void> {
   // The core takes at most 16 sources (MAX_SOURCES): configured ones first.
   const sourcesNow = () => [...configured, ...dhcpServers.filter((s) => !configured.includes(s))].slice(0, MAX_CONFIG_SERVERS).map((address) => ({ address }));
 
+  let rereading = false;
   // Watches first, so nothing committed while the reads are answered is missed.
   await Promise.all([
     ctx.kv.watch("/clock/applied", (e) => {
@@ -200,11 +201,17 @@ export async function ntpCalfMain(ctx: CalfContext): Promise<void> {
       queueMicrotask(onApplied);
     }),
     ctx.kv.watch("/input/dhcp4/ntp", () => {
-      // Re-read the whole list: a lease's servers change together.
-      void readList(ctx, "/input/dhcp4/ntp", MAX_DHCP_SERVERS).then((list) => {
-        dhcpServers = list;
-        ctx.log.info({ servers: list }, "the DHCP lease's NTP servers changed");
-        run({ kind: "setSources", sources: sourcesNow() });
+      // One event per key of a commit: re-read the whole list once, after them all.
+      if (rereading) return;
+      rereading = true;
+      queueMicrotask(() => {
+        rereading = false;
+        void readList(ctx, "/input/dhcp4/ntp", MAX_DHCP_SERVERS).then((list) => {
+          if (list.join() === dhcpServers.join()) return;
+          dhcpServers = list;
+          ctx.log.info({ servers: list }, "the DHCP lease's NTP servers changed");
+          run({ kind: "setSources", sources: sourcesNow() });
+        });
       });
     }),
   ]);
