@@ -9,7 +9,7 @@ import { defineService, ServiceOptionError, type MetricSource } from "@paddock/r
 import { ClockHandler, observeClock, systemClock } from "./clock-handler.ts";
 import { DEFAULT_CLOCK_POLICY } from "./clock-policy.ts";
 import { parseServerList, ntpOptions } from "./options.ts";
-import { ntpKeys, ntpSchema, SOURCE_STATES } from "./schema.ts";
+import { MAX_SERVERS, ntpKeys, ntpSchema, SOURCE_STATES } from "./schema.ts";
 import { ntpReadiness, ntpStatus } from "./status.ts";
 import { indexSegment } from "./wire.ts";
 
@@ -64,7 +64,10 @@ export const ntpService = defineService({
       staleId: readKey(ctx.store.parsed, ntpKeys.adjustmentId),
     });
     const privKeys: Record<string, string | null> = { "/config/clock": o.clock ?? "observe" };
-    for (let i = 0; i < 16; i++) privKeys[`/config/server/${indexSegment(i)}`] = servers[i] ?? null;
+    for (let i = 0; i < MAX_SERVERS; i++) privKeys[`/config/server/${indexSegment(i)}`] = servers[i] ?? null;
+    // The previous run's source status goes: the calf publishes its own within a second or two,
+    // and a source no longer configured must not linger under an index the new run does not use.
+    for (const p of ctx.store.parsed.keys()) if (p.startsWith("/source/")) privKeys[p] = null;
     const metrics: MetricSource[] = [
       {
         name: "paddock_ntp_source_offset_seconds",
