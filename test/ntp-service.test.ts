@@ -10,20 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { connectKv, type KvClient } from "@paddock/kv";
-import { canCreateLabs, chronyCommand, createLab, defaultOffer, findPaddockBin, LAB_SKIP_REASON, runAsync, startDnsmasq, startPaddock, startServer, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
+import { canCreateLabs, createLab, defaultOffer, findPaddockBin, LAB_SKIP_REASON, runAsync, startChrony, startDnsmasq, startPaddock, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
 
 const NET = "10.171.0";
 const HONEST = [`${NET}.1`, `${NET}.2`, `${NET}.3`];
 const LIAR = `${NET}.4`;
 /** The start burst needs 8 samples at 2 s per source, then selection: ~20 s; bound hangs well above. */
 const TIMEOUT_MS = 60_000;
-/** Debian's libfaketime (package faketime). */
-const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 /** chronyd serving its (the machine's) clock on `address` only, optionally shifted by libfaketime. */
-async function chronyOn(lab: Lab, ns: NsRef, address: string, fake?: string) {
-  const cmd = chronyCommand(lab, { extraConfig: [`bindaddress ${address}`] });
-  return startServer(lab, ns, { ...cmd, name: `chronyd ${address}`, ...(fake ? { env: { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: fake, FAKETIME_DONT_FAKE_MONOTONIC: "1" } } : {}) }, 20_000);
+function chronyOn(lab: Lab, ns: NsRef, address: string, fakeTime?: string) {
+  return startChrony(lab, ns, { address, ...(fakeTime ? { fakeTime } : {}), readyTimeoutMs: 20_000 });
 }
 
 describe.skipIf(!canCreateLabs)(`paddock ntp against chronyd, one server lying by 2 s (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
