@@ -9,11 +9,27 @@ import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
+import { registerLabNtp } from "./commands/lab-ntp.ts";
 import { registerNtp } from "./commands/ntp.ts";
 import { registerOperator } from "./commands/operator.ts";
 import { registerReload } from "./commands/reload.ts";
 import { registerRun } from "./commands/run.ts";
 import { reportError } from "./errors.ts";
+
+// A reader that stops early (`paddock status | head -3`, `paddock dhcp decode x.pcap | head`)
+// closes the pipe: that is the reader's choice, not an error of ours, so a command that prints and
+// ends stops quietly instead of with a stack trace. A command that serves (a priv, a store, the
+// lab) keeps the old behaviour: it must undo what it set up, not vanish mid-way.
+const [command, sub] = process.argv.slice(2);
+const serves = ["run", "ntp", "lab", "calf"].includes(command ?? "") || (command === "dhcp" && sub !== "decode") || (command === "kv" && sub === "serve");
+if (!serves) {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+}
 
 const program = new Command();
 program
@@ -34,6 +50,7 @@ registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
 registerNtp(program);
 registerLab(program);
+registerLabNtp(program.commands.find((c) => c.name() === "lab")!);
 registerCalf(program);
 (await import("./commands/new.ts")).registerNew(program);
 
