@@ -7,6 +7,7 @@
  * mode, must report it touched nothing. chronyd runs with -x: it never touches the clock either.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { connectKv, type KvClient } from "@paddock/kv";
@@ -167,4 +168,20 @@ describe.skipIf(!canCreateLabs)(`paddock run dhcp4 ntp: the servers come from th
       kv.close();
     }
   }, 2 * TIMEOUT_MS);
+});
+
+describe.skipIf(!canCreateLabs)(`paddock lab ntp (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  it("shows the liar as falseticker and the honest servers selected or candidates, then removes its namespaces", async () => {
+    const bin = findPaddockBin();
+    const argv = /\.[cm]?js$/.test(bin) ? [process.execPath, bin] : [bin];
+    const r = await runAsync(argv[0]!, [...argv.slice(1), "lab", "ntp"], { timeoutMs: 2 * TIMEOUT_MS });
+    expect(r.stdout).toMatch(/^10\.78\.0\.4\s+falseticker\s/m);
+    for (const h of ["10.78.0.1", "10.78.0.2", "10.78.0.3"]) expect(r.stdout).toMatch(new RegExp(`^${h.replaceAll(".", "\\.")}\\s+(selected|candidate)\\s`, "m"));
+    expect(r.stdout).toMatch(/clock handler: observed/);
+    const removed = /removed the namespaces (\S+) and (\S+) /.exec(r.stdout);
+    expect(removed).not.toBeNull();
+    const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
+    expect(left).not.toContain(removed![1]!);
+    expect(left).not.toContain(removed![2]!);
+  }, 3 * TIMEOUT_MS);
 });
