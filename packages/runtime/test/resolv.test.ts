@@ -220,18 +220,30 @@ describe("ResolvConfComposer on temp files", () => {
     expect(existsSync(stored)).toBe(false);
   });
 
-  it("a released pid lock makes the contribution dead too; an unreadable contribution is removed", async () => {
-    const { dir, file, runtimeDir, composer } = setup();
-    const other = acquirePidLock(path.join(dir, "other.pid"));
-    const second = new ResolvConfComposer({ file, runtimeDir, ownerLock: other.file });
-    await second.update("dhcp4", "eth1", { priority: 1, nameservers: ["10.1.0.53"], search: [] });
+  it("a released pid lock makes another process's contribution dead too; an unreadable contribution is removed", async () => {
+    const { dir, file, composer } = setup();
+    // Another live process (our parent) whose pid lock names it: live until the lock is released.
+    const otherLock = path.join(dir, "other.pid");
+    writeFileSync(otherLock, `${process.ppid}\n`);
+    await composer.update("dhcp4", "eth0", { priority: 2, nameservers: ["10.0.0.53"], search: [] });
+    writeFileSync(path.join(composer.dir, "dhcp4@eth1.json"), JSON.stringify({ format: "paddock-resolv/1", pid: process.ppid, lock: otherLock, source: "dhcp4", iface: "eth1", priority: 1, nameservers: ["10.1.0.53"], search: [] }));
     writeFileSync(path.join(composer.dir, "dhcp4@eth7.json"), "{ not json");
     await composer.update("dhcp4", "eth0", { priority: 2, nameservers: ["10.0.0.53"], search: [] });
     expect(directives(readFileSync(file, "utf8"))).toEqual(["nameserver 10.1.0.53", "nameserver 10.0.0.53"]);
     expect(existsSync(path.join(composer.dir, "dhcp4@eth7.json"))).toBe(false);
-    other.release();
+    rmSync(otherLock);
     await composer.update("dhcp4", "eth0", { priority: 2, nameservers: ["10.0.0.54"], search: [] });
     expect(directives(readFileSync(file, "utf8"))).toEqual(["nameserver 10.0.0.54"]);
+  });
+
+  it("this process's contributions stay live after their lock is released: a host stopped without release keeps its servers while another host here composes", async () => {
+    const { dir, file, runtimeDir, composer } = setup();
+    const stopped = acquirePidLock(path.join(dir, "stopped.pid"));
+    const first = new ResolvConfComposer({ file, runtimeDir, ownerLock: stopped.file });
+    await first.update("dhcp4", "eth1", { priority: 1, nameservers: ["10.1.0.53"], search: [] });
+    stopped.release();
+    await composer.update("dhcp4", "eth0", { priority: 2, nameservers: ["10.0.0.53"], search: [] });
+    expect(directives(readFileSync(file, "utf8"))).toEqual(["nameserver 10.1.0.53", "nameserver 10.0.0.53"]);
   });
 
   it("after a reboot (no runtime directory, our file in place) the caller's remembered original is restored", async () => {

@@ -239,8 +239,13 @@ async function readNoFollow(file: string, limit: number): Promise<string | null>
   }
 }
 
-/** Whether the process that wrote a contribution still holds its pid lock. */
+/**
+ * Whether the process that wrote a contribution still holds its pid lock. Our own are live
+ * whatever their lock: a host of this process that stopped without releasing (its lock already
+ * gone) keeps its servers, like its address, while another interface's host here still composes.
+ */
 async function ownerAlive(lock: string, pid: number): Promise<boolean> {
+  if (pid === process.pid) return true;
   const text = await readNoFollow(lock, 64).catch(() => null);
   return text !== null && text.trim() === String(pid) && processExists(pid);
 }
