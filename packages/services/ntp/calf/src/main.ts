@@ -215,8 +215,10 @@ export async function ntpCalfMain(ctx: CalfContext): Promise<void> {
       });
     }),
   ]);
-  [configured, dhcpServers] = await Promise.all([readList(ctx, "/config/server", MAX_CONFIG_SERVERS), readList(ctx, "/input/dhcp4/ntp", MAX_DHCP_SERVERS)]);
-  const created = createNtpClient({ sources: sourcesNow() });
+  let initialFrequency: string | undefined;
+  [configured, dhcpServers, initialFrequency] = await Promise.all([readList(ctx, "/config/server", MAX_CONFIG_SERVERS), readList(ctx, "/input/dhcp4/ntp", MAX_DHCP_SERVERS), readOptional(ctx, "/config/initial-frequency")]);
+  // The frequency correction in force (the store parsed it: ±500 ppm): the core measures from it.
+  const created = createNtpClient({ sources: sourcesNow(), initialFrequencyPpm: initialFrequency === undefined ? 0 : Number(initialFrequency) });
   if (!created.ok) throw new Error(`bad NTP client configuration: ${created.error.detail}`);
   state = created.state;
   ctx.data.onDatagram((bytes, from, rxTimeNs) => run({ kind: "received", from, bytes, receivedAt: instantOfNs(rxTimeNs) }));

@@ -9,6 +9,7 @@
  * the kernel's receive timestamps; requests out go to port 123 of the configured servers only).
  * KV paths it writes: /source/NNN/{address,state,reach,stratum,poll,offset,delay,jitter} and
  * /adjustment/{id,offset,frequency,step,max-error,est-error,leap}; reads /config/server/NNN,
+ * /config/initial-frequency,
  * /input/dhcp4/ntp/NNN, /clock/applied/…; watches /input/dhcp4/ntp (a lease's servers) and
  * /clock/applied (the handler's report, fed to the core as its `applied` event).
  */

@@ -5,13 +5,14 @@
  * the only code that may change the clock, in the priv.
  */
 import { readKey, readKeys } from "@paddock/kv";
-import { defineService, ServiceOptionError, type MetricSource } from "@paddock/runtime";
+import { CLOCK_REALTIME, clockAdjtime } from "@paddock/native";
+import { defineService, ServiceOptionError, type HandlerLogger, type MetricSource } from "@paddock/runtime";
 import { ClockHandler, observeClock, systemClock } from "./clock-handler.ts";
 import { DEFAULT_CLOCK_POLICY } from "./clock-policy.ts";
 import { parseServerList, ntpOptions } from "./options.ts";
-import { MAX_SERVERS, ntpKeys, ntpSchema, SOURCE_STATES } from "./schema.ts";
+import { MAX_FREQUENCY_PPM, MAX_SERVERS, ntpKeys, ntpSchema, SOURCE_STATES } from "./schema.ts";
 import { ntpReadiness, ntpStatus } from "./status.ts";
-import { indexSegment } from "./wire.ts";
+import { formatPpm, indexSegment } from "./wire.ts";
 
 /** RFC 5905 §7.2: servers answer on port 123. */
 export const NTP_SERVER_PORT = 123;
@@ -52,6 +53,9 @@ export const ntpService = defineService({
     const servers = parsed.servers;
     if (servers.length === 0) ctx.log.warn({}, "ntp has no configured server: it waits for a DHCP lease's NTP servers (dhcp4 in the same priv)");
     const target = o.clock === "system" ? systemClock() : observeClock;
+    // The frequency correction in force: the kernel's (a read, modes 0) when we discipline it, so
+    // the core starts from the drift already known instead of resetting it; 0 when observing.
+    const initialFrequencyPpm = o.clock === "system" ? kernelFrequency(ctx.log) : 0;
     const clock = new ClockHandler({
       target,
       policy: {
@@ -62,8 +66,9 @@ export const ntpService = defineService({
       log: ctx.log,
       commit: (changes) => ctx.commit(changes),
       staleId: readKey(ctx.store.parsed, ntpKeys.adjustmentId),
+      initialFrequencyPpm,
     });
-    const privKeys: Record<string, string | null> = { "/config/clock": o.clock ?? "observe" };
+    const privKeys: Record<string, string | null> = { "/config/clock": o.clock ?? "observe", "/config/initial-frequency": formatPpm(initialFrequencyPpm) };
     for (let i = 0; i < MAX_SERVERS; i++) privKeys[`/config/server/${indexSegment(i)}`] = servers[i] ?? null;
     // The previous run's source status goes: the calf publishes its own within a second or two,
     // and a source no longer configured must not linger under an index the new run does not use.
@@ -102,6 +107,17 @@ export const ntpService = defineService({
     };
   },
 });
+
+/** CLOCK_REALTIME's frequency correction now (clock_adjtime with modes 0: a read), within ±500 ppm; 0 when it cannot be read. */
+function kernelFrequency(log: HandlerLogger): number {
+  try {
+    const f = clockAdjtime(CLOCK_REALTIME, {}).frequencyPpm;
+    return Math.max(-MAX_FREQUENCY_PPM, Math.min(MAX_FREQUENCY_PPM, f));
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, "cannot read the kernel's frequency correction; the NTP client starts from 0 ppm");
+    return 0;
+  }
+}
 
 /** The sources of the calf's last status, by index. */
 export function sourcesOf(parsed: ReadonlyMap<string, unknown>): Array<{ index: string; address: string; state: (typeof SOURCE_STATES)[number]; reach?: number; offset?: number }> {

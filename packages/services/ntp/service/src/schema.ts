@@ -73,6 +73,7 @@ export const ntpSchema = defineSchema({
   keys: {
     servers: { pattern: "/config/server/*", wildcard: INDEX, maxKeys: MAX_SERVERS, description: "the configured servers, in order (IPv4 addresses)", writer: "priv", calfReads: true, validate: ipv4Unicast, maxBytes: 15 },
     dhcpServers: { pattern: "/input/dhcp4/ntp/*", wildcard: INDEX, maxKeys: MAX_DHCP_SERVERS, description: "the DHCP lease's NTP servers (option 42), mirrored from dhcp4 in the same priv", writer: "priv", calfReads: true, validate: ipv4Unicast, maxBytes: 15 },
+    initialFrequency: { pattern: "/config/initial-frequency", description: "the frequency correction in force at start (ppm): the kernel's with --clock system, 0 when observing", writer: "priv", calfReads: true, validate: frequencyPpm, maxBytes: 8 },
     clock: { pattern: "/config/clock", description: "the clock target: observe or system", writer: "priv", calfReads: true, validate: oneOf(...CLOCK_TARGETS), maxBytes: 7 },
     sourceAddress: { pattern: "/source/*/address", wildcard: INDEX, maxKeys: MAX_SERVERS + MAX_DHCP_SERVERS, description: "a source's address", writer: "calf", calfReads: false, validate: ipv4Unicast, maxBytes: 15 },
     sourceState: { pattern: "/source/*/state", wildcard: INDEX, maxKeys: MAX_SERVERS + MAX_DHCP_SERVERS, description: "selected, candidate, falseticker, unreachable, unfit or kod", writer: "calf", calfReads: false, validate: oneOf(...SOURCE_STATES), maxBytes: 11 },

@@ -24,6 +24,14 @@ describe("ntp setup", () => {
     expect(s.handlers!.map((h) => h.name)).toEqual(["clock"]);
   });
 
+  it("observing, the core starts from 0 ppm; disciplining, from the kernel's frequency, read with modes 0", async () => {
+    expect(setupWith({ server: "192.0.2.1" }).privKeys!["/config/initial-frequency"]).toBe("0.000");
+    const { clockAdjtime, CLOCK_REALTIME } = await import("@paddock/native");
+    const kernel = clockAdjtime(CLOCK_REALTIME, {}).frequencyPpm;
+    // Setting up the system target only reads the clock (changing it takes an adjustment).
+    expect(setupWith({ server: "192.0.2.1", clock: "system" }).privKeys!["/config/initial-frequency"]).toBe(kernel.toFixed(3).replace(/^-(0\.0+)$/, "$1"));
+  });
+
   it("adds the DHCP lease's servers to the peers egress allows", () => {
     const s = setupWith({ server: "192.0.2.1" }, { "/input/dhcp4/ntp/001": "198.51.100.7" });
     expect(s.udpPeers!()).toEqual(["192.0.2.1", "198.51.100.7"]);
