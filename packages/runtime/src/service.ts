@@ -375,5 +375,8 @@ export function checkOptionValue(def: ServiceDefinition<any>, name: string, raw:
     value = raw;
   }
   const problem = o.validate?.(value);
-  return problem === undefined ? { ok: true, value } : { ok: false, reason: `${problem}, not ${JSON.stringify(value)}` };
+  if (problem === undefined) return { ok: true, value };
+  // A reason that already quotes the value (a list option naming its bad item) is not repeated.
+  const quoted = JSON.stringify(value);
+  return { ok: false, reason: problem.includes(quoted) ? problem : `${problem}, not ${quoted}` };
 }
