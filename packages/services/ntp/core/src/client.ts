@@ -652,7 +652,9 @@ function select(tx: Tx): void {
   const threshold = MAXDIST + PHI * 2 ** s.discipline.poll;
   // A source in its start burst is no candidate yet (a filter with empty stages has intervals
   // a second wide, wide enough to let a liar in), but counts toward the majority: otherwise the
-  // first source to finish, a liar perhaps, would be a majority of one.
+  // first source to finish, a liar perhaps, would be a majority of one. One that has left all of
+  // the reachability register's 8 polls unanswered no longer counts: a dead server would
+  // otherwise hold the first estimate back until its last burst request is a poll (64 s) old.
   let warming = 0;
   const was = s.sources.map((src) => src.state);
   s.sources.forEach((src, id) => {
@@ -661,7 +663,8 @@ function select(tx: Tx): void {
     src.peer = evaluateFilter(src.filter, tx.now, s.precision);
     const lambda = fitness(src, tx.now, threshold);
     if (src.unfitReason === "unsynchronized" && src.state === "unfit") return;
-    if (src.burst > 0 || (src.inBurst && src.outstanding !== undefined)) {
+    const silentThroughRegister = src.reach === 0 && IBURST_MAX_REQUESTS - src.burst >= IBURST_SAMPLES;
+    if ((src.burst > 0 || (src.inBurst && src.outstanding !== undefined)) && !silentThroughRegister) {
       if (src.state !== "unreachable") src.state = "unfit";
       src.unfitReason = src.state === "unfit" ? "no-samples" : undefined;
       warming++;

@@ -68,6 +68,19 @@ describe("selection", () => {
     expect(sim.adjustments[0]!.at).toBeLessThan(20);
     expect(sim.adjustments[0]!.adjustment).toMatchObject({ step: true, leap: "none" });
   });
+
+  it("servers that never answer do not hold the first estimate back a poll: they stop counting toward the majority after 8 unanswered requests", () => {
+    const dead = (address: string) => good(address, { silentAfter: 0 });
+    const sim = new Simulation({ servers: [good("192.0.2.1"), good("192.0.2.2"), good("192.0.2.3"), dead("192.0.2.4"), dead("192.0.2.5"), dead("192.0.2.6"), dead("192.0.2.7")], localOffset: 0.05, seed: 12 });
+    sim.start();
+    sim.runUntil(30);
+    // Four dead of seven would be a majority still warming up, until their first poll after the burst (~80 s).
+    expect(sim.adjustments.length).toBeGreaterThan(0);
+    expect(sim.adjustments[0]!.at).toBeLessThan(20);
+    expect(Math.abs(sim.adjustments[0]!.adjustment.offsetSeconds - sim.adjustments[0]!.trueOffset)).toBeLessThan(0.001);
+    const st = states(sim);
+    for (const a of ["192.0.2.4", "192.0.2.5", "192.0.2.6", "192.0.2.7"]) expect(st[a]).toBe("unreachable");
+  });
 });
 
 describe("servers the client must not use", () => {
