@@ -4,7 +4,7 @@
  * (../../calf: the @paddock/ntp core, no privilege), and the clock handler (./clock-handler.ts),
  * the only code that may change the clock, in the priv.
  */
-import { readKey, readKeys } from "@paddock/kv";
+import { readKey, readKeys, type SchemaKey } from "@paddock/kv";
 import { CLOCK_REALTIME, clockAdjtime } from "@paddock/native";
 import { defineService, ServiceOptionError, type HandlerLogger, type MetricSource } from "@paddock/runtime";
 import { ClockHandler, observeClock, systemClock } from "./clock-handler.ts";
@@ -73,6 +73,15 @@ export const ntpService = defineService({
     // The previous run's source status goes: the calf publishes its own within a second or two,
     // and a source no longer configured must not linger under an index the new run does not use.
     for (const p of ctx.store.parsed.keys()) if (p.startsWith("/source/")) privKeys[p] = null;
+    const stored = () => ctx.store.parsed;
+    const sourceGauge = (name: string, help: string, value: (s: SourceMetrics) => number | undefined): MetricSource => ({
+      name, help, type: "gauge", labelNames: ["source"],
+      read: () => sourcesOf(stored()).flatMap((s) => { const v = value(s); return v === undefined ? [] : [{ labels: { source: s.address }, value: v }]; }),
+    });
+    const keyGauge = (name: string, help: string, key: SchemaKey<number>): MetricSource => ({
+      name, help, type: "gauge", labelNames: [],
+      read: () => { const v = readKey(stored(), key); return v === undefined ? [] : [{ labels: {}, value: v }]; },
+    });
     const metrics: MetricSource[] = [
       {
         name: "paddock_ntp_source_offset_seconds",
@@ -89,13 +98,27 @@ export const ntpService = defineService({
         read: () => sourcesOf(ctx.store.parsed).map((s) => ({ labels: { source: s.address }, value: s.reach ?? 0 })),
       },
       {
-        name: "paddock_ntp_adjustment_offset_seconds",
-        help: "The offset of the calf's last adjustment (reference minus local time)",
+        name: "paddock_ntp_source_state",
+        help: "Each source's state: 1 on the series of its current state (selected, candidate, falseticker, unreachable, unfit, kod), 0 on the others",
         type: "gauge",
-        labelNames: [],
+        labelNames: ["source", "state"],
+        read: () => sourcesOf(ctx.store.parsed).flatMap((s) => SOURCE_STATES.map((state) => ({ labels: { source: s.address, state }, value: s.state === state ? 1 : 0 }))),
+      },
+      sourceGauge("paddock_ntp_source_delay_seconds", "Each source's round-trip delay, from its best sample", (s) => s.delay),
+      sourceGauge("paddock_ntp_source_jitter_seconds", "Each source's jitter (RMS of its samples' offsets against the best one)", (s) => s.jitter),
+      sourceGauge("paddock_ntp_source_poll_seconds", "Each source's poll interval (a KoD RATE or the server's own poll raises it)", (s) => s.poll),
+      keyGauge("paddock_ntp_adjustment_offset_seconds", "The offset of the calf's last adjustment (reference minus local time)", ntpKeys.adjustmentOffset),
+      keyGauge("paddock_ntp_adjustment_frequency_ppm", "The frequency correction of the calf's last adjustment (ppm)", ntpKeys.adjustmentFrequency),
+      keyGauge("paddock_ntp_adjustment_max_error_seconds", "The last adjustment's maximum error (the system peer's root distance)", ntpKeys.adjustmentMaxError),
+      keyGauge("paddock_ntp_clock_applied_offset_seconds", "The offset the clock handler removed for the last adjustment (0 when observing or refused)", ntpKeys.appliedOffset),
+      {
+        name: "paddock_ntp_clock_applied",
+        help: "What the clock handler did with the last adjustment: 1 on the series of its result (stepped, slewed, observed, refused) and code",
+        type: "gauge",
+        labelNames: ["result", "code"],
         read: () => {
-          const v = readKey(ctx.store.parsed, ntpKeys.adjustmentOffset);
-          return v === undefined ? [] : [{ labels: {}, value: v }];
+          const result = readKey(ctx.store.parsed, ntpKeys.appliedResult);
+          return result === undefined ? [] : [{ labels: { result, code: readKey(ctx.store.parsed, ntpKeys.appliedCode) ?? "none" }, value: 1 }];
         },
       },
     ];
@@ -119,20 +142,31 @@ function kernelFrequency(log: HandlerLogger): number {
   }
 }
 
+/** One source of the calf's last status, as the metrics and `paddock status` read it. */
+export interface SourceMetrics {
+  index: string;
+  address: string;
+  state: (typeof SOURCE_STATES)[number];
+  reach?: number;
+  poll?: number;
+  offset?: number;
+  delay?: number;
+  jitter?: number;
+}
+
 /** The sources of the calf's last status, by index. */
-export function sourcesOf(parsed: ReadonlyMap<string, unknown>): Array<{ index: string; address: string; state: (typeof SOURCE_STATES)[number]; reach?: number; offset?: number }> {
-  const out = [];
+export function sourcesOf(parsed: ReadonlyMap<string, unknown>): SourceMetrics[] {
+  const out: SourceMetrics[] = [];
   for (const [path, value] of parsed) {
     const m = /^\/source\/([0-9]{3})\/address$/.exec(path);
     if (!m) continue;
     const at = (k: string) => parsed.get(`/source/${m[1]}/${k}`);
-    out.push({
-      index: m[1]!,
-      address: value as string,
-      state: (at("state") as (typeof SOURCE_STATES)[number] | undefined) ?? "unreachable",
-      ...(at("reach") !== undefined ? { reach: at("reach") as number } : {}),
-      ...(at("offset") !== undefined ? { offset: at("offset") as number } : {}),
-    });
+    const source: SourceMetrics = { index: m[1]!, address: value as string, state: (at("state") as SourceMetrics["state"] | undefined) ?? "unreachable" };
+    for (const k of ["reach", "poll", "offset", "delay", "jitter"] as const) {
+      const v = at(k);
+      if (typeof v === "number") source[k] = v;
+    }
+    out.push(source);
   }
   return out.sort((a, b) => a.index.localeCompare(b.index));
 }
