@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { connectKv, type KvClient } from "@paddock/kv";
+import { startPaddockNtp } from "./ntp-lab.ts";
 import { canCreateLabs, createLab, defaultOffer, findPaddockBin, LAB_SKIP_REASON, runAsync, startChrony, startDnsmasq, startPaddock, waitFor, type Lab, type NsRef, type PaddockProcess } from "@paddock/testkit";
 
 const NET = "10.171.0";
@@ -37,14 +38,7 @@ describe.skipIf(!canCreateLabs)(`paddock ntp against chronyd, one server lying b
     for (const a of [...HONEST.slice(1), LIAR]) lab.ip(server, ["addr", "add", `${a}/24`, "dev", link.a.name]);
     for (const a of HONEST) await chronyOn(lab, server, a);
     await chronyOn(lab, server, LIAR, "+2s");
-    const runtimeDir = lab.file("run");
-    mkdirSync(runtimeDir, { mode: 0o711 });
-    ntp = startPaddock(lab, client, [
-      "ntp", "--iface", link.b.name, ...[...HONEST, LIAR].flatMap((s) => ["--server", s]),
-      "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--admin-socket", lab.file("ntp.sock"), "--log-format", "json",
-    ]);
-    await ntp.waitForLog(/NTP client started/, { timeoutMs: TIMEOUT_MS });
-    kv = await connectKv(lab.file("ntp.sock"));
+    ({ ntp, kv } = await startPaddockNtp(lab, client, link.b.name, [...HONEST, LIAR], { timeoutMs: TIMEOUT_MS }));
   }, 90_000);
 
   afterAll(async () => {
