@@ -41,6 +41,16 @@ if ((${#missing[@]})); then
   done
 fi
 
+# ntpsec's ntpd, a server for the NTP interop test: its package conflicts with chrony's (both
+# provide time-daemon), so it is unpacked under /opt/paddock-test, never installed or started.
+NTPSEC_DIR=/opt/paddock-test/ntpsec
+if [[ ! -x $NTPSEC_DIR/usr/sbin/ntpd && $(id -u) -eq 0 ]]; then
+  say "unpacking ntpsec's ntpd into $NTPSEC_DIR"
+  deb_dir=$(mktemp -d) && chmod 755 "$deb_dir"
+  (cd "$deb_dir" && apt-get download -qq ntpsec >/dev/null) && mkdir -p "$NTPSEC_DIR" && dpkg-deb -x "$deb_dir"/ntpsec_*.deb "$NTPSEC_DIR"
+  rm -rf "$deb_dir"
+fi
+
 # pnpm 10 (the packageManager field pins it; pnpm 12 needs a platform binary the registry lacks).
 PNPM_VERSION=$(node -p 'require("./package.json").packageManager.split("@")[1]')
 if ! command -v pnpm >/dev/null 2>&1 || [[ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]]; then
