@@ -47,7 +47,8 @@ NTPSEC_DIR=/opt/paddock-test/ntpsec
 if [[ ! -x $NTPSEC_DIR/usr/sbin/ntpd && $(id -u) -eq 0 ]]; then
   say "unpacking ntpsec's ntpd into $NTPSEC_DIR"
   deb_dir=$(mktemp -d) && chmod 755 "$deb_dir"
-  (cd "$deb_dir" && apt-get download -qq ntpsec >/dev/null) && mkdir -p "$NTPSEC_DIR" && dpkg-deb -x "$deb_dir"/ntpsec_*.deb "$NTPSEC_DIR"
+  # apt's package lists may be missing or stale when no other package had to be installed.
+  (cd "$deb_dir" && { apt-get download -qq ntpsec >/dev/null 2>&1 || { apt-get update -qq && apt-get download -qq ntpsec >/dev/null; }; }) && mkdir -p "$NTPSEC_DIR" && dpkg-deb -x "$deb_dir"/ntpsec_*.deb "$NTPSEC_DIR"
   rm -rf "$deb_dir"
 fi
 
