@@ -13,7 +13,7 @@ APT_PACKAGES=(
   capnproto clang llvm libbpf-dev make g++ python3 pkg-config
   runc iproute2 tshark tcpdump
   dnsmasq-base kea-dhcp4-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
-  chrony radvd
+  chrony radvd faketime ntpsec-ntpdig
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
