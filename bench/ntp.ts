@@ -11,10 +11,16 @@
  *   truth is exactly the faketime offset); medians over the runs;
  * - time to the first valid estimate: spawn → paddock's first adjustment in its store (the start
  *   burst: 8 samples), → chronyd -Q's exit (iburst, 4 samples) → ntpdig's exit (1 sample);
- * - memory: VmHWM (peak RSS) of paddock's priv and calf when the first estimate is there.
+ * - memory: VmHWM (peak RSS) of paddock's priv and calf when the first estimate is there;
+ * - CPU per poll, once the start burst is over: the CPU time (/proc/PID/schedstat, ns) of
+ *   paddock's whole process tree (priv, runc, calf) and of a chronyd client, both polling the one
+ *   server every 64 s side by side for POLL_WINDOW_POLLS polls, divided by the requests each sent
+ *   (paddock: the datagrams its data path sent; chronyd, which runs without a command port: the
+ *   window over its fixed 64 s poll). Idle timers between polls count: that is what a poll costs.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab, processTree, startChrony, waitFor } from "@paddock/testkit";
@@ -22,6 +28,36 @@ import { startPaddockNtp } from "../test/ntp-lab.ts";
 import { fmt, procMemory, summarize, table } from "./dhcp-lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 5);
+/** Polls (64 s apart) the CPU-per-poll phase waits for after the start burst. */
+const POLL_WINDOW_POLLS = 2;
+const POLL_SECONDS = 64;
+
+/** CPU time of processes so far (ns), from /proc/PID/schedstat; a process that ended counts 0. */
+function cpuNs(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+/** One Prometheus sample (labels as given, in order) from a metrics Unix socket. */
+function scrapeSample(socketPath: string, name: string, labels: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath, path: "/metrics" }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => {
+        const line = body.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+        resolve(line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : NaN);
+      });
+    }).on("error", reject);
+  });
+}
 /** The server's known offset (libfaketime), in seconds. */
 const TRUE_OFFSET = 2;
 /**
@@ -101,6 +137,34 @@ try {
     console.error(`run ${run + 1}/${RUNS}: paddock ${(errors.paddock!.at(-1)! * 1e6).toFixed(1)} µs, chronyd -Q ${(errors["chronyd -Q"]!.at(-1)! * 1e6).toFixed(1)} µs, ntpdig ${(errors.ntpdig!.at(-1)! * 1e6).toFixed(1)} µs`);
   }
 
+  // CPU per poll after the start burst: paddock and a chronyd client side by side, one server.
+  const cpu: Record<string, number> = {};
+  {
+    const sub = createLab({ prefix: "pdnhp" });
+    try {
+      const metricsSocket = sub.file("metrics.sock");
+      const conf = sub.file("chrony-client.conf");
+      writeFileSync(conf, `server ${SERVER} iburst minpoll 6 maxpoll 6\ncmdport 0\nbindcmdaddress /\npidfile ${sub.file("chrony-client.pid")}\n`);
+      const chrony = sub.spawn(client, ["chronyd", "-x", "-d", "-u", "root", "-f", conf], { name: "chronyd-client" });
+      const { ntp, read, kv } = await startPaddockNtp(sub, client, link.b.name, [SERVER], { timeoutMs: ESTIMATE_TIMEOUT_MS, extraArgs: ["--metrics", metricsSocket] });
+      await waitFor(() => read("/adjustment/offset"), { what: "paddock's first estimate", timeoutMs: ESTIMATE_TIMEOUT_MS, abortOnExit: ntp, state: () => ntp.tail() });
+      const sent = () => scrapeSample(metricsSocket, "paddock_datapath_frames_total", 'direction="sent"');
+      const tree = () => processTree(ntp.pid!);
+      const sent0 = await sent();
+      const p0 = cpuNs(tree());
+      const c0 = cpuNs([chrony.pid!]);
+      const t0 = performance.now();
+      await waitFor(async () => ((await sent()) >= sent0 + POLL_WINDOW_POLLS ? true : undefined), { what: `${POLL_WINDOW_POLLS} polls after the burst`, timeoutMs: (POLL_WINDOW_POLLS + 1) * POLL_SECONDS * 1000 + 60_000, intervalMs: 200, abortOnExit: ntp });
+      const polls = (await sent()) - sent0;
+      cpu.paddock = (cpuNs(tree()) - p0) / polls;
+      const chronyPolls = Math.max(1, Math.round((performance.now() - t0) / 1000 / POLL_SECONDS));
+      cpu["chronyd (client)"] = (cpuNs([chrony.pid!]) - c0) / chronyPolls;
+      kv.close();
+    } finally {
+      await sub.destroy();
+    }
+  }
+
   const us = (xs: number[]) => summarize(xs.map((x) => x * 1e6));
   const chronyMedian = us(errors["chronyd -Q"]!).median;
   console.log(`\nNTP benchmark: ${RUNS} runs per client, one chronyd ${TRUE_OFFSET} s ahead (libfaketime), over a veth between namespaces\n`);
@@ -109,6 +173,7 @@ try {
     ...Object.keys(errors).map((k) => [k, fmt(us(errors[k]!)), (Math.abs(us(errors[k]!).median) - Math.abs(chronyMedian)).toFixed(1), fmt(summarize(firstMs[k]!.map((x) => x / 1000)), 2)]),
   ]));
   console.log(`\npaddock memory (VmHWM) at the first estimate: priv ${fmt(summarize(privKiB.map((x) => x / 1024)))} MiB, calf ${fmt(summarize(calfKiB.map((x) => x / 1024)))} MiB`);
+  console.log(`CPU per poll after the start burst (${POLL_WINDOW_POLLS} polls, ${POLL_SECONDS} s apart): paddock (priv, runc, calf) ${(cpu.paddock! / 1e6).toFixed(2)} ms, chronyd client ${(cpu["chronyd (client)"]! / 1e6).toFixed(2)} ms (ratio ${(cpu.paddock! / cpu["chronyd (client)"]!).toFixed(1)}×)`);
 } finally {
   await lab.destroy();
 }
