@@ -378,5 +378,5 @@ export function checkOptionValue(def: ServiceDefinition<any>, name: string, raw:
   if (problem === undefined) return { ok: true, value };
   // A reason that already quotes the value (a list option naming its bad item) is not repeated.
   const quoted = JSON.stringify(value);
-  return { ok: false, reason: problem.includes(quoted) ? problem : `${problem}, not ${quoted}` };
+  return { ok: false, reason: typeof value === "string" && problem.includes(quoted) ? problem : `${problem}, not ${quoted}` };
 }
