@@ -46,6 +46,7 @@ import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
 import { hookMetrics, HookTrigger } from "./hooks.ts";
+import { LinkLocalError, waitForLinkLocal } from "./link-local.ts";
 import { linkState, LinkWaitAborted, LinkWatch, type LinkState } from "./link-watch.ts";
 import { checkMetricsAddress, Metrics } from "./metrics.ts";
 import { acquirePidLock, LockedError, type PidLock } from "./pid-lock.ts";
@@ -90,6 +91,11 @@ export interface HostedService {
   readonly stateDir: string;
   /** The operators' KV socket, mode 0600. */
   readonly adminSocket: string;
+  /**
+   * A calf bundle written beforehand (`paddock generate`'s bundles/SERVICE-IFACE): run as it is,
+   * instead of the bundle the priv would write. It must hold config.json.
+   */
+  readonly bundleDir?: string;
 }
 
 /** Options of a service host. */
@@ -252,6 +258,7 @@ function preflight(opts: ServiceHostOptions): void {
     if (other) throw new HostError("PADDOCK_E_HOST_SLOT", `the services ${other} and ${name} hash to the same socket mark; rename one`);
     slots.set(mark, name);
     if (!existsSync(s.calfScript)) throw new HostError("PADDOCK_E_HOST_NO_CALF", `the calf bundle of ${name}, ${s.calfScript}, is missing; build it first (make setup for the built-in services, paddock build for yours)`);
+    if (s.bundleDir !== undefined && !existsSync(path.join(s.bundleDir, "config.json"))) throw new HostError("PADDOCK_E_HOST_NO_BUNDLE", `the calf bundle directory of ${name}, ${s.bundleDir}, has no config.json; write it with paddock generate, or leave the bundle to the priv`);
     for (const input of s.definition.inputs ?? []) {
       if (!opts.services.some((o) => o.definition.name === input.service)) {
         opts.log[input.optional ? "debug" : "warn"]({ service: name, input: input.service }, `${name} reads keys of ${input.service}, which this priv does not run; those inputs stay empty`);
@@ -433,6 +440,7 @@ export class ServiceHost {
     phase("stores open");
 
     // 3. Channels: tc egress program first (a dead owner's leftover removed), then the sockets.
+    await this.linkLocalReady(link.index);
     for (const i of this.instances) {
       const channels = this.openChannels(i, mac, link.index);
       const relay = new DataPathRelay(i.name, channels, log.child({ component: "datapath", service: i.def.name }), i.def.calf.sendRate);
@@ -481,7 +489,7 @@ export class ServiceHost {
     const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
     await supervisor.start(
-      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}) })),
+      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}), ...(i.hosted.bundleDir !== undefined ? { prebuiltBundle: i.hosted.bundleDir } : {}) })),
       early ? new Map([[early.name, { bundleDir: early.bundleDir, started: early.started }]]) : undefined,
     );
     phase("calves starting");
@@ -603,6 +611,17 @@ export class ServiceHost {
    * whose MAC is unchanged is told the link state (the DHCP client then confirms its lease,
    * INIT-REBOOT); one whose MAC changed is restarted, so it starts over with the new one.
    */
+  /** When a service has an IPv6 UDP channel: waits until the interface's link-local address left DAD (./link-local.ts). */
+  private async linkLocalReady(ifindex: number): Promise<void> {
+    if (!this.instances.some((i) => i.def.channels.udp?.family === 6)) return;
+    try {
+      const address = await waitForLinkLocal({ ifindex, ifname: this.opts.iface, ...(this.opts.signal ? { signal: this.opts.signal } : {}) });
+      this.opts.log.debug({ address }, "the IPv6 link-local address is usable");
+    } catch (err) {
+      throw err instanceof LinkLocalError ? new HostError(err.code, err.message) : err;
+    }
+  }
+
   private async interfaceBack(link: Link, state: LinkState): Promise<void> {
     const log = this.opts.log;
     const macBefore = this.ifaceMac;
@@ -618,6 +637,7 @@ export class ServiceHost {
     for (const i of this.instances) {
       try {
         await this.setupService(i, found.iface);
+        if (i.def.channels.udp?.family === 6) await this.linkLocalReady(link.index);
         i.relay!.rebind(this.openChannels(i, found.mac, link.index));
       } catch (err) {
         log.error({ service: i.def.name, err: (err as Error).message }, `${i.def.name} cannot use ${this.opts.iface} again; it waits for the next change`);
@@ -679,7 +699,7 @@ export class ServiceHost {
     // By index: this interface, not one re-created under its name meanwhile.
     const target = { ifindex };
     const ch = i.def.channels;
-    const rules = [...(ch.packet?.egress ?? []), ...(ch.udp ? [{ family: "ipv4" as const, protocol: "udp" as const, ...(ch.udp.localPort ? { srcPort: ch.udp.localPort } : {}), dstPort: ch.udp.remotePort }] : [])];
+    const rules = [...(ch.packet?.egress ?? []), ...(ch.udp ? [{ family: ch.udp.family === 6 ? ("ipv6" as const) : ("ipv4" as const), protocol: "udp" as const, ...(ch.udp.localPort ? { srcPort: ch.udp.localPort } : {}), dstPort: ch.udp.remotePort }] : [])];
     try {
       // We hold the service's interface lock: whatever sits in its slot is a dead owner's.
       if (removeEgressFilter(target, i.slot.handle, i.slot.priority)) log.info({ handle: i.slot.handle }, "removed the tc egress program a previous run left");
@@ -705,7 +725,7 @@ export class ServiceHost {
     }
     if (ch.udp) {
       let socket: UdpSocket;
-      const udpOptions = { address: "0.0.0.0", port: ch.udp.localPort, ifname: opts.iface, mark: i.slot.mark };
+      const udpOptions = { address: ch.udp.family === 6 ? "::" : "0.0.0.0", port: ch.udp.localPort, ifname: opts.iface, mark: i.slot.mark };
       let txTimestamps = ch.udp.txTimestamps === true;
       try {
         try {
@@ -724,7 +744,7 @@ export class ServiceHost {
       i.udp = socket;
       this.ifaceParts.push(() => socket.close());
       const peers = i.setup?.udpPeers ?? (() => []);
-      channels.udp = { socket, check: datagramEgress({ remotePort: ch.udp.remotePort, maxDatagramBytes: ch.udp.maxDatagramBytes, peers }), txTimestamps };
+      channels.udp = { socket, check: datagramEgress({ remotePort: ch.udp.remotePort, maxDatagramBytes: ch.udp.maxDatagramBytes, peers, family: ch.udp.family ?? 4 }), txTimestamps };
     }
     return channels;
   }

@@ -157,7 +157,7 @@ export class Supervisor {
     await this.removeStale(calves.filter((c) => !adopted.has(c.name)));
     for (const spec of calves) {
       const early = adopted.get(spec.name);
-      const bundleDir = early?.bundleDir ?? (await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir })).dir;
+      const bundleDir = early?.bundleDir ?? spec.prebuiltBundle ?? (await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir })).dir;
       const runner = new CalfRunner(this, spec.name, bundleDir, calfContainerId(spec.name), this.log.child({ calf: spec.name }));
       this.runners.set(spec.name, runner);
       runner.launch(early?.started);

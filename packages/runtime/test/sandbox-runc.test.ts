@@ -118,6 +118,8 @@ describe.skipIf(!RUN_RUNC_TESTS)(`calf sandbox under runc, observed from outside
     expect(tmp?.fsType).toBe("tmpfs");
     expect(tmp?.options).toEqual(expect.arrayContaining(["rw", "nosuid", "nodev", "noexec"]));
     expect(tmp?.superOptions).toContain(`size=${CALF_TMP_BYTES / 1024}k`);
+    // /proc shows the calf no process of another user.
+    expect(mounts.find((m) => m.mountPoint === "/proc" && m.fsType === "proc")?.superOptions).toContain("hidepid=invisible");
     const dev = mounts.find((m) => m.mountPoint === "/dev");
     expect(dev?.options).toEqual(expect.arrayContaining(["nosuid", "noexec"]));
     // Every file system other than /proc, /dev, /tmp (and runc's masks) is read-only and nosuid.
@@ -134,9 +136,13 @@ describe.skipIf(!RUN_RUNC_TESTS)(`calf sandbox under runc, observed from outside
     const ldd = execFileSync("ldd", ["/usr/bin/node"], { encoding: "utf8" });
     const libs = [...ldd.matchAll(/(\/\S+) \(/g)].map((m) => m[1]);
     expect(binds.map((m) => m.mountPoint).sort()).toEqual(["/usr/bin/node", CALF_SCRIPT_PATH, ...libs].sort());
-    // The rootfs itself is empty apart from the mount targets (nothing of the host's is there).
+    // The rootfs itself is empty apart from the mount targets and a passwd and group naming only
+    // the calf's user (nothing of the host's is there).
     const rootfs = `/proc/${pid}/root`;
-    expect(readdirSync(rootfs).sort()).toEqual(["calf", "dev", "lib", "lib64", "proc", "tmp", "usr"]);
+    expect(readdirSync(rootfs).sort()).toEqual(["calf", "dev", "etc", "lib", "lib64", "proc", "tmp", "usr"]);
+    expect(readdirSync(`${rootfs}/etc`).sort()).toEqual(["group", "passwd"]);
+    expect(readFileSync(`${rootfs}/etc/passwd`, "utf8")).toBe("calf:x:1000:1000:Paddock calf:/:/usr/sbin/nologin\n");
+    expect(readFileSync(`${rootfs}/etc/group`, "utf8")).toBe("calf:x:1000:\n");
     expect(statSync(`${rootfs}/tmp`).mode & 0o7777).toBe(0o1777);
     // The root itself (runc offers no nosuid/nodev for it) holds only directories and empty,
     // non-setuid placeholder files: seen from the host, below every mount.
@@ -144,7 +150,8 @@ describe.skipIf(!RUN_RUNC_TESTS)(`calf sandbox under runc, observed from outside
       readdirSync(d, { withFileTypes: true }).flatMap((e) => {
         const p = `${d}/${e.name}`;
         const st = statSync(p);
-        const bad = !(e.isDirectory() || (e.isFile() && st.size === 0)) || (st.mode & 0o6000) !== 0 ? [p] : [];
+        const own = /\/rootfs\/etc\/(passwd|group)$/.test(p) && (st.mode & 0o7777) === 0o444;
+        const bad = !(e.isDirectory() || (e.isFile() && (st.size === 0 || own))) || (st.mode & 0o6000) !== 0 ? [p] : [];
         return e.isDirectory() ? [...bad, ...walk(p)] : bad;
       });
     expect(walk(`${lab.runtimeDir}/${name}/rootfs`)).toEqual([]);
@@ -257,7 +264,7 @@ describe.skipIf(!RUN_RUNC_TESTS)(`hostile calf battery ${NEEDS_ROOT}`, () => {
     expect(r.files).toEqual({
       shadow: "ENOENT",
       shadowViaProc: "ENOENT",
-      passwd: "ENOENT",
+      passwd: "ok", // the calf's own: only its user (checked from outside above)
       writeRoot: "EROFS",
       writeNode: "EROFS",
       writeScript: "EROFS",

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import type { Logger } from "pino";
-import { HostError, InterfaceHosts, type HostedService, type ServiceDefinition } from "@paddock/runtime";
+import { calfNameFor, HostError, InterfaceHosts, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
@@ -22,6 +22,8 @@ export interface ServiceRequest {
   readonly stateDir?: string;
   readonly adminSocket?: string;
   readonly options?: Readonly<Record<string, string | boolean | number>>;
+  /** A calf bundle written beforehand (--bundle-dir DIR: DIR/SERVICE-IFACE, from paddock generate). */
+  readonly bundleDir?: string;
 }
 
 /** One interface and the services to run on it. */
@@ -105,6 +107,7 @@ async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof
       stateDir: s.stateDir ?? defaultStateDir(s.definition.name, iface),
       adminSocket: s.adminSocket ?? defaultAdminSocket(req.runtimeDir, s.definition.name, iface),
       options: s.options ?? {},
+      ...(s.bundleDir !== undefined ? { bundleDir: s.bundleDir } : {}),
     })),
     calfLogLevel: req.logLevel as LogLevel,
     ...(req.linkUp === false ? { linkUp: false } : {}),
@@ -154,6 +157,16 @@ interface RunOptions {
   linkUp: boolean;
   config?: string;
   readyTimeout?: string;
+  bundleDir?: string;
+}
+
+/**
+ * The directory of a generated calf bundle under `paddock generate`'s bundles/ (--bundle-dir):
+ * SERVICE-IFACE, the calf's name without the network namespace tag a priv outside the host's
+ * namespace adds (the generator cannot know that namespace).
+ */
+export function generatedBundleDir(dir: string, service: string, iface: string): string {
+  return path.join(dir, calfNameFor(service, iface, undefined));
 }
 
 /** "NAME=VALUE" or "SERVICE.NAME=VALUE" settings, by service. */
@@ -187,6 +200,7 @@ export function registerRun(program: Command): void {
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
+    .option("--bundle-dir <dir>", "run the calf bundles paddock generate wrote (DIR/SERVICE-IFACE) instead of writing them at start (docs/generate.md)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .action(async (specs: string[], opts: RunOptions) => {
@@ -215,6 +229,7 @@ export function registerRun(program: Command): void {
                 calfScript: l.calfScript,
                 ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, iface, l.definition.name, several) } : {}),
                 options: settings.get(l.definition.name) ?? {},
+                ...(opts.bundleDir !== undefined ? { bundleDir: generatedBundleDir(path.resolve(opts.bundleDir), l.definition.name, iface) } : {}),
               })),
             };
           }),

@@ -3,7 +3,9 @@
  *
  * The rootfs holds nothing of its own: runc assembles it from read-only bind mounts of the Node
  * binary, exactly the shared libraries `ldd` lists for it, and the calf's single bundled script,
- * plus a small noexec tmpfs /tmp, a minimal /dev and /proc. The calf runs as uid 1000 in its own
+ * plus a small noexec tmpfs /tmp, a minimal /dev, /proc with hidepid, and an /etc/passwd and
+ * /etc/group naming only the calf's user (calfRootfsFiles). `paddock generate` writes its bundles
+ * with the same functions (calfOciConfig, writeCalfBundle). The calf runs as uid 1000 in its own
  * user namespace (host uid 101000 by default), with no capabilities, no new privileges, the seccomp
  * allowlist of seccomp.ts, memory and pids limits and an empty environment.
  *
@@ -66,6 +68,11 @@ export interface CalfSandboxSpec {
   /** CPU quota in cores (0.05–1; default 1: one core at most). */
   readonly cpuCores?: number;
   readonly extraMounts?: readonly CalfMount[];
+  /**
+   * A bundle directory written beforehand (`paddock generate`): the supervisor runs it as it is
+   * instead of writing one; its config.json, not the fields above, is what the calf gets.
+   */
+  readonly prebuiltBundle?: string;
 }
 
 /** Where and how bundles are made; every field has a default suited to production. */
@@ -303,7 +310,9 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
   const calfId = opts.calfId ?? DEFAULT_CALF_ID;
   const cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
   const mounts: OciMount[] = [
-    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    // hidepid=invisible: the calf sees no process of another uid in /proc (it is pid 1 of its own
+    // pid namespace anyway; this also holds if a calf ever shares one).
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev", "hidepid=invisible"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "noexec", "strictatime", "mode=755", `size=${CALF_DEV_BYTES}`] },
     { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777", `size=${CALF_TMP_BYTES}`] },
     // The binary and its libraries are mapped executable, so these cannot be noexec.
@@ -378,6 +387,24 @@ function checkSpec(spec: CalfSandboxSpec): void {
   }
 }
 
+/** A file the rootfs holds itself (not a mount): path inside the rootfs, content, mode. */
+export interface RootfsFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
+}
+
+/**
+ * The files a calf's rootfs holds: a passwd and a group naming only the calf's user, so a library
+ * that looks the uid up finds it, and nothing about the host's users is visible.
+ */
+export function calfRootfsFiles(calfId: number = DEFAULT_CALF_ID): RootfsFile[] {
+  return [
+    { path: "/etc/passwd", content: `calf:x:${calfId}:${calfId}:Paddock calf:/:/usr/sbin/nologin\n`, mode: 0o444 },
+    { path: "/etc/group", content: `calf:x:${calfId}:\n`, mode: 0o444 },
+  ];
+}
+
 /** A bundle on disk. */
 export interface CalfBundle {
   readonly name: CalfName;
@@ -396,27 +423,13 @@ export async function createCalfBundle(spec: CalfSandboxSpec, opts: BundleOption
   const runtime = await cachedNodeRuntime(opts.nodePath ?? DEFAULT_NODE_PATH, opts.runtimeDir, opts.warn ? { warn: opts.warn } : {});
   const config = calfOciConfig(spec, runtime, opts);
   const dir = path.join(opts.runtimeDir, spec.name);
-  const rootfs = path.join(dir, "rootfs");
   try {
     await mkdir(opts.runtimeDir, { recursive: true, mode: 0o711 });
     await chmod(opts.runtimeDir, 0o711);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(rootfs, { recursive: true, mode: 0o711 });
-    await chmod(dir, 0o711);
-    await chmod(rootfs, 0o755);
-    for (const m of config.mounts) {
-      const target = path.join(rootfs, m.destination);
-      const isFile = m.type === "bind" && !(await stat(m.source)).isDirectory();
-      await mkdir(isFile ? path.dirname(target) : target, { recursive: true, mode: 0o755 });
-      if (isFile) await writeFile(target, "", { mode: 0o444 });
-      // runc gives a tmpfs the mode of the directory it covers, whatever its mode= option says.
-      const mode = /^mode=([0-7]+)$/.exec(m.options.find((o) => o.startsWith("mode=")) ?? "")?.[1];
-      if (mode !== undefined) await chmod(target, parseInt(mode, 8));
-    }
-    await writeFile(path.join(dir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
   } catch (e) {
     throw new SandboxError("PADDOCK_E_SANDBOX_BUNDLE_WRITE", `writing bundle ${dir} failed`, spec.name, { cause: e });
   }
+  await writeCalfBundle(dir, config, calfRootfsFiles(opts.calfId), spec.name);
   // The script must be readable by the calf's uid, which is "other" to the host.
   try {
     await access(spec.script, fsConstants.R_OK);
@@ -425,4 +438,39 @@ export async function createCalfBundle(spec: CalfSandboxSpec, opts: BundleOption
     throw new SandboxError("PADDOCK_E_SANDBOX_BAD_SPEC", `calf script unreadable`, spec.name, { cause: e });
   }
   return { name: spec.name, containerId: calfContainerId(spec.name), dir, config };
+}
+
+/**
+ * Writes a bundle directory from its config (the runtime's bundles above, and `paddock generate`'s):
+ * replaces `dir`, writes config.json (0600), and a rootfs/ holding `files` and every mount target
+ * (runc cannot create them in a read-only root). A bind source that does not exist here (a
+ * generated bundle names the target machine's paths) is taken to be a file. Directories are 0711:
+ * the calf's mapped root must traverse them, nobody may list them.
+ */
+export async function writeCalfBundle(dir: string, config: OciConfig, files: readonly RootfsFile[], name: string): Promise<void> {
+  const rootfs = path.join(dir, config.root.path);
+  try {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(rootfs, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711);
+    await chmod(rootfs, 0o755);
+    for (const m of config.mounts) {
+      const target = path.join(rootfs, m.destination);
+      const isFile = m.type === "bind" && !(await stat(m.source).catch(() => undefined))?.isDirectory();
+      await mkdir(isFile ? path.dirname(target) : target, { recursive: true, mode: 0o755 });
+      if (isFile) await writeFile(target, "", { mode: 0o444 });
+      // runc gives a tmpfs the mode of the directory it covers, whatever its mode= option says.
+      const mode = /^mode=([0-7]+)$/.exec(m.options.find((o) => o.startsWith("mode=")) ?? "")?.[1];
+      if (mode !== undefined) await chmod(target, parseInt(mode, 8));
+    }
+    for (const f of files) {
+      const target = path.join(rootfs, f.path);
+      await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+      await writeFile(target, f.content, { mode: f.mode });
+      await chmod(target, f.mode);
+    }
+    await writeFile(path.join(dir, "config.json"), JSON.stringify(config, null, 2), { mode: 0o600 });
+  } catch (e) {
+    throw new SandboxError("PADDOCK_E_SANDBOX_BUNDLE_WRITE", `writing bundle ${dir} failed`, name, { cause: e });
+  }
 }
