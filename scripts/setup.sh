@@ -12,8 +12,9 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 APT_PACKAGES=(
   capnproto clang llvm libbpf-dev make g++ python3 pkg-config
   runc iproute2 tshark tcpdump
-  dnsmasq-base kea-dhcp4-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
+  dnsmasq-base kea-dhcp4-server kea-dhcp6-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
   chrony radvd faketime ntpsec-ntpdig
+  golang-github-opencontainers-specs-dev
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -36,7 +37,7 @@ if ((${#missing[@]})); then
   if ((!had_policy)); then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"; fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { ((had_policy)) || rm -f "$policy"; exit 1; }
   ((had_policy)) || rm -f "$policy"
-  for svc in kea-dhcp4-server isc-dhcp-server chrony radvd; do
+  for svc in kea-dhcp4-server kea-dhcp6-server isc-dhcp-server isc-dhcp-server6 chrony radvd; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi

@@ -668,6 +668,9 @@ static Napi::Value OpenUdp(const Napi::CallbackInfo& info) {
   FdOwner fd(socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.fd < 0) ThrowErrno(env, errno, "socket", "SOCK_DGRAM");
   SetIntOpt(env, fd.fd, SOL_SOCKET, SO_TIMESTAMPNS, 1, "SO_TIMESTAMPNS");
+  // An IPv6 socket hears IPv6 only: bound to "::" it would otherwise take IPv4 datagrams to its
+  // port too (as ::ffff:a.b.c.d), which no IPv6 service asked for.
+  if (ss.ss_family == AF_INET6) SetIntOpt(env, fd.fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
   bool txTimestamps = opts.Get("txTimestamps").ToBoolean();
   if (txTimestamps) {
 #ifdef SCM_TS_OPT_ID

@@ -65,6 +65,15 @@ export interface PacketChannelDefinition {
 /** A UDP channel: a socket bound to a local port on the interface, talking to allowed peers only. */
 export interface UdpChannelDefinition {
   readonly kind: "udp";
+  /**
+   * 4 (the default) or 6. An IPv6 channel's socket is bound to "::" on the interface
+   * (SO_BINDTODEVICE, IPv6 only), joins no multicast group, and opens only once the interface's
+   * link-local address has finished duplicate address detection (the start fails with
+   * PADDOCK_E_HOST_LINK_LOCAL_TIMEOUT when it never does): it sends from that address, e.g. the
+   * DHCPv6 client to ff02::1:2 port 547, and receives what is addressed to its port. Peers are
+   * compared in their canonical text (RFC 5952), so "FF02:0::1:2" is ff02::1:2.
+   */
+  readonly family?: 4 | 6;
   /** Local port to bind (the NTP client: any, 0; a server: its well-known port). */
   readonly localPort: number;
   /** The only remote port the calf may send to. */
@@ -198,7 +207,7 @@ export interface ServiceSetup {
    * allows as a source). Must be cheap and must not parse payloads beyond fixed fields.
    */
   readonly observeFrame?: (frame: Uint8Array) => void;
-  /** Peers the UDP channel may send to (dotted quads), asked at every send. */
+  /** Peers the UDP channel may send to (dotted quads; IPv6 text on a family 6 channel), asked at every send. */
   readonly udpPeers?: () => readonly string[];
   /** Metrics the service adds (read at scrape time). */
   readonly metrics?: readonly MetricSource[];
@@ -229,6 +238,13 @@ export interface ServiceDefinition<O extends Readonly<Record<string, OptionDefin
   readonly inputs?: readonly ServiceInput[];
   /** Needs an Ethernet (MAC) address on the interface (a DHCP client does). */
   readonly needsMac?: boolean;
+  /**
+   * Capabilities the priv needs for this service with these options, beyond what its channels
+   * imply (a packet channel: CAP_NET_RAW) and what every priv needs (netlink, tc, runc): e.g.
+   * the NTP service's CAP_SYS_TIME with `clock: system`. Names as in capabilities(7),
+   * "CAP_SYS_TIME". `paddock generate` puts the union in the unit's CapabilityBoundingSet.
+   */
+  privCapabilities?(options: OptionValues<O>): readonly string[];
   /** Runs at start, before the calf; throws ServiceOptionError for an option value it cannot use. */
   setup?(ctx: SetupContext<O>): ServiceSetup | Promise<ServiceSetup>;
   /**
@@ -277,6 +293,7 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
   }
   if (ch.udp) {
     if (ch.udp.kind !== "udp") problems.push('channels.udp.kind must be "udp"');
+    if (ch.udp.family !== undefined && ch.udp.family !== 4 && ch.udp.family !== 6) problems.push("channels.udp.family must be 4 or 6");
     if (!isPort(ch.udp.localPort, true)) problems.push("channels.udp.localPort must be 0–65535");
     if (!isPort(ch.udp.remotePort, false)) problems.push("channels.udp.remotePort must be 1–65535");
     if (!isPositiveInt(ch.udp.maxDatagramBytes) || ch.udp.maxDatagramBytes > 65507) problems.push("channels.udp.maxDatagramBytes must be 1–65507");
@@ -297,6 +314,7 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
     if (!/^[a-z][a-z0-9-]*$/.test(name)) problems.push(`option ${JSON.stringify(name)}: names are lower-case words joined by '-'`);
     if (!["string", "boolean", "number"].includes((o as OptionDefinition).kind)) problems.push(`option ${name}: kind must be string, boolean or number`);
   }
+  if (def?.privCapabilities !== undefined && typeof def.privCapabilities !== "function") problems.push("privCapabilities must be a function of the options");
   for (const input of def?.inputs ?? []) {
     if (!SERVICE_NAME.test(input.service)) problems.push(`inputs: ${JSON.stringify(input.service)} is not a service name`);
     if (input.service === def.name) problems.push("inputs: a service does not declare its own keys as an input");

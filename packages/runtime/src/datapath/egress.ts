@@ -6,6 +6,7 @@
  *
  * A check reads fixed header fields only; it never parses a protocol payload (invariant 1).
  */
+import { isIPv6 } from "node:net";
 import { matchEgressRules, type EgressRule } from "@paddock/native";
 
 /** Why a frame was refused: a stable code for metrics and logs, and one sentence. */
@@ -69,14 +70,33 @@ export interface DatagramEgressOptions {
   readonly maxDatagramBytes: number;
   /** The addresses the calf may send to, asked at every send. */
   readonly peers: () => readonly string[];
+  /** The channel's family (default 4): on 6, addresses are compared in canonical text and must be IPv6. */
+  readonly family?: 4 | 6;
+}
+
+/**
+ * An IPv6 address's canonical text (lower case, the longest zero run as "::"), or undefined for
+ * anything that is not a plain IPv6 address (a zone "%eth0", IPv4, a name). The WHATWG URL
+ * parser's IPv6 host serializer does exactly this.
+ */
+export function canonicalIpv6(text: string): string | undefined {
+  if (typeof text !== "string" || text.length > 45 || !isIPv6(text)) return undefined;
+  try {
+    return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A UDP channel's check: the declared remote port, an allowed peer, a size bound. */
 export function datagramEgress(opts: DatagramEgressOptions): DatagramCheck {
+  const v6 = opts.family === 6;
   return (data, peer) => {
     if (data.length > opts.maxDatagramBytes) return egressRejection("TOO_LONG", `a ${data.length}-byte datagram exceeds ${opts.maxDatagramBytes} bytes`);
     if (peer.port !== opts.remotePort) return egressRejection("PORTS", `destination port ${peer.port} is not ${opts.remotePort}`);
-    if (!opts.peers().includes(peer.address)) return egressRejection("PEER", `${String(peer.address).slice(0, 64)} is not one of the service's peers`);
+    const address = v6 ? canonicalIpv6(peer.address) : peer.address;
+    const allowed = v6 ? opts.peers().map(canonicalIpv6) : opts.peers();
+    if (address === undefined || !allowed.includes(address)) return egressRejection("PEER", `${String(peer.address).slice(0, 64)} is not one of the service's peers`);
     return null;
   };
 }
