@@ -10,6 +10,7 @@ import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
 import { registerLabNtp } from "./commands/lab-ntp.ts";
+import { registerNew } from "./commands/new.ts";
 import { registerNtp } from "./commands/ntp.ts";
 import { registerOperator } from "./commands/operator.ts";
 import { registerReload } from "./commands/reload.ts";
@@ -52,16 +53,21 @@ registerNtp(program);
 registerLab(program);
 registerLabNtp(program.commands.find((c) => c.name() === "lab")!);
 registerCalf(program);
-(await import("./commands/new.ts")).registerNew(program);
+registerNew(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exitCode = err.exitCode;
-  else process.exitCode = reportError(err);
-} finally {
-  // A calf started early for a command that never ran (bad options) is not left running.
-  const early = await takeEarlyCalf();
-  await early?.discard();
-  early?.lock.release();
+// An async function, not top-level awaits: the packed single executable (paddock pack) runs
+// this module as CommonJS, which has none.
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exitCode = err.exitCode;
+    else process.exitCode = reportError(err);
+  } finally {
+    // A calf started early for a command that never ran (bad options) is not left running.
+    const early = await takeEarlyCalf();
+    await early?.discard();
+    early?.lock.release();
+  }
 }
+void main();

@@ -23,6 +23,7 @@ import { promisify } from "node:util";
 import { foreignWriteAccess, replaceFileAtomic } from "../handlers/files.ts";
 import { SandboxError } from "./errors.ts";
 import { calfSeccompProfile, type SeccompProfile } from "./seccomp.ts";
+import { calfCommandFor, defaultCalfNodePath } from "./packed.ts";
 
 const execFileP = promisify(execFile);
 
@@ -327,14 +328,17 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
     process: {
       terminal: false,
       user: { uid: calfId, gid: calfId, additionalGids: [] },
-      // --jitless: V8 interprets and never compiles to machine code, so the calf has no writable
-      // and executable memory and no WebAssembly — the JIT is the usual way an exploit of V8
-      // gets native code. A calf parses a few packets a minute; it saves ~1 MiB of code space.
-      args: [runtime.binary, "--jitless", `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, CALF_SCRIPT_PATH],
-      // Nothing of priv's environment (NODE_OPTIONS, NODE_EXTRA_CA_CERTS — ~55 ms of start-up —,
-      // NOTIFY_SOCKET, …). HOME is listed because runc adds HOME=/ when absent: saying it here
-      // keeps config.json an exact description of the calf's environment.
-      env: ["HOME=/"],
+      // The packed executable (paddock pack) takes the same Node options in NODE_OPTIONS (packed.ts).
+      ...calfCommandFor(runtime.binary, {
+        // --jitless: V8 interprets and never compiles to machine code, so the calf has no writable
+        // and executable memory and no WebAssembly — the JIT is the usual way an exploit of V8
+        // gets native code. A calf parses a few packets a minute; it saves ~1 MiB of code space.
+        args: [runtime.binary, "--jitless", `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, CALF_SCRIPT_PATH],
+        // Nothing of priv's environment (NODE_OPTIONS, NODE_EXTRA_CA_CERTS — ~55 ms of start-up —,
+        // NOTIFY_SOCKET, …). HOME is listed because runc adds HOME=/ when absent: saying it here
+        // keeps config.json an exact description of the calf's environment.
+        env: ["HOME=/"],
+      }),
       cwd: "/",
       capabilities: { bounding: caps, effective: caps, inheritable: caps, permitted: caps, ambient: caps },
       rlimits: [
@@ -420,7 +424,7 @@ export interface CalfBundle {
  * root). Directories are 0711: the calf's mapped root must traverse them, nobody may list them.
  */
 export async function createCalfBundle(spec: CalfSandboxSpec, opts: BundleOptions): Promise<CalfBundle> {
-  const runtime = await cachedNodeRuntime(opts.nodePath ?? DEFAULT_NODE_PATH, opts.runtimeDir, opts.warn ? { warn: opts.warn } : {});
+  const runtime = await cachedNodeRuntime(opts.nodePath ?? defaultCalfNodePath(DEFAULT_NODE_PATH), opts.runtimeDir, opts.warn ? { warn: opts.warn } : {});
   const config = calfOciConfig(spec, runtime, opts);
   const dir = path.join(opts.runtimeDir, spec.name);
   try {

@@ -1,0 +1,41 @@
+/**
+ * The main script of the packed single executable (`paddock pack`, docs/pack.md): Node with this
+ * file's CommonJS bundle injected, installed as /usr/lib/paddock/paddock (/usr/sbin/paddock links
+ * to it). Everything else it needs lies beside it:
+ *
+ *   /usr/lib/paddock/native/   the Node-API addon and the eBPF objects (a .node cannot be loaded
+ *                              from inside the blob: dlopen needs a file)
+ *   /usr/lib/paddock/calves/   the calf bundles (runc bind-mounts each one read-only)
+ *   /usr/lib/paddock/bin/runc  the container runtime, found first on PATH
+ *
+ * Two modes. `paddock --paddock-calf SCRIPT` (what the runtime's calf bundles run, see
+ * packages/runtime/src/sandbox/packed.ts) imports the calf's bundle and nothing of the CLI;
+ * anything else is the CLI, with `paddock dhcp`'s early calf start first, as bin/paddock.mjs does.
+ * The CLI and the early start are imported lazily, so calf mode never runs their code.
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { PACKED_CALF_ARG } from "../../runtime/src/sandbox/packed.ts";
+
+/** PATH when the priv is started with none (`env -i`, some init systems): the usual system dirs. */
+const DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+async function packedMain(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === PACKED_CALF_ARG && args.length === 2) {
+    await import(pathToFileURL(args[1]!).href);
+    return;
+  }
+  // process.execPath is the binary's real path, so a symlink (/usr/sbin/paddock) finds the tree.
+  const lib = path.dirname(process.execPath);
+  process.env.PADDOCK_NATIVE_DIR ??= path.join(lib, "native");
+  process.env.PADDOCK_CALF_DIR ??= path.join(lib, "calves");
+  process.env.PATH = `${path.join(lib, "bin")}:${process.env.PATH || DEFAULT_PATH}`;
+  if (args[0] === "dhcp") {
+    const { startEarly, EARLY_CALF_KEY } = await import("./early-entry.ts");
+    (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = await startEarly(args);
+  }
+  await import("./main.ts");
+}
+
+void packedMain();
