@@ -244,7 +244,7 @@ export interface ServiceDefinition<O extends Readonly<Record<string, OptionDefin
    * the NTP service's CAP_SYS_TIME with `clock: system`. Names as in capabilities(7),
    * "CAP_SYS_TIME". `paddock generate` puts the union in the unit's CapabilityBoundingSet.
    */
-  privCapabilities?(options: OptionValues<O>): readonly string[];
+  privCapabilities?(options: NoInfer<OptionValues<O>>): readonly string[];
   /** Runs at start, before the calf; throws ServiceOptionError for an option value it cannot use. */
   setup?(ctx: SetupContext<O>): ServiceSetup | Promise<ServiceSetup>;
   /**

@@ -44,6 +44,8 @@ export const ntpService = defineService({
     sendRate: { perSecond: 16, burst: 32 },
   },
   options: ntpOptions,
+  // clock_adjtime on CLOCK_REALTIME; observing needs nothing beyond what every priv has.
+  privCapabilities: (o) => (o.clock === "system" ? ["CAP_SYS_TIME"] : []),
   readiness: ntpReadiness,
   status: ntpStatus,
   setup(ctx) {
