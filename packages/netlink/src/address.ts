@@ -10,14 +10,16 @@
  *
  * IFA_CACHEINFO is struct ifa_cacheinfo: u32 ifa_prefered, u32 ifa_valid, u32 cstamp, u32 tstamp
  * (seconds for the lifetimes, hundredths of a second for the stamps; 0xffffffff = forever).
- * Address attributes are typed for AF_INET; for other families they stay raw in `unknown`.
+ * Address attributes are typed for AF_INET (4 bytes) and AF_INET6 (16 bytes, RFC 5952 text); for
+ * other families they stay raw in `unknown`. An IPv6 address carries only IFA_ADDRESS (the kernel
+ * sends IFA_LOCAL too for a point-to-point peer only).
  */
 
-import { concatBytes, ipv4FromBytes, ipv4ToBytes, readU32, writeU32, MAX_IFNAME_BYTES } from "./bytes.ts";
-import type { Ipv4Address } from "./bytes.ts";
+import { concatBytes, ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, readU32, writeU32, MAX_IFNAME_BYTES } from "./bytes.ts";
+import type { IpAddress, Ipv4Address, Ipv6Address } from "./bytes.ts";
 import { decodeStringAttribute, encodeAttribute, encodeRawAttribute, parseAttributes, stringAttribute, u32Attribute } from "./attributes.ts";
 import type { RawAttribute } from "./attributes.ts";
-import { AF_INET, IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_LABEL, IFA_LOCAL } from "./constants.ts";
+import { AF_INET, AF_INET6, IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_LABEL, IFA_LOCAL } from "./constants.ts";
 import { type Decoded, fail, ok } from "./result.ts";
 
 /** sizeof(struct ifaddrmsg). */
@@ -50,10 +52,10 @@ export interface AddressMessage {
   /** ifa_index. */
   readonly index: number;
   /** IFA_ADDRESS: the prefix address (the peer on point-to-point links). */
-  readonly address?: Ipv4Address;
+  readonly address?: IpAddress;
   /** IFA_LOCAL: the interface's own address. */
-  readonly local?: Ipv4Address;
-  /** IFA_BROADCAST. */
+  readonly local?: IpAddress;
+  /** IFA_BROADCAST (IPv4 only). */
   readonly broadcast?: Ipv4Address;
   /** IFA_LABEL. */
   readonly label?: string;
@@ -88,6 +90,13 @@ export function decodeAddressMessage(p: Uint8Array, base = 0): Decoded<AddressMe
       case IFA_ADDRESS:
       case IFA_LOCAL:
       case IFA_BROADCAST: {
+        if (family === AF_INET6 && a.type !== IFA_BROADCAST) {
+          if (a.data.byteLength !== 16) return fail("PADDOCK_E_NETLINK_BAD_ATTRIBUTE", `IPv6 address attribute ${a.type} has ${a.data.byteLength} bytes, want 16`, at);
+          const v6 = ipv6FromBytes(a.data);
+          if (a.type === IFA_ADDRESS) m.address = v6;
+          else m.local = v6;
+          break;
+        }
         if (family !== AF_INET) {
           unknown.push(a);
           break;
@@ -139,8 +148,9 @@ export function encodeAddressMessage(m: AddressMessage): Uint8Array {
   head[3] = m.scope;
   writeU32(head, 4, m.index);
   const parts: Uint8Array[] = [head];
-  if (m.local !== undefined) parts.push(encodeAttribute(IFA_LOCAL, ipv4ToBytes(m.local)));
-  if (m.address !== undefined) parts.push(encodeAttribute(IFA_ADDRESS, ipv4ToBytes(m.address)));
+  const ipBytes = (a: IpAddress) => (m.family === AF_INET6 ? ipv6ToBytes(a as Ipv6Address) : ipv4ToBytes(a as Ipv4Address));
+  if (m.local !== undefined) parts.push(encodeAttribute(IFA_LOCAL, ipBytes(m.local)));
+  if (m.address !== undefined) parts.push(encodeAttribute(IFA_ADDRESS, ipBytes(m.address)));
   if (m.broadcast !== undefined) parts.push(encodeAttribute(IFA_BROADCAST, ipv4ToBytes(m.broadcast)));
   if (m.label !== undefined) parts.push(stringAttribute(IFA_LABEL, m.label));
   if (m.cacheInfo !== undefined) {

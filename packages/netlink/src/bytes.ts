@@ -180,3 +180,135 @@ export function parseIfName(text: string): IfName | undefined {
   if (/[/:\s\0]/.test(text)) return undefined;
   return text as IfName;
 }
+
+declare const ipv6Brand: unique symbol;
+/**
+ * An IPv6 address in its RFC 5952 canonical text form: lowercase hex, no leading zeros, the
+ * longest run (the first of equal runs) of two or more zero groups as "::", and an IPv4-mapped
+ * address (::ffff:a.b.c.d) with its dotted tail. No zone ("%eth0"): a link-local address is
+ * always paired with an ifindex where Paddock uses it.
+ */
+export type Ipv6Address = string & { readonly [ipv6Brand]: true };
+
+/** An address of either family, as the wire attributes of an ifaddrmsg or rtmsg carry it. */
+export type IpAddress = Ipv4Address | Ipv6Address;
+
+/** Parses one hex group of 1–4 digits; undefined otherwise. */
+function hexGroup(g: string): number | undefined {
+  return /^[0-9a-fA-F]{1,4}$/.test(g) ? parseInt(g, 16) : undefined;
+}
+
+/** The 16 network-order bytes of any valid IPv6 text form (RFC 4291 §2.2); undefined if invalid. */
+export function ipv6TextToBytes(text: string): Uint8Array | undefined {
+  if (text.length === 0 || text.length > 45) return undefined;
+  const groups: number[] = [];
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const readPart = (part: string, out: number[], last: boolean): boolean => {
+    if (part === "") return true;
+    const items = part.split(":");
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (last && i === items.length - 1 && item.includes(".")) {
+        const v4 = parseIpv4Address(item);
+        if (v4 === undefined) return false;
+        const b = ipv4ToBytes(v4);
+        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
+        continue;
+      }
+      const g = hexGroup(item);
+      if (g === undefined) return false;
+      out.push(g);
+    }
+    return true;
+  };
+  if (halves.length === 1) {
+    if (!readPart(text, groups, true) || groups.length !== 8) return undefined;
+  } else {
+    const head: number[] = [];
+    const back: number[] = [];
+    if (!readPart(halves[0]!, head, false) || !readPart(halves[1]!, back, true)) return undefined;
+    // "::" stands for at least one zero group (RFC 4291 §2.2 2).
+    if (head.length + back.length > 7) return undefined;
+    groups.push(...head, ...new Array<number>(8 - head.length - back.length).fill(0), ...back);
+  }
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** The RFC 5952 text of 16 network-order bytes; the caller has checked the length. */
+export function ipv6FromBytes(b: Uint8Array): Ipv6Address {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((b[2 * i] ?? 0) << 8) | (b[2 * i + 1] ?? 0));
+  // RFC 5952 §5: ::ffff:0:0/96 is written with its IPv4 tail.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}` as Ipv6Address;
+  }
+  // RFC 5952 §4.2: the longest run of ≥ 2 zero groups (the first of equal ones) becomes "::".
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
+  if (bestStart < 0) return hex(groups) as Ipv6Address;
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}` as Ipv6Address;
+}
+
+/** Parses any valid IPv6 text (no zone) into its canonical form; undefined if invalid. */
+export function parseIpv6Address(text: string): Ipv6Address | undefined {
+  const b = ipv6TextToBytes(text);
+  return b === undefined ? undefined : ipv6FromBytes(b);
+}
+
+/** The 16 network-order bytes of an address. */
+export function ipv6ToBytes(a: Ipv6Address): Uint8Array {
+  return ipv6TextToBytes(a) ?? new Uint8Array(16);
+}
+
+/** An IPv6 prefix: an address (host bits allowed) and a prefix length 0–128. */
+export interface Ipv6Cidr {
+  readonly address: Ipv6Address;
+  readonly prefixLength: number;
+}
+
+/** Parses "2001:db8::5/64" (a missing "/n" means /128); undefined if invalid. */
+export function parseIpv6Cidr(text: string): Ipv6Cidr | undefined {
+  const slash = text.indexOf("/");
+  const address = parseIpv6Address(slash < 0 ? text : text.slice(0, slash));
+  if (address === undefined) return undefined;
+  if (slash < 0) return { address, prefixLength: 128 };
+  const lenText = text.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > 128) return undefined;
+  return { address, prefixLength: Number(lenText) };
+}
+
+/** The prefix's first address (host bits cleared): 2001:db8::5/64 → 2001:db8::. */
+export function ipv6Network(c: Ipv6Cidr): Ipv6Address {
+  const b = ipv6ToBytes(c.address);
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, c.prefixLength - i * 8));
+    b[i] = (b[i] ?? 0) & ((0xff << (8 - keep)) & 0xff);
+  }
+  return ipv6FromBytes(b);
+}
+
+/** Whether an address is link-local unicast (fe80::/10, RFC 4291 §2.5.6). */
+export function isIpv6LinkLocal(a: Ipv6Address): boolean {
+  const b = ipv6ToBytes(a);
+  return b[0] === 0xfe && ((b[1] ?? 0) & 0xc0) === 0x80;
+}

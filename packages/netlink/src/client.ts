@@ -36,17 +36,20 @@ import type { NetlinkDecodeError } from "./result.ts";
 import {
   attributeAtOffset,
   planAddress,
+  planAddress6,
   planGetLink,
   planListAddresses,
   planListLinks,
   planListRoutes,
   planRoute,
+  planRoute6,
+  planListRoutes6,
   planSetLinkMtu,
   planSetLinkUp,
 } from "./requests.ts";
-import type { AddressSpec, LinkRef, Planned, RequestPlan, RouteSpec } from "./requests.ts";
-import { addressView, linkView, routeView } from "./views.ts";
-import type { Address, Link, Route } from "./views.ts";
+import type { Address6Spec, AddressSpec, LinkRef, Planned, RequestPlan, Route6Spec, RouteSpec } from "./requests.ts";
+import { address6View, addressView, linkView, route6View, routeView } from "./views.ts";
+import type { Address, Address6, Link, Route, Route6 } from "./views.ts";
 
 /**
  * The socket the client needs: the shape of @paddock/native's NetlinkSocket, kept local so the
@@ -109,6 +112,10 @@ export type RtnetlinkEvent =
   | { readonly kind: "address"; readonly action: "new" | "del"; readonly address: Address }
   /** RTM_NEWROUTE / RTM_DELROUTE for IPv4 (RTNLGRP_IPV4_ROUTE). */
   | { readonly kind: "route"; readonly action: "new" | "del"; readonly route: Route }
+  /** RTM_NEWADDR / RTM_DELADDR for IPv6 (RTNLGRP_IPV6_IFADDR; a lifetime the kernel ended is a "del"). */
+  | { readonly kind: "address6"; readonly action: "new" | "del"; readonly address: Address6 }
+  /** RTM_NEWROUTE / RTM_DELROUTE for IPv6 (RTNLGRP_IPV6_ROUTE). */
+  | { readonly kind: "route6"; readonly action: "new" | "del"; readonly route: Route6 }
   /** Events were lost (ENOBUFS or NLMSG_OVERRUN): listeners should re-read the state they track. */
   | { readonly kind: "overrun" }
   /** A message that did not decode; dropped. */
@@ -220,6 +227,38 @@ export class RtnetlinkClient {
     await this.request(planAddress(op, index, name, spec), fallback);
   }
 
+  /** IPv6 addresses, optionally of one link. */
+  async listAddresses6(link?: LinkRef): Promise<Address6[]> {
+    const index = link === undefined ? undefined : (await this.resolve(link, "RTM_GETADDR dump inet6")).index;
+    const ms = await this.request(planListAddresses(AF_INET6), "RTM_GETADDR dump inet6");
+    return ms.flatMap((m) =>
+      m.kind === "address" && m.header.type === RTM_NEWADDR && m.address.family === AF_INET6 && (index === undefined || m.address.index === index)
+        ? [address6View(m.address)]
+        : [],
+    );
+  }
+
+  /** Adds an IPv6 address (NLM_F_EXCL: EEXIST if it is already there). */
+  async addAddress6(spec: Address6Spec): Promise<void> {
+    await this.address6Op("add", spec);
+  }
+
+  /** Adds or updates an IPv6 address: an existing one gets the new lifetimes and flags in place. */
+  async replaceAddress6(spec: Address6Spec): Promise<void> {
+    await this.address6Op("replace", spec);
+  }
+
+  /** Deletes an IPv6 address (EADDRNOTAVAIL if it is not there). */
+  async deleteAddress6(spec: Pick<Address6Spec, "link" | "address">): Promise<void> {
+    await this.address6Op("delete", spec);
+  }
+
+  private async address6Op(op: "add" | "replace" | "delete", spec: Address6Spec): Promise<void> {
+    const fallback = `${op === "delete" ? "RTM_DELADDR" : "RTM_NEWADDR"} ${spec.address} dev ${String(spec.link)}`;
+    const { index, name } = await this.resolve(spec.link, fallback);
+    await this.request(planAddress6(op, index, name, spec), fallback);
+  }
+
   // ---- routes ---------------------------------------------------------------------------------
 
   /**
@@ -262,6 +301,57 @@ export class RtnetlinkClient {
     const fallback = `${op === "delete" ? "RTM_DELROUTE" : "RTM_NEWROUTE"} ${spec.destination}${spec.gateway !== undefined ? ` via ${spec.gateway}` : ""}`;
     const link = spec.link === undefined ? undefined : await this.resolve(spec.link, fallback);
     await this.request(planRoute(op, link?.index, link?.name, spec), fallback);
+  }
+
+  /**
+   * IPv6 routes of one table (default main; `"all"` for every table), without cache clones,
+   * optionally only those with a given rtm_protocol or output link.
+   */
+  async listRoutes6(filter: { table?: number | "all"; protocol?: number; link?: LinkRef } = {}): Promise<Route6[]> {
+    const table = filter.table ?? RT_TABLE_MAIN;
+    const oif = filter.link === undefined ? undefined : (await this.resolve(filter.link, "RTM_GETROUTE dump inet6")).index;
+    const ms = await this.request(planListRoutes6(), "RTM_GETROUTE dump inet6");
+    const out: Route6[] = [];
+    for (const m of ms) {
+      if (m.kind !== "route" || m.header.type !== RTM_NEWROUTE || m.route.family !== AF_INET6) continue;
+      if (m.route.flags & RTM_F_CLONED) continue;
+      const r = route6View(m.route);
+      if (table !== "all" && r.table !== table) continue;
+      if (filter.protocol !== undefined && r.protocol !== filter.protocol) continue;
+      if (oif !== undefined && r.oif !== oif) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Adds or replaces an IPv6 route (NLM_F_REPLACE), with its preference and expiry. */
+  async replaceRoute6(spec: Route6Spec): Promise<void> {
+    await this.route6Op("replace", spec);
+  }
+
+  /** Adds an IPv6 route (NLM_F_EXCL: EEXIST if one with the same prefix and metric exists, whatever its gateway). */
+  async addRoute6(spec: Route6Spec): Promise<void> {
+    await this.route6Op("add", spec);
+  }
+
+  /**
+   * Appends an IPv6 route (NLM_F_CREATE only): another gateway of the same prefix and metric
+   * becomes an ECMP sibling; the same gateway with an expiry gets the new expiry in place, and
+   * the kernel answers EEXIST.
+   */
+  async appendRoute6(spec: Route6Spec): Promise<void> {
+    await this.route6Op("append", spec);
+  }
+
+  /** Deletes an IPv6 route; by default only one with rtm_protocol RTPROT_PADDOCK (ESRCH otherwise). */
+  async deleteRoute6(spec: Route6Spec): Promise<void> {
+    await this.route6Op("delete", spec);
+  }
+
+  private async route6Op(op: "add" | "replace" | "append" | "delete", spec: Route6Spec): Promise<void> {
+    const fallback = `${op === "delete" ? "RTM_DELROUTE" : "RTM_NEWROUTE"} ${spec.destination}${spec.gateway !== undefined ? ` via ${spec.gateway}` : ""}`;
+    const link = spec.link === undefined ? undefined : await this.resolve(spec.link, fallback);
+    await this.request(planRoute6(op, link?.index, link?.name, spec), fallback);
   }
 
   // ---- events ---------------------------------------------------------------------------------
@@ -473,11 +563,15 @@ export class RtnetlinkClient {
       case "address":
         if ((m.header.type === RTM_NEWADDR || m.header.type === RTM_DELADDR) && m.address.family === AF_INET) {
           this.emit({ kind: "address", action: m.header.type === RTM_DELADDR ? "del" : "new", address: addressView(m.address) });
+        } else if ((m.header.type === RTM_NEWADDR || m.header.type === RTM_DELADDR) && m.address.family === AF_INET6) {
+          this.emit({ kind: "address6", action: m.header.type === RTM_DELADDR ? "del" : "new", address: address6View(m.address) });
         }
         return;
       case "route":
         if ((m.header.type === RTM_NEWROUTE || m.header.type === RTM_DELROUTE) && m.route.family === AF_INET) {
           this.emit({ kind: "route", action: m.header.type === RTM_DELROUTE ? "del" : "new", route: routeView(m.route) });
+        } else if ((m.header.type === RTM_NEWROUTE || m.header.type === RTM_DELROUTE) && m.route.family === AF_INET6) {
+          this.emit({ kind: "route6", action: m.header.type === RTM_DELROUTE ? "del" : "new", route: route6View(m.route) });
         }
         return;
       case "overrun":

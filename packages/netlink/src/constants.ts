@@ -109,6 +109,10 @@ export const RTNLGRP_LINK = 1;
 export const RTNLGRP_IPV4_IFADDR = 5;
 /** Group for IPv4 route changes. */
 export const RTNLGRP_IPV4_ROUTE = 7;
+/** Group for IPv6 address changes (including the kernel's own expiry of a lifetime). */
+export const RTNLGRP_IPV6_IFADDR = 9;
+/** Group for IPv6 route changes. */
+export const RTNLGRP_IPV6_ROUTE = 11;
 
 // ---- address families -------------------------------------------------------------------------
 
@@ -116,7 +120,7 @@ export const RTNLGRP_IPV4_ROUTE = 7;
 export const AF_UNSPEC = 0;
 /** IPv4. */
 export const AF_INET = 2;
-/** IPv6 (decoded structurally; its addresses stay raw attributes). */
+/** IPv6 (addresses typed as RFC 5952 text, like IPv4's dotted quads). */
 export const AF_INET6 = 10;
 
 // ---- <linux/if_link.h>: struct ifinfomsg attributes -----------------------------------------
@@ -209,6 +213,12 @@ export const IFA_F_DEPRECATED = 0x20;
 export const IFA_F_PERMANENT = 0x80;
 /** Do not add the prefix route for this address. */
 export const IFA_F_NOPREFIXROUTE = 0x200;
+/** IPv6: duplicate address detection failed; the address is unusable (RFC 4862 §5.4.5). */
+export const IFA_F_DADFAILED = 0x08;
+/** IPv6: duplicate address detection still running; not yet usable as a source. */
+export const IFA_F_TENTATIVE = 0x40;
+/** IPv6: the kernel makes and refreshes RFC 8981 temporary addresses from this one (use_tempaddr > 0). */
+export const IFA_F_MANAGETEMPADDR = 0x100;
 /** Lifetime value meaning "forever" in struct ifa_cacheinfo. */
 export const INFINITY_LIFE_TIME = 0xffffffff;
 
@@ -232,8 +242,20 @@ export const RTA_PREFSRC = 7;
 export const RTA_METRICS = 8;
 /** Multipath next hops. */
 export const RTA_MULTIPATH = 9;
+/** struct rta_cacheinfo (a dump's answer; rta_expires holds an IPv6 route's time left). */
+export const RTA_CACHEINFO = 12;
 /** Routing table id (u32; rtm_table holds only the low 8 bits). */
 export const RTA_TABLE = 15;
+/** RFC 4191 router preference of an IPv6 route (u8: ICMPV6_ROUTER_PREF_*). */
+export const RTA_PREF = 20;
+/** Seconds until the kernel removes an IPv6 route (u32; a request attribute, RTF_EXPIRES). */
+export const RTA_EXPIRES = 23;
+/** RFC 4191 §2.1 preference 01: high (the kernel's ICMPV6_ROUTER_PREF_HIGH). */
+export const ICMPV6_ROUTER_PREF_HIGH = 1;
+/** RFC 4191 §2.1 preference 00: medium, the default. */
+export const ICMPV6_ROUTER_PREF_MEDIUM = 0;
+/** RFC 4191 §2.1 preference 11: low. */
+export const ICMPV6_ROUTER_PREF_LOW = 3;
 
 /** Unspecified table (dumps: all tables). */
 export const RT_TABLE_UNSPEC = 0;

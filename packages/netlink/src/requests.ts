@@ -5,14 +5,19 @@
  * typed failure, not an exception.
  */
 
-import { parseIpv4Address, parseIpv4Cidr, ipv4Broadcast, parseIfName } from "./bytes.ts";
+import { parseIpv4Address, parseIpv4Cidr, ipv4Broadcast, parseIfName, parseIpv6Address, parseIpv6Cidr, isIpv6LinkLocal } from "./bytes.ts";
 import type { Ipv4Address, IfName } from "./bytes.ts";
 import { parseAttributes } from "./attributes.ts";
 import {
   AF_INET,
   AF_INET6,
   AF_UNSPEC,
+  IFA_F_MANAGETEMPADDR,
+  IFA_F_NODAD,
   IFA_F_NOPREFIXROUTE,
+  ICMPV6_ROUTER_PREF_HIGH,
+  ICMPV6_ROUTER_PREF_LOW,
+  ICMPV6_ROUTER_PREF_MEDIUM,
   IFF_UP,
   IFLA_EXT_MASK,
   INFINITY_LIFE_TIME,
@@ -300,11 +305,171 @@ export function planListRoutes(): Planned {
   return { ok: true, plan: { type: RTM_GETROUTE, flags: NLM_F_REQUEST | NLM_F_DUMP, body, expect: "dump", description: "RTM_GETROUTE dump inet" } };
 }
 
+// ---- IPv6 -------------------------------------------------------------------------------------
+
+/**
+ * An IPv6 address to add, replace or delete. The lifetimes go to the kernel in IFA_CACHEINFO, so
+ * the KERNEL deprecates the address when the preferred lifetime ends and removes it when the
+ * valid one does, whether or not Paddock is still running (RFC 4862 §5.5.4).
+ */
+export interface Address6Spec {
+  /** The link, by index or name. */
+  readonly link: LinkRef;
+  /** "2001:db8::5/64" (no "/n" means /128). */
+  readonly address: string;
+  /** Valid lifetime in seconds (default forever). */
+  readonly validLifetime?: Lifetime;
+  /** Preferred lifetime in seconds (default: the valid lifetime; the kernel refuses one above it). */
+  readonly preferredLifetime?: Lifetime;
+  /** IFA_F_NOPREFIXROUTE: no kernel prefix route (a SLAAC address: the prefix's on-link route is separate). */
+  readonly noPrefixRoute?: boolean;
+  /** IFA_F_NODAD: usable at once, no duplicate address detection (RFC 4862 §5.4: only where DAD cannot work). */
+  readonly noDad?: boolean;
+  /** IFA_F_MANAGETEMPADDR: the kernel derives RFC 8981 temporary addresses from this one's prefix. */
+  readonly manageTempAddr?: boolean;
+}
+
+/** RTM_NEWADDR (add: CREATE|EXCL, replace: CREATE|REPLACE) or RTM_DELADDR for an IPv6 address. */
+export function planAddress6(op: "add" | "replace" | "delete", index: number, name: string | undefined, spec: Address6Spec): Planned {
+  const cidr = parseIpv6Cidr(spec.address);
+  if (cidr === undefined) return { ok: false, reason: `"${spec.address}" is not an IPv6 address with optional /prefix` };
+  const words = [`${cidr.address}/${cidr.prefixLength}`];
+  let cacheInfo;
+  let extFlags = 0;
+  if (op !== "delete") {
+    if (spec.validLifetime !== undefined || spec.preferredLifetime !== undefined) {
+      const validL = spec.validLifetime ?? "forever";
+      const preferredL = spec.preferredLifetime ?? validL;
+      const valid = lifetimeValue(validL);
+      const preferred = lifetimeValue(preferredL);
+      if (valid === undefined) return { ok: false, reason: `valid lifetime ${String(validL)} is not 0..${MAX_FINITE_LIFETIME} or "forever"` };
+      if (preferred === undefined) return { ok: false, reason: `preferred lifetime ${String(preferredL)} is not 0..${MAX_FINITE_LIFETIME} or "forever"` };
+      if (preferred > valid) return { ok: false, reason: `preferred lifetime ${String(preferredL)} is longer than the valid lifetime ${String(validL)}` };
+      cacheInfo = { preferred, valid, created: 0, updated: 0 };
+      words.push(`valid_lft ${lifetimeText(validL)} preferred_lft ${lifetimeText(preferredL)}`);
+    }
+    if (spec.noPrefixRoute) (extFlags |= IFA_F_NOPREFIXROUTE), words.push("noprefixroute");
+    if (spec.noDad) (extFlags |= IFA_F_NODAD), words.push("nodad");
+    if (spec.manageTempAddr) (extFlags |= IFA_F_MANAGETEMPADDR), words.push("mngtmpaddr");
+  }
+  const body = encodeAddressMessage({
+    family: AF_INET6,
+    prefixLength: cidr.prefixLength,
+    flags: extFlags & 0xff,
+    // Like `ip addr add`: the kernel derives an IPv6 address's scope from the address itself.
+    scope: isIpv6LinkLocal(cidr.address) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE,
+    index,
+    address: cidr.address,
+    ...(cacheInfo !== undefined ? { cacheInfo } : {}),
+    ...(op !== "delete" ? { extFlags } : {}),
+    unknown: [],
+  });
+  const type = op === "delete" ? RTM_DELADDR : RTM_NEWADDR;
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (op === "add" ? NLM_F_CREATE | NLM_F_EXCL : op === "replace" ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+  const verb = op === "delete" ? "RTM_DELADDR" : op === "replace" ? "RTM_NEWADDR replace" : "RTM_NEWADDR";
+  return { ok: true, plan: { type, flags, body, expect: "ack", description: `${verb} ${words[0]} ${describeLink(name, index)}${words.length > 1 ? " " + words.slice(1).join(" ") : ""}` } };
+}
+
+/** RFC 4191 §2.1 router preference as a name. */
+export type RouterPreference = "high" | "medium" | "low";
+
+const PREF_VALUE: Record<RouterPreference, number> = { high: ICMPV6_ROUTER_PREF_HIGH, medium: ICMPV6_ROUTER_PREF_MEDIUM, low: ICMPV6_ROUTER_PREF_LOW };
+
+/** An IPv6 route to add, replace or delete. */
+export interface Route6Spec {
+  /** "default", "::/0" or a prefix "2001:db8:1::/48" (host bits must be zero; the kernel checks). */
+  readonly destination: string;
+  /** Next hop: a router's link-local address (RFC 4861 §4.2), paired with `link`. */
+  readonly gateway?: string;
+  /** Output link, by index or name (required with a link-local gateway). */
+  readonly link?: LinkRef;
+  /** Metric (RTA_PRIORITY); the kernel's default for IPv6 is 1024. */
+  readonly priority?: number;
+  /** Table id (default RT_TABLE_MAIN). */
+  readonly table?: number;
+  /** RFC 4191 preference (RTA_PREF): among routes of equal metric, the kernel prefers high. */
+  readonly pref?: RouterPreference;
+  /** Seconds until the kernel deletes the route (RTA_EXPIRES); absent or "forever": never. */
+  readonly expires?: Lifetime;
+  /** rtm_protocol; default RTPROT_PADDOCK (delete matches only it, as for IPv4). */
+  readonly protocol?: number;
+  /** rtm_type; default RTN_UNICAST (RTN_UNSPEC, any, for delete). */
+  readonly type?: number;
+}
+
+/**
+ * RTM_NEWROUTE (add: CREATE|EXCL, replace: CREATE|REPLACE, append: CREATE only) or RTM_DELROUTE
+ * for an IPv6 route. The kernel keys an IPv6 route by (table, prefix, metric): "add" refuses a
+ * second one with EEXIST whatever its gateway, "replace" takes over the first one of that key
+ * whoever owns it, and "append" adds another gateway as an ECMP sibling — and, for a route
+ * already there with the same gateway and an expiry, refreshes that expiry in place (answering
+ * EEXIST), which is how a router's lifetime is renewed without the route ever disappearing.
+ */
+export function planRoute6(op: "add" | "replace" | "append" | "delete", index: number | undefined, name: string | undefined, spec: Route6Spec): Planned {
+  const dst = spec.destination === "default" ? parseIpv6Cidr("::/0") : spec.destination.includes("/") ? parseIpv6Cidr(spec.destination) : undefined;
+  if (dst === undefined) return { ok: false, reason: `destination "${spec.destination}" is not "default" or an IPv6 prefix x:y::/n` };
+  let gateway;
+  if (spec.gateway !== undefined) {
+    gateway = parseIpv6Address(spec.gateway);
+    if (gateway === undefined) return { ok: false, reason: `gateway "${spec.gateway}" is not an IPv6 address` };
+    if (isIpv6LinkLocal(gateway) && index === undefined) return { ok: false, reason: `gateway ${gateway} is link-local: the route needs its link` };
+  }
+  const table = spec.table ?? RT_TABLE_MAIN;
+  const protocol = spec.protocol ?? RTPROT_PADDOCK;
+  for (const [what, v, max] of [["table", table, 0xffffffff], ["metric", spec.priority, 0xffffffff], ["protocol", protocol, 255], ["type", spec.type, 255]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= max)) return { ok: false, reason: `${what} ${v} is not 0..${max}` };
+  }
+  let expires: number | undefined;
+  if (op !== "delete" && spec.expires !== undefined && spec.expires !== "forever") {
+    if (!Number.isInteger(spec.expires) || spec.expires < 0 || spec.expires > MAX_FINITE_LIFETIME) return { ok: false, reason: `expires ${spec.expires} is not 0..${MAX_FINITE_LIFETIME} or "forever"` };
+    // rtm_to_fib6_config: a finite RTA_EXPIRES sets RTF_EXPIRES; the kernel deletes the route then.
+    expires = spec.expires;
+  }
+  const pref = op !== "delete" && spec.pref !== undefined ? PREF_VALUE[spec.pref] : undefined;
+  const body = encodeRouteMessage({
+    family: AF_INET6,
+    dstLength: dst.prefixLength,
+    srcLength: 0,
+    tos: 0,
+    table: table <= 255 ? table : RT_TABLE_UNSPEC,
+    protocol,
+    // IPv6 routes are all of universe scope (the kernel ignores rtm_scope for AF_INET6).
+    scope: op === "delete" ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE,
+    type: spec.type ?? (op === "delete" ? RTN_UNSPEC : RTN_UNICAST),
+    flags: 0,
+    tableId: table,
+    ...(dst.prefixLength > 0 ? { destination: dst.address } : {}),
+    ...(gateway !== undefined ? { gateway } : {}),
+    ...(index !== undefined ? { oif: index } : {}),
+    ...(spec.priority !== undefined ? { priority: spec.priority } : {}),
+    ...(pref !== undefined ? { pref } : {}),
+    ...(expires !== undefined ? { expires } : {}),
+    unknown: [],
+  });
+  const words: string[] = [dst.prefixLength === 0 ? "default" : `${dst.address}/${dst.prefixLength}`];
+  if (gateway !== undefined) words.push(`via ${gateway}`);
+  if (index !== undefined) words.push(describeLink(name, index));
+  if (spec.priority !== undefined) words.push(`metric ${spec.priority}`);
+  if (table !== RT_TABLE_MAIN) words.push(`table ${table}`);
+  words.push(`proto ${protocol}`);
+  if (expires !== undefined) words.push(`expires ${expires}sec`);
+  if (pref !== undefined) words.push(`pref ${spec.pref}`);
+  const verb = op === "delete" ? "RTM_DELROUTE" : op === "replace" ? "RTM_NEWROUTE replace" : op === "append" ? "RTM_NEWROUTE append" : "RTM_NEWROUTE";
+  const flags = NLM_F_REQUEST | NLM_F_ACK | (op === "add" ? NLM_F_CREATE | NLM_F_EXCL : op === "replace" ? NLM_F_CREATE | NLM_F_REPLACE : op === "append" ? NLM_F_CREATE : 0);
+  return { ok: true, plan: { type: op === "delete" ? RTM_DELROUTE : RTM_NEWROUTE, flags, body, expect: "ack", description: `${verb} ${words.join(" ")}` } };
+}
+
+/** RTM_GETROUTE dump of IPv6 routes (all tables; the client filters). */
+export function planListRoutes6(): Planned {
+  const body = encodeRouteMessage({ family: AF_INET6, dstLength: 0, srcLength: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0, unknown: [] });
+  return { ok: true, plan: { type: RTM_GETROUTE, flags: NLM_F_REQUEST | NLM_F_DUMP, body, expect: "dump", description: "RTM_GETROUTE dump inet6" } };
+}
+
 // ---- extended-ack offsets ---------------------------------------------------------------------
 
 const IFLA_NAMES: Record<number, string> = { 1: "IFLA_ADDRESS", 2: "IFLA_BROADCAST", 3: "IFLA_IFNAME", 4: "IFLA_MTU", 16: "IFLA_OPERSTATE", 29: "IFLA_EXT_MASK", 33: "IFLA_CARRIER" };
 const IFA_NAMES: Record<number, string> = { 1: "IFA_ADDRESS", 2: "IFA_LOCAL", 3: "IFA_LABEL", 4: "IFA_BROADCAST", 6: "IFA_CACHEINFO", 8: "IFA_FLAGS", 9: "IFA_RT_PRIORITY" };
-const RTA_NAMES: Record<number, string> = { 1: "RTA_DST", 2: "RTA_SRC", 4: "RTA_OIF", 5: "RTA_GATEWAY", 6: "RTA_PRIORITY", 7: "RTA_PREFSRC", 15: "RTA_TABLE" };
+const RTA_NAMES: Record<number, string> = { 1: "RTA_DST", 2: "RTA_SRC", 4: "RTA_OIF", 5: "RTA_GATEWAY", 6: "RTA_PRIORITY", 7: "RTA_PREFSRC", 15: "RTA_TABLE", 20: "RTA_PREF", 23: "RTA_EXPIRES" };
 
 /**
  * Names the request attribute at `offset` (NLMSGERR_ATTR_OFFS counts from the start of the

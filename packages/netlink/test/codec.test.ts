@@ -334,11 +334,14 @@ describe("ifaddrmsg", () => {
     expect(planAddress("add", 3, undefined, { link: 3, address: "10.0.0.5/31" }).ok).toBe(true);
   });
 
-  it("leaves non-IPv4 address attributes raw", () => {
+  it("types IPv6 address attributes (RFC 5952 text) and leaves other families' raw", () => {
     const v6 = bytes([10, 64, 0, 0], u32(1), u16(20), u16(1), new Array(16).fill(0xfe));
     const d = decodeAddressMessage(v6);
-    expect(d.ok && d.value.address).toBeUndefined();
-    expect(d.ok && d.value.unknown[0]?.data.byteLength).toBe(16);
+    expect(d.ok && d.value.address).toBe("fefe:fefe:fefe:fefe:fefe:fefe:fefe:fefe");
+    const other = bytes([17, 64, 0, 0], u32(1), u16(20), u16(1), new Array(16).fill(0xfe));
+    const o = decodeAddressMessage(other);
+    expect(o.ok && o.value.address).toBeUndefined();
+    expect(o.ok && o.value.unknown[0]?.data.byteLength).toBe(16);
   });
 
   it("rejects a 3-byte IPv4 address and a short IFA_CACHEINFO", () => {

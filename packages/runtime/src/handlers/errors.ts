@@ -18,6 +18,8 @@ export const HandlerErrorCode = {
   RESOLV_CONF: "PADDOCK_E_HANDLER_RESOLV_CONF",
   /** Setting or restoring the host name failed. */
   HOSTNAME: "PADDOCK_E_HANDLER_HOSTNAME",
+  /** Setting or restoring a sysctl (net.ipv6.conf.IF.accept_ra, .mtu, …) failed. */
+  SYSCTL: "PADDOCK_E_HANDLER_SYSCTL",
   /** The ownership record could not be written (nothing was applied after that). */
   OWNERSHIP: "PADDOCK_E_HANDLER_OWNERSHIP",
 } as const;

@@ -7,5 +7,6 @@ export * from "./reconciler.ts";
 export * from "./errors.ts";
 export * from "./ownership.ts";
 export * from "./resolv.ts";
+export * from "./ipv6.ts";
 export { replaceFileAtomic, replaceWithSymlink, removeFile, readFileState, readTextOrNull, foreignWriteAccess, MAX_SAVED_FILE_BYTES } from "./files.ts";
 export type { FileState } from "./files.ts";

@@ -13,7 +13,8 @@
  *   - `lock`               held (pid inside) while one process composes
  *
  * Order (docs/handlers.md): by priority, lowest first (the lowest route metric is the preferred
- * link), then source name, then interface name. Nameservers are de-duplicated and at most
+ * link), then rank (within one link: the DHCPv4 lease 0, the router advertisement's RDNSS/DNSSL
+ * 1, DHCPv6 2), then source name, then interface name. Nameservers are de-duplicated and at most
  * MAX_NAMESERVERS are written; search names are de-duplicated and bounded by MAX_SEARCH_DOMAINS
  * and MAX_SEARCH_CHARS. What is left out is said in a comment line of the file and in the report.
  *
@@ -82,6 +83,11 @@ export class ResolvError extends Error {
 export interface ResolvSettings {
   /** Lower comes first: the link's route metric, or an explicit priority. */
   readonly priority: number;
+  /**
+   * Order among one priority's sources, lower first (default 0): RESOLV_RANK says which source
+   * takes which, so one link's servers read v4 lease, RDNSS/DNSSL, DHCPv6.
+   */
+  readonly rank?: number;
   /** IPv4 or IPv6 addresses (an IPv6 one may carry a %zone), in the source's order. */
   readonly nameservers: readonly string[];
   readonly search: readonly string[];
@@ -102,6 +108,9 @@ export interface ComposedResolvConf {
   /** One line per value left out: "nameserver 10.0.0.9 of dhcp4 on eth1 (glibc reads 3)". */
   readonly dropped: readonly string[];
 }
+
+/** The rank of each kind of source on one link (ResolvSettings.rank): the documented merged-DNS order. */
+export const RESOLV_RANK = { dhcp4: 0, routerAdvertisement: 1, dhcp6: 2 } as const;
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 // An interface name as the kernel allows it (1–15 bytes, no '/', whitespace or ':'), in what we print.
@@ -129,6 +138,7 @@ export function contributionProblem(c: ResolvContribution): string | null {
   if (!SOURCE_NAME.test(c.source)) return `source ${JSON.stringify(c.source)} is not a service name ([a-z0-9-], 1–32)`;
   if (!IFACE_NAME.test(c.iface)) return `interface ${JSON.stringify(c.iface)} is not an interface name`;
   if (!Number.isInteger(c.priority) || c.priority < 0 || c.priority > 0xffffffff) return `priority ${String(c.priority)} is not 0–4294967295`;
+  if (c.rank !== undefined && !(Number.isInteger(c.rank) && c.rank >= 0 && c.rank <= 255)) return `rank ${String(c.rank)} is not 0–255`;
   const ns = c.nameservers.find((n) => typeof n !== "string" || !isResolvNameserver(n));
   if (ns !== undefined) return `nameserver ${JSON.stringify(ns)} is not an IP address`;
   const s = [...c.search, ...(c.domain === undefined ? [] : [c.domain])].find((d) => typeof d !== "string" || !isResolvDomain(d));
@@ -136,9 +146,10 @@ export function contributionProblem(c: ResolvContribution): string | null {
   return null;
 }
 
-/** The composition order: priority, then source, then interface. */
+/** The composition order: priority, then rank, then source, then interface. */
 export function compareContributions(a: ResolvContribution, b: ResolvContribution): number {
   if (a.priority !== b.priority) return a.priority - b.priority;
+  if ((a.rank ?? 0) !== (b.rank ?? 0)) return (a.rank ?? 0) - (b.rank ?? 0);
   if (a.source !== b.source) return a.source < b.source ? -1 : 1;
   return a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0;
 }
@@ -267,12 +278,14 @@ function parseStored(text: string): StoredContribution | null {
   if (o.format !== CONTRIBUTION_FORMAT || !Number.isInteger(o.pid) || typeof o.lock !== "string") return null;
   if (typeof o.source !== "string" || typeof o.iface !== "string" || typeof o.priority !== "number") return null;
   if (!Array.isArray(o.nameservers) || !Array.isArray(o.search) || (o.domain !== undefined && typeof o.domain !== "string")) return null;
+  if (o.rank !== undefined && typeof o.rank !== "number") return null;
   const c: StoredContribution = {
     pid: o.pid as number,
     lock: o.lock,
     source: o.source,
     iface: o.iface,
     priority: o.priority,
+    ...(o.rank !== undefined ? { rank: o.rank as number } : {}),
     nameservers: o.nameservers as string[],
     search: o.search as string[],
     ...(o.domain !== undefined ? { domain: o.domain as string } : {}),
