@@ -14,3 +14,5 @@ export * from "./codec.ts";
 export * from "./config.ts";
 export * from "./lease.ts";
 export * from "./client.ts";
+export { MIN_T1_SECONDS, applyReply, informationLease, lastExpiry, nextExpiry, pruneExpired, statusOf, type ReplyOutcome } from "./binding.ts";
+export { canTransmit, elapsedHundredths, newExchange, transmitted, type Exchange, type ExchangeType } from "./retransmit.ts";
