@@ -7,6 +7,7 @@ import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleCalf } from "../packages/bundler/src/bundle-calf.ts";
+import { bundleQuickjsCalf, quickjsToolchainReady } from "../packages/bundler/src/bundle-quickjs.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -19,6 +20,20 @@ export const CALVES = [
 for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(root, c.out));
 
 // The early start of `paddock dhcp` (packages/cli/src/early-entry.ts): small on purpose, since it
+/**
+ * The QuickJS form of the calves that run on it (docs/decisions/0010-quickjs-calf-engine.md): one
+ * static executable each, what `--calf-engine quickjs` runs. Built when native/quickjs/build.sh
+ * has built the engine (make setup does); rebuilt only when the calf's code changed.
+ */
+export const QUICKJS_CALVES = [{ entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs" }];
+
+const quickjs = { dir: path.join(root, "native/quickjs") };
+if (quickjsToolchainReady(quickjs)) {
+  for (const c of QUICKJS_CALVES) await bundleQuickjsCalf(path.join(root, c.entry), path.join(root, c.out), quickjs);
+} else {
+  console.warn("build: QuickJS is not built (native/quickjs/build.sh, run by make setup): the QuickJS calves are left out");
+}
+
 // loads before everything else.
 await build({
   entryPoints: [path.join(root, "packages/cli/src/early-entry.ts")],

@@ -74,5 +74,10 @@ if [[ -f native/binding.gyp ]]; then
   fi
 fi
 
-# The CLI bundle and the calf bundles (esbuild): single files that start without a TypeScript loader.
+# QuickJS, the lean calf engine (docs/decisions/0010-quickjs-calf-engine.md): its sources come from
+# the npm package qjsc@0.3.0 (Debian 12 has no QuickJS); built once, skipped when already built.
+native/quickjs/build.sh
+
+# The CLI bundle and the calf bundles (esbuild; the QuickJS calves also qjsc and gcc): single files
+# that start without a TypeScript loader.
 node_modules/.bin/tsx scripts/build.ts

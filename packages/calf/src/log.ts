@@ -2,7 +2,7 @@
  * The calf's logger: one JSON object per line on stdout, which the priv reads, tags with the
  * calf's name and re-emits. Small on purpose: the calf bundle carries no logging library.
  */
-import { nodeHost } from "./host.ts";
+import { defaultHost } from "./default-host.ts";
 
 export type CalfLogLevel = "debug" | "info" | "warn" | "error";
 
@@ -18,8 +18,8 @@ export interface CalfLogger {
 
 const ORDER: Record<CalfLogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** A logger writing JSON lines to `write` (the Node host's stdout by default) at or above `level`. */
-export function createCalfLogger(level: CalfLogLevel = "info", write: (line: string) => void = nodeHost.writeLog, now: () => number = Date.now): CalfLogger {
+/** A logger writing JSON lines to `write` (the engine host's stdout by default) at or above `level`. */
+export function createCalfLogger(level: CalfLogLevel = "info", write: (line: string) => void = defaultHost.writeLog, now: () => number = Date.now): CalfLogger {
   const logger: CalfLogger = {
     level,
     debug: (fields, msg) => emit("debug", fields, msg),

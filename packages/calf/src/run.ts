@@ -5,7 +5,8 @@
  * given a moment to finish (a DHCP client sends its RELEASE), and the process exits.
  */
 import { DataChannel } from "./data.ts";
-import { hostStreamFromSocket, nodeHost, type CalfHost, type NodeStreamLike } from "./host.ts";
+import { defaultHost } from "./default-host.ts";
+import { hostStreamFromSocket, type CalfHost, type NodeStreamLike } from "./host.ts";
 import { KvClient } from "./kv.ts";
 import { createCalfLogger, type CalfLogger, type CalfLogLevel } from "./log.ts";
 import { CONTROL_FD, DATA_FD, type CalfProfile } from "./profile.ts";
@@ -52,7 +53,7 @@ export interface CalfChannels {
 }
 
 export interface RunCalfOptions {
-  /** The host (default: Node's, ./host.ts). */
+  /** The host (default: the engine's, ./default-host.ts). */
   host?: CalfHost;
   /** Channels instead of the host's fds 3 and 4. */
   channels?: CalfChannels;
@@ -67,7 +68,7 @@ export interface RunCalfOptions {
  * is stopped. If `main` throws, the calf logs the error and exits non-zero (the priv restarts it).
  */
 export async function runCalf(profile: CalfProfile, main: (ctx: CalfContext) => Promise<void> | void, opts: RunCalfOptions = {}): Promise<void> {
-  const host = opts.host ?? nodeHost;
+  const host = opts.host ?? defaultHost;
   const log = opts.log ?? createCalfLogger(opts.logLevel ?? "info", host.writeLog, host.realTimeMs);
   const control = opts.channels ? hostStreamFromSocket(opts.channels.control) : host.openChannel(CONTROL_FD);
   const dataStream = opts.channels ? hostStreamFromSocket(opts.channels.data) : host.openChannel(DATA_FD);
