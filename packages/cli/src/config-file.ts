@@ -214,7 +214,7 @@ export function settingsFor(config: ConfigFile, iface: string, service: string, 
 }
 
 /** A key's text: a plain key as written (so `1:` is "1" and `no:` is "no"), a quoted one as its value. */
-function keyText(key: Scalar): string {
+export function keyText(key: Scalar): string {
   return key.type === Scalar.PLAIN && typeof key.source === "string" ? key.source : String(key.value);
 }
 
@@ -223,7 +223,7 @@ function keyText(key: Scalar): string {
  * (`duid: 000300010203` stays hex, `hostname: 123` stays "123") and a list of scalars is joined
  * with ", " (`request-options: [1, 3, 6]`); numbers and booleans are YAML's.
  */
-function scalarValue(node: Node | null, kind: "string" | "boolean" | "number"): { ok: true; value: string | boolean | number } | { ok: false; reason: string } {
+export function scalarValue(node: Node | null, kind: "string" | "boolean" | "number"): { ok: true; value: string | boolean | number } | { ok: false; reason: string } {
   if (node === null || (isScalar(node) && node.value === null)) return { ok: false, reason: "has no value" };
   if (isAlias(node)) return { ok: false, reason: "is an alias; anchors and aliases are not used in this file" };
   if (kind === "string" && isSeq(node)) {
@@ -244,7 +244,8 @@ function scalarValue(node: Node | null, kind: "string" | "boolean" | "number"): 
   return { ok: false, reason: `must be ${kind === "string" ? "text" : `a ${kind}`}` };
 }
 
-function firstLine(message: string): string {
+/** The first line of a YAML parser message, without its position (the caller gives FILE:LINE). */
+export function firstLine(message: string): string {
   return message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
 }
 

@@ -245,6 +245,12 @@ export interface ServiceDefinition<O extends Readonly<Record<string, OptionDefin
    * "CAP_SYS_TIME". `paddock generate` puts the union in the unit's CapabilityBoundingSet.
    */
   privCapabilities?(options: NoInfer<OptionValues<O>>): readonly string[];
+  /**
+   * Paths outside its state and runtime directories the priv writes for this service with these
+   * options (the DHCP service: the directory of its resolv.conf, replaced by rename; the host
+   * name file with set-hostname). `paddock generate` makes them the unit's ReadWritePaths.
+   */
+  privWritePaths?(options: NoInfer<OptionValues<O>>): readonly string[];
   /** Runs at start, before the calf; throws ServiceOptionError for an option value it cannot use. */
   setup?(ctx: SetupContext<O>): ServiceSetup | Promise<ServiceSetup>;
   /**
@@ -315,6 +321,7 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
     if (!["string", "boolean", "number"].includes((o as OptionDefinition).kind)) problems.push(`option ${name}: kind must be string, boolean or number`);
   }
   if (def?.privCapabilities !== undefined && typeof def.privCapabilities !== "function") problems.push("privCapabilities must be a function of the options");
+  if (def?.privWritePaths !== undefined && typeof def.privWritePaths !== "function") problems.push("privWritePaths must be a function of the options");
   for (const input of def?.inputs ?? []) {
     if (!SERVICE_NAME.test(input.service)) problems.push(`inputs: ${JSON.stringify(input.service)} is not a service name`);
     if (input.service === def.name) problems.push("inputs: a service does not declare its own keys as an input");

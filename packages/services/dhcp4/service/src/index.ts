@@ -4,6 +4,7 @@
  * port 68 and may send BOOTREQUESTs from 68 to 67), its KV schema (./schema.ts), its calf
  * (../../calf), and its handlers (the lease: address, routes, MTU, resolv.conf; the host name).
  */
+import path from "node:path";
 import { readKey } from "@paddock/kv";
 import { defineService, type MetricSource } from "@paddock/runtime";
 import { clientIdKey, clientOptions, fixedClientId, hostnameValidate, liveConfigKeys } from "./client-options.ts";
@@ -75,6 +76,8 @@ export const dhcp4Service = defineService({
     "min-lease-seconds": { kind: "number", live: true, validate: (v: string | boolean | number) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 60 ? undefined : "must be a whole number 1–60"), description: "leases shorter than this are stretched to it (1–60; lower than 60 only in tests, so an expiry test does not wait a minute)", default: 60 },
     ...clientOptions,
   },
+  // resolv.conf is replaced by rename, so its directory must be writable; the host name file is written in place.
+  privWritePaths: (o) => [...(o["resolv-conf"] ? [path.dirname(o["resolv-conf"])] : []), ...(o["set-hostname"] ? [o["hostname-path"] ?? "/proc/sys/kernel/hostname"] : [])],
   // READY=1 once the first lease is applied; STATUS= and `paddock status` (./status.ts).
   readiness: dhcp4Readiness,
   status: dhcp4Status,
