@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as kv from "@paddock/kv";
 import * as runtime from "@paddock/runtime";
-import { isServiceDefinition, type ServiceDefinition } from "@paddock/runtime";
+import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
 import { UserError } from "./errors.ts";
@@ -50,10 +50,39 @@ export function installRoot(): string {
   return dir;
 }
 
-/** A built-in service's calf bundle: PADDOCK_CALF_DIR overrides, for image builders. */
-export function builtinCalfScript(service: string): string {
+/**
+ * A built-in service's calf: its bundle for Node, its static executable for QuickJS (both built by
+ * make setup). PADDOCK_CALF_DIR overrides the folder, for image builders.
+ */
+export function builtinCalfScript(service: string, engine: CalfEngine = DEFAULT_CALF_ENGINE): string {
   const dir = process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), `packages/services/${service}/calf/dist`);
-  return path.join(dir, `calf-${service}.mjs`);
+  return path.join(dir, calfFileName(service, engine));
+}
+
+/** What `--calf-engine` says, for commander: `node` or `quickjs`. */
+export const CALF_ENGINE_HELP = `the JavaScript engine of the calves: ${CALF_ENGINES.join(" or ")} (default: the service's own, node for the built-in services; quickjs: a static executable of a few MiB, docs/decisions/0010-quickjs-calf-engine.md)`;
+
+/** Parses `--calf-engine`. */
+export function parseCalfEngine(value: string): CalfEngine {
+  if (!isCalfEngine(value)) throw new UserError(`--calf-engine must be ${CALF_ENGINES.join(" or ")}, not ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * The calf a loaded service runs, on the engine the operator chose (`override`) or its definition
+ * names: a service built by `paddock build` has a Node calf only, so it runs on QuickJS only if it
+ * is a built-in service (whose QuickJS calf make setup builds).
+ */
+export function calfOnEngine(loaded: LoadedService, override: CalfEngine | undefined): { calfScript: string; calfEngine: CalfEngine } {
+  const engine = override ?? loaded.definition.calf.engine ?? DEFAULT_CALF_ENGINE;
+  if (engine === "node") return { calfScript: loaded.calfScript, calfEngine: engine };
+  const name = loaded.definition.name;
+  if (BUILTIN_SERVICES[name] !== loaded.definition) {
+    throw new UserError(`${loaded.source} has no QuickJS calf: only the built-in services' calves are built for QuickJS so far; run it with --calf-engine node`);
+  }
+  const calfScript = builtinCalfScript(name, engine);
+  if (!existsSync(calfScript)) throw new UserError(`the QuickJS calf of ${name}, ${calfScript}, is not built: make setup builds QuickJS and it (or run with --calf-engine node)`);
+  return { calfScript, calfEngine: engine };
 }
 
 /** A service ready to run: its definition and its calf's bundle. */

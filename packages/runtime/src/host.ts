@@ -67,6 +67,7 @@ import { Supervisor } from "./supervisor.ts";
 import { SdNotifier } from "./sd-notify.ts";
 import { calvesHealthy, readinessSource, SystemdBridge, type ReadinessSource } from "./systemd.ts";
 import { serviceInfo } from "./admin-info.ts";
+import { calfEngineOf, type CalfEngine } from "./sandbox/engine.ts";
 
 /** A failure the user can fix: the message is one sentence for the terminal. */
 export class HostError extends Error {
@@ -83,8 +84,10 @@ export class HostError extends Error {
 /** One service to run, and where. */
 export interface HostedService {
   readonly definition: ServiceDefinition<any>;
-  /** The calf's bundled script (built from definition.calf.entry). */
+  /** The calf's bundled script (built from definition.calf.entry); on QuickJS, its static executable. */
   readonly calfScript: string;
+  /** The engine the calf runs on, when the operator chose one (`--calf-engine`): else the definition's `calf.engine`, else Node. */
+  readonly calfEngine?: CalfEngine;
   /** Option settings (NAME → value), checked against the definition's options. */
   readonly options?: Readonly<Record<string, string | boolean | number>>;
   /** Store, audit log and handler records (default /var/lib/paddock/SERVICE-IFACE). */
@@ -489,7 +492,7 @@ export class ServiceHost {
     const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
     await supervisor.start(
-      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}), ...(i.hosted.bundleDir !== undefined ? { prebuiltBundle: i.hosted.bundleDir } : {}) })),
+      this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, engine: calfEngineOf(i.hosted), memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}), ...(i.hosted.bundleDir !== undefined ? { prebuiltBundle: i.hosted.bundleDir } : {}) })),
       early ? new Map([[early.name, { bundleDir: early.bundleDir, started: early.started }]]) : undefined,
     );
     phase("calves starting");

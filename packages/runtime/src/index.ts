@@ -13,6 +13,8 @@ export * from "./datapath/index.ts";
 export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
+export * from "./priv-sandbox/index.ts";
+export * from "./sandbox/engine.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 export { acquirePidLock, lockHolder, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
 export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

@@ -24,6 +24,7 @@ import type { Handler, HandlerLogger, HandlerStatus } from "./handlers/reconcile
 import type { ServiceHooks } from "./hooks.ts";
 import type { MetricSource } from "./metrics.ts";
 import type { ServiceReadiness } from "./systemd.ts";
+import { CALF_ENGINES, isCalfEngine, type CalfEngine } from "./sandbox/engine.ts";
 
 /** A service's part of `paddock status`. */
 export interface ServiceStatusReport {
@@ -111,6 +112,12 @@ export interface CalfDefinition {
    * optionally, bytes per second (the burst of bytes is one second's worth).
    */
   readonly sendRate: { readonly perSecond: number; readonly burst: number; readonly bytesPerSecond?: number };
+  /**
+   * The JavaScript engine the calf runs on (default "node"): "quickjs" runs the same code as one
+   * static executable of a few MiB (docs/decisions/0010-quickjs-calf-engine.md). The operator's
+   * `--calf-engine` overrides it.
+   */
+  readonly engine?: CalfEngine;
 }
 
 /** An option a service accepts (`paddock run … --set NAME=VALUE`, or a friendly flag of a built-in command). */
@@ -313,6 +320,7 @@ export function checkServiceDefinition(def: ServiceDefinition<any>): string[] {
     if (!calf.sendRate || !(calf.sendRate.perSecond > 0) || !(calf.sendRate.burst >= 1)) problems.push("calf.sendRate needs perSecond > 0 and burst ≥ 1");
     else if (calf.sendRate.bytesPerSecond !== undefined && !(calf.sendRate.bytesPerSecond >= 64)) problems.push("calf.sendRate.bytesPerSecond must be at least 64");
     if (calf.cpuCores !== undefined && !(calf.cpuCores >= 0.05 && calf.cpuCores <= 1)) problems.push("calf.cpuCores must be 0.05–1");
+    if (calf.engine !== undefined && !isCalfEngine(calf.engine)) problems.push(`calf.engine must be one of ${CALF_ENGINES.join(", ")}`);
   }
   if (!def?.schema || !Array.isArray(def.schema.entries)) problems.push("schema.entries is missing");
   else if (!(def.schema.maxTotalBytes > 0)) problems.push("schema.maxTotalBytes must be positive");

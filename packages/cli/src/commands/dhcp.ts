@@ -12,7 +12,8 @@ import { EARLY_CALF_KEY } from "../early-entry.ts";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
-import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
+import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
+import type { CalfEngine } from "@paddock/runtime";
 import { READY_TIMEOUT_HELP } from "./operator.ts";
 import { interfaceNames, runServices, stateDirUnder } from "./run.ts";
 
@@ -35,6 +36,7 @@ interface DhcpOptions {
   hookTimeoutSeconds?: string;
   logFormat: string;
   calf?: string;
+  calfEngine?: CalfEngine;
   linkUp: boolean;
   config?: string;
   clientId?: string;
@@ -109,6 +111,8 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, give
       });
     }
   }
+  if (opts.calf && opts.calfEngine === "quickjs") throw new UserError("--calf runs a calf on Node only: leave out --calf-engine quickjs");
+  const calf = opts.calf ? { calfScript } : calfOnEngine({ definition: dhcp4Service, calfScript, source: dhcp4Service.name }, opts.calfEngine);
   const flags = dhcpFlagOptions(opts, given);
   const sources = (i: string) => () => resolveOptions({ configPath: opts.config, iface: i, services: [{ definition: dhcp4Service, flags }], otherServices: Object.values(BUILTIN_SERVICES) });
   await runServices({
@@ -118,7 +122,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, give
       services: [
         {
           definition: dhcp4Service,
-          calfScript,
+          ...calf,
           ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, i, dhcp4Service.name, { interfaces: several, services: false }) } : {}),
           ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
           options: sources(i)().get(dhcp4Service.name) ?? {},
@@ -160,6 +164,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--min-lease-seconds <s>", "stretch shorter leases to this (1–60, default 60; lower only in tests)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
+    .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--calf <file>", "run this calf (a .ts entry, bundled on start, or a bundled .mjs) in the DHCP service's sandbox slot instead of the built-in DHCP client: for SDK development")
     .action(runDhcp);
 }

@@ -6,19 +6,21 @@
 import path from "node:path";
 import type { Command } from "commander";
 import type { Logger } from "pino";
-import { calfNameFor, HostError, InterfaceHosts, type HostedService, type ServiceDefinition } from "@paddock/runtime";
+import { calfNameFor, HostError, InterfaceHosts, type CalfEngine, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { listenForReload, type SettingsSource } from "../reload.ts";
-import { BUILTIN_SERVICES, loadService, type LoadedService } from "../services.ts";
+import { BUILTIN_SERVICES, CALF_ENGINE_HELP, calfOnEngine, loadService, parseCalfEngine, type LoadedService } from "../services.ts";
 
 /** One service as the command line gives it; directories default from the service and interface. */
 export interface ServiceRequest {
   readonly definition: ServiceDefinition<any>;
   readonly calfScript: string;
+  /** The engine calfScript is for (--calf-engine, or the definition's); default node. */
+  readonly calfEngine?: CalfEngine;
   readonly stateDir?: string;
   readonly adminSocket?: string;
   readonly options?: Readonly<Record<string, string | boolean | number>>;
@@ -104,6 +106,7 @@ async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof
     services: services.map((s): HostedService => ({
       definition: s.definition,
       calfScript: s.calfScript,
+      ...(s.calfEngine !== undefined ? { calfEngine: s.calfEngine } : {}),
       stateDir: s.stateDir ?? defaultStateDir(s.definition.name, iface),
       adminSocket: s.adminSocket ?? defaultAdminSocket(req.runtimeDir, s.definition.name, iface),
       options: s.options ?? {},
@@ -158,6 +161,7 @@ interface RunOptions {
   config?: string;
   readyTimeout?: string;
   bundleDir?: string;
+  calfEngine?: CalfEngine;
 }
 
 /**
@@ -200,6 +204,7 @@ export function registerRun(program: Command): void {
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
+    .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--bundle-dir <dir>", "run the calf bundles paddock generate wrote (DIR/SERVICE-IFACE) instead of writing them at start (docs/generate.md)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
@@ -226,7 +231,7 @@ export function registerRun(program: Command): void {
               reloadSettings: sources(iface),
               services: loaded.map((l) => ({
                 definition: l.definition,
-                calfScript: l.calfScript,
+                ...calfOnEngine(l, opts.calfEngine),
                 ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, iface, l.definition.name, several) } : {}),
                 options: settings.get(l.definition.name) ?? {},
                 ...(opts.bundleDir !== undefined ? { bundleDir: generatedBundleDir(path.resolve(opts.bundleDir), l.definition.name, iface) } : {}),

@@ -23,6 +23,7 @@ import { promisify } from "node:util";
 import { foreignWriteAccess, replaceFileAtomic } from "../handlers/files.ts";
 import { SandboxError } from "./errors.ts";
 import { calfSeccompProfile, type SeccompProfile } from "./seccomp.ts";
+import { CALF_QUICKJS_PATH, quickjsCalfCommand, quickjsCalfMounts, type CalfEngine } from "./engine.ts";
 import { calfCommandFor, defaultCalfNodePath } from "./packed.ts";
 
 const execFileP = promisify(execFile);
@@ -60,8 +61,10 @@ export interface CalfMount {
 /** What a calf is and what it may use. */
 export interface CalfSandboxSpec {
   readonly name: CalfName;
-  /** Absolute host path of the calf's bundled script (see bundleCalf). */
+  /** Absolute host path of the calf's bundled script (see bundleCalf); on QuickJS, its static executable. */
   readonly script: string;
+  /** The engine it runs on (default "node"; sandbox/engine.ts). */
+  readonly engine?: CalfEngine;
   /** Memory limit (cgroup), bytes; swap is not added on top. */
   readonly memoryBytes: number;
   /** Limit on processes and threads (cgroup pids.max); Node itself uses about a dozen threads. */
@@ -316,10 +319,14 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev", "hidepid=invisible"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "noexec", "strictatime", "mode=755", `size=${CALF_DEV_BYTES}`] },
     { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "mode=1777", `size=${CALF_TMP_BYTES}`] },
-    // The binary and its libraries are mapped executable, so these cannot be noexec.
-    { destination: runtime.binary, type: "bind", source: runtime.binary, options: [...RO_BIND] },
-    ...runtime.libraries.map((lib): OciMount => ({ destination: lib, type: "bind", source: lib, options: [...RO_BIND] })),
-    { destination: CALF_SCRIPT_PATH, type: "bind", source: spec.script, options: [...RO_BIND, "noexec"] },
+    ...(spec.engine === "quickjs"
+      ? quickjsCalfMounts(spec.script)
+      : [
+          // The binary and its libraries are mapped executable, so these cannot be noexec.
+          { destination: runtime.binary, type: "bind", source: runtime.binary, options: [...RO_BIND] },
+          ...runtime.libraries.map((lib): OciMount => ({ destination: lib, type: "bind", source: lib, options: [...RO_BIND] })),
+          { destination: CALF_SCRIPT_PATH, type: "bind", source: spec.script, options: [...RO_BIND, "noexec"] },
+        ]),
     ...(spec.extraMounts ?? []).map((m): OciMount => ({ destination: m.destination, type: "bind", source: m.source, options: [...RO_BIND, "noexec"] })),
   ];
   const caps: string[] = [];
@@ -329,7 +336,7 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
       terminal: false,
       user: { uid: calfId, gid: calfId, additionalGids: [] },
       // The packed executable (paddock pack) takes the same Node options in NODE_OPTIONS (packed.ts).
-      ...calfCommandFor(runtime.binary, {
+      ...(spec.engine === "quickjs" ? quickjsCalfCommand() : calfCommandFor(runtime.binary, {
         // --jitless: V8 interprets and never compiles to machine code, so the calf has no writable
         // and executable memory and no WebAssembly — the JIT is the usual way an exploit of V8
         // gets native code. A calf parses a few packets a minute; it saves ~1 MiB of code space.
@@ -338,7 +345,7 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
         // NOTIFY_SOCKET, …). HOME is listed because runc adds HOME=/ when absent: saying it here
         // keeps config.json an exact description of the calf's environment.
         env: ["HOME=/"],
-      }),
+      })),
       cwd: "/",
       capabilities: { bounding: caps, effective: caps, inheritable: caps, permitted: caps, ambient: caps },
       rlimits: [
@@ -365,7 +372,7 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
         cpu: { shares: CALF_CPU_SHARES, quota: Math.round(CALF_CPU_PERIOD_US * Math.min(1, Math.max(0.05, spec.cpuCores ?? 1))), period: CALF_CPU_PERIOD_US },
       },
       rootfsPropagation: "private",
-      seccomp: calfSeccompProfile(),
+      seccomp: calfSeccompProfile(undefined, spec.engine),
       // runc's default spec (`runc spec`): kernel state a container has no business reading.
       maskedPaths: [
         "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -424,7 +431,8 @@ export interface CalfBundle {
  * root). Directories are 0711: the calf's mapped root must traverse them, nobody may list them.
  */
 export async function createCalfBundle(spec: CalfSandboxSpec, opts: BundleOptions): Promise<CalfBundle> {
-  const runtime = await cachedNodeRuntime(opts.nodePath ?? defaultCalfNodePath(DEFAULT_NODE_PATH), opts.runtimeDir, opts.warn ? { warn: opts.warn } : {});
+  // A QuickJS calf is one static executable: no Node, no libraries to list.
+  const runtime = spec.engine === "quickjs" ? { binary: CALF_QUICKJS_PATH, libraries: [] } : await cachedNodeRuntime(opts.nodePath ?? defaultCalfNodePath(DEFAULT_NODE_PATH), opts.runtimeDir, opts.warn ? { warn: opts.warn } : {});
   const config = calfOciConfig(spec, runtime, opts);
   const dir = path.join(opts.runtimeDir, spec.name);
   try {
@@ -438,6 +446,7 @@ export async function createCalfBundle(spec: CalfSandboxSpec, opts: BundleOption
   try {
     await access(spec.script, fsConstants.R_OK);
     if (((await stat(spec.script)).mode & 0o004) === 0) throw new Error(`${spec.script} is not world-readable`);
+    if (spec.engine === "quickjs" && ((await stat(spec.script)).mode & 0o001) === 0) throw new Error(`${spec.script} is not executable by others`);
   } catch (e) {
     throw new SandboxError("PADDOCK_E_SANDBOX_BAD_SPEC", `calf script unreadable`, spec.name, { cause: e });
   }

@@ -12,6 +12,8 @@
  * sees a clean error it can report, and a compromised calf gains nothing from the difference.
  */
 
+import { QUICKJS_EXTRA_SYSCALLS, type CalfEngine } from "./engine.ts";
+
 /** One argument comparison of a seccomp rule (OCI runtime spec, `LinuxSeccompArg`). */
 export interface SeccompArg {
   readonly index: number;
@@ -125,9 +127,10 @@ export const CALF_SYSCALL_GROUPS: Readonly<Record<string, readonly string[]>> = 
  * cannot read) and io_uring (which would bypass this filter entirely) fail with ENOSYS so glibc
  * falls back to `clone` and libuv to epoll and its thread pool; `ioctl` only for the requests
  * Node issues on its own descriptors (non-blocking mode, close-on-exec, "is this a terminal").
+ * A QuickJS calf (`engine`) also gets QUICKJS_EXTRA_SYSCALLS (select, for its event loop).
  */
-export function calfSeccompProfile(arch: string = process.arch): SeccompProfile {
-  const allow = Object.values(CALF_SYSCALL_GROUPS).flat();
+export function calfSeccompProfile(arch: string = process.arch, engine: CalfEngine = "node"): SeccompProfile {
+  const allow = [...Object.values(CALF_SYSCALL_GROUPS).flat(), ...(engine === "quickjs" ? QUICKJS_EXTRA_SYSCALLS : [])];
   const ioctls = [TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIONCLEX, FIOCLEX];
   return {
     defaultAction: "SCMP_ACT_ERRNO",
