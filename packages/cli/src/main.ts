@@ -7,6 +7,7 @@ import { registerCalf } from "./commands/calf.ts";
 import { registerDescribe } from "./commands/describe.ts";
 import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
+import { registerGenerate } from "./commands/generate.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
 import { registerLabNtp } from "./commands/lab-ntp.ts";
@@ -43,6 +44,7 @@ program
 registerRun(program);
 registerBuild(program);
 registerDescribe(program);
+registerGenerate(program);
 registerKv(program);
 registerOperator(program);
 registerReload(program);
