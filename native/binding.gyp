@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "paddock_native",
-      "sources": ["src/addon.cc", "src/socket.cc", "src/bpf.cc", "src/clock.cc"],
+      "sources": ["src/addon.cc", "src/socket.cc", "src/bpf.cc", "src/clock.cc", "src/sandbox.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

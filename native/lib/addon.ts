@@ -76,6 +76,10 @@ export interface RawAddon {
   bpfProgramName(id: number): string | null;
   /** clock_adjtime(2) on a 208-byte struct timex (./clock.ts encodes it); returns the clock state. */
   clockAdjtime(clockId: number, timex: Uint8Array): number;
+  /** The priv's sandbox (native/src/sandbox.cc; ./sandbox.ts). */
+  dropCapabilities(keep: bigint, lastCap: number): { threads: number; unreachable: number[] };
+  installSeccomp(program: Uint8Array): void;
+  ignoreDebugSignal(): void;
 }
 
 /** Directory of paddock_native.node and the compiled eBPF objects. */

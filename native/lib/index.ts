@@ -39,6 +39,7 @@ export {
 } from "./ebpf.ts";
 export { bpfObjectPath, nativeBuildDir } from "./addon.ts";
 export * from "./clock.ts";
+export { dropCapabilities, ignoreDebugSignal, installSeccomp, type CapabilityDrop } from "./sandbox.ts";
 export * as cbpf from "./cbpf.ts";
 export {
   assemble,

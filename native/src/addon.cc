@@ -122,6 +122,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSockets(env, exports);
   InitBpf(env, exports);
   InitClock(env, exports);
+  InitSandbox(env, exports);
   return exports;
 }
 

@@ -57,5 +57,6 @@ unsigned ResolveIfindex(Napi::Env env, const Napi::Object& opts);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitBpf(Napi::Env env, Napi::Object exports);
 void InitClock(Napi::Env env, Napi::Object exports);
+void InitSandbox(Napi::Env env, Napi::Object exports);
 
 }  // namespace paddock

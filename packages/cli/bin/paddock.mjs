@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // The `paddock` command: runs the bundle built by scripts/build.ts (run `make setup` after a change).
 // The bundle cannot find the native addon relative to itself; point it at the built one.
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 process.env.PADDOCK_NATIVE_DIR ??= fileURLToPath(new URL("../../../native/build/Release", import.meta.url));
+// First of all: SIGUSR1 must not open Node's inspector (127.0.0.1:9229, code run as root; Node 20
+// has no --disable-sigusr1 and a JS listener does not stop it). Without the addon nothing here
+// could be a priv, and the command that needs it says so.
+try {
+  createRequire(import.meta.url)(`${process.env.PADDOCK_NATIVE_DIR}/paddock_native.node`).ignoreDebugSignal();
+} catch {}
 // `paddock dhcp`: start the calf (runc, ~100 ms) before the CLI loads (~50 ms), so they overlap.
 if (process.argv[2] === "dhcp") {
   const { startEarly, EARLY_CALF_KEY } = await import("../dist/early.mjs");

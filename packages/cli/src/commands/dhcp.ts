@@ -14,6 +14,7 @@ import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
 import type { CalfEngine } from "@paddock/runtime";
+import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { READY_TIMEOUT_HELP } from "./operator.ts";
 import { interfaceNames, runServices, stateDirUnder } from "./run.ts";
 
@@ -38,6 +39,8 @@ interface DhcpOptions {
   calf?: string;
   calfEngine?: CalfEngine;
   linkUp: boolean;
+  /** --no-sandbox: false. */
+  sandbox: boolean;
   config?: string;
   clientId?: string;
   vendorClass?: string;
@@ -134,6 +137,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, give
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     linkUp: opts.linkUp,
+    sandbox: opts.sandbox,
     ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
     ...(early && !opts.calf ? { early } : {}),
     ...(opts.calf ? { warning: `running the custom calf ${opts.calf} in the DHCP service's sandbox slot` } : {}),
@@ -156,6 +160,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--set-hostname", "apply the host name the server assigns (restored when the lease ends)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
+    .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--no-arp-probe", "use an offered address without an ARP probe, announcement or defence (RFC 5227; default: probe, DECLINE an address in use, which adds 4–7 s before it is applied)")
     .option("--release-on-exit", "send RELEASE and withdraw the configuration when stopped (default: keep it; its lifetimes bound it)")

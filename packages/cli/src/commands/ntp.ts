@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { ntpService } from "@paddock/service-ntp";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
+import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
 import { interfaceNames, runServices } from "./run.ts";
 
@@ -24,6 +25,8 @@ interface NtpOptions {
   config?: string;
   logLevel: string;
   logFormat: string;
+  /** --no-sandbox: false. */
+  sandbox: boolean;
 }
 
 /** The service options the flags give (only those typed: the configuration file's stand otherwise). */
@@ -65,6 +68,7 @@ async function runNtp(opts: NtpOptions): Promise<void> {
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    sandbox: opts.sandbox,
   });
 }
 
@@ -82,6 +86,7 @@ export function registerNtp(program: Command): void {
     .option("--runtime-dir <dir>", "calf bundles, runc state and the admin socket", "/run/paddock")
     .option("--admin-socket <path>", "the operators' KV socket, mode 0600 (default RUNTIME_DIR/ntp-IFACE.sock)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
+    .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--config <path>", `the configuration file: ntp options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")

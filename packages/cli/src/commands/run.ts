@@ -13,6 +13,7 @@ import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { listenForReload, type SettingsSource } from "../reload.ts";
+import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, CALF_ENGINE_HELP, calfOnEngine, loadService, parseCalfEngine, type LoadedService } from "../services.ts";
 
 /** One service as the command line gives it; directories default from the service and interface. */
@@ -49,6 +50,8 @@ export interface RunRequest {
   /** --ready-timeout: systemd READY=1 anyway after this long (seconds, as given). */
   readonly readyTimeout?: string;
   readonly early?: EarlyCalf;
+  /** false (--no-sandbox): the priv keeps every capability and gets no seccomp filter (./priv-sandbox.ts). */
+  readonly sandbox?: boolean;
   /** Logged at start (e.g. a custom calf in a built-in service's slot). */
   readonly warning?: string;
 }
@@ -143,6 +146,12 @@ async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof
     if (err instanceof HostError) throw new UserError(err.message);
     throw err;
   }
+  try {
+    applyPrivSandbox(req.interfaces.flatMap((i) => i.services.map((s) => ({ definition: s.definition, options: s.options ?? {} }))), req.sandbox !== false, log);
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
   reloads.attach(req.interfaces.flatMap((i) => (i.reloadSettings ? [{ host: running.hosts.get(i.iface)!, settings: i.reloadSettings, log: log.child({ iface: i.iface }) }] : [])));
   log.info({ signal: await stopped }, "stopping");
   reloads.stop();
@@ -158,6 +167,7 @@ interface RunOptions {
   logLevel: string;
   logFormat: string;
   linkUp: boolean;
+  sandbox: boolean;
   config?: string;
   readyTimeout?: string;
   bundleDir?: string;
@@ -203,6 +213,7 @@ export function registerRun(program: Command): void {
     .option("--config <path>", `the configuration file: service options per interface (default ${DEFAULT_CONFIG_FILE}, if it exists); re-read on SIGHUP (paddock reload)`)
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-link-up", "leave the interface down if it is administratively down (default: set it up at start and whenever it reappears)")
+    .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--bundle-dir <dir>", "run the calf bundles paddock generate wrote (DIR/SERVICE-IFACE) instead of writing them at start (docs/generate.md)")
@@ -243,6 +254,7 @@ export function registerRun(program: Command): void {
           logFormat: opts.logFormat,
           ...(opts.metrics ? { metrics: opts.metrics } : {}),
           linkUp: opts.linkUp,
+          sandbox: opts.sandbox,
           ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
         });
       } finally {

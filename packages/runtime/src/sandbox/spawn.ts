@@ -45,9 +45,11 @@ export interface StartedCalf {
 export async function runCalfContainer(target: RuncTarget & { runtimeDir: string }, name: CalfName, bundleDir: string): Promise<StartedCalf> {
   const pairs = await createSocketPairs(target.runtimeDir, 2, name);
   const [control, data] = pairs as [SocketPair, SocketPair];
+  // --no-new-keyring: the priv's seccomp filter refuses keyctl (priv-sandbox/seccomp.ts), and
+  // the calf's refuses it too, so a session keyring of its own would be one it cannot use.
   const child = spawn(
     target.runc ?? "runc",
-    ["--root", target.runcRoot, "run", "--bundle", bundleDir, "--preserve-fds", "2", calfContainerId(name)],
+    ["--root", target.runcRoot, "run", "--no-new-keyring", "--bundle", bundleDir, "--preserve-fds", "2", calfContainerId(name)],
     { stdio: ["ignore", "pipe", "pipe", control.calf, data.calf], env: RUNC_ENV },
   );
   control.calf.destroy();
