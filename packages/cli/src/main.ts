@@ -14,6 +14,7 @@ import { registerLabNtp } from "./commands/lab-ntp.ts";
 import { registerNew } from "./commands/new.ts";
 import { registerNtp } from "./commands/ntp.ts";
 import { registerOperator } from "./commands/operator.ts";
+import { registerPack } from "./commands/pack.ts";
 import { registerReload } from "./commands/reload.ts";
 import { registerRun } from "./commands/run.ts";
 import { reportError } from "./errors.ts";
@@ -56,6 +57,7 @@ registerLab(program);
 registerLabNtp(program.commands.find((c) => c.name() === "lab")!);
 registerCalf(program);
 registerNew(program);
+registerPack(program);
 
 // An async function, not top-level awaits: the packed single executable (paddock pack) runs
 // this module as CommonJS, which has none.
