@@ -18,7 +18,7 @@
  */
 
 import type { ChildProcess } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import type net from "node:net";
 import path from "node:path";
 import { pino, type Logger } from "pino";
@@ -157,6 +157,9 @@ export class Supervisor {
     await this.removeStale(calves.filter((c) => !adopted.has(c.name)));
     for (const spec of calves) {
       const early = adopted.get(spec.name);
+      // A bundle written beforehand (paddock generate) leaves the runtime directory to us: the
+      // calves' channel sockets are made there.
+      if (spec.prebuiltBundle) await mkdir(this.opts.runtimeDir, { recursive: true, mode: 0o711 });
       const bundleDir = early?.bundleDir ?? spec.prebuiltBundle ?? (await createCalfBundle(spec, { ...this.opts.bundle, runtimeDir: this.opts.runtimeDir })).dir;
       const runner = new CalfRunner(this, spec.name, bundleDir, calfContainerId(spec.name), this.log.child({ calf: spec.name }));
       this.runners.set(spec.name, runner);

@@ -9,7 +9,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } fro
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { CALF_SCRIPT_PATH, calfRootfsFiles, type NodeRuntime, type OciConfig } from "@paddock/runtime";
+import { CALF_SCRIPT_PATH, calfRootfsFiles, parseServiceOptions, type NodeRuntime, type OciConfig } from "@paddock/runtime";
 import { parse as parseYaml } from "yaml";
 import type { Deployment } from "./deployment.ts";
 import type { GeneratedBundle, GeneratedUnit, ResolvedService } from "./index.ts";
@@ -39,10 +39,10 @@ export const NETWORKD_EXPOSURE = 2.8;
 
 /**
  * What a generated unit must not exceed: the measured exposure of a unit with every directive
- * ./unit.ts sets (4.6 for DHCP alone, 5.1 with the NTP service setting the clock, which adds
+ * ./unit.ts sets (4.7 for DHCP alone, 5.2 with the NTP service setting the clock, which adds
  * CAP_SYS_TIME and lifts ProtectClock). A directive lost in a change raises it past this.
  */
-export const MAX_UNIT_EXPOSURE = 5.1;
+export const MAX_UNIT_EXPOSURE = 5.2;
 
 /** Debian's golang-github-opencontainers-specs-dev installs the runtime-spec's JSON schemas here. */
 export const DEFAULT_OCI_SCHEMA_DIR = "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema";
@@ -210,12 +210,19 @@ async function checkUnit(u: GeneratedUnit, input: CheckInput): Promise<CheckResu
   expect("a memory limit", "MemoryMax", (v) => v === `${input.deployment.limits.memoryMaxMiB}M`);
   expect("a task limit", "TasksMax", (v) => v === String(input.deployment.limits.tasksMax));
   expect("no inspector or preloaded code through NODE_OPTIONS", "Environment", (v) => v === "NODE_OPTIONS=");
-  out.push(...(input.systemdAnalyze ? await analyze(subject, u, input) : [{ subject, rule: `exposure at most ${MAX_UNIT_EXPOSURE}`, how: "systemd-analyze security --offline=yes", status: "skipped" as const, detail: "not asked for (--no-systemd-analyze)" }]));
+  // A writable system directory undoes ProtectSystem=strict: name the service and its option.
+  const writable = (one("ReadWritePaths") ?? "").split(" ").filter((p) => SYSTEM_DIRS.includes(p));
+  const writers = writable.flatMap((dir) =>
+    input.services.filter((s) => u.services.includes(s.name) && (s.definition.privWritePaths?.(parseServiceOptions(s.definition, s.settings) as never) ?? []).includes(dir)).map((s) => `${dir}: written by ${s.name} with its options (${Object.entries(s.settings).map(([k, v]) => `${k}=${v}`).join(", ") || "defaults"}); point that file under ${input.deployment.install.runtimeDir} and link to it in the image`),
+  );
+  out.push({ subject, rule: "no system directory is writable (ReadWritePaths)", how: `ReadWritePaths= against ${SYSTEM_DIRS.join(" ")}`, status: writable.length === 0 ? "pass" : "fail", ...(writable.length ? { detail: writers[0] ?? writable.join(" ") } : {}) });
+  const notAsked = (rule: string, how: string): CheckResult => ({ subject, rule, how, status: "skipped", detail: "not asked for (--no-systemd-analyze)" });
+  out.push(...(input.systemdAnalyze ? await analyze(subject, u) : [notAsked(`exposure at most ${MAX_UNIT_EXPOSURE}`, "systemd-analyze security --offline=yes"), notAsked("the unit file verifies", "systemd-analyze verify")]));
   return out;
 }
 
 /** systemd-analyze: the unit verifies, and its exposure is below networkd's. */
-async function analyze(subject: string, u: GeneratedUnit, input: CheckInput): Promise<CheckResult[]> {
+async function analyze(subject: string, u: GeneratedUnit): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const security = await execFileP("systemd-analyze", ["security", "--offline=yes", "--no-pager", u.file], { env: { ...process.env, SYSTEMD_COLORS: "0" } }).then(
     (r) => ({ ok: true as const, text: r.stdout }),
@@ -260,6 +267,9 @@ async function analyze(subject: string, u: GeneratedUnit, input: CheckInput): Pr
   return out;
 }
 
+/** Directories a service must not make writable: ProtectSystem=strict would protect nothing that matters. */
+const SYSTEM_DIRS = ["/", "/etc", "/usr", "/var", "/boot", "/opt", "/srv", "/home", "/root", "/lib", "/bin", "/sbin"];
+
 /** The "Overall exposure level" figure of systemd-analyze security's output. */
 export function unitExposure(text: string): number | undefined {
   const m = /Overall exposure level for \S+: ([0-9.]+)/.exec(text);
@@ -274,7 +284,7 @@ async function checkLinuxkit(input: CheckInput): Promise<CheckResult[]> {
     const s = doc.services?.find((x) => x.name === u.name);
     const caps = u.capabilities.map((c) => c.name).sort().join(" ");
     out.push({ subject, rule: `${u.name}: the same capabilities as its unit`, how: "services[].capabilities against CapabilityBoundingSet", status: s?.capabilities.slice().sort().join(" ") === caps ? "pass" : "fail" });
-    const blanket = s?.binds.find((b) => ["/", "/etc", "/usr", "/var", "/run"].includes(b.split(":")[0]!));
+    const blanket = s?.binds.find((b) => [...SYSTEM_DIRS, "/run"].includes(b.split(":")[0]!));
     out.push({ subject, rule: `${u.name}: no blanket host binds, no host pid namespace`, how: "services[].binds and pid", status: s && !blanket && s.pid === undefined ? "pass" : "fail", ...(blanket ? { detail: blanket } : {}) });
     out.push({ subject, rule: `${u.name}: runs what the unit runs`, how: "services[].command against ExecStart", status: s?.command.join(" ") === u.execStart.join(" ") ? "pass" : "fail" });
   }

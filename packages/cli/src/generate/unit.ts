@@ -7,8 +7,8 @@
  *   - no RestrictNamespaces, PrivateUsers or PrivateNetwork: runc makes the calves' namespaces,
  *     and the priv configures the host's own network;
  *   - no MemoryDenyWriteExecute: the priv runs Node with its JIT (the calves run --jitless);
- *   - no ProtectProc=invisible: runc reads /proc/PID of calves that run as another uid (`runc
- *     state`), which hidepid would hide from a root without CAP_SYS_PTRACE;
+ *   - no ProtectProc=invisible or ProcSubset=pid: runc opens /proc/PID of calves that run as
+ *     another uid, and reads /proc/sys; untried under systemd on this project's machines;
  *   - /sys/fs/cgroup stays writable (ReadWritePaths): runc creates each calf's cgroup;
  *   - ProtectClock only without CAP_SYS_TIME, ProtectHostname only when no service writes the
  *     host name (it would give the unit a UTS namespace of its own).
