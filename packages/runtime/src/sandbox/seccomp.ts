@@ -73,11 +73,12 @@ export const CALF_SYSCALL_GROUPS: Readonly<Record<string, readonly string[]>> = 
     "execve", "exit", "exit_group", "set_tid_address", "set_robust_list", "get_robust_list",
     "rseq", "arch_prctl", "gettid", "getpid", "getppid", "tgkill", "restart_syscall",
   ],
-  /** V8's heap, code space (pkeys when the CPU has them) and glibc's allocator. */
-  memory: [
-    "mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "mincore", "membarrier",
-    "pkey_alloc", "pkey_free", "pkey_mprotect",
-  ],
+  /**
+   * V8's heap (pkeys when the CPU has them) and glibc's allocator. mmap, mprotect and
+   * pkey_mprotect are not here: they are allowed only without making memory executable (W^X,
+   * calfWxRules below).
+   */
+  memory: ["munmap", "madvise", "mremap", "brk", "mincore", "membarrier", "pkey_alloc", "pkey_free"],
   /** Node's signal handling (SIGTERM for clean shutdown, V8's SIGSEGV/SIGPROF handlers). */
   signals: ["rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack"],
   /** Thread synchronisation and sleeping: V8 platform workers, libuv's thread pool. */
@@ -149,9 +150,42 @@ export function calfSeccompProfile(arch: string = process.arch, engine: CalfEngi
         action: "SCMP_ACT_ALLOW",
         args: [{ index: 1, value: request, op: "SCMP_CMP_EQ" }],
       })),
+      ...calfWxRules(),
       { names: ["clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
     ],
   };
+}
+
+// <asm-generic/mman-common.h>: the same bits on x86_64 and aarch64.
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+export const MAP_ANONYMOUS = 0x20;
+
+/**
+ * W^X (issue 12): a calf never gets memory it can both write and execute, nor make memory
+ * executable later, so code an exploit writes into memory cannot run (and Node cannot be
+ * re-started without --jitless: V8's JIT needs exactly that). What stays allowed:
+ * - mmap without PROT_EXEC (heaps, stacks, V8's interpreter);
+ * - mmap of a file with PROT_EXEC and without PROT_WRITE: how ld.so maps the code of Node and its
+ *   libraries at start (the only executable files a calf has are those read-only bind mounts;
+ *   /tmp, /dev and the script are noexec, and memfd_create is refused);
+ * - mprotect and pkey_mprotect without PROT_EXEC (RELRO, guard pages, V8's heap protection).
+ * Everything else — anonymous PROT_EXEC, writable PROT_EXEC, mprotect to PROT_EXEC — gets EPERM
+ * (the profile's default). test/calf-wx.test.ts runs a probe under this profile with runc.
+ */
+export function calfWxRules(): SeccompRule[] {
+  const noExec: SeccompArg = { index: 2, value: PROT_EXEC, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" };
+  return [
+    { names: ["mmap", "mprotect", "pkey_mprotect"], action: "SCMP_ACT_ALLOW", args: [noExec] },
+    {
+      names: ["mmap"],
+      action: "SCMP_ACT_ALLOW",
+      args: [
+        { index: 2, value: PROT_EXEC | PROT_WRITE, valueTwo: PROT_EXEC, op: "SCMP_CMP_MASKED_EQ" },
+        { index: 3, value: MAP_ANONYMOUS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" },
+      ],
+    },
+  ];
 }
 
 /**
