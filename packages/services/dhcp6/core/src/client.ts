@@ -56,7 +56,7 @@ export type Dhcp6ClientEvent =
   | { kind: "release"; now: number }
   /** Renew now (an operator's request), or ask again when stateless or unbound. */
   | { kind: "renew"; now: number }
-  /** A new configuration (e.g. the RA's M/O flags changed): the client starts over with it. */
+  /** A new configuration (e.g. the RA's M/O flags changed): the client drops its lease and starts over with it (also after `release`). */
   | { kind: "config"; config: Dhcp6ClientConfig; now: number };
 
 /** Levels of the client's log lines. */
@@ -84,7 +84,8 @@ export type Dhcp6ClientAction =
  * 3. a REQUEST that fails (MRC reached, or every IA refused) starts SOLICIT again after a hold-off
  *    that doubles up to SOL_MAX_RT, so a server that advertises but never binds is not hammered;
  * 4. T1 is never below MIN_T1_SECONDS (§14.1's rate limit, against hostile servers);
- * 5. a `config` event drops the lease (published as null) and starts over without RELEASE;
+ * 5. a `config` event drops the lease (published as null) and starts over without RELEASE (also
+ *    after a `release`; before `start` it only replaces the configuration);
  * 6. DECLINE is encoded but never sent: duplicate address detection belongs to the host.
  */
 export interface Dhcp6ClientState {
@@ -203,7 +204,8 @@ export function step(state: Dhcp6ClientState, event: Dhcp6ClientEvent): Dhcp6Ste
         break;
       }
       publish(st, null);
-      const wasStarted = st.s.started;
+      // A client released by the caller (e.g. the RA withdrew M and O) starts again with its new configuration.
+      const wasStarted = st.s.started || st.s.name === "releasing" || st.s.name === "released";
       const { solMaxRtMs, infMaxRtMs, linkUp, timerAt } = st.s;
       st.s = { ...initialState(resolved.value), solMaxRtMs, infMaxRtMs, linkUp, timerAt };
       if (wasStarted) {

@@ -69,11 +69,14 @@ export const DEFAULT_REQUEST_OPTIONS: readonly number[] = [OptionCode.DNS_SERVER
 /** Checks a configuration; the error names the value and why it is refused. */
 export function resolveConfig(config: Dhcp6ClientConfig): { ok: true; value: ResolvedConfig } | { ok: false; error: Dhcp6ConfigError } {
   const bad = (detail: string) => ({ ok: false as const, error: { code: Dhcp6ErrorCode.BAD_CONFIG, detail } });
+  // Configurations come from files and keys as well as from code: every field is checked before use.
+  if (typeof config !== "object" || config === null) return bad("the DHCPv6 client configuration is not an object.");
   if (config.mode !== "stateful" && config.mode !== "stateless") return bad(`DHCPv6 mode ${JSON.stringify(String(config.mode))} is neither "stateful" nor "stateless".`);
   if (!isUint(config.iaid, 32)) return bad(`IAID ${config.iaid} is not an integer from 0 to 4294967295.`);
   if (typeof config.random !== "function") return bad("the DHCPv6 client needs a random source.");
   const address = config.address ?? true;
   let prefixLength: number | undefined;
+  if (config.prefix !== undefined && typeof config.prefix !== "boolean" && (typeof config.prefix !== "object" || config.prefix === null)) return bad("the IA_PD setting is neither true, false nor { length }.");
   if (config.prefix === true) prefixLength = 0;
   else if (typeof config.prefix === "object") {
     if (!Number.isInteger(config.prefix.length) || config.prefix.length < 1 || config.prefix.length > 128) return bad(`delegated prefix length hint ${config.prefix.length} is not 1–128.`);
@@ -81,19 +84,24 @@ export function resolveConfig(config: Dhcp6ClientConfig): { ok: true; value: Res
   }
   if (config.mode === "stateful" && !address && prefixLength === undefined) return bad("stateful DHCPv6 asks for nothing: enable an address (IA_NA), a prefix (IA_PD) or both.");
   let duid: Duid | null;
-  const d = config.duid;
+  const d = config.duid as DuidConfig | undefined;
+  if (typeof d !== "object" || d === null) return bad("the DHCPv6 client configuration has no DUID.");
   if (d.kind === "ll" || d.kind === "llt") {
+    if (!(d.mac instanceof Uint8Array)) return bad("the MAC address for the DUID is not bytes.");
     if (d.mac.length < 1 || d.mac.length > 20) return bad(`a link-layer address of ${d.mac.length} bytes cannot make a DUID (1–20 bytes).`);
     if (d.kind === "llt" && !isUint(d.time, 32)) return bad(`DUID-LLT time ${d.time} is not a 32-bit count of seconds since 2000.`);
     duid = d.kind === "ll" ? duidFromMac(d.mac) : duidLltFromMac(d.mac, d.time);
   } else if (d.kind === "uuid") {
     duid = duidFromUuid(d.uuid);
     if (duid === null) return bad("the UUID for DUID-UUID is not 16 bytes or 32 hex digits.");
-  } else if (d.kind === "duid") duid = d.duid;
-  else return bad("the DUID kind is not ll, llt, uuid or duid.");
+  } else if (d.kind === "duid") {
+    if (typeof d.duid !== "object" || d.duid === null) return bad("the kept DUID is not a DUID.");
+    duid = d.duid;
+  } else return bad("the DUID kind is not ll, llt, uuid or duid.");
   const bytes = encodeDuid(duid);
   if (!bytes.ok) return bad(`the client DUID cannot be used: ${bytes.error.detail}.`);
   const extra = config.requestOptions ?? [];
+  if (!Array.isArray(extra)) return bad("the extra requested options are not a list of option codes.");
   for (const code of extra) {
     if (!isUint(code, 16) || NOT_REQUESTABLE.has(code)) return bad(`option ${code} cannot be requested in an ORO.`);
   }

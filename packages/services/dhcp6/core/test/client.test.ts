@@ -468,6 +468,28 @@ describe("configuration", () => {
     }
   });
 
+  it("a config event after release starts the client again (the RA's M flag came back)", () => {
+    const { d } = boundClient();
+    d.run({ kind: "release", now: d.now + 1 });
+    while (d.nextSend() !== undefined);
+    expect(d.state.name).toBe("released");
+    d.run({ kind: "config", config: { mode: "stateful", iaid: IAID, duid: { kind: "ll", mac: Uint8Array.of(0x52, 0x54, 0x00, 0x8a, 0x3e, 0x1c) }, random: fixedRandom() }, now: d.now + 1 });
+    expect(d.nextSend()!.message.type).toBe(MessageType.SOLICIT);
+  });
+
+  it("a configuration that is not one (from a file or a key) is refused, not thrown on", async () => {
+    const { createDhcp6Client } = await import("../src/index.ts");
+    const junk = [null, {}, { mode: "stateful", iaid: 1, random: Math.random }, { mode: "stateful", iaid: 1, random: Math.random, duid: { kind: "ll", mac: "52:54" } }, { mode: "stateful", iaid: 1, random: Math.random, duid: { kind: "ll", mac: Uint8Array.of(1) }, prefix: null }];
+    for (const c of junk) {
+      const r = createDhcp6Client(c as never);
+      expect(r.ok ? "ok" : r.error.code, JSON.stringify(c)).toBe("PADDOCK_E_DHCP6_BAD_CONFIG");
+    }
+    const { d } = boundClient();
+    const actions = d.run({ kind: "config", config: { mode: "neither" } as never, now: d.now + 1 });
+    expect(actions).toContainEqual({ kind: "log", level: "warn", message: expect.stringContaining("PADDOCK_E_DHCP6_BAD_CONFIG") });
+    expect(d.state.name).toBe("bound");
+  });
+
   it("a config event switches stateful to stateless, dropping the lease", () => {
     const { d } = boundClient();
     d.run({ kind: "config", config: { mode: "stateless", iaid: IAID, duid: { kind: "ll", mac: Uint8Array.of(0x52, 0x54, 0x00, 0x8a, 0x3e, 0x1c) }, random: fixedRandom() }, now: d.now + 1 });
