@@ -13,13 +13,18 @@
  *   usr/lib/paddock/bin/runc           the host's runc (needs libseccomp.so.2)
  *   usr/lib/paddock/install.sh         `install.sh --root DIR`: the same tree into an image root
  *   usr/sbin/paddock                   → ../lib/paddock/paddock
- *   usr/lib/systemd/system/            the units
+ *   usr/lib/systemd/system/            the units (the example ones, or those generated)
  *   usr/share/doc/paddock/             README.md, pack.md
+ *
+ * With a deployment (`--deployment FILE`, what `paddock generate` makes of it, the calves' bundles
+ * naming the packed binary): usr/lib/paddock/bundles/ and services/, its units instead of the
+ * example ones, etc/paddock/ (its configuration files) and usr/share/doc/paddock/deployment/ (its
+ * LinuxKit fragment and check report).
  */
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Transform } from "node:stream";
@@ -60,6 +65,18 @@ export const PACK_LAYOUT = {
   command: "usr/sbin/paddock",
   units: "usr/lib/systemd/system",
   doc: "usr/share/doc/paddock",
+  bundles: "usr/lib/paddock/bundles",
+  services: "usr/lib/paddock/services",
+  config: "etc/paddock",
+} as const;
+
+/** The install paths a deployment is generated with for the packed tree (the rest: the file's). */
+export const PACKED_INSTALL = {
+  paddock: `/${PACK_LAYOUT.command}`,
+  node: `/${PACK_LAYOUT.binary}`,
+  calfDir: `/${PACK_LAYOUT.calves}`,
+  bundleDir: `/${PACK_LAYOUT.bundles}`,
+  serviceDir: `/${PACK_LAYOUT.services}`,
 } as const;
 
 /**
@@ -92,10 +109,11 @@ export interface PackOptions {
   readonly node?: string;
   /** The runc shipped (default /usr/sbin/runc). */
   readonly runc?: string;
-  /** Units to ship instead of the example ones: file name → content (paddock generate's output). */
-  readonly units?: ReadonlyMap<string, string>;
-  /** Extra files under usr/lib/paddock (relative path → content), e.g. a generated deployment. */
-  readonly extraFiles?: ReadonlyMap<string, string>;
+  /**
+   * A `paddock generate` output made with PACKED_INSTALL (see generateForPack): its bundles,
+   * services, units and configuration files are shipped, its units instead of the example ones.
+   */
+  readonly generated?: string;
   /** Progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -166,18 +184,13 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       await patchRunpath(dest, "$ORIGIN");
     }
     await patchRunpath(addon, "$ORIGIN/../lib");
-    for (const c of inputs.calves) await install(c, path.join(dirOf(PACK_LAYOUT.calves), path.basename(c)), 0o644);
+    for (const c of inputs.calves) await install(c, path.join(dirOf(PACK_LAYOUT.calves), path.basename(c)), c.endsWith(".mjs") ? 0o644 : 0o755);
     await install(inputs.runc, dirOf(PACK_LAYOUT.runc), 0o755);
     await install(path.join(repo, "packages/cli/templates/pack/install.sh"), dirOf(PACK_LAYOUT.installer), 0o755);
-    for (const [rel, content] of opts.extraFiles ?? []) {
-      const dest = path.join(dirOf(PACK_LAYOUT.prefix), rel);
-      await mkdir(path.dirname(dest), { recursive: true, mode: 0o755 });
-      await writeFile(dest, content, { mode: 0o644 });
-    }
 
     log("adding the units and the documentation");
-    if (opts.units) {
-      for (const [name, content] of opts.units) await writeFile(path.join(dirOf(PACK_LAYOUT.units), name), content, { mode: 0o644 });
+    if (opts.generated !== undefined) {
+      await addGenerated(opts.generated, tree);
     } else {
       for (const u of inputs.exampleUnits) await install(u, path.join(dirOf(PACK_LAYOUT.units), path.basename(u)), 0o644);
     }
@@ -207,6 +220,9 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   }
 }
 
+/** A built calf: the Node bundle (calf-SERVICE.mjs) or the QuickJS executable (calf-SERVICE-quickjs). */
+const CALF_FILE = /^calf-[a-z0-9-]+(\.mjs|-quickjs)$/;
+
 /** The checkout's files that go into the tree; each one missing is named. */
 interface PackInputs {
   readonly addon: string;
@@ -226,7 +242,7 @@ async function findInputs(repo: string, runc: string): Promise<PackInputs> {
   for (const service of (await readdir(services)).sort()) {
     const dist = path.join(services, service, "calf/dist");
     if (!existsSync(dist)) continue;
-    for (const f of (await readdir(dist)).sort()) if (/^calf-[a-z0-9-]+\.mjs$/.test(f)) calves.push(path.join(dist, f));
+    for (const f of (await readdir(dist)).sort()) if (CALF_FILE.test(f)) calves.push(path.join(dist, f));
   }
   const example = path.join(repo, "examples/image-builder");
   const exampleUnits = (await readdir(example)).filter((f) => f.endsWith(".service")).sort().map((f) => path.join(example, f));
@@ -344,13 +360,28 @@ async function install(from: string, to: string, mode: number): Promise<void> {
   await chmod(to, mode);
 }
 
+/** A `paddock generate` output, placed where its units and bundles expect it (PACKED_INSTALL). */
+async function addGenerated(generated: string, tree: string): Promise<void> {
+  const copy = async (from: string, to: string): Promise<void> => {
+    if (!existsSync(from)) return;
+    await mkdir(path.dirname(to), { recursive: true, mode: 0o755 });
+    await cp(from, to, { recursive: true, preserveTimestamps: false });
+  };
+  await copy(path.join(generated, "bundles"), path.join(tree, PACK_LAYOUT.bundles));
+  await copy(path.join(generated, "services"), path.join(tree, PACK_LAYOUT.services));
+  await copy(path.join(generated, "config"), path.join(tree, PACK_LAYOUT.config));
+  await copy(path.join(generated, "systemd"), path.join(tree, PACK_LAYOUT.units));
+  for (const f of ["linuxkit.yml", "check-report.txt"]) await copy(path.join(generated, f), path.join(tree, PACK_LAYOUT.doc, "deployment", f));
+}
+
 /**
  * The tar's members: Paddock's own directories and files only, never a parent such as usr/ or
  * usr/lib/ (tar would reset an existing directory's metadata, or replace a symlink to one).
  */
 async function tarMembers(tree: string): Promise<string[]> {
   const units = (await readdir(path.join(tree, PACK_LAYOUT.units))).sort().map((u) => `${PACK_LAYOUT.units}/${u}`);
-  return [PACK_LAYOUT.prefix, PACK_LAYOUT.command, ...units, PACK_LAYOUT.doc];
+  const config = existsSync(path.join(tree, PACK_LAYOUT.config)) ? [PACK_LAYOUT.config] : [];
+  return [PACK_LAYOUT.prefix, PACK_LAYOUT.command, ...units, PACK_LAYOUT.doc, ...config];
 }
 
 /** Counts the bytes through it and hashes them. */

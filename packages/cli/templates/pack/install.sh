@@ -27,6 +27,8 @@ target=$(cd "$root" && pwd -P)
 # Only Paddock's own paths are copied, never a parent such as usr/ (whose metadata tar would reset).
 if [ "$tree" != "$target" ]; then
   set -- usr/lib/paddock usr/sbin/paddock usr/share/doc/paddock
+  # A generated deployment's configuration files (paddock pack --deployment).
+  [ -d "$tree/etc/paddock" ] && set -- "$@" etc/paddock
   for unit in "$tree"/usr/lib/systemd/system/*; do
     [ -e "$unit" ] && set -- "$@" "usr/lib/systemd/system/${unit##*/}"
   done

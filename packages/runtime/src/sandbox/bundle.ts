@@ -132,6 +132,8 @@ export interface NodeRuntime {
   readonly binary: string;
   /** Absolute paths the dynamic loader opens (the ELF interpreter first); empty when static. */
   readonly libraries: readonly string[];
+  /** The binary is a packed Paddock (paddock pack), which calves run in calf mode (packed.ts). */
+  readonly packed?: boolean;
 }
 
 /**
@@ -336,7 +338,7 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
       terminal: false,
       user: { uid: calfId, gid: calfId, additionalGids: [] },
       // The packed executable (paddock pack) takes the same Node options in NODE_OPTIONS (packed.ts).
-      ...(spec.engine === "quickjs" ? quickjsCalfCommand() : calfCommandFor(runtime.binary, {
+      ...(spec.engine === "quickjs" ? quickjsCalfCommand() : calfCommandFor(runtime, {
         // --jitless: V8 interprets and never compiles to machine code, so the calf has no writable
         // and executable memory and no WebAssembly — the JIT is the usual way an exploit of V8
         // gets native code. A calf parses a few packets a minute; it saves ~1 MiB of code space.

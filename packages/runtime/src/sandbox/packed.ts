@@ -36,13 +36,15 @@ export interface CalfCommand {
 }
 
 /**
- * The calf's command for `binary`: unchanged for a plain Node; for the packed executable (this
- * process's own binary, packed), `BINARY --paddock-calf SCRIPT` with the Node options of `node`
- * (every argument between the binary and the script) in NODE_OPTIONS.
+ * The calf's command for `runtime`: unchanged for a plain Node; for a packed executable (one
+ * marked `packed`, as paddock pack does for the bundles it generates, or this process's own binary
+ * when it is packed), `BINARY --paddock-calf SCRIPT` with the Node options of `node` (every
+ * argument between the binary and the script) in NODE_OPTIONS.
  */
-export function calfCommandFor(binary: string, node: CalfCommand): CalfCommand {
-  if (binary !== process.execPath || !runningPacked()) return node;
+export function calfCommandFor(runtime: { readonly binary: string; readonly packed?: boolean }, node: CalfCommand): CalfCommand {
+  const packed = runtime.packed === true || (runtime.binary === process.execPath && runningPacked());
+  if (!packed) return node;
   const script = node.args[node.args.length - 1]!;
   const options = node.args.slice(1, -1);
-  return { args: [binary, PACKED_CALF_ARG, script], env: [...node.env, `NODE_OPTIONS=${options.join(" ")}`] };
+  return { args: [runtime.binary, PACKED_CALF_ARG, script], env: [...node.env, `NODE_OPTIONS=${options.join(" ")}`] };
 }
