@@ -16,6 +16,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { BundleError, bundleCalf, type CalfBuild } from "./bundle-calf.ts";
 
+/** The esbuild side, for tests that bundle a calf for QuickJS themselves. */
+export { quickjsGlobalsModule, quickjsPlugin } from "./quickjs-plugin.ts";
+
 const execFileP = promisify(execFile);
 
 /** Where native/quickjs/build.sh puts the engine: lib/, include/, bin/qjsc. */

@@ -1,0 +1,129 @@
+/**
+ * The DHCP calf on QuickJS (issue 14, docs/decisions/0010-quickjs-calf-engine.md): the unchanged
+ * calf code, compiled to bytecode and linked statically into one executable, run with
+ * `paddock dhcp --calf-engine quickjs`.
+ *
+ * - every scenario of the Node lease test (helpers/shim-lease.ts: renewals, a SIGKILLed calf,
+ *   changed options, a NAK, renew → rebind → expiry), in labs prefixed `qjs`;
+ * - the sandbox holds the executable alone (no Node, no shared library mapped), the calf waits in
+ *   pselect6 (allowed for QuickJS only: without it the engine's loop spins), one thread;
+ * - its RSS read from /proc next to a Node calf's in the same kind of lab: printed as figures,
+ *   asserted only against a generous bound.
+ *
+ * Needs root (namespaces, runc) and the QuickJS build (make setup). Skipped with a reason
+ * otherwise, never under CI=true.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { defaultOffer, haveAll, NetLab, type ShimProc } from "./helpers/lab.ts";
+import { describeShimLease } from "./helpers/shim-lease.ts";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const QUICKJS_CALF = path.join(repoRoot, "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs");
+
+const isRoot = process.getuid?.() === 0;
+const NEEDED = ["dnsmasq", "runc", "nsenter"];
+if (process.env.CI === "true" && (!isRoot || !haveAll(NEEDED) || !existsSync(QUICKJS_CALF))) {
+  throw new Error(`CI must run the QuickJS calf tests: root, ${NEEDED.join(", ")} and ${QUICKJS_CALF} (make setup builds it)`);
+}
+const canRun = isRoot && haveAll(NEEDED) && existsSync(QUICKJS_CALF);
+const skipReason = !isRoot ? "needs root (network namespaces and runc)" : !existsSync(QUICKJS_CALF) ? `needs ${QUICKJS_CALF} (make setup)` : `needs ${NEEDED.join(", ")}`;
+
+/** Bounds a hang only. */
+const LEASE_TIMEOUT_MS = 20_000;
+/** A generous bound on the QuickJS calf's peak RSS: measured ~4 MiB; Node's is ~45 MiB. */
+const QUICKJS_RSS_BOUND_KIB = 24 * 1024;
+/** pselect6 on x86_64 and aarch64 (the numbers /proc/PID/syscall shows). */
+const PSELECT6: Record<string, number> = { x64: 270, arm64: 72 };
+
+if (canRun) describeShimLease({ engine: "quickjs", prefix: "qjs" });
+
+let lab: NetLab | undefined;
+const figures: string[] = [];
+afterEach(async () => {
+  await lab?.destroy();
+  lab = undefined;
+});
+afterAll(() => {
+  if (figures.length > 0) console.log(`calf-quickjs figures:\n  ${figures.join("\n  ")}`);
+});
+
+/** A field of /proc/PID/status in KiB ("VmRSS", "VmHWM"). */
+function statusKiB(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
+  return Number(m[1]);
+}
+
+/** The calf's bundle config.json under the shim's runtime directory. */
+function calfConfig(shim: ShimProc): { mounts: Array<{ destination: string }>; process: { args: string[] }; linux: { seccomp: { syscalls: Array<{ names: string[]; action: string }> } } } {
+  const find = (dir: string): string | undefined => {
+    for (const e of readdirSync(dir)) {
+      const p = path.join(dir, e);
+      if (e === "config.json" && statSync(p).isFile()) return p;
+      if (statSync(p).isDirectory() && e !== "rootfs") {
+        const found = find(p);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  const file = find(shim.runtimeDir);
+  if (!file) throw new Error(`no calf config.json under ${shim.runtimeDir}`);
+  return JSON.parse(readFileSync(file, "utf8"));
+}
+
+/** Starts dnsmasq and the shim with its calf on `engine`; resolves once the lease is applied. */
+async function leased(net: string, engine: "node" | "quickjs"): Promise<{ l: NetLab; shim: ShimProc; pid: number; startToAddressMs: number }> {
+  const l = NetLab.create(net, "qjs");
+  lab = l;
+  l.startDnsmasq(defaultOffer(net));
+  const t0 = Date.now();
+  // Node without the flag: the default start, whose calf bin/paddock.mjs starts early.
+  const shim = l.startShim({ extraArgs: engine === "node" ? [] : ["--calf-engine", engine] });
+  await l.waitForAddress(LEASE_TIMEOUT_MS).catch((err: Error) => {
+    throw new Error(`${err.message}; shim output:\n${shim.output.slice(-3000)}`);
+  });
+  const startToAddressMs = Date.now() - t0;
+  await shim.waitFor(/handler lease applied/, LEASE_TIMEOUT_MS);
+  let pid: number | undefined;
+  await l.waitUntil("runc to list the calf", async () => (pid = await shim.calfPid()) !== undefined, 10_000);
+  return { l, shim, pid: pid!, startToAddressMs };
+}
+
+describe.skipIf(!canRun)(`the DHCP calf as one static QuickJS executable${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
+  it("runs alone in its sandbox: no Node and no library mounted or mapped, one thread, waiting in pselect6", async () => {
+    const { l, shim, pid, startToAddressMs } = await leased("10.72.0", "quickjs");
+    // What runc was told: the executable is the only file of the rootfs besides /proc, /dev, /tmp.
+    const config = calfConfig(shim);
+    expect(config.process.args).toEqual(["/calf/main"]);
+    expect(config.mounts.map((m) => m.destination).sort()).toEqual(["/calf/main", "/dev", "/proc", "/tmp"]);
+    const allowed = config.linux.seccomp.syscalls.filter((s) => s.action === "SCMP_ACT_ALLOW").flatMap((s) => s.names);
+    expect(allowed).toEqual(expect.arrayContaining(["select", "pselect6"]));
+    // What runs: that executable, statically linked (no shared object mapped), single-threaded.
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).toBe("/calf/main\0");
+    const maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+    expect(maps).not.toMatch(/\.so(\.\d+)*\s*$/m);
+    expect(maps).not.toMatch(/\/node\s*$/m);
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/^Threads:\s+1$/m);
+    // Idle, it sleeps in the engine's select (pselect6), not spinning on a refused call.
+    const pselect6 = PSELECT6[process.arch];
+    if (pselect6 !== undefined) {
+      await l.waitUntil("the calf to block in pselect6", () => readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0] === String(pselect6), 10_000);
+    }
+    const rss = statusKiB(pid, "VmRSS");
+    const hwm = statusKiB(pid, "VmHWM");
+    expect(hwm).toBeLessThan(QUICKJS_RSS_BOUND_KIB);
+    figures.push(`quickjs calf: VmRSS ${(rss / 1024).toFixed(1)} MiB, peak (VmHWM) ${(hwm / 1024).toFixed(1)} MiB; executable ${(statSync(QUICKJS_CALF).size / 1e6).toFixed(1)} MB; shim start → address ${startToAddressMs} ms`);
+  });
+
+  it("a Node calf in the same lab, for comparison (figures only)", async () => {
+    const { pid, startToAddressMs } = await leased("10.73.0", "node");
+    const rss = statusKiB(pid, "VmRSS");
+    const hwm = statusKiB(pid, "VmHWM");
+    expect(hwm).toBeGreaterThan(0);
+    figures.push(`node calf: VmRSS ${(rss / 1024).toFixed(1)} MiB, peak (VmHWM) ${(hwm / 1024).toFixed(1)} MiB; shim start → address ${startToAddressMs} ms`);
+  });
+});
