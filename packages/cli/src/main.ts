@@ -13,6 +13,7 @@ import { registerLab } from "./commands/lab.ts";
 import { registerLabNtp } from "./commands/lab-ntp.ts";
 import { registerNew } from "./commands/new.ts";
 import { registerNtp } from "./commands/ntp.ts";
+import { registerRa } from "./commands/ra.ts";
 import { registerOperator } from "./commands/operator.ts";
 import { registerPack } from "./commands/pack.ts";
 import { registerReload } from "./commands/reload.ts";
@@ -24,7 +25,7 @@ import { reportError } from "./errors.ts";
 // ends stops quietly instead of with a stack trace. A command that serves (a priv, a store, the
 // lab) keeps the old behaviour: it must undo what it set up, not vanish mid-way.
 const [command, sub] = process.argv.slice(2);
-const serves = ["run", "ntp", "lab", "calf"].includes(command ?? "") || (command === "dhcp" && sub !== "decode") || (command === "kv" && sub === "serve");
+const serves = ["run", "ntp", "ra", "lab", "calf"].includes(command ?? "") || (command === "dhcp" && sub !== "decode") || (command === "kv" && sub === "serve");
 if (!serves) {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err: NodeJS.ErrnoException) => {
@@ -53,6 +54,7 @@ const dhcp = program.command("dhcp").description("run the DHCPv4 client service 
 registerDhcp(dhcp);
 registerDhcpDecode(dhcp);
 registerNtp(program);
+registerRa(program);
 registerLab(program);
 registerLabNtp(program.commands.find((c) => c.name() === "lab")!);
 registerCalf(program);

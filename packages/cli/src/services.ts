@@ -17,10 +17,11 @@ import * as runtime from "@paddock/runtime";
 import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
+import { raService } from "@paddock/service-ra";
 import { UserError } from "./errors.ts";
 
 /** The services `paddock run NAME` knows without a path. */
-export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service, ntp: ntpService };
+export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service, ntp: ntpService, ra: raService };
 
 /** Where a built service module finds the CLI's own instances of the packages below. */
 export const RUNTIME_GLOBAL = Symbol.for("paddock.runtime");

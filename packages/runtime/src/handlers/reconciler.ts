@@ -84,6 +84,12 @@ export interface Handler<D = unknown> {
   wakeAt?(desired: D): number | undefined;
   /** A one-line summary of a desired state for logs and the admin view. */
   describe?(desired: D): string;
+  /**
+   * Called once by the runner's stop(), after the last apply finished: hands back what only
+   * holds while the service runs (the RA service's accept_ra=0 and autoconf=0 on its link),
+   * never what a lease or lifetime still covers (invariant 5). A failure is logged, not thrown.
+   */
+  stopped?(ctx: HandlerContext): Promise<ApplyReport>;
 }
 
 /** Exponential backoff: `initialMs × factor^(n-1)`, capped at `maxMs`. */
@@ -252,6 +258,16 @@ export class HandlerRunner {
       s.dirty = false;
     }
     await Promise.all(this.slots.map((s) => s.running));
+    for (const s of this.slots) {
+      if (s.handler.stopped === undefined) continue;
+      const log = s.log;
+      try {
+        const report = await s.handler.stopped({ log, now: this.now });
+        if (report.changes.length > 0) log.info({ handler: s.handler.name, changes: report.changes }, `handler ${s.handler.name} stopped: ${report.changes.join("; ")}`);
+      } catch (err) {
+        log.error({ handler: s.handler.name, err: (err as Error).message }, `handler ${s.handler.name} could not undo its run-time settings at stop`);
+      }
+    }
   }
 
   /** Asks for a reconcile of one handler (or all) now, e.g. from the admin socket or a link event. */
