@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import { INFINITY, MessageType, MIN_T1_SECONDS, OptionCode, StatusCode, optionOf, type Dhcp6Message } from "../src/index.ts";
-import { client, Driver, encoded, fixedRandom, iaNa, iaPd, IAID, OTHER_SERVER_DUID, SERVER_ADDRESS, SERVER_DUID } from "./fixtures.ts";
+import { client, Driver, encoded, fixedRandom, fromServer, iaNa, iaPd, IAID, OTHER_SERVER_DUID, SERVER_ADDRESS, SERVER_DUID } from "./fixtures.ts";
 
 /** A started client that has sent its first SOLICIT. */
 function soliciting(over: Parameters<typeof client>[0] = {}) {
@@ -507,3 +507,55 @@ describe("configuration", () => {
   });
 });
 
+
+describe("a hostile server", () => {
+  /** A REPLY to `xid` with our ids, then `tail` appended raw (bytes the encoder would refuse). */
+  function rawReply(xid: number, tail: number[]): Uint8Array {
+    const head = encoded(fromServer(MessageType.REPLY, xid, [{ kind: "rapidCommit" }]));
+    return Uint8Array.from([...head, ...tail]);
+  }
+  const u16 = (n: number) => [n >> 8, n & 0xff];
+  const u32 = (n: number) => [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  const opt = (code: number, data: number[]) => [...u16(code), ...u16(data.length), ...data];
+
+  it("a REPLY whose PD_EXCLUDE overflows its prefix is dropped whole, and the exchange goes on", () => {
+    const { d, solicit } = soliciting({ address: false, prefix: true });
+    const prefix = opt(26, [...u32(100), ...u32(200), 56, ...new Array(16).fill(0x20), ...opt(67, [64, ...new Array(300).fill(0xff)])]);
+    const actions = d.run({ kind: "datagram", bytes: rawReply(solicit.transactionId, opt(25, [...u32(IAID), ...u32(0), ...u32(0), ...prefix])), from: SERVER_ADDRESS, rxTimeMs: 700 });
+    expect(actions).toContainEqual({ kind: "log", level: "debug", message: expect.stringContaining("PADDOCK_E_DHCP6_BAD_PREFIX") });
+    expect(d.state.name).toBe("soliciting");
+    expect(d.nextSend()!.message.transactionId).toBe(solicit.transactionId);
+  });
+
+  it("a REPLY with nested IA options of bogus lengths, or 10 000 addresses, is dropped", () => {
+    const { d, solicit } = soliciting();
+    const bogus = opt(3, [...u32(IAID), ...u32(0), ...u32(0), ...u16(5), ...u16(0xfff0), 1, 2, 3]);
+    const address = opt(5, [...new Array(15).fill(0), 1, ...u32(100), ...u32(200)]);
+    const flood = opt(3, [...u32(IAID), ...u32(0), ...u32(0)]).concat(new Array(10_000).fill(address).flat());
+    for (const tail of [bogus, flood]) d.run({ kind: "datagram", bytes: rawReply(solicit.transactionId, tail), from: SERVER_ADDRESS, rxTimeMs: 700 });
+    expect(d.state.name).toBe("soliciting");
+    expect(d.published()).toEqual([]);
+  });
+
+  it("1000 ADVERTISEs from 1000 servers keep one candidate and lead to one REQUEST", () => {
+    const { d, solicit } = soliciting({ rapidCommit: false });
+    for (let i = 0; i < 1000; i++) {
+      d.reply(MessageType.ADVERTISE, solicit.transactionId, [iaNa(), { kind: "preference", value: i % 200 }], { server: { type: "en", enterprise: i, identifier: Uint8Array.of(1) }, from: `fe80::${(i + 1).toString(16)}`, at: 600 });
+    }
+    expect(d.state.best?.preference).toBe(199);
+    const req = d.nextSend()!;
+    expect(req.message.type).toBe(MessageType.REQUEST);
+    expect(optionOf(req.message.options, "serverId")?.duid).toEqual({ type: "en", enterprise: 199, identifier: Uint8Array.of(1) });
+    expect(d.sends().filter((s) => s.message.type === MessageType.REQUEST)).toHaveLength(1);
+  });
+
+  it("REPLYs with wrong transaction ids or another client's DUID never touch a bound lease", () => {
+    const { d } = boundClient();
+    const renew = d.nextSend()!;
+    const before = d.published().length;
+    d.reply(MessageType.REPLY, renew.message.transactionId ^ 0x800000, [iaNa("2001:db8::bad", 0, 0)]);
+    d.reply(MessageType.REPLY, renew.message.transactionId, [iaNa("2001:db8::bad", 0, 0)], { clientDuid: OTHER_SERVER_DUID });
+    expect(d.published()).toHaveLength(before);
+    expect(d.state.name).toBe("renewing");
+  });
+});
