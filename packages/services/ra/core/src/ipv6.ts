@@ -17,8 +17,8 @@ export const MAC_BYTES = 6;
 
 /** The RFC 5952 text of 16 address bytes (read from `at`). */
 export function formatIpv6(bytes: Uint8Array, at = 0): Ipv6Address {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(((bytes[at + 2 * i] ?? 0) << 8) | (bytes[at + 2 * i + 1] ?? 0));
+  const groups = new Array<number>(8);
+  for (let i = 0; i < 8; i++) groups[i] = ((bytes[at + 2 * i] ?? 0) << 8) | (bytes[at + 2 * i + 1] ?? 0);
   // RFC 5952 §4.2: shorten the longest run of zero groups (at least two), the first on a tie.
   let bestStart = -1;
   let bestLength = 1;
@@ -35,33 +35,67 @@ export function formatIpv6(bytes: Uint8Array, at = 0): Ipv6Address {
     }
     i = j;
   }
-  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex(groups) as Ipv6Address;
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}` as Ipv6Address;
+  let text = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += "::";
+      i += bestLength - 1;
+      continue;
+    }
+    if (text.length > 0 && !text.endsWith(":")) text += ":";
+    text += groups[i]!.toString(16);
+  }
+  return text as Ipv6Address;
 }
 
-/** The 16 bytes of an IPv6 address text (RFC 4291 §2.2 forms 1 and 2; no dotted IPv4 tail), or null. */
+/** The value of a hex digit's character code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+/**
+ * The 16 bytes of an IPv6 address text (RFC 4291 §2.2 forms 1 and 2; no dotted IPv4 tail, no
+ * zone), or null. A hand-written scanner: the client parses every prefix and server it keys on.
+ */
 export function ipv6Bytes(text: string): Uint8Array | null {
-  if (text.length === 0 || text.length > 39) return null;
-  const halves = text.split("::");
-  if (halves.length > 2) return null;
-  const parse = (part: string): number[] | null => {
-    if (part === "") return [];
-    const out: number[] = [];
-    for (const g of part.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
+  if (text.length < 2 || text.length > 39) return null;
+  const groups: number[] = [];
+  let gap = -1; // index in `groups` where "::" stands
+  let i = 0;
+  if (text.startsWith("::")) {
+    gap = 0;
+    i = 2;
+    if (i === text.length) return new Uint8Array(IPV6_BYTES);
+  }
+  for (;;) {
+    let value = 0;
+    let digits = 0;
+    while (i < text.length) {
+      const v = hexValue(text.charCodeAt(i));
+      if (v < 0) break;
+      value = (value << 4) | v;
+      digits++;
+      i++;
     }
-    return out;
-  };
-  const left = parse(halves[0]!);
-  const right = halves.length === 2 ? parse(halves[1]!) : [];
-  if (left === null || right === null) return null;
-  const given = left.length + right.length;
-  if (halves.length === 2 ? given > 7 : given !== 8) return null;
-  const groups = [...left, ...new Array<number>(8 - given).fill(0), ...right];
+    if (digits === 0 || digits > 4) return null;
+    groups.push(value);
+    if (i === text.length) break;
+    if (text.charCodeAt(i) !== 0x3a) return null;
+    i++;
+    if (i < text.length && text.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return null;
+      gap = groups.length;
+      i++;
+      if (i === text.length) break;
+    } else if (i === text.length) return null;
+  }
+  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return null;
   const bytes = new Uint8Array(IPV6_BYTES);
-  groups.forEach((g, i) => putU16(bytes, 2 * i, g));
+  const tail = gap < 0 ? 0 : groups.length - gap;
+  groups.forEach((g, k) => putU16(bytes, 2 * (gap >= 0 && k >= gap ? 8 - tail + (k - gap) : k), g));
   return bytes;
 }
 
