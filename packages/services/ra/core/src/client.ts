@@ -281,11 +281,11 @@ export function step(state: RaClientState, event: RaClientEvent): RaStepResult {
         break;
       case "link": {
         const usable = event.up && event.carrier;
-        if (usable && !tx.s.linkUsable && tx.s.started) {
+        if (usable && !tx.s.linkUsable) {
           tx.s.linkUsable = true;
           // RFC 4861 §6.3.7: an interface that becomes enabled solicits again; what was learned stays.
           tx.s.solicit = { phase: "off", sent: 0, nextAt: undefined, intervalMs: RTR_SOLICITATION_INTERVAL_MS };
-          beginSoliciting(tx, now);
+          if (tx.s.started) beginSoliciting(tx, now);
         } else if (!usable) {
           tx.s.linkUsable = false;
           tx.s.solicit = { ...tx.s.solicit, phase: tx.s.solicit.phase === "done" ? "done" : "off", nextAt: undefined };

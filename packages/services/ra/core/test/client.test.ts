@@ -162,6 +162,14 @@ describe("solicitation", () => {
     expect(sends(resumed.actions)).toHaveLength(3);
   });
 
+  it("a link that was down before start and came up solicits at start; one down at start waits for it", () => {
+    const flapped = run(client(), { kind: "link", up: false, carrier: false, now: 0 }, { kind: "link", up: true, carrier: true, now: 1 }, { kind: "start", now: 2 });
+    expect(flapped.state.timer).toBe(502);
+    const down = run(client(), { kind: "link", up: true, carrier: false, now: 0 }, { kind: "start", now: 2 }, { kind: "tick", now: 10_000 });
+    expect(sends(down.actions)).toEqual([]);
+    expect(run(down.state, { kind: "link", up: true, carrier: true, now: 20_000 }).state.timer).toBe(20_500);
+  });
+
   it("with solicit off, only listens", () => {
     const r = run(client({ solicit: false }), { kind: "start", now: 0 }, { kind: "tick", now: 5_000 });
     expect(sends(r.actions)).toEqual([]);
