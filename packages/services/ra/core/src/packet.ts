@@ -66,7 +66,7 @@ export function icmpv6Checksum(source: Uint8Array, destination: Uint8Array, icmp
  * Bytes after the IPv6 payload length (Ethernet padding) are ignored.
  */
 export function decodeNdPacket(bytes: Uint8Array, link: NdLink): RaResult<NdPacket> {
-  if (bytes.length > MAX_ND_PACKET_BYTES + ETHERNET_HEADER_BYTES) {
+  if (bytes.length > MAX_ND_PACKET_BYTES + (link === "ethernet" ? ETHERNET_HEADER_BYTES : 0)) {
     return fail(RaErrorCode.TOO_LONG, `A ${bytes.length}-byte packet is longer than any IPv6 packet without a jumbogram.`);
   }
   let ip = 0;

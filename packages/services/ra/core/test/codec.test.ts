@@ -300,6 +300,7 @@ describe("packet checks (RFC 4861 §6.1)", () => {
     expect(codeOf(decodeNdPacket(frame.subarray(0, 50), "ethernet"))).toBe(RaErrorCode.TRUNCATED);
     expect(codeOf(decodeNdPacket(frame.subarray(0, 10), "ethernet"))).toBe(RaErrorCode.TRUNCATED);
     expect(codeOf(decodeNdPacket(new Uint8Array(MAX_ND_PACKET_BYTES + 15), "ethernet"))).toBe(RaErrorCode.TOO_LONG);
+    expect(codeOf(decodeNdPacket(new Uint8Array(MAX_ND_PACKET_BYTES + 1), "ipv6"))).toBe(RaErrorCode.TOO_LONG);
   });
 
   it("refuses a solicitation from :: that carries a link-layer address (§6.1.1)", () => {
