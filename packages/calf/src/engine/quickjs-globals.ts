@@ -114,6 +114,13 @@ class Utf8Decoder {
   }
 }
 
+/** The default reason of an abort: Node's is a DOMException named AbortError. */
+function abortError(): Error {
+  const e = new Error("This operation was aborted");
+  e.name = "AbortError";
+  return e;
+}
+
 type AbortListener = (event: { type: "abort"; target: QuickjsAbortSignal }) => void;
 
 /** The part of AbortSignal calves use: aborted, reason, onabort and "abort" listeners. */
@@ -136,7 +143,7 @@ class QuickjsAbortSignal {
   abortWith(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.reason = reason === undefined ? new Error("This operation was aborted") : reason;
+    this.reason = reason === undefined ? abortError() : reason;
     const event = { type: "abort" as const, target: this };
     const listeners = this.listeners;
     this.listeners = listeners.filter((l) => !l.once);
@@ -152,20 +159,53 @@ class QuickjsAbortController {
   }
 }
 
-/** Node-style timer handles: numbers, so that clearTimeout of an unknown or fired one is a no-op. */
-const timers = new Map<number, os.Timer>();
+/**
+ * Timers, fired in the order of their deadlines as Node fires them. Each timer has its own engine
+ * timer (the engine's monotonic clock decides when it is due), but QuickJS 2021-03-27 runs the
+ * first expired engine timer in the order they were set: after a stall, a timer set early for
+ * late would run before one set later for sooner. So when an engine timer fires, the pending timer
+ * with the earliest deadline runs (deadlines are estimated on Date.now, which only a clock step
+ * between two settings can misorder), and the one that fired runs on a later turn, after the
+ * microtasks, as on Node. Handles are numbers, so clearing an unknown or fired one is a no-op.
+ */
+interface PendingTimer {
+  readonly due: number;
+  readonly seq: number;
+  readonly fire: () => void;
+  engine: os.Timer;
+}
+const timers = new Map<number, PendingTimer>();
 let nextTimerId = 1;
+
+const earlier = (a: PendingTimer, b: PendingTimer): boolean => a.due < b.due || (a.due === b.due && a.seq < b.seq);
+
+function armTimer(id: number, t: PendingTimer, delay: number): void {
+  t.engine = os.setTimeout(() => {
+    const self = timers.get(id);
+    if (self === undefined) return;
+    let firstId = id;
+    let first = self;
+    for (const [otherId, other] of timers) {
+      if (earlier(other, first)) {
+        firstId = otherId;
+        first = other;
+      }
+    }
+    timers.delete(firstId);
+    if (firstId !== id) {
+      os.clearTimeout(first.engine);
+      armTimer(id, self, 0);
+    }
+    first.fire();
+  }, delay);
+}
 
 function setTimeoutShim(fn: (...args: unknown[]) => void, ms = 0, ...args: unknown[]): number {
   const id = nextTimerId++;
   const delay = Number.isFinite(ms) && ms > 0 ? Math.floor(ms) : 0;
-  timers.set(
-    id,
-    os.setTimeout(() => {
-      timers.delete(id);
-      fn(...args);
-    }, delay),
-  );
+  const t: PendingTimer = { due: Date.now() + delay, seq: id, fire: () => fn(...args), engine: undefined as unknown as os.Timer };
+  timers.set(id, t);
+  armTimer(id, t, delay);
   return id;
 }
 
@@ -173,7 +213,7 @@ function clearTimeoutShim(id: unknown): void {
   const t = timers.get(id as number);
   if (t === undefined) return;
   timers.delete(id as number);
-  os.clearTimeout(t);
+  os.clearTimeout(t.engine);
 }
 
 const g = globalThis as unknown as Record<string, unknown>;

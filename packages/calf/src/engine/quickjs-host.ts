@@ -7,7 +7,8 @@
  * - channels: fds 3 and 4 read when the engine's event loop says they are readable (its read
  *   handlers, select(2)); writes go out at once, and what the socket cannot take yet waits for its
  *   write handler. The priv made the sockets non-blocking, so reads and writes may say EAGAIN.
- * - timers: the engine's (its monotonic clock); clocks: Date.now and CLOCK_MONOTONIC;
+ * - timers: the globals' (./quickjs-globals.ts: the engine's monotonic timers, fired in deadline
+ *   order); clocks: Date.now and CLOCK_MONOTONIC;
  * - random bytes: getrandom(2); log lines: write(2) on stdout; stop requests: SIGTERM, SIGINT.
  */
 import * as os from "quickjs:os";
@@ -110,9 +111,10 @@ const stdoutEncoder = new TextEncoder();
 /** The QuickJS host (see the module comment). */
 export const quickjsHost: CalfHost = {
   openChannel: fdStream,
+  // The globals' timers (./quickjs-globals.ts): fired in deadline order, like Node's.
   setTimer: (ms, fire) => {
-    const t = os.setTimeout(fire, Math.max(0, Math.floor(ms)));
-    return () => os.clearTimeout(t);
+    const t = setTimeout(fire, ms);
+    return () => clearTimeout(t);
   },
   realTimeMs: () => Date.now(),
   monotonicNs: () => native.monotonicNs(),
