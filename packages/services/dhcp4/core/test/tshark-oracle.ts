@@ -23,19 +23,25 @@ export interface OraclePacket {
 }
 
 /**
- * Runs tshark on a capture and returns its DHCP packets in the oracle form (the same condensed
- * shape as ../shared/pcaps/public/oracle/*.json).
+ * Runs `tshark -r FILE -T json --no-duplicate-keys ARGS` and returns each packet's layers by
+ * name (also used by the ND captures test, with `-O icmpv6`).
  */
-export function tsharkOracle(file: string): OraclePacket[] {
-  const out = execFileSync("tshark", ["-r", file, "-T", "json", "--no-duplicate-keys", "-O", "dhcp", "-Y", "udp.port == 67 || udp.port == 68"], {
+export function tsharkLayers(file: string, args: readonly string[]): Record<string, Record<string, unknown>>[] {
+  const out = execFileSync("tshark", ["-r", file, "-T", "json", "--no-duplicate-keys", ...args], {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
     timeout: 60_000,
     stdio: ["ignore", "pipe", "ignore"],
   });
-  const packets = JSON.parse(out) as { _source: { layers: Record<string, Record<string, unknown>> } }[];
-  return packets.map((p) => {
-    const l = p._source.layers;
+  return (JSON.parse(out) as { _source: { layers: Record<string, Record<string, unknown>> } }[]).map((p) => p._source.layers);
+}
+
+/**
+ * Runs tshark on a capture and returns its DHCP packets in the oracle form (the same condensed
+ * shape as ../shared/pcaps/public/oracle/*.json).
+ */
+export function tsharkOracle(file: string): OraclePacket[] {
+  return tsharkLayers(file, ["-O", "dhcp", "-Y", "udp.port == 67 || udp.port == 68"]).map((l) => {
     const pick = (layer: string, field: string) => {
       const v = l[layer]?.[field];
       return typeof v === "string" ? v : undefined;

@@ -4,7 +4,7 @@
  * in ../shared/pcaps/public/oracle/ and with tshark run on frames our encoder made.
  */
 
-import { execFileSync } from "node:child_process";
+import { tsharkLayers } from "../../../dhcp4/core/test/tshark-oracle.ts";
 import { formatMac, preferenceBits, type NdOption, type NdPacket } from "../src/index.ts";
 
 /** One packet as the oracle files hold it (tshark 4.0 JSON, condensed to the ICMPv6 layer). */
@@ -19,15 +19,7 @@ export interface OraclePacket {
 
 /** Runs tshark on a capture file and returns its ICMPv6 layers in the oracle form. */
 export function tsharkIcmpv6(file: string): OraclePacket[] {
-  const out = execFileSync("tshark", ["-r", file, "-T", "json", "--no-duplicate-keys", "-O", "icmpv6"], {
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 60_000,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  const packets = JSON.parse(out) as { _source: { layers: Record<string, Record<string, unknown>> } }[];
-  return packets.map((p) => {
-    const l = p._source.layers;
+  return tsharkLayers(file, ["-O", "icmpv6"]).map((l) => {
     const pick = (layer: string, field: string) => {
       const v = l[layer]?.[field];
       return typeof v === "string" ? v : undefined;
