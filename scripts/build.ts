@@ -15,6 +15,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const CALVES = [
   { entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" },
   { entry: "packages/services/ntp/calf/src/entry.ts", out: "packages/services/ntp/calf/dist/calf-ntp.mjs" },
+  { entry: "packages/services/dhcp6/calf/src/entry.ts", out: "packages/services/dhcp6/calf/dist/calf-dhcp6.mjs" },
   { entry: "packages/services/ra/calf/src/entry.ts", out: "packages/services/ra/calf/dist/calf-ra.mjs" },
 ];
 

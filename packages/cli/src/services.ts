@@ -18,10 +18,11 @@ import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServic
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
 import { raService } from "@paddock/service-ra";
+import { dhcp6Service } from "@paddock/service-dhcp6";
 import { UserError } from "./errors.ts";
 
 /** The services `paddock run NAME` knows without a path. */
-export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service, ntp: ntpService, ra: raService };
+export const BUILTIN_SERVICES: Readonly<Record<string, ServiceDefinition<any>>> = { dhcp4: dhcp4Service, ntp: ntpService, ra: raService, dhcp6: dhcp6Service };
 
 /** Where a built service module finds the CLI's own instances of the packages below. */
 export const RUNTIME_GLOBAL = Symbol.for("paddock.runtime");

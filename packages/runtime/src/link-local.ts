@@ -8,6 +8,7 @@
  * but the name. Reading it needs no netlink socket and no parsing of anything a peer sent.
  */
 import { readFile } from "node:fs/promises";
+import { canonicalIpv6 } from "./datapath/egress.ts";
 
 /** IFA_F_DADFAILED: DAD found another node with the address; it will never become usable. */
 const IFA_F_DADFAILED = 0x08;
@@ -39,9 +40,9 @@ export class LinkLocalError extends Error {
   }
 }
 
-/** "fe800000000000000000000000000001" → "fe80:0:0:0:0:0:0:1" (for messages only). */
+/** "fe800000000000000000000000000001" → "fe80::1". */
 function groups(hex: string): string {
-  return (hex.match(/.{4}/g) ?? []).map((g) => g.replace(/^0+(?=.)/, "")).join(":");
+  return canonicalIpv6((hex.match(/.{4}/g) ?? []).join(":")) ?? hex;
 }
 
 /** The state of `ifindex`'s link-local addresses from the text of /proc/net/if_inet6. Pure. */

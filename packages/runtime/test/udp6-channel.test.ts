@@ -51,9 +51,9 @@ describe("linkLocalState", () => {
   const global = "20010db8000000000000000000000005";
 
   it("reads ready, tentative, DAD failed and none for one ifindex", () => {
-    expect(linkLocalState(line(ll, 3, 0x20, 0x80), 3)).toEqual({ kind: "ready", address: "fe80:0:0:0:0:0:0:1" });
+    expect(linkLocalState(line(ll, 3, 0x20, 0x80), 3)).toEqual({ kind: "ready", address: "fe80::1" });
     expect(linkLocalState(line(ll, 3, 0x20, 0xc0), 3)).toEqual({ kind: "tentative" });
-    expect(linkLocalState(line(ll, 3, 0x20, 0x88), 3)).toEqual({ kind: "dad-failed", address: "fe80:0:0:0:0:0:0:1" });
+    expect(linkLocalState(line(ll, 3, 0x20, 0x88), 3)).toEqual({ kind: "dad-failed", address: "fe80::1" });
     expect(linkLocalState(line(ll, 4, 0x20, 0x80), 3)).toEqual({ kind: "none" });
     // A global address is no link-local one, ready or not.
     expect(linkLocalState(line(global, 3, 0x00, 0x80), 3)).toEqual({ kind: "none" });

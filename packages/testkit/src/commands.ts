@@ -16,6 +16,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   nsenter: "util-linux",
   dnsmasq: "dnsmasq-base",
   "kea-dhcp4": "kea-dhcp4-server",
+  "kea-dhcp6": "kea-dhcp6-server",
   dhcpd: "isc-dhcp-server",
   busybox: "busybox",
   chronyd: "chrony",

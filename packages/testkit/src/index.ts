@@ -57,5 +57,19 @@ export {
 } from "./servers/dhcp4.ts";
 export { chronyCommand, startChrony, type ChronyOptions } from "./servers/ntp.ts";
 export { radvdCommand, startRadvd, type RadvdOptions } from "./servers/radvd.ts";
+export {
+  defaultOffer6,
+  dnsmasq6Command,
+  iscDhcpd6Command,
+  kea6Command,
+  startDnsmasq6,
+  startIscDhcpd6,
+  startKea6,
+  type Dhcp6Offer,
+  type Dhcp6ServerOptions,
+  type Dnsmasq6Options,
+  type IscDhcpd6Options,
+  type Kea6Options,
+} from "./servers/dhcp6.ts";
 export { findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
 export { startNotifyReceiver, type NotifyReceiver } from "./notify.ts";

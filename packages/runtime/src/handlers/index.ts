@@ -8,5 +8,6 @@ export * from "./errors.ts";
 export * from "./ownership.ts";
 export * from "./resolv.ts";
 export * from "./ipv6.ts";
+export * from "./resolv-contribution.ts";
 export { replaceFileAtomic, replaceWithSymlink, removeFile, readFileState, readTextOrNull, foreignWriteAccess, MAX_SAVED_FILE_BYTES } from "./files.ts";
 export type { FileState } from "./files.ts";
