@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # Debian packages: build tools for the addon and eBPF, capnp for the schema, runc for calves,
+# patchelf for paddock pack (make pack; the packing itself is not part of setup),
 # and the real servers and clients the integration tests and benchmarks run against.
 APT_PACKAGES=(
-  capnproto clang llvm libbpf-dev make g++ python3 pkg-config
+  capnproto clang llvm libbpf-dev make g++ python3 pkg-config patchelf
   runc iproute2 tshark tcpdump
   dnsmasq-base kea-dhcp4-server kea-dhcp6-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
   chrony radvd faketime ntpsec-ntpdig
