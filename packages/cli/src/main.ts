@@ -7,10 +7,12 @@ import { registerCalf } from "./commands/calf.ts";
 import { registerDescribe } from "./commands/describe.ts";
 import { registerDhcp, takeEarlyCalf } from "./commands/dhcp.ts";
 import { registerDhcpDecode } from "./commands/dhcp-decode.ts";
+import { registerApply } from "./commands/apply.ts";
 import { registerGenerate } from "./commands/generate.ts";
 import { registerKv } from "./commands/kv.ts";
 import { registerLab } from "./commands/lab.ts";
 import { registerLabNtp } from "./commands/lab-ntp.ts";
+import { registerLabIpv6 } from "./commands/lab-ipv6.ts";
 import { registerNew } from "./commands/new.ts";
 import { registerNtp } from "./commands/ntp.ts";
 import { registerRa } from "./commands/ra.ts";
@@ -26,7 +28,7 @@ import { reportError } from "./errors.ts";
 // ends stops quietly instead of with a stack trace. A command that serves (a priv, a store, the
 // lab) keeps the old behaviour: it must undo what it set up, not vanish mid-way.
 const [command, sub] = process.argv.slice(2);
-const serves = ["run", "ntp", "ra", "dhcp6", "lab", "calf"].includes(command ?? "") || (command === "dhcp" && sub !== "decode") || (command === "kv" && sub === "serve");
+const serves = ["run", "serve", "ntp", "ra", "dhcp6", "lab", "calf"].includes(command ?? "") || (command === "dhcp" && sub !== "decode") || (command === "kv" && sub === "serve");
 if (!serves) {
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err: NodeJS.ErrnoException) => {
@@ -48,6 +50,7 @@ registerRun(program);
 registerBuild(program);
 registerDescribe(program);
 registerGenerate(program);
+registerApply(program);
 registerKv(program);
 registerOperator(program);
 registerReload(program);
@@ -59,6 +62,7 @@ registerRa(program);
 registerDhcp6(program);
 registerLab(program);
 registerLabNtp(program.commands.find((c) => c.name() === "lab")!);
+registerLabIpv6(program.commands.find((c) => c.name() === "lab")!);
 registerCalf(program);
 registerNew(program);
 registerPack(program);

@@ -54,6 +54,8 @@ const DEPLOYMENT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const VARIANT_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 /** An interface name as the kernel takes it: 1–15 bytes, no '/', ':' or whitespace. */
 const IFACE_NAME = /^[^\s/:]{1,15}$/;
+/** User data is a service's small configuration text, not a file store: 16 KiB bounds what apply copies and compares. */
+export const MAX_USER_DATA_BYTES = 16 * 1024;
 /** Interfaces per service: more than a handful on one priv is a mistake, not a deployment. */
 const MAX_INTERFACES = 16;
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -128,6 +130,8 @@ export interface DeploymentService {
   readonly interfaces: readonly string[];
   /** Option settings (NAME → value), each checked against the definition. */
   readonly settings: Readonly<Record<string, string | boolean | number>>;
+  /** Text `paddock serve` writes to USER_DATA_DIR/SERVICE/user-data (0600 in a 0700 directory) before the service starts. */
+  readonly userData?: string;
 }
 
 /** A validated deployment, with its variant applied. */
@@ -323,7 +327,7 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
       problem(keyNode, `${where}: ${JSON.stringify(svc)} is not a service name (1–10 lower-case letters and digits, starting with a letter)`);
       continue;
     }
-    allowOnly(v, where, ["module", "interfaces", "options", "enabled"]);
+    allowOnly(v, where, ["module", "interfaces", "options", "enabled", "user-data"]);
     const enabledView = v.map?.get("enabled")?.view;
     if (enabledView && enabledView.node !== null) {
       const r = scalarValue(enabledView.node, "boolean");
@@ -380,7 +384,9 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
       }
       settings[option] = checked.value;
     }
-    services.push({ name: svc, module, interfaces, settings });
+    const userData = text1(v.map?.get("user-data")?.view, `${where}.user-data`);
+    if (userData !== undefined && Buffer.byteLength(userData) > MAX_USER_DATA_BYTES) problem(v.map!.get("user-data")!.view.node, `${where}.user-data is larger than ${MAX_USER_DATA_BYTES} bytes`);
+    services.push({ name: svc, module, interfaces, settings, ...(userData !== undefined ? { userData } : {}) });
   }
   if (problems.length === 0 && services.length === 0) problems.push(`${file}: every service is disabled${variant ? ` in the variant ${variant}` : ""}; enable at least one`);
 

@@ -1,0 +1,103 @@
+/**
+ * `paddock serve` and `paddock apply` (issue 12; docs/generate.md, "paddock apply"): a running
+ * priv moved from one deployment file to another in a namespace lab, with dnsmasq on two links.
+ * What an apply leaves alone is checked by its calf's pid (runc's view), what it restarts by a new
+ * pid and a new lease, a failing service by the others staying up.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { canCreateLabs, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab } from "@paddock/testkit";
+
+const repoRoot = path.resolve(import.meta.dirname, "..");
+const cli = path.join(repoRoot, "packages/cli/bin/paddock.mjs");
+
+describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  let lab: Lab | undefined;
+  afterEach(async () => {
+    await lab?.destroy();
+    lab = undefined;
+  });
+
+  it("disables, enables and restarts only what changed; a failing service is reported as 1 of 2 while the other keeps its lease", async () => {
+    lab = createLab({ prefix: "gen" });
+    const serverA = lab.namespace("srva");
+    const serverB = lab.namespace("srvb");
+    const client = lab.namespace("client");
+    const a = lab.veth(serverA, client, { addresses: { a: "10.92.0.1/24" } });
+    const b = lab.veth(serverB, client, { addresses: { a: "10.93.0.1/24" } });
+    await startDnsmasq(lab, serverA, { iface: a.a.name, offer: defaultOffer("10.92.0") });
+    await startDnsmasq(lab, serverB, { iface: b.a.name, offer: defaultOffer("10.93.0") });
+    const runtimeDir = lab.file("run");
+    const stateDir = lab.file("state");
+    const deployment = (file: string, lines: string[]) => {
+      const p = lab!.file(file);
+      writeFileSync(p, ["name: gen", "services:", ...lines, ""].join("\n"));
+      return p;
+    };
+    const dhcp = (ifaces: string[], extra: string[] = []) => [
+      "  dhcp4:",
+      `    interfaces: [${ifaces.join(", ")}]`,
+      `    options: { arp-probe: false, resolv-conf: ${lab!.file("resolv.conf")}, hooks-dir: "" }`,
+      ...extra,
+    ];
+    const calves = () => {
+      const list = JSON.parse(execFileSync("runc", ["--root", path.join(runtimeDir, "runc"), "list", "--format", "json"], { encoding: "utf8" }) || "[]") as Array<{ id: string; pid: number; status: string }> | null;
+      const byIface = new Map<string, number>();
+      for (const c of list ?? []) if (c.status === "running") byIface.set(c.id.includes(a.b.name) ? "A" : c.id.includes(b.b.name) ? "B" : c.id, c.pid);
+      return byIface;
+    };
+    const applyFile = (file: string) => spawnSync(process.execPath, [cli, "apply", file, "--runtime-dir", runtimeDir], { encoding: "utf8" });
+
+    const v1 = deployment("v1.yaml", dhcp([a.b.name, b.b.name]));
+    const priv = startPaddock(lab, client, ["serve", v1, "--runtime-dir", runtimeDir, "--state-dir", stateDir]);
+    await waitForAddress(lab, client, a.b.name, "inet", { abortOnExit: priv });
+    await waitForAddress(lab, client, b.b.name, "inet", { abortOnExit: priv });
+    const before = await waitFor(() => (calves().size === 2 ? calves() : undefined), { what: "both calves running", timeoutMs: 15_000 });
+
+    // v2: dhcp4 on A only; heartbeat (a module) on B without the peer it needs: it fails, A stays.
+    const v2 = deployment("v2.yaml", [...dhcp([a.b.name]), "  heartbeat:", `    module: ${path.join(repoRoot, "examples/heartbeat/service.ts")}`, `    interfaces: [${b.b.name}]`]);
+    const r2 = applyFile(v2);
+    expect(r2.status, r2.stderr).toBe(1);
+    expect(r2.stdout).toContain(`dhcp4 on ${a.b.name}: unchanged`);
+    expect(r2.stdout).toContain(`dhcp4 on ${b.b.name}: stopped`);
+    expect(r2.stdout).toMatch(new RegExp(`heartbeat on ${b.b.name}: failed \\(.*heartbeat needs --set peer=ADDRESS`));
+    expect(r2.stderr).toBe("paddock: 1 of 2 services failed; the others run\n");
+    const after2 = calves();
+    expect([...after2.keys()]).toEqual(["A"]);
+    expect(after2.get("A")).toBe(before.get("A"));
+    expect((await waitForAddress(lab, client, a.b.name, "inet")).local).toMatch(/^10\.92\.0\./);
+
+    // v3: dhcp4 on both again, with user data: A restarts (its user data changed), B starts.
+    const v3 = deployment("v3.yaml", dhcp([a.b.name, b.b.name], ["    user-data: hello from v3"]));
+    const r3 = applyFile(v3);
+    expect(r3.status, r3.stderr).toBe(0);
+    expect(r3.stdout).toContain(`dhcp4 on ${a.b.name}: restarted`);
+    expect(r3.stdout).toContain(`dhcp4 on ${b.b.name}: started`);
+    expect(r3.stdout).toContain("applied: 2 services");
+    const userData = path.join(stateDir, "user-data/dhcp4/user-data");
+    expect(readFileSync(userData, "utf8")).toBe("hello from v3");
+    expect(statSync(path.dirname(userData)).mode & 0o777).toBe(0o700);
+    expect(statSync(userData).mode & 0o777).toBe(0o600);
+    await waitForAddress(lab, client, b.b.name, "inet", { abortOnExit: priv });
+    const after3 = await waitFor(() => (calves().size === 2 ? calves() : undefined), { what: "both calves running", timeoutMs: 15_000 });
+    expect(after3.get("A")).not.toBe(before.get("A"));
+
+    // The same file again: nothing restarts.
+    const r4 = applyFile(v3);
+    expect(r4.status, r4.stderr).toBe(0);
+    expect(r4.stdout).toContain(`dhcp4 on ${a.b.name}: unchanged`);
+    expect(calves()).toEqual(after3);
+
+    // A file with a problem changes nothing and says it in one line.
+    const bad = deployment("bad.yaml", [...dhcp([a.b.name]), "  dhcp9: { interfaces: [x] }"]);
+    const r5 = applyFile(bad);
+    expect(r5.status).toBe(1);
+    expect(r5.stderr).toMatch(/^paddock: .*bad\.yaml:\d+: services\.dhcp9: there is no built-in service dhcp9/);
+    expect(calves()).toEqual(after3);
+
+    expect((await priv.stop()).code).toBe(0);
+    expect(calves().size).toBe(0);
+  }, 120_000);
+});
