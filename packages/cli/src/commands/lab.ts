@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { createLab, defaultOffer, ipJson, requireCommands, startDnsmasq, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
+import { capabilitiesInMask } from "@paddock/runtime";
 import { UserError } from "../errors.ts";
 
 /** The lab's network: a private range used only inside the lab's own namespaces. */
@@ -31,6 +32,11 @@ interface LabOptions {
 interface IpAddr { ifname: string; mtu: number; addr_info: Array<{ family: string; local: string; prefixlen: number; valid_life_time: number; preferred_life_time: number }> }
 interface IpRoute { dst: string; gateway?: string; dev: string; protocol?: string }
 
+/** One `Name: value` field of a /proc status file. */
+function statusField(status: string, name: string): string {
+  return new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1]?.trim() ?? "?";
+}
+
 /** The calf's properties read from /proc, in one line. */
 function describeCalf(runtimeDir: string): string {
   const state = path.join(runtimeDir, "runc");
@@ -39,12 +45,20 @@ function describeCalf(runtimeDir: string): string {
   const calf = list.find((c) => c.status === "running");
   if (!calf) return "calf: not running";
   const status = readFileSync(`/proc/${calf.pid}/status`, "utf8");
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1]?.trim() ?? "?";
+  const field = (name: string) => statusField(status, name);
   const caps = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"].every((c) => /^0+$/.test(field(c))) ? "none" : "SOME";
   const ownNs = ["net", "pid", "mnt", "ipc", "uts", "user", "cgroup"].filter((n) => readlinkSync(`/proc/${calf.pid}/ns/${n}`) !== readlinkSync(`/proc/self/ns/${n}`));
   const fds = readdirSync(`/proc/${calf.pid}/fd`).length;
   const env = readFileSync(`/proc/${calf.pid}/environ`, "utf8").split("\0").filter(Boolean).join(" ") || "(empty)";
   return `calf ${calf.id}: pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, jitless ${readFileSync(`/proc/${calf.pid}/cmdline`, "utf8").includes("--jitless") ? "yes" : "no"}`;
+}
+
+/** The priv's own sandbox read from /proc (docs/security-model.md §5), in one line. */
+function describePriv(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => statusField(status, name);
+  const caps = capabilitiesInMask(field("CapEff")).map((c) => c.replace(/^CAP_/, "").toLowerCase()).join(",");
+  return `priv: pid ${pid}, capabilities ${caps} (bounding set the same: ${field("CapBnd") === field("CapEff") ? "yes" : "no"}), NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}`;
 }
 
 async function lab(opts: LabOptions): Promise<void> {
@@ -113,6 +127,8 @@ async function runLab(timeoutMs: number, keep: boolean): Promise<void> {
     const audit = spawnSync(process.execPath, [bin, "kv", "audit", "--socket", adminSocket], { encoding: "utf8" });
     console.log(`KV audit log:\n${audit.stdout.trim().replace(/^/gm, "  ")}`);
     console.log(describeCalf(runtimeDir));
+    await shim.waitForLog(/priv sandboxed/, { timeoutMs });
+    console.log(describePriv(shim.pid!));
     if (keep) {
       const kept = mkdtempSync(path.join(tmpdir(), "paddock-lab-"));
       await shim.stop();
