@@ -45,7 +45,13 @@ export type Dhcp6StateName =
 
 /** What the caller tells the client. Times are ms on one monotonic clock of the caller's. */
 export type Dhcp6ClientEvent =
-  | { kind: "start"; now: number }
+  /**
+   * Begin. `lease`: one this client published before (kept by the caller across a restart, with
+   * its times on the same clock): what is still valid is published again at once, then confirmed
+   * like after a link change (§18.2.12: CONFIRM, or REBIND with delegated prefixes); a stateless
+   * lease is kept until its refresh time.
+   */
+  | { kind: "start"; now: number; lease?: Dhcp6Lease | null }
   /** The armed timer fired (early or late firings are harmless: the state holds the deadlines). */
   | { kind: "tick"; now: number }
   /** A UDP datagram to port 546 arrived from `from` (the kernel's receive time). */
@@ -180,7 +186,7 @@ export function step(state: Dhcp6ClientState, event: Dhcp6ClientEvent): Dhcp6Ste
     case "start":
       if (!st.s.started) {
         st.s.started = true;
-        begin(st, now);
+        if (event.lease === undefined || event.lease === null || !resume(st, event.lease, now)) begin(st, now);
       }
       break;
     case "tick":
@@ -287,6 +293,11 @@ function linkChanged(st: Step, up: boolean, now: number): void {
     else st.s.name = "informed";
     return;
   }
+  rejoin(st, now);
+}
+
+/** Back on a link that may have changed (§18.2.12): CONFIRM addresses, REBIND prefixes, ask again when stateless. */
+function rejoin(st: Step, now: number): void {
   const lease = st.s.lease;
   if (lease === null || lease.mode === "stateless") {
     begin(st, now);
@@ -297,6 +308,26 @@ function linkChanged(st: Step, up: boolean, now: number): void {
     st.s.name = "confirming";
     st.s.exchange = newExchange("CONFIRM", now, st.s.config.random);
   }
+}
+
+/** Takes up a lease kept from before a restart; false when it is of no use (other mode, nothing valid left). */
+function resume(st: Step, kept: Dhcp6Lease, now: number): boolean {
+  if (kept.mode !== st.s.config.mode || !Array.isArray(kept.addresses) || !Array.isArray(kept.prefixes)) {
+    log(st, "info", "the kept lease is not for this configuration: starting afresh");
+    return false;
+  }
+  const lease = pruneExpired(kept, now);
+  if (lease.mode === "stateful" && lease.addresses.length === 0 && lease.prefixes.length === 0) return false;
+  log(st, "info", `resuming the lease from ${lease.serverAddress}`);
+  publish(st, lease);
+  st.s.server = { duid: lease.serverDuid, address: lease.serverAddress, offer: [] };
+  if (lease.mode === "stateless") {
+    st.s.name = "informed";
+    return true;
+  }
+  if (st.s.linkUp) rejoin(st, now);
+  else st.s.name = "bound";
+  return true;
 }
 
 function startRenew(st: Step, now: number): void {

@@ -559,3 +559,29 @@ describe("a hostile server", () => {
     expect(d.state.name).toBe("renewing");
   });
 });
+
+describe("resuming a kept lease at start", () => {
+  it("publishes what is still valid at once, then CONFIRMs it (REBINDs with a prefix)", () => {
+    const { d } = boundClient([iaNa("2001:db8::13c", 3600, 7200, 1800, 2880)]);
+    const kept = d.published().at(-1)!;
+    const next = new Driver(client());
+    const actions = next.run({ kind: "start", now: kept.obtainedAt + 60_000, lease: kept });
+    expect(actions).toContainEqual({ kind: "publish", lease: kept });
+    expect(next.nextSend()!.message.type).toBe(MessageType.CONFIRM);
+
+    const withPrefix = new Driver(client({ prefix: true }));
+    withPrefix.run({ kind: "start", now: kept.obtainedAt + 60_000, lease: { ...kept, prefixes: [{ iaid: IAID, prefix: "2001:db8:100::", prefixLength: 56, preferred: 3600, valid: 7200, preferredUntil: kept.obtainedAt + 3_600_000, validUntil: kept.obtainedAt + 7_200_000, exclude: null }] } });
+    expect(withPrefix.nextSend()!.message.type).toBe(MessageType.REBIND);
+  });
+
+  it("an expired lease, or one of the other mode, is not resumed: SOLICIT afresh", () => {
+    const { d } = boundClient([iaNa("2001:db8::13c", 3600, 7200, 1800, 2880)]);
+    const kept = d.published().at(-1)!;
+    for (const [lease, now] of [[kept, kept.obtainedAt + 7_200_000], [{ ...kept, mode: "stateless" as const }, kept.obtainedAt]] as const) {
+      const next = new Driver(client());
+      next.run({ kind: "start", now, lease });
+      expect(next.published()).toEqual([]);
+      expect(next.nextSend()!.message.type).toBe(MessageType.SOLICIT);
+    }
+  });
+});
