@@ -4,7 +4,7 @@
  * inputs — so an operator can see what a service may do before running it.
  */
 import type { Command } from "commander";
-import type { OptionDefinition, ServiceDefinition } from "@paddock/runtime";
+import { DEFAULT_CALF_ENGINE, type OptionDefinition, type ServiceDefinition } from "@paddock/runtime";
 import { loadService } from "../services.ts";
 
 /** The definition as readable text (one section per declaration). */
@@ -27,7 +27,7 @@ export function describeService(def: ServiceDefinition<any>): string {
   if (u) lines.push(`  udp: local port ${u.localPort || "any"}, may send to port ${u.remotePort} of its peers, datagrams ≤ ${u.maxDatagramBytes} bytes`);
   const c = def.calf;
   const rate = `${c.sendRate.perSecond}/s, burst ${c.sendRate.burst}${c.sendRate.bytesPerSecond ? `, ${c.sendRate.bytesPerSecond} bytes/s` : ""}`;
-  lines.push("", `calf: ${c.entry}; memory ${c.memoryMiB} MiB, ${c.pids} pids, ${c.cpuCores ?? 1} core(s), sends ${rate}`);
+  lines.push("", `calf: ${c.entry} on ${c.engine ?? DEFAULT_CALF_ENGINE}; memory ${c.memoryMiB} MiB, ${c.pids} pids, ${c.cpuCores ?? 1} core(s), sends ${rate}`);
   lines.push("", `store (at most ${def.schema.maxTotalBytes} bytes):`);
   for (const e of def.schema.entries) {
     const who = e.writer === "priv" ? "priv writes" : e.calfReads ? "calf writes, reads" : "calf writes";
