@@ -512,7 +512,10 @@ function leaseIas(config: ResolvedConfig, lease: Dhcp6Lease, addressesOnly = fal
   return out;
 }
 
-/** The message an exchange sends (RFC 8415 §18.2.1–§18.2.7). */
+/**
+ * The message an exchange sends (RFC 8415 §18.2.1–§18.2.7). §18.2: SOLICIT, REQUEST, RENEW and
+ * REBIND ask for SOL_MAX_RT in their ORO; INFORMATION-REQUEST for INF_MAX_RT and the refresh time.
+ */
 function buildMessage(s: Dhcp6ClientState, x: Exchange, now: number): Dhcp6Message {
   const c = s.config;
   const options: Dhcp6Option[] = [{ kind: "clientId", duid: c.duid }];
@@ -528,10 +531,10 @@ function buildMessage(s: Dhcp6ClientState, x: Exchange, now: number): Dhcp6Messa
       options.push(...serverId, ...(s.server?.offer ?? []), { kind: "oro", codes: [...c.requestOptions, OptionCode.SOL_MAX_RT] }, elapsed);
       break;
     case "RENEW":
-      options.push(...serverId, ...(lease === null ? [] : leaseIas(c, lease)), { kind: "oro", codes: [...c.requestOptions] }, elapsed);
+      options.push(...serverId, ...(lease === null ? [] : leaseIas(c, lease)), { kind: "oro", codes: [...c.requestOptions, OptionCode.SOL_MAX_RT] }, elapsed);
       break;
     case "REBIND":
-      options.push(...(lease === null ? [] : leaseIas(c, lease)), { kind: "oro", codes: [...c.requestOptions] }, elapsed);
+      options.push(...(lease === null ? [] : leaseIas(c, lease)), { kind: "oro", codes: [...c.requestOptions, OptionCode.SOL_MAX_RT] }, elapsed);
       break;
     case "CONFIRM":
       options.push(...(lease === null ? [] : leaseIas(c, lease, true)), elapsed);
@@ -593,10 +596,11 @@ function received(st: Step, bytes: Uint8Array, from: Ipv6, now: number): void {
     if (!ours.ok || !theirs.ok || !sameBytes(ours.value, theirs.value)) return drop("its server identifier is not the server we asked");
   }
   const top = statusOf(m.options);
+  if (x.type === "SOLICIT" && (!st.s.config.rapidCommit || optionOf(m.options, "rapidCommit") === undefined)) return drop("a REPLY to SOLICIT without rapid commit");
+  // §18.2.10: SOL_MAX_RT and INF_MAX_RT are taken from every valid REPLY, whatever its status.
+  updateMaxRt(st, m);
   switch (x.type) {
     case "SOLICIT":
-      if (!st.s.config.rapidCommit || optionOf(m.options, "rapidCommit") === undefined) return drop("a REPLY to SOLICIT without rapid commit");
-      updateMaxRt(st, m);
       return bindFromReply(st, m, server, now, top);
     case "REQUEST":
     case "RENEW":
@@ -610,7 +614,6 @@ function received(st: Step, bytes: Uint8Array, from: Ipv6, now: number): void {
       log(st, "info", `${from} confirmed our addresses are on this link`);
       return;
     case "INFORMATION_REQUEST": {
-      updateMaxRt(st, m);
       if (top.status !== StatusCode.SUCCESS) return drop(`status ${top.status} ${JSON.stringify(top.message)}`);
       const lease = informationLease(m, server, now);
       st.s.name = "informed";

@@ -110,6 +110,15 @@ describe("SOLICIT", () => {
     expect(d.state.solMaxRtMs).toBe(120_000);
   });
 
+  it("takes INF_MAX_RT from a REPLY whatever its status (RFC 8415 §18.2.10)", () => {
+    const d = new Driver(client({ mode: "stateless" }));
+    d.run({ kind: "start", now: 0 });
+    const ir = d.nextSend()!;
+    d.reply(MessageType.REPLY, ir.message.transactionId, [{ kind: "statusCode", status: StatusCode.UNSPEC_FAIL, message: "" }, { kind: "infMaxRt", seconds: 90 }]);
+    expect(d.state.infMaxRtMs).toBe(90_000);
+    expect(d.state.exchange?.maxRtMs).toBe(90_000);
+  });
+
   it("uses SOL_MAX_RT only within 60–86400 s", () => {
     const { d, solicit } = soliciting({ rapidCommit: false });
     d.reply(MessageType.ADVERTISE, solicit.transactionId, [{ kind: "solMaxRt", seconds: 59 }]);
@@ -295,6 +304,7 @@ describe("RENEW, REBIND and expiry", () => {
     expect(renew.message.type).toBe(MessageType.RENEW);
     expect(renew.at).toBe(boundAt + 1_800_000);
     expect(optionOf(renew.message.options, "serverId")?.duid).toEqual(SERVER_DUID);
+    expect(optionOf(renew.message.options, "oro")?.codes).toContain(OptionCode.SOL_MAX_RT);
     expect(optionOf(renew.message.options, "iaNa")?.options).toEqual([{ kind: "iaAddr", address: "2001:db8::13c", preferred: 0, valid: 0, options: [] }]);
     let s = d.nextSend()!;
     expect(s.message.type).toBe(MessageType.RENEW);
