@@ -12,11 +12,12 @@
  * - radvd restarted without the short-lived prefix: when its lifetimes run out, exactly its
  *   address and on-link route are gone, and the rest stays.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addresses, canCreateLabs, createLab, LAB_SKIP_REASON, routes, startPaddock, startRadvd, waitFor, type IpAddrInfo, type Lab, type LabProcess, type Netns, type PaddockProcess } from "@paddock/testkit";
+import { addresses, canCreateLabs, createLab, findPaddockBin, LAB_SKIP_REASON, routes, runAsync, startPaddock, startRadvd, waitFor, type IpAddrInfo, type Lab, type LabProcess, type Netns, type PaddockProcess } from "@paddock/testkit";
 import { addressOf, stableIid } from "../packages/services/ra/core/src/index.ts";
 
 /** Router discovery, then the handler's apply: seconds; bound hangs well above. */
@@ -158,4 +159,22 @@ describe.skipIf(!canCreateLabs)(`paddock ra against radvd (${canCreateLabs ? "ro
     await ra.waitForLog(/handler slaac applied/, { timeoutMs: TIMEOUT_MS });
     expect((await global6()).filter((a) => a.local.startsWith("2001:db8:1:")).map((a) => a.local)).toContain(want1);
   }, 2 * TIMEOUT_MS);
+});
+
+describe.skipIf(!canCreateLabs)(`paddock lab ipv6 (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  it("shows the SLAAC address, the routes and resolv.conf from radvd, then removes its namespaces", async () => {
+    const bin = findPaddockBin();
+    const argv = /\.[cm]?js$/.test(bin) ? [process.execPath, bin] : [bin];
+    const r = await runAsync(argv[0]!, [...argv.slice(1), "lab", "ipv6"], { timeoutMs: 3 * TIMEOUT_MS });
+    expect(r.stdout).toMatch(/^\s+2001:db8:60:0:[0-9a-f:]+\/64 global /m);
+    expect(r.stdout).toMatch(/^\s+default via fe80::\S+ proto 176 metric \d+ pref high/m);
+    expect(r.stdout).toMatch(/^\s+2001:db8:61::\/48 via fe80::\S+ proto 176 .*pref low/m);
+    expect(r.stdout).toMatch(/^\s+nameserver 2001:db8:60::53$/m);
+    expect(r.stdout).toMatch(/accept_ra 0, autoconf 0, mtu 1400/);
+    const removed = /removed the namespaces (\S+) and (\S+) /.exec(r.stdout);
+    expect(removed).not.toBeNull();
+    const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
+    expect(left).not.toContain(removed![1]!);
+    expect(left).not.toContain(removed![2]!);
+  }, 4 * TIMEOUT_MS);
 });

@@ -1,0 +1,116 @@
+/**
+ * `paddock lab ipv6`: the RA service against a real radvd, in two throwaway network namespaces
+ * built with @paddock/testkit:
+ *
+ *   pdl6XXXX-router                                  pdl6XXXX-client
+ *   radvd: 2001:db8:60::/64, RDNSS, DNSSL,     ── veth ──  paddock ra (resolv.conf in the lab's directory)
+ *          a route 2001:db8:61::/48, MTU 1400
+ *
+ * It prints the client's IPv6 addresses, routes and resolv.conf as the kernel and the file hold
+ * them, then removes everything, also on Ctrl-C or failure.
+ *
+ * The hook for DHCPv6: `ROUTER_SERVERS` lists what runs on the router side; once the DHCPv6 service
+ * is built in, add dnsmasq (`--enable-ra --dhcp-range=…` with an O or M flag) there and
+ * `dhcp6` to `CLIENT_SERVICES`: `paddock run` then runs both services in one priv, the DHCPv6 one
+ * reading the RA's M/O flags as its input, and the listing below shows both results.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { addresses, createLab, requireCommands, routes, startPaddock, startRadvd, TestkitError, waitFor, type Lab, type Netns } from "@paddock/testkit";
+import { UserError } from "../errors.ts";
+
+/** The lab's prefixes: the documentation range (RFC 3849), used only inside the lab's namespaces. */
+const PREFIX = "2001:db8:60::";
+const ROUTE = "2001:db8:61::/48";
+
+/** What runs on the router side: radvd now (the DHCPv6 hook: dnsmasq joins it, see the module comment). */
+const ROUTER_SERVERS: readonly ((l: Lab, router: Netns, iface: string, timeoutMs: number) => Promise<string>)[] = [
+  async (l, router, iface, timeoutMs) => {
+    await startRadvd(l, router, {
+      iface,
+      readyTimeoutMs: timeoutMs,
+      config: [
+        `interface ${iface} {`,
+        "  AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 4; AdvDefaultPreference high; AdvLinkMTU 1400;",
+        `  prefix ${PREFIX}/64 { AdvOnLink on; AdvAutonomous on; };`,
+        `  route ${ROUTE} { AdvRoutePreference low; };`,
+        "  RDNSS 2001:db8:60::53 { };",
+        "  DNSSL lab.example { };",
+        "};",
+        "",
+      ].join("\n"),
+    });
+    return `radvd: ${PREFIX}/64, RDNSS 2001:db8:60::53, DNSSL lab.example, route ${ROUTE} (low), preference high, MTU 1400`;
+  },
+];
+
+/** The services `paddock run` runs in the client's priv. */
+const CLIENT_SERVICES = ["ra"];
+
+async function labIpv6(opts: { timeout: string }): Promise<void> {
+  if (process.getuid?.() !== 0) throw new UserError("paddock lab ipv6 creates network namespaces and must run as root");
+  const timeoutMs = Number(opts.timeout) * 1000;
+  if (!(timeoutMs > 0)) throw new UserError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
+  try {
+    requireCommands(["ip", "nsenter", "radvd", "runc"]);
+    await runLab(timeoutMs);
+  } catch (err) {
+    if (err instanceof TestkitError) throw new UserError(err.message);
+    throw err;
+  }
+}
+
+async function runLab(timeoutMs: number): Promise<void> {
+  const l: Lab = createLab({ prefix: "pdl6" });
+  const router = l.namespace("router");
+  const client = l.namespace("client");
+  const onSignal = () => {
+    console.log("\n== interrupted");
+    l.destroySync();
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    l.sysctl(router, { "net.ipv6.conf.all.forwarding": "1" });
+    const link = l.veth(router, client);
+    const iface = link.b.name;
+    const resolvConf = path.join(l.dir, "etc/resolv.conf");
+    mkdirSync(path.dirname(resolvConf), { recursive: true });
+    writeFileSync(resolvConf, "");
+    const runtimeDir = l.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    const shim = startPaddock(l, client, ["run", ...CLIENT_SERVICES, "--iface", iface, "--set", `${CLIENT_SERVICES.length > 1 ? "ra." : ""}resolv-conf=${resolvConf}`, "--state-dir", l.file("state"), "--runtime-dir", runtimeDir], { bin: process.argv[1]! });
+    console.log(`== paddock run ${CLIENT_SERVICES.join(" ")} --iface ${iface} in ${client.name} (the calf under runc; resolv.conf: ${resolvConf})`);
+    const start = Date.now();
+    // Paddock first: it turns the kernel's own router discovery off before any router speaks.
+    await waitFor(() => l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.accept_ra`]).trim() === "0", { what: "accept_ra off on the client", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
+    for (const startServer of ROUTER_SERVERS) console.log(`== ${await startServer(l, router, link.a.name, timeoutMs)} in ${router.name}`);
+    await waitFor(async () => (await addresses(client, iface, "inet6")).some((a) => a.scope === "global" && !a.tentative) && (await routes(client, "inet6")).some((r) => r.dst === "default"), { what: "a SLAAC address and a default route", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
+    await waitFor(() => readFileSync(resolvConf, "utf8").includes("nameserver"), { what: "resolv.conf", timeoutMs, abortOnExit: shim }).catch(() => undefined);
+    console.log(`\n== configured ${((Date.now() - start) / 1000).toFixed(1)} s after paddock started (the router started after it)\n`);
+    console.log(`addresses (${iface}):`);
+    for (const a of await addresses(client, iface, "inet6")) console.log(`  ${a.local}/${a.prefixlen} ${a.scope ?? ""} valid ${a.valid_life_time === 0xffffffff ? "forever" : `${a.valid_life_time}s`} preferred ${a.preferred_life_time === 0xffffffff ? "forever" : `${a.preferred_life_time}s`}`);
+    console.log("\nroutes:");
+    for (const r of (await routes(client, "inet6")).filter((x) => x.dev === iface)) {
+      const x = r as typeof r & { pref?: string; expires?: number };
+      console.log(`  ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} proto ${r.protocol ?? "-"} metric ${r.metric ?? "-"}${x.pref ? ` pref ${x.pref}` : ""}${x.expires ? ` expires ${x.expires}s` : ""}`);
+    }
+    console.log(`\nresolv.conf:\n${readFileSync(resolvConf, "utf8").replace(/^/gm, "  ").trimEnd()}`);
+    console.log(`\nsysctls: accept_ra ${l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.accept_ra`]).trim()}, autoconf ${l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.autoconf`]).trim()}, mtu ${l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.mtu`]).trim()}`);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await l.destroy();
+    console.log(`\n== removed the namespaces ${router.name} and ${client.name} and every file the lab made`);
+  }
+}
+
+/** `paddock lab ipv6`, a subcommand of `paddock lab`. */
+export function registerLabIpv6(lab: Command): void {
+  lab
+    .command("ipv6")
+    .description("run the RA service against radvd in throwaway namespaces, show the IPv6 addresses, routes and resolv.conf it configured, and clean up (root)")
+    .action((_opts: unknown, cmd: Command) => labIpv6(cmd.parent!.opts<{ timeout: string }>()));
+}
