@@ -153,6 +153,12 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     // The packed binary refuses to pack (it has neither the sources nor the build tools).
     const again = await runAsync(run, ["pack"], { timeoutMs: RUN_TIMEOUT_MS });
     expect(again).toMatchObject({ status: 1, stderr: "paddock: paddock pack runs in a checkout (make setup; node_modules/.bin/paddock pack), not from a packed Paddock\n" });
+    // Nor does it build a service's source (no esbuild in it): it says to build in a checkout.
+    const source = path.join(dir, "service.ts");
+    writeFileSync(source, "export default {};\n");
+    const build = await runAsync(run, ["run", source, "--iface", "lo"], { timeoutMs: RUN_TIMEOUT_MS });
+    expect(build.status).toBe(1);
+    expect(build.stderr).toContain(`paddock: ${source} is a service's source, and a packed Paddock runs built services only`);
   }, RUN_TIMEOUT_MS * 4);
 
   it("the installed priv, started with env -i and no Node, runs its calf as the packed binary and gets a lease from dnsmasq", async () => {
@@ -189,6 +195,21 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     expect(calf.process.env).toEqual(["HOME=/", expect.stringMatching(/^NODE_OPTIONS=--jitless --max-old-space-size=\d+$/)]);
     expect(calf.mounts.map((m) => m.source)).toContain(path.join(root, "usr/lib/paddock/calves/calf-dhcp4.mjs"));
     expect(calf.mounts.map((m) => m.source).filter((s) => s.startsWith(CHECKOUT_PARENT) || s === "/usr/bin/node")).toEqual([]);
+
+    // The priv's own sandbox holds in the packed binary too (test/priv-sandbox.test.ts has the
+    // details): seccomp filter and NoNewPrivs, and SIGUSR1 opens no inspector.
+    await priv.waitForEntry((e) => e.msg === "priv sandboxed: capabilities reduced, NoNewPrivs, seccomp deny list", { timeoutMs: RUN_TIMEOUT_MS, what: "the sandbox line" });
+    const status = readFileSync(`/proc/${priv.pid}/status`, "utf8");
+    expect(status).toMatch(/^Seccomp:\s+2$/m);
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+    process.kill(priv.pid!, "SIGUSR1");
+    // A renewal is a round trip through the priv's loop and the calf's, after the signal.
+    const renewed = (e: Record<string, unknown>) => typeof e.msg === "string" && /RENEWING → BOUND/.test(e.msg);
+    const asked = await lab.run(client, [packedPaddock(root), "renew", link.b.name, "--runtime-dir", runtimeDir]);
+    expect(asked.status, asked.stderr).toBe(0);
+    await priv.waitForEntry(renewed, { timeoutMs: RUN_TIMEOUT_MS, what: "a renewal answered" });
+    const ports = await lab.run(null, ["nsenter", `--net=/proc/${priv.pid}/ns/net`, "ss", "-Htln"]);
+    expect(ports.stdout).not.toMatch(/:9229\b/);
 
     expect((await priv.stop()).code).toBe(0);
   }, RUN_TIMEOUT_MS * 3);

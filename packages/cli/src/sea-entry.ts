@@ -13,6 +13,7 @@
  * anything else is the CLI, with `paddock dhcp`'s early calf start first, as bin/paddock.mjs does.
  * The CLI and the early start are imported lazily, so calf mode never runs their code.
  */
+import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PACKED_CALF_ARG } from "../../runtime/src/sandbox/packed.ts";
@@ -30,6 +31,13 @@ async function packedMain(): Promise<void> {
   const lib = path.dirname(process.execPath);
   process.env.PADDOCK_NATIVE_DIR ??= path.join(lib, "native");
   process.env.PADDOCK_CALF_DIR ??= path.join(lib, "calves");
+  // As bin/paddock.mjs does, first of all: SIGUSR1 must not open Node's inspector (code run as
+  // root). Without the addon nothing here could be a priv, and the command that needs it says so.
+  try {
+    (createRequire(process.execPath)(path.join(process.env.PADDOCK_NATIVE_DIR, "paddock_native.node")) as { ignoreDebugSignal(): void }).ignoreDebugSignal();
+  } catch {
+    // not a priv: the command that needs the addon reports it
+  }
   process.env.PATH = `${path.join(lib, "bin")}:${process.env.PATH || DEFAULT_PATH}`;
   if (args[0] === "dhcp") {
     const { startEarly, EARLY_CALF_KEY } = await import("./early-entry.ts");

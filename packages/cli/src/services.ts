@@ -19,6 +19,7 @@ import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
 import { raService } from "@paddock/service-ra";
 import { dhcp6Service } from "@paddock/service-dhcp6";
+import { runningPacked } from "../../runtime/src/sandbox/packed.ts";
 import { UserError } from "./errors.ts";
 
 /** The services `paddock run NAME` knows without a path. */
@@ -163,6 +164,8 @@ export async function loadService(spec: string): Promise<LoadedService & { clean
     if (!existsSync(path.join(spec, BUILT_SERVICE_FILE))) throw new UserError(`${spec} is a directory without ${BUILT_SERVICE_FILE}; give the service module (service.ts) or the output of paddock build`);
     return { ...(await importBuiltService(path.resolve(spec), spec)), cleanup() {} };
   }
+  // A packed Paddock (paddock pack) has neither esbuild nor a CLI script to run a build with.
+  if (runningPacked()) throw new UserError(`${spec} is a service's source, and a packed Paddock runs built services only: build it in a checkout with paddock build ${spec} --out DIR and run DIR`);
   const source = path.resolve(spec);
   let dir: string;
   if (process.getuid?.() === 0) {
