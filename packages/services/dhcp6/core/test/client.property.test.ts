@@ -11,19 +11,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { INFINITY, MessageType, RETRANSMIT, StatusCode, step, type Dhcp6ClientEvent, type Dhcp6ClientState, type Dhcp6Option } from "../src/index.ts";
+import { seeded } from "../../../dhcp4/core/test/client-fixtures.ts";
 import { client, decodeSent, encoded, fromServer, iaNa, iaPd, OTHER_SERVER_DUID, SERVER_ADDRESS } from "./fixtures.ts";
-
-/** mulberry32: a small seeded PRNG, so each run's "random" source is reproducible from its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const lifetime = fc.oneof(fc.constantFrom(0, 60, 600, 3600, INFINITY), fc.integer({ min: 0, max: 200_000 }));
 /** Lifetimes and T1/T2: mostly as servers send them (preferred ≤ valid, T1 ≤ T2), sometimes anything. */

@@ -2,7 +2,7 @@
  * What the client sends, decoded by tshark: every message type of a stateful run with an address
  * and a prefix (SOLICIT, REQUEST, RENEW, REBIND, CONFIRM, RELEASE), a stateless one
  * (INFORMATION-REQUEST), a DECLINE and a message carrying every typed option, written to a pcap
- * as raw IPv6/UDP and compared with tshark's decode field by field. tshark is an independent
+ * as raw IPv6/UDP (native/test/frames.ts builds the headers) and compared with tshark's decode field by field. tshark is an independent
  * encoder check: it must find nothing malformed and read every field as we meant it.
  */
 
@@ -14,7 +14,7 @@ import { MessageType, type Dhcp6Message } from "../src/index.ts";
 import { writePcap } from "../../../dhcp4/core/test/fixtures.ts";
 import { client, decodeSent, Driver, encoded, iaNa, iaPd, IAID, CLIENT_DUID, SERVER_DUID } from "./fixtures.ts";
 import { expectSameAsTshark, tsharkDhcp6 } from "./tshark-dhcp6.ts";
-import { udp6Packet } from "./udp6-frame.ts";
+import { ipv6Header, udp } from "../../../../../native/test/frames.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "paddock-dhcp6-tshark-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,7 +83,7 @@ describe("tshark reads what we encode as we meant it", () => {
     expect([...types].sort((a, b) => a! - b!)).toEqual([1, 3, 4, 5, 6, 8, 11]);
     const all = [...sent, ...otherMessages().map(encoded)];
     const file = join(dir, "sent.pcap");
-    writeFileSync(file, writePcap(all.map((b) => udp6Packet(b)), 101));
+    writeFileSync(file, writePcap(all.map((b) => ipv6Header(17, udp(546, 547, b))), 101));
     const theirs = tsharkDhcp6(file);
     expect(theirs).toHaveLength(all.length);
     all.forEach((bytes, k) => {
