@@ -70,8 +70,11 @@ export interface Dhcp6UnderTest {
   read(path: string): Promise<string | undefined>;
 }
 
-/** Starts `paddock dhcp6 --iface IFACE …extraArgs` in `ns`, waiting until its calf started the client. */
-export async function startPaddockDhcp6(lab: Lab, ns: Netns, iface: string, extraArgs: string[] = [], name = "dhcp6"): Promise<Dhcp6UnderTest> {
+/**
+ * Starts `paddock dhcp6 --iface IFACE …extraArgs` in `ns` (with `env` added to this process's),
+ * waiting until its calf started the client (or, for another calf, its first line).
+ */
+export async function startPaddockDhcp6(lab: Lab, ns: Netns, iface: string, extraArgs: string[] = [], name = "dhcp6", env?: NodeJS.ProcessEnv): Promise<Dhcp6UnderTest> {
   const runtimeDir = lab.file(`${name}-run`);
   mkdirSync(runtimeDir, { mode: 0o711 });
   const resolvConf = lab.file(`${name}-resolv.conf`);
@@ -79,8 +82,8 @@ export async function startPaddockDhcp6(lab: Lab, ns: Netns, iface: string, extr
   const paddock = startPaddock(lab, ns, [
     "dhcp6", "--iface", iface, "--state-dir", lab.file(`${name}-state`), "--runtime-dir", runtimeDir, "--admin-socket", socket,
     "--resolv-conf", resolvConf, "--log-format", "json", "--log-level", "debug", ...extraArgs,
-  ]);
-  await paddock.waitForLog(/DHCPv6 client started/, { timeoutMs: DHCP6_TIMEOUT_MS });
+  ], env ? { env: { ...process.env, ...env } } : {});
+  await paddock.waitForLog(/DHCPv6 client started|hostile calf:/, { timeoutMs: DHCP6_TIMEOUT_MS });
   const kv = await connectKv(socket);
   return { paddock, kv, resolvConf, read: (p) => kv.read(p).catch(() => undefined) };
 }
