@@ -78,10 +78,16 @@ void OnDropSignal(int) {
 // The signal that carries the drop to other threads: a real-time one nothing in Node uses.
 int DropSignal() { return SIGRTMIN + 4; }
 
-std::vector<pid_t> ThreadIds() {
+// How long to wait for one thread to run the handler. A thread runs it as soon as the kernel
+// schedules it, so this only bounds a hang (a thread stuck in an uninterruptible wait): such a
+// thread is reported as unreachable, not waited for forever.
+constexpr int kThreadWaitMs = 5000;
+
+// The process's threads; throws when /proc cannot tell (the drop would miss threads).
+std::vector<pid_t> ThreadIds(Napi::Env env) {
   std::vector<pid_t> tids;
   DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) return tids;
+  if (dir == nullptr) ThrowErrno(env, errno, "opendir", "/proc/self/task");
   while (dirent* entry = readdir(dir)) {
     if (entry->d_name[0] == '.') continue;
     tids.push_back(static_cast<pid_t>(atoi(entry->d_name)));
@@ -149,7 +155,7 @@ Napi::Value DropCapabilitiesJs(const Napi::CallbackInfo& info) {
   std::set<pid_t> unreachable;
   for (bool found = true; found;) {
     found = false;
-    for (pid_t tid : ThreadIds()) {
+    for (pid_t tid : ThreadIds(env)) {
       if (done.count(tid) != 0 || unreachable.count(tid) != 0) continue;
       found = true;
       if (BlocksSignal(tid, signo)) {
@@ -164,9 +170,8 @@ Napi::Value DropCapabilitiesJs(const Napi::CallbackInfo& info) {
         }
         ThrowErrno(env, errno, "tgkill");
       }
-      // A thread runs the handler as soon as it is scheduled; 5 s only bounds a hang.
       int waited = 0;
-      while (g_doneTid.load() != tid && waited < 5000) {
+      while (g_doneTid.load() != tid && waited < kThreadWaitMs) {
         SleepMs(1);
         waited++;
       }
