@@ -36,10 +36,10 @@ describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (
       writeFileSync(p, ["name: gen", "services:", ...lines, ""].join("\n"));
       return p;
     };
-    const dhcp = (ifaces: string[], extra: string[] = []) => [
+    const dhcp = (ifaces: string[], extra: string[] = [], moreOptions = "") => [
       "  dhcp4:",
       `    interfaces: [${ifaces.join(", ")}]`,
-      `    options: { arp-probe: false, resolv-conf: ${lab!.file("resolv.conf")}, hooks-dir: "" }`,
+      `    options: { arp-probe: false, resolv-conf: ${lab!.file("resolv.conf")}, hooks-dir: ""${moreOptions} }`,
       ...extra,
     ];
     const calves = () => {
@@ -84,8 +84,15 @@ describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (
     const after3 = await waitFor(() => (calves().size === 2 ? calves() : undefined), { what: "both calves running", timeoutMs: 15_000 });
     expect(after3.get("A")).not.toBe(before.get("A"));
 
+    // A live option changed (vendor-class): reloaded in place, no calf restarted.
+    const v3b = deployment("v3b.yaml", dhcp([a.b.name, b.b.name], ["    user-data: hello from v3"], ", vendor-class: acme"));
+    const r3b = applyFile(v3b);
+    expect(r3b.status, r3b.stderr).toBe(0);
+    expect(r3b.stdout).toContain(`dhcp4 on ${a.b.name}: reloaded (dhcp4.vendor-class)`);
+    expect(calves()).toEqual(after3);
+
     // The same file again: nothing restarts.
-    const r4 = applyFile(v3);
+    const r4 = applyFile(v3b);
     expect(r4.status, r4.stderr).toBe(0);
     expect(r4.stdout).toContain(`dhcp4 on ${a.b.name}: unchanged`);
     expect(calves()).toEqual(after3);

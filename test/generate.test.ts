@@ -236,7 +236,7 @@ describe("the generated artefacts", () => {
     const deployment = parseDeployment("name: e\nservices: { dhcp4: { interfaces: [eth0] } }\n", "d.yaml", builtins);
     const ldd = execFileSync("ldd", ["/usr/bin/node"], { encoding: "utf8" });
     const runtime = { binary: "/usr/bin/node", libraries: [...ldd.matchAll(/(\/\S+) \(/g)].map((m) => m[1]!) };
-    const checks = await runChecks({ outDir: report.outDir, deployment, services: [{ ...deployment.services[0]!, definition: BUILTIN_SERVICES.dhcp4!, builtDir: undefined }], bundles: report.bundles, units: report.units, plans: [], runtime, systemdAnalyze: false });
+    const checks = await runChecks({ outDir: report.outDir, deployment, services: [{ ...deployment.services[0]!, definition: BUILTIN_SERVICES.dhcp4!, builtDir: undefined }], bundles: report.bundles, units: report.units, runtime, systemdAnalyze: false });
     const failed = checks.filter((c) => c.status === "fail").map((c) => c.rule);
     expect(failed).toEqual(expect.arrayContaining([
       "config.json is valid against the OCI runtime-spec schema",

@@ -10,10 +10,18 @@
 #
 # The image needs Node 20 (/usr/bin/node), runc and libbpf1 at run time; nothing from npm.
 # Run `make setup` in the repository first (it builds the bundles and the addon).
+#
+# With a deployment file (install.sh DESTDIR DEPLOYMENT [VARIANT]; deployment.yaml here is one),
+# `paddock generate` makes its calf bundles, configuration and hardened unit(s), which go in too:
+#   DESTDIR/usr/lib/paddock/bundles/  DESTDIR/usr/lib/paddock/services/  DESTDIR/etc/paddock/
+#   DESTDIR/lib/systemd/system/paddock-NAME.service, and DESTDIR/usr/share/doc/paddock/check-report.txt
+# (docs/generate.md). Its checks must pass, or nothing is installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-dest=${1:?usage: install.sh DESTDIR}
+dest=${1:?usage: install.sh DESTDIR [DEPLOYMENT [VARIANT]]}
+deployment=${2:-}
+variant=${3:-}
 
 for f in packages/cli/dist/paddock.mjs packages/services/dhcp4/calf/dist/calf-dhcp4.mjs \
          native/build/Release/paddock_native.node native/build/Release/dhcp_filter.bpf.o \
@@ -25,6 +33,9 @@ lib=$dest/usr/lib/paddock
 install -d -m 0755 "$lib/calves" "$lib/native" "$dest/usr/sbin" "$dest/lib/systemd/system"
 install -m 0644 "$repo/packages/cli/dist/paddock.mjs" "$lib/paddock.mjs"
 install -m 0644 "$repo/packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" "$lib/calves/calf-dhcp4.mjs"
+if [[ -f $repo/packages/services/ntp/calf/dist/calf-ntp.mjs ]]; then
+  install -m 0644 "$repo/packages/services/ntp/calf/dist/calf-ntp.mjs" "$lib/calves/calf-ntp.mjs"
+fi
 install -m 0644 "$repo/native/build/Release/paddock_native.node" "$repo/native/build/Release/"*.bpf.o "$lib/native/"
 cat > "$dest/usr/sbin/paddock" <<'WRAPPER'
 #!/bin/sh
@@ -35,4 +46,17 @@ WRAPPER
 chmod 0755 "$dest/usr/sbin/paddock"
 install -m 0644 "$here/paddock-dhcp@.service" "$dest/lib/systemd/system/paddock-dhcp@.service"
 install -m 0644 "$here/paddock-wait-online.service" "$dest/lib/systemd/system/paddock-wait-online.service"
+if [[ -n $deployment ]]; then
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+  node "$repo/packages/cli/bin/paddock.mjs" generate "$deployment" --out "$out/gen" ${variant:+--variant "$variant"} >/dev/null \
+    || { echo "install.sh: paddock generate failed; nothing of the deployment was installed (its report: above)" >&2; exit 1; }
+  install -d -m 0755 "$lib/bundles" "$lib/services" "$dest/etc/paddock" "$dest/usr/share/doc/paddock"
+  cp -a "$out/gen/bundles/." "$lib/bundles/"
+  cp -a "$out/gen/services/." "$lib/services/" 2>/dev/null || true
+  install -m 0644 "$out/gen/config/"*.yaml "$dest/etc/paddock/"
+  install -m 0644 "$out/gen/systemd/"*.service "$dest/lib/systemd/system/"
+  install -m 0644 "$out/gen/check-report.txt" "$out/gen/linuxkit.yml" "$dest/usr/share/doc/paddock/"
+  echo "installed the deployment $deployment: $(cd "$out/gen/systemd" && echo *.service)"
+fi
 echo "installed Paddock into $dest"

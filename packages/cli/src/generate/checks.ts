@@ -13,7 +13,7 @@ import { CALF_SCRIPT_PATH, calfRootfsFiles, parseServiceOptions, type NodeRuntim
 import { parse as parseYaml } from "yaml";
 import type { Deployment } from "./deployment.ts";
 import type { GeneratedBundle, GeneratedUnit, ResolvedService } from "./index.ts";
-import { parseUnit, PRIV_ADDRESS_FAMILIES, type UnitPlan } from "./unit.ts";
+import { parseUnit, PRIV_ADDRESS_FAMILIES } from "./unit.ts";
 
 const execFileP = promisify(execFile);
 
@@ -54,7 +54,6 @@ export interface CheckInput {
   readonly services: readonly ResolvedService[];
   readonly bundles: readonly GeneratedBundle[];
   readonly units: readonly GeneratedUnit[];
-  readonly plans: readonly UnitPlan[];
   readonly runtime: NodeRuntime;
   readonly ociSchemaDir?: string;
   readonly systemdAnalyze: boolean;

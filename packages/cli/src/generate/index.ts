@@ -224,7 +224,7 @@ export async function generateDeployment(deployment: Deployment, services: reado
   const linuxkit = path.join(out, "linuxkit.yml");
   await writeFile(linuxkit, renderLinuxkit(deployment, plans), { mode: 0o644 });
 
-  const checks = await runChecks({ outDir: out, deployment, services, bundles, units, plans, runtime, ...(opts.ociSchemaDir ? { ociSchemaDir: opts.ociSchemaDir } : {}), systemdAnalyze: opts.systemdAnalyze ?? true });
+  const checks = await runChecks({ outDir: out, deployment, services, bundles, units, runtime, ...(opts.ociSchemaDir ? { ociSchemaDir: opts.ociSchemaDir } : {}), systemdAnalyze: opts.systemdAnalyze ?? true });
   const failed = checks.filter((c) => c.status === "fail").length;
   const report: GenerateReport = { deployment: deployment.file, variant: deployment.variant, outDir: out, units, bundles, linuxkit, checks, failed };
   await writeFile(path.join(out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
