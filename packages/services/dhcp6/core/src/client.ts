@@ -39,6 +39,8 @@ export type Dhcp6StateName =
   | "informing"
   /** Stateless: information received, refreshed at `refreshAt`. */
   | "informed"
+  /** DECLINE of addresses the host found in use, before going on with what is left. */
+  | "declining"
   | "releasing"
   /** After RELEASE (or its retransmissions ran out): stays quiet until `start`, `renew` or `config`. */
   | "released";
@@ -60,6 +62,11 @@ export type Dhcp6ClientEvent =
   | { kind: "link"; up: boolean; now: number }
   /** Give the lease back (RFC 8415 §18.2.7) and stay quiet. */
   | { kind: "release"; now: number }
+  /**
+   * The host's duplicate address detection found these leased addresses in use (RFC 8415
+   * §18.2.8): they leave the lease at once and are declined to the server.
+   */
+  | { kind: "decline"; addresses: readonly Ipv6[]; now: number }
   /** Renew now (an operator's request), or ask again when stateless or unbound. */
   | { kind: "renew"; now: number }
   /** A new configuration (e.g. the RA's M/O flags changed): the client drops its lease and starts over with it (also after `release`). */
@@ -92,7 +99,7 @@ export type Dhcp6ClientAction =
  * 4. T1 is never below MIN_T1_SECONDS (§14.1's rate limit, against hostile servers);
  * 5. a `config` event drops the lease (published as null) and starts over without RELEASE (also
  *    after a `release`; before `start` it only replaces the configuration);
- * 6. DECLINE is encoded but never sent: duplicate address detection belongs to the host.
+ * 6. duplicate address detection is the host's: the caller reports a failure with `decline`.
  */
 export interface Dhcp6ClientState {
   readonly config: ResolvedConfig;
@@ -202,6 +209,9 @@ export function step(state: Dhcp6ClientState, event: Dhcp6ClientEvent): Dhcp6Ste
       break;
     case "renew":
       renewNow(st, now);
+      break;
+    case "decline":
+      decline(st, event.addresses, now);
       break;
     case "config": {
       const resolved = resolveConfig(event.config);
@@ -365,6 +375,38 @@ function release(st: Step, now: number): void {
   }
 }
 
+/** §18.2.8: stop using the addresses, then DECLINE them to the server that leased them. */
+function decline(st: Step, addresses: readonly Ipv6[], now: number): void {
+  const lease = st.s.lease;
+  if (!st.s.started || lease === null || lease.mode !== "stateful") return;
+  const declined = lease.addresses.filter((a) => addresses.includes(a.address));
+  if (declined.length === 0) {
+    log(st, "debug", `asked to decline ${addresses.join(", ")}, which the lease does not hold`);
+    return;
+  }
+  const kept = { ...lease, addresses: lease.addresses.filter((a) => !addresses.includes(a.address)) };
+  log(st, "warn", `declining ${declined.map((a) => a.address).join(", ")}: another host uses them`);
+  publish(st, kept.addresses.length === 0 && kept.prefixes.length === 0 ? null : kept);
+  st.s.name = "declining";
+  st.s.best = null;
+  st.s.collectUntil = null;
+  const offer: Dhcp6Option[] = [{ kind: "iaNa", iaid: st.s.config.iaid, t1: 0, t2: 0, options: declined.map((a) => ({ kind: "iaAddr", address: a.address, preferred: 0, valid: 0, options: [] })) }];
+  st.s.server = { duid: lease.serverDuid, address: lease.serverAddress, offer };
+  st.s.exchange = newExchange("DECLINE", now, st.s.config.random);
+}
+
+/** After DECLINE (answered or not): go on with what is left, or SOLICIT when nothing is. */
+function declined(st: Step, now: number): void {
+  st.s.exchange = null;
+  const lease = st.s.lease;
+  if (lease === null) {
+    solicitAgain(st, now, "every leased address was declined");
+    return;
+  }
+  st.s.name = "bound";
+  st.s.server = { duid: lease.serverDuid, address: lease.serverAddress, offer: [] };
+}
+
 function renewNow(st: Step, now: number): void {
   if (!st.s.started) {
     st.s.started = true;
@@ -459,6 +501,9 @@ function exchangeEnded(st: Step, now: number): void {
       return;
     case "RELEASE":
       st.s.name = "released";
+      return;
+    case "DECLINE":
+      declined(st, now);
       return;
     default:
       return;
@@ -590,7 +635,7 @@ function received(st: Step, bytes: Uint8Array, from: Ipv6, now: number): void {
     return advertised(st, m, server, now);
   }
   // A REPLY.
-  if ((x.type === "REQUEST" || x.type === "RENEW" || x.type === "RELEASE") && st.s.server !== null) {
+  if ((x.type === "REQUEST" || x.type === "RENEW" || x.type === "RELEASE" || x.type === "DECLINE") && st.s.server !== null) {
     const ours = encodeDuid(st.s.server.duid);
     const theirs = encodeDuid(serverId.duid);
     if (!ours.ok || !theirs.ok || !sameBytes(ours.value, theirs.value)) return drop("its server identifier is not the server we asked");
@@ -628,7 +673,7 @@ function received(st: Step, bytes: Uint8Array, from: Ipv6, now: number): void {
       st.s.server = null;
       return;
     case "DECLINE":
-      st.s.exchange = null;
+      declined(st, now);
       return;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Property tests on the DHCPv6 client over arbitrary event sequences (timers firing early or late,
- * servers answering with anything, the link flapping, operators renewing and releasing):
+ * servers answering with anything, the link flapping, operators renewing and releasing, the host
+ * declining an address):
  * - it never sends more often than RFC 8415 §15 allows: within one exchange (same message type and
  *   transaction id), every gap is at least 0.9 × IRT (RAND ≥ −0.1), and MRC is never exceeded;
  * - one event sends at most one message;
@@ -40,6 +41,7 @@ type Move =
   | { kind: "answer"; after: number; answer: typeof answer extends fc.Arbitrary<infer A> ? A : never }
   | { kind: "link"; up: boolean }
   | { kind: "renew" }
+  | { kind: "decline" }
   | { kind: "release" }
   | { kind: "start" };
 
@@ -49,6 +51,7 @@ const move: fc.Arbitrary<Move> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant("answer" as const), after: fc.integer({ min: 0, max: 50 }), answer }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("link" as const), up: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: "renew" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "decline" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "release" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "start" as const }) },
 );
@@ -89,8 +92,9 @@ const IRT_OF: Record<number, number> = {
   [MessageType.REBIND]: RETRANSMIT.REBIND.initialMs,
   [MessageType.INFORMATION_REQUEST]: RETRANSMIT.INFORMATION_REQUEST.initialMs,
   [MessageType.RELEASE]: RETRANSMIT.RELEASE.initialMs,
+  [MessageType.DECLINE]: RETRANSMIT.DECLINE.initialMs,
 };
-const MRC_OF: Record<number, number> = { [MessageType.REQUEST]: RETRANSMIT.REQUEST.maxCount, [MessageType.RELEASE]: RETRANSMIT.RELEASE.maxCount };
+const MRC_OF: Record<number, number> = { [MessageType.REQUEST]: RETRANSMIT.REQUEST.maxCount, [MessageType.RELEASE]: RETRANSMIT.RELEASE.maxCount, [MessageType.DECLINE]: RETRANSMIT.DECLINE.maxCount };
 
 /** Runs one event sequence; returns whether a lease was ever published (so the runs can be seen to reach it). */
 function run(initial: Dhcp6ClientState, moves: readonly Move[]): boolean {
@@ -140,6 +144,9 @@ function run(initial: Dhcp6ClientState, moves: readonly Move[]): boolean {
         break;
       case "link":
         apply({ kind: "link", up: m.up, now });
+        break;
+      case "decline":
+        apply({ kind: "decline", addresses: ["2001:db8::13c"], now });
         break;
       default:
         apply({ kind: m.kind, now });

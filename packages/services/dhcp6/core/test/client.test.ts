@@ -595,3 +595,36 @@ describe("resuming a kept lease at start", () => {
     }
   });
 });
+
+describe("DECLINE (RFC 8415 §18.2.8)", () => {
+  it("drops the address at once, declines it to the server (at most DEC_MAX_RC times), then solicits", () => {
+    const { d } = boundClient();
+    const actions = d.run({ kind: "decline", addresses: ["2001:db8::13c"], now: d.now + 10 });
+    expect(actions).toContainEqual({ kind: "publish", lease: null });
+    const sent: Dhcp6Message[] = [];
+    for (let s = d.nextSend(); s !== undefined && s.message.type === MessageType.DECLINE; s = d.nextSend()) sent.push(s.message);
+    expect(sent).toHaveLength(4);
+    expect(optionOf(sent[0]!.options, "serverId")?.duid).toEqual(SERVER_DUID);
+    expect(optionOf(sent[0]!.options, "iaNa")?.options).toEqual([{ kind: "iaAddr", address: "2001:db8::13c", preferred: 0, valid: 0, options: [] }]);
+    expect(d.sends().at(-1)!.message.type).toBe(MessageType.SOLICIT);
+  });
+
+  it("keeps what is left, and a REPLY from our server ends the exchange", () => {
+    const { d } = boundClient([{ kind: "iaNa", iaid: IAID, t1: 1800, t2: 2880, options: [{ kind: "iaAddr", address: "2001:db8::1", preferred: 3600, valid: 7200, options: [] }, { kind: "iaAddr", address: "2001:db8::2", preferred: 3600, valid: 7200, options: [] }] }]);
+    d.run({ kind: "decline", addresses: ["2001:db8::2"], now: d.now + 10 });
+    expect(d.published().at(-1)!.addresses.map((a) => a.address)).toEqual(["2001:db8::1"]);
+    const dec = d.nextSend()!;
+    d.reply(MessageType.REPLY, dec.message.transactionId, [{ kind: "statusCode", status: 0, message: "" }], { server: OTHER_SERVER_DUID });
+    expect(d.state.name).toBe("declining");
+    d.reply(MessageType.REPLY, dec.message.transactionId, [{ kind: "statusCode", status: 0, message: "" }]);
+    expect(d.state.name).toBe("bound");
+    expect(d.nextSend()!.message.type).toBe(MessageType.RENEW);
+  });
+
+  it("an address the lease does not hold is not declined", () => {
+    const { d } = boundClient();
+    const actions = d.run({ kind: "decline", addresses: ["2001:db8::99"], now: d.now + 10 });
+    expect(actions.filter((a) => a.kind === "send" || a.kind === "publish")).toEqual([]);
+    expect(d.state.name).toBe("bound");
+  });
+});
