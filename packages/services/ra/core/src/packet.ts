@@ -123,28 +123,38 @@ export function multicastMac(group: Uint8Array): Uint8Array {
 
 /** An Ethernet frame holding `message` in IPv6, checksum computed. */
 export function encodeNdPacket(message: NdMessage, to: NdPacketAddressing): RaResult<Uint8Array> {
+  const icmp = encodeNdMessage(message);
+  return icmp.ok ? encodeIcmpv6Frame(icmp.value, to) : icmp;
+}
+
+/**
+ * An Ethernet frame around any ICMPv6 bytes, with the checksum field (bytes 2–3) filled in. For
+ * tests and hostile-router labs that must send what {@link encodeNdPacket} refuses to make (a
+ * zero-length option, one running past the end); `icmp` itself is not changed.
+ */
+export function encodeIcmpv6Frame(icmp: Uint8Array, to: NdPacketAddressing): RaResult<Uint8Array> {
   const source = ipv6Bytes(to.source);
   const destination = ipv6Bytes(to.destination);
   if (source === null || destination === null) return fail(RaErrorCode.UNENCODABLE, "The packet's source or destination is not an IPv6 address.");
   if (to.sourceMac.length !== MAC_BYTES || to.destinationMac.length !== MAC_BYTES) return fail(RaErrorCode.UNENCODABLE, "A MAC address is 6 bytes.");
   const hopLimit = to.hopLimit ?? ND_HOP_LIMIT;
   if (!Number.isInteger(hopLimit) || hopLimit < 0 || hopLimit > 255) return fail(RaErrorCode.UNENCODABLE, `Hop limit ${hopLimit} is not 0–255.`);
-  const icmp = encodeNdMessage(message);
-  if (!icmp.ok) return icmp;
-  if (icmp.value.length > 0xffff) return fail(RaErrorCode.UNENCODABLE, `A ${icmp.value.length}-byte message does not fit an IPv6 payload.`);
-  putU16(icmp.value, 2, icmpv6Checksum(source, destination, icmp.value));
-  const frame = new Uint8Array(ETHERNET_HEADER_BYTES + IPV6_HEADER_BYTES + icmp.value.length);
+  if (icmp.length < 4 || icmp.length > 0xffff) return fail(RaErrorCode.UNENCODABLE, `A ${icmp.length}-byte ICMPv6 message does not fit an IPv6 payload.`);
+  const frame = new Uint8Array(ETHERNET_HEADER_BYTES + IPV6_HEADER_BYTES + icmp.length);
   frame.set(to.destinationMac, 0);
   frame.set(to.sourceMac, MAC_BYTES);
   putU16(frame, 12, ETHERTYPE_IPV6);
   const ip = ETHERNET_HEADER_BYTES;
   frame[ip] = 0x60;
-  putU16(frame, ip + 4, icmp.value.length);
+  putU16(frame, ip + 4, icmp.length);
   frame[ip + 6] = IPPROTO_ICMPV6;
   frame[ip + 7] = hopLimit;
   frame.set(source, ip + 8);
   frame.set(destination, ip + 24);
-  frame.set(icmp.value, ip + IPV6_HEADER_BYTES);
+  const at = ip + IPV6_HEADER_BYTES;
+  frame.set(icmp, at);
+  putU16(frame, at + 2, 0);
+  putU16(frame, at + 2, icmpv6Checksum(source, destination, frame.subarray(at)));
   return ok(frame);
 }
 

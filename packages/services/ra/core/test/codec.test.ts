@@ -16,6 +16,7 @@ import {
   decodeRouterAdvertisement,
   decodeRouterSolicitation,
   encodeNdMessage,
+  encodeIcmpv6Frame,
   encodeNdOption,
   encodeRouterSolicitationFrame,
   formatIpv6,
@@ -301,6 +302,17 @@ describe("packet checks (RFC 4861 §6.1)", () => {
     expect(codeOf(decodeNdPacket(frame.subarray(0, 10), "ethernet"))).toBe(RaErrorCode.TRUNCATED);
     expect(codeOf(decodeNdPacket(new Uint8Array(MAX_ND_PACKET_BYTES + 15), "ethernet"))).toBe(RaErrorCode.TOO_LONG);
     expect(codeOf(decodeNdPacket(new Uint8Array(MAX_ND_PACKET_BYTES + 1), "ipv6"))).toBe(RaErrorCode.TOO_LONG);
+  });
+
+  it("encodeIcmpv6Frame frames any ICMPv6 bytes (what a hostile router sends) but not an impossible packet", () => {
+    const to = { sourceMac: HOST_MAC, destinationMac: HOST_MAC, source: ROUTER, destination: "ff02::1" };
+    expect(codeOf(encodeIcmpv6Frame(new Uint8Array(3), to))).toBe(RaErrorCode.UNENCODABLE);
+    expect(codeOf(encodeIcmpv6Frame(new Uint8Array(8), { ...to, source: "fe80::1::" }))).toBe(RaErrorCode.UNENCODABLE);
+    expect(codeOf(encodeIcmpv6Frame(new Uint8Array(8), { ...to, sourceMac: new Uint8Array(7) }))).toBe(RaErrorCode.UNENCODABLE);
+    expect(codeOf(encodeIcmpv6Frame(new Uint8Array(8), { ...to, hopLimit: 256 }))).toBe(RaErrorCode.UNENCODABLE);
+    const icmp = raWith([25, 0, 0, 0, 0, 0, 0, 0]);
+    const frame = encodeIcmpv6Frame(icmp, to);
+    expect(frame.ok && [...frame.value.subarray(58)]).toEqual([...icmp.subarray(4)]);
   });
 
   it("refuses a solicitation from :: that carries a link-layer address (§6.1.1)", () => {

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readCapture } from "@paddock/dhcp4";
-import { ALL_NODES, encodeNdPacket, encodeNdMessage, ipv6Bytes, type NdMessage, type RouterAdvertisement } from "../src/index.ts";
+import { ALL_NODES, encodeIcmpv6Frame, encodeNdMessage, ipv6Bytes, type NdMessage, type RouterAdvertisement } from "../src/index.ts";
 import type { Ipv6Address } from "../src/index.ts";
 
 export const PUBLIC = join(import.meta.dirname, "../../../../../../shared/pcaps/public");
@@ -53,7 +53,15 @@ export interface FrameKnobs {
 
 /** A frame from the router holding `message`, checksum right. */
 export function frameOf(message: NdMessage, knobs: FrameKnobs = {}): Uint8Array {
-  const r = encodeNdPacket(message, {
+  return frameAround(icmpOf(message), knobs);
+}
+
+/**
+ * A frame from the router around raw ICMPv6 bytes (for messages the encoder would refuse to make,
+ * such as a zero-length option), with the checksum computed over them.
+ */
+export function frameAround(icmp: Uint8Array, knobs: FrameKnobs = {}): Uint8Array {
+  const r = encodeIcmpv6Frame(icmp, {
     sourceMac: ROUTER_MAC,
     destinationMac: Uint8Array.of(0x33, 0x33, 0, 0, 0, 1),
     source: knobs.source ?? ROUTER,
@@ -62,25 +70,6 @@ export function frameOf(message: NdMessage, knobs: FrameKnobs = {}): Uint8Array 
   });
   if (!r.ok) throw new Error(r.error.detail);
   return r.value;
-}
-
-/**
- * A frame from the router around raw ICMPv6 bytes (for messages the encoder would refuse to make,
- * such as a zero-length option), with the checksum computed over them.
- */
-export function frameAround(icmp: Uint8Array, knobs: FrameKnobs = {}): Uint8Array {
-  const base = frameOf({ kind: "rs", options: [] }, knobs);
-  const frame = new Uint8Array(14 + 40 + icmp.length);
-  frame.set(base.subarray(0, 54));
-  frame[18] = icmp.length >> 8;
-  frame[19] = icmp.length & 0xff;
-  frame.set(icmp, 54);
-  frame[56] = 0;
-  frame[57] = 0;
-  const sum = checksum(frame.subarray(22, 38), frame.subarray(38, 54), frame.subarray(54));
-  frame[56] = sum >> 8;
-  frame[57] = sum & 0xff;
-  return frame;
 }
 
 /**
