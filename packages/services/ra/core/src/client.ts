@@ -159,7 +159,13 @@ export interface RaCounters {
 /** Where solicitation stands. */
 export type SolicitPhase = "off" | "waiting" | "soliciting" | "done";
 
-/** The client's whole state; treat as opaque outside the core (fields are for tests and status). */
+/**
+ * The client's whole state; treat as opaque outside the core (fields are for tests and status).
+ * Where the machine departs from RFC 4861 §6.3 (backoff after the third solicitation, bounds, the
+ * latest RA's flags, a sticky MTU, ignored link-local and multicast routes) is listed at the top of
+ * this module. Like the RFC, it does not solicit again once a router answered, even when every
+ * router has since expired; a link that comes back (carrier regained) does.
+ */
 export interface RaClientState {
   readonly config: Readonly<Required<Omit<RaClientConfig, "linkLocal">>> & { linkLocal: string | undefined };
   readonly started: boolean;
