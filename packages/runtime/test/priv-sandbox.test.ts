@@ -167,4 +167,22 @@ describe.skipIf(!isRoot || !existsSync(addon))(`installed in a child Node (${isR
     if (haveStrace) expect(strace).toMatch(/ptrace.*(Operation not permitted|EPERM)/);
     expect(runc).toBe(0);
   });
+
+  const tsx = fileURLToPath(new URL("../../../node_modules/.bin/tsx", import.meta.url));
+  const sandboxModule = fileURLToPath(new URL("../src/priv-sandbox/index.ts", import.meta.url));
+  /** sandboxPriv() in a child started by `setpriv` with this bounding set (capability names without CAP_, lower case). */
+  function sandboxUnder(bounding: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+    const script = `import { sandboxPriv } from ${JSON.stringify(sandboxModule)}; sandboxPriv([]); console.log(require("node:fs").readFileSync("/proc/self/status", "utf8"));`;
+    return spawnSync("setpriv", ["--bounding-set", `-all,${bounding.map((c) => `+${c}`).join(",")}`, tsx, "-e", script], { encoding: "utf8" });
+  }
+  const kept = privCapabilities([[]]).map((c) => c.replace(/^CAP_/, "").toLowerCase());
+
+  it.skipIf(spawnSync("setpriv", ["--version"]).status !== 0)("started without CAP_SETPCAP: works with a bounding set of only the kept ones (a generated unit's), and says what to do with one more", () => {
+    const exact = sandboxUnder(kept);
+    expect(exact.status, exact.stderr).toBe(0);
+    expect(exact.stdout).toMatch(/^Seccomp:\s+2$/m);
+    const more = sandboxUnder([...kept, "sys_module"]);
+    expect(more.status).not.toBe(0);
+    expect(more.stderr).toContain("the priv could not drop its capabilities (capset: EPERM): give it CAP_SETPCAP, or a bounding set of only what it keeps");
+  }, 120_000);
 });

@@ -79,7 +79,7 @@ export function sandboxPriv(services: readonly SandboxedService[]): PrivSandboxR
     drop = dropCapabilities(capabilities.map(capabilityNumber), lastCapability());
   } catch (err) {
     const why = isNativeError(err) ? `${err.syscall}: ${err.errno}` : (err as Error).message;
-    throw new PrivSandboxError(`the priv could not drop its capabilities (${why}): run it as root with CAP_SETPCAP, or with --no-sandbox`, { cause: err });
+    throw new PrivSandboxError(`the priv could not drop its capabilities (${why}): give it CAP_SETPCAP, or a bounding set of only what it keeps (${capabilities.join(" ")}, e.g. a unit's CapabilityBoundingSet), or start it with --no-sandbox`, { cause: err });
   }
   try {
     installSeccomp(privSeccompProgram());
