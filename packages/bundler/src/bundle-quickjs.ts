@@ -10,7 +10,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -76,14 +76,21 @@ export async function bundleQuickjsCalf(entryTs: string, outFile: string, toolch
     // host provides in C ("os" is qjsc's own); -N: the array's name host.c links against.
     await run(path.join(build, "bin", "qjsc"), ["-c", "-m", "-N", "paddock_calf", "-M", "paddock-host", "-o", path.join(work, "calf.c"), path.join(work, "calf.mjs")], "qjsc (bytecode)");
     // Static: the sandbox mounts this one file. glibc's static-link notes (dlopen, getpwnam, not
-    // used by a calf) go to the output we only show on failure.
+    // used by a calf) go to the output we only show on failure. Linked beside the target and
+    // renamed over it, so a calf running the previous one keeps its file.
     await mkdir(path.dirname(outFile), { recursive: true });
-    await run(
-      "gcc",
-      ["-static", "-O2", "-I", path.join(build, "include"), "-o", outFile, path.join(toolchain.dir, "host.c"), path.join(work, "calf.c"), path.join(build, "lib", "libquickjs.a"), "-lm", "-ldl", "-lpthread"],
-      "linking the QuickJS calf",
-    );
-    await chmod(outFile, 0o755);
+    const linked = `${outFile}.${process.pid}.tmp`;
+    try {
+      await run(
+        "gcc",
+        ["-static", "-O2", "-I", path.join(build, "include"), "-o", linked, path.join(toolchain.dir, "host.c"), path.join(work, "calf.c"), path.join(build, "lib", "libquickjs.a"), "-lm", "-ldl", "-lpthread"],
+        "linking the QuickJS calf",
+      );
+      await chmod(linked, 0o755);
+      await rename(linked, outFile);
+    } finally {
+      await rm(linked, { force: true });
+    }
     await writeFile(idFile, id);
     return { outFile, bytes: (await stat(outFile)).size, bundle, reused: false };
   } finally {
