@@ -276,7 +276,7 @@ function bindingWanted(config: ResolvedConfig) {
 }
 
 /** Enters BOUND with `lease` (from a REPLY to REQUEST, RENEW, REBIND or rapid-commit SOLICIT). */
-function bound(st: Step, lease: Dhcp6Lease, now: number): void {
+function bound(st: Step, lease: Dhcp6Lease): void {
   st.s.name = "bound";
   st.s.exchange = null;
   st.s.best = null;
@@ -286,7 +286,6 @@ function bound(st: Step, lease: Dhcp6Lease, now: number): void {
   const what = [...lease.addresses.map((a) => a.address), ...lease.prefixes.map((p) => `${p.prefix}/${p.prefixLength}`)].join(", ");
   log(st, "info", `bound ${what} from ${lease.serverAddress} (T1 ${lease.t1} s, T2 ${lease.t2} s)`);
   publish(st, lease);
-  void now;
 }
 
 function linkChanged(st: Step, up: boolean, now: number): void {
@@ -646,7 +645,6 @@ function received(st: Step, bytes: Uint8Array, from: Ipv6, now: number): void {
   updateMaxRt(st, m);
   switch (x.type) {
     case "SOLICIT":
-      return bindFromReply(st, m, server, now, top);
     case "REQUEST":
     case "RENEW":
     case "REBIND":
@@ -748,7 +746,7 @@ function bindFromReply(st: Step, m: Dhcp6Message, server: { duid: Duid; address:
     if (fresh) return solicitAgain(st, now, `${from} assigned nothing (${outcome.refused} IAs refused)`);
     return leaseLost(st, now, `${from} left us no addresses or prefixes`);
   }
-  bound(st, outcome.lease, now);
+  bound(st, outcome.lease);
 }
 
 /** Emits a `timer` action when the next deadline moved. */
