@@ -4,6 +4,9 @@
  * expires when, the bounds, and the hostile frames the calf must ignore.
  */
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { readCapture } from "@paddock/dhcp4";
 import { describe, expect, it } from "vitest";
 import {
   MAX_PREFIXES,
@@ -26,7 +29,7 @@ import {
   type RaSnapshot,
   type RouterAdvertisement,
 } from "../src/index.ts";
-import { HOST_LL, HOST_MAC, ROUTER, ROUTER2, frameAround, frameOf, icmpOf, richRa } from "./fixtures.ts";
+import { HOST_LL, HOST_MAC, PUBLIC, ROUTER, ROUTER2, frameAround, frameOf, icmpOf, richRa } from "./fixtures.ts";
 
 const HOUR = 3_600_000;
 
@@ -449,5 +452,22 @@ describe("configuration", () => {
     const r = step(s, { kind: "frame", bytes: null as unknown as Uint8Array, link: "ethernet", receivedAt: 0 });
     expect(r.state).toBe(s);
     expect(r.actions).toMatchObject([{ kind: "log", level: "warn" }]);
+  });
+});
+
+describe("a real capture replayed", () => {
+  it("icmp6-nd-options: every frame through the client at its capture time teaches the router, its /64 and the MTU", () => {
+    const c = readCapture(new Uint8Array(readFileSync(join(PUBLIC, "zeek", "icmp6-nd-options.pcap"))));
+    if (!c.ok) throw new Error(c.error.detail);
+    const t0 = c.value.packets[0]!.timestamp;
+    let s = run(client({ solicit: false }), { kind: "start", now: 0 }).state;
+    for (const p of c.value.packets) s = step(s, { kind: "frame", bytes: p.data, link: "ethernet", receivedAt: Math.round((p.timestamp - t0) * 1000) }).state;
+    const lastRa = Math.round((c.value.packets[14]!.timestamp - t0) * 1000); // frame 15, the last RA
+    expect(s.learned.routers).toEqual([{ address: "fe80::c000:54ff:fef5:0", preference: "medium", expiresAt: lastRa + 1_800_000 }]);
+    expect(s.learned.prefixes).toEqual([{ prefix: "2001:db8:0:1::", prefixLength: 64, onLinkUntil: lastRa + 2_592_000_000, autonomous: { validUntil: lastRa + 2_592_000_000, preferredUntil: lastRa + 604_800_000 } }]);
+    expect(s.learned.mtu).toBe(1500);
+    // 4 RAs taken; the RS, NS, NA and MLD frames counted as not for us.
+    expect(raCounters(s).advertisements).toBe(4);
+    expect(raCounters(s).invalid).toEqual({ [RaErrorCode.WRONG_TYPE]: 8, [RaErrorCode.NOT_ICMPV6]: 8 });
   });
 });
