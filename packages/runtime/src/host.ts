@@ -489,6 +489,8 @@ export class ServiceHost {
       const kv = i.kv;
       this.cleanups.push(() => kv.close());
     }
+    // The early start runs a Node calf: a service whose calf runs on another engine does not adopt it.
+    if (opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name && calfEngineOf(i.hosted) !== "node")) await discardEarly();
     const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
     await supervisor.start(
