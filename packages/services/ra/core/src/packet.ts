@@ -8,9 +8,9 @@
  * (an AH the RFC would have us verify, a fragment header RFC 6980 forbids) is refused as NOT_ICMPV6.
  */
 
-import { ETHERTYPE_IPV6, ICMPV6_ROUTER_ADVERTISEMENT, IPPROTO_ICMPV6, MAX_ND_PACKET_BYTES, ND_HOP_LIMIT } from "./constants.ts";
+import { ETHERTYPE_IPV6, IPPROTO_ICMPV6, MAX_ND_PACKET_BYTES, ND_HOP_LIMIT } from "./constants.ts";
 import { IPV6_BYTES, MAC_BYTES, formatIpv6, ipv6Bytes, isLinkLocal, putU16, u16At, type Ipv6Address } from "./ipv6.ts";
-import { RA_MIN_BYTES, decodeNdMessage, encodeNdMessage, type NdMessage } from "./message.ts";
+import { decodeNdMessage, encodeNdMessage, type NdMessage } from "./message.ts";
 import { RaErrorCode, fail, ok, type RaResult } from "./result.ts";
 
 /** RFC 8200 §3: the fixed IPv6 header. */
@@ -173,15 +173,5 @@ export function encodeRouterSolicitationFrame(mac: Uint8Array, linkLocal: string
   return encodeNdPacket(
     { kind: "rs", options: linkLocal === undefined ? [] : [{ kind: "sourceLinkLayer", address: mac.slice() }] },
     { sourceMac: mac, destinationMac: multicastMac(destination), source: formatIpv6(source), destination: ALL_ROUTERS },
-  );
-}
-
-/** Whether these bytes could be a Router Advertisement frame, from the fixed offsets only (a cheap pre-filter). */
-export function isRouterAdvertisementFrame(frame: Uint8Array): boolean {
-  return (
-    frame.length >= ETHERNET_HEADER_BYTES + IPV6_HEADER_BYTES + RA_MIN_BYTES &&
-    u16At(frame, 12) === ETHERTYPE_IPV6 &&
-    frame[ETHERNET_HEADER_BYTES + 6] === IPPROTO_ICMPV6 &&
-    frame[ETHERNET_HEADER_BYTES + IPV6_HEADER_BYTES] === ICMPV6_ROUTER_ADVERTISEMENT
   );
 }
