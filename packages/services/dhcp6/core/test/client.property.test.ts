@@ -1,7 +1,7 @@
 /**
  * Property tests on the DHCPv6 client over arbitrary event sequences (timers firing early or late,
  * servers answering with anything, the link flapping, operators renewing and releasing, the host
- * declining an address):
+ * declining an address, the configuration switching between stateful and stateless):
  * - it never sends more often than RFC 8415 §15 allows: within one exchange (same message type and
  *   transaction id), every gap is at least 0.9 × IRT (RAND ≥ −0.1), and MRC is never exceeded;
  * - one event sends at most one message;
@@ -42,6 +42,7 @@ type Move =
   | { kind: "link"; up: boolean }
   | { kind: "renew" }
   | { kind: "decline" }
+  | { kind: "config"; mode: "stateful" | "stateless"; prefix: boolean }
   | { kind: "release" }
   | { kind: "start" };
 
@@ -52,6 +53,7 @@ const move: fc.Arbitrary<Move> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("link" as const), up: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: "renew" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "decline" as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("config" as const), mode: fc.constantFrom("stateful" as const, "stateless" as const), prefix: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: "release" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "start" as const }) },
 );
@@ -95,6 +97,11 @@ const IRT_OF: Record<number, number> = {
   [MessageType.DECLINE]: RETRANSMIT.DECLINE.initialMs,
 };
 const MRC_OF: Record<number, number> = { [MessageType.REQUEST]: RETRANSMIT.REQUEST.maxCount, [MessageType.RELEASE]: RETRANSMIT.RELEASE.maxCount, [MessageType.DECLINE]: RETRANSMIT.DECLINE.maxCount };
+
+/** The configuration a state runs with, as the caller would give it again. */
+function configOf(s: Dhcp6ClientState) {
+  return { mode: s.config.mode, iaid: s.config.iaid, duid: { kind: "duid" as const, duid: s.config.duid }, rapidCommit: s.config.rapidCommit, random: s.config.random };
+}
 
 /** Runs one event sequence; returns whether a lease was ever published (so the runs can be seen to reach it). */
 function run(initial: Dhcp6ClientState, moves: readonly Move[]): boolean {
@@ -147,6 +154,9 @@ function run(initial: Dhcp6ClientState, moves: readonly Move[]): boolean {
         break;
       case "decline":
         apply({ kind: "decline", addresses: ["2001:db8::13c"], now });
+        break;
+      case "config":
+        apply({ kind: "config", config: { ...configOf(state), mode: m.mode, prefix: m.prefix }, now });
         break;
       default:
         apply({ kind: m.kind, now });
