@@ -19,6 +19,14 @@ const PACK_TIMEOUT_MS = 600_000;
 /** Bounds a hang of the packed binary's start, lease and stop. */
 const RUN_TIMEOUT_MS = 120_000;
 
+/** A deployment packed with the artefact: paddock generate's bundle, unit and configuration go in. */
+const DEPLOYMENT = `name: edge
+services:
+  dhcp4:
+    interfaces: [eth0]
+    options: { resolv-conf: /run/paddock/resolv.conf }
+`;
+
 /** Where the checkout is: hidden from the packed binary with everything else under /work. */
 const CHECKOUT_PARENT = path.resolve(import.meta.dirname, "../..");
 
@@ -33,7 +41,9 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     dir = mkdtempSync(path.join(os.tmpdir(), "pck-"));
     tarball = path.join(dir, "paddock-test-linux-x64.tar.gz");
     oci = path.join(dir, "oci");
-    const r = await runAsync(findPaddockBin(), ["pack", "--out", tarball, "--oci-layout", oci], { timeoutMs: PACK_TIMEOUT_MS });
+    const deployment = path.join(dir, "deployment.yaml");
+    writeFileSync(deployment, DEPLOYMENT);
+    const r = await runAsync(findPaddockBin(), ["pack", "--out", tarball, "--oci-layout", oci, "--deployment", deployment], { timeoutMs: PACK_TIMEOUT_MS });
     if (r.status !== 0) throw new Error(`paddock pack failed (${r.status}): ${r.stderr}`);
     packOutput = r.stdout;
   }, PACK_TIMEOUT_MS);
@@ -86,10 +96,11 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     return script;
   }
 
-  it("writes one tree under usr/ (never a parent directory), an OCI layout of it, and reports its sizes", () => {
+  it("writes one tree under usr/ and etc/paddock/ (never a parent directory), an OCI layout of it, and reports its sizes", () => {
     expect(packOutput).toMatch(/MiB compressed, [\d.]+ MiB installed \(\d+ files\), sha256:[0-9a-f]{64}/);
     const members = runOk("tar", ["-tzf", tarball]).trim().split("\n");
-    expect(members.every((m) => m.startsWith("usr/"))).toBe(true);
+    expect(members.filter((m) => !m.startsWith("usr/") && !m.startsWith("etc/paddock/"))).toEqual([]);
+    expect(members).not.toContain("etc/");
     for (const parent of ["usr/", "usr/lib/", "usr/sbin/", "usr/share/", "usr/lib/systemd/", "usr/lib/systemd/system/"]) expect(members).not.toContain(parent);
     for (const f of [
       "usr/sbin/paddock",
@@ -102,11 +113,18 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
       "usr/lib/paddock/lib/libbpf.so.1",
       "usr/lib/paddock/lib/libelf.so.1",
       "usr/lib/paddock/calves/calf-dhcp4.mjs",
-      "usr/lib/systemd/system/paddock-dhcp@.service",
       "usr/share/doc/paddock/pack.md",
+      // The deployment, generated for this tree.
+      "usr/lib/systemd/system/paddock-edge.service",
+      "usr/lib/paddock/bundles/dhcp4-eth0/config.json",
+      "etc/paddock/paddock-edge.yaml",
+      "usr/share/doc/paddock/deployment/linuxkit.yml",
+      "usr/share/doc/paddock/deployment/check-report.txt",
     ]) {
       expect(members).toContain(f);
     }
+    // Its units replace the example ones.
+    expect(members).not.toContain("usr/lib/systemd/system/paddock-dhcp@.service");
     expect(members.filter((m) => /\.ts$|node_modules/.test(m))).toEqual([]);
 
     // The layout's layer is the tarball itself; the config names the tar inside it.
@@ -122,6 +140,14 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     const config = JSON.parse(blob(manifest.config.digest).toString()) as { rootfs: { diff_ids: string[] }; config: { Entrypoint: string[] } };
     expect(config.rootfs.diff_ids).toEqual([sha(gunzipSync(tgz))]);
     expect(config.config.Entrypoint).toEqual(["/usr/sbin/paddock"]);
+
+    // The generated unit runs the packed command on the packed bundles, whose calf runs the packed binary.
+    const root = extract("generated");
+    expect(readFileSync(path.join(root, "usr/lib/systemd/system/paddock-edge.service"), "utf8")).toMatch(/^ExecStart=\/usr\/sbin\/paddock run dhcp4 --iface eth0 .*--bundle-dir \/usr\/lib\/paddock\/bundles /m);
+    const calf = JSON.parse(readFileSync(path.join(root, "usr/lib/paddock/bundles/dhcp4-eth0/config.json"), "utf8")) as { process: { args: string[]; env: string[] }; mounts: Array<{ source: string }> };
+    expect(calf.process.args).toEqual(["/usr/lib/paddock/paddock", "--paddock-calf", "/calf/main.mjs"]);
+    expect(calf.process.env).toEqual(["HOME=/", expect.stringMatching(/^NODE_OPTIONS=--jitless --max-old-space-size=\d+$/)]);
+    expect(calf.mounts.map((m) => m.source)).toEqual(expect.arrayContaining(["/usr/lib/paddock/paddock", "/usr/lib/paddock/calves/calf-dhcp4.mjs"]));
   });
 
   it("installs into a fresh tree with install.sh --root as with tar -C, and runs --version and --help there with no Node", async () => {

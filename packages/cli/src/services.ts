@@ -14,12 +14,11 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as kv from "@paddock/kv";
 import * as runtime from "@paddock/runtime";
-import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
+import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, runningPacked, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
 import { raService } from "@paddock/service-ra";
 import { dhcp6Service } from "@paddock/service-dhcp6";
-import { runningPacked } from "../../runtime/src/sandbox/packed.ts";
 import { UserError } from "./errors.ts";
 
 /** The services `paddock run NAME` knows without a path. */

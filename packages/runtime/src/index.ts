@@ -13,6 +13,7 @@ export * from "./datapath/index.ts";
 export * from "./handlers/index.ts";
 export * from "./supervisor.ts";
 export * from "./sandbox/bundle.ts";
+export { calfCommandFor, PACKED_CALF_ARG, runningPacked, type CalfCommand } from "./sandbox/packed.ts";
 export * from "./priv-sandbox/index.ts";
 export * from "./sandbox/engine.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";

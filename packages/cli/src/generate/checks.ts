@@ -9,7 +9,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } fro
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { CALF_SCRIPT_PATH, calfRootfsFiles, parseServiceOptions, type NodeRuntime, type OciConfig } from "@paddock/runtime";
+import { CALF_SCRIPT_PATH, calfHeapMiB, calfRootfsFiles, PACKED_CALF_ARG, parseServiceOptions, type NodeRuntime, type OciConfig } from "@paddock/runtime";
 import { parse as parseYaml } from "yaml";
 import type { Deployment } from "./deployment.ts";
 import type { GeneratedBundle, GeneratedUnit, ResolvedService } from "./index.ts";
@@ -160,7 +160,7 @@ async function checkBundle(b: GeneratedBundle, input: CheckInput, validate: Vali
   await walk(rootfs);
   result("the rootfs holds only empty mount targets and passwd/group", "a walk of rootfs/", strays[0]);
 
-  const proc0 = config.process as { capabilities: Record<string, string[]>; noNewPrivileges: boolean; env: string[] };
+  const proc0 = config.process as { capabilities: Record<string, string[]>; noNewPrivileges: boolean; env: string[]; args: string[] };
   result("no capabilities, no new privileges", "process.capabilities (all five sets) and process.noNewPrivileges", Object.values(proc0.capabilities).some((s) => s.length > 0) || proc0.noNewPrivileges !== true ? "a capability set is not empty or noNewPrivileges is off" : undefined);
   const seccomp = config.linux.seccomp;
   const seccompFile = JSON.parse(await readFile(path.join(b.dir, "seccomp.json"), "utf8")) as unknown;
@@ -172,7 +172,9 @@ async function checkBundle(b: GeneratedBundle, input: CheckInput, validate: Vali
     `linux.resources against ${def.name}'s calf (memoryMiB ${def.calf.memoryMiB}, pids ${def.calf.pids}, cpuCores ${wantCpu})`,
     res.memory.limit !== def.calf.memoryMiB * 1024 * 1024 || res.pids.limit !== def.calf.pids || Math.abs(res.cpu.quota / res.cpu.period - wantCpu) > 0.001 ? JSON.stringify(res) : undefined,
   );
-  result("the environment is empty (HOME only)", "process.env", JSON.stringify(proc0.env) === JSON.stringify(["HOME=/"]) ? undefined : proc0.env.join(" "));
+  // A packed Paddock's calf (paddock pack, docs/pack.md) gets its V8 flags in NODE_OPTIONS, and only them.
+  const packedEnv = proc0.args[1] === PACKED_CALF_ARG ? [`NODE_OPTIONS=--jitless --max-old-space-size=${calfHeapMiB(res.memory.limit)}`] : [];
+  result("the environment is empty (HOME only)", "process.env (a packed Paddock's calf: and NODE_OPTIONS with --jitless and the heap limit)", JSON.stringify(proc0.env) === JSON.stringify(["HOME=/", ...packedEnv]) ? undefined : proc0.env.join(" "));
   const ns = (config.linux.namespaces as Array<{ type: string; path?: string }>).filter((n) => !n.path).map((n) => n.type).sort();
   result("own pid, network, ipc, uts, mount, cgroup and user namespaces", "linux.namespaces (none joined by path)", ns.join(",") === "cgroup,ipc,mount,network,pid,user,uts" ? undefined : ns.join(","));
   return out;
