@@ -197,6 +197,9 @@ export function step(state: Dhcp6ClientState, event: Dhcp6ClientEvent): Dhcp6Ste
       }
       break;
     case "tick":
+      // The caller's timer is spent: arm it again even when the deadline has not moved (a timer that
+      // fired a little early would otherwise leave the client waiting for a tick that never comes).
+      st.s.timerAt = null;
       break;
     case "datagram":
       if (st.s.started || st.s.name === "releasing") received(st, event.bytes, event.from, now);

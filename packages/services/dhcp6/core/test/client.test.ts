@@ -40,6 +40,13 @@ describe("SOLICIT", () => {
     expect(optionOf(message.options, "iaNa")?.iaid).toBe(IAID);
   });
 
+  it("a tick before the deadline arms the timer again for the same deadline", () => {
+    const d = new Driver(client());
+    d.run({ kind: "start", now: 0 });
+    const actions = d.run({ kind: "tick", now: 499 });
+    expect(actions).toEqual([{ kind: "timer", at: 500 }]);
+  });
+
   it("retransmits at RT = IRT (>1 s), then 2·RT, capped at SOL_MAX_RT, with the same transaction id and a growing elapsed time", () => {
     const { d, solicit } = soliciting();
     const times: number[] = [];
