@@ -15,16 +15,18 @@ import {
   RaErrorCode,
   TEMP_PREFERRED_LIFETIME,
   TEMP_VALID_LIFETIME,
+  createRaClient,
   isReservedIid,
   sha256,
   slaacAddresses,
   stableIid,
+  step,
   temporaryIid,
   type Ipv6Address,
   type SlaacPrefix,
   type TemporaryAddress,
 } from "../src/index.ts";
-import { bytesOf } from "./fixtures.ts";
+import { HOST_LL, HOST_MAC, bytesOf, frameOf, richRa } from "./fixtures.ts";
 
 const SECRET = Uint8Array.from({ length: 32 }, (_, i) => i * 3 + 1);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -194,5 +196,15 @@ describe("slaacAddresses", () => {
   it("makes no temporary address on a prefix no longer preferred", () => {
     const r = slaacAddresses([prefix("2001:db8:1::", 600, 0)], 0, { ...opts, temporary: { existing: [], random } });
     expect(r.ok && r.value.map((a) => a.kind)).toEqual(["stable"]);
+  });
+});
+
+describe("slaacAddresses on the client's snapshot", () => {
+  it("takes the published prefixes as they are: the address lives as long as the RA said, counted from now", () => {
+    const created = createRaClient({ mac: HOST_MAC, linkLocal: HOST_LL, linkMtu: 1500, random: (n) => new Uint8Array(n) });
+    if (!created.ok) throw new Error(created.error.detail);
+    const learned = step(created.state, { kind: "frame", bytes: frameOf(richRa()), link: "ethernet", receivedAt: 1_000 }).state.learned;
+    const r = slaacAddresses(learned.prefixes, 61_000, { secret: SECRET, netIface: "eth0" });
+    expect(r.ok && r.value.map((a) => [a.prefix, a.validLifetime, a.preferredLifetime])).toEqual([["2001:db8:1::", 86_400 - 60, 14_400 - 60]]);
   });
 });
