@@ -5,7 +5,8 @@
  * - it never sends more often than RFC 8415 §15 allows: within one exchange (same message type and
  *   transaction id), every gap is at least 0.9 × IRT (RAND ≥ −0.1), and MRC is never exceeded;
  * - one event sends at most one message;
- * - the timer it asks for is never in the past (the caller would spin);
+ * - the timer it asks for is never in the past (the caller would spin), and is armed again after
+ *   every tick while something is due;
  * - every lease it publishes holds what a handler needs and nothing expired.
  */
 
@@ -122,6 +123,8 @@ function run(initial: Dhcp6ClientState, moves: readonly Move[]): boolean {
       lastXid = m.transactionId;
     }
     if (state.timerAt !== null) expect(state.timerAt).toBeGreaterThan(now);
+    // A tick spends the caller's timer: whenever something is still due, the step arms it again.
+    if (event.kind === "tick" && state.timerAt !== null) expect(r.actions).toContainEqual({ kind: "timer", at: state.timerAt });
     for (const a of r.actions) {
       if (a.kind !== "publish" || a.lease === null) continue;
       leased = true;
