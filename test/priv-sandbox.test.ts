@@ -17,7 +17,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   canCreateLabs,
   createLab,
@@ -62,6 +62,12 @@ let lab: Lab | undefined;
 afterEach(async () => {
   await lab?.destroy();
   lab = undefined;
+});
+
+/** How long the sandbox step blocked the priv's loop, from its log line (figures, not assertions). */
+const sandboxMs: number[] = [];
+afterAll(() => {
+  if (sandboxMs.length > 0) console.log(`priv-sandbox figures: the sandbox step took ${sandboxMs.join(", ")} ms`);
 });
 
 interface Running {
@@ -170,6 +176,7 @@ describe.skipIf(!run)(`the priv's own sandbox (${run ? "root" : skipReason})`, (
     // Only Node's SIGUSR1 watcher may keep its sets, and the log names it.
     expect(idle.length).toBeLessThanOrEqual(1);
     expect(String(logged.idleThreads ?? "")).toBe(idle.join(","));
+    if (typeof logged.ms === "number") sandboxMs.push(logged.ms);
     expect(String(logged.capabilities).split(",").sort()).toEqual(DHCP_PRIV_CAPABILITIES.map((c) => c.replace(/^CAP_/, "").toLowerCase()).sort());
 
     // What the priv starts inherits it: the calf's runc init and the calf itself run under the filter too.
@@ -205,7 +212,8 @@ describe.skipIf(!run)(`the priv's own sandbox (${run ? "root" : skipReason})`, (
 
   it("runc still works under the reduced set: a killed calf is restarted and renews, and the stop removes it", async () => {
     const r = await start();
-    await r.priv.waitForEntry((e) => e.msg === "priv sandboxed: capabilities reduced, NoNewPrivs, seccomp deny list", { timeoutMs: TIMEOUT_MS, what: "the sandbox line" });
+    const logged = await r.priv.waitForEntry((e) => e.msg === "priv sandboxed: capabilities reduced, NoNewPrivs, seccomp deny list", { timeoutMs: TIMEOUT_MS, what: "the sandbox line" });
+    if (typeof logged.ms === "number") sandboxMs.push(logged.ms);
     await renew(r);
     const first = (await calfPid(r))!;
     process.kill(first, "SIGKILL");

@@ -4,8 +4,8 @@
 //
 // Capabilities are per thread in Linux: capset(2) and PR_CAPBSET_DROP change only the calling
 // thread. Node runs V8 and libuv threads beside the main one, so the drop is applied by each
-// thread to itself from a signal handler (the way libcap's psx does it), one thread at a time,
-// until a pass over /proc/self/task finds none left. seccomp needs no such dance:
+// thread to itself from a signal handler (the way libcap's psx does it): all threads signalled at
+// once, passes repeated until one over /proc/self/task finds none left. seccomp needs no such dance:
 // SECCOMP_FILTER_FLAG_TSYNC installs the filter, and NoNewPrivs with it, on every thread.
 #include <dirent.h>
 #include <linux/capability.h>
@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -40,10 +41,12 @@ struct CapPlan {
   int lastCap = 0;
 };
 CapPlan g_plan;
-// The thread that ran the handler last, and the errno it met (0: none). The caller signals one
-// thread at a time and waits for g_doneTid to name it.
-std::atomic<pid_t> g_doneTid{0};
-std::atomic<int> g_doneErr{0};
+// The threads that ran the handler (their tids, in the order they ran it) and the first errno one
+// of them met (0: none). The caller signals every thread it found, then waits for each tid here.
+constexpr int kMaxThreads = 1024;
+std::atomic<pid_t> g_acked[kMaxThreads];
+std::atomic<int> g_ackCount{0};
+std::atomic<int> g_ackErr{0};
 
 // Async-signal-safe: raw system calls only. Returns 0 or the errno that stopped it.
 int DropCapabilitiesOfThisThread() {
@@ -70,9 +73,21 @@ int DropCapabilitiesOfThisThread() {
 
 void OnDropSignal(int) {
   int saved = errno;
-  g_doneErr.store(DropCapabilitiesOfThisThread());
-  g_doneTid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+  int err = DropCapabilitiesOfThisThread();
+  int expected = 0;
+  if (err != 0) g_ackErr.compare_exchange_strong(expected, err);
+  int slot = g_ackCount.fetch_add(1);
+  if (slot < kMaxThreads) g_acked[slot].store(static_cast<pid_t>(syscall(SYS_gettid)));
   errno = saved;
+}
+
+// Whether `tid` ran the handler since the last reset.
+bool Acked(pid_t tid) {
+  int count = std::min(g_ackCount.load(), kMaxThreads);
+  for (int i = 0; i < count; i++) {
+    if (g_acked[i].load() == tid) return true;
+  }
+  return false;
 }
 
 // The signal that carries the drop to other threads: a real-time one nothing in Node uses.
@@ -116,8 +131,8 @@ bool BlocksSignal(pid_t tid, int signo) {
   return blocked;
 }
 
-void SleepMs(long ms) {
-  timespec ts{ms / 1000, (ms % 1000) * 1000000};
+void SleepUs(long us) {
+  timespec ts{us / 1000000, (us % 1000000) * 1000};
   nanosleep(&ts, nullptr);
 }
 
@@ -153,35 +168,35 @@ Napi::Value DropCapabilitiesJs(const Napi::CallbackInfo& info) {
   if (err != 0) ThrowErrno(env, err, "capset", "this thread");
   std::set<pid_t> done{self};
   std::set<pid_t> unreachable;
-  for (bool found = true; found;) {
-    found = false;
+  // Each pass signals every thread not yet handled at once, then waits for all of them: the
+  // handlers run side by side, each on its own thread. A thread started meanwhile (by one that had
+  // not dropped yet) is found by the next pass; a pass that finds none ends it.
+  for (;;) {
+    std::vector<pid_t> sent;
     for (pid_t tid : ThreadIds(env)) {
       if (done.count(tid) != 0 || unreachable.count(tid) != 0) continue;
-      found = true;
       if (BlocksSignal(tid, signo)) {
         unreachable.insert(tid);
         continue;
       }
-      g_doneTid.store(0);
-      if (syscall(SYS_tgkill, getpid(), tid, signo) < 0) {
-        if (errno == ESRCH) {  // it ended meanwhile
-          done.insert(tid);
-          continue;
-        }
-        ThrowErrno(env, errno, "tgkill");
-      }
-      int waited = 0;
-      while (g_doneTid.load() != tid && waited < kThreadWaitMs) {
-        SleepMs(1);
-        waited++;
-      }
-      if (g_doneTid.load() != tid) {
-        unreachable.insert(tid);
-        continue;
-      }
-      if (g_doneErr.load() != 0) ThrowErrno(env, g_doneErr.load(), "capset", "thread " + std::to_string(tid));
-      done.insert(tid);
+      sent.push_back(tid);
     }
+    if (sent.empty()) break;
+    if (sent.size() > static_cast<size_t>(kMaxThreads)) ThrowErrno(env, E2BIG, "capset", "more than 1024 threads");
+    g_ackCount.store(0);
+    for (pid_t tid : sent) {
+      if (syscall(SYS_tgkill, getpid(), tid, signo) == 0) continue;
+      if (errno != ESRCH) ThrowErrno(env, errno, "tgkill");
+      done.insert(tid);  // it ended meanwhile
+    }
+    for (int waitedUs = 0;; waitedUs += 100) {
+      bool all = true;
+      for (pid_t tid : sent) all = all && (done.count(tid) != 0 || Acked(tid));
+      if (all || waitedUs >= kThreadWaitMs * 1000) break;
+      SleepUs(100);
+    }
+    if (g_ackErr.load() != 0) ThrowErrno(env, g_ackErr.load(), "capset", "another thread");
+    for (pid_t tid : sent) (Acked(tid) ? done : unreachable).insert(tid);
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("threads", Napi::Number::New(env, static_cast<double>(done.size())));

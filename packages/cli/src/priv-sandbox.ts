@@ -19,9 +19,11 @@ export function applyPrivSandbox(services: readonly SandboxedService[], enabled:
     return;
   }
   try {
+    const started = process.hrtime.bigint();
     const r = sandboxPriv(services);
+    const ms = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
     log.info(
-      { capabilities: r.capabilities.map((c) => c.replace(/^CAP_/, "").toLowerCase()).join(","), threads: r.threads, deniedSyscalls: r.deniedSyscalls.length, ...(r.unreachableThreads.length > 0 ? { idleThreads: r.unreachableThreads.join(",") } : {}) },
+      { ms, capabilities: r.capabilities.map((c) => c.replace(/^CAP_/, "").toLowerCase()).join(","), threads: r.threads, deniedSyscalls: r.deniedSyscalls.length, ...(r.unreachableThreads.length > 0 ? { idleThreads: r.unreachableThreads.join(",") } : {}) },
       "priv sandboxed: capabilities reduced, NoNewPrivs, seccomp deny list",
     );
   } catch (err) {
