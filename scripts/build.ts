@@ -27,7 +27,10 @@ for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(roo
  * static executable each, what `--calf-engine quickjs` runs. Built when native/quickjs/build.sh
  * has built the engine (make setup does); rebuilt only when the calf's code changed.
  */
-export const QUICKJS_CALVES = [{ entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs" }];
+export const QUICKJS_CALVES = [
+  { entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs" },
+  { entry: "packages/services/ntp/calf/src/entry.ts", out: "packages/services/ntp/calf/dist/calf-ntp-quickjs" },
+];
 
 const quickjs = { dir: path.join(root, "native/quickjs") };
 if (quickjsToolchainReady(quickjs)) {

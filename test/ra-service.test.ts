@@ -170,6 +170,9 @@ describe.skipIf(!canCreateLabs)(`paddock lab ipv6 (${canCreateLabs ? "root" : LA
     expect(r.stdout).toMatch(/^\s+default via fe80::\S+ proto 176 metric \d+ pref high/m);
     expect(r.stdout).toMatch(/^\s+2001:db8:61::\/48 via fe80::\S+ proto 176 .*pref low/m);
     expect(r.stdout).toMatch(/^\s+nameserver 2001:db8:60::53$/m);
+    // DHCPv6 in mode auto (radvd's M flag): a /128 from dnsmasq's range, its DNS server after the RA's.
+    expect(r.stdout).toMatch(/^\s+2001:db8:60::d[0-9a-f]{3}\/128 global /m);
+    expect(r.stdout).toMatch(/^\s+nameserver 2001:db8:60::53\n\s+nameserver 2001:db8:60::5353$/m);
     expect(r.stdout).toMatch(/accept_ra 0, autoconf 0, mtu 1400/);
     const removed = /removed the namespaces (\S+) and (\S+) /.exec(r.stdout);
     expect(removed).not.toBeNull();

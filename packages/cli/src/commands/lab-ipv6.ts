@@ -3,21 +3,22 @@
  * built with @paddock/testkit:
  *
  *   pdl6XXXX-router                                  pdl6XXXX-client
- *   radvd: 2001:db8:60::/64, RDNSS, DNSSL,     ── veth ──  paddock ra (resolv.conf in the lab's directory)
- *          a route 2001:db8:61::/48, MTU 1400
+ *   radvd: 2001:db8:60::/64, RDNSS, DNSSL,     ── veth ──  paddock run ra dhcp6 (resolv.conf in the lab's directory)
+ *          a route 2001:db8:61::/48, MTU 1400, M
+ *   dnsmasq: DHCPv6 IA_NA, DNS, a domain
  *
  * It prints the client's IPv6 addresses, routes and resolv.conf as the kernel and the file hold
  * them, then removes everything, also on Ctrl-C or failure.
  *
- * The hook for DHCPv6: `ROUTER_SERVERS` lists what runs on the router side; once the DHCPv6 service
- * is built in, add dnsmasq (`--enable-ra --dhcp-range=…` with an O or M flag) there and
- * `dhcp6` to `CLIENT_SERVICES`: `paddock run` then runs both services in one priv, the DHCPv6 one
- * reading the RA's M/O flags as its input, and the listing below shows both results.
+ * DHCPv6: radvd sets the M flag and dnsmasq on the router hands out IA_NA addresses from the same
+ * /64 (`ROUTER_SERVERS`); `paddock run ra dhcp6` runs both services in one priv, the DHCPv6 one in
+ * mode auto reading the RA's M/O flags as its input, and the listing below shows both results:
+ * the SLAAC /64 and the DHCPv6 /128, and one resolv.conf with the RA's servers before DHCPv6's.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { addresses, createLab, requireCommands, routes, startPaddock, startRadvd, TestkitError, waitFor, type Lab, type Netns } from "@paddock/testkit";
+import { addresses, createLab, defaultOffer6, requireCommands, routes, startDnsmasq6, startPaddock, startRadvd, TestkitError, waitFor, type Lab, type Netns } from "@paddock/testkit";
 import { UserError } from "../errors.ts";
 
 /** The lab's prefixes: the documentation range (RFC 3849), used only inside the lab's namespaces. */
@@ -33,6 +34,8 @@ const ROUTER_SERVERS: readonly ((l: Lab, router: Netns, iface: string, timeoutMs
       config: [
         `interface ${iface} {`,
         "  AdvSendAdvert on; MinRtrAdvInterval 3; MaxRtrAdvInterval 4; AdvDefaultPreference high; AdvLinkMTU 1400;",
+        // M: addresses from DHCPv6 too (dnsmasq below), which the dhcp6 service's mode auto follows.
+        "  AdvManagedFlag on;",
         `  prefix ${PREFIX}/64 { AdvOnLink on; AdvAutonomous on; };`,
         `  route ${ROUTE} { AdvRoutePreference low; };`,
         "  RDNSS 2001:db8:60::53 { };",
@@ -41,19 +44,28 @@ const ROUTER_SERVERS: readonly ((l: Lab, router: Netns, iface: string, timeoutMs
         "",
       ].join("\n"),
     });
-    return `radvd: ${PREFIX}/64, RDNSS 2001:db8:60::53, DNSSL lab.example, route ${ROUTE} (low), preference high, MTU 1400`;
+    return `radvd: ${PREFIX}/64, RDNSS 2001:db8:60::53, DNSSL lab.example, route ${ROUTE} (low), preference high, MTU 1400, M flag`;
+  },
+  // DHCPv6: dnsmasq hands out IA_NA addresses from the same /64 (no RAs of its own: radvd's M flag says to ask).
+  async (l, router, iface, timeoutMs) => {
+    l.ip(router, ["addr", "add", `${PREFIX}1/64`, "dev", iface, "nodad"]);
+    await startDnsmasq6(l, router, { iface, readyTimeoutMs: timeoutMs, offer: defaultOffer6({ subnet: `${PREFIX}/64`, rangeStart: `${PREFIX}d000`, rangeEnd: `${PREFIX}dfff`, dns: [DHCP6_DNS], domains: ["dhcp6.lab.example"] }) });
+    return `dnsmasq DHCPv6: IA_NA from ${PREFIX}d000–${PREFIX}dfff, DNS ${DHCP6_DNS}, domain dhcp6.lab.example`;
   },
 ];
 
+/** The DNS server dnsmasq's DHCPv6 hands out (the RA's RDNSS is another). */
+const DHCP6_DNS = "2001:db8:60::5353";
+
 /** The services `paddock run` runs in the client's priv. */
-const CLIENT_SERVICES = ["ra"];
+const CLIENT_SERVICES = ["ra", "dhcp6"];
 
 async function labIpv6(opts: { timeout: string }): Promise<void> {
   if (process.getuid?.() !== 0) throw new UserError("paddock lab ipv6 creates network namespaces and must run as root");
   const timeoutMs = Number(opts.timeout) * 1000;
   if (!(timeoutMs > 0)) throw new UserError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
   try {
-    requireCommands(["ip", "nsenter", "radvd", "runc"]);
+    requireCommands(["ip", "nsenter", "radvd", "dnsmasq", "runc"]);
     await runLab(timeoutMs);
   } catch (err) {
     if (err instanceof TestkitError) throw new UserError(err.message);
@@ -81,14 +93,16 @@ async function runLab(timeoutMs: number): Promise<void> {
     writeFileSync(resolvConf, "");
     const runtimeDir = l.file("run");
     mkdirSync(runtimeDir, { mode: 0o711 });
-    const shim = startPaddock(l, client, ["run", ...CLIENT_SERVICES, "--iface", iface, "--set", `${CLIENT_SERVICES.length > 1 ? "ra." : ""}resolv-conf=${resolvConf}`, "--state-dir", l.file("state"), "--runtime-dir", runtimeDir], { bin: process.argv[1]! });
+    const shim = startPaddock(l, client, ["run", ...CLIENT_SERVICES, "--iface", iface, ...CLIENT_SERVICES.flatMap((s) => ["--set", `${CLIENT_SERVICES.length > 1 ? `${s}.` : ""}resolv-conf=${resolvConf}`]), "--state-dir", l.file("state"), "--runtime-dir", runtimeDir], { bin: process.argv[1]! });
     console.log(`== paddock run ${CLIENT_SERVICES.join(" ")} --iface ${iface} in ${client.name} (the calf under runc; resolv.conf: ${resolvConf})`);
     const start = Date.now();
     // Paddock first: it turns the kernel's own router discovery off before any router speaks.
     await waitFor(() => l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.accept_ra`]).trim() === "0", { what: "accept_ra off on the client", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
     for (const startServer of ROUTER_SERVERS) console.log(`== ${await startServer(l, router, link.a.name, timeoutMs)} in ${router.name}`);
     await waitFor(async () => (await addresses(client, iface, "inet6")).some((a) => a.scope === "global" && !a.tentative) && (await routes(client, "inet6")).some((r) => r.dst === "default"), { what: "a SLAAC address and a default route", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
-    await waitFor(() => readFileSync(resolvConf, "utf8").includes("nameserver"), { what: "resolv.conf", timeoutMs, abortOnExit: shim }).catch(() => undefined);
+    // DHCPv6 (mode auto: the RA's M flag): an IA_NA /128 from dnsmasq's range.
+    await waitFor(async () => (await addresses(client, iface, "inet6")).some((a) => a.prefixlen === 128 && a.local.startsWith(`${PREFIX}d`)), { what: "a DHCPv6 address", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
+    await waitFor(() => ["nameserver 2001:db8:60::53", `nameserver ${DHCP6_DNS}`].every((n) => readFileSync(resolvConf, "utf8").includes(n)), { what: "resolv.conf", timeoutMs, abortOnExit: shim }).catch(() => undefined);
     console.log(`\n== configured ${((Date.now() - start) / 1000).toFixed(1)} s after paddock started (the router started after it)\n`);
     console.log(`addresses (${iface}):`);
     for (const a of await addresses(client, iface, "inet6")) console.log(`  ${a.local}/${a.prefixlen} ${a.scope ?? ""} valid ${a.valid_life_time === 0xffffffff ? "forever" : `${a.valid_life_time}s`} preferred ${a.preferred_life_time === 0xffffffff ? "forever" : `${a.preferred_life_time}s`}`);
@@ -111,6 +125,6 @@ async function runLab(timeoutMs: number): Promise<void> {
 export function registerLabIpv6(lab: Command): void {
   lab
     .command("ipv6")
-    .description("run the RA service against radvd in throwaway namespaces, show the IPv6 addresses, routes and resolv.conf it configured, and clean up (root)")
+    .description("run the RA and DHCPv6 services against radvd and dnsmasq in throwaway namespaces, show the IPv6 addresses, routes and resolv.conf they configured, and clean up (root)")
     .action((_opts: unknown, cmd: Command) => labIpv6(cmd.parent!.opts<{ timeout: string }>()));
 }

@@ -110,10 +110,18 @@ export async function dhcp6CalfMain(ctx: CalfContext): Promise<void> {
   });
 
   let current: "stateful" | "stateless" | null = null;
+  let heardRa = false;
   const follow = async () => {
     const [managed, other] = await Promise.all([readOptional(ctx.kv, "/input/ra/flags/managed"), readOptional(ctx.kv, "/input/ra/flags/other")]);
     const next = effectiveMode(mode, managed, other);
-    if (next === current && state) return;
+    const firstRa = !heardRa && (managed !== undefined || other !== undefined);
+    heardRa ||= firstRa;
+    if (next === current && state) {
+      // The first RA says to ask (as a client started by it would): without a lease, start over at
+      // once rather than at the next of the backed-off retransmissions begun before any router spoke.
+      if (firstRa && next !== null && !published.has("/lease/mode")) run({ kind: "config", config: clientConfig(next), now: monoMs() });
+      return;
+    }
     current = next;
     if (next === null) {
       ctx.log.info({ managed, other }, "the router advertises neither M nor O: DHCPv6 is not used on this link");
