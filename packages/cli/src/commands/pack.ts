@@ -35,6 +35,7 @@ async function generateForPack(file: string, variant: string | undefined, node: 
 export function registerPack(program: Command): void {
   program
     .command("pack")
+    .summary("build one tar.gz that installs and runs on a system without Node (docs/pack.md)")
     .description(
       "build the artefact an image builder installs on a system without Node: the priv as one executable (Node's single executable application, which its calves run too), the calf bundles, the addon and its eBPF objects, runc and the systemd units in one tar.gz (tar -xzf FILE -C / or usr/lib/paddock/install.sh --root DIR; docs/pack.md). Runs in a checkout after make setup",
     )
