@@ -77,11 +77,13 @@ try {
     const dir = lab.file(`run-${++counter}`);
     mkdirSync(path.join(dir, "run"), { recursive: true, mode: 0o711 });
     seen = undefined;
-    const solicitsBefore = capture.lines(/ > ff02::1:2\.547: dhcp6 solicit/).length;
     const t0 = performance.now();
+    const t0Wall = Date.now();
     const p = lab.spawn(net.client, command(client, dir), { name: client, env: ENV });
     const got = await waitFor(() => seen, { what: `${client}'s address`, timeoutMs: ADDRESS_TIMEOUT_MS, abortOnExit: p, intervalMs: 2 });
-    const solicit = await waitFor(() => capture.lines(/ > ff02::1:2\.547: dhcp6 solicit/)[solicitsBefore], { what: "the SOLICIT on the wire", timeoutMs: ADDRESS_TIMEOUT_MS });
+    // The client's first message of this run on the wire (a SOLICIT from a fresh state).
+    const solicit = await waitFor(() => capture.lines(/ > ff02::1:2\.547: dhcp6 /).find((l) => Number(l.split(" ")[0]) * 1000 >= t0Wall), { what: "the client's first message on the wire", timeoutMs: ADDRESS_TIMEOUT_MS });
+    if (!/dhcp6 solicit/.test(solicit)) throw new Error(`${client}'s first message was not a SOLICIT: ${solicit}`);
     const valid = globals6(lab, net.client, net.clientIf).find((a) => a.local === got.address)?.valid_life_time ?? NaN;
     await p.stop();
     // Fresh state for the next run: no address, no lease file.
