@@ -53,7 +53,7 @@ const NEVER_RUN: ReadonlyArray<{ module: RegExp; names: readonly string[]; why: 
 ];
 
 /** The calves that have a QuickJS form (scripts/build.ts QUICKJS_CALVES). */
-const QUICKJS_CALF_ENTRIES = ["packages/services/dhcp4/calf/src/entry.ts"];
+const QUICKJS_CALF_ENTRIES = ["packages/services/dhcp4/calf/src/entry.ts", "packages/services/ntp/calf/src/entry.ts"];
 
 /** The candidates the engine lacks, from its own answers. */
 function missingOnEngine(): string[] {

@@ -8,28 +8,36 @@
  * - the sandbox holds the executable alone (no Node, no shared library mapped), the calf waits in
  *   pselect6 (allowed for QuickJS only: without it the engine's loop spins), one thread;
  * - its RSS read from /proc next to a Node calf's in the same kind of lab: printed as figures,
- *   asserted only against a generous bound.
+ *   asserted only against a generous bound;
+ * - the NTP calf, unchanged too, on QuickJS against three chronyd: it selects a server and the clock
+ *   handler gets its estimate (`paddock ntp --calf-engine quickjs`, observe mode).
  *
  * Needs root (namespaces, runc) and the QuickJS build (make setup). Skipped with a reason
  * otherwise, never under CI=true.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createLab, startChrony, waitFor, type Lab } from "@paddock/testkit";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { defaultOffer, haveAll, NetLab, type ShimProc } from "./helpers/lab.ts";
 import { describeShimLease } from "./helpers/shim-lease.ts";
+import { startPaddockNtp } from "./ntp-lab.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const QUICKJS_CALF = path.join(repoRoot, "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs");
+const QUICKJS_NTP_CALF = path.join(repoRoot, "packages/services/ntp/calf/dist/calf-ntp-quickjs");
 
 const isRoot = process.getuid?.() === 0;
-const NEEDED = ["dnsmasq", "runc", "nsenter"];
-if (process.env.CI === "true" && (!isRoot || !haveAll(NEEDED) || !existsSync(QUICKJS_CALF))) {
-  throw new Error(`CI must run the QuickJS calf tests: root, ${NEEDED.join(", ")} and ${QUICKJS_CALF} (make setup builds it)`);
+const NEEDED = ["dnsmasq", "chronyd", "runc", "nsenter"];
+const CALVES = [QUICKJS_CALF, QUICKJS_NTP_CALF];
+if (process.env.CI === "true" && (!isRoot || !haveAll(NEEDED) || !CALVES.every((c) => existsSync(c)))) {
+  throw new Error(`CI must run the QuickJS calf tests: root, ${NEEDED.join(", ")} and ${CALVES.join(", ")} (make setup builds them)`);
 }
-const canRun = isRoot && haveAll(NEEDED) && existsSync(QUICKJS_CALF);
-const skipReason = !isRoot ? "needs root (network namespaces and runc)" : !existsSync(QUICKJS_CALF) ? `needs ${QUICKJS_CALF} (make setup)` : `needs ${NEEDED.join(", ")}`;
+const missingCalf = CALVES.find((c) => !existsSync(c));
+const canRun = isRoot && haveAll(NEEDED) && missingCalf === undefined;
+const skipReason = !isRoot ? "needs root (network namespaces and runc)" : missingCalf !== undefined ? `needs ${missingCalf} (make setup)` : `needs ${NEEDED.join(", ")}`;
 
 /** Bounds a hang only. */
 const LEASE_TIMEOUT_MS = 20_000;
@@ -40,7 +48,7 @@ const PSELECT6: Record<string, number> = { x64: 270, arm64: 72 };
 
 if (canRun) describeShimLease({ engine: "quickjs", prefix: "qjs" });
 
-let lab: NetLab | undefined;
+let lab: NetLab | Lab | undefined;
 const figures: string[] = [];
 afterEach(async () => {
   await lab?.destroy();
@@ -126,4 +134,29 @@ describe.skipIf(!canRun)(`the DHCP calf as one static QuickJS executable${canRun
     expect(hwm).toBeGreaterThan(0);
     figures.push(`node calf: VmRSS ${(rss / 1024).toFixed(1)} MiB, peak (VmHWM) ${(hwm / 1024).toFixed(1)} MiB; shim start → address ${startToAddressMs} ms`);
   });
+});
+
+describe.skipIf(!canRun)(`the NTP calf on QuickJS${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
+  it("selects a chronyd server and hands the clock handler its estimate (observe mode)", async () => {
+    const l = createLab({ prefix: "qjs" });
+    lab = l;
+    const server = l.namespace("server");
+    const client = l.namespace("client");
+    const servers = ["10.174.0.1", "10.174.0.2", "10.174.0.3"];
+    const link = l.veth(server, client, { addresses: { a: `${servers[0]}/24`, b: "10.174.0.100/24" } });
+    for (const a of servers.slice(1)) l.ip(server, ["addr", "add", `${a}/24`, "dev", link.a.name]);
+    for (const address of servers) await startChrony(l, server, { address, readyTimeoutMs: 20_000 });
+    const { ntp, kv, read } = await startPaddockNtp(l, client, link.b.name, servers, { extraArgs: ["--calf-engine", "quickjs"], timeoutMs: LEASE_TIMEOUT_MS });
+    try {
+      // The start burst takes 8 samples per source at 2 s, then selects: ~20 s; the bound is for a hang.
+      await ntp.waitForLog(/NTP server \S+ selected/, { timeoutMs: 90_000 });
+      const result = await waitFor(() => read("/clock/applied/result"), { what: "the clock handler's report", timeoutMs: 30_000, abortOnExit: ntp });
+      expect(result).toBe("observed");
+      const listed = spawnSync("runc", ["--root", path.join(l.file("run"), "runc"), "list", "--format", "json"], { encoding: "utf8" });
+      const pid = (JSON.parse(listed.stdout || "null") ?? []).find((c: { status: string; pid: number }) => c.status === "running")?.pid as number | undefined;
+      if (pid !== undefined) figures.push(`quickjs NTP calf: VmRSS ${(statusKiB(pid, "VmRSS") / 1024).toFixed(1)} MiB, peak ${(statusKiB(pid, "VmHWM") / 1024).toFixed(1)} MiB`);
+    } finally {
+      kv.close();
+    }
+  }, 150_000);
 });

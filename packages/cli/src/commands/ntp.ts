@@ -8,7 +8,8 @@ import { ntpService } from "@paddock/service-ntp";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
-import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
+import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
+import type { CalfEngine } from "@paddock/runtime";
 import { interfaceNames, runServices } from "./run.ts";
 
 interface NtpOptions {
@@ -25,6 +26,7 @@ interface NtpOptions {
   config?: string;
   logLevel: string;
   logFormat: string;
+  calfEngine?: CalfEngine;
   /** --no-sandbox: false. */
   sandbox: boolean;
 }
@@ -56,7 +58,7 @@ async function runNtp(opts: NtpOptions): Promise<void> {
         services: [
           {
             definition: ntpService,
-            calfScript: builtinCalfScript(ntpService.name),
+            ...calfOnEngine({ definition: ntpService, calfScript: builtinCalfScript(ntpService.name), source: ntpService.name }, opts.calfEngine),
             ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
             ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
             options,
@@ -87,6 +89,7 @@ export function registerNtp(program: Command): void {
     .option("--admin-socket <path>", "the operators' KV socket, mode 0600 (default RUNTIME_DIR/ntp-IFACE.sock)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-sandbox", NO_SANDBOX_HELP)
+    .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--config <path>", `the configuration file: ntp options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
