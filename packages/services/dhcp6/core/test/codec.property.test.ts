@@ -110,10 +110,13 @@ const message: fc.Arbitrary<Dhcp6Message> = fc.record({
   options: fc.array(fc.oneof(leaf, ia), { maxLength: 8 }),
 });
 
+/** Bounds a hang only: each property takes 1–3 s here, several times that beside stress-ng on 2 shared cores. */
+const PROPERTY_TIMEOUT_MS = 120_000;
+
 describe("the DHCPv6 codec is total", () => {
   it("arbitrary bytes give a value or a known error, never an exception", () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => totalAndStable(b)), { numRuns: 3000 });
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   it("bytes shaped like DHCPv6 (a reply type, plausible option headers) too", () => {
     const optionish = fc.tuple(fc.constantFrom(1, 2, 3, 5, 13, 23, 24, 25, 26, 67, 82), fc.uint8Array({ maxLength: 60 }), fc.integer({ min: -3, max: 3 })).map(([code, data, skew]) => {
@@ -122,12 +125,12 @@ describe("the DHCPv6 codec is total", () => {
     });
     const shaped = fc.tuple(fc.constantFrom(2, 7, 10), fc.array(optionish, { maxLength: 12 })).map(([type, opts]) => Uint8Array.from([type, 1, 2, 3, ...opts.flat()]));
     fc.assert(fc.property(shaped, (b) => totalAndStable(b)), { numRuns: 3000 });
-  });
+  }, PROPERTY_TIMEOUT_MS);
 
   it("the captures' messages, mutated, never make it throw", () => {
     expect(REAL.length).toBeGreaterThan(10);
     fc.assert(fc.property(fc.constantFrom(...REAL), fc.array(edit, { minLength: 1, maxLength: 6 }), (raw, edits) => totalAndStable(applyEdits(raw, edits))), { numRuns: 3000 });
-  });
+  }, PROPERTY_TIMEOUT_MS);
 });
 
 describe("encode → decode", () => {
@@ -140,5 +143,5 @@ describe("encode → decode", () => {
       }),
       { numRuns: 1500 },
     );
-  });
+  }, PROPERTY_TIMEOUT_MS);
 });

@@ -16,6 +16,9 @@ import { client, decodeSent, Driver, encoded, iaNa, iaPd, IAID, CLIENT_DUID, SER
 import { expectSameAsTshark, tsharkDhcp6 } from "./tshark-dhcp6.ts";
 import { ipv6Header, udp } from "../../../../../native/test/frames.ts";
 
+/** Bounds a hang only: tshark takes ~4 s to start here, several times that on busy shared cores. */
+const TSHARK_TIMEOUT_MS = 120_000;
+
 const dir = mkdtempSync(join(tmpdir(), "paddock-dhcp6-tshark-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -90,5 +93,5 @@ describe("tshark reads what we encode as we meant it", () => {
       expect(theirs[k]!.malformed, `packet ${k + 1} malformed`).toBe(false);
       expectSameAsTshark(decodeSent(bytes), bytes, theirs[k]!.layer, `packet ${k + 1}`, new Set([999]));
     });
-  });
+  }, TSHARK_TIMEOUT_MS);
 });
