@@ -83,7 +83,7 @@ export function calfOnEngine(loaded: LoadedService, override: CalfEngine | undef
     throw new UserError(`${loaded.source} has no QuickJS calf: only the built-in services' calves are built for QuickJS so far; run it with --calf-engine node`);
   }
   const calfScript = builtinCalfScript(name, engine);
-  if (!existsSync(calfScript)) throw new UserError(`the QuickJS calf of ${name}, ${calfScript}, is not built: make setup builds QuickJS and it (or run with --calf-engine node)`);
+  if (!existsSync(calfScript)) throw new UserError(`there is no QuickJS calf of ${name} (${calfScript}): make setup builds QuickJS and the calves that run on it, and this one does not yet; run it with --calf-engine node`);
   return { calfScript, calfEngine: engine };
 }
 
