@@ -43,7 +43,7 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against hostile servers and a hos
     await responder.waitForLog(/^ready$/m, { timeoutMs: DHCP6_TIMEOUT_MS });
     client = await startPaddockDhcp6(lab, net.client, net.clientIf, behaviour === "pd-exclude-overflow" ? ["--ia-pd", "56"] : []);
     const c = client;
-    const got = await waitFor(() => globals6(lab!, net.client, net.clientIf).find((a) => a.local === HONEST), { what: `${HONEST} after three ${behaviour} REPLYs`, timeoutMs: DHCP6_TIMEOUT_MS, abortOnExit: [c.paddock, responder], state: () => `${responder.tail()}\n${c.paddock.tail()}` });
+    const got = await waitFor(() => globals6(lab!, net.client, net.clientIf).find((a) => a.local === HONEST), { what: `${HONEST} after three ${behaviour} REPLYs`, timeoutMs: 2 * DHCP6_TIMEOUT_MS, abortOnExit: [c.paddock, responder], state: () => `${responder.tail()}\n${c.paddock.tail()}` });
     expect(got.prefixlen).toBe(128);
     expect(responder.lines(new RegExp(`^sent ${behaviour} `))).toHaveLength(3);
     expect(responder.lines(/^sent honest /).length).toBeGreaterThanOrEqual(1);

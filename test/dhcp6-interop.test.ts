@@ -122,14 +122,14 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against real servers (${canCreate
   it("expiry: a lease kept at stop goes when its valid lifetime ends", async () => {
     lab = createLab({ prefix: "d6s" });
     const net = dhcp6Lab(lab);
-    const kea = await startKea6(lab, net.server, { iface: net.serverIf, offer: defaultOffer6({ preferredSeconds: 3, validSeconds: 6, renewSeconds: 100, rebindSeconds: 200 }) });
+    const kea = await startKea6(lab, net.server, { iface: net.serverIf, offer: defaultOffer6({ preferredSeconds: 10, validSeconds: 20, renewSeconds: 100, rebindSeconds: 200 }) });
     client = await startPaddockDhcp6(lab, net.client, net.clientIf, ["--no-release", "--no-rapid-commit"]);
     const c = client;
     await waitFor(() => globals6(lab!, net.client, net.clientIf).find((a) => inRange(a.local)), { what: "an IA_NA address from Kea", timeoutMs: DHCP6_TIMEOUT_MS, abortOnExit: c.paddock, state: () => c.paddock.tail() });
     await c.paddock.stop();
     await kea.stop();
-    // Nobody renews it: the kernel removes it when its 6 s are over.
+    // Nobody renews it: the kernel removes it when its 20 s are over.
     expect(globals6(lab, net.client, net.clientIf).length).toBe(1);
-    await waitFor(() => globals6(lab!, net.client, net.clientIf).length === 0, { what: "the address to expire", timeoutMs: 20_000 });
+    await waitFor(() => globals6(lab!, net.client, net.clientIf).length === 0, { what: "the address to expire", timeoutMs: 40_000 });
   }, 90_000);
 });
