@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { connectKv, KvClient } from "@paddock/kv";
+import { CALF_LIMITS, connectKv, KvClient } from "@paddock/kv";
 import { ACCEPT_ALL_FILTER, ETH_P_ALL, openPacketSocket } from "@paddock/native";
 import { NetLab, sleep, type Metrics } from "./helpers/lab.ts";
 import { repoRoot } from "./helpers/paddock.ts";
@@ -59,8 +59,13 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
         readIp: "PADDOCK_E_KV_FORBIDDEN",
         done: true,
       });
-      expect(report.floodRateLimited as number).toBeGreaterThan(9_000);
-      expect((report.floodRateLimited as number) + (report.floodOk as number)).toBe(10_000);
+      // Every request was answered, and no more were let through than the limiter allows in the
+      // time the flood took (how many that is depends on how fast this machine answered).
+      const floodOk = report.floodOk as number;
+      expect(report.floodOther).toEqual([]);
+      expect((report.floodRateLimited as number) + floodOk).toBe(2000);
+      expect(floodOk).toBeLessThanOrEqual(CALF_LIMITS.burst + CALF_LIMITS.ratePerSecond * Math.ceil((report.floodMs as number) / 1000 + 1));
+      expect(report.floodRateLimited as number).toBeGreaterThan(0);
 
       // The 1 MB value broke the protocol: the priv dropped the channel, the calf was restarted.
       const m: Metrics = await until("a calf restart", async () => {
@@ -74,7 +79,7 @@ describe.skipIf(!root)("a hostile calf under the real priv (needs root)", () => 
       expect(m.get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_ARP" })).toBe(1);
       expect(m.get("paddock_egress_rejected_total", { reason: "PADDOCK_E_EGRESS_SOURCE_MAC" })).toBe(1);
       expect(m.get("paddock_datapath_frames_total", { direction: "sent" })).toBe(0);
-      expect(m.get("paddock_kv_requests_total", { result: "PADDOCK_E_KV_RATE_LIMITED" })).toBeGreaterThan(9_000);
+      expect(m.get("paddock_kv_requests_total", { result: "PADDOCK_E_KV_RATE_LIMITED" })).toBeGreaterThanOrEqual(report.floodRateLimited as number);
 
       // The priv is alive and serves operators; the audit log has the refusals.
       expect(shim.running).toBe(true);
