@@ -81,7 +81,8 @@ export function encodeDuid(duid: Duid): Dhcp6Result<Uint8Array> {
       out.push(...duid.uuid);
       break;
     case "unknown":
-      if (!isUint(duid.duidType, 16) || duid.duidType <= DuidType.UUID) return fail(Dhcp6ErrorCode.UNENCODABLE, `DUID type ${duid.duidType} is not an unknown 16-bit type`);
+      // Type 0 is reserved, not one of ours: a server may still send it, and it is kept like any other.
+      if (!isUint(duid.duidType, 16) || (duid.duidType >= DuidType.LLT && duid.duidType <= DuidType.UUID)) return fail(Dhcp6ErrorCode.UNENCODABLE, `DUID type ${duid.duidType} is not an unknown 16-bit type`);
       pushUint(out, duid.duidType, 2);
       out.push(...duid.data);
       break;

@@ -70,7 +70,7 @@ const duid: fc.Arbitrary<Duid> = fc.oneof(
   fc.record({ type: fc.constant("en" as const), enterprise: u32, identifier: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
   fc.record({ type: fc.constant("ll" as const), hardwareType: u16, linkLayer: fc.uint8Array({ minLength: 0, maxLength: 20 }) }),
   fc.record({ type: fc.constant("uuid" as const), uuid: fc.uint8Array({ minLength: 16, maxLength: 16 }) }),
-  fc.record({ type: fc.constant("unknown" as const), duidType: fc.integer({ min: 5, max: 0xffff }), data: fc.uint8Array({ minLength: 1, maxLength: 60 }) }),
+  fc.record({ type: fc.constant("unknown" as const), duidType: fc.oneof(fc.constant(0), fc.integer({ min: 5, max: 0xffff })), data: fc.uint8Array({ minLength: 1, maxLength: 60 }) }),
 );
 
 const status: fc.Arbitrary<Dhcp6Option> = fc.record({ kind: fc.constant("statusCode" as const), status: u16, message: fc.string({ unit: "grapheme", maxLength: 20 }) });

@@ -15,6 +15,7 @@ import {
   decodeDhcp6Message,
   decodeDuid,
   duidFromUuid,
+  encodeDuid,
   duidTimeFromUnixMs,
   encodeDhcp6Message,
   encodeDomainName,
@@ -138,6 +139,10 @@ describe("options", () => {
 
   it("keeps an unknown DUID type byte for byte; refuses DUIDs shorter than their type needs or over 130 bytes", () => {
     expect(decodeDuid(Uint8Array.of(0, 9, 1, 2))).toEqual({ ok: true, value: { type: "unknown", duidType: 9, data: Uint8Array.of(1, 2) } });
+    // Type 0 is reserved: kept as unknown, and re-encoded (a property test found the encoder refusing it).
+    const zero = decodeDuid(Uint8Array.of(0, 0, 7));
+    expect(zero).toEqual({ ok: true, value: { type: "unknown", duidType: 0, data: Uint8Array.of(7) } });
+    expect(zero.ok && encodeDuid(zero.value)).toEqual({ ok: true, value: Uint8Array.of(0, 0, 7) });
     for (const bad of [[0, 1, 0, 1, 0, 0, 0], [0, 2, 0, 0, 0], [0, 3, 0], [0, 4, ...new Array(15).fill(0)], [0, 3], new Array(131).fill(3)]) {
       expect(decodeDuid(Uint8Array.from(bad)).ok, JSON.stringify(bad)).toBe(false);
     }
