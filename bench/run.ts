@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tsx = path.join(here, "../node_modules/.bin/tsx");
-const benches = ["kv.ts", "dhcp-decode.ts", "netlink.ts", "filter.ts", "dhcp.ts", "ntp.ts", "dhcp6.ts"];
+const benches = ["kv.ts", "dhcp-decode.ts", "netlink.ts", "filter.ts", "dhcp.ts", "ntp.ts", "dhcp6.ts", "ipv6.ts"];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n### bench/${b}`);
