@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { dhcp6Service } from "@paddock/service-dhcp6";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
+import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
 import { interfaceNames, runServices } from "./run.ts";
 
@@ -27,6 +28,8 @@ interface Dhcp6Flags {
   config?: string;
   logLevel: string;
   logFormat: string;
+  /** --no-sandbox: false. */
+  sandbox: boolean;
 }
 
 /** The service options the flags give (only those typed: the configuration file's stand otherwise). */
@@ -69,6 +72,7 @@ async function runDhcp6(opts: Dhcp6Flags): Promise<void> {
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    sandbox: opts.sandbox,
   });
 }
 
@@ -92,5 +96,6 @@ export function registerDhcp6(program: Command): void {
     .option("--config <path>", `the configuration file: dhcp6 options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
+    .option("--no-sandbox", NO_SANDBOX_HELP)
     .action(runDhcp6);
 }
