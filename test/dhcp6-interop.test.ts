@@ -15,7 +15,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { readFileSync, existsSync } from "node:fs";
-import { canCreateLabs, createLab, defaultOffer6, LAB_SKIP_REASON, startDnsmasq6, startIscDhcpd6, startKea6, waitFor, type Lab } from "@paddock/testkit";
+import { canCreateLabs, createLab, defaultOffer6, findPaddockBin, LAB_SKIP_REASON, runAsync, startDnsmasq6, startIscDhcpd6, startKea6, waitFor, type Lab } from "@paddock/testkit";
 import { ipv6Prefix, subnetOf } from "../packages/services/dhcp6/service/src/index.ts";
 import { addresses6, dhcp6Lab, DHCP6_TIMEOUT_MS, globals6, startPaddockDhcp6, type Dhcp6UnderTest } from "./dhcp6-lab.ts";
 
@@ -49,6 +49,12 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against real servers (${canCreate
     expect(await c.read("/address/000/ip")).toBe(got.local);
     await waitFor(() => existsSync(c.resolvConf) && readFileSync(c.resolvConf, "utf8").includes("nameserver 2001:db8:6::53"), { what: "the DHCPv6 DNS servers in resolv.conf", timeoutMs: DHCP6_TIMEOUT_MS });
     expect(readFileSync(c.resolvConf, "utf8")).toMatch(/^search paddock\.test example\.test$/m);
+    // paddock status shows the lease (the service's own status function).
+    const bin = findPaddockBin();
+    const argv = /\.[cm]?js$/.test(bin) ? [process.execPath, bin] : [bin];
+    const r = await runAsync(argv[0]!, [...argv.slice(1), "status", net.clientIf, "--service", "dhcp6", "--runtime-dir", lab.file("dhcp6-run"), "--json"], { timeoutMs: DHCP6_TIMEOUT_MS });
+    const status = (JSON.parse(r.stdout) as { services: Array<{ status: { lease: string; addresses: Array<{ ip: string }>; dns: string[] } }> }).services[0]!.status;
+    expect(status).toMatchObject({ lease: "stateful", addresses: [{ ip: got.local }], dns: ["2001:db8:6::53", "2001:db8:6::54"] });
 
     await c.paddock.stop();
     expect(dnsmasq.output).toMatch(/DHCPRELEASE/);

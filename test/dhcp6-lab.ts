@@ -78,9 +78,10 @@ export async function startPaddockDhcp6(lab: Lab, ns: Netns, iface: string, extr
   const runtimeDir = lab.file(`${name}-run`);
   mkdirSync(runtimeDir, { mode: 0o711 });
   const resolvConf = lab.file(`${name}-resolv.conf`);
-  const socket = lab.file(`${name}.sock`);
+  // The default place (RUNTIME_DIR/dhcp6-IFACE.sock), where `paddock status` looks.
+  const socket = `${runtimeDir}/dhcp6-${iface}.sock`;
   const paddock = startPaddock(lab, ns, [
-    "dhcp6", "--iface", iface, "--state-dir", lab.file(`${name}-state`), "--runtime-dir", runtimeDir, "--admin-socket", socket,
+    "dhcp6", "--iface", iface, "--state-dir", lab.file(`${name}-state`), "--runtime-dir", runtimeDir,
     "--resolv-conf", resolvConf, "--log-format", "json", "--log-level", "debug", ...extraArgs,
   ], env ? { env: { ...process.env, ...env } } : {});
   await paddock.waitForLog(/DHCPv6 client started|hostile calf:/, { timeoutMs: DHCP6_TIMEOUT_MS });
