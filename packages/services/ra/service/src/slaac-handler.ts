@@ -27,8 +27,12 @@ import path from "node:path";
 import { readKey, readKeys } from "@paddock/kv";
 import { openRtnetlink, NetlinkError, type RtnetlinkClient } from "@paddock/netlink";
 import {
+  contributeResolvConf,
   HandlerErrorCode,
+  isFileState,
   Ipv6AddressSet,
+  OWNERSHIP_FORMAT,
+  OwnershipFile,
   Ipv6RouteSet,
   MIN_IPV6_LINK_MTU,
   RESOLV_RANK,
@@ -44,6 +48,7 @@ import {
   type Handler,
   type HandlerContext,
   type HandlerLogger,
+  type OwnedFile,
   type StoreView,
   type WantedAddress6,
   type WantedRoute6,
@@ -132,12 +137,21 @@ export class RaHandler implements Handler<RaDesired> {
   private readonly sysctls: SysctlSet;
   /** RFC 7217 §6: DAD counters raised by duplicates, per prefix (this run only). */
   private readonly dadCounters = new Map<string, number>();
+  /** The resolv.conf contributed to and its original (outlives a reboot; the runtime directory does not). */
+  private readonly resolvRecord: OwnershipFile<{ format: typeof OWNERSHIP_FORMAT; resolvConf: OwnedFile | null }>;
 
   constructor(private readonly opts: RaHandlerOptions) {
     const log = opts.log ?? silentLogger;
     this.addresses = new Ipv6AddressSet({ file: path.join(opts.stateDir, "handler-slaac-addresses.json"), handler: this.name, log });
     this.routeSet = new Ipv6RouteSet({ file: path.join(opts.stateDir, "handler-slaac-routes.json"), handler: this.name, log });
     this.sysctls = new SysctlSet({ file: path.join(opts.stateDir, "handler-slaac-sysctls.json"), handler: this.name, log, ...(opts.procSys ? { procSys: opts.procSys } : {}) });
+    const parseResolv = (x: unknown) => {
+      const o = x as { format?: unknown; resolvConf?: { path?: unknown; saved?: unknown } | null };
+      if (typeof o !== "object" || o === null || o.format !== OWNERSHIP_FORMAT) return null;
+      if (o.resolvConf !== null && !(typeof o.resolvConf?.path === "string" && isFileState(o.resolvConf.saved))) return null;
+      return o as { format: typeof OWNERSHIP_FORMAT; resolvConf: OwnedFile | null };
+    };
+    this.resolvRecord = new OwnershipFile(path.join(opts.stateDir, "handler-slaac-resolv.json"), () => ({ format: OWNERSHIP_FORMAT, resolvConf: null }), parseResolv, log);
   }
 
   desired(store: StoreView, now: number): RaDesired {
@@ -251,16 +265,23 @@ export class RaHandler implements Handler<RaDesired> {
   }
 
   private async resolv(settings: { priority: number; rank: number; nameservers: string[]; search: string[] } | null): Promise<{ changes: string[]; conflicts: string[] }> {
-    const file = this.opts.resolvConfPath ?? null;
-    if (file === null) return { changes: [], conflicts: [] };
-    const composer = new ResolvConfComposer({
-      file,
-      runtimeDir: this.opts.runtimeDir ?? this.opts.stateDir,
-      ownerLock: stateDirLockFile(this.opts.stateDir),
-      ...(this.opts.log ? { log: this.opts.log } : {}),
-    });
-    const u = await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => composer.update("ra", this.opts.link, settings));
-    return { changes: u.changes, conflicts: u.conflicts };
+    return step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () =>
+      contributeResolvConf({
+        file: this.opts.resolvConfPath ?? null,
+        source: "ra",
+        iface: this.opts.link,
+        settings,
+        owned: () => this.resolvRecord.get().resolvConf,
+        record: (next) => this.resolvRecord.set({ format: OWNERSHIP_FORMAT, resolvConf: next }),
+        composer: (file) =>
+          new ResolvConfComposer({
+            file,
+            runtimeDir: this.opts.runtimeDir ?? this.opts.stateDir,
+            ownerLock: stateDirLockFile(this.opts.stateDir),
+            ...(this.opts.log ? { log: this.opts.log } : {}),
+          }),
+      }),
+    );
   }
 
   private open(): RtnetlinkClient {
