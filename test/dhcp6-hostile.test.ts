@@ -77,6 +77,8 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against hostile servers and a hos
       return r.ports >= 1 && r.peer >= 3 ? r : undefined;
     }, { what: "the calf's datagrams refused by port and by peer", timeoutMs: DHCP6_TIMEOUT_MS, abortOnExit: c.paddock, state: () => last.split("\n").filter((l) => l.includes("egress")).join("\n") || c.paddock.tail() });
     expect(rejected).toEqual({ ports: 1, peer: 3 });
+    // The kernel's second line is in place: the service's own tc egress program (IPv6 UDP 546 → 547), attached and counting.
+    expect(last).toMatch(/^paddock_tc_egress_dropped_total\{service="dhcp6"[^}]*\} \d+$/m);
     // The control datagram reached the wire; nothing else the calf sent did.
     await waitFor(() => capture.lines(/ff02::1:2\.547: /).length >= 1, { what: "the control datagram on the wire", timeoutMs: DHCP6_TIMEOUT_MS });
     const udp = capture.lines(/ > /);
