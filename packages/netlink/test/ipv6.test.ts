@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { canCreateLabs, createLab, ipJson, type Lab, type Netns } from "@paddock/testkit";
+import { canCreateLabs, createLab, ipJson, waitFor, type Lab, type Netns } from "@paddock/testkit";
 import {
   AF_INET6,
   IFA_F_NODAD,
@@ -134,14 +134,8 @@ interface IpAddr6 { addr_info: { family: string; local: string; prefixlen: numbe
 interface IpRoute6 { dst: string; gateway?: string; dev: string; protocol?: string; metric?: number; pref?: string; expires?: number }
 
 /** Waits until `pred` holds for some collected event; the bound only stops a hang (load delays events, never loses them). */
-async function waitForEvent(events: RtnetlinkEvent[], pred: (e: RtnetlinkEvent) => boolean, ms = 10_000): Promise<RtnetlinkEvent> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const hit = events.find(pred);
-    if (hit !== undefined) return hit;
-    if (Date.now() > deadline) throw new Error(`no matching event in ${ms} ms; saw ${JSON.stringify(events.map((e) => e.kind))}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function waitForEvent(events: RtnetlinkEvent[], pred: (e: RtnetlinkEvent) => boolean, ms = 10_000): Promise<RtnetlinkEvent> {
+  return waitFor(() => events.find(pred), { what: "a matching rtnetlink event", timeoutMs: ms, intervalMs: 10, state: () => JSON.stringify(events.map((e) => e.kind)) });
 }
 
 describe.skipIf(!canCreateLabs)("IPv6 addresses and routes in a namespace (needs root: skipped when not root, unless CI=true)", () => {
