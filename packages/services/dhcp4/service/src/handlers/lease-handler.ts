@@ -35,6 +35,7 @@ import {
   HandlerErrorCode,
   OwnershipFile,
   ResolvConfComposer,
+  contributeResolvConf,
   silentLogger,
   stateDirLockFile,
   step,
@@ -436,23 +437,17 @@ export class LeaseHandler implements Handler<LeaseDesired> {
    * directory does not).
    */
   private async applyResolvConf(settings: ResolvSettings | null, changes: string[], conflicts: string[]): Promise<void> {
-    const file = this.opts.resolvConfPath ?? null;
-    const rec = this.own.get();
-    const take = (u: { changes: string[]; conflicts: string[] }) => {
-      changes.push(...u.changes);
-      conflicts.push(...u.conflicts);
-    };
-    if (rec.resolvConf !== null && (settings === null || rec.resolvConf.path !== file)) {
-      take(await this.composer(rec.resolvConf.path).update(this.source, this.opts.link, null, rec.resolvConf.saved));
-      await this.record({ ...this.own.get(), resolvConf: null });
-    }
-    if (settings === null || file === null) return;
-    const u = await this.composer(file).update(this.source, this.opts.link, settings, this.own.get().resolvConf?.saved ?? null);
-    take(u);
-    const now = this.own.get().resolvConf;
-    if (u.original !== null && (now === null || now.path !== file || JSON.stringify(now.saved) !== JSON.stringify(u.original))) {
-      await this.record({ ...this.own.get(), resolvConf: { path: file, saved: u.original } });
-    }
+    const u = await contributeResolvConf({
+      file: this.opts.resolvConfPath ?? null,
+      source: this.source,
+      iface: this.opts.link,
+      settings,
+      owned: () => this.own.get().resolvConf,
+      record: (next) => this.record({ ...this.own.get(), resolvConf: next }),
+      composer: (file) => this.composer(file),
+    });
+    changes.push(...u.changes);
+    conflicts.push(...u.conflicts);
   }
 
   /**
