@@ -65,6 +65,18 @@ function statusKiB(pid: number, field: string): number {
   return Number(m[1]);
 }
 
+/** The pid of the running container under `runtimeDir`, whichever container runtime (runc, crun) ran it. */
+function containerPid(runtimeDir: string): number | undefined {
+  for (const runtime of ["runc", "crun"]) {
+    const root = path.join(runtimeDir, runtime);
+    if (!existsSync(root)) continue;
+    const listed = spawnSync(runtime, ["--root", root, "list", "--format", "json"], { encoding: "utf8" });
+    const pid = ((JSON.parse(listed.stdout || "null") ?? []) as Array<{ status: string; pid: number }>).find((c) => c.status === "running" && c.pid > 0)?.pid;
+    if (pid !== undefined) return pid;
+  }
+  return undefined;
+}
+
 /** The calf's bundle config.json under the shim's runtime directory. */
 function calfConfig(shim: ShimProc): { mounts: Array<{ destination: string }>; process: { args: string[] }; linux: { seccomp: { syscalls: Array<{ names: string[]; action: string }> } } } {
   const find = (dir: string): string | undefined => {
@@ -152,8 +164,7 @@ describe.skipIf(!canRun)(`the NTP calf on QuickJS${canRun ? "" : ` (skipped: ${s
       await ntp.waitForLog(/NTP server \S+ selected/, { timeoutMs: 90_000 });
       const result = await waitFor(() => read("/clock/applied/result"), { what: "the clock handler's report", timeoutMs: 30_000, abortOnExit: ntp });
       expect(result).toBe("observed");
-      const listed = spawnSync("runc", ["--root", path.join(l.file("run"), "runc"), "list", "--format", "json"], { encoding: "utf8" });
-      const pid = (JSON.parse(listed.stdout || "null") ?? []).find((c: { status: string; pid: number }) => c.status === "running")?.pid as number | undefined;
+      const pid = containerPid(l.file("run"));
       if (pid !== undefined) figures.push(`quickjs NTP calf: VmRSS ${(statusKiB(pid, "VmRSS") / 1024).toFixed(1)} MiB, peak ${(statusKiB(pid, "VmHWM") / 1024).toFixed(1)} MiB`);
     } finally {
       kv.close();
