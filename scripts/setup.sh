@@ -12,7 +12,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # and the real servers and clients the integration tests and benchmarks run against.
 APT_PACKAGES=(
   capnproto clang llvm libbpf-dev make g++ python3 pkg-config patchelf
-  runc iproute2 tshark tcpdump
+  runc crun iproute2 tshark tcpdump
   dnsmasq-base kea-dhcp4-server kea-dhcp6-server isc-dhcp-server isc-dhcp-client busybox dhcpcd-base
   chrony radvd faketime ntpsec-ntpdig
   golang-github-opencontainers-specs-dev

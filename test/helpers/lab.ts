@@ -10,7 +10,7 @@
  * stays here is specific to the shim: its sockets, metrics and KV, and an address watch.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { connectKv, KvClient } from "@paddock/kv";
@@ -146,12 +146,18 @@ export class ShimProc extends PaddockProcess {
     );
   }
 
-  /** The calf's host pid, from runc's state under the runtime directory. */
+  /** The calf's host pid, from its container runtime's state (runc's or crun's) under the runtime directory. */
   async calfPid(): Promise<number | undefined> {
-    const r = await runAsync("runc", ["--root", path.join(this.runtimeDir, "runc"), "list", "--format", "json"]);
-    if (r.status !== 0) return undefined;
-    const list = (JSON.parse(r.stdout || "null") ?? []) as Array<{ id: string; pid: number; status: string }>;
-    return list.find((c) => c.status === "running" && c.pid > 0)?.pid;
+    for (const runtime of ["runc", "crun"]) {
+      const root = path.join(this.runtimeDir, runtime);
+      if (!existsSync(root)) continue;
+      const r = await runAsync(runtime, ["--root", root, "list", "--format", "json"]);
+      if (r.status !== 0) continue;
+      const list = (JSON.parse(r.stdout || "null") ?? []) as Array<{ id: string; pid: number; status: string }>;
+      const pid = list.find((c) => c.status === "running" && c.pid > 0)?.pid;
+      if (pid !== undefined) return pid;
+    }
+    return undefined;
   }
 }
 
@@ -164,6 +170,17 @@ function engineArgs(extraArgs: readonly string[]): string[] {
   const engine = process.env.PADDOCK_TEST_CALF_ENGINE;
   if (!engine || extraArgs.some((a) => a === "--calf" || a === "--calf-engine" || a.startsWith("--calf=") || a.startsWith("--calf-engine="))) return [];
   return ["--calf-engine", engine];
+}
+
+/**
+ * The container runtime lane: with PADDOCK_TEST_CONTAINER_RUNTIME=crun (or runc, auto), every shim
+ * a test starts runs its calf under that runtime, unless the test chose one itself. Unset: auto.
+ * (docs/decisions/0011-container-runtime.md)
+ */
+function containerRuntimeArgs(extraArgs: readonly string[]): string[] {
+  const runtime = process.env.PADDOCK_TEST_CONTAINER_RUNTIME;
+  if (!runtime || extraArgs.some((a) => a === "--container-runtime" || a.startsWith("--container-runtime="))) return [];
+  return ["--container-runtime", runtime];
 }
 
 /** Options of {@link NetLab.startShim}. */
@@ -322,7 +339,7 @@ export class NetLab {
     const args = [
       "dhcp", "--iface", this.clientIf, "--state-dir", stateDir, "--runtime-dir", runtimeDir,
       "--resolv-conf", this.resolvConf, "--admin-socket", adminSocket, "--metrics", metricsSocket,
-      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...engineArgs(opts.extraArgs ?? []), ...(opts.extraArgs ?? []),
+      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...engineArgs(opts.extraArgs ?? []), ...containerRuntimeArgs(opts.extraArgs ?? []), ...(opts.extraArgs ?? []),
     ];
     return startPaddock(this.lab, this.clientNs, args, {
       bin: paddockBin,

@@ -38,10 +38,11 @@ const T2_S = 4;
 const STRETCHED_LEASE_S = 60;
 const LEASE_TIMEOUT_MS = 15_000;
 
-/** Which engine the calf runs on, and the prefix of the labs' names. */
+/** Which engine the calf runs on (under which container runtime: default the lane's), and the prefix of the labs' names. */
 export interface ShimLeaseRun {
   readonly engine: CalfEngine;
   readonly prefix: string;
+  readonly containerRuntime?: "runc" | "crun";
 }
 
 let lab: NetLab | undefined;
@@ -52,7 +53,8 @@ async function keaLab(run: ShimLeaseRun, net: string, extraArgs: string[] = []):
   lab = l;
   const kea = l.startKea(defaultOffer(net, { leaseSeconds: KEA_LEASE_S }), { renew: T1_S, rebind: T2_S });
   await kea.waitFor(/DHCP4_STARTED/, 10_000);
-  const shim = l.startShim({ extraArgs: run.engine === "node" ? extraArgs : ["--calf-engine", run.engine, ...extraArgs] });
+  const runtimeArgs = run.containerRuntime ? ["--container-runtime", run.containerRuntime] : [];
+  const shim = l.startShim({ extraArgs: [...(run.engine === "node" ? [] : ["--calf-engine", run.engine]), ...runtimeArgs, ...extraArgs] });
   const a = await l.waitForAddress(LEASE_TIMEOUT_MS).catch((err: Error) => {
     throw new Error(`${err.message}; shim output:\n${shim.output.slice(-3000)}`);
   });
@@ -99,9 +101,9 @@ function resolvSummary(o: ServerOffer): string {
 export function describeShimLease(r: ShimLeaseRun): void {
   const figures: string[] = [];
   afterAll(() => {
-    if (figures.length > 0) console.log(`dhcp-shim-lease figures (${r.engine}):\n  ${figures.join("\n  ")}`);
+    if (figures.length > 0) console.log(`dhcp-shim-lease figures (${r.engine}${r.containerRuntime ? `, ${r.containerRuntime}` : ""}):\n  ${figures.join("\n  ")}`);
   });
-  describe.skipIf(!canRun)(`paddock dhcp through a short lease (Kea), calf on ${r.engine}${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
+  describe.skipIf(!canRun)(`paddock dhcp through a short lease (Kea), calf on ${r.engine}${r.containerRuntime ? ` under ${r.containerRuntime}` : ""}${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
     afterEach(async () => {
       await lab?.destroy();
       lab = undefined;

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startCalfEarly, type EarlyCalf } from "@paddock/runtime/early";
+import { isContainerRuntimeChoice, startCalfEarly, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
 
 /** The DHCP calf's memory and pids limits (dhcp4Service.calf; a test keeps them equal). */
 export const EARLY_DHCP_CALF = { memoryMiB: 96, pids: 32 } as const;
@@ -15,12 +15,12 @@ export const EARLY_DHCP_CALF = { memoryMiB: 96, pids: 32 } as const;
 export const EARLY_CALF_KEY = "__paddockEarlyCalf";
 
 /** Options whose value is the next argument, as `paddock dhcp` declares them. */
-const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-socket", "--resolv-conf", "--hostname", "--metrics", "--log-level", "--log-format", "--min-lease-seconds", "--config", "--client-id", "--vendor-class", "--ready-timeout", "--route-metric", "--hooks-dir", "--hook-timeout-seconds"]);
+const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-socket", "--resolv-conf", "--hostname", "--metrics", "--log-level", "--log-format", "--min-lease-seconds", "--config", "--client-id", "--vendor-class", "--ready-timeout", "--route-metric", "--hooks-dir", "--hook-timeout-seconds", "--container-runtime"]);
 /** Flags without a value. */
 const FLAGS = new Set(["--no-resolv-conf-managed", "--set-hostname", "--release-on-exit", "--no-link-up", "--no-arp-probe"]);
 
 /** The iface and runtime dir of a plain `paddock dhcp …` command line, or undefined. */
-export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string } | undefined {
+export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string; containerRuntime?: ContainerRuntimeChoice } | undefined {
   if (argv[0] !== "dhcp") return undefined;
   const values = new Map<string, string>();
   for (let i = 1; i < argv.length; i++) {
@@ -35,7 +35,9 @@ export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtim
   }
   const iface = values.get("--iface");
   if (!iface || !/^[^\s/]{1,15}$/.test(iface)) return undefined;
-  return { iface, runtimeDir: values.get("--runtime-dir") ?? "/run/paddock" };
+  const runtime = values.get("--container-runtime");
+  if (runtime !== undefined && !isContainerRuntimeChoice(runtime)) return undefined; // the CLI says what is wrong with it
+  return { iface, runtimeDir: values.get("--runtime-dir") ?? "/run/paddock", ...(runtime !== undefined ? { containerRuntime: runtime } : {}) };
 }
 
 /** Starts the calf for `argv` if it is a plain `paddock dhcp` run; never throws. */
@@ -50,6 +52,7 @@ export function startEarly(argv: readonly string[]): Promise<EarlyCalf | undefin
     service: "dhcp4",
     iface: args.iface,
     runtimeDir: args.runtimeDir,
+    ...(args.containerRuntime ? { containerRuntime: args.containerRuntime } : {}),
     calfScript: path.join(calfDir, "calf-dhcp4.mjs"),
     calfMemoryBytes: EARLY_DHCP_CALF.memoryMiB * 1024 * 1024,
     calfPids: EARLY_DHCP_CALF.pids,

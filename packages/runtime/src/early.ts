@@ -9,14 +9,19 @@
  * does, and hands the lock over. Anything unexpected makes it step aside (undefined): the host's
  * own start then runs as usual and reports the problem in its words.
  */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { acquirePidLock, type PidLock } from "./pid-lock.ts";
 import { createCalfBundle, parseCalfName, type CalfName } from "./sandbox/bundle.ts";
+import { resolveContainerRuntime, type ContainerRuntime, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
+import { findExecutable } from "./sandbox/executable.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
+
+export { findExecutable };
+export { isContainerRuntimeChoice, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
 
 /** What the early start needs to know: the same values the host is started with. */
 export interface EarlyCalfRequest {
@@ -28,6 +33,8 @@ export interface EarlyCalfRequest {
   calfMemoryBytes: number;
   calfPids: number;
   runc?: string;
+  /** The container runtime asked for (default auto); resolved here as the host resolves it. */
+  containerRuntime?: ContainerRuntimeChoice;
 }
 
 /** A calf started early, for the host to adopt or discard. */
@@ -36,32 +43,26 @@ export interface EarlyCalf {
   /** The service's interface pid lock, now the host's. */
   readonly lock: PidLock;
   readonly bundleDir: string;
+  /** The container runtime it runs under: the host adopts it only under the same one. */
+  readonly runtime: ContainerRuntime;
   readonly started: StartedCalf;
   /** Stops the calf and removes its container and bundle dir (when the host does not adopt it). */
   discard(): Promise<void>;
 }
 
-/** Whether `cmd` (a path, or a name looked up on PATH) is an executable file. */
-export function findExecutable(cmd: string): boolean {
-  const candidates = cmd.includes("/") ? [cmd] : (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").map((d) => path.join(d, cmd));
-  return candidates.some((c) => {
-    try {
-      accessSync(c, constants.X_OK);
-      return statSync(c).isFile();
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** The calves' dir and runc's state under the host's runtime directory. */
-export function calfTarget(runtimeDir: string, runc?: string): { runtimeDir: string; runcRoot: string; runc?: string } {
-  return { runtimeDir: path.join(runtimeDir, "calves"), runcRoot: path.join(runtimeDir, "runc"), ...(runc ? { runc } : {}) };
+/**
+ * The calves' dir and the container runtime's state under the host's runtime directory: runc's in
+ * RUNTIME_DIR/runc, crun's in RUNTIME_DIR/crun (their state formats differ, so neither meets the other's).
+ */
+export function calfTarget(runtimeDir: string, runtime: ContainerRuntime): { runtimeDir: string; runcRoot: string; runtime: ContainerRuntime } {
+  return { runtimeDir: path.join(runtimeDir, "calves"), runcRoot: path.join(runtimeDir, runtime.name), runtime };
 }
 
 /** Starts the calf if everything it needs is plainly there; undefined otherwise (never throws). */
 export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf | undefined> {
-  if (process.getuid?.() !== 0 || !findExecutable(req.runc ?? "runc") || !existsSync(req.calfScript)) return undefined;
+  if (process.getuid?.() !== 0 || !existsSync(req.calfScript)) return undefined;
+  const runtime = resolveContainerRuntime(req.containerRuntime ?? "auto", req.runc ? { runc: req.runc } : {});
+  if (!runtime.ok) return undefined;
   const name = parseCalfName(calfNameFor(req.service, req.iface));
   if (!name.ok) return undefined;
   try {
@@ -84,7 +85,7 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
   } catch {
     return undefined; // The service already runs on this interface: the host's start says so.
   }
-  const target = calfTarget(req.runtimeDir, req.runc);
+  const target = calfTarget(req.runtimeDir, runtime.value);
   let bundleDir: string | undefined;
   try {
     await removeStaleCalves(target, [name.value]);
@@ -100,6 +101,7 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
       name: name.value,
       lock,
       bundleDir: dir,
+      runtime: runtime.value,
       started,
       async discard() {
         if (discarded) return;

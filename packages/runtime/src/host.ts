@@ -42,7 +42,8 @@ import { openRtnetlink, type Link, type RtnetlinkClient } from "@paddock/netlink
 import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 import { datagramEgress, packetEgress } from "./datapath/egress.ts";
 import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
-import { calfTarget, findExecutable, type EarlyCalf } from "./early.ts";
+import { calfTarget, type EarlyCalf } from "./early.ts";
+import { resolveContainerRuntime, type ContainerRuntime, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
 import { hookMetrics, HookTrigger } from "./hooks.ts";
@@ -125,7 +126,10 @@ export interface ServiceHostOptions {
   readonly readyTimeoutMs?: number;
   /** The process's systemd bridge, shared by every host in it (InterfaceHosts); without it the host has its own. */
   readonly systemd?: SystemdBridge;
+  /** The runc binary (when runc runs the calves). */
   readonly runc?: string;
+  /** Which container runtime runs the calves (./sandbox/container-runtime.ts); default auto: crun where it works, runc otherwise. */
+  readonly containerRuntime?: ContainerRuntimeChoice;
 }
 
 /** The socket mark, tc handle and tc priority of a service: its own, so services coexist on one link. */
@@ -245,7 +249,7 @@ function hostedOptions(hosted: HostedService): OptionValues<any> {
 }
 
 /** Checks what a user can get wrong, before anything is changed (and before waiting for the interface). */
-function preflight(opts: ServiceHostOptions): void {
+function preflight(opts: ServiceHostOptions): ContainerRuntime {
   if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
   if (opts.services.length === 0) throw new HostError("PADDOCK_E_HOST_NO_SERVICE", "no service to run");
   const metricsProblem = opts.metrics === undefined ? null : checkMetricsAddress(opts.metrics);
@@ -268,8 +272,8 @@ function preflight(opts: ServiceHostOptions): void {
       }
     }
   }
-  const runc = opts.runc ?? "runc";
-  if (!findExecutable(runc)) throw new HostError("PADDOCK_E_HOST_NO_RUNC", `${runc} is not installed (not found on PATH); install the Debian package runc`);
+  const runtime = resolveContainerRuntime(opts.containerRuntime ?? "auto", opts.runc ? { runc: opts.runc } : {});
+  if (!runtime.ok) throw new HostError(runtime.error.code, runtime.error.message);
   const dirs: Array<[string, string]> = [[opts.runtimeDir, "runtime directory"], ...opts.services.map((s) => [s.stateDir, `state directory of ${s.definition.name}`] as [string, string])];
   const uid = process.getuid();
   for (const [dir, what] of dirs) {
@@ -297,6 +301,7 @@ function preflight(opts: ServiceHostOptions): void {
   for (const s of opts.services) {
     if (!existsSync(path.dirname(s.adminSocket))) mkdirSync(path.dirname(s.adminSocket), { recursive: true, mode: 0o755 });
   }
+  return runtime.value;
 }
 
 /** One lock per service and interface (in its network namespace), one per state directory. */
@@ -338,6 +343,9 @@ export class ServiceHost {
   private ifaceMac: string | undefined;
   readonly metrics = new Metrics();
 
+  /** The container runtime the calves run under, chosen by preflight. */
+  private runtime: ContainerRuntime = { name: "runc", argv: ["runc"] };
+
   private constructor(readonly opts: ServiceHostOptions) {}
 
   /** Starts the host; on failure undoes whatever it had done and throws (a HostError if the user can fix it). */
@@ -351,7 +359,7 @@ export class ServiceHost {
       opts.early.lock.release();
     });
     try {
-      preflight(opts);
+      host.runtime = preflight(opts);
       for (const hosted of opts.services) {
         const def = hosted.definition;
         const name = parseCalfName(calfNameFor(def.name, opts.iface));
@@ -461,7 +469,7 @@ export class ServiceHost {
     const systemd = opts.systemd ?? new SystemdBridge({ notifier: SdNotifier.fromEnv(), log, ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}), healthy: () => this.healthy() });
     if (!opts.systemd) this.cleanups.push(() => systemd.stop());
     const supervisor = new Supervisor({
-      ...calfTarget(opts.runtimeDir, opts.runc),
+      ...calfTarget(opts.runtimeDir, this.runtime),
       logger: log,
       notifier: systemd.notifier,
       onStart: (calf, channels) => {
@@ -491,6 +499,8 @@ export class ServiceHost {
     }
     // The early start runs a Node calf: a service whose calf runs on another engine does not adopt it.
     if (opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name && calfEngineOf(i.hosted) !== "node")) await discardEarly();
+    // An early calf under another container runtime (its state is in the other's directory) is not adopted either.
+    if (opts.early && !earlyDiscarded && opts.early.runtime.name !== this.runtime.name) await discardEarly();
     const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
     await supervisor.start(

@@ -16,6 +16,7 @@ export * from "./sandbox/bundle.ts";
 export { calfCommandFor, PACKED_CALF_ARG, runningPacked, type CalfCommand } from "./sandbox/packed.ts";
 export * from "./priv-sandbox/index.ts";
 export * from "./sandbox/engine.ts";
+export * from "./sandbox/container-runtime.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 export { acquirePidLock, lockHolder, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
 export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

@@ -31,6 +31,7 @@ import {
 } from "./sandbox/bundle.ts";
 import { type SocketPair } from "./sandbox/channels.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
+import type { ContainerRuntime } from "./sandbox/container-runtime.ts";
 import { SandboxError } from "./sandbox/errors.ts";
 import {
   DEFAULT_LOG_BUDGET,
@@ -112,6 +113,8 @@ export interface SupervisorOptions {
   readonly runcRoot: string;
   /** The runc binary. */
   readonly runc?: string;
+  /** The runtime the calves run under (runc or crun, ./sandbox/container-runtime.ts); default runc. */
+  readonly runtime?: ContainerRuntime;
   readonly logger?: Logger;
   /** Bundle options other than the runtime dir (Node path, id mapping, cgroup parent). */
   readonly bundle?: Omit<BundleOptions, "runtimeDir">;

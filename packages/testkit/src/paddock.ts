@@ -80,7 +80,10 @@ export function startPaddock<P extends PaddockProcess = PaddockProcess>(lab: Lab
   const bin = options.bin ?? findPaddockBin();
   const argv = /\.[cm]?js$/.test(bin) ? [process.execPath, bin, ...args] : [bin, ...args];
   const runtimeDir = optionValue(args, "--runtime-dir");
-  if (runtimeDir !== undefined) lab.defer(() => removeRuncContainers(path.join(runtimeDir, "runc")));
+  if (runtimeDir !== undefined) {
+    lab.defer(() => removeRuncContainers(path.join(runtimeDir, "runc")));
+    lab.defer(() => removeRuncContainers(path.join(runtimeDir, "crun"), "crun"));
+  }
   return lab.spawn<P>(ns, argv, {
     name: options.name ?? `paddock ${args[0] ?? ""}`.trim(),
     env: options.env,
@@ -97,10 +100,19 @@ function optionValue(args: readonly string[], flag: string): string | undefined 
   return undefined;
 }
 
-/** Force-deletes every runc container whose state is under `root`. */
-export function removeRuncContainers(root: string): void {
+/**
+ * Force-deletes every container whose state is under `root`, with `runtime` (runc, or crun: the
+ * calves' runtime, docs/decisions/0011-container-runtime.md). crun refuses a hybrid cgroup layout
+ * unless the cgroup2 mount is out of its sight, so it runs here as the priv runs it: in a mount
+ * namespace of its own without /sys/fs/cgroup/unified.
+ */
+export function removeRuncContainers(root: string, runtime: "runc" | "crun" = "runc"): void {
   if (!existsSync(root)) return;
-  const r = spawnSync("runc", ["--root", root, "list", "--format", "json"], { encoding: "utf8" });
+  const run = (args: string[], stdio?: "ignore") =>
+    runtime === "runc"
+      ? spawnSync("runc", args, { encoding: "utf8", ...(stdio ? { stdio } : {}) })
+      : spawnSync("unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', "sh", "crun", ...args], { encoding: "utf8", ...(stdio ? { stdio } : {}) });
+  const r = run(["--root", root, "list", "--format", "json"]);
   if (r.status !== 0) return;
   let list: Array<{ id: string }>;
   try {
@@ -109,6 +121,6 @@ export function removeRuncContainers(root: string): void {
     return;
   }
   for (const c of list) {
-    spawnSync("runc", ["--root", root, "delete", "--force", c.id], { stdio: "ignore" });
+    run(["--root", root, "delete", "--force", c.id], "ignore");
   }
 }

@@ -13,7 +13,8 @@ import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
-import type { CalfEngine } from "@paddock/runtime";
+import type { CalfEngine, ContainerRuntimeChoice } from "@paddock/runtime";
+import { CONTAINER_RUNTIME_HELP, parseContainerRuntime } from "../container-runtime-option.ts";
 import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { READY_TIMEOUT_HELP } from "./operator.ts";
 import { interfaceNames, runServices, stateDirUnder } from "./run.ts";
@@ -38,6 +39,7 @@ interface DhcpOptions {
   logFormat: string;
   calf?: string;
   calfEngine?: CalfEngine;
+  containerRuntime?: ContainerRuntimeChoice;
   linkUp: boolean;
   /** --no-sandbox: false. */
   sandbox: boolean;
@@ -140,6 +142,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, give
     sandbox: opts.sandbox,
     ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
     ...(early && !opts.calf ? { early } : {}),
+    ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
     ...(opts.calf ? { warning: `running the custom calf ${opts.calf} in the DHCP service's sandbox slot` } : {}),
   });
 }
@@ -170,6 +173,7 @@ export function registerDhcp(dhcp: Command): void {
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
+    .option("--container-runtime <runtime>", CONTAINER_RUNTIME_HELP, parseContainerRuntime)
     .option("--calf <file>", "run this calf (a .ts entry, bundled on start, or a bundled .mjs) in the DHCP service's sandbox slot instead of the built-in DHCP client: for SDK development")
     .action(runDhcp);
 }

@@ -6,7 +6,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import type { Logger } from "pino";
-import { calfNameFor, HostError, InterfaceHosts, type CalfEngine, type HostedService, type ServiceDefinition } from "@paddock/runtime";
+import { calfNameFor, HostError, InterfaceHosts, type CalfEngine, type ContainerRuntimeChoice, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
@@ -15,6 +15,7 @@ import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { listenForReload, type SettingsSource } from "../reload.ts";
 import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, CALF_ENGINE_HELP, calfOnEngine, loadService, parseCalfEngine, type LoadedService } from "../services.ts";
+import { CONTAINER_RUNTIME_HELP, parseContainerRuntime } from "../container-runtime-option.ts";
 
 /** One service as the command line gives it; directories default from the service and interface. */
 export interface ServiceRequest {
@@ -54,6 +55,8 @@ export interface RunRequest {
   readonly sandbox?: boolean;
   /** Logged at start (e.g. a custom calf in a built-in service's slot). */
   readonly warning?: string;
+  /** --container-runtime: auto (default), runc or crun. */
+  readonly containerRuntime?: ContainerRuntimeChoice;
 }
 
 /** The default state directory of a service on an interface. */
@@ -116,6 +119,7 @@ async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof
       ...(s.bundleDir !== undefined ? { bundleDir: s.bundleDir } : {}),
     })),
     calfLogLevel: req.logLevel as LogLevel,
+    ...(req.containerRuntime ? { containerRuntime: req.containerRuntime } : {}),
     ...(req.linkUp === false ? { linkUp: false } : {}),
     ...(req.readyTimeout !== undefined ? { readyTimeoutMs: parseReadyTimeout(req.readyTimeout) } : {}),
   }));
@@ -172,6 +176,7 @@ interface RunOptions {
   readyTimeout?: string;
   bundleDir?: string;
   calfEngine?: CalfEngine;
+  containerRuntime?: ContainerRuntimeChoice;
 }
 
 /**
@@ -216,6 +221,7 @@ export function registerRun(program: Command): void {
     .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
+    .option("--container-runtime <runtime>", CONTAINER_RUNTIME_HELP, parseContainerRuntime)
     .option("--bundle-dir <dir>", "run the calf bundles paddock generate wrote (DIR/SERVICE-IFACE) instead of writing them at start (docs/generate.md)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
@@ -256,6 +262,7 @@ export function registerRun(program: Command): void {
           linkUp: opts.linkUp,
           sandbox: opts.sandbox,
           ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
+          ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
         });
       } finally {
         for (const l of loaded) l.cleanup();

@@ -9,20 +9,31 @@ import { readdir, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { calfContainerId, DEFAULT_CGROUP_PARENT, type CalfName } from "./bundle.ts";
 import { createSocketPairs, type SocketPair } from "./channels.ts";
+import type { ContainerRuntime } from "./container-runtime.ts";
 
 /** runc gets only a PATH: NOTIFY_SOCKET in particular would make it pass systemd's socket into the container. */
 export const RUNC_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
-/** Where runc keeps its state and which binary to run. */
+/** Where the container runtime keeps its state and which one to run (runc or crun, ./container-runtime.ts). */
 export interface RuncTarget {
   readonly runcRoot: string;
+  /** The runc binary, when `runtime` is not given. */
   readonly runc?: string;
+  /** The runtime the calves run under; default runc (`runc`). */
+  readonly runtime?: ContainerRuntime;
 }
 
-/** Runs `runc --root ROOT ARGS…` to completion. */
+/** The command line `RUNTIME --root ROOT ARGS…` as [file, argv]. */
+function runtimeCommand(target: RuncTarget, args: readonly string[]): [string, string[]] {
+  const [file, ...prefix] = target.runtime?.argv ?? [target.runc ?? "runc"];
+  return [file!, [...prefix, "--root", target.runcRoot, ...args]];
+}
+
+/** Runs `RUNTIME --root ROOT ARGS…` (runc or crun) to completion. */
 export function runRunc(target: RuncTarget, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [file, argv] = runtimeCommand(target, args);
   return new Promise((resolve) => {
-    execFile(target.runc ?? "runc", ["--root", target.runcRoot, ...args], { env: RUNC_ENV }, (err, stdout, stderr) => {
+    execFile(file, argv, { env: RUNC_ENV }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -48,8 +59,7 @@ export async function runCalfContainer(target: RuncTarget & { runtimeDir: string
   // --no-new-keyring: the priv's seccomp filter refuses keyctl (priv-sandbox/seccomp.ts), and
   // the calf's refuses it too, so a session keyring of its own would be one it cannot use.
   const child = spawn(
-    target.runc ?? "runc",
-    ["--root", target.runcRoot, "run", "--no-new-keyring", "--bundle", bundleDir, "--preserve-fds", "2", calfContainerId(name)],
+    ...runtimeCommand(target, ["run", "--no-new-keyring", "--bundle", bundleDir, "--preserve-fds", "2", calfContainerId(name)]),
     { stdio: ["ignore", "pipe", "pipe", control.calf, data.calf], env: RUNC_ENV },
   );
   control.calf.destroy();
