@@ -5,7 +5,8 @@
  *   - dnsmasq stateful: an IA_NA address as a /128 without prefix route, with the server's
  *     lifetimes in `ip -6 addr`, DNS into the lab's resolv.conf; at stop a RELEASE (in dnsmasq's
  *     log) and exactly what was added removed (the link-local address stays);
- *   - dnsmasq stateless (ra-stateless): INFORMATION-REQUEST, DNS only, no address;
+ *   - dnsmasq stateless (ra-stateless): INFORMATION-REQUEST, DNS only, no address; and with
+ *     `paddock run ra dhcp6` (mode auto) the same from the RA's O flag alone;
  *   - Kea with IA_NA and IA_PD and short lifetimes: the delegated prefix published in the store,
  *     the /64 with sub-prefix id 1 assigned to a downstream veth, RENEW in Kea's log; at stop both
  *     go;
@@ -14,8 +15,9 @@
  *     server gone.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { readFileSync, existsSync } from "node:fs";
-import { canCreateLabs, createLab, defaultOffer6, findPaddockBin, LAB_SKIP_REASON, runAsync, startDnsmasq6, startIscDhcpd6, startKea6, waitFor, type Lab } from "@paddock/testkit";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { connectKv } from "@paddock/kv";
+import { canCreateLabs, createLab, defaultOffer6, findPaddockBin, LAB_SKIP_REASON, runAsync, startPaddock, startDnsmasq6, startIscDhcpd6, startKea6, waitFor, type Lab } from "@paddock/testkit";
 import { ipv6Prefix, subnetOf } from "../packages/services/dhcp6/service/src/index.ts";
 import { addresses6, dhcp6Lab, DHCP6_TIMEOUT_MS, globals6, startPaddockDhcp6, type Dhcp6UnderTest } from "./dhcp6-lab.ts";
 
@@ -74,6 +76,30 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against real servers (${canCreate
     await waitFor(() => existsSync(c.resolvConf) && readFileSync(c.resolvConf, "utf8").includes("nameserver 2001:db8:6::53"), { what: "the DNS servers in resolv.conf", timeoutMs: DHCP6_TIMEOUT_MS });
     expect(globals6(lab, net.client, net.clientIf)).toEqual([]);
     expect(dnsmasq.output).toMatch(/information-request/i);
+  }, 90_000);
+
+  it("mode auto with the ra service: an RA with only the O flag makes the DHCPv6 client stateless", async () => {
+    lab = createLab({ prefix: "d6s" });
+    const net = dhcp6Lab(lab);
+    // dnsmasq's ra-stateless: RAs with the O flag (and a SLAAC prefix), and INFORMATION-REQUESTs answered.
+    await startDnsmasq6(lab, net.server, { iface: net.serverIf, mode: "stateless" });
+    const runtimeDir = lab.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    const resolvConf = lab.file("resolv.conf");
+    const priv = startPaddock(lab, net.client, ["run", "ra", "dhcp6", "--iface", net.clientIf, "--set", `ra.resolv-conf=${resolvConf}`, "--set", `dhcp6.resolv-conf=${resolvConf}`, "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--log-format", "json"]);
+    await priv.waitForLog(/DHCPv6 client started/, { timeoutMs: DHCP6_TIMEOUT_MS });
+    const kv = await connectKv(`${runtimeDir}/dhcp6-${net.clientIf}.sock`);
+    try {
+      const read = (p: string) => kv.read(p).catch(() => undefined);
+      await waitFor(async () => (await read("/lease/mode")) === "stateless", { what: "a stateless lease after the RA's O flag", timeoutMs: DHCP6_TIMEOUT_MS, abortOnExit: priv, state: () => priv.tail() });
+      expect(await read("/input/ra/flags/other")).toBe("true");
+      expect(await read("/input/ra/flags/managed")).toBe("false");
+      expect(await read("/dns/000")).toBe("2001:db8:6::53");
+      expect(await read("/address/000/ip")).toBeUndefined();
+      await waitFor(() => existsSync(resolvConf) && readFileSync(resolvConf, "utf8").includes("nameserver 2001:db8:6::53"), { what: "the DHCPv6 DNS server in resolv.conf", timeoutMs: DHCP6_TIMEOUT_MS });
+    } finally {
+      kv.close();
+    }
   }, 90_000);
 
   it("Kea IA_NA + IA_PD: the delegated prefix in the store, a /64 on the downstream veth, RENEW with short lifetimes, all gone at stop", async () => {
