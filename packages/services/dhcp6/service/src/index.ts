@@ -5,6 +5,7 @@
  * privilege), and the lease handler (./lease-handler.ts) that applies IA_NA addresses, downstream
  * /64s from a delegated prefix and DNS in the priv.
  */
+import path from "node:path";
 import { ServiceOptionError, defineService, type MetricSource } from "@paddock/runtime";
 import { readKeys } from "@paddock/kv";
 import { keptDuid } from "./duid.ts";
@@ -51,6 +52,8 @@ export const dhcp6Service = defineService({
     sendRate: { perSecond: 4, burst: 8 },
   },
   options: dhcp6Options,
+  // The directory of the resolv.conf it composes into (replaced by rename), for paddock generate's ReadWritePaths.
+  privWritePaths: (o) => (o["resolv-conf"] ? [path.dirname(o["resolv-conf"])] : []),
   readiness: dhcp6Readiness,
   status: dhcp6Status,
   setup(ctx) {
