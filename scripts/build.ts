@@ -4,41 +4,52 @@
  * Run by scripts/setup.sh (make setup).
  */
 import { build } from "esbuild";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleCalf } from "../packages/bundler/src/bundle-calf.ts";
 import { bundleQuickjsCalf, quickjsToolchainReady } from "../packages/bundler/src/bundle-quickjs.ts";
+import { calfFileName, type CalfEngine } from "../packages/runtime/src/sandbox/engine.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Calf bundles: entry → output. The shim finds them under packages/<calf>/dist/. */
-export const CALVES = [
-  { entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" },
-  { entry: "packages/services/ntp/calf/src/entry.ts", out: "packages/services/ntp/calf/dist/calf-ntp.mjs" },
-  { entry: "packages/services/dhcp6/calf/src/entry.ts", out: "packages/services/dhcp6/calf/dist/calf-dhcp6.mjs" },
-  { entry: "packages/services/ra/calf/src/entry.ts", out: "packages/services/ra/calf/dist/calf-ra.mjs" },
-];
-
-for (const c of CALVES) await bundleCalf(path.join(root, c.entry), path.join(root, c.out));
-
-// The early start of `paddock dhcp` (packages/cli/src/early-entry.ts): small on purpose, since it
 /**
- * The QuickJS form of the calves that run on it (docs/decisions/0010-quickjs-calf-engine.md): one
- * static executable each, what `--calf-engine quickjs` runs. Built when native/quickjs/build.sh
- * has built the engine (make setup does); rebuilt only when the calf's code changed.
+ * The built-in services that have a calf: every packages/services/SERVICE with a calf/src/entry.ts.
+ * Each is built into its calf/dist/ once per engine (sandbox/engine.ts calfFileName: calf-SERVICE.mjs
+ * for Node, the static executable calf-SERVICE-quickjs for QuickJS), where the CLI finds them
+ * (builtinCalfScript); a new service's calf is built without a change here.
  */
-export const QUICKJS_CALVES = [
-  { entry: "packages/services/dhcp4/calf/src/entry.ts", out: "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs" },
-  { entry: "packages/services/ntp/calf/src/entry.ts", out: "packages/services/ntp/calf/dist/calf-ntp-quickjs" },
-];
+export const CALF_SERVICES = readdirSync(path.join(root, "packages/services"))
+  .filter((s) => existsSync(path.join(root, "packages/services", s, "calf/src/entry.ts")))
+  .sort();
 
+/** A service's calf entry and its output for `engine`. */
+function calfPaths(service: string, engine: CalfEngine): { entry: string; out: string } {
+  const dir = path.join(root, "packages/services", service, "calf");
+  return { entry: path.join(dir, "src/entry.ts"), out: path.join(dir, "dist", calfFileName(service, engine)) };
+}
+
+for (const s of CALF_SERVICES) {
+  const c = calfPaths(s, "node");
+  await bundleCalf(c.entry, c.out);
+}
+
+/**
+ * The QuickJS form of every calf (docs/decisions/0010-quickjs-calf-engine.md): one static
+ * executable each, what `--calf-engine quickjs` runs. Built when native/quickjs/build.sh has built
+ * the engine (make setup does); rebuilt only when the calf's code changed.
+ */
 const quickjs = { dir: path.join(root, "native/quickjs") };
 if (quickjsToolchainReady(quickjs)) {
-  for (const c of QUICKJS_CALVES) await bundleQuickjsCalf(path.join(root, c.entry), path.join(root, c.out), quickjs);
+  for (const s of CALF_SERVICES) {
+    const c = calfPaths(s, "quickjs");
+    await bundleQuickjsCalf(c.entry, c.out, quickjs);
+  }
 } else {
   console.warn("build: QuickJS is not built (native/quickjs/build.sh, run by make setup): the QuickJS calves are left out");
 }
 
+// The early start of `paddock dhcp` (packages/cli/src/early-entry.ts): small on purpose, since it
 // loads before everything else.
 await build({
   entryPoints: [path.join(root, "packages/cli/src/early-entry.ts")],

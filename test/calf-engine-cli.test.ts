@@ -20,7 +20,7 @@ function refusal(args: string[]): { status: number | null; line: string } {
 
 describe("--calf-engine refusals", () => {
   it("an engine that does not exist", () => {
-    for (const command of [["dhcp", "--iface", "eth9"], ["ntp", "--iface", "eth9", "--server", "192.0.2.1"], ["run", "dhcp4", "--iface", "eth9"]]) {
+    for (const command of [["dhcp", "--iface", "eth9"], ["ntp", "--iface", "eth9", "--server", "192.0.2.1"], ["ra", "--iface", "eth9"], ["dhcp6", "--iface", "eth9"], ["run", "dhcp4", "--iface", "eth9"]]) {
       expect(refusal([...command, "--calf-engine", "v8"]), command[0]).toEqual({ status: 1, line: 'paddock: --calf-engine must be node or quickjs, not "v8"' });
     }
   });
@@ -31,10 +31,19 @@ describe("--calf-engine refusals", () => {
     expect(refusal(["dhcp", "--iface", "eth9", "--calf", calf, "--calf-engine", "quickjs"])).toEqual({ status: 1, line: "paddock: --calf runs a calf on Node only: leave out --calf-engine quickjs" });
   });
 
-  // ra has no QuickJS form yet (scripts/build.ts QUICKJS_CALVES): when it gets one, pick another.
+  // Every built-in service has a QuickJS form (scripts/build.ts): an empty calf folder stands for
+  // an installation built without QuickJS.
   it("a built-in service without a QuickJS calf", () => {
-    const r = refusal(["run", "ra", "--iface", "eth9", "--calf-engine", "quickjs"]);
-    expect(r.status).toBe(1);
-    expect(r.line).toMatch(/^paddock: there is no QuickJS calf of ra \(.*calf-ra-quickjs\): .*; run it with --calf-engine node$/);
+    const empty = mkdtempSync(path.join(work, "calves-"));
+    process.env.PADDOCK_CALF_DIR = empty;
+    try {
+      for (const [command, service] of [[["run", "ra"], "ra"], [["dhcp6"], "dhcp6"]] as const) {
+        const r = refusal([...command, "--iface", "eth9", "--calf-engine", "quickjs"]);
+        expect(r.status, command.join(" ")).toBe(1);
+        expect(r.line).toBe(`paddock: there is no QuickJS calf of ${service} (${path.join(empty, `calf-${service}-quickjs`)}): make setup builds QuickJS and the calves that run on it, and this one does not yet; run it with --calf-engine node`);
+      }
+    } finally {
+      delete process.env.PADDOCK_CALF_DIR;
+    }
   });
 });

@@ -13,7 +13,7 @@
  * 3. The check catches calf code that uses them.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,8 +52,11 @@ const NEVER_RUN: ReadonlyArray<{ module: RegExp; names: readonly string[]; why: 
   { module: /capnp-ts\/src\/rpc\//, names: ["WeakRef", "FinalizationRegistry"], why: "capnp-ts's RPC connection: calves exchange plain messages and never open one" },
 ];
 
-/** The calves that have a QuickJS form (scripts/build.ts QUICKJS_CALVES). */
-const QUICKJS_CALF_ENTRIES = ["packages/services/dhcp4/calf/src/entry.ts", "packages/services/ntp/calf/src/entry.ts"];
+/** The calves that have a QuickJS form: every service's calf (scripts/build.ts CALF_SERVICES), DHCPv4 first. */
+const QUICKJS_CALF_ENTRIES = readdirSync(path.join(repoRoot, "packages/services"))
+  .map((s) => `packages/services/${s}/calf/src/entry.ts`)
+  .filter((e) => existsSync(path.join(repoRoot, e)))
+  .sort((a, b) => Number(!a.includes("/dhcp4/")) - Number(!b.includes("/dhcp4/")) || a.localeCompare(b));
 
 /** The candidates the engine lacks, from its own answers. */
 function missingOnEngine(): string[] {

@@ -8,7 +8,8 @@ import { dhcp6Service } from "@paddock/service-dhcp6";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
-import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
+import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
+import type { CalfEngine } from "@paddock/runtime";
 import { interfaceNames, runServices } from "./run.ts";
 
 interface Dhcp6Flags {
@@ -30,6 +31,7 @@ interface Dhcp6Flags {
   logFormat: string;
   /** --no-sandbox: false. */
   sandbox: boolean;
+  calfEngine?: CalfEngine;
 }
 
 /** The service options the flags give (only those typed: the configuration file's stand otherwise). */
@@ -60,7 +62,7 @@ async function runDhcp6(opts: Dhcp6Flags): Promise<void> {
         services: [
           {
             definition: dhcp6Service,
-            calfScript: builtinCalfScript(dhcp6Service.name),
+            ...calfOnEngine({ definition: dhcp6Service, calfScript: builtinCalfScript(dhcp6Service.name), source: dhcp6Service.name }, opts.calfEngine),
             ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
             ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
             options: settings().get(dhcp6Service.name) ?? {},
@@ -97,5 +99,6 @@ export function registerDhcp6(program: Command): void {
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .option("--no-sandbox", NO_SANDBOX_HELP)
+    .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .action(runDhcp6);
 }

@@ -8,7 +8,8 @@ import { raService } from "@paddock/service-ra";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
-import { BUILTIN_SERVICES, builtinCalfScript } from "../services.ts";
+import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
+import type { CalfEngine } from "@paddock/runtime";
 import { interfaceNames, runServices } from "./run.ts";
 
 interface RaOptions {
@@ -27,6 +28,7 @@ interface RaOptions {
   logFormat: string;
   /** --no-sandbox: false. */
   sandbox: boolean;
+  calfEngine?: CalfEngine;
 }
 
 /** The service options the flags give (only those typed: the configuration file's stand otherwise). */
@@ -54,7 +56,7 @@ async function runRa(opts: RaOptions): Promise<void> {
         services: [
           {
             definition: raService,
-            calfScript: builtinCalfScript(raService.name),
+            ...calfOnEngine({ definition: raService, calfScript: builtinCalfScript(raService.name), source: raService.name }, opts.calfEngine),
             ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
             ...(opts.adminSocket ? { adminSocket: opts.adminSocket } : {}),
             options,
@@ -84,6 +86,7 @@ export function registerRa(program: Command): void {
     .option("--admin-socket <path>", "the operators' KV socket, mode 0600 (default RUNTIME_DIR/ra-IFACE.sock)")
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-sandbox", NO_SANDBOX_HELP)
+    .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--config <path>", `the configuration file: ra options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
