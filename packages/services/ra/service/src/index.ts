@@ -54,7 +54,9 @@ export const raService = defineService({
     "route-metric": { kind: "number", validate: routeMetricProblem, description: "metric of the RA's routes, and the priority of its resolv.conf servers (lowest first); default 1000 + the interface's index, as the DHCP service's" },
     solicit: { kind: "boolean", description: "send router solicitations (--no-solicit: only listen for unsolicited advertisements)", default: true },
   },
-  privWritePaths: (o) => (o["resolv-conf"] ? [path.dirname(o["resolv-conf"])] : []),
+  // resolv.conf is replaced by rename (its directory); the link's accept_ra, autoconf, mtu and
+  // use_tempaddr are written in place (a hardened unit's ProtectKernelTunables makes /proc/sys read-only).
+  privWritePaths: (o) => [...(o["resolv-conf"] ? [path.dirname(o["resolv-conf"])] : []), "/proc/sys/net/ipv6/conf"],
   readiness: raReadiness,
   status: raStatus,
   setup(ctx) {
