@@ -56,7 +56,7 @@ if (process.getuid?.() !== 0) {
   console.error("bench/dhcp.ts needs root (it creates network namespaces)");
   process.exit(1);
 }
-for (const [cmd, pkg] of [["dnsmasq", "dnsmasq-base"], ["busybox", "busybox"], ["dhcpcd", "dhcpcd-base"], ["runc", "runc"], ["tcpdump", "tcpdump"], ["nsenter", "util-linux"]]) {
+for (const [cmd, pkg] of [["dnsmasq", "dnsmasq-base"], ["busybox", "busybox"], ["dhcpcd", "dhcpcd-base"], ["runc", "runc"], ["crun", "crun"], ["tcpdump", "tcpdump"], ["nsenter", "util-linux"]]) {
   if (spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0) {
     console.error(`bench/dhcp.ts needs ${cmd} (Debian package ${pkg})`);
     process.exit(1);
@@ -206,7 +206,12 @@ function resetClient(): void {
 
 // ---- the clients --------------------------------------------------------------------------------
 
-type ClientName = "paddock" | "udhcpc" | "dhcpcd";
+/** paddock: its calves under runc; paddock-crun: under crun (docs/decisions/0011-container-runtime.md). */
+type ClientName = "paddock" | "paddock-crun" | "udhcpc" | "dhcpcd";
+
+/** The container runtime of a paddock client. */
+const runtimeOf = (client: ClientName): "runc" | "crun" => (client === "paddock-crun" ? "crun" : "runc");
+const isPaddock = (client: ClientName): boolean => client === "paddock" || client === "paddock-crun";
 
 interface RunResult {
   ms: number;
@@ -258,8 +263,9 @@ option domain_name_servers, domain_name, domain_search, interface_mtu
 function command(client: ClientName, dir: string): string[] {
   switch (client) {
     case "paddock":
+    case "paddock-crun":
       // --no-arp-probe: RFC 5227 probing adds 4–7 s; dhcpcd runs with noarp, so neither probes.
-      return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
+      return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", "--container-runtime", runtimeOf(client), "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
         "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", "debug"];
     case "udhcpc":
       // Without -q: it stays, so its memory can be read; the timing is the same.
@@ -269,9 +275,9 @@ function command(client: ClientName, dir: string): string[] {
   }
 }
 
-/** The calf's host pid: runc's list, in the run's runtime dir. */
-function calfPid(dir: string): number | undefined {
-  const r = spawnSync("runc", ["--root", path.join(dir, "run", "runc"), "list", "--format", "json"], { encoding: "utf8" });
+/** The calf's host pid: its runtime's list (runc or crun), in the run's runtime dir. */
+function calfPid(dir: string, runtime: "runc" | "crun"): number | undefined {
+  const r = spawnSync(runtime, ["--root", path.join(dir, "run", runtime), "list", "--format", "json"], { encoding: "utf8" });
   const list = (r.status === 0 ? JSON.parse(r.stdout || "null") ?? [] : []) as Array<{ pid: number; status: string }>;
   return list.find((c) => c.status === "running")?.pid;
 }
@@ -279,8 +285,8 @@ function calfPid(dir: string): number | undefined {
 function sampleMemory(client: ClientName, pid: number, dir: string): Record<string, ProcMemory[]> {
   const tree = processTree(pid);
   const all = tree.map(procMemory).filter((m): m is ProcMemory => m !== undefined);
-  if (client !== "paddock") return { all };
-  const calf = calfPid(dir);
+  if (!isPaddock(client)) return { all };
+  const calf = calfPid(dir, runtimeOf(client));
   return {
     priv: all.filter((m) => m.pid === pid),
     calf: all.filter((m) => m.pid === calf),
@@ -345,7 +351,7 @@ async function warmRun(client: ClientName): Promise<RunResult> {
   const died = diedBeforeAddress(client, p.proc);
   try {
     // Ready: paddock once the calf runs its client; dhcpcd once it waits for the carrier.
-    await p.proc.waitForLog(client === "paddock" ? /DHCP client started/ : /waiting for carrier|carrier lost/, { timeoutMs: LEASE_TIMEOUT_MS });
+    await p.proc.waitForLog(isPaddock(client) ? /DHCP client started/ : /waiting for carrier|carrier lost/, { timeoutMs: LEASE_TIMEOUT_MS });
     // Part of what is measured: the client idles without a carrier before the link comes up.
     await sleep(WARM_IDLE_MS);
     const waiting = waitForAddress();
@@ -531,8 +537,8 @@ try {
   console.log(`DHCP client benchmark, ${RUNS} runs per client and case, ${new Date().toISOString()}, node ${process.version}, load average before ${loadBefore}`);
   console.log("No client probes the offered address with ARP (RFC 5227): paddock --no-arp-probe, dhcpcd noarp, udhcpc without -a.");
 
-  const clients: ClientName[] = ["paddock", "udhcpc", "dhcpcd"];
-  const cold: Record<ClientName, RunResult[]> = { paddock: [], udhcpc: [], dhcpcd: [] };
+  const clients: ClientName[] = ["paddock", "paddock-crun", "udhcpc", "dhcpcd"];
+  const cold: Record<ClientName, RunResult[]> = { paddock: [], "paddock-crun": [], udhcpc: [], dhcpcd: [] };
   const warm: Partial<Record<ClientName, RunResult[]>> = { paddock: [], dhcpcd: [] };
   // One untimed run each: page cache, dnsmasq's lease database, dhcpcd's DUID file.
   for (const c of clients) await coldRun(c);
@@ -555,9 +561,10 @@ try {
   console.log(`\nCold start: process start → address on the interface (ms; median (min–max) of ${RUNS})`);
   console.log(table([
     ["client", "cold ms", "/ udhcpc", "/ dhcpcd", "peak RSS MiB (VmHWM)", "PSS MiB"],
-    ["paddock dhcp", fmt(coldS.paddock), ratio(coldS.paddock, coldS.udhcpc), ratio(coldS.paddock, coldS.dhcpcd),
-      `priv ${fmt(mib(cold.paddock, "priv"))}, calf ${fmt(mib(cold.paddock, "calf"))}, runc ${fmt(mib(cold.paddock, "runc"))}`,
-      `${fmt(summarize(cold.paddock.map((r) => Object.values(r.memory).flat().reduce((s, m) => s + m.pssKiB, 0) / 1024)))}`],
+    ...(["paddock", "paddock-crun"] as const).map((c) => [`paddock dhcp (${runtimeOf(c)})`, fmt(coldS[c]), ratio(coldS[c], coldS.udhcpc), ratio(coldS[c], coldS.dhcpcd),
+      `priv ${fmt(mib(cold[c], "priv"))}, calf ${fmt(mib(cold[c], "calf"))}, ${runtimeOf(c)} ${fmt(mib(cold[c], "runc"))}`,
+      `${fmt(summarize(cold[c].map((r) => Object.values(r.memory).flat().reduce((s, m) => s + m.pssKiB, 0) / 1024)))}`]),
+    ["paddock crun / runc", ratio(coldS["paddock-crun"], coldS.paddock), "", "", "", ""],
     ["busybox udhcpc", fmt(coldS.udhcpc), "1.00", ratio(coldS.udhcpc, coldS.dhcpcd), fmt(mib(cold.udhcpc, "all")), fmt(mib(cold.udhcpc, "all", "pssKiB"))],
     ["dhcpcd", fmt(coldS.dhcpcd), ratio(coldS.dhcpcd, coldS.udhcpc), "1.00",
       `${fmt(mib(cold.dhcpcd, "all"))} (${Math.round(summarize(cold.dhcpcd.map((r) => r.memory.all!.length)).median)} processes)`, fmt(mib(cold.dhcpcd, "all", "pssKiB"))],
