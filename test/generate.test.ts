@@ -12,13 +12,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { calfNameFor, createCalfBundle, parseCalfName, PRIV_BASE_CAPABILITIES, RUNC_CAPABILITIES } from "@paddock/runtime";
-import { canCreateLabs, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitForAddress, type Lab } from "@paddock/testkit";
+import { canCreateLabs, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab } from "@paddock/testkit";
 import { loadDeployment } from "../packages/cli/src/commands/generate.ts";
 import { MAX_UNIT_EXPOSURE, NETWORKD_EXPOSURE, runChecks, unitExposure } from "../packages/cli/src/generate/checks.ts";
 import { DeploymentError, parseDeployment, type DefinitionLookup } from "../packages/cli/src/generate/deployment.ts";
 import { generateDeployment, type GenerateReport } from "../packages/cli/src/generate/index.ts";
 import { parseUnit } from "../packages/cli/src/generate/unit.ts";
 import { BUILTIN_SERVICES } from "../packages/cli/src/services.ts";
+import { listContainers } from "./helpers/containers.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const paddockBin = path.join(repoRoot, "node_modules/.bin/paddock");
@@ -130,7 +131,7 @@ describe("the deployment file", () => {
   });
 });
 
-describe("the generated artefacts", () => {
+describe("the generated artefacts", { timeout: 90_000 }, () => {
   it("writes a bundle per calf, one unit, a LinuxKit fragment and a report whose checks pass", async () => {
     const { report } = await generate(EDGE);
     expect(report.bundles.map((b) => path.basename(b.dir)).sort()).toEqual(["dhcp4-eth0", "dhcp4-eth1", "ntp-eth0"]);
@@ -308,13 +309,14 @@ describe.skipIf(!canCreateLabs)(`a generated bundle run by paddock run --bundle-
     const execStart = report.units[0]!.execStart;
     expect(execStart.slice(0, 3)).toEqual([paddockBin, "run", "dhcp4"]);
     const priv = startPaddock(lab, client, execStart.slice(1), { bin: execStart[0]! });
-    const addr = await waitForAddress(lab, client, link.b.name, "inet", { abortOnExit: priv }).catch((err: Error) => {
+    const addr = await waitForAddress(lab, client, link.b.name, "inet", { abortOnExit: priv, timeoutMs: 60_000 }).catch((err: Error) => {
       throw new Error(`${err.message}\npriv:\n${priv.output}`);
     });
     expect(addr.local).toMatch(/^10\.91\.0\.(1\d\d|200)$/);
-    // The calf runc runs is the generated bundle, not one the priv wrote.
-    const list = JSON.parse(execFileSync("runc", ["--root", path.join(lab.file("run"), "runc"), "list", "--format", "json"], { encoding: "utf8" })) as Array<{ id: string; bundle: string; status: string }>;
-    expect(list.map((c) => [c.bundle, c.status])).toEqual([[report.bundles[0]!.dir, "running"]]);
+    // The calf the container runtime runs is the generated bundle, not one the priv wrote.
+    const running = await waitFor(() => listContainers(lab!.file("run")).filter((c) => c.status === "running").map((c) => c.bundle).at(0), { what: "the calf running", timeoutMs: 60_000 });
+    expect(running).toBe(report.bundles[0]!.dir);
+    expect(listContainers(lab.file("run")).map((c) => c.bundle)).toEqual([report.bundles[0]!.dir]);
     expect((await priv.stop()).code).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });

@@ -125,11 +125,12 @@ export class ServedDeployment {
       await this.stopGroup(key);
       each(r.group, "stopped");
     }
+    // Groups to start, side by side once the rest is settled (each waits for its calves).
+    const starts: Array<{ group: ServiceGroup; as: "started" | "restarted" }> = [];
     for (const g of wanted) {
       const current = this.running.get(g.key);
       if (!current) {
-        const err = await this.startGroup(g);
-        each(g, err === undefined ? "started" : "failed", err);
+        starts.push({ group: g, as: "started" });
         continue;
       }
       const settingsNow = JSON.stringify(current.group.services.map((s) => s.settings));
@@ -154,9 +155,10 @@ export class ServedDeployment {
         }
       }
       await this.stopGroup(g.key);
-      const err = await this.startGroup(g);
-      each(g, err === undefined ? "restarted" : "failed", err);
+      starts.push({ group: g, as: "restarted" });
     }
+    const errors = await Promise.all(starts.map((x) => this.startGroup(x.group)));
+    starts.forEach((x, n) => each(x.group, errors[n] === undefined ? x.as : "failed", errors[n]));
     const total = outcomes.filter((o) => o.outcome !== "stopped").length;
     const failed = outcomes.filter((o) => o.outcome === "failed").length;
     const result: ApplyResult = { generation, file, services: outcomes, total, failed };
