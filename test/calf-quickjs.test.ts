@@ -10,16 +10,20 @@
  * - its RSS read from /proc next to a Node calf's in the same kind of lab: printed as figures,
  *   asserted only against a generous bound;
  * - the NTP calf, unchanged too, on QuickJS against three chronyd: it selects a server and the clock
- *   handler gets its estimate (`paddock ntp --calf-engine quickjs`, observe mode).
+ *   handler gets its estimate (`paddock ntp --calf-engine quickjs`, observe mode);
+ * - the RA calf against radvd (SLAAC: the address, the default route, the RDNSS server) and the
+ *   DHCPv6 calf against dnsmasq (a stateful lease: the /128 and DNS), both on QuickJS, in labs
+ *   prefixed `qj2`, each calf's RSS a figure.
  *
  * Needs root (namespaces, runc) and the QuickJS build (make setup). Skipped with a reason
  * otherwise, never under CI=true.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLab, startChrony, waitFor, type Lab } from "@paddock/testkit";
+import { addresses, createLab, defaultOffer6, routes, startChrony, startDnsmasq6, startPaddock, startRadvd, waitFor, type Lab } from "@paddock/testkit";
+import { dhcp6Lab, globals6, startPaddockDhcp6 } from "./dhcp6-lab.ts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { defaultOffer, haveAll, NetLab, type ShimProc } from "./helpers/lab.ts";
 import { describeShimLease } from "./helpers/shim-lease.ts";
@@ -28,10 +32,12 @@ import { startPaddockNtp } from "./ntp-lab.ts";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const QUICKJS_CALF = path.join(repoRoot, "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs");
 const QUICKJS_NTP_CALF = path.join(repoRoot, "packages/services/ntp/calf/dist/calf-ntp-quickjs");
+const QUICKJS_RA_CALF = path.join(repoRoot, "packages/services/ra/calf/dist/calf-ra-quickjs");
+const QUICKJS_DHCP6_CALF = path.join(repoRoot, "packages/services/dhcp6/calf/dist/calf-dhcp6-quickjs");
 
 const isRoot = process.getuid?.() === 0;
-const NEEDED = ["dnsmasq", "chronyd", "runc", "nsenter"];
-const CALVES = [QUICKJS_CALF, QUICKJS_NTP_CALF];
+const NEEDED = ["dnsmasq", "chronyd", "radvd", "runc", "nsenter"];
+const CALVES = [QUICKJS_CALF, QUICKJS_NTP_CALF, QUICKJS_RA_CALF, QUICKJS_DHCP6_CALF];
 if (process.env.CI === "true" && (!isRoot || !haveAll(NEEDED) || !CALVES.every((c) => existsSync(c)))) {
   throw new Error(`CI must run the QuickJS calf tests: root, ${NEEDED.join(", ")} and ${CALVES.join(", ")} (make setup builds them)`);
 }
@@ -75,6 +81,19 @@ function containerPid(runtimeDir: string): number | undefined {
     if (pid !== undefined) return pid;
   }
   return undefined;
+}
+
+/**
+ * The QuickJS calf running under `runtimeDir`: checks that it is the static executable (not a
+ * Node calf) and records its RSS as a figure.
+ */
+function quickjsCalfFigure(name: string, runtimeDir: string): void {
+  const pid = containerPid(runtimeDir);
+  expect(pid, `${name}: a running calf under ${runtimeDir}`).toBeDefined();
+  expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).toBe("/calf/main\0");
+  const hwm = statusKiB(pid!, "VmHWM");
+  expect(hwm).toBeLessThan(QUICKJS_RSS_BOUND_KIB);
+  figures.push(`quickjs ${name} calf: VmRSS ${(statusKiB(pid!, "VmRSS") / 1024).toFixed(1)} MiB, peak ${(hwm / 1024).toFixed(1)} MiB`);
 }
 
 /** The calf's bundle config.json under the shim's runtime directory. */
@@ -164,10 +183,52 @@ describe.skipIf(!canRun)(`the NTP calf on QuickJS${canRun ? "" : ` (skipped: ${s
       await ntp.waitForLog(/NTP server \S+ selected/, { timeoutMs: 90_000 });
       const result = await waitFor(() => read("/clock/applied/result"), { what: "the clock handler's report", timeoutMs: 30_000, abortOnExit: ntp });
       expect(result).toBe("observed");
-      const pid = containerPid(l.file("run"));
-      if (pid !== undefined) figures.push(`quickjs NTP calf: VmRSS ${(statusKiB(pid, "VmRSS") / 1024).toFixed(1)} MiB, peak ${(statusKiB(pid, "VmHWM") / 1024).toFixed(1)} MiB`);
+      quickjsCalfFigure("NTP", l.file("run"));
     } finally {
       kv.close();
     }
   }, 150_000);
+});
+
+describe.skipIf(!canRun)(`the RA and DHCPv6 calves on QuickJS${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
+  it("RA: SLAAC from radvd, the default route and its RDNSS server (paddock ra --calf-engine quickjs)", async () => {
+    const l = createLab({ prefix: "qj2" });
+    lab = l;
+    const router = l.namespace("router");
+    const client = l.namespace("client");
+    const link = l.veth(router, client);
+    const resolvConf = l.file("resolv.conf");
+    writeFileSync(resolvConf, "");
+    const runtimeDir = l.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    const routerLinkLocal = (await waitFor(async () => (await addresses(router, link.a.name, "inet6")).find((a) => a.scope === "link" && !a.tentative), { what: "radvd's link-local address", timeoutMs: LEASE_TIMEOUT_MS })).local;
+    const ra = startPaddock(l, client, ["ra", "--iface", link.b.name, "--state-dir", l.file("state"), "--runtime-dir", runtimeDir, "--admin-socket", l.file("ra.sock"), "--resolv-conf", resolvConf, "--log-format", "json", "--calf-engine", "quickjs"]);
+    await ra.waitForLog(/RA client started/, { timeoutMs: LEASE_TIMEOUT_MS });
+    await startRadvd(l, router, { iface: link.a.name, prefix: "2001:db8:7::/64", rdnss: ["2001:db8:7::53"], readyTimeoutMs: LEASE_TIMEOUT_MS });
+    const state = () => ra.tail();
+    const a = await waitFor(async () => (await addresses(client, link.b.name, "inet6")).find((x) => x.scope === "global" && x.local.startsWith("2001:db8:7:")), { what: "a SLAAC address on radvd's prefix", timeoutMs: LEASE_TIMEOUT_MS, abortOnExit: ra, state });
+    expect(a.prefixlen).toBe(64);
+    // RFC 7217, not the MAC's EUI-64 (ff:fe in the middle of the identifier).
+    expect(a.local).not.toMatch(/ff:fe/);
+    const def = await waitFor(async () => (await routes(client, "inet6")).find((r) => r.dst === "default" && r.dev === link.b.name), { what: "the default route via radvd", timeoutMs: LEASE_TIMEOUT_MS, abortOnExit: ra, state });
+    expect(def).toMatchObject({ gateway: routerLinkLocal, protocol: "176" });
+    await waitFor(() => readFileSync(resolvConf, "utf8").includes("nameserver 2001:db8:7::53"), { what: "radvd's RDNSS in resolv.conf", timeoutMs: LEASE_TIMEOUT_MS, abortOnExit: ra, state: () => readFileSync(resolvConf, "utf8") });
+    quickjsCalfFigure("RA", runtimeDir);
+  }, 120_000);
+
+  it("DHCPv6: a stateful lease from dnsmasq, its /128 and DNS servers (paddock dhcp6 --calf-engine quickjs)", async () => {
+    const l = createLab({ prefix: "qj2" });
+    lab = l;
+    const net = dhcp6Lab(l);
+    await startDnsmasq6(l, net.server, { iface: net.serverIf, offer: defaultOffer6() });
+    const c = await startPaddockDhcp6(l, net.client, net.clientIf, ["--calf-engine", "quickjs"]);
+    try {
+      const got = await waitFor(() => globals6(l, net.client, net.clientIf).find((x) => x.prefixlen === 128 && x.local.startsWith("2001:db8:6::1")), { what: "an IA_NA address from dnsmasq's range", timeoutMs: LEASE_TIMEOUT_MS, abortOnExit: c.paddock, state: () => c.paddock.tail() });
+      expect(await c.read("/address/000/ip")).toBe(got.local);
+      await waitFor(() => existsSync(c.resolvConf) && readFileSync(c.resolvConf, "utf8").includes("nameserver 2001:db8:6::53"), { what: "the DHCPv6 DNS servers in resolv.conf", timeoutMs: LEASE_TIMEOUT_MS, abortOnExit: c.paddock });
+      quickjsCalfFigure("DHCPv6", l.file("dhcp6-run"));
+    } finally {
+      c.kv.close();
+    }
+  }, 120_000);
 });

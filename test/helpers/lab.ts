@@ -162,17 +162,6 @@ export class ShimProc extends PaddockProcess {
 }
 
 /**
- * The calf engine lane: with PADDOCK_TEST_CALF_ENGINE=quickjs (or node), every shim a test starts
- * runs its calf on that engine, unless the test chose one itself or runs a custom calf (`--calf`,
- * which is Node only). Unset: the default engine. (docs/decisions/0010-quickjs-calf-engine.md)
- */
-function engineArgs(extraArgs: readonly string[]): string[] {
-  const engine = process.env.PADDOCK_TEST_CALF_ENGINE;
-  if (!engine || extraArgs.some((a) => a === "--calf" || a === "--calf-engine" || a.startsWith("--calf=") || a.startsWith("--calf-engine="))) return [];
-  return ["--calf-engine", engine];
-}
-
-/**
  * The container runtime lane: with PADDOCK_TEST_CONTAINER_RUNTIME=crun (or runc, auto), every shim
  * a test starts runs its calf under that runtime, unless the test chose one itself. Unset: auto.
  * (docs/decisions/0011-container-runtime.md)
@@ -339,7 +328,7 @@ export class NetLab {
     const args = [
       "dhcp", "--iface", this.clientIf, "--state-dir", stateDir, "--runtime-dir", runtimeDir,
       "--resolv-conf", this.resolvConf, "--admin-socket", adminSocket, "--metrics", metricsSocket,
-      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...engineArgs(opts.extraArgs ?? []), ...containerRuntimeArgs(opts.extraArgs ?? []), ...(opts.extraArgs ?? []),
+      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...containerRuntimeArgs(opts.extraArgs ?? []), ...(opts.extraArgs ?? []),
     ];
     return startPaddock(this.lab, this.clientNs, args, {
       bin: paddockBin,

@@ -71,5 +71,5 @@ export {
   type IscDhcpd6Options,
   type Kea6Options,
 } from "./servers/dhcp6.ts";
-export { findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
+export { calfEngineLaneArgs, findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
 export { startNotifyReceiver, type NotifyReceiver } from "./notify.ts";

@@ -74,7 +74,7 @@ export function findPaddockBin(): string {
  * Starts `paddock ARGS…` in `ns`. The handle keeps its log (`waitForLog(regex)`,
  * `logEntries()` for `--log-format json`); `stop()` sends SIGTERM and waits for it to exit. If
  * the args name a `--runtime-dir`, destroy() also force-deletes any runc container left under it
- * (a shim killed hard leaves its calf).
+ * (a shim killed hard leaves its calf). Under PADDOCK_TEST_CALF_ENGINE, see {@link calfEngineLaneArgs}.
  */
 export function startPaddock<P extends PaddockProcess = PaddockProcess>(lab: Lab, ns: NsRef | null, args: readonly string[], options: StartPaddockOptions<P> = {}): P {
   const bin = options.bin ?? findPaddockBin();
@@ -84,11 +84,33 @@ export function startPaddock<P extends PaddockProcess = PaddockProcess>(lab: Lab
     lab.defer(() => removeRuncContainers(path.join(runtimeDir, "runc")));
     lab.defer(() => removeRuncContainers(path.join(runtimeDir, "crun"), "crun"));
   }
+  argv.push(...calfEngineLaneArgs(args));
   return lab.spawn<P>(ns, argv, {
     name: options.name ?? `paddock ${args[0] ?? ""}`.trim(),
     env: options.env,
     create: options.create ?? ((name, child) => new PaddockProcess(name, child) as P),
   });
+}
+
+/** The commands that run calves and take `--calf-engine`. */
+const CALF_COMMANDS: ReadonlySet<string> = new Set(["dhcp", "ntp", "ra", "dhcp6", "run"]);
+
+/**
+ * The calf engine lane (docs/decisions/0010-quickjs-calf-engine.md): with
+ * PADDOCK_TEST_CALF_ENGINE=quickjs (or node) in the environment, a command that runs calves gets
+ * `--calf-engine ENGINE` added, so one run of the namespace tests puts every calf on that engine.
+ * Not when the args choose an engine themselves or a custom calf (`--calf`, Node only), nor for a
+ * `paddock run` that names a service by path (a built service has a Node calf only). Unset: nothing.
+ */
+export function calfEngineLaneArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const engine = env.PADDOCK_TEST_CALF_ENGINE;
+  if (!engine || !CALF_COMMANDS.has(args[0] ?? "")) return [];
+  if (args.some((a) => a === "--calf" || a === "--calf-engine" || a.startsWith("--calf=") || a.startsWith("--calf-engine="))) return [];
+  if (args[0] === "run") {
+    const end = args.findIndex((a, i) => i > 0 && a.startsWith("-"));
+    if (!args.slice(1, end === -1 ? undefined : end).every((s) => /^[a-z0-9-]+$/.test(s))) return [];
+  }
+  return ["--calf-engine", engine];
 }
 
 /** The value of `--flag VALUE` or `--flag=VALUE` in `args`. */
