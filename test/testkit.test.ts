@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  calfEngineLaneArgs,
   canCreateLabs,
   createLab,
   defaultOffer,
@@ -248,5 +249,23 @@ describe.skipIf(!canCreateLabs)(`@paddock/testkit labs (${canCreateLabs ? "root"
       const exit = await shim.stop();
       expect(exit.code).toBe(0);
     });
+  });
+});
+
+describe("the calf engine lane (PADDOCK_TEST_CALF_ENGINE)", () => {
+  const lane = (args: string[]) => calfEngineLaneArgs(args, { PADDOCK_TEST_CALF_ENGINE: "quickjs" });
+  it("adds --calf-engine to the commands that run built-in calves", () => {
+    for (const args of [["dhcp", "--iface", "e"], ["ntp", "--iface", "e"], ["ra", "--iface", "e"], ["dhcp6", "--iface", "e"], ["run", "ra", "dhcp6", "--iface", "e"]]) {
+      expect(lane(args), args.join(" ")).toEqual(["--calf-engine", "quickjs"]);
+    }
+  });
+  it("leaves alone a choice of the test's own, a custom calf, a service given by path, other commands, and an unset lane", () => {
+    expect(lane(["dhcp", "--iface", "e", "--calf-engine", "node"])).toEqual([]);
+    expect(lane(["dhcp", "--iface", "e", "--calf-engine=node"])).toEqual([]);
+    expect(lane(["dhcp", "--iface", "e", "--calf", "/tmp/calf.mjs"])).toEqual([]);
+    expect(lane(["run", "./service.ts", "--iface", "e"])).toEqual([]);
+    expect(lane(["run", "/srv/built", "ra", "--iface", "e"])).toEqual([]);
+    expect(lane(["status", "e"])).toEqual([]);
+    expect(calfEngineLaneArgs(["ra", "--iface", "e"], {})).toEqual([]);
   });
 });
