@@ -141,6 +141,24 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against real servers (${canCreate
     expect(globals6(lab, net.client, down.a.name)).toEqual([]);
   }, 240_000);
 
+  it("a downstream interface taken out of prefix-delegation loses the /64 it was given, and only that", async () => {
+    lab = createLab({ prefix: "d6s" });
+    const net = dhcp6Lab(lab);
+    const lan = lab.namespace("lan");
+    const down = lab.veth(net.client, lan);
+    await startKea6(lab, net.server, { iface: net.serverIf });
+    const first = await startPaddockDhcp6(lab, net.client, net.clientIf, ["--ia-pd", "56", "--prefix-delegation", `${down.a.name}=1`, "--no-release"]);
+    await waitFor(() => globals6(lab!, net.client, down.a.name).find((a) => a.prefixlen === 64), { what: "a /64 on the downstream interface", timeoutMs: DHCP6_TIMEOUT_MS, abortOnExit: first.paddock, state: () => first.paddock.tail() });
+    first.kv.close();
+    await first.paddock.stop();
+    // Kept at stop (--no-release): the lease is still valid.
+    expect(globals6(lab, net.client, down.a.name)).toHaveLength(1);
+    client = await startPaddockDhcp6(lab, net.client, net.clientIf, ["--ia-pd", "56", "--no-release"]);
+    const c = client;
+    await waitFor(() => globals6(lab!, net.client, down.a.name).length === 0, { what: "the /64 withdrawn from the interface no longer named", timeoutMs: DHCP6_TIMEOUT_MS, abortOnExit: c.paddock, state: () => c.paddock.tail() });
+    expect(globals6(lab, net.client, net.clientIf).filter((a) => inRange(a.local))).toHaveLength(1);
+  }, 120_000);
+
   it("ISC dhcpd -6: an IA_NA address", async () => {
     lab = createLab({ prefix: "d6s" });
     const net = dhcp6Lab(lab);

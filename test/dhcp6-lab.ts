@@ -76,7 +76,8 @@ export interface Dhcp6UnderTest {
  */
 export async function startPaddockDhcp6(lab: Lab, ns: Netns, iface: string, extraArgs: string[] = [], name = "dhcp6", env?: NodeJS.ProcessEnv): Promise<Dhcp6UnderTest> {
   const runtimeDir = lab.file(`${name}-run`);
-  mkdirSync(runtimeDir, { mode: 0o711 });
+  // Again for a restart: the same state (records, DUID) and runtime directories.
+  mkdirSync(runtimeDir, { mode: 0o711, recursive: true });
   const resolvConf = lab.file(`${name}-resolv.conf`);
   // The default place (RUNTIME_DIR/dhcp6-IFACE.sock), where `paddock status` looks.
   const socket = `${runtimeDir}/dhcp6-${iface}.sock`;

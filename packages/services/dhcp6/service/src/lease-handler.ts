@@ -11,6 +11,7 @@
  * or release, an address the server dropped, a lifetime ended) is removed, and only that: every
  * address is recorded in its ownership file before it is added (DESIGN.md invariant 5).
  */
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { readKey, readKeys } from "@paddock/kv";
 import { openRtnetlink, NetlinkError, type RtnetlinkClient } from "@paddock/netlink";
@@ -178,6 +179,12 @@ export class Dhcp6LeaseHandler implements Handler<Dhcp6Desired> {
     this.own = new OwnershipFile(path.join(opts.stateDir, "dhcp6-resolv-owned.json"), () => ({ format: OWNERSHIP_FORMAT, resolvConf: null }), parseDhcp6Ownership, log);
     for (const [i, name] of [opts.iface, ...opts.downstream.map((d) => d.iface)].entries()) {
       this.sets.set(name, new Ipv6AddressSet({ file: path.join(opts.stateDir, i === 0 ? "dhcp6-addresses.json" : `dhcp6-downstream-${name}.json`), handler: this.name, log }));
+    }
+    // A downstream interface no longer in prefix-delegation: its record is still read, so what was
+    // added there is withdrawn (it wants nothing now) rather than left behind.
+    for (const f of existsSync(opts.stateDir) ? readdirSync(opts.stateDir) : []) {
+      const m = /^dhcp6-downstream-(.{1,15})\.json$/.exec(f);
+      if (m && !this.sets.has(m[1]!)) this.sets.set(m[1]!, new Ipv6AddressSet({ file: path.join(opts.stateDir, f), handler: this.name, log }));
     }
   }
 
