@@ -259,13 +259,14 @@ describe("the calf engine lane (PADDOCK_TEST_CALF_ENGINE)", () => {
       expect(lane(args), args.join(" ")).toEqual(["--calf-engine", "quickjs"]);
     }
   });
-  it("leaves alone a choice of the test's own, a custom calf, a service given by path, other commands, and an unset lane", () => {
+  it("leaves alone a choice of the test's own, a custom calf or calf folder, a service given by path, other commands, and an unset lane", () => {
     expect(lane(["dhcp", "--iface", "e", "--calf-engine", "node"])).toEqual([]);
     expect(lane(["dhcp", "--iface", "e", "--calf-engine=node"])).toEqual([]);
     expect(lane(["dhcp", "--iface", "e", "--calf", "/tmp/calf.mjs"])).toEqual([]);
     expect(lane(["run", "./service.ts", "--iface", "e"])).toEqual([]);
     expect(lane(["run", "/srv/built", "ra", "--iface", "e"])).toEqual([]);
     expect(lane(["status", "e"])).toEqual([]);
+    expect(calfEngineLaneArgs(["dhcp6", "--iface", "e"], { PADDOCK_TEST_CALF_ENGINE: "quickjs", PADDOCK_CALF_DIR: "/tmp/calves" })).toEqual([]);
     expect(calfEngineLaneArgs(["ra", "--iface", "e"], {})).toEqual([]);
   });
 });

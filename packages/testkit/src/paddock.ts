@@ -84,7 +84,7 @@ export function startPaddock<P extends PaddockProcess = PaddockProcess>(lab: Lab
     lab.defer(() => removeRuncContainers(path.join(runtimeDir, "runc")));
     lab.defer(() => removeRuncContainers(path.join(runtimeDir, "crun"), "crun"));
   }
-  argv.push(...calfEngineLaneArgs(args));
+  argv.push(...calfEngineLaneArgs(args, { ...process.env, ...options.env }));
   return lab.spawn<P>(ns, argv, {
     name: options.name ?? `paddock ${args[0] ?? ""}`.trim(),
     env: options.env,
@@ -99,12 +99,13 @@ const CALF_COMMANDS: ReadonlySet<string> = new Set(["dhcp", "ntp", "ra", "dhcp6"
  * The calf engine lane (docs/decisions/0010-quickjs-calf-engine.md): with
  * PADDOCK_TEST_CALF_ENGINE=quickjs (or node) in the environment, a command that runs calves gets
  * `--calf-engine ENGINE` added, so one run of the namespace tests puts every calf on that engine.
- * Not when the args choose an engine themselves or a custom calf (`--calf`, Node only), nor for a
- * `paddock run` that names a service by path (a built service has a Node calf only). Unset: nothing.
+ * Not when the args choose an engine themselves or a custom calf (`--calf`, Node only), nor when
+ * PADDOCK_CALF_DIR points at calves a test built (for Node), nor for a `paddock run` that names a
+ * service by path (a built service has a Node calf only). Unset: nothing.
  */
 export function calfEngineLaneArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
   const engine = env.PADDOCK_TEST_CALF_ENGINE;
-  if (!engine || !CALF_COMMANDS.has(args[0] ?? "")) return [];
+  if (!engine || env.PADDOCK_CALF_DIR || !CALF_COMMANDS.has(args[0] ?? "")) return [];
   if (args.some((a) => a === "--calf" || a === "--calf-engine" || a.startsWith("--calf=") || a.startsWith("--calf-engine="))) return [];
   if (args[0] === "run") {
     const end = args.findIndex((a, i) => i > 0 && a.startsWith("-"));
