@@ -88,7 +88,7 @@ export function registerNew(program: Command): void {
       const shown = path.relative(process.cwd(), target) || ".";
       process.stdout.write(
         `created the service ${name} in ${target}: ${files.join(", ")}\n` +
-          `next:\n  cd ${shown}\n  npm install\n  npx vitest run && npx tsc --noEmit\n  npx paddock build ./service.ts --out build    # as a user, not root\n` +
+          `next:\n  cd ${shown}\n  npm install    # as the owner of ${installRoot()} (npm marks its CLI executable; README.md)\n  npx vitest run && npx tsc --noEmit\n  npx paddock build ./service.ts --out build    # as a user, not root\n` +
           `  sudo node_modules/.bin/paddock run ./service.ts --iface IF --set peer=ADDRESS\n`,
       );
     });
