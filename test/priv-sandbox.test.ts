@@ -25,6 +25,7 @@ import {
   findPaddockBin,
   hasCommands,
   LAB_SKIP_REASON,
+  runningCalfPid,
   startDnsmasq,
   startPaddock,
   waitFor,
@@ -127,11 +128,9 @@ async function listeningPorts(l: Lab, netns: string): Promise<number[]> {
   return r.stdout.split("\n").filter(Boolean).map((line) => Number(line.trim().split(/\s+/)[3]!.split(":").pop()));
 }
 
-/** The running calf's host pid, from runc's state. */
+/** The running calf's host pid, from its container runtime's state (runc or crun). */
 async function calfPid(r: Running): Promise<number | undefined> {
-  const out = await r.lab.run(null, ["runc", "--root", path.join(r.runtimeDir, "runc"), "list", "--format", "json"]);
-  const list = (JSON.parse(out.stdout || "null") ?? []) as Array<{ pid: number; status: string }>;
-  return list.find((c) => c.status === "running" && c.pid > 0)?.pid;
+  return runningCalfPid(r.runtimeDir);
 }
 
 /** `paddock renew IFACE` and the renewal it asks for, answered (BOUND again). */

@@ -10,7 +10,7 @@
  * stays here is specific to the shim: its sockets, metrics and KV, and an address watch.
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { connectKv, KvClient } from "@paddock/kv";
@@ -25,6 +25,7 @@ import {
   linkMtu,
   PaddockProcess,
   routes,
+  runningCalfPid,
   runAsync as runAsyncKit,
   startPaddock,
   udhcpdCommand,
@@ -148,16 +149,7 @@ export class ShimProc extends PaddockProcess {
 
   /** The calf's host pid, from its container runtime's state (runc's or crun's) under the runtime directory. */
   async calfPid(): Promise<number | undefined> {
-    for (const runtime of ["runc", "crun"]) {
-      const root = path.join(this.runtimeDir, runtime);
-      if (!existsSync(root)) continue;
-      const r = await runAsync(runtime, ["--root", root, "list", "--format", "json"]);
-      if (r.status !== 0) continue;
-      const list = (JSON.parse(r.stdout || "null") ?? []) as Array<{ id: string; pid: number; status: string }>;
-      const pid = list.find((c) => c.status === "running" && c.pid > 0)?.pid;
-      if (pid !== undefined) return pid;
-    }
-    return undefined;
+    return runningCalfPid(this.runtimeDir);
   }
 }
 

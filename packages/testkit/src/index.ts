@@ -73,3 +73,4 @@ export {
 } from "./servers/dhcp6.ts";
 export { calfEngineLaneArgs, findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
 export { startNotifyReceiver, type NotifyReceiver } from "./notify.ts";
+export { listCalfContainers, runningCalfPid, type CalfContainer } from "./containers.ts";

@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { createLab, defaultOffer, ipJson, requireCommands, startDnsmasq, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
+import { createLab, defaultOffer, ipJson, listCalfContainers, requireCommands, startDnsmasq, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
 import { capabilitiesInMask } from "@paddock/runtime";
 import { UserError } from "../errors.ts";
 
@@ -39,10 +39,7 @@ function statusField(status: string, name: string): string {
 
 /** The calf's properties read from /proc, in one line. */
 function describeCalf(runtimeDir: string): string {
-  const state = path.join(runtimeDir, "runc");
-  const r = spawnSync("runc", ["--root", state, "list", "--format", "json"], { encoding: "utf8" });
-  const list = (r.status === 0 ? JSON.parse(r.stdout || "[]") : []) as Array<{ id: string; pid: number; status: string }>;
-  const calf = list.find((c) => c.status === "running");
+  const calf = listCalfContainers(runtimeDir).find((c) => c.status === "running");
   if (!calf) return "calf: not running";
   const status = readFileSync(`/proc/${calf.pid}/status`, "utf8");
   const field = (name: string) => statusField(status, name);
@@ -50,7 +47,7 @@ function describeCalf(runtimeDir: string): string {
   const ownNs = ["net", "pid", "mnt", "ipc", "uts", "user", "cgroup"].filter((n) => readlinkSync(`/proc/${calf.pid}/ns/${n}`) !== readlinkSync(`/proc/self/ns/${n}`));
   const fds = readdirSync(`/proc/${calf.pid}/fd`).length;
   const env = readFileSync(`/proc/${calf.pid}/environ`, "utf8").split("\0").filter(Boolean).join(" ") || "(empty)";
-  return `calf ${calf.id}: pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, jitless ${readFileSync(`/proc/${calf.pid}/cmdline`, "utf8").includes("--jitless") ? "yes" : "no"}`;
+  return `calf ${calf.id} (${calf.runtime}): pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, jitless ${readFileSync(`/proc/${calf.pid}/cmdline`, "utf8").includes("--jitless") ? "yes" : "no"}`;
 }
 
 /** The priv's own sandbox read from /proc (docs/security-model.md §5), in one line. */
