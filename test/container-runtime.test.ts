@@ -13,11 +13,14 @@
  * The integration tests need root and crun (make setup installs it). Skipped with a reason
  * otherwise, never under CI=true.
  */
-import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { cgroupLayoutFrom, crunArgv, hostCgroupLayout, resolveContainerRuntime, type CgroupLayout } from "@paddock/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultOffer, haveAll, NetLab } from "./helpers/lab.ts";
+import { repoRoot } from "./helpers/paddock.ts";
 import { describeShimLease } from "./helpers/shim-lease.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -71,6 +74,32 @@ describe("choosing the container runtime", () => {
     const argv = crunArgv("/usr/bin/crun", hybrid);
     expect(argv.slice(0, 5)).toEqual(["unshare", "--mount", "--propagation", "private", "--"]);
     expect(argv.slice(-2)).toEqual(["/sys/fs/cgroup/unified", "/usr/bin/crun"]);
+  });
+});
+
+describe("--container-runtime on the command line", () => {
+  const cli = path.join(repoRoot, "packages/cli/bin/paddock.mjs");
+  /** `paddock ARGS…` with `PATH`; its status and the one line it printed. */
+  const refusal = (args: string[], PATH = process.env.PATH ?? "") => {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, PATH }, timeout: 20_000 });
+    return { status: r.status, line: r.stderr.trim() };
+  };
+
+  it("a runtime that does not exist is refused in one sentence", () => {
+    for (const command of [["dhcp", "--iface", "eth0"], ["run", "dhcp4", "--iface", "eth0"]]) {
+      expect(refusal([...command, "--container-runtime", "podman"]), command[0]).toEqual({ status: 1, line: 'paddock: --container-runtime must be auto, runc or crun, not "podman"' });
+    }
+  });
+
+  it.skipIf(!isRoot)("crun asked for and not installed: one sentence, and how to go on", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "crn-cli-"));
+    try {
+      // PATH without /usr/bin, where Debian installs crun (runc is in /usr/sbin).
+      const args = ["dhcp", "--iface", "lo", "--container-runtime", "crun", "--runtime-dir", path.join(dir, "run"), "--state-dir", path.join(dir, "state"), "--resolv-conf", path.join(dir, "resolv.conf"), "--admin-socket", path.join(dir, "a.sock")];
+      expect(refusal(args, "/usr/sbin:/sbin")).toEqual({ status: 1, line: "paddock: crun is not installed (not found on PATH); install the Debian package crun or start with --container-runtime runc" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -7,6 +7,6 @@ export const CONTAINER_RUNTIME_HELP = "the OCI runtime of the calves: auto (crun
 
 /** Parses `--container-runtime`. */
 export function parseContainerRuntime(value: string): ContainerRuntimeChoice {
-  if (!isContainerRuntimeChoice(value)) throw new UserError(`--container-runtime must be ${CONTAINER_RUNTIME_CHOICES.join(", ")}, not ${JSON.stringify(value)}`);
+  if (!isContainerRuntimeChoice(value)) throw new UserError(`--container-runtime must be ${CONTAINER_RUNTIME_CHOICES.slice(0, -1).join(", ")} or ${CONTAINER_RUNTIME_CHOICES.at(-1)}, not ${JSON.stringify(value)}`);
   return value;
 }

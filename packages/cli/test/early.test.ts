@@ -8,6 +8,8 @@ describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI
     [["dhcp", "--state-dir", "/s", "--iface", "br-lan", "--set-hostname", "--metrics", "/m.sock"], { iface: "br-lan", runtimeDir: "/run/paddock" }],
     [["dhcp", "--iface", "eth0", "--hooks-dir", "/etc/h.d", "--hook-timeout-seconds", "5"], { iface: "eth0", runtimeDir: "/run/paddock" }],
     [["dhcp", "--no-arp-probe", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock" }],
+    [["dhcp", "--iface", "eth0", "--container-runtime", "crun"], { iface: "eth0", runtimeDir: "/run/paddock", containerRuntime: "crun" }],
+    [["dhcp", "--container-runtime=runc", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock", containerRuntime: "runc" }],
   ])("a plain run: %j", (argv, want) => {
     expect(parseEarlyArgs(argv)).toEqual(want);
   });
@@ -23,6 +25,7 @@ describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI
     [["dhcp", "--iface", "a/b"]],
     [["dhcp", "--iface", "much-too-long-name"]],
     [["dhcp", "--iface", "eth0", "--typo"]],
+    [["dhcp", "--iface", "eth0", "--container-runtime", "podman"]],
   ])("anything else is left to the CLI: %j", (argv) => {
     expect(parseEarlyArgs(argv)).toBeUndefined();
   });

@@ -3,7 +3,7 @@
  * its `defineService()` definition, in the start-up order of docs/architecture.md:
  *
  *   0. (optional) a calf started early by the CLI, adopted here (./early.ts)
- *   1. preflight: root, runc, calf bundles, directories — everything a user can get wrong,
+ *   1. preflight: root, the container runtime (runc or crun), calf bundles, directories — everything a user can get wrong,
  *      checked before anything changes; then the pid locks (one per service and interface, one
  *      per state directory)
  *   1a. the interface (./link-watch.ts): waited for if absent, set up if down
