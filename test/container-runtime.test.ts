@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { cgroupLayoutFrom, crunArgv, hostCgroupLayout, resolveContainerRuntime, type CgroupLayout } from "@paddock/runtime";
+import { containerRuntimeLaneArgs } from "@paddock/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultOffer, haveAll, NetLab } from "./helpers/lab.ts";
 import { repoRoot } from "./helpers/paddock.ts";
@@ -74,6 +75,18 @@ describe("choosing the container runtime", () => {
     const argv = crunArgv("/usr/bin/crun", hybrid);
     expect(argv.slice(0, 5)).toEqual(["unshare", "--mount", "--propagation", "private", "--"]);
     expect(argv.slice(-2)).toEqual(["/sys/fs/cgroup/unified", "/usr/bin/crun"]);
+  });
+});
+
+describe("the container runtime lane of the testkit (PADDOCK_TEST_CONTAINER_RUNTIME)", () => {
+  it("adds --container-runtime to commands that run calves, unless they choose one", () => {
+    const env = { PADDOCK_TEST_CONTAINER_RUNTIME: "runc" };
+    expect(containerRuntimeLaneArgs(["dhcp", "--iface", "eth0"], env)).toEqual(["--container-runtime", "runc"]);
+    expect(containerRuntimeLaneArgs(["run", "dhcp4", "ntp", "--iface", "eth0"], env)).toEqual(["--container-runtime", "runc"]);
+    expect(containerRuntimeLaneArgs(["dhcp", "--iface", "eth0", "--container-runtime", "crun"], env)).toEqual([]);
+    expect(containerRuntimeLaneArgs(["dhcp", "--container-runtime=crun"], env)).toEqual([]);
+    expect(containerRuntimeLaneArgs(["kv", "get", "/ip"], env)).toEqual([]);
+    expect(containerRuntimeLaneArgs(["dhcp", "--iface", "eth0"], {})).toEqual([]);
   });
 });
 

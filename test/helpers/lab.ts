@@ -153,17 +153,6 @@ export class ShimProc extends PaddockProcess {
   }
 }
 
-/**
- * The container runtime lane: with PADDOCK_TEST_CONTAINER_RUNTIME=crun (or runc, auto), every shim
- * a test starts runs its calf under that runtime, unless the test chose one itself. Unset: auto.
- * (docs/decisions/0011-container-runtime.md)
- */
-function containerRuntimeArgs(extraArgs: readonly string[]): string[] {
-  const runtime = process.env.PADDOCK_TEST_CONTAINER_RUNTIME;
-  if (!runtime || extraArgs.some((a) => a === "--container-runtime" || a.startsWith("--container-runtime="))) return [];
-  return ["--container-runtime", runtime];
-}
-
 /** Options of {@link NetLab.startShim}. */
 export interface ShimOptions {
   stateDir?: string;
@@ -320,7 +309,7 @@ export class NetLab {
     const args = [
       "dhcp", "--iface", this.clientIf, "--state-dir", stateDir, "--runtime-dir", runtimeDir,
       "--resolv-conf", this.resolvConf, "--admin-socket", adminSocket, "--metrics", metricsSocket,
-      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...containerRuntimeArgs(opts.extraArgs ?? []), ...(opts.extraArgs ?? []),
+      ...(opts.releaseOnExit ? ["--release-on-exit"] : []), ...(opts.arpProbe ? [] : ["--no-arp-probe"]), ...(opts.extraArgs ?? []),
     ];
     return startPaddock(this.lab, this.clientNs, args, {
       bin: paddockBin,

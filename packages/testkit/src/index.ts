@@ -71,6 +71,6 @@ export {
   type IscDhcpd6Options,
   type Kea6Options,
 } from "./servers/dhcp6.ts";
-export { calfEngineLaneArgs, findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
+export { calfEngineLaneArgs, containerRuntimeLaneArgs, findPaddockBin, PaddockProcess, removeRuncContainers, startPaddock, type LogEntry, type StartPaddockOptions } from "./paddock.ts";
 export { startNotifyReceiver, type NotifyReceiver } from "./notify.ts";
 export { listCalfContainers, runningCalfPid, type CalfContainer } from "./containers.ts";

@@ -74,7 +74,8 @@ export function findPaddockBin(): string {
  * Starts `paddock ARGS…` in `ns`. The handle keeps its log (`waitForLog(regex)`,
  * `logEntries()` for `--log-format json`); `stop()` sends SIGTERM and waits for it to exit. If
  * the args name a `--runtime-dir`, destroy() also force-deletes any runc container left under it
- * (a shim killed hard leaves its calf). Under PADDOCK_TEST_CALF_ENGINE, see {@link calfEngineLaneArgs}.
+ * (a shim killed hard leaves its calf). Under PADDOCK_TEST_CALF_ENGINE, see {@link calfEngineLaneArgs};
+ * under PADDOCK_TEST_CONTAINER_RUNTIME, {@link containerRuntimeLaneArgs}.
  */
 export function startPaddock<P extends PaddockProcess = PaddockProcess>(lab: Lab, ns: NsRef | null, args: readonly string[], options: StartPaddockOptions<P> = {}): P {
   const bin = options.bin ?? findPaddockBin();
@@ -84,7 +85,7 @@ export function startPaddock<P extends PaddockProcess = PaddockProcess>(lab: Lab
     lab.defer(() => removeRuncContainers(path.join(runtimeDir, "runc")));
     lab.defer(() => removeRuncContainers(path.join(runtimeDir, "crun"), "crun"));
   }
-  argv.push(...calfEngineLaneArgs(args, { ...process.env, ...options.env }));
+  argv.push(...calfEngineLaneArgs(args, { ...process.env, ...options.env }), ...containerRuntimeLaneArgs(args, { ...process.env, ...options.env }));
   return lab.spawn<P>(ns, argv, {
     name: options.name ?? `paddock ${args[0] ?? ""}`.trim(),
     env: options.env,
@@ -112,6 +113,17 @@ export function calfEngineLaneArgs(args: readonly string[], env: NodeJS.ProcessE
     if (!args.slice(1, end === -1 ? undefined : end).every((s) => /^[a-z0-9-]+$/.test(s))) return [];
   }
   return ["--calf-engine", engine];
+}
+
+/**
+ * The container runtime lane (docs/decisions/0011-container-runtime.md): with
+ * PADDOCK_TEST_CONTAINER_RUNTIME=runc (or crun, auto) in the environment, a command that runs
+ * calves gets `--container-runtime RUNTIME` added, unless its args choose one. Unset: nothing (auto).
+ */
+export function containerRuntimeLaneArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const runtime = env.PADDOCK_TEST_CONTAINER_RUNTIME;
+  if (!runtime || !CALF_COMMANDS.has(args[0] ?? "") || optionValue(args, "--container-runtime") !== undefined) return [];
+  return ["--container-runtime", runtime];
 }
 
 /** The value of `--flag VALUE` or `--flag=VALUE` in `args`. */

@@ -9,7 +9,8 @@ import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
-import type { CalfEngine } from "@paddock/runtime";
+import type { CalfEngine, ContainerRuntimeChoice } from "@paddock/runtime";
+import { CONTAINER_RUNTIME_HELP, parseContainerRuntime } from "../container-runtime-option.ts";
 import { interfaceNames, runServices } from "./run.ts";
 
 interface Dhcp6Flags {
@@ -32,6 +33,7 @@ interface Dhcp6Flags {
   /** --no-sandbox: false. */
   sandbox: boolean;
   calfEngine?: CalfEngine;
+  containerRuntime?: ContainerRuntimeChoice;
 }
 
 /** The service options the flags give (only those typed: the configuration file's stand otherwise). */
@@ -71,6 +73,7 @@ async function runDhcp6(opts: Dhcp6Flags): Promise<void> {
       },
     ],
     runtimeDir: opts.runtimeDir,
+    ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
@@ -100,5 +103,6 @@ export function registerDhcp6(program: Command): void {
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
     .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
+    .option("--container-runtime <runtime>", CONTAINER_RUNTIME_HELP, parseContainerRuntime)
     .action(runDhcp6);
 }

@@ -9,7 +9,8 @@ import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, builtinCalfScript, CALF_ENGINE_HELP, calfOnEngine, parseCalfEngine } from "../services.ts";
-import type { CalfEngine } from "@paddock/runtime";
+import type { CalfEngine, ContainerRuntimeChoice } from "@paddock/runtime";
+import { CONTAINER_RUNTIME_HELP, parseContainerRuntime } from "../container-runtime-option.ts";
 import { interfaceNames, runServices } from "./run.ts";
 
 interface NtpOptions {
@@ -27,6 +28,7 @@ interface NtpOptions {
   logLevel: string;
   logFormat: string;
   calfEngine?: CalfEngine;
+  containerRuntime?: ContainerRuntimeChoice;
   /** --no-sandbox: false. */
   sandbox: boolean;
 }
@@ -67,6 +69,7 @@ async function runNtp(opts: NtpOptions): Promise<void> {
       },
     ],
     runtimeDir: opts.runtimeDir,
+    ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
@@ -90,6 +93,7 @@ export function registerNtp(program: Command): void {
     .option("--metrics <address>", "serve Prometheus metrics on a Unix socket path or a loopback HOST:PORT")
     .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
+    .option("--container-runtime <runtime>", CONTAINER_RUNTIME_HELP, parseContainerRuntime)
     .option("--config <path>", `the configuration file: ntp options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
