@@ -106,6 +106,17 @@ describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (
     expect(r5.stderr).toMatch(/^paddock: .*bad\.yaml:\d+: services\.dhcp9: there is no built-in service dhcp9/);
     expect(calves()).toEqual(after3);
 
+    // The only service fails: serve keeps running with nothing to serve, and a later apply brings dhcp4 back.
+    const lonely = deployment("lonely.yaml", ["  heartbeat:", `    module: ${path.join(repoRoot, "examples/heartbeat/service.ts")}`, `    interfaces: [${b.b.name}]`]);
+    const r6 = applyFile(lonely);
+    expect(r6.status, r6.stderr).toBe(1);
+    expect(r6.stdout).toMatch(new RegExp(`heartbeat on ${b.b.name}: failed`));
+    expect(calves().size).toBe(0);
+    const r7 = applyFile(v1);
+    expect(r7.status, r7.stderr).toBe(0);
+    expect(r7.stdout).toContain("applied: 2 services");
+    await waitFor(() => calves().size === 2, { what: "both calves running again", timeoutMs: START_WAIT_MS });
+
     expect((await priv.stop()).code).toBe(0);
     expect(calves().size).toBe(0);
   }, 300_000);

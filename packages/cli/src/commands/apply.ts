@@ -96,9 +96,13 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
     });
   };
   process.on("SIGHUP", onHup);
+  let keepAlive: NodeJS.Timeout | undefined;
   try {
     const first = await loadDeployment(file, opts.variant);
     loaded.push(first);
+    // A signal listener does not keep Node's event loop alive: with no group left running (every
+    // one failed) serve would end with status 0. This timer holds it until a signal stops it.
+    keepAlive = setInterval(() => {}, 1 << 30);
     const stopped = new Promise<string>((resolve) => {
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve(signal));
     });
@@ -108,6 +112,7 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
     await queue;
     await served.stop();
   } finally {
+    clearInterval(keepAlive);
     process.off("SIGHUP", onHup);
     for (const l of loaded) l.cleanup();
     lock.release();
