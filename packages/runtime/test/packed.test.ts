@@ -22,7 +22,7 @@ describe("the calf's command for a packed Paddock", () => {
   it("leaves a plain Node's command alone (this test's Node is not packed)", () => {
     expect(runningPacked()).toBe(false);
     const config = calfOciConfig(spec, { binary: "/usr/bin/node", libraries });
-    expect(config.process.args).toEqual(["/usr/bin/node", "--jitless", `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, "/calf/main.mjs"]);
+    expect(config.process.args).toEqual(["/usr/bin/node", "--jitless", "--no-expose-wasm", `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, "/calf/main.mjs"]);
     expect(config.process.env).toEqual(["HOME=/"]);
     const node = { args: ["/usr/bin/node", "--jitless", "/calf/main.mjs"], env: ["HOME=/"] };
     expect(calfCommandFor({ binary: process.execPath }, node)).toBe(node);

@@ -75,7 +75,7 @@ describe("the calf's OCI config", () => {
   };
 
   it("runs Node on the script as uid 1000 with no capabilities, no new privileges and only HOME", () => {
-    expect(proc.args).toEqual(["/usr/bin/node", "--jitless", "--max-old-space-size=32", CALF_SCRIPT_PATH]);
+    expect(proc.args).toEqual(["/usr/bin/node", "--jitless", "--no-expose-wasm", "--max-old-space-size=32", CALF_SCRIPT_PATH]);
     expect(proc.user).toMatchObject({ uid: 1000, gid: 1000 });
     expect(proc.env).toEqual(["HOME=/"]);
     expect(Object.keys(proc.capabilities).sort()).toEqual(["ambient", "bounding", "effective", "inheritable", "permitted"]);

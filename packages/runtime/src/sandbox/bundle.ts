@@ -342,7 +342,9 @@ export function calfOciConfig(spec: CalfSandboxSpec, runtime: NodeRuntime, opts:
         // --jitless: V8 interprets and never compiles to machine code, so the calf has no writable
         // and executable memory and no WebAssembly — the JIT is the usual way an exploit of V8
         // gets native code. A calf parses a few packets a minute; it saves ~1 MiB of code space.
-        args: [runtime.binary, "--jitless", `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, CALF_SCRIPT_PATH],
+        // --no-expose-wasm says what --jitless implies: without it Node warns "disabling flag
+        // --expose_wasm due to conflicting flags" at every calf start.
+        args: [runtime.binary, "--jitless", "--no-expose-wasm", `--max-old-space-size=${calfHeapMiB(spec.memoryBytes)}`, CALF_SCRIPT_PATH],
         // Nothing of priv's environment (NODE_OPTIONS, NODE_EXTRA_CA_CERTS — ~55 ms of start-up —,
         // NOTIFY_SOCKET, …). HOME is listed because runc adds HOME=/ when absent: saying it here
         // keeps config.json an exact description of the calf's environment.

@@ -29,6 +29,9 @@ export function defaultCalfNodePath(nodePath: string): string {
   return runningPacked() ? process.execPath : nodePath;
 }
 
+/** Calf Node options that NODE_OPTIONS may not hold. */
+const NOT_IN_NODE_OPTIONS = new Set(["--no-expose-wasm"]);
+
 /** A calf's command line and environment, as they go into its OCI config. */
 export interface CalfCommand {
   readonly args: readonly string[];
@@ -45,6 +48,8 @@ export function calfCommandFor(runtime: { readonly binary: string; readonly pack
   const packed = runtime.packed === true || (runtime.binary === process.execPath && runningPacked());
   if (!packed) return node;
   const script = node.args[node.args.length - 1]!;
-  const options = node.args.slice(1, -1);
+  // Node refuses --no-expose-wasm in NODE_OPTIONS (it ends the process): a packed calf goes without
+  // it, and Node's warning about --jitless disabling --expose_wasm stays on its log.
+  const options = node.args.slice(1, -1).filter((o) => !NOT_IN_NODE_OPTIONS.has(o));
   return { args: [runtime.binary, PACKED_CALF_ARG, script], env: [...node.env, `NODE_OPTIONS=${options.join(" ")}`] };
 }
