@@ -20,6 +20,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { addresses, createLab, defaultOffer6, requireCommands, routes, startDnsmasq6, startPaddock, startRadvd, TestkitError, waitFor, type Lab, type Netns } from "@paddock/testkit";
 import { UserError } from "../errors.ts";
+import { calfRuntimesUsed } from "./lab.ts";
 
 /** The lab's prefixes: the documentation range (RFC 3849), used only inside the lab's namespaces. */
 const PREFIX = "2001:db8:60::";
@@ -94,7 +95,7 @@ async function runLab(timeoutMs: number): Promise<void> {
     const runtimeDir = l.file("run");
     mkdirSync(runtimeDir, { mode: 0o711 });
     const shim = startPaddock(l, client, ["run", ...CLIENT_SERVICES, "--iface", iface, ...CLIENT_SERVICES.flatMap((s) => ["--set", `${CLIENT_SERVICES.length > 1 ? `${s}.` : ""}resolv-conf=${resolvConf}`]), "--state-dir", l.file("state"), "--runtime-dir", runtimeDir], { bin: process.argv[1]! });
-    console.log(`== paddock run ${CLIENT_SERVICES.join(" ")} --iface ${iface} in ${client.name} (the calf under runc; resolv.conf: ${resolvConf})`);
+    console.log(`== paddock run ${CLIENT_SERVICES.join(" ")} --iface ${iface} in ${client.name} (resolv.conf: ${resolvConf})`);
     const start = Date.now();
     // Paddock first: it turns the kernel's own router discovery off before any router speaks.
     await waitFor(() => l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.accept_ra`]).trim() === "0", { what: "accept_ra off on the client", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
@@ -103,7 +104,7 @@ async function runLab(timeoutMs: number): Promise<void> {
     // DHCPv6 (mode auto: the RA's M flag): an IA_NA /128 from dnsmasq's range.
     await waitFor(async () => (await addresses(client, iface, "inet6")).some((a) => a.prefixlen === 128 && a.local.startsWith(`${PREFIX}d`)), { what: "a DHCPv6 address", timeoutMs, abortOnExit: shim, state: () => shim.output.slice(-2000) });
     await waitFor(() => ["nameserver 2001:db8:60::53", `nameserver ${DHCP6_DNS}`].every((n) => readFileSync(resolvConf, "utf8").includes(n)), { what: "resolv.conf", timeoutMs, abortOnExit: shim }).catch(() => undefined);
-    console.log(`\n== configured ${((Date.now() - start) / 1000).toFixed(1)} s after paddock started (the router started after it)\n`);
+    console.log(`\n== configured ${((Date.now() - start) / 1000).toFixed(1)} s after paddock started (the router started after it); the calves run under ${calfRuntimesUsed(runtimeDir)}\n`);
     console.log(`addresses (${iface}):`);
     for (const a of await addresses(client, iface, "inet6")) console.log(`  ${a.local}/${a.prefixlen} ${a.scope ?? ""} valid ${a.valid_life_time === 0xffffffff ? "forever" : `${a.valid_life_time}s`} preferred ${a.preferred_life_time === 0xffffffff ? "forever" : `${a.preferred_life_time}s`}`);
     console.log("\nroutes:");

@@ -14,6 +14,7 @@ import { connectKv } from "@paddock/kv";
 import type { Command } from "commander";
 import { createLab, requireCommands, startChrony, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
 import { UserError } from "../errors.ts";
+import { calfRuntimesUsed } from "./lab.ts";
 
 /** The lab's network: a private range used only inside the lab's own namespaces. */
 const NET = "10.78.0";
@@ -52,11 +53,13 @@ async function runLab(timeoutMs: number): Promise<void> {
     await startChrony(l, server, { address: LIAR, fakeTime: LIE });
     console.log(`== chronyd (-x: never adjusts the clock) on ${HONEST.join(", ")} in ${server.name}, and on ${LIAR} lying by ${LIE} (libfaketime)`);
     const adminSocket = l.file("ntp.sock");
+    const runtimeDir = l.file("run");
     const shim = startPaddock(l, client, ["ntp", "--iface", link.b.name, ...[...HONEST, LIAR].flatMap((s) => ["--server", s]), "--clock", "observe",
-      "--state-dir", l.file("state"), "--runtime-dir", l.file("run"), "--admin-socket", adminSocket], { bin: process.argv[1]! });
-    console.log(`== paddock ntp --iface ${link.b.name} --clock observe in ${client.name} (the calf under runc; the clock handler only reports)`);
+      "--state-dir", l.file("state"), "--runtime-dir", runtimeDir, "--admin-socket", adminSocket], { bin: process.argv[1]! });
+    console.log(`== paddock ntp --iface ${link.b.name} --clock observe in ${client.name} (the clock handler only reports)`);
     const start = Date.now();
     await shim.waitForLog(/NTP client started/, { timeoutMs });
+    console.log(`== the calf runs under ${calfRuntimesUsed(runtimeDir)}`);
     const kv = await connectKv(adminSocket);
     try {
       const read = (p: string) => kv.read(p).catch(() => undefined);

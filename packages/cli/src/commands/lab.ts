@@ -3,7 +3,7 @@
  * built with @paddock/testkit (docs/testkit.md), the same kit the integration tests use.
  *
  *   pdlabXXXX-server                                pdlabXXXX-client
- *   dnsmasq on IF0 10.77.0.1/24  ── veth pair ──  IF1 ← paddock dhcp (priv + calf under runc)
+ *   dnsmasq on IF0 10.77.0.1/24  ── veth pair ──  IF1 ← paddock dhcp (priv + calf under runc or crun)
  *
  * It prints what the shim applied (address, routes, MTU, resolv.conf), the KV audit log and the
  * calf's sandbox as observed from outside, then removes everything: also on Ctrl-C or failure
@@ -48,6 +48,12 @@ function describeCalf(runtimeDir: string): string {
   const fds = readdirSync(`/proc/${calf.pid}/fd`).length;
   const env = readFileSync(`/proc/${calf.pid}/environ`, "utf8").split("\0").filter(Boolean).join(" ") || "(empty)";
   return `calf ${calf.id} (${calf.runtime}): pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, jitless ${readFileSync(`/proc/${calf.pid}/cmdline`, "utf8").includes("--jitless") ? "yes" : "no"}`;
+}
+
+/** The runtimes (runc, crun) the running calves under `runtimeDir` use, e.g. "crun": `auto` may pick either. */
+export function calfRuntimesUsed(runtimeDir: string): string {
+  const used = [...new Set(listCalfContainers(runtimeDir).filter((c) => c.status === "running").map((c) => c.runtime))];
+  return used.length > 0 ? used.join(" and ") : "no runtime (no calf running)";
 }
 
 /** The priv's own sandbox read from /proc (docs/security-model.md §5), in one line. */
