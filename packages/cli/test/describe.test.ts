@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dhcp4Service } from "@paddock/service-dhcp4";
+import { raService } from "@paddock/service-ra";
 import heartbeat from "../../../examples/heartbeat/service.ts";
 import { describeService } from "../src/commands/describe.ts";
 
@@ -12,6 +13,11 @@ describe("paddock describe", () => {
     expect(text).toContain('may send {"family":"ipv4","protocol":"udp","srcPort":68,"dstPort":67,"firstPayloadByte":1}');
     expect(text).toContain("memory 96 MiB, 32 pids, 1 core(s), sends 10/s, burst 20");
     for (const e of dhcp4Service.schema.entries) expect(text).toContain(`  ${e.pattern} (`);
+  });
+
+  it("names the service once when its description starts with the name (ra's does)", () => {
+    expect(raService.description).toMatch(/^ra: /);
+    expect(describeService(raService)).toMatch(/^ra: an IPv6 router discovery client/);
   });
 
   it("shows a UDP service's channel and says which keys the priv writes", () => {

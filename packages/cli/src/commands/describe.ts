@@ -9,7 +9,9 @@ import { loadService } from "../services.ts";
 
 /** The definition as readable text (one section per declaration). */
 export function describeService(def: ServiceDefinition<any>): string {
-  const lines: string[] = [`${def.name}: ${def.description}`, ""];
+  // A description may start with the name already (the schema's "ra: an IPv6 …"): not twice.
+  const description = def.description.startsWith(`${def.name}: `) ? def.description.slice(def.name.length + 2) : def.description;
+  const lines: string[] = [`${def.name}: ${description}`, ""];
   const options = Object.entries(def.options ?? {});
   lines.push("options (paddock run … --set NAME=VALUE, or per interface in the configuration file; live: a reload changes it without a restart):");
   if (options.length === 0) lines.push("  none");
