@@ -90,7 +90,8 @@ describe("the deployment file", () => {
   const bad: Array<[string, string, RegExp, string?]> = [
     ["no name", "services: { dhcp4: { interfaces: [eth0] } }\n", /^d\.yaml:1: name is missing/],
     ["a bad name", "name: Edge!\nservices: { dhcp4: { interfaces: [eth0] } }\n", /^d\.yaml:1: name "Edge!" must be 1–32 lower-case letters/],
-    ["an unknown service", "name: e\nservices:\n  dhcp9: { interfaces: [eth0] }\n", /^d\.yaml:3: services\.dhcp9: there is no built-in service dhcp9 \(dhcp4, ntp; give module: PATH for your own\)$/],
+    ["an unknown service", "name: e\nservices:\n  dhcp9: { interfaces: [eth0] }\n", /^d\.yaml:3: services\.dhcp9: there is no built-in service dhcp9 \(dhcp4, ntp, ra, dhcp6; give module: PATH for your own\)$/],
+    ["a file that is not a mapping", "- dhcp4\n", /^d\.yaml:1: the file must be a mapping \(name, services, variants, …\)$/],
     ["an unknown option", "name: e\nservices:\n  dhcp4:\n    interfaces: [eth0]\n    options:\n      hostnme: x\n", /^d\.yaml:6: services\.dhcp4\.options\.hostnme: dhcp4 has no option hostnme \(it has: hostname, /],
     ["an option value the service refuses", "name: e\nservices:\n  ntp:\n    interfaces: [eth0]\n    options:\n      clock: sundial\n", /^d\.yaml:6: services\.ntp\.options\.clock must be observe or system, not "sundial"$/],
     ["no interfaces", "name: e\nservices:\n  dhcp4: { options: {} }\n", /^d\.yaml:3: services\.dhcp4\.interfaces is missing/],
@@ -267,6 +268,10 @@ describe("the generated artefacts", { timeout: 90_000 }, () => {
     const bad = spawnSync(process.execPath, [path.join(repoRoot, "packages/cli/bin/paddock.mjs"), "generate", file, "--out", path.join(dir, "out2")], { encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toBe(`paddock: ${file}:2: services.dhcp4.options.route-metric must be a whole number 0–4294967295, not "x"\n`);
+    const missing = path.join(dir, "none.yaml");
+    const none = spawnSync(process.execPath, [path.join(repoRoot, "packages/cli/bin/paddock.mjs"), "generate", missing, "--out", path.join(dir, "out3")], { encoding: "utf8" });
+    expect(none.status).toBe(1);
+    expect(none.stderr).toBe(`paddock: cannot read ${missing}: no such file\n`);
   });
 });
 

@@ -15,6 +15,15 @@ export class UserError extends Error {
   }
 }
 
+/** Why reading `file` failed, in words ("cannot read F: no such file"), from a Node fs error. */
+export function cannotRead(file: string, err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === "ENOENT") return `cannot read ${file}: no such file`;
+  if (code === "EACCES" || code === "EPERM") return `cannot read ${file}: permission denied`;
+  if (code === "EISDIR") return `cannot read ${file}: it is a directory`;
+  return `cannot read ${file}: ${code ?? String(err)}`;
+}
+
 /** Prints the error the way the CLI promises and returns the exit code. */
 export function reportError(err: unknown): number {
   if (err instanceof UserError) {

@@ -9,15 +9,7 @@
 import { readFileSync } from "node:fs";
 import { decodeCapture } from "@paddock/dhcp4";
 import type { Command } from "commander";
-
-/** Why reading the file failed, in words, from a Node fs error. */
-function readError(file: string, err: unknown): string {
-  const code = (err as { code?: string }).code;
-  if (code === "ENOENT") return `cannot read ${file}: no such file`;
-  if (code === "EACCES" || code === "EPERM") return `cannot read ${file}: permission denied`;
-  if (code === "EISDIR") return `cannot read ${file}: it is a directory`;
-  return `cannot read ${file}: ${code ?? String(err)}`;
-}
+import { cannotRead } from "../errors.ts";
 
 /** Writes lines to stdout, stopping quietly if the reader goes away (`… | head`). */
 function writeLines(lines: readonly string[]): void {
@@ -41,7 +33,7 @@ export function runDhcpDecode(
   try {
     bytes = readFileSync(file);
   } catch (e) {
-    err(`paddock dhcp decode: ${readError(file, e)}.`);
+    err(`paddock dhcp decode: ${cannotRead(file, e)}.`);
     return 1;
   }
   const decoded = decodeCapture(bytes, { verifyChecksums: opts.verifyChecksums === true });

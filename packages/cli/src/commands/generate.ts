@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import { UserError } from "../errors.ts";
+import { cannotRead, UserError } from "../errors.ts";
 import { deploymentModules, MAX_DEPLOYMENT_BYTES, parseDeployment, type Deployment } from "../generate/deployment.ts";
 import { generateDeployment, renderReport, type ResolvedService } from "../generate/index.ts";
 import { BUILTIN_SERVICES, loadService, type LoadedService } from "../services.ts";
@@ -27,7 +27,7 @@ export async function loadDeployment(file: string, variant: string | undefined):
     text = bytes.toString("utf8");
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`cannot read the deployment file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UserError(cannotRead(file, err));
   }
   const modules = new Map<string, LoadedService & { cleanup(): void }>();
   const cleanup = () => {

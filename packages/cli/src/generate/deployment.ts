@@ -29,6 +29,7 @@ import { checkOptionValue, knownOptions, SERVICE_NAME, type ServiceDefinition } 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { firstLine, keyText, scalarValue } from "../config-file.ts";
 import { UserError } from "../errors.ts";
+import { BUILTIN_SERVICES } from "../services.ts";
 
 /** Stable codes of deployment file errors. */
 export type DeploymentErrorCode = "PADDOCK_E_DEPLOYMENT_UNREADABLE" | "PADDOCK_E_DEPLOYMENT_SYNTAX" | "PADDOCK_E_DEPLOYMENT_INVALID";
@@ -152,6 +153,9 @@ export interface Deployment {
 }
 
 /** Finds a service's definition: a built-in by name, or a module by its absolute path. */
+/** The built-in services' names, as the CLI registers them: "dhcp4, ntp, ra, dhcp6". */
+const builtinList = () => Object.keys(BUILTIN_SERVICES).join(", ");
+
 export type DefinitionLookup = (service: { name: string; module: string | undefined }) => ServiceDefinition<any> | undefined;
 
 /** A merged view of the file and a variant: a mapping's entries by key, or the node that won. */
@@ -249,7 +253,8 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
   };
 
   const base = view(root, "the file");
-  if (base.node !== null && !base.map) problem(base.node, "the file must be a mapping (name, services, variants, …)");
+  // Nothing else can be said of a file that is not a mapping: this one line.
+  if (base.node !== null && !base.map) throw new DeploymentError("PADDOCK_E_DEPLOYMENT_INVALID", file, [`${file}:${lineOf(base.node)}: the file must be a mapping (name, services, variants, …)`]);
   const TOP = ["name", "services", "variants", "log-level", "ready-timeout", "limits", "install"];
   const VARIANT_KEYS = TOP.filter((k) => k !== "name" && k !== "variants");
   allowOnly(base, "the file", TOP);
@@ -320,7 +325,7 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
   const services: DeploymentService[] = [];
   const servicesView = get("services")?.view;
   const serviceEntries = entriesOf(servicesView, "services", "service names");
-  if (serviceEntries.length === 0 && !problems.some((p) => p.includes(": services"))) problems.push(`${file}:${lineOf(servicesView?.node ?? root)}: services is missing or empty: name at least one service (dhcp4, ntp, or a module)`);
+  if (serviceEntries.length === 0 && !problems.some((p) => p.includes(": services"))) problems.push(`${file}:${lineOf(servicesView?.node ?? root)}: services is missing or empty: name at least one service (${builtinList()}, or a module)`);
   for (const [svc, keyNode, v] of serviceEntries) {
     const where = `services.${svc}`;
     if (!SERVICE_NAME.test(svc)) {
@@ -341,7 +346,7 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
     const module = moduleText === undefined ? undefined : path.resolve(path.dirname(file), moduleText);
     const def = lookup({ name: svc, module });
     if (!def) {
-      problem(keyNode, module ? `${where}: the module ${moduleText} could not be loaded` : `${where}: there is no built-in service ${svc} (dhcp4, ntp; give module: PATH for your own)`);
+      problem(keyNode, module ? `${where}: the module ${moduleText} could not be loaded` : `${where}: there is no built-in service ${svc} (${builtinList()}; give module: PATH for your own)`);
       continue;
     }
     if (def.name !== svc) {
