@@ -40,7 +40,7 @@ export function registerPack(program: Command): void {
       "build the artefact an image builder installs on a system without Node: the priv as one executable (Node's single executable application, which its calves run too), the calf bundles, the addon and its eBPF objects, runc and the systemd units in one tar.gz (tar -xzf FILE -C / or usr/lib/paddock/install.sh --root DIR; docs/pack.md). Runs in a checkout after make setup",
     )
     .option("--out <file>", "the tarball to write (default ./paddock-VERSION-linux-x64.tar.gz)")
-    .option("--oci-layout <dir>", "also write an OCI image layout holding the tree as one layer")
+    .option("--oci-layout <dir>", "also write an OCI image layout holding the tree as one layer (DIR new or empty)")
     .option("--deployment <file>", "ship what paddock generate makes of this deployment file (bundles, units, configuration) instead of the example units")
     .option("--variant <name>", "with --deployment: apply this variant of the file")
     .option("--node <path>", "the Node binary to pack (20.12 or later; default the one running)")

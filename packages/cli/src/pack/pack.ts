@@ -156,6 +156,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const version = await packVersion(repo);
   const node = opts.node ?? process.execPath;
   await checkNode(node);
+  if (opts.ociLayout !== undefined) await checkOciLayoutDir(opts.ociLayout);
   const inputs = await findInputs(repo, opts.runc ?? "/usr/sbin/runc");
   for (const tool of ["patchelf", "strip", "tar", "ldd"]) await requireTool(tool);
   const stage = await mkdtemp(path.join(os.tmpdir(), "paddock-pack-"));
@@ -265,9 +266,23 @@ async function checkNode(node: string): Promise<void> {
   } catch (e) {
     throw new PackError("PADDOCK_E_PACK_NODE", `${node} does not run as Node (node --version failed)`, { cause: e });
   }
-  const m = /^v(\d+)\.(\d+)\./.exec(version.trim());
-  const ok = m !== null && (Number(m[1]) > MIN_NODE[0] || (Number(m[1]) === MIN_NODE[0] && Number(m[2]) >= MIN_NODE[1]));
+  const m = /^v(\d+)\.(\d+)\.\d+$/.exec(version.trim());
+  // Not Node at all (/bin/true prints coreutils' own --version): one sentence, not its text.
+  if (!m) throw new PackError("PADDOCK_E_PACK_NODE", `${node} is not Node ${MIN_NODE.join(".")} or later`);
+  const ok = Number(m[1]) > MIN_NODE[0] || (Number(m[1]) === MIN_NODE[0] && Number(m[2]) >= MIN_NODE[1]);
   if (!ok) throw new PackError("PADDOCK_E_PACK_NODE", `${node} is Node ${version.trim()}; packing needs Node ${MIN_NODE.join(".")} or later`);
+}
+
+/** The OCI layout goes into a new or empty directory: never mixed with what a directory holds. */
+async function checkOciLayoutDir(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw new PackError("PADDOCK_E_PACK_OUTPUT", `cannot use ${dir} for the OCI image layout: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  if (entries.length > 0) throw new PackError("PADDOCK_E_PACK_OUTPUT", `${dir} is not empty: the OCI image layout goes into a new or empty directory`);
 }
 
 async function requireTool(tool: string): Promise<void> {
