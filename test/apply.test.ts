@@ -5,7 +5,8 @@
  * pid, a failing service by the others staying up and keeping their address.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { listContainers } from "./helpers/containers.ts";
@@ -120,4 +121,20 @@ describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (
     expect((await priv.stop()).code).toBe(0);
     expect(calves().size).toBe(0);
   }, 300_000);
+});
+
+describe.skipIf(process.getuid?.() !== 0)("paddock serve not as root", () => {
+  it("says that paddock must run as root, as the other commands that run services do", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "fx-serve-"));
+    try {
+      chmodSync(dir, 0o755);
+      const file = path.join(dir, "d.yaml");
+      writeFileSync(file, "name: e\nservices: { dhcp4: { interfaces: [eth0] } }\n");
+      const r = spawnSync(process.execPath, [cli, "serve", file, "--runtime-dir", path.join(dir, "run")], { encoding: "utf8", uid: 65534, gid: 65534 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^paddock: paddock must run as root to run a service: .*\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

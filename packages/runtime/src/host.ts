@@ -248,9 +248,14 @@ function hostedOptions(hosted: HostedService): OptionValues<any> {
   }
 }
 
+/** Refuses to go on unless root: what every command that runs services checks first. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
+}
+
 /** Checks what a user can get wrong, before anything is changed (and before waiting for the interface). */
 function preflight(opts: ServiceHostOptions): ContainerRuntime {
-  if (process.getuid?.() !== 0) throw new HostError("PADDOCK_E_HOST_NOT_ROOT", "paddock must run as root to run a service: it opens packet sockets, configures the interface and starts sandboxed calves");
+  requireRoot();
   if (opts.services.length === 0) throw new HostError("PADDOCK_E_HOST_NO_SERVICE", "no service to run");
   const metricsProblem = opts.metrics === undefined ? null : checkMetricsAddress(opts.metrics);
   if (metricsProblem) throw new HostError("PADDOCK_E_HOST_METRICS", metricsProblem);
@@ -275,7 +280,7 @@ function preflight(opts: ServiceHostOptions): ContainerRuntime {
   const runtime = resolveContainerRuntime(opts.containerRuntime ?? "auto", opts.runc ? { runc: opts.runc } : {});
   if (!runtime.ok) throw new HostError(runtime.error.code, runtime.error.message);
   const dirs: Array<[string, string]> = [[opts.runtimeDir, "runtime directory"], ...opts.services.map((s) => [s.stateDir, `state directory of ${s.definition.name}`] as [string, string])];
-  const uid = process.getuid();
+  const uid = process.getuid?.() ?? 0;
   for (const [dir, what] of dirs) {
     // Checked before it is created or changed (the runtime directory is chmod'ed below, which would
     // hide a group/other write bit), and again once it exists.

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { acquirePidLock, lockHolder, LockedError, type PidLock } from "@paddock/runtime";
+import { acquirePidLock, lockHolder, LockedError, requireRoot, type PidLock } from "@paddock/runtime";
 import { ServedDeployment, writePrivate, type ApplyResult } from "../apply/serve.ts";
 import { UserError } from "../errors.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
@@ -50,6 +50,11 @@ interface ServeOptions {
 async function serve(file: string, opts: ServeOptions): Promise<void> {
   if (!["debug", "info", "warn", "error"].includes(opts.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(opts.logLevel)}`);
   if (!["text", "json"].includes(opts.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(opts.logFormat)}`);
+  try {
+    requireRoot();
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
   const log = createLogger(opts.logLevel as LogLevel, opts.logFormat as LogFormat);
   const files = serveFiles(opts.runtimeDir);
   let lock: PidLock;
