@@ -97,6 +97,7 @@ describe("the deployment file", () => {
     ["no interfaces", "name: e\nservices:\n  dhcp4: { options: {} }\n", /^d\.yaml:3: services\.dhcp4\.interfaces is missing/],
     ["a bad interface name", "name: e\nservices:\n  dhcp4:\n    interfaces:\n      - eth/0\n", /^d\.yaml:5: services\.dhcp4\.interfaces: "eth\/0" is not an interface name/],
     ["an unknown setting", "name: e\nloglevel: debug\nservices: { dhcp4: { interfaces: [eth0] } }\n", /^d\.yaml:2: "loglevel" is not a setting here \(it has: name, services, variants, log-level/],
+    ["a bad log level", "name: e\nlog-level: loud\nservices: { dhcp4: { interfaces: [eth0] } }\n", /^d\.yaml:2: log-level must be debug, info, warn or error, not "loud"$/],
     ["a bad limit", "name: e\nservices: { dhcp4: { interfaces: [eth0] } }\nlimits:\n  tasks-max: 3\n", /^d\.yaml:4: limits\.tasks-max must be a whole number 32–65536$/],
     ["a path that cannot go into a unit", "name: e\nservices: { dhcp4: { interfaces: [eth0] } }\ninstall:\n  state-dir: /var/lib/my state\n", /^d\.yaml:4: install\.state-dir must be an absolute, normalized path without spaces/],
     ["an unknown variant", "name: e\nservices: { dhcp4: { interfaces: [eth0] } }\nvariants: { debug: {} }\n", /^d\.yaml: there is no variant "release" \(it has: debug\)$/, "release"],

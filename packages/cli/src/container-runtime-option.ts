@@ -1,5 +1,5 @@
 /** `--container-runtime`, shared by `paddock dhcp` and `paddock run` (docs/decisions/0011-container-runtime.md). */
-import { CONTAINER_RUNTIME_CHOICES, isContainerRuntimeChoice, type ContainerRuntimeChoice } from "@paddock/runtime";
+import { CONTAINER_RUNTIME_CHOICES, isContainerRuntimeChoice, orList, type ContainerRuntimeChoice } from "@paddock/runtime";
 import { UserError } from "./errors.ts";
 
 /** The option's help text. */
@@ -7,6 +7,6 @@ export const CONTAINER_RUNTIME_HELP = "the OCI runtime of the calves: auto (crun
 
 /** Parses `--container-runtime`. */
 export function parseContainerRuntime(value: string): ContainerRuntimeChoice {
-  if (!isContainerRuntimeChoice(value)) throw new UserError(`--container-runtime must be ${CONTAINER_RUNTIME_CHOICES.slice(0, -1).join(", ")} or ${CONTAINER_RUNTIME_CHOICES.at(-1)}, not ${JSON.stringify(value)}`);
+  if (!isContainerRuntimeChoice(value)) throw new UserError(`--container-runtime must be ${orList(CONTAINER_RUNTIME_CHOICES)}, not ${JSON.stringify(value)}`);
   return value;
 }

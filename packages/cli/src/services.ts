@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as kv from "@paddock/kv";
 import * as runtime from "@paddock/runtime";
-import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, runningPacked, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
+import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, orList, runningPacked, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
 import { raService } from "@paddock/service-ra";
@@ -62,11 +62,11 @@ export function builtinCalfScript(service: string, engine: CalfEngine = DEFAULT_
 }
 
 /** What `--calf-engine` says, for commander: `node` or `quickjs`. */
-export const CALF_ENGINE_HELP = `the JavaScript engine of the calves: ${CALF_ENGINES.join(" or ")} (default: the service's own, node for the built-in services; quickjs: a static executable of a few MiB, docs/decisions/0010-quickjs-calf-engine.md)`;
+export const CALF_ENGINE_HELP = `the JavaScript engine of the calves: ${orList(CALF_ENGINES)} (default: the service's own, node for the built-in services; quickjs: a static executable of a few MiB, docs/decisions/0010-quickjs-calf-engine.md)`;
 
 /** Parses `--calf-engine`. */
 export function parseCalfEngine(value: string): CalfEngine {
-  if (!isCalfEngine(value)) throw new UserError(`--calf-engine must be ${CALF_ENGINES.join(" or ")}, not ${JSON.stringify(value)}`);
+  if (!isCalfEngine(value)) throw new UserError(`--calf-engine must be ${orList(CALF_ENGINES)}, not ${JSON.stringify(value)}`);
   return value;
 }
 

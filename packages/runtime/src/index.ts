@@ -23,3 +23,4 @@ export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRe
 export * from "./systemd.ts";
 export * from "./admin-info.ts";
 export { SdNotifier } from "./sd-notify.ts";
+export { orList } from "./words.ts";

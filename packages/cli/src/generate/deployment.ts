@@ -25,7 +25,7 @@
  * naming FILE:LINE, as in the configuration file (../config-file.ts).
  */
 import path from "node:path";
-import { checkOptionValue, knownOptions, SERVICE_NAME, type ServiceDefinition } from "@paddock/runtime";
+import { checkOptionValue, knownOptions, orList, SERVICE_NAME, type ServiceDefinition } from "@paddock/runtime";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { firstLine, keyText, scalarValue } from "../config-file.ts";
 import { UserError } from "../errors.ts";
@@ -300,7 +300,7 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
 
   // log-level, ready-timeout
   const logLevelText = text1(get("log-level")?.view, "log-level");
-  if (logLevelText !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevelText)) problem(get("log-level")!.view.node, `log-level must be ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(logLevelText)}`);
+  if (logLevelText !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevelText)) problem(get("log-level")!.view.node, `log-level must be ${orList(LOG_LEVELS)}, not ${JSON.stringify(logLevelText)}`);
   const readyTimeout = number1(get("ready-timeout")?.view, "ready-timeout", [1, 3600]);
 
   // limits
