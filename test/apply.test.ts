@@ -112,6 +112,7 @@ describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (
     const r6 = applyFile(lonely);
     expect(r6.status, r6.stderr).toBe(1);
     expect(r6.stdout).toMatch(new RegExp(`heartbeat on ${b.b.name}: failed`));
+    expect(r6.stderr).toBe("paddock: 1 of 1 services failed; none runs, and paddock serve waits for the next apply\n");
     expect(calves().size).toBe(0);
     const r7 = applyFile(v1);
     expect(r7.status, r7.stderr).toBe(0);

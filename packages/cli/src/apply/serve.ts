@@ -70,6 +70,11 @@ export interface ServiceOutcome {
 }
 
 /** The outcome of an apply (result.json). */
+/** What an apply with failures says: the others run, or (all failed) serve waits for the next apply. */
+export function failedSummary(failed: number, total: number): string {
+  return `${failed} of ${total} services failed; ${failed < total ? "the others run" : "none runs, and paddock serve waits for the next apply"}`;
+}
+
 export interface ApplyResult {
   readonly generation: number;
   readonly file: string;
@@ -162,7 +167,7 @@ export class ServedDeployment {
     const total = outcomes.filter((o) => o.outcome !== "stopped").length;
     const failed = outcomes.filter((o) => o.outcome === "failed").length;
     const result: ApplyResult = { generation, file, services: outcomes, total, failed };
-    this.opts.log[failed > 0 ? "error" : "info"]({ generation, outcomes: outcomes.map((o) => `${o.service}@${o.iface}: ${o.outcome}`) }, failed > 0 ? `${failed} of ${total} services failed; the others run` : `applied: ${total} services`);
+    this.opts.log[failed > 0 ? "error" : "info"]({ generation, outcomes: outcomes.map((o) => `${o.service}@${o.iface}: ${o.outcome}`) }, failed > 0 ? failedSummary(failed, total) : `applied: ${total} services`);
     return result;
   }
 

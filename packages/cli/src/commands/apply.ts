@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { acquirePidLock, lockHolder, LockedError, requireRoot, type PidLock } from "@paddock/runtime";
-import { ServedDeployment, writePrivate, type ApplyResult } from "../apply/serve.ts";
+import { failedSummary, ServedDeployment, writePrivate, type ApplyResult } from "../apply/serve.ts";
 import { UserError } from "../errors.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { builtinCalfScript } from "../services.ts";
@@ -152,7 +152,7 @@ async function apply(file: string, opts: { variant?: string; runtimeDir: string;
   if (!result) throw new UserError(`process ${pid} did not answer within ${timeoutS} s; its log says what it is doing`);
   if ("refused" in result) throw new UserError(`the running priv refused ${file}, and runs unchanged: ${result.refused}`);
   for (const s of result.services) process.stdout.write(`${s.service} on ${s.iface}: ${s.outcome}${s.detail ? ` (${s.detail})` : ""}\n`);
-  if (result.failed > 0) throw new UserError(`${result.failed} of ${result.total} services failed; the others run`);
+  if (result.failed > 0) throw new UserError(failedSummary(result.failed, result.total));
   process.stdout.write(`applied: ${result.total} service${result.total === 1 ? "" : "s"}\n`);
 }
 
