@@ -433,7 +433,7 @@ describe.skipIf(!run)(`paddock dhcp against real servers${run ? "" : ` (skipped:
         symlinkSync(found, path.join(bin, tool));
       }
       const env = { ...process.env, PATH: bin };
-      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state")], /runc is not installed/, { env });
+      await expectOneSentence(lab, ["--iface", lab.clientIf, "--state-dir", lab.file("state")], /neither crun nor runc is installed/, { env });
     });
   });
 });

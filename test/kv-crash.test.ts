@@ -90,6 +90,9 @@ it.each([150, 400])("keeps every acknowledged commit whole when killed after %i 
   let acked = 0;
   let counter = 0;
   let stopped = false;
+  // The kill comes killAfterMs after the first acknowledgement, however slow the machine is to get there.
+  let firstAck!: () => void;
+  const firstAcked = new Promise<void>((r) => (firstAck = r));
   const committer = async () => {
     while (!stopped) {
       const n = ++counter;
@@ -97,12 +100,14 @@ it.each([150, 400])("keeps every acknowledged commit whole when killed after %i 
         // Values differ per key and per commit, so a half-applied commit cannot pass for a whole one.
         await client.commit(GROUP.map((key, i) => ({ path: key, value: `${n}:${i}` })));
         acked = Math.max(acked, n);
+        firstAck();
       } catch {
         return; // the server died: unacknowledged commits may or may not have landed, whole
       }
     }
   };
   const committers = Array.from({ length: 16 }, committer); // 16 commits in flight
+  await firstAcked;
   await new Promise((r) => setTimeout(r, killAfterMs));
   child!.kill("SIGKILL");
   await new Promise((r) => child!.once("exit", r));
