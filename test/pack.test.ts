@@ -27,8 +27,17 @@ services:
     options: { resolv-conf: /run/paddock/resolv.conf }
 `;
 
-/** Where the checkout is: hidden from the packed binary with everything else under /work. */
-const CHECKOUT_PARENT = path.resolve(import.meta.dirname, "../..");
+/** The checkout: nothing of it may be reachable from the packed binary. */
+const CHECKOUT = path.resolve(import.meta.dirname, "..");
+/**
+ * What is hidden from the packed binary: the checkout's parent (with ../shared and any other
+ * checkout beside it), or only the checkout when the test's own directory lies under that parent
+ * too (a clone under /tmp, where the test writes its image).
+ */
+function hiddenDir(testDir: string): string {
+  const parent = path.dirname(CHECKOUT);
+  return testDir.startsWith(`${parent}/`) ? CHECKOUT : parent;
+}
 
 describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run without Node (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
   let dir = "";
@@ -77,7 +86,7 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
       [
         "#!/bin/sh",
         `exec unshare --mount --propagation private sh -c '`,
-        `  for d in ${CHECKOUT_PARENT} /usr/share/nodejs /usr/lib/nodejs /usr/lib/node_modules /usr/local/lib/node_modules; do`,
+        `  for d in ${hiddenDir(dir)} /usr/share/nodejs /usr/lib/nodejs /usr/lib/node_modules /usr/local/lib/node_modules; do`,
         `    if [ -d "$d" ]; then mount -t tmpfs -o size=4k,mode=0755 paddock-hidden "$d" || exit 97; fi`,
         "  done",
         "  mount --bind /dev/null /usr/bin/node || exit 97",
@@ -164,7 +173,7 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
 
     const run = packedPaddock(image);
     // Where it runs, there is no node to run and no checkout to load anything from.
-    const probe = await runAsync(withoutNode(), ["/bin/sh", "-c", `ls -A ${CHECKOUT_PARENT}; echo end; /usr/bin/node --version`]);
+    const probe = await runAsync(withoutNode(), ["/bin/sh", "-c", `ls -A ${hiddenDir(dir)}; echo end; /usr/bin/node --version`]);
     expect(probe.stdout).toBe("end\n");
     expect(probe.status).not.toBe(0);
 
@@ -220,7 +229,7 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     expect(calf.process.args).toEqual([binary, "--paddock-calf", "/calf/main.mjs"]);
     expect(calf.process.env).toEqual(["HOME=/", expect.stringMatching(/^NODE_OPTIONS=--jitless --max-old-space-size=\d+$/)]);
     expect(calf.mounts.map((m) => m.source)).toContain(path.join(root, "usr/lib/paddock/calves/calf-dhcp4.mjs"));
-    expect(calf.mounts.map((m) => m.source).filter((s) => s.startsWith(CHECKOUT_PARENT) || s === "/usr/bin/node")).toEqual([]);
+    expect(calf.mounts.map((m) => m.source).filter((s) => s.startsWith(CHECKOUT) || s === "/usr/bin/node")).toEqual([]);
 
     // The priv's own sandbox holds in the packed binary too (test/priv-sandbox.test.ts has the
     // details): seccomp filter and NoNewPrivs, and SIGUSR1 opens no inspector.
