@@ -297,76 +297,91 @@ class World {
   }
 }
 
-describe("client property", () => {
-  it("random event sequences never throw, keep the invariants, and visit every state", () => {
-    const visited = new Set<string>();
-    let steps = 0;
-    fc.assert(
-      fc.property(setup, fc.array(command, { maxLength: 80, size: "max" }), (cfg, commands) => {
-        const world = new World(
-          {
-            mac: MAC,
-            random: seeded(cfg.seed),
-            initialDelayMs: cfg.initialDelayMs,
-            offerWindowMs: cfg.offerWindowMs,
-            rapidCommit: cfg.rapidCommit,
-            onRebootTimeout: cfg.onRebootTimeout,
-            requestedAddress: cfg.requestedAddress,
-            arpProbe: cfg.arpProbe,
-            ipv6OnlyPreferred: cfg.ipv6OnlyPreferred,
-          },
-          cfg.persistedLease,
-          cfg.linkUp,
-        );
-        for (const c of commands) {
-          switch (c.kind) {
-            case "reply": {
-              world.advanceTo(world.now + c.delay);
-              const message = buildReply(c.spec, world.state);
-              world.run({ kind: "received", message, info: packetInfo(c.spec.srcIp), rxTime: world.now }, world.now);
-              break;
-            }
-            case "advance":
-              world.advanceTo(world.now + c.ms);
-              break;
-            case "timer": {
-              const at = world.timers.get(c.name);
-              // Early: before it is due (re-armed); otherwise a stale event for an unarmed timer.
-              if (c.early && at !== undefined && at > world.now) world.run({ kind: "timer", name: c.name }, world.now);
-              else if (at === undefined) world.run({ kind: "timer", name: c.name }, world.now);
-              break;
-            }
-            case "linkUp":
-              world.link = world.state.name === "STOPPED" ? world.link : true;
-              world.run({ kind: "linkUp" }, world.now);
-              break;
-            case "linkDown":
-              world.link = world.state.name === "STOPPED" ? world.link : false;
-              world.run({ kind: "linkDown" }, world.now);
-              break;
-            case "stop":
-              world.run({ kind: "stop", release: c.release }, world.now);
-              break;
-            case "arp": {
-              // The address in play: the one being probed, else the held one.
-              const ours = world.state.probe?.lease.address ?? world.state.lease?.address ?? "10.0.0.5";
-              const ip = (w: "zero" | "ours" | "other") => (w === "zero" ? "0.0.0.0" : w === "ours" ? ours : "10.0.0.77");
-              const senderMac = c.ourMac ? MAC : Uint8Array.of(2, 0, 0, 0, 0, 0x77);
-              const packet = { op: c.op as 1 | 2, ethernetSource: senderMac, senderMac, senderIp: ip(c.sender), targetMac: new Uint8Array(6), targetIp: ip(c.target) };
-              world.run({ kind: "arp", packet }, world.now);
-              break;
-            }
-            case "inUse":
-              world.run({ kind: "addressInUse", address: c.ours ? (world.state.lease?.address ?? "10.0.0.5") : "10.0.0.77" }, world.now);
-              break;
+/**
+ * Plays random event sequences against the client (the World checks the invariants after every
+ * step) and returns the states they visited and the steps they took. `seed` fixes fast-check's
+ * generator; without it every run explores new sequences.
+ */
+function play(seed?: number): { visited: Set<string>; steps: number } {
+  const visited = new Set<string>();
+  let steps = 0;
+  fc.assert(
+    fc.property(setup, fc.array(command, { maxLength: 80, size: "max" }), (cfg, commands) => {
+      const world = new World(
+        {
+          mac: MAC,
+          random: seeded(cfg.seed),
+          initialDelayMs: cfg.initialDelayMs,
+          offerWindowMs: cfg.offerWindowMs,
+          rapidCommit: cfg.rapidCommit,
+          onRebootTimeout: cfg.onRebootTimeout,
+          requestedAddress: cfg.requestedAddress,
+          arpProbe: cfg.arpProbe,
+          ipv6OnlyPreferred: cfg.ipv6OnlyPreferred,
+        },
+        cfg.persistedLease,
+        cfg.linkUp,
+      );
+      for (const c of commands) {
+        switch (c.kind) {
+          case "reply": {
+            world.advanceTo(world.now + c.delay);
+            const message = buildReply(c.spec, world.state);
+            world.run({ kind: "received", message, info: packetInfo(c.spec.srcIp), rxTime: world.now }, world.now);
+            break;
           }
+          case "advance":
+            world.advanceTo(world.now + c.ms);
+            break;
+          case "timer": {
+            const at = world.timers.get(c.name);
+            // Early: before it is due (re-armed); otherwise a stale event for an unarmed timer.
+            if (c.early && at !== undefined && at > world.now) world.run({ kind: "timer", name: c.name }, world.now);
+            else if (at === undefined) world.run({ kind: "timer", name: c.name }, world.now);
+            break;
+          }
+          case "linkUp":
+            world.link = world.state.name === "STOPPED" ? world.link : true;
+            world.run({ kind: "linkUp" }, world.now);
+            break;
+          case "linkDown":
+            world.link = world.state.name === "STOPPED" ? world.link : false;
+            world.run({ kind: "linkDown" }, world.now);
+            break;
+          case "stop":
+            world.run({ kind: "stop", release: c.release }, world.now);
+            break;
+          case "arp": {
+            // The address in play: the one being probed, else the held one.
+            const ours = world.state.probe?.lease.address ?? world.state.lease?.address ?? "10.0.0.5";
+            const ip = (w: "zero" | "ours" | "other") => (w === "zero" ? "0.0.0.0" : w === "ours" ? ours : "10.0.0.77");
+            const senderMac = c.ourMac ? MAC : Uint8Array.of(2, 0, 0, 0, 0, 0x77);
+            const packet = { op: c.op as 1 | 2, ethernetSource: senderMac, senderMac, senderIp: ip(c.sender), targetMac: new Uint8Array(6), targetIp: ip(c.target) };
+            world.run({ kind: "arp", packet }, world.now);
+            break;
+          }
+          case "inUse":
+            world.run({ kind: "addressInUse", address: c.ours ? (world.state.lease?.address ?? "10.0.0.5") : "10.0.0.77" }, world.now);
+            break;
         }
-        for (const v of world.visited) visited.add(v);
-        steps += world.steps;
-      }),
-      { numRuns: 250 },
-    );
-    // The generator is not vacuous: every state of figure 5 was reached.
+      }
+      for (const v of world.visited) visited.add(v);
+      steps += world.steps;
+    }),
+    { numRuns: 250, ...(seed === undefined ? {} : { seed }) },
+  );
+  return { visited, steps };
+}
+
+describe("client property", () => {
+  it("random event sequences never throw and keep the invariants", () => {
+    expect(play().steps).toBeGreaterThan(0);
+  });
+
+  it("the generator is not vacuous: a fixed seed's sequences visit every state of figure 5", () => {
+    // A fixed seed: whether 250 random sequences reach every state is itself random (CI once
+    // missed one), so the coverage claim is checked on one reproducible set of sequences.
+    const { visited, steps } = play(20261201);
     expect([...visited].sort()).toEqual(["BOUND", "INIT", "INIT-REBOOT", "IPV6-ONLY", "REBINDING", "REBOOTING", "RENEWING", "REQUESTING", "SELECTING", "STOPPED"]);
     expect(steps).toBeGreaterThan(10_000);
   });
