@@ -2,6 +2,7 @@
  * The `paddock` command.
  */
 import { Command, CommanderError } from "commander";
+import { usageError } from "./usage-error.ts";
 import { registerBuild } from "./commands/build.ts";
 import { registerCalf } from "./commands/calf.ts";
 import { registerDescribe } from "./commands/describe.ts";
@@ -43,7 +44,9 @@ program
   .name("paddock")
   .description("Privilege-separated network system services: a privileged priv runs each service's protocol logic in a sandboxed calf (paddock run)")
   .version("0.1.0")
-  .showHelpAfterError()
+  // A mistake on the command line is one "paddock: ..." sentence that says where the options are,
+  // not commander's "error: ..." followed by the whole usage text.
+  .configureOutput({ outputError: (message, write) => write(usageError(program, message, process.argv.slice(2))) })
   .exitOverride();
 
 registerRun(program);
