@@ -1,10 +1,13 @@
 /**
  * Benchmark (not a test) of the DHCP client, side by side in one run against dnsmasq --no-ping
- * in two throwaway network namespaces joined by a veth pair: `paddock dhcp`, busybox udhcpc and
- * dhcpcd (nodelay noarp), none of them probing the offered address with ARP (paddock with
- * --no-arp-probe: like with like). Root; run it in the foreground (DESIGN.md); it takes about two minutes
- * and removes every namespace, process and file it made, also on failure or Ctrl-C:
+ * in two throwaway network namespaces joined by a veth pair: `paddock dhcp` in every calf engine ×
+ * container runtime combination (node or quickjs, decision 0010; runc or crun, decision 0011),
+ * busybox udhcpc and dhcpcd (nodelay noarp), none of them probing the offered address with ARP
+ * (paddock with --no-arp-probe: like with like). Root; run it in the foreground (DESIGN.md); it
+ * takes several minutes and removes every namespace, process and file it made, also on failure or
+ * Ctrl-C:
  *   node_modules/.bin/tsx bench/dhcp.ts [RUNS]          (default 10 runs per client and case)
+ * With BENCH_LOG_DIR=DIR set, every paddock run's JSON log is kept there (the profile's raw data).
  *
  * Measured (method and figures in docs/performance.md):
  * - cold: process start (just before spawn of `nsenter --net=… CLIENT`) → the RTM_NEWADDR of the
@@ -12,11 +15,12 @@
  *   state every run (no INIT-REBOOT), the client's IPv4 addresses flushed before each run, the
  *   clients interleaved run by run so the machine's load hits them alike.
  * - memory: VmHWM (peak RSS) of every process of the client, sampled 300 ms after the address
- *   appeared, before it is stopped; for paddock, priv and calf separately (and runc).
+ *   appeared, before it is stopped; for paddock, priv, calf and runtime separately, and the tree.
+ * - ACK → address: the ACK as tcpdump sees it on the server's side → the RTM_NEWADDR.
  * - warm: the client already running with the server's side of the veth down (so no carrier and
  *   no lease); time from setting the server's side up (carrier on) → RTM_NEWADDR.
  * - the timeline of every run: the DISCOVER and ACK as tcpdump sees them on the server's side,
- *   and for paddock its JSON log lines (priv and calf) — the profile.
+ *   and for paddock its JSON log lines (priv and calf) — the profile, one column per combination.
  * - the profile's fixed costs: node start-up, CLI bundle load, runc, ldd, the calf in its sandbox.
  */
 
@@ -27,11 +31,12 @@ import { fileURLToPath } from "node:url";
 import { createLab, isSameProcess, procStartTime, signalPid, startServer, waitFor, waitForUdpPort, type LabProcess } from "@paddock/testkit";
 import { openRtnetlink, type RtnetlinkClient } from "../packages/netlink/src/index.ts";
 import { createCalfBundle, parseCalfName } from "../packages/runtime/src/sandbox/bundle.ts";
+import { DEFAULT_CALF_ENGINE } from "../packages/runtime/src/sandbox/engine.ts";
 import { cpuProfileByOrigin, fmt, procMemory, processTree, summarize, table, TcpdumpDhcpParser, type ProcMemory, type Summary } from "./dhcp-lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 10);
 /** The whole benchmark gives up (and cleans up) after this long: about 5× its normal duration. */
-const DEADLINE_MS = 10 * 60_000;
+const DEADLINE_MS = 40 * 60_000;
 /** Longest wait for one lease; every client gets one in well under a second on a veth. */
 const LEASE_TIMEOUT_MS = 10_000;
 /** After the address appears, the clients still apply routes and resolv.conf: sample memory after that. */
@@ -46,9 +51,13 @@ const DHCP_SERVER_PORT = 67;
 const CARRIER_DOWN_TIMEOUT_MS = 3_000;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PADDOCK_BIN = path.join(root, "packages/cli/bin/paddock.mjs");
-const CLI_BUNDLE = path.join(root, "packages/cli/dist/paddock.mjs");
+/** PADDOCK_BENCH_CLI=DIR runs another build of the CLI (DIR/bin, DIR/dist), e.g. a copy of an older one, under the same load. */
+const CLI_DIR = process.env.PADDOCK_BENCH_CLI ? path.resolve(process.env.PADDOCK_BENCH_CLI) : path.join(root, "packages/cli");
+const PADDOCK_BIN = path.join(CLI_DIR, "bin/paddock.mjs");
+const CLI_BUNDLE = path.join(CLI_DIR, "dist/paddock.mjs");
 const CALF_BUNDLE = path.join(root, "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs");
+/** The DHCP calf on QuickJS: one static executable (scripts/build.ts; decision 0010). */
+const CALF_QUICKJS = path.join(root, "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs");
 /** Clients run with a bare environment: what a service manager gives them (no NODE_EXTRA_CA_CERTS). */
 const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" };
 
@@ -62,7 +71,7 @@ for (const [cmd, pkg] of [["dnsmasq", "dnsmasq-base"], ["busybox", "busybox"], [
     process.exit(1);
   }
 }
-for (const f of [CLI_BUNDLE, CALF_BUNDLE]) {
+for (const f of [CLI_BUNDLE, CALF_BUNDLE, CALF_QUICKJS]) {
   if (!existsSync(f)) {
     console.error(`${f} is missing: run node_modules/.bin/tsx scripts/build.ts`);
     process.exit(1);
@@ -206,12 +215,21 @@ function resetClient(): void {
 
 // ---- the clients --------------------------------------------------------------------------------
 
-/** paddock: its calves under runc; paddock-crun: under crun (docs/decisions/0011-container-runtime.md). */
-type ClientName = "paddock" | "paddock-crun" | "udhcpc" | "dhcpcd";
+/** The calf engines and container runtimes paddock is run with: every combination, side by side. */
+const ENGINES = ["node", "quickjs"] as const;
+const RUNTIMES = ["runc", "crun"] as const;
+type Engine = (typeof ENGINES)[number];
+type Runtime = (typeof RUNTIMES)[number];
+/** paddock-ENGINE-RUNTIME: `paddock dhcp` with its calf on ENGINE (decision 0010) under RUNTIME (decision 0011). */
+type PaddockName = `paddock-${Engine}-${Runtime}`;
+type ClientName = PaddockName | "udhcpc" | "dhcpcd";
+const PADDOCKS: PaddockName[] = ENGINES.flatMap((e) => RUNTIMES.map((r): PaddockName => `paddock-${e}-${r}`));
 
-/** The container runtime of a paddock client. */
-const runtimeOf = (client: ClientName): "runc" | "crun" => (client === "paddock-crun" ? "crun" : "runc");
-const isPaddock = (client: ClientName): boolean => client === "paddock" || client === "paddock-crun";
+const isPaddock = (client: ClientName): client is PaddockName => client.startsWith("paddock-");
+const engineOf = (client: PaddockName): Engine => client.split("-")[1] as Engine;
+const runtimeOf = (client: PaddockName): Runtime => client.split("-")[2] as Runtime;
+/** "paddock (node, runc)". */
+const labelOf = (client: ClientName): string => (isPaddock(client) ? `paddock (${engineOf(client)}, ${runtimeOf(client)})` : client === "udhcpc" ? "busybox udhcpc" : client);
 
 interface RunResult {
   ms: number;
@@ -262,16 +280,17 @@ option domain_name_servers, domain_name, domain_search, interface_mtu
 
 function command(client: ClientName, dir: string): string[] {
   switch (client) {
-    case "paddock":
-    case "paddock-crun":
-      // --no-arp-probe: RFC 5227 probing adds 4–7 s; dhcpcd runs with noarp, so neither probes.
-      return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", "--container-runtime", runtimeOf(client), "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
-        "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", "debug"];
     case "udhcpc":
       // Without -q: it stays, so its memory can be read; the timing is the same.
       return ["busybox", "udhcpc", "-f", "-n", "-i", CLIENT_IF, "-s", UDHCPC_SCRIPT];
     case "dhcpcd":
       return ["dhcpcd", "-B", "-4", "-f", DHCPCD_CONF, CLIENT_IF];
+    default:
+      // --no-arp-probe: RFC 5227 probing adds 4–7 s; dhcpcd runs with noarp, so neither probes.
+      // --calf-engine only where it is not the default: the early start steps aside for it.
+      return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", ...(engineOf(client) === DEFAULT_CALF_ENGINE ? [] : ["--calf-engine", engineOf(client)]),
+        "--container-runtime", runtimeOf(client), "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
+        "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", "debug"];
   }
 }
 
@@ -290,7 +309,7 @@ function sampleMemory(client: ClientName, pid: number, dir: string): Record<stri
   return {
     priv: all.filter((m) => m.pid === pid),
     calf: all.filter((m) => m.pid === calf),
-    runc: all.filter((m) => m.pid !== pid && m.pid !== calf),
+    runtime: all.filter((m) => m.pid !== pid && m.pid !== calf),
   };
 }
 
@@ -327,7 +346,9 @@ async function coldRun(client: ClientName): Promise<RunResult> {
 async function measured(client: ClientName, p: Spawned, dir: string, t0: number, address: Promise<number>): Promise<RunResult> {
   const tAddr = await address;
   await sleep(SETTLE_MS);
-  return { ms: tAddr - t0, t0, tAddr, memory: sampleMemory(client, p.proc.pid!, dir), log: p.stdout() };
+  const log = p.stdout();
+  if (process.env.BENCH_LOG_DIR && isPaddock(client)) writeFileSync(path.join(process.env.BENCH_LOG_DIR, `${path.basename(dir)}-${client}.log`), log);
+  return { ms: tAddr - t0, t0, tAddr, memory: sampleMemory(client, p.proc.pid!, dir), log };
 }
 
 /** Rejects when the client exits (before an address appeared: the caller stops waiting after). */
@@ -521,6 +542,20 @@ async function sandboxRuns(n: number): Promise<Record<string, Summary>> {
     }
     out[label] = summarize(samples);
   }
+  // The QuickJS calf in its own sandbox (the same limits, its one executable mounted): runc + the
+  // engine + the calf's bytecode, until its first use of fd 3.
+  const quickjs = await createCalfBundle(
+    { name: name.value, script: CALF_QUICKJS, engine: "quickjs", memoryBytes: 96 * 1024 * 1024, pids: 32 },
+    { runtimeDir: path.join(work, "sandbox-quickjs"), cgroupParent: `/paddock-bench-${id}` },
+  );
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = spawnSync("runc", ["--root", runcRoot, "run", "--bundle", quickjs.dir, `pdb-${id}-q${i}`], { encoding: "utf8", env: ENV, timeout: 10_000 });
+    samples.push(performance.now() - t0);
+    if (r.status === null) throw new Error(`runc run of the QuickJS calf: ${r.error?.message ?? r.signal}`);
+  }
+  out["calf-dhcp4-quickjs (no fds)"] = summarize(samples);
   lab.defer(() => {
     spawnSync("sh", ["-c", `for d in /sys/fs/cgroup/*/paddock-bench-${id} /sys/fs/cgroup/paddock-bench-${id}; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \\; ; done; true`]);
   });
@@ -537,9 +572,10 @@ try {
   console.log(`DHCP client benchmark, ${RUNS} runs per client and case, ${new Date().toISOString()}, node ${process.version}, load average before ${loadBefore}`);
   console.log("No client probes the offered address with ARP (RFC 5227): paddock --no-arp-probe, dhcpcd noarp, udhcpc without -a.");
 
-  const clients: ClientName[] = ["paddock", "paddock-crun", "udhcpc", "dhcpcd"];
-  const cold: Record<ClientName, RunResult[]> = { paddock: [], "paddock-crun": [], udhcpc: [], dhcpcd: [] };
-  const warm: Partial<Record<ClientName, RunResult[]>> = { paddock: [], dhcpcd: [] };
+  const clients: ClientName[] = [...PADDOCKS, "udhcpc", "dhcpcd"];
+  const warmClients: ClientName[] = [...PADDOCKS, "dhcpcd"];
+  const cold = Object.fromEntries(clients.map((c) => [c, [] as RunResult[]])) as Record<ClientName, RunResult[]>;
+  const warm = Object.fromEntries(warmClients.map((c) => [c, [] as RunResult[]])) as Partial<Record<ClientName, RunResult[]>>;
   // One untimed run each: page cache, dnsmasq's lease database, dhcpcd's DUID file.
   for (const c of clients) await coldRun(c);
   for (let i = 0; i < RUNS; i++) {
@@ -548,42 +584,60 @@ try {
       const c = clients[(i + k) % clients.length]!;
       cold[c].push(await coldRun(c));
     }
-    for (const c of ["paddock", "dhcpcd"] as const) warm[c]!.push(await warmRun(c));
-    process.stdout.write(`  round ${i + 1}/${RUNS}: cold ${clients.map((c) => `${c} ${cold[c].at(-1)!.ms.toFixed(1)}`).join(", ")} ms; warm paddock ${warm.paddock!.at(-1)!.ms.toFixed(1)}, dhcpcd ${warm.dhcpcd!.at(-1)!.ms.toFixed(1)} ms\n`);
+    for (let k = 0; k < warmClients.length; k++) {
+      const c = warmClients[(i + k) % warmClients.length]!;
+      warm[c]!.push(await warmRun(c));
+    }
+    const last = (rs: RunResult[] | undefined) => rs?.[rs.length - 1]?.ms.toFixed(1) ?? "–";
+    process.stdout.write(`  round ${i + 1}/${RUNS}: cold ${clients.map((c) => `${c} ${last(cold[c])}`).join(", ")} ms; warm ${warmClients.map((c) => `${c} ${last(warm[c])}`).join(", ")} ms\n`);
   }
   const loadAfter = load();
 
-  // ---- the comparison table ----
-  const mib = (rs: RunResult[], role: string, field: "hwmKiB" | "pssKiB" = "hwmKiB") =>
-    summarize(rs.map((r) => (r.memory[role] ?? []).reduce((s, m) => s + m[field], 0) / 1024));
+  // ---- the comparison table: every engine × runtime beside udhcpc and dhcpcd ----
+  /** Per run, the sum over `roles` (all roles when none given) of a memory field, MiB. */
+  const mib = (rs: RunResult[], roles?: string[], field: "hwmKiB" | "pssKiB" = "hwmKiB") =>
+    summarize(rs.map((r) => Object.entries(r.memory).filter(([role]) => !roles || roles.includes(role)).flatMap(([, ms]) => ms).reduce((s, m) => s + m[field], 0) / 1024));
   const coldS = Object.fromEntries(clients.map((c) => [c, summarize(cold[c].map((r) => r.ms))])) as Record<ClientName, Summary>;
-  const ratio = (a: Summary, b: Summary) => (a.median / b.median).toFixed(2);
-  console.log(`\nCold start: process start → address on the interface (ms; median (min–max) of ${RUNS})`);
+  const warmS = Object.fromEntries(warmClients.map((c) => [c, summarize(warm[c]!.map((r) => r.ms))])) as Partial<Record<ClientName, Summary>>;
+  /** ACK at the server (tcpdump) → the address on the client's interface, cold runs. */
+  const ackS = Object.fromEntries(clients.map((c) => [c, summarize(cold[c].map((r) => wall(r.tAddr) - (exchange(wall(r.t0)).ack ?? NaN)))])) as Record<ClientName, Summary>;
+  const ratio = (a: Summary | undefined, b: Summary | undefined) => (a && b && a.n > 0 && b.n > 0 ? (a.median / b.median).toFixed(2) : "");
+  const med = (s: Summary) => (s.n > 0 ? s.median.toFixed(1) : "n/a");
+  console.log(`\nEvery engine × runtime beside udhcpc and dhcpcd (medians of ${RUNS}; ms; peak RSS = VmHWM, MiB)`);
   console.log(table([
-    ["client", "cold ms", "/ udhcpc", "/ dhcpcd", "peak RSS MiB (VmHWM)", "PSS MiB"],
-    ...(["paddock", "paddock-crun"] as const).map((c) => [`paddock dhcp (${runtimeOf(c)})`, fmt(coldS[c]), ratio(coldS[c], coldS.udhcpc), ratio(coldS[c], coldS.dhcpcd),
-      `priv ${fmt(mib(cold[c], "priv"))}, calf ${fmt(mib(cold[c], "calf"))}, ${runtimeOf(c)} ${fmt(mib(cold[c], "runc"))}`,
-      `${fmt(summarize(cold[c].map((r) => Object.values(r.memory).flat().reduce((s, m) => s + m.pssKiB, 0) / 1024)))}`]),
-    ["paddock crun / runc", ratio(coldS["paddock-crun"], coldS.paddock), "", "", "", ""],
-    ["busybox udhcpc", fmt(coldS.udhcpc), "1.00", ratio(coldS.udhcpc, coldS.dhcpcd), fmt(mib(cold.udhcpc, "all")), fmt(mib(cold.udhcpc, "all", "pssKiB"))],
-    ["dhcpcd", fmt(coldS.dhcpcd), ratio(coldS.dhcpcd, coldS.udhcpc), "1.00",
-      `${fmt(mib(cold.dhcpcd, "all"))} (${Math.round(summarize(cold.dhcpcd.map((r) => r.memory.all!.length)).median)} processes)`, fmt(mib(cold.dhcpcd, "all", "pssKiB"))],
+    ["client", "cold ms", "/ dhcpcd", "/ udhcpc", "warm ms", "/ dhcpcd", "ACK → address ms", "priv", "calf", "runtime", "tree (sum)", "PSS tree"],
+    ...clients.map((c) => {
+      const rs = cold[c];
+      const mem = isPaddock(c)
+        ? [med(mib(rs, ["priv"])), med(mib(rs, ["calf"])), `${runtimeOf(c)} ${med(mib(rs, ["runtime"]))}`]
+        : ["", "", ""];
+      const n = Math.round(summarize(rs.map((r) => Object.values(r.memory).flat().length)).median);
+      return [labelOf(c), fmt(coldS[c]), ratio(coldS[c], coldS.dhcpcd), ratio(coldS[c], coldS.udhcpc),
+        warmS[c] ? fmt(warmS[c]!) : "n/a", ratio(warmS[c], warmS.dhcpcd), fmt(ackS[c], 2), ...mem, `${med(mib(rs))} (${n} processes)`, med(mib(rs, undefined, "pssKiB"))];
+    }),
   ]));
-  const warmP = summarize(warm.paddock!.map((r) => r.ms));
-  const warmD = summarize(warm.dhcpcd!.map((r) => r.ms));
-  console.log(`\nWarm: client running with no carrier; server side of the veth up → address (ms)`);
+  console.log("udhcpc does not watch the carrier (it retransmits on its own timer): no warm figure.");
+
+  // ---- the targets of issue 14 (ratios to dhcpcd in this run) ----
+  const verdict = (ok: boolean) => (ok ? "met" : "missed");
+  console.log(`\nIssue 14's targets, per combination (this run)`);
   console.log(table([
-    ["client", "warm ms", "/ dhcpcd"],
-    ["paddock dhcp", fmt(warmP), ratio(warmP, warmD)],
-    ["dhcpcd", fmt(warmD), "1.00"],
-    ["busybox udhcpc", "n/a (does not watch the carrier: it retransmits on its own timer)", ""],
+    ["client", "warm ≤ 1.0× dhcpcd", "cold ≤ 1.5× dhcpcd and < udhcpc", "ACK → address ≤ 1 ms", "calf ≤ 4 MiB", "priv ≤ 40 MiB"],
+    ...PADDOCKS.map((c) => {
+      const w = warmS[c]!.median / warmS.dhcpcd!.median;
+      const k = coldS[c].median / coldS.dhcpcd.median;
+      const calf = mib(cold[c], ["calf"]).median;
+      const priv = mib(cold[c], ["priv"]).median;
+      return [labelOf(c), `${verdict(w <= 1)} (${w.toFixed(2)}×)`, `${verdict(k <= 1.5 && coldS[c].median < coldS.udhcpc.median)} (${k.toFixed(2)}×, udhcpc ${(coldS[c].median / coldS.udhcpc.median).toFixed(2)}×)`,
+        `${verdict(ackS[c].median <= 1)} (${ackS[c].median.toFixed(2)} ms)`, `${verdict(calf <= 4)} (${calf.toFixed(1)})`, `${verdict(priv <= 40)} (${priv.toFixed(1)})`];
+    }),
   ]));
 
   // ---- the per-run timeline (all clients: tcpdump; paddock: its log) ----
   const phaseRows: string[][] = [["client", "start → DISCOVER at server", "DISCOVER → ACK at server", "ACK → address"]];
   for (const c of clients) {
     const ph = cold[c].map((r) => ({ r, x: exchange(wall(r.t0)) }));
-    phaseRows.push([c,
+    phaseRows.push([labelOf(c),
       fmt(summarize(ph.map(({ r, x }) => (x.discover ?? NaN) - wall(r.t0)))),
       fmt(summarize(ph.map(({ x }) => (x.ack ?? NaN) - (x.discover ?? NaN)))),
       fmt(summarize(ph.map(({ r, x }) => wall(r.tAddr) - (x.ack ?? NaN))))]);
@@ -591,53 +645,54 @@ try {
   console.log(`\nCold start by phase, from tcpdump on the server's side (ms)`);
   console.log(table(phaseRows));
 
-  const pp = cold.paddock.map((r) => ({ r, p: paddockPoints(r.log), x: exchange(wall(r.t0)) }));
-  const span = (f: (q: (typeof pp)[number]) => number) => fmt(summarize(pp.map(f)));
+  // ---- the profile: paddock's phases, one column per engine × runtime ----
+  const points = Object.fromEntries(PADDOCKS.map((c) => [c, cold[c].map((r) => ({ r, p: paddockPoints(r.log), x: exchange(wall(r.t0)) }))])) as Record<PaddockName, Array<{ r: RunResult; p: Record<string, number>; x: ReturnType<typeof exchange> }>>;
+  type Point = (typeof points)[PaddockName][number];
+  const row = (label: string, f: (q: Point) => number) => [label, ...PADDOCKS.map((c) => fmt(summarize(points[c].map(f))))];
   // The priv's own start-up phases, in the order it logs them (the names are the shim's).
-  const phases = Object.keys(pp[0]?.p ?? {}).filter((k) => k.startsWith("phase:"));
+  const phases = [...new Set(PADDOCKS.flatMap((c) => Object.keys(points[c][0]?.p ?? {}).filter((k) => k.startsWith("phase:"))))];
   const phaseNotes: Record<string, string> = {
-    "store open": "Node start-up, CLI bundle load, preflight (runc --version, directories), store",
+    "store open": "Node start-up, CLI bundle load, preflight (directories), store",
     "interface checked": "rtnetlink socket, RTM_GETLINK",
-    "priv keys written": "4 store writes, each committed",
+    "priv keys written": "the priv's keys, one commit",
     "data path ready": "tc egress program, eBPF socket filter, packet socket",
-    "calf started": "supervisor: stale check, ldd node, bundle written",
+    "calf started": "supervisor: stale check, bundle written (or the early calf adopted)",
   };
   const privRows = phases.map((k, i) => {
     const name = k.slice("phase:".length);
     const from = i === 0 ? "processStart" : phases[i - 1]!;
-    return [`${i === 0 ? "priv process start → " : "→ "}${name}${phaseNotes[name] ? ` (${phaseNotes[name]})` : ""}`, span(({ p }) => p[k]! - p[from]!)];
+    return row(`${i === 0 ? "priv process start → " : "→ "}${name}${phaseNotes[name] ? ` (${phaseNotes[name]})` : ""}`, ({ p }) => p[k]! - p[from]!);
   });
-  const lastPhase = phases.at(-1) ?? "handlersStarted";
-  console.log(`\npaddock dhcp cold start, phase by phase (ms; log timestamps have 1 ms resolution)`);
+  console.log(`\npaddock dhcp cold start, phase by phase (ms, medians (min–max); log timestamps have 1 ms resolution)`);
   console.log(table([
-    ["phase", "ms"],
-    ["spawn → priv process start (nsenter, exec)", span(({ r, p }) => p.processStart! - wall(r.t0))],
+    ["phase", ...PADDOCKS.map(labelOf)],
+    row("spawn → priv process start (nsenter, exec)", ({ r, p }) => p.processStart! - wall(r.t0)),
     ...privRows,
-    ["→ runc spawned (the supervisor's 'calf started')", span(({ p }) => p.runcSpawned! - p[lastPhase]!)],
-    ["runc spawned → calf's client started (runc, calf node start-up, calf bundle load, 4 KV reads)", span(({ p }) => p.calfStarted! - p.runcSpawned!)],
-    ["→ DISCOVER at the server (calf → fd 4 → priv egress check → packet socket)", span(({ p, x }) => x.discover! - p.calfStarted!)],
-    ["DISCOVER → OFFER (dnsmasq)", span(({ x }) => x.offer! - x.discover!)],
-    ["OFFER → REQUEST (priv relay → calf → priv)", span(({ x }) => x.request! - x.offer!)],
-    ["REQUEST → ACK (dnsmasq)", span(({ x }) => x.ack! - x.request!)],
-    ["ACK → handler reconcile begins (relay → calf decode → KV writes → store commit → debounce)", span(({ p, x }) => p.reconcileStart! - x.ack!)],
-    ["reconcile begins → address (the handler: ownership record, netlink)", span(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
-    ["(for reference: ACK → the calf's BOUND line, logged once its KV writes are acknowledged)", span(({ p, x }) => p.calfBound! - x.ack!)],
-    ["total", fmt(coldS.paddock)],
+    row("runtime spawned (the supervisor's 'calf started') → the calf's client started (runtime, engine start-up, calf code, KV reads)", ({ p }) => p.calfStarted! - p.runcSpawned!),
+    row("priv process start → the calf's client started", ({ p }) => p.calfStarted! - p.processStart!),
+    row("→ DISCOVER at the server (calf → fd 4 → priv egress check → packet socket)", ({ p, x }) => x.discover! - p.calfStarted!),
+    row("DISCOVER → OFFER (dnsmasq)", ({ x }) => x.offer! - x.discover!),
+    row("OFFER → REQUEST (priv relay → calf → priv)", ({ x }) => x.request! - x.offer!),
+    row("REQUEST → ACK (dnsmasq)", ({ x }) => x.ack! - x.request!),
+    row("ACK → handler reconcile begins (relay → calf decode → KV commit)", ({ p, x }) => p.reconcileStart! - x.ack!),
+    row("reconcile begins → address (the handler: ownership record, netlink)", ({ r, p }) => wall(r.tAddr) - p.reconcileStart!),
+    row("(for reference: ACK → the calf's BOUND line, logged once its KV writes are acknowledged)", ({ p, x }) => p.calfBound! - x.ack!),
+    ["total", ...PADDOCKS.map((c) => fmt(coldS[c]))],
   ]));
 
-  const wp = warm.paddock!.map((r) => ({ r, p: paddockPoints(r.log), x: exchange(wall(r.t0)) }));
-  const wspan = (f: (q: (typeof wp)[number]) => number) => fmt(summarize(wp.map(f)));
+  const wpoints = Object.fromEntries(PADDOCKS.map((c) => [c, warm[c]!.map((r) => ({ r, p: paddockPoints(r.log), x: exchange(wall(r.t0)) }))])) as typeof points;
+  const wrow = (label: string, f: (q: Point) => number) => [label, ...PADDOCKS.map((c) => fmt(summarize(wpoints[c].map(f))))];
   console.log(`\npaddock dhcp warm, phase by phase (ms)`);
   console.log(table([
-    ["phase", "ms"],
-    ["link up → priv's rtnetlink event logged", wspan(({ r, p }) => p.privLinkChanged! - wall(r.t0))],
-    ["→ calf 'link up' (fd 4 link message)", wspan(({ p }) => p.calfLinkUp! - p.privLinkChanged!)],
-    ["→ DISCOVER at the server", wspan(({ p, x }) => x.discover! - p.calfLinkUp!)],
-    ["DISCOVER → ACK at the server", wspan(({ x }) => x.ack! - x.discover!)],
-    ["ACK → handler reconcile begins (relay → calf decode → KV writes → store commit → debounce)", wspan(({ p, x }) => p.reconcileStart! - x.ack!)],
-    ["reconcile begins → address (the handler: ownership record, netlink)", wspan(({ r, p }) => wall(r.tAddr) - p.reconcileStart!)],
-    ["(for reference: ACK → the calf's BOUND line)", wspan(({ p, x }) => p.calfBound! - x.ack!)],
-    ["total", fmt(warmP)],
+    ["phase", ...PADDOCKS.map(labelOf)],
+    wrow("link up → priv's rtnetlink event logged", ({ r, p }) => p.privLinkChanged! - wall(r.t0)),
+    wrow("→ calf 'link up' (fd 4 link message)", ({ p }) => p.calfLinkUp! - p.privLinkChanged!),
+    wrow("→ DISCOVER at the server", ({ p, x }) => x.discover! - p.calfLinkUp!),
+    wrow("DISCOVER → ACK at the server", ({ x }) => x.ack! - x.discover!),
+    wrow("ACK → handler reconcile begins (relay → calf decode → KV commit)", ({ p, x }) => p.reconcileStart! - x.ack!),
+    wrow("reconcile begins → address (the handler: ownership record, netlink)", ({ r, p }) => wall(r.tAddr) - p.reconcileStart!),
+    wrow("(for reference: ACK → the calf's BOUND line)", ({ p, x }) => p.calfBound! - x.ack!),
+    ["total", ...PADDOCKS.map((c) => fmt(warmS[c]!))],
   ]));
 
   // ---- fixed costs ----
@@ -649,6 +704,7 @@ try {
     ["node -e 0 with NODE_EXTRA_CA_CERTS set (this machine's login environment)", timeCommand(process.execPath, ["-e", "0"], N, { ...ENV, NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" })],
     ["node paddock.mjs --version (node + CLI bundle load)", timeCommand(process.execPath, [PADDOCK_BIN, "--version"], N)],
     ["node calf-dhcp4.mjs on the host, no fds (node + calf bundle load)", timeCommand(process.execPath, [CALF_BUNDLE], N)],
+    ["calf-dhcp4-quickjs on the host, no fds (QuickJS + calf bytecode, until its fd 3 error)", timeCommand(CALF_QUICKJS, [], N)],
     ["runc --version (preflight)", timeCommand("runc", ["--version"], N)],
     ["runc list (stale-container check)", timeCommand("runc", ["--root", path.join(work, "empty-runc"), "list", "--format", "json"], N)],
     ["ldd /usr/bin/node (calf bundle: which libraries to bind-mount)", timeCommand("ldd", ["/usr/bin/node"], N)],
@@ -675,11 +731,13 @@ try {
     ["node paddock.mjs --version", nodeMaxRss([PADDOCK_BIN, "--version"]).toFixed(1)],
     ["node --max-old-space-size=48 calf-dhcp4.mjs (until its fd 3 error)", nodeMaxRss(["--max-old-space-size=48", CALF_BUNDLE]).toFixed(1)],
   ];
-  const anonFile = (role: string) => {
-    const ms = cold.paddock.map((r) => r.memory[role]?.[0]).filter((m): m is ProcMemory => m !== undefined);
+  const anonFile = (client: PaddockName, role: string) => {
+    const ms = cold[client].map((r) => r.memory[role]?.[0]).filter((m): m is ProcMemory => m !== undefined);
     return `anon ${fmt(summarize(ms.map((m) => m.anonKiB / 1024)))}, file ${fmt(summarize(ms.map((m) => m.fileKiB / 1024)))}`;
   };
-  memRows.push(["paddock priv at sample time (RSS split)", anonFile("priv")], ["paddock calf at sample time (RSS split)", anonFile("calf")]);
+  for (const c of PADDOCKS) {
+    memRows.push([`${labelOf(c)}: priv at sample time (RSS split)`, anonFile(c, "priv")], [`${labelOf(c)}: calf at sample time (RSS split)`, anonFile(c, "calf")]);
+  }
   console.log(`\nMemory baselines`);
   console.log(table(memRows));
   console.log(`\nload average before ${loadBefore}, after ${loadAfter} (2 cores, shared with other work)`);
