@@ -75,6 +75,15 @@ if [[ -f native/binding.gyp ]]; then
   fi
 fi
 
+# The calf launcher (docs/decisions/0012-external-calves.md): a static C program a calf's own
+# systemd unit runs to connect the calf to the priv; rebuilt only when its source is newer.
+launcher=native/launcher/build/paddock-calf-launch
+if [[ ! -x $launcher || native/launcher/calf-launch.c -nt $launcher ]]; then
+  say "building the calf launcher"
+  mkdir -p native/launcher/build
+  gcc -static -O2 -s -Wall -Wextra -o "$launcher" native/launcher/calf-launch.c
+fi
+
 # QuickJS, the lean calf engine (docs/decisions/0010-quickjs-calf-engine.md): its sources come from
 # the npm package qjsc@0.3.0 (Debian 12 has no QuickJS); built once, skipped when already built.
 native/quickjs/build.sh

@@ -36,6 +36,13 @@ export interface RawBpfObject {
   close(): void;
 }
 
+/** Who connected an AF_UNIX socket, as the kernel recorded it at connect(2). */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
 /** Interface selector accepted by the addon: by name or by index, in the target namespace. */
 export interface RawIfaceOptions {
   ifname?: string;
@@ -59,6 +66,8 @@ export interface RawAddon {
     port: number;
   };
   sendUnixDatagram(path: string, bytes: Uint8Array): void;
+  /** SO_PEERCRED of a connected AF_UNIX socket (native/src/socket.cc). */
+  peerCredentials(fd: number): PeerCredentials;
   openNetlinkRoute(o: { groups?: number[]; netnsPath?: string; extendedAck?: boolean }): {
     socket: RawSocket;
     portId: number;

@@ -12,6 +12,7 @@ export {
   openNetlinkRoute,
   openPacketSocket,
   openUdpSocket,
+  peerCredentials,
   sendUnixDatagram,
   type InterfaceRef,
   type NetlinkRouteOptions,
@@ -37,7 +38,7 @@ export {
   type EgressTarget,
   type FilterCounters,
 } from "./ebpf.ts";
-export { bpfObjectPath, nativeBuildDir } from "./addon.ts";
+export { bpfObjectPath, nativeBuildDir, type PeerCredentials } from "./addon.ts";
 export * from "./clock.ts";
 export { dropCapabilities, ignoreDebugSignal, installSeccomp, type CapabilityDrop } from "./sandbox.ts";
 export * as cbpf from "./cbpf.ts";

@@ -3,7 +3,7 @@
  * kernel receive timestamps. Receive is event-driven (uv_poll on the Node loop): it never
  * blocks the loop, and close() ends a pending receive at once.
  */
-import { addon, type RawSocket } from "./addon.ts";
+import { addon, type PeerCredentials, type RawSocket } from "./addon.ts";
 import type { EbpfSocketFilter, FilterCounters } from "./ebpf.ts";
 import type { NativeError } from "./errors.ts";
 
@@ -283,6 +283,14 @@ export function openUdpSocket(opts: UdpSocketOptions): UdpSocket {
     ref: () => socket.ref(),
     unref: () => socket.unref(),
   };
+}
+
+/**
+ * The pid, uid and gid of the process at the other end of a connected AF_UNIX socket (SO_PEERCRED),
+ * given its descriptor. Throws NativeError (EBADF, ENOTSOCK, …) for anything else.
+ */
+export function peerCredentials(fd: number): PeerCredentials {
+  return addon().peerCredentials(fd);
 }
 
 /**

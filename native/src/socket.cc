@@ -772,6 +772,23 @@ Napi::Value SendUnixDatagram(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// peerCredentials(fd): SO_PEERCRED of a connected AF_UNIX socket — the pid, uid and gid of the
+// process that connected, as the kernel recorded them at connect(2). The priv checks it on the
+// connections of calves started outside it (packages/runtime/src/sandbox/external.ts).
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "peerCredentials(fd: number)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) ThrowErrno(env, errno, "getsockopt", "SO_PEERCRED");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, cred.pid));
+  out.Set("uid", Napi::Number::New(env, cred.uid));
+  out.Set("gid", Napi::Number::New(env, cred.gid));
+  return out;
+}
+
 void InitSockets(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = Socket::Define(env);
   GetAddonData(env)->socketConstructor = Napi::Persistent(ctor);
@@ -779,6 +796,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("openUdp", Napi::Function::New(env, OpenUdp, "openUdp"));
   exports.Set("openNetlinkRoute", Napi::Function::New(env, OpenNetlinkRoute, "openNetlinkRoute"));
   exports.Set("sendUnixDatagram", Napi::Function::New(env, SendUnixDatagram, "sendUnixDatagram"));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
 }
 
 }  // namespace paddock

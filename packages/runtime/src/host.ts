@@ -43,6 +43,7 @@ import { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 import { datagramEgress, packetEgress } from "./datapath/egress.ts";
 import { DataPathRelay, type RelayChannels } from "./datapath/relay.ts";
 import { calfTarget, type EarlyCalf } from "./early.ts";
+import { takeListenFds } from "./sandbox/listen-fds.ts";
 import { resolveContainerRuntime, type ContainerRuntime, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
 import { foreignWriteAccess } from "./handlers/files.ts";
 import { HandlerRunner } from "./handlers/reconciler.ts";
@@ -130,6 +131,12 @@ export interface ServiceHostOptions {
   readonly runc?: string;
   /** Which container runtime runs the calves (./sandbox/container-runtime.ts); default auto: crun where it works, runc otherwise. */
   readonly containerRuntime?: ContainerRuntimeChoice;
+  /**
+   * Calves started outside the priv (their own systemd units, `--calf-launch external`): no
+   * container runtime; each calf connects as `uid` to RUNTIME_DIR/calves/NAME.sock or to the
+   * socket systemd hands over (./sandbox/external.ts, docs/decisions/0012-external-calves.md).
+   */
+  readonly externalCalves?: { readonly uid: number };
 }
 
 /** The socket mark, tc handle and tc priority of a service: its own, so services coexist on one link. */
@@ -182,6 +189,7 @@ export function setupContext<O extends Readonly<Record<string, OptionDefinition>
         return store.parsed;
       },
     },
+    records: store,
     commit: (changes) => commitAsPriv(store, changes),
   };
 }
@@ -277,7 +285,8 @@ function preflight(opts: ServiceHostOptions): ContainerRuntime {
       }
     }
   }
-  const runtime = resolveContainerRuntime(opts.containerRuntime ?? "auto", opts.runc ? { runc: opts.runc } : {});
+  // External calves need no container runtime: the host keeps its placeholder, which nothing runs.
+  const runtime = opts.externalCalves ? ({ ok: true, value: { name: "runc", argv: ["runc"] } } as const) : resolveContainerRuntime(opts.containerRuntime ?? "auto", opts.runc ? { runc: opts.runc } : {});
   if (!runtime.ok) throw new HostError(runtime.error.code, runtime.error.message);
   const dirs: Array<[string, string]> = [[opts.runtimeDir, "runtime directory"], ...opts.services.map((s) => [s.stateDir, `state directory of ${s.definition.name}`] as [string, string])];
   const uid = process.getuid?.() ?? 0;
@@ -473,8 +482,10 @@ export class ServiceHost {
     // READY=1, STATUS= and the watchdog (./systemd.ts); the supervisor sends STOPPING=1.
     const systemd = opts.systemd ?? new SystemdBridge({ notifier: SdNotifier.fromEnv(), log, ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}), healthy: () => this.healthy() });
     if (!opts.systemd) this.cleanups.push(() => systemd.stop());
+    const target = calfTarget(opts.runtimeDir, this.runtime);
     const supervisor = new Supervisor({
-      ...calfTarget(opts.runtimeDir, this.runtime),
+      ...target,
+      ...(opts.externalCalves ? { external: { socketDir: target.runtimeDir, uid: opts.externalCalves.uid, listenFds: takeListenFds() } } : {}),
       logger: log,
       notifier: systemd.notifier,
       onStart: (calf, channels) => {

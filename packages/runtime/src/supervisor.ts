@@ -15,6 +15,12 @@
  *
  * A calf is pid 1 of its pid namespace, so SIGTERM reaches it only if it installed a handler (the
  * calf SDK does); stop() sends SIGTERM, waits `stopTimeoutMs`, then SIGKILL.
+ *
+ * With `external` set, calves are started by something else (their own systemd units, a
+ * launcher): the supervisor runs no runc and writes no bundle; it waits for each calf to connect
+ * to its socket (./sandbox/external.ts) and treats a disconnect as the calf's exit — same state,
+ * counters, log line and onExit — then waits for the next connection (the calf's unit restarts it,
+ * so the backoff is systemd's RestartSec). Its output goes to its own unit's journal, not here.
  */
 
 import type { ChildProcess } from "node:child_process";
@@ -33,6 +39,7 @@ import { type SocketPair } from "./sandbox/channels.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
 import type { ContainerRuntime } from "./sandbox/container-runtime.ts";
 import { SandboxError } from "./sandbox/errors.ts";
+import { CalfListener, type ExternalCalfOptions, type ExternalConnection } from "./sandbox/external.ts";
 import {
   DEFAULT_LOG_BUDGET,
   LOG_DROP_REPORT_MS,
@@ -130,6 +137,8 @@ export interface SupervisorOptions {
   readonly logBudget?: Partial<LogBudgetPolicy>;
   /** The clock the log budget runs on (ms); performance.now when not given. */
   readonly now?: () => number;
+  /** Calves started outside the priv connect here instead of being run (./sandbox/external.ts). */
+  readonly external?: ExternalCalfOptions;
 }
 
 
@@ -156,6 +165,16 @@ export class Supervisor {
     if (this.stopping) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "start() after stop()");
     for (const spec of calves) {
       if (this.runners.has(spec.name)) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "calf started twice", spec.name);
+    }
+    const external = this.opts.external;
+    if (external) {
+      for (const spec of calves) {
+        const listener = await CalfListener.open(spec.name, external, this.log.child({ calf: spec.name }));
+        const runner = new CalfRunner(this, spec.name, undefined, calfContainerId(spec.name), this.log.child({ calf: spec.name }), listener);
+        this.runners.set(spec.name, runner);
+        runner.launch();
+      }
+      return;
     }
     await this.removeStale(calves.filter((c) => !adopted.has(c.name)));
     for (const spec of calves) {
@@ -190,10 +209,11 @@ export class Supervisor {
     return [...this.runners.values()].map((r) => r.status());
   }
 
-  /** The host pid of a running calf's process (from `runc state`), or undefined. */
+  /** The host pid of a running calf's process (from `runc state`, or SO_PEERCRED for an external calf), or undefined. */
   async calfPid(name: string): Promise<number | undefined> {
     const runner = this.runners.get(name as CalfName);
     if (!runner) return undefined;
+    if (runner.external) return runner.connectedPid;
     const r = await this.runc(["state", runner.containerId]);
     if (r.code !== 0) return undefined;
     try {
@@ -281,6 +301,8 @@ export class Supervisor {
 class CalfRunner {
   private child: ChildProcess | undefined;
   private channels: SocketPair[] = [];
+  /** An external calf's connection while it is connected. */
+  private connection: ExternalConnection | undefined;
   private state: CalfStatus["state"] = "starting";
   private restarts = 0;
   private lastDelay: number | undefined;
@@ -297,9 +319,11 @@ class CalfRunner {
   constructor(
     private readonly sup: Supervisor,
     readonly name: CalfName,
-    private readonly bundleDir: string,
+    private readonly bundleDir: string | undefined,
     readonly containerId: string,
     private readonly log: Logger,
+    /** Set for a calf started outside the priv: its socket. */
+    readonly external?: CalfListener,
   ) {
     this.logBudget = new LogBudget({ ...DEFAULT_LOG_BUDGET, ...sup.opts.logBudget });
   }
@@ -333,7 +357,7 @@ class CalfRunner {
     this.state = "starting";
     let resolveExited!: () => void;
     this.exited = new Promise((r) => (resolveExited = r));
-    this.launching = this.run(started).then(
+    this.launching = (this.external ? this.runExternal(this.external) : this.run(started)).then(
       (run) => {
         void run.closed.then(({ code, signal }) => {
           this.afterExit(code, signal);
@@ -350,6 +374,39 @@ class CalfRunner {
     );
   }
 
+  /** The pid of the external calf connected now (SO_PEERCRED), or undefined. */
+  get connectedPid(): number | undefined {
+    return this.connection?.pid;
+  }
+
+  /** Waits for an external calf to connect; its run ends when either channel closes. */
+  private async runExternal(listener: CalfListener): Promise<{ child: undefined; closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+    const conn = await listener.next();
+    if (this.sup.isStopping) {
+      conn.control.destroy();
+      conn.data.destroy();
+      throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "stopping", this.name);
+    }
+    this.connection = conn;
+    this.startedAt = performance.now();
+    this.state = "running";
+    const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      const ended = (): void => {
+        conn.control.destroy();
+        conn.data.destroy();
+        resolve({ code: null, signal: null });
+      };
+      for (const s of [conn.control, conn.data]) {
+        s.once("close", ended);
+        // An error closes the socket too ("close" follows); the log line is the exit's.
+        s.on("error", () => undefined);
+      }
+    });
+    this.log.info({ pid: conn.pid, restarts: this.restarts, launch: "external" }, "calf started");
+    this.sup.opts.onStart?.(this.name, { control: conn.control, data: conn.data });
+    return { child: undefined, closed };
+  }
+
   private async run(started?: StartedCalf): Promise<StartedCalf> {
     let run = started;
     if (!run) {
@@ -358,7 +415,7 @@ class CalfRunner {
         await this.sup.runc(["delete", "--force", this.containerId]);
       }
       if (this.sup.isStopping) throw new SandboxError("PADDOCK_E_SANDBOX_STATE", "stopping", this.name);
-      run = await runCalfContainer({ ...this.sup.opts }, this.name, this.bundleDir);
+      run = await runCalfContainer({ ...this.sup.opts }, this.name, this.bundleDir!);
       if (this.sup.isStopping) {
         run.child.kill("SIGKILL");
         destroyPair(run.control);
@@ -395,6 +452,9 @@ class CalfRunner {
     this.child = undefined;
     for (const p of this.channels) destroyPair(p);
     this.channels = [];
+    const pid = this.connection?.pid;
+    this.connection = undefined;
+    this.external?.release();
     const uptimeMs = this.startedAt > 0 ? performance.now() - this.startedAt : 0;
     if (this.sup.isStopping) {
       this.state = "stopped";
@@ -411,6 +471,16 @@ class CalfRunner {
       this.launch();
       return;
     }
+    if (this.external) {
+      // The calf's own unit restarts it (systemd's RestartSec is the backoff): wait for it now.
+      this.restarts++;
+      this.state = "backoff";
+      this.lastExit = { code, signal, uptimeMs, restarts: this.restarts, restartInMs: 0 };
+      this.log.warn({ code, signal, pid, uptimeMs: Math.round(uptimeMs), restarts: this.restarts, restartInMs: 0, launch: "external" }, "calf exited; restarting");
+      this.sup.opts.onExit?.(this.name, this.lastExit);
+      this.launch();
+      return;
+    }
     const delay = nextRestartDelay(this.lastDelay, uptimeMs, this.sup.backoff);
     this.lastDelay = delay;
     this.restarts++;
@@ -423,6 +493,16 @@ class CalfRunner {
 
   /** See Supervisor.restart. A calf waiting out a backoff starts at once. */
   async restart(timeoutMs: number): Promise<void> {
+    if (this.external) {
+      // Closing its channels ends the calf (EOF on fd 3); its unit starts it again.
+      if (!this.connection || this.sup.isStopping) return;
+      const exited = this.exited;
+      this.restartRequested = true;
+      this.connection.control.destroy();
+      this.connection.data.destroy();
+      await exited;
+      return;
+    }
     if (this.timer) {
       clearTimeout(this.timer);
       this.launch();
@@ -446,6 +526,17 @@ class CalfRunner {
     }
     this.reportDrops();
     this.state = "stopping";
+    if (this.external) {
+      // Closing the channels ends the calf; closing the listener (which waits for every
+      // connection it accepted to close) ends a wait for the next one.
+      this.connection?.control.destroy();
+      this.connection?.data.destroy();
+      await this.external.close();
+      await this.launching;
+      await this.exited;
+      this.state = "stopped";
+      return;
+    }
     // A launch in flight finishes (or is refused, seeing isStopping) before we look at the child.
     const child = await this.launching;
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -459,7 +550,7 @@ class CalfRunner {
     await this.exited;
     const del = await this.sup.runc(["delete", "--force", this.containerId]);
     if (del.code !== 0 && !/does not exist|not found/.test(del.stderr)) this.log.error({ stderr: del.stderr.trim() }, "runc delete failed");
-    await rm(this.bundleDir, { recursive: true, force: true });
+    if (this.bundleDir !== undefined) await rm(this.bundleDir, { recursive: true, force: true });
     this.state = "stopped";
   }
 }

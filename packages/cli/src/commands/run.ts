@@ -16,6 +16,7 @@ import { listenForReload, type SettingsSource } from "../reload.ts";
 import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { BUILTIN_SERVICES, CALF_ENGINE_HELP, calfOnEngine, loadService, parseCalfEngine, type LoadedService } from "../services.ts";
 import { CONTAINER_RUNTIME_HELP, parseContainerRuntime } from "../container-runtime-option.ts";
+import { CALF_LAUNCH_HELP, CALF_USER_HELP, calfLaunchRequest, parseCalfLaunch, type CalfLaunch } from "../calf-launch-option.ts";
 
 /** One service as the command line gives it; directories default from the service and interface. */
 export interface ServiceRequest {
@@ -57,6 +58,8 @@ export interface RunRequest {
   readonly warning?: string;
   /** --container-runtime: auto (default), runc or crun. */
   readonly containerRuntime?: ContainerRuntimeChoice;
+  /** --calf-launch external: calves started outside the priv connect as this uid (../calf-launch-option.ts). */
+  readonly externalCalves?: { readonly uid: number };
 }
 
 /** The default state directory of a service on an interface. */
@@ -120,6 +123,7 @@ async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof
     })),
     calfLogLevel: req.logLevel as LogLevel,
     ...(req.containerRuntime ? { containerRuntime: req.containerRuntime } : {}),
+    ...(req.externalCalves ? { externalCalves: req.externalCalves } : {}),
     ...(req.linkUp === false ? { linkUp: false } : {}),
     ...(req.readyTimeout !== undefined ? { readyTimeoutMs: parseReadyTimeout(req.readyTimeout) } : {}),
   }));
@@ -151,7 +155,7 @@ async function runHosts(req: RunRequest, log: Logger, reloads: ReturnType<typeof
     throw err;
   }
   try {
-    applyPrivSandbox(req.interfaces.flatMap((i) => i.services.map((s) => ({ definition: s.definition, options: s.options ?? {} }))), req.sandbox !== false, log);
+    applyPrivSandbox(req.interfaces.flatMap((i) => i.services.map((s) => ({ definition: s.definition, options: s.options ?? {} }))), req.sandbox !== false, log, { runsCalves: req.externalCalves === undefined });
   } catch (err) {
     await running.stop();
     throw err;
@@ -177,6 +181,8 @@ interface RunOptions {
   bundleDir?: string;
   calfEngine?: CalfEngine;
   containerRuntime?: ContainerRuntimeChoice;
+  calfLaunch?: CalfLaunch;
+  calfUser?: string;
 }
 
 /**
@@ -222,6 +228,8 @@ export function registerRun(program: Command): void {
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--container-runtime <runtime>", CONTAINER_RUNTIME_HELP, parseContainerRuntime)
+    .option("--calf-launch <how>", CALF_LAUNCH_HELP, parseCalfLaunch)
+    .option("--calf-user <user>", CALF_USER_HELP)
     .option("--bundle-dir <dir>", "run the calf bundles paddock generate wrote (DIR/SERVICE-IFACE) instead of writing them at start (docs/generate.md)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
@@ -263,6 +271,7 @@ export function registerRun(program: Command): void {
           sandbox: opts.sandbox,
           ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
           ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
+          ...calfLaunchRequest(opts.calfLaunch, opts.calfUser),
         });
       } finally {
         for (const l of loaded) l.cleanup();

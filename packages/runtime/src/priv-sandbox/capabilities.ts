@@ -45,13 +45,29 @@ export const RUNC_CAPABILITIES: readonly CapabilityName[] = [
 /**
  * What the priv's own work needs whatever its services: addresses, routes, links, tc filters,
  * SO_MARK (CAP_NET_ADMIN); packet sockets and SO_BINDTODEVICE (CAP_NET_RAW). Loading the eBPF
- * egress programs needs CAP_BPF and CAP_PERFMON or CAP_SYS_ADMIN, which runc keeps anyway.
+ * egress programs needs CAP_BPF or CAP_SYS_ADMIN: runc's set has the latter, EBPF_CAPABILITIES
+ * the former.
  */
 export const PRIV_BASE_CAPABILITIES: readonly CapabilityName[] = ["CAP_NET_ADMIN", "CAP_NET_RAW"];
 
+/**
+ * What loading the eBPF egress programs needs when runc's CAP_SYS_ADMIN is not there (calves
+ * started outside the priv, docs/decisions/0012-external-calves.md): CAP_BPF. Measured on kernel
+ * 6.18 with the tc program and CAP_NET_ADMIN: without CAP_BPF bpf_object__load fails with EPERM;
+ * with it the program loads and attaches; CAP_PERFMON changes nothing, so it is not kept.
+ */
+export const EBPF_CAPABILITIES: readonly CapabilityName[] = ["CAP_BPF"];
+
+/** How the calves start, as far as the priv's capabilities are concerned. */
+export interface PrivCapabilityOptions {
+  /** false: the calves are started outside the priv, so runc's capabilities are not kept (default true). */
+  readonly runsCalves?: boolean;
+}
+
 /** The capabilities the priv keeps for these services (their declared needs as their options make them). */
-export function privCapabilities(serviceNeeds: ReadonlyArray<readonly CapabilityName[]>): CapabilityName[] {
-  const wanted = new Set<CapabilityName>([...RUNC_CAPABILITIES, ...PRIV_BASE_CAPABILITIES, ...serviceNeeds.flat()]);
+export function privCapabilities(serviceNeeds: ReadonlyArray<readonly CapabilityName[]>, opts: PrivCapabilityOptions = {}): CapabilityName[] {
+  const calves = opts.runsCalves === false ? EBPF_CAPABILITIES : RUNC_CAPABILITIES;
+  const wanted = new Set<CapabilityName>([...calves, ...PRIV_BASE_CAPABILITIES, ...serviceNeeds.flat()]);
   return CAPABILITY_NAMES.filter((c) => wanted.has(c));
 }
 

@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 import { dropCapabilities, ignoreDebugSignal, installSeccomp, isNativeError } from "@paddock/native";
 import type { OptionDefinition, ServiceDefinition } from "../service.ts";
 import { parseServiceOptions } from "../service.ts";
-import { capabilityNumber, isCapabilityName, privCapabilities, type CapabilityName } from "./capabilities.ts";
+import { capabilityNumber, isCapabilityName, privCapabilities, type CapabilityName, type PrivCapabilityOptions } from "./capabilities.ts";
 import { PrivSandboxError } from "./errors.ts";
 import { PRIV_DENIED, privSeccompProgram } from "./seccomp.ts";
 
@@ -70,10 +70,10 @@ function lastCapability(): number {
  * Sandboxes this process for `services` (see the file's comment). Throws a PrivSandboxError
  * whose message says what failed and what to do; the caller stops what it started.
  */
-export function sandboxPriv(services: readonly SandboxedService[]): PrivSandboxReport {
+export function sandboxPriv(services: readonly SandboxedService[], opts: PrivCapabilityOptions = {}): PrivSandboxReport {
   // Again, for a priv not started through bin/paddock.mjs (the packed executable, an SDK user's own).
   ignoreDebugSignal();
-  const capabilities = privCapabilities(services.map((s) => serviceCapabilities(s.definition, s.options)));
+  const capabilities = privCapabilities(services.map((s) => serviceCapabilities(s.definition, s.options)), opts);
   let drop;
   try {
     drop = dropCapabilities(capabilities.map(capabilityNumber), lastCapability());

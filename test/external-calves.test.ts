@@ -1,0 +1,153 @@
+/**
+ * Calves started outside the priv (`paddock run --calf-launch external`, docs/decisions/0012):
+ * the priv runs no runc and listens on RUNTIME_DIR/calves/NAME.sock; the test plays the calf's
+ * systemd unit, whose sandbox it emulates without a systemd PID 1 — a non-root uid, no
+ * capabilities (bounding set empty), no_new_privs and an empty network namespace of its own
+ * (`unshare --net setpriv … paddock-calf-launch SOCKET node … calf-dhcp4.mjs`) — and dnsmasq
+ * hands the client a lease through it. Then: a killed calf and the next launcher connection,
+ * a connection from another uid refused, and the socket handed over by
+ * systemd-socket-activate (socket activation without PID 1).
+ *
+ * Needs root (namespaces, setpriv). Skipped with a reason otherwise, never under CI=true.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  addresses,
+  canCreateLabs,
+  createLab,
+  defaultOffer,
+  hasCommands,
+  LAB_SKIP_REASON,
+  startDnsmasq,
+  startPaddock,
+  waitFor,
+  waitForAddress,
+  type Lab,
+  type LabProcess,
+  type Netns,
+  type PaddockProcess,
+  type Veth,
+} from "@paddock/testkit";
+
+const NEEDS = ["dnsmasq", "nsenter", "tc", "setpriv", "unshare"];
+if (process.env.CI === "true" && !(canCreateLabs && hasCommands(NEEDS))) throw new Error(`CI must run the external-calves test as root with ${NEEDS.join(", ")}`);
+const run = canCreateLabs && hasCommands(NEEDS);
+const skipReason = canCreateLabs ? `needs ${NEEDS.join(", ")}` : LAB_SKIP_REASON;
+
+const repoRoot = path.resolve(import.meta.dirname, "..");
+const LAUNCHER = path.join(repoRoot, "native/launcher/build/paddock-calf-launch");
+const CALF = path.join(repoRoot, "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs");
+const SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate";
+/** The uid the calves run as (no such user needed: setpriv takes numbers), and one that is not it. */
+const CALF_UID = 61_234;
+const OTHER_UID = 61_235;
+/** A lease through a fresh calf: seconds, unless something hangs. */
+const TIMEOUT_MS = 30_000;
+
+/** What the calf's unit would run, in the sandbox the unit would give it. */
+function launchCalf(lab: Lab, socket: string, uid: number, name: string): LabProcess {
+  return lab.spawn(null, [
+    "unshare", "--net",
+    "setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    LAUNCHER, "-e", "HOME=/", socket, process.execPath, "--jitless", "--no-expose-wasm", "--max-old-space-size=32", CALF,
+  ], { name });
+}
+
+/** The one calf socket the priv made under RUNTIME_DIR/calves. */
+function calfSocket(runtimeDir: string): string | undefined {
+  const dir = path.join(runtimeDir, "calves");
+  const socks = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".sock")) : [];
+  return socks.length === 1 ? path.join(dir, socks[0]!) : undefined;
+}
+
+/** The status line of process `pid` (e.g. "Uid:", "CapEff:", "NoNewPrivs:"), or undefined once it is gone. */
+function procStatus(pid: number, field: string): string | undefined {
+  try {
+    return new RegExp(`^${field}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv (${run ? (existsSync(LAUNCHER) ? "root" : "make setup builds the launcher") : skipReason})`, () => {
+  let lab: Lab;
+  let server: Netns;
+  let client: Netns;
+  let link: Veth;
+  let priv: PaddockProcess;
+  let runtimeDir: string;
+  let socket: string;
+  const net = "10.87.0";
+
+  beforeAll(async () => {
+    lab = createLab({ prefix: "pxc" });
+    server = lab.namespace("srv", { ipv6: false });
+    client = lab.namespace("cli", { ipv6: false });
+    link = lab.veth(server, client, { addresses: { a: `${net}.1/24` } });
+    await startDnsmasq(lab, server, { iface: link.a.name, offer: defaultOffer(net) });
+    runtimeDir = lab.file("run");
+    mkdirSync(runtimeDir, { mode: 0o711 });
+    priv = startPaddock(lab, client, [
+      "run", "dhcp4", "--calf-launch", "external", "--calf-user", String(CALF_UID), "--set", "arp-probe=false", "--iface", link.b.name,
+      "--runtime-dir", runtimeDir, "--state-dir", lab.file("state"), "--set", `resolv-conf=${lab.file("resolv.conf")}`, "--log-format", "json",
+    ], { name: "paddock run (external calves)" });
+    await priv.waitForLog(/waiting for the calf to connect/, { timeoutMs: TIMEOUT_MS });
+    socket = await waitFor(() => calfSocket(runtimeDir), { what: "the calf's socket under RUNTIME_DIR/calves", timeoutMs: TIMEOUT_MS });
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it("refuses a calf that connects as another uid, in one logged line, and applies nothing", async () => {
+    const intruder = launchCalf(lab, socket, OTHER_UID, "calf as another uid");
+    const refusal = await priv.waitForEntry((e) => e.code === "PADDOCK_E_SANDBOX_CALF_PEER", { what: "the refusal", timeoutMs: TIMEOUT_MS });
+    expect(refusal.level).toBe(40); // pino: warn
+    expect(refusal.msg).toMatch(new RegExp(`refused: it comes from uid ${OTHER_UID} \\(pid \\d+\\), and calves connect as uid ${CALF_UID}`));
+    // Refused at accept: its channels are closed, so the calf ends instead of running.
+    await waitFor(() => !intruder.running, { what: "the refused calf to exit", timeoutMs: TIMEOUT_MS, state: () => intruder.tail() });
+    expect(priv.lines(/calf connected/)).toEqual([]);
+    expect(await addresses(client, link.b.name, "inet")).toEqual([]);
+  }, 2 * TIMEOUT_MS);
+
+  let calf: LabProcess;
+  it("gets a lease through a calf its own sandbox started: another uid, no capabilities, no_new_privs, no network", async () => {
+    calf = launchCalf(lab, socket, CALF_UID, "calf (1st)");
+    const a = await waitForAddress(lab, client, link.b.name, "inet", { timeoutMs: TIMEOUT_MS });
+    expect(a.local.startsWith(`${net}.`)).toBe(true);
+    const pid = calf.pid!;
+    // The connection's SO_PEERCRED pid is the calf itself: the launcher exec'd in place.
+    expect(priv.logEntries().filter((e) => e.msg === "calf connected").map((e) => e.pid)).toEqual([pid]);
+    expect(procStatus(pid, "Uid")?.split(/\s+/)).toEqual(Array(4).fill(String(CALF_UID)));
+    expect(procStatus(pid, "CapEff")).toBe("0000000000000000");
+    expect(procStatus(pid, "CapBnd")).toBe("0000000000000000");
+    expect(procStatus(pid, "NoNewPrivs")).toBe("1");
+    // Its channels are where a runc-started calf has them.
+    for (const fd of [3, 4]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`)).toMatch(/^socket:\[\d+\]$/);
+  }, 2 * TIMEOUT_MS);
+
+  let next: LabProcess;
+  it("treats a killed calf as exited and resumes when the next launcher connects", async () => {
+    process.kill(calf.pid!, "SIGKILL");
+    const exit = await priv.waitForEntry((e) => e.msg === "calf exited; restarting", { what: "the calf's exit", timeoutMs: TIMEOUT_MS });
+    expect(exit).toMatchObject({ restarts: 1, launch: "external" });
+    const before = await addresses(client, link.b.name, "inet");
+    expect(before).toHaveLength(1);
+    next = launchCalf(lab, socket, CALF_UID, "calf (2nd)");
+    const started = await priv.waitForEntry((e) => e.msg === "calf started" && e.restarts === 1, { what: "the second calf's start", timeoutMs: TIMEOUT_MS });
+    expect(started.pid).toBe(next.pid);
+    // The second calf speaks the KV protocol: it resumes from the persisted lease (INIT-REBOOT)
+    // and the address stays what it was.
+    await waitFor(() => next.lines(/REQUEST|bound|lease/i).length > 0, { what: "the second calf to work from the persisted lease", timeoutMs: TIMEOUT_MS, state: () => next.tail() });
+    expect((await addresses(client, link.b.name, "inet")).map((x) => x.local)).toEqual(before.map((x) => x.local));
+    expect(next.running).toBe(true);
+  }, 2 * TIMEOUT_MS);
+
+  it("stops: the calf sees its channels close and exits, the socket file is removed", async () => {
+    expect((await priv.stop()).code).toBe(0);
+    expect(calfSocket(runtimeDir)).toBeUndefined();
+    await waitFor(() => !next.running, { what: "the calf to exit once its channels closed", timeoutMs: TIMEOUT_MS, state: () => next.tail() });
+  }, 2 * TIMEOUT_MS);
+});
