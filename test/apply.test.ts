@@ -10,12 +10,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { listContainers } from "./helpers/containers.ts";
+import { capabilitiesInMask } from "@paddock/runtime";
 import { canCreateLabs, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab } from "@paddock/testkit";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const cli = path.join(repoRoot, "packages/cli/bin/paddock.mjs");
 /** Bounds a hang only: a priv starting two calves on two cores shared with a CPU hog takes seconds. */
 const START_WAIT_MS = 60_000;
+/** What a priv running only DHCP keeps (decision 0009; test/priv-sandbox.test.ts checks every thread). */
+const DHCP_PRIV_CAPABILITIES = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SETGID", "CAP_SETUID", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN"];
+
+/** /proc/PID/status as a record. */
+function procStatus(pid: number): Record<string, string> {
+  return Object.fromEntries(readFileSync(`/proc/${pid}/status`, "utf8").split("\n").filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
+}
 
 describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
   let lab: Lab | undefined;
@@ -54,10 +62,23 @@ describe.skipIf(!canCreateLabs)(`paddock apply against a running paddock serve (
     const applyFile = (file: string) => spawnSync(process.execPath, [cli, "apply", file, "--runtime-dir", runtimeDir], { encoding: "utf8" });
 
     const v1 = deployment("v1.yaml", dhcp([a.b.name, b.b.name]));
-    const priv = startPaddock(lab, client, ["serve", v1, "--runtime-dir", runtimeDir, "--state-dir", stateDir]);
+    const priv = startPaddock(lab, client, ["serve", v1, "--runtime-dir", runtimeDir, "--state-dir", stateDir, "--log-format", "json"]);
     await waitForAddress(lab, client, a.b.name, "inet", { abortOnExit: priv, timeoutMs: START_WAIT_MS });
     await waitForAddress(lab, client, b.b.name, "inet", { abortOnExit: priv, timeoutMs: START_WAIT_MS });
     const before = await waitFor(() => (calves().size === 2 ? calves() : undefined), { what: "both calves running", timeoutMs: START_WAIT_MS });
+
+    // serve sandboxes its priv once the first deployment runs, as paddock run does.
+    await priv.waitForEntry((e) => e.msg === "priv sandboxed: capabilities reduced, NoNewPrivs, seccomp deny list", { timeoutMs: START_WAIT_MS, what: "the sandbox line" });
+    const status = procStatus(priv.pid!);
+    expect([status.NoNewPrivs, status.Seccomp]).toEqual(["1", "2"]);
+    expect(capabilitiesInMask(status.CapBnd!).sort()).toEqual([...DHCP_PRIV_CAPABILITIES].sort());
+    // A deployment needing a capability the sandbox dropped (NTP setting the clock: CAP_SYS_TIME) is
+    // refused whole, and everything keeps running as it was.
+    const clock = deployment("clock.yaml", [...dhcp([a.b.name, b.b.name]), "  ntp:", `    interfaces: [${a.b.name}]`, "    options: { server: 10.92.0.1, clock: system }"]);
+    const rClock = applyFile(clock);
+    expect(rClock.status).toBe(1);
+    expect(rClock.stderr).toBe(`paddock: the running priv refused ${clock}, and runs unchanged: ntp needs CAP_SYS_TIME, which this priv gave up when it sandboxed itself after its first deployment started (restart paddock serve with a deployment that has it)\n`);
+    expect(calves()).toEqual(before);
 
     // v2: dhcp4 on A only; heartbeat (a module) on B without the peer it needs: it fails, A stays.
     const v2 = deployment("v2.yaml", [...dhcp([a.b.name]), "  heartbeat:", `    module: ${path.join(repoRoot, "examples/heartbeat/service.ts")}`, `    interfaces: [${b.b.name}]`]);

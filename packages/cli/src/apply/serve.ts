@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { HostError, replaceFileAtomic, SdNotifier, ServiceHost, SystemdBridge, type HostedService } from "@paddock/runtime";
+import { HostError, replaceFileAtomic, SdNotifier, serviceCapabilities, ServiceHost, SystemdBridge, type CapabilityName, type HostedService } from "@paddock/runtime";
 import type { ResolvedService } from "../generate/index.ts";
 import { generatedBundleDir } from "../commands/run.ts";
 
@@ -104,6 +104,8 @@ export class ServedDeployment {
   private readonly running = new Map<string, { group: ServiceGroup; host: ServiceHost }>();
   private readonly systemd: SystemdBridge;
   private generation = 0;
+  /** The capabilities the sandboxed priv kept; undefined before the sandbox or without one. */
+  private kept: ReadonlySet<CapabilityName> | undefined;
 
   constructor(private readonly opts: ServeOptions) {
     this.systemd = new SystemdBridge({ notifier: SdNotifier.fromEnv(), log: opts.log, ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}), healthy: () => [...this.running.values()].every((r) => r.host.healthy()) });
@@ -116,8 +118,13 @@ export class ServedDeployment {
     return this.apply(file, services);
   }
 
-  /** Moves the running groups to `services` (see the module comment); never throws for a group that fails. */
+  /**
+   * Moves the running groups to `services` (see the module comment); never throws for a group that
+   * fails, but throws, changing nothing, when the services need a capability the sandbox dropped.
+   */
   async apply(file: string, services: readonly ResolvedService[]): Promise<ApplyResult> {
+    const missing = this.missingCapabilities(services);
+    if (missing.length > 0) throw new Error(missing.join("; "));
     const generation = ++this.generation;
     const wanted = serviceGroups(services);
     const outcomes: ServiceOutcome[] = [];
@@ -169,6 +176,25 @@ export class ServedDeployment {
     const result: ApplyResult = { generation, file, services: outcomes, total, failed };
     this.opts.log[failed > 0 ? "error" : "info"]({ generation, outcomes: outcomes.map((o) => `${o.service}@${o.iface}: ${o.outcome}`) }, failed > 0 ? failedSummary(failed, total) : `applied: ${total} services`);
     return result;
+  }
+
+  /**
+   * The priv has given up every capability but `kept` (its sandbox, after the first deployment
+   * started): a later apply whose services need more is refused whole, with a sentence saying
+   * so, since a capability dropped from the bounding set cannot come back.
+   */
+  keepCapabilities(kept: readonly CapabilityName[]): void {
+    this.kept = new Set(kept);
+  }
+
+  /** What `services` need that the sandboxed priv no longer has, one sentence per service. */
+  private missingCapabilities(services: readonly ResolvedService[]): string[] {
+    const kept = this.kept;
+    if (!kept) return [];
+    return services.flatMap((s) => {
+      const missing = serviceCapabilities(s.definition, s.settings).filter((c) => !kept.has(c));
+      return missing.length === 0 ? [] : [`${s.name} needs ${missing.join(", ")}, which this priv gave up when it sandboxed itself after its first deployment started (restart paddock serve with a deployment that has it)`];
+    });
   }
 
   /** Stops every group. */

@@ -10,9 +10,10 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { acquirePidLock, lockHolder, LockedError, requireRoot, type PidLock } from "@paddock/runtime";
+import { acquirePidLock, lockHolder, LockedError, privCapabilities, requireRoot, serviceCapabilities, type PidLock } from "@paddock/runtime";
 import { failedSummary, ServedDeployment, writePrivate, type ApplyResult } from "../apply/serve.ts";
 import { UserError } from "../errors.ts";
+import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { builtinCalfScript } from "../services.ts";
 import { loadDeployment, type LoadedDeployment } from "./generate.ts";
@@ -45,6 +46,8 @@ interface ServeOptions {
   readyTimeout?: string;
   logLevel: string;
   logFormat: string;
+  /** false (--no-sandbox): the priv keeps every capability and gets no seccomp filter. */
+  sandbox: boolean;
 }
 
 async function serve(file: string, opts: ServeOptions): Promise<void> {
@@ -112,6 +115,11 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve(signal));
     });
     const result = await served.start(path.resolve(file), first.services);
+    // The priv's own sandbox, as paddock run's: what the first deployment's services need. An apply
+    // that later needs more is refused for those services (ServedDeployment.keepCapabilities).
+    const sandboxed = first.services.map((s) => ({ definition: s.definition, options: s.settings }));
+    applyPrivSandbox(sandboxed, opts.sandbox, log);
+    if (opts.sandbox) served.keepCapabilities(privCapabilities(sandboxed.map((s) => serviceCapabilities(s.definition, s.options))));
     await writePrivate(files.result, { id: "start", ...result });
     log.info({ signal: await stopped }, "stopping");
     await queue;
@@ -169,6 +177,7 @@ export function registerApply(program: Command): void {
     .option("--ready-timeout <seconds>", READY_TIMEOUT_HELP)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text or json", "text")
+    .option("--no-sandbox", NO_SANDBOX_HELP)
     .action((file: string, opts: ServeOptions) => serve(file, opts));
   program
     .command("apply")
