@@ -19,6 +19,14 @@ const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-
 /** Flags without a value. */
 const FLAGS = new Set(["--no-resolv-conf-managed", "--set-hostname", "--release-on-exit", "--no-link-up", "--no-arp-probe"]);
 
+/** The calf bin/paddock.mjs started early for this command line, if it did; the caller owns it now. */
+export async function takeEarlyCalf(): Promise<EarlyCalf | undefined> {
+  const g = globalThis as Record<string, unknown>;
+  const early = (await g[EARLY_CALF_KEY]) as EarlyCalf | undefined;
+  g[EARLY_CALF_KEY] = undefined;
+  return early;
+}
+
 /** The iface and runtime dir of a plain `paddock dhcp …` command line, or undefined. */
 export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string; containerRuntime?: ContainerRuntimeChoice } | undefined {
   if (argv[0] !== "dhcp") return undefined;

@@ -8,7 +8,7 @@ import path from "node:path";
 import { bundleCalf } from "@paddock/bundler";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { dhcp4Service } from "@paddock/service-dhcp4";
-import { EARLY_CALF_KEY } from "../early-entry.ts";
+import { takeEarlyCalf } from "../early-entry.ts";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
@@ -48,14 +48,6 @@ interface DhcpOptions {
   vendorClass?: string;
   readyTimeout?: string;
   routeMetric?: string;
-}
-
-/** The calf bin/paddock.mjs started early for this command line, if it did (early-entry.ts). */
-export async function takeEarlyCalf(): Promise<EarlyCalf | undefined> {
-  const g = globalThis as Record<string, unknown>;
-  const early = (await g[EARLY_CALF_KEY]) as EarlyCalf | undefined;
-  g[EARLY_CALF_KEY] = undefined;
-  return early;
 }
 
 async function runDhcp(opts: DhcpOptions, cmd: Command): Promise<void> {
