@@ -17,6 +17,12 @@ export interface StoreSnapshot {
   /** Sequence number of the last committed change (a decimal string: it may exceed 2^53 in theory). */
   seq: string;
   entries: Record<string, string>;
+  /**
+   * The priv's durable records kept beside the values (a handler's ownership record), by name:
+   * written in the same atomic replace as the commits they belong to (decision 0012). Absent in a
+   * file written before records existed.
+   */
+  records?: Record<string, unknown>;
 }
 
 /** The store file's text: the one place its layout is decided (one space of indent, a final newline). */
@@ -158,7 +164,8 @@ export function readSnapshot(file: string): SnapshotRead {
     typeof d.schema !== "string" ||
     typeof d.seq !== "string" || !SEQ_TEXT.test(d.seq) ||
     typeof d.entries !== "object" || d.entries === null || Array.isArray(d.entries) ||
-    !Object.values(d.entries).every((v) => typeof v === "string")
+    !Object.values(d.entries).every((v) => typeof v === "string") ||
+    (d.records !== undefined && (typeof d.records !== "object" || d.records === null || Array.isArray(d.records)))
   ) {
     return { kind: "corrupt", reason: `it is not a ${STORE_FORMAT} store file` };
   }

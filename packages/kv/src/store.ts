@@ -55,6 +55,27 @@ export interface StoreEvent {
   changes: StoreChange[];
 }
 
+/** What a before-persist hook sees: the values about to be persisted, parsed and as text (one consistent snapshot). */
+export interface PendingView {
+  readonly parsed: ReadonlyMap<string, unknown>;
+  readonly values: ReadonlyMap<string, string>;
+}
+
+/**
+ * Called when commits are about to be persisted, with the store as it will be once they are
+ * durable. A record it sets with `writeRecord` before its promise settles goes into the same
+ * durable write as those commits (decision 0012). Bounded by `PREPARE_TIMEOUT_MS`.
+ */
+export type BeforePersistHook = (view: PendingView) => Promise<void> | void;
+
+/**
+ * How long a persist waits for its before-persist hooks (a handler asking the kernel what it
+ * holds: a netlink round trip takes well under a millisecond). Past it the commits are persisted
+ * without what the hooks had not set yet: a record set later goes with the next persist, and the
+ * handler writes it ahead of its change as it would without a hook.
+ */
+export const PREPARE_TIMEOUT_MS = 250;
+
 /** Minimal logger interface (pino-compatible). */
 export interface KvLogger {
   debug(obj: object, msg?: string): void;
@@ -96,6 +117,15 @@ interface Refusal {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The wall clock in milliseconds with microseconds (performance.now() from the wall clock at
+ * process start): the `at` of the apply path's debug lines, which bench/apply.ts lines up with
+ * tcpdump's kernel timestamps (Date.now() has only whole milliseconds).
+ */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export interface KvStoreOptions {
   schema: ServiceSchema;
@@ -145,6 +175,10 @@ export class KvStore {
   private batch: Pending[] = [];
   private persistScheduled: Promise<void> | null = null;
   private readonly watchers = new Set<{ prefix: string; onEvent: (e: StoreEvent) => void }>();
+  private readonly hooks = new Set<BeforePersistHook>();
+  /** The priv's records as on disk, and those set since, waiting for the next persist. */
+  private committedRecords = new Map<string, unknown>();
+  private pendingRecords = new Map<string, { value: unknown; done: Array<(error: KvError | null) => void> }>();
   private closed = false;
 
   /**
@@ -178,6 +212,7 @@ export class KvStore {
     }
     this.committed = new Map(this.current);
     this.committedParsed = new Map(this.currentParsed);
+    for (const [name, value] of Object.entries(snapshot?.records ?? {})) this.committedRecords.set(name, Object.freeze(value));
     this.committedEntryBytes = this.currentEntryBytes;
     this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE), {
       ...opts.audit,
@@ -231,6 +266,41 @@ export class KvStore {
    */
   get fileBytes(): number {
     return storeFileBytes(this.schema.name, this.current.size, this.currentEntryBytes);
+  }
+
+  /**
+   * A durable record of the priv's, by name (a handler's ownership record: `OwnershipFile` with a
+   * store), as last persisted; undefined when there is none. Records are not KV paths: no calf or
+   * operator request reads or writes them. Replaced, never mutated, at each persist.
+   */
+  readRecord(name: string): unknown {
+    return this.committedRecords.get(name);
+  }
+
+  /**
+   * Sets a record; it is persisted with the next persist — the same atomic replace of the store
+   * file as the commits being persisted, when called from a before-persist hook — and the promise
+   * resolves once it is durable (or rejects with `PADDOCK_E_KV_STORAGE`; nothing of it is then on
+   * disk). The value must be JSON (it is stored as its JSON text's parse).
+   */
+  writeRecord(name: string, value: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(new KvError(KvErrorCode.STORAGE, `the store in ${this.stateDir} is closed`));
+    const copy = JSON.parse(JSON.stringify(value)) as unknown;
+    return new Promise((resolve, reject) => {
+      const before = this.pendingRecords.get(name);
+      const done = [...(before?.done ?? []), (error: KvError | null) => (error ? reject(error) : resolve())];
+      this.pendingRecords.set(name, { value: copy, done });
+      this.schedulePersist();
+    });
+  }
+
+  /**
+   * Registers a hook called before each persist that holds commits (see `BeforePersistHook`);
+   * returns the function that removes it.
+   */
+  beforePersist(hook: BeforePersistHook): () => void {
+    this.hooks.add(hook);
+    return () => this.hooks.delete(hook);
   }
 
   /** The sequence number of the last durable commit. */
@@ -310,6 +380,7 @@ export class KvStore {
       }
     }
     this.currentEntryBytes = entryBytes;
+    this.log.debug({ seq: seq.toString(), client: caller.name, changes: applied.length, at: wallClockMs() }, "commit accepted");
     return new Promise((resolve) => {
       this.batch.push({ seq, client: caller.name, changes: applied.map((c) => ({ path: c.key, value: c.value })), resolve });
       this.schedulePersist();
@@ -477,19 +548,31 @@ export class KvStore {
     this.persistScheduled = new Promise((done) => setImmediate(() => void this.persist().finally(done)));
   }
 
-  /** Persists the batch: fsync the audit log, replace the store file, then acknowledge and notify. */
+  /**
+   * Persists the batch: lets the before-persist hooks set the records that go with it, fsyncs the
+   * audit log, replaces the store file (values and records in one atomic write), then acknowledges
+   * and notifies.
+   */
   private async persist(): Promise<void> {
+    const started = wallClockMs();
+    if (this.batch.length > 0 && this.hooks.size > 0) await this.runHooks();
+    // Commits that arrived while the hooks ran are in `current` too: they go in this write.
     const batch = this.batch;
     this.batch = [];
+    const records = this.pendingRecords;
+    this.pendingRecords = new Map();
     const seq = this.seq;
     // Commits are applied to `current` whole, in one synchronous step, so this copy never holds half of one.
     const snapshotted = new Map(this.current);
     const snapshottedParsed = new Map(this.currentParsed);
     const snapshottedEntryBytes = this.currentEntryBytes;
+    const nextRecords = new Map(this.committedRecords);
+    for (const [name, r] of records) nextRecords.set(name, Object.freeze(r.value));
     try {
       this.audit.sync();
-      if (batch.length > 0) {
+      if (batch.length > 0 || records.size > 0) {
         const snapshot: StoreSnapshot = { format: STORE_FORMAT, schema: this.schema.name, seq: seq.toString(), entries: Object.fromEntries([...snapshotted].sort()) };
+        if (nextRecords.size > 0) snapshot.records = Object.fromEntries([...nextRecords].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
         await this.writeFile(this.storeFile, serializeSnapshot(snapshot));
       }
     } catch (cause) {
@@ -501,7 +584,7 @@ export class KvStore {
       this.currentEntryBytes = this.committedEntryBytes;
       this.seq = this.committedSeq;
       const error = new KvError(KvErrorCode.STORAGE, `could not persist the store in ${this.stateDir}: ${(cause as Error).message}`, undefined, { cause });
-      this.log.error({ err: (cause as Error).message, commits: failed.length }, "store commit failed; changes rolled back");
+      this.log.error({ err: (cause as Error).message, commits: failed.length, records: records.size }, "store commit failed; changes rolled back");
       for (const p of failed) {
         try {
           for (const c of p.changes) {
@@ -512,6 +595,7 @@ export class KvStore {
         }
         p.resolve({ ok: false, error });
       }
+      for (const r of records.values()) for (const done of r.done) done(error);
       this.persistScheduled = null;
       return;
     }
@@ -519,9 +603,12 @@ export class KvStore {
     this.committed = snapshotted;
     this.committedParsed = snapshottedParsed;
     this.committedEntryBytes = snapshottedEntryBytes;
+    this.committedRecords = nextRecords;
     this.persistScheduled = null;
-    // Commits (and refusals to audit) that arrived during the write go with the next persist.
-    if (this.batch.length > 0 || this.audit.hasUnsynced) this.schedulePersist();
+    // Commits, records (and refusals to audit) that arrived during the write go with the next persist.
+    if (this.batch.length > 0 || this.pendingRecords.size > 0 || this.audit.hasUnsynced) this.schedulePersist();
+    if (batch.length > 0) this.log.debug({ seq: seq.toString(), commits: batch.length, records: records.size, persistMs: wallClockMs() - started, at: wallClockMs() }, "store persisted");
+    for (const r of records.values()) for (const done of r.done) done(null);
     for (const p of batch) p.resolve({ ok: true, value: undefined });
     for (const p of batch) {
       for (const w of this.watchers) {
@@ -534,6 +621,27 @@ export class KvStore {
         }
       }
     }
+  }
+
+  /** Runs the before-persist hooks on the values about to be persisted, each bounded by PREPARE_TIMEOUT_MS; a failing hook is logged. */
+  private async runHooks(): Promise<void> {
+    const view: PendingView = { parsed: new Map(this.currentParsed), values: new Map(this.current) };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn({ timeoutMs: PREPARE_TIMEOUT_MS }, "a before-persist hook took too long: persisting without waiting for it");
+        resolve();
+      }, PREPARE_TIMEOUT_MS);
+    });
+    const run = async (hook: BeforePersistHook): Promise<void> => {
+      try {
+        await hook(view);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "a before-persist hook failed");
+      }
+    };
+    await Promise.race([Promise.all([...this.hooks].map(run)), timeout]);
+    clearTimeout(timer);
   }
 }
 

@@ -21,6 +21,7 @@ import type { SchemaEntry } from "@paddock/kv";
 import { checkSocketMatch, type EgressRule, type PacketPattern } from "@paddock/native";
 import type { EgressCheck } from "./datapath/egress.ts";
 import type { Handler, HandlerLogger, HandlerStatus } from "./handlers/reconciler.ts";
+import type { RecordStore } from "./handlers/ownership.ts";
 import type { ServiceHooks } from "./hooks.ts";
 import type { MetricSource } from "./metrics.ts";
 import type { ServiceReadiness } from "./systemd.ts";
@@ -193,6 +194,12 @@ export interface SetupContext<O extends Readonly<Record<string, OptionDefinition
   readonly log: HandlerLogger;
   /** The service's own store (durable values; declared inputs are under /input/SERVICE/…). */
   readonly store: StoreReader;
+  /**
+   * Where handlers keep their ownership records: the service's store, which writes a record in
+   * the same durable write as the commit it follows from (OwnershipFile with a store; decision
+   * 0012). Absent: each record is its own file in `stateDir`.
+   */
+  readonly records?: RecordStore;
   /**
    * Writes priv-owned keys while the service runs (what the priv itself observed, say), as one
    * commit with the priv's rights, validated by the schema. Rejects with the store's KvError.

@@ -11,7 +11,8 @@
  * Routes need no record: each carries rtm_protocol = RTPROT_PADDOCK in the kernel. The record
  * keeps only the links we put routes on, so routes left on a link we no longer manage are found.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { basename } from "node:path";
 import type { FileState } from "./files.ts";
 import { replaceFileAtomic } from "./files.ts";
 import type { HandlerLogger } from "./reconciler.ts";
@@ -64,23 +65,59 @@ function readNoFollow(file: string): string {
 }
 
 /**
- * One ownership file. Loaded once, then kept in memory and written through on every change.
- * An unreadable record is moved aside (`FILE.corrupt-<time>`) and replaced by an empty one: we
- * then own nothing, which errs on the safe side (we may leave something of ours behind, never
- * remove something of someone else's).
+ * Where a record can live instead of its own file: the service's KV store, which keeps the priv's
+ * records in its store file and writes them in the same atomic replace as the commits being
+ * persisted (`KvStore.readRecord` / `writeRecord`; decision 0012).
+ */
+export interface RecordStore {
+  /** The durable record of that name, or undefined. */
+  readRecord(name: string): unknown;
+  /** Resolves once the record is durable. */
+  writeRecord(name: string, value: unknown): Promise<void>;
+}
+
+/**
+ * One ownership record: its own file, or (given a `RecordStore`) a record in the service's store
+ * named after the file, so that it can reach the disk in the same write as the commit it follows
+ * from (decision 0012). Loaded once, then kept in memory and written through on every change. An
+ * unreadable record is moved aside (`FILE.corrupt-<time>`) and replaced by an empty one: we then
+ * own nothing, which errs on the safe side (we may leave something of ours behind, never remove
+ * something of someone else's). With a store, a record still in its own file (written by an
+ * earlier version) is read from the file until the first write moves it into the store.
  */
 export class OwnershipFile<T> {
   private current: T | null = null;
+  /** With a store: the stored value `current` was parsed from. */
+  private parsedFrom: unknown = undefined;
+  /** With a store: whether a file left by an earlier version has been removed. */
+  private fileRemoved = false;
 
   constructor(
     readonly file: string,
     private readonly empty: () => T,
     private readonly parse: (x: unknown) => T | null,
     private readonly log: HandlerLogger,
+    private readonly store?: RecordStore,
   ) {}
 
-  /** The record (read from disk the first time). */
+  /** The record's name in the store: the file's name. */
+  get name(): string {
+    return basename(this.file);
+  }
+
+  /** The record (read from the store, or from disk the first time). */
   get(): T {
+    const stored = this.store?.readRecord(this.name);
+    if (stored !== undefined) {
+      // Read through each time: a before-persist hook's write becomes durable with the commit, and
+      // the handler reconciling that commit must see it at once.
+      if (this.current !== null && stored === this.parsedFrom) return this.current;
+      const parsed = this.parse(stored);
+      if (parsed === null) this.log.error({ record: this.name }, "ownership record in the store unreadable: nothing is considered ours");
+      this.current = parsed ?? this.empty();
+      this.parsedFrom = stored;
+      return this.current;
+    }
     if (this.current !== null) return this.current;
     let text: string | null = null;
     try {
@@ -111,9 +148,27 @@ export class OwnershipFile<T> {
     return parsed;
   }
 
-  /** Replaces the record on disk (atomic, fsynced) and in memory. */
+  /**
+   * Replaces the record on disk (atomic, fsynced; with a store, in the store's next persist) and in
+   * memory. Called from a before-persist hook, the record goes in the same write as the commits.
+   */
   async set(next: T): Promise<void> {
-    await replaceFileAtomic(this.file, JSON.stringify(next, null, 1) + "\n", 0o600);
+    if (this.store === undefined) {
+      await replaceFileAtomic(this.file, JSON.stringify(next, null, 1) + "\n", 0o600);
+      this.current = next;
+      return;
+    }
+    await this.store.writeRecord(this.name, next);
     this.current = next;
+    this.parsedFrom = this.store.readRecord(this.name);
+    // The store holds it now: a file left by an earlier version would only mislead a reader.
+    if (!this.fileRemoved) {
+      try {
+        unlinkSync(this.file);
+      } catch {
+        // None, or already gone.
+      }
+      this.fileRemoved = true;
+    }
   }
 }

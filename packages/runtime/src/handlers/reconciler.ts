@@ -49,6 +49,12 @@ export interface StoreView {
 export interface KvSource extends StoreView {
   /** Subscribes to committed changes at or under `prefix`; returns the unsubscribe function. */
   watch(prefix: string, onEvent: (e: unknown) => void): () => void;
+  /**
+   * Optional: registers a hook called with the store as it will be once the commits being
+   * persisted are durable, before they are written; records the hook writes into the source
+   * (a `RecordStore`) go in the same durable write (KvStore.beforePersist; decision 0012).
+   */
+  beforePersist?(hook: (view: StoreView) => Promise<void> | void): () => void;
 }
 
 /** What `apply` gets besides the desired state. */
@@ -82,6 +88,16 @@ export interface Handler<D = unknown> {
   apply(desired: D, ctx: HandlerContext): Promise<ApplyReport>;
   /** When (ms since the epoch) `desired` will change without a store change, e.g. a lease's expiry. */
   wakeAt?(desired: D): number | undefined;
+  /**
+   * Optional, for a source with `beforePersist`: called with the desired state of commits that are
+   * about to be persisted, before they are durable, while no apply of this handler runs. It may
+   * look at the system (read only) and write the ownership record its next apply would write
+   * ahead of its changes (not awaiting it: the write joins the commits' persist), so that the
+   * commit and the record reach the disk in one write and the apply changes the system at once
+   * (decision 0012). Must change nothing on the system; what it throws is logged, and the apply
+   * then writes its record ahead as it would without it.
+   */
+  prepare?(desired: D, ctx: HandlerContext): Promise<void>;
   /** A one-line summary of a desired state for logs and the admin view. */
   describe?(desired: D): string;
   /**
@@ -199,6 +215,7 @@ export class HandlerRunner {
   private readonly onApplied: HandlerRunnerOptions["onApplied"];
   private readonly slots: Slot[];
   private unwatch: (() => void) | null = null;
+  private unhook: (() => void) | null = null;
   private resyncTimer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
 
@@ -239,6 +256,7 @@ export class HandlerRunner {
   start(): void {
     if (this.unwatch || this.stopped) return;
     this.unwatch = this.source.watch(this.prefix, () => this.changed());
+    if (this.source.beforePersist && this.slots.some((s) => s.handler.prepare)) this.unhook = this.source.beforePersist((view) => this.prepare(view));
     if (this.resyncMs > 0) {
       this.resyncTimer = setInterval(() => this.changed(), Math.min(this.resyncMs, MAX_TIMER_MS));
       this.resyncTimer.unref?.();
@@ -251,6 +269,8 @@ export class HandlerRunner {
     this.stopped = true;
     this.unwatch?.();
     this.unwatch = null;
+    this.unhook?.();
+    this.unhook = null;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     for (const s of this.slots) {
       for (const t of [s.retryTimer, s.wakeTimer]) if (t) clearTimeout(t);
@@ -304,6 +324,24 @@ export class HandlerRunner {
     }));
   }
 
+  /**
+   * Before commits are persisted: each idle handler with `prepare` looks at the desired state they
+   * make and writes its record into the same persist. A handler whose apply is running is skipped
+   * (its own record writes would race); it writes its records ahead itself.
+   */
+  private async prepare(view: StoreView): Promise<void> {
+    if (this.stopped) return;
+    const now = this.now();
+    await Promise.all(this.slots.map(async (s) => {
+      if (!s.handler.prepare || s.running) return;
+      try {
+        await s.handler.prepare(s.handler.desired(view, now), { log: s.log, now: this.now });
+      } catch (err) {
+        s.log.debug({ handler: s.handler.name, err: (err as Error).message }, `handler ${s.handler.name}: prepare failed; the apply writes its record ahead itself`);
+      }
+    }));
+  }
+
   /** A store change (one whole commit): reconcile every handler. */
   private changed(): void {
     if (this.stopped) return;
@@ -333,6 +371,9 @@ export class HandlerRunner {
     s.dirty = false;
     const h = s.handler;
     const started = this.now();
+    // For bench/apply.ts: when the reconcile began, to the microsecond (the wall clock's `now` has milliseconds).
+    const startedAt = performance.timeOrigin + performance.now();
+    s.log.debug({ handler: h.name, at: startedAt }, `handler ${h.name}: reconcile begins`);
     let desired: unknown;
     s.reconciles++;
     try {

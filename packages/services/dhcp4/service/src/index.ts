@@ -108,6 +108,8 @@ export const dhcp4Service = defineService({
       resolvConfPath: o["resolv-conf"] ? o["resolv-conf"] : null,
       ...(ctx.runtimeDir !== undefined ? { runtimeDir: ctx.runtimeDir } : {}),
       ...(o["route-metric"] !== undefined ? { routeMetric: o["route-metric"] } : {}),
+      // The ownership record lives in the store: written in the same durable write as the lease (decision 0012).
+      ...(ctx.records !== undefined ? { records: ctx.records } : {}),
       log: ctx.log,
     });
     // Another interface's (or another MAC's) lease goes in the same commit as the new /mac (issue 13 A8).

@@ -44,6 +44,7 @@ import {
   type HandlerContext,
   type HandlerLogger,
   type OwnedAddress,
+  type RecordStore,
   type ResolvSettings,
   type StoreView,
 } from "@paddock/runtime";
@@ -117,7 +118,31 @@ export interface LeaseHandlerOptions {
   readonly log?: HandlerLogger;
   /** Opens the netlink client (tests may substitute one); default: openRtnetlink in `netnsPath`. */
   readonly openNetlink?: () => RtnetlinkClient;
+  /**
+   * Where the ownership record lives: the service's store (`SetupContext.records`), which writes it
+   * in the same durable write as the lease's commit when `prepare` ran (decision 0012). Absent:
+   * its own file, `STATE_DIR/handler-lease.json`.
+   */
+  readonly records?: RecordStore;
 }
+
+/** What the handler learned from the kernel before it changes anything: one batch of look-ups. */
+interface LinkFacts {
+  readonly link: Link;
+  /** Every IPv4 address (all links: another link's address refuses the lease). */
+  readonly addresses: readonly Address[];
+  /** The IPv4 routing table (main), for the route step's conflict checks. */
+  readonly routes: readonly Route[];
+}
+
+/**
+ * How long the look-ups `prepare` made may stand in for the apply's own (ms): the apply follows
+ * the persist at once, so they are a few milliseconds old; an apply later than this asks again.
+ */
+export const PREPARED_FACTS_MAX_AGE_MS = 1_000;
+
+/** Netlink failures after which the kept-open socket is not trusted again: it is reopened. */
+const SOCKET_FAILURES: readonly string[] = ["PADDOCK_E_NETLINK_SOCKET", "PADDOCK_E_NETLINK_CLOSED", "PADDOCK_E_NETLINK_TIMEOUT"];
 
 /** The remaining lifetime of a lease at `nowMs` (at least 1 s: 0 would make the kernel drop the address at once). */
 export function leaseLifetime(expiresAt: number | "never", nowMs: number): Lifetime {
@@ -160,12 +185,89 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   private readonly opts: LeaseHandlerOptions;
   private readonly own: OwnershipFile<LeaseOwnership>;
   private readonly open: () => RtnetlinkClient;
+  /** The rtnetlink socket, kept open for the handler's life (closed by `stopped`, reopened after a socket failure). */
+  private nl: RtnetlinkClient | null = null;
+  /** What `prepare` looked up for a lease about to be persisted, for the apply that follows. */
+  private prepared: { readonly key: string; readonly at: number; readonly facts: LinkFacts } | null = null;
+  private applying = false;
 
   constructor(opts: LeaseHandlerOptions) {
     this.opts = opts;
     this.name = opts.name ?? "lease";
-    this.own = new OwnershipFile(path.join(opts.stateDir, LEASE_OWNERSHIP_FILE), emptyLeaseOwnership, parseLeaseOwnership, opts.log ?? silentLogger);
+    this.own = new OwnershipFile(path.join(opts.stateDir, LEASE_OWNERSHIP_FILE), emptyLeaseOwnership, parseLeaseOwnership, opts.log ?? silentLogger, opts.records);
     this.open = opts.openNetlink ?? (() => openRtnetlink(opts.netnsPath === undefined ? {} : { netnsPath: opts.netnsPath }));
+  }
+
+  /** The kept-open rtnetlink client. */
+  private netlink(): RtnetlinkClient {
+    return (this.nl ??= this.open());
+  }
+
+  /** After a failure: a socket that failed or timed out is closed, and the next request opens a new one. */
+  private dropSocketAfter(err: unknown): void {
+    const cause = err instanceof Error && err.cause instanceof NetlinkError ? err.cause : err;
+    if (cause instanceof NetlinkError && SOCKET_FAILURES.includes(cause.code)) {
+      this.nl?.close();
+      this.nl = null;
+    }
+  }
+
+  /**
+   * The link, every IPv4 address and the routing table. The link and the address dump are sent
+   * together and answered together; the route dump follows, because a netlink socket runs one
+   * dump at a time (a second one is refused with EBUSY).
+   */
+  private async lookUp(nl: RtnetlinkClient): Promise<LinkFacts> {
+    const [link, addresses] = await Promise.all([nl.getLink(this.opts.link), nl.listAddresses()]);
+    return { link, addresses, routes: await nl.listRoutes() };
+  }
+
+  /**
+   * Before the lease's commit is persisted (the runner's before-persist hook): looks the link up
+   * and writes the ownership record the apply would write ahead of its changes — the address it
+   * will add, the MTU it will replace (with the original), the link it will route on — so that
+   * the record reaches the disk in the same write as the lease (decision 0012) and the apply adds
+   * the address at once. Changes nothing on the system. The checks are the apply's own: an
+   * address already there and not ours is not recorded (the apply reports the conflict); a lease
+   * another link refuses records nothing.
+   */
+  async prepare(d: LeaseDesired, ctx: HandlerContext): Promise<void> {
+    if (d.lease === null || this.applying) return;
+    const facts = await this.lookUp(this.netlink());
+    if (this.applying) return;
+    const lease = this.withoutOtherLinks(facts.addresses, facts.link, d.lease, []);
+    if (lease === null) return;
+    const { link } = facts;
+    const rec = this.own.get();
+    let next = rec;
+    const want = lease.address.text;
+    const present = facts.addresses.some((a) => a.index === link.index && a.cidr === want);
+    if (!present && !rec.addresses.some((a) => a.index === link.index && a.cidr === want)) next = { ...next, addresses: [...next.addresses, { index: link.index, cidr: want }] };
+    // The MTU's original, as applyMtu records it; an MTU below 1280 waits for the apply's IPv6 check.
+    if (lease.mtu !== undefined && lease.mtu >= MIN_IPV6_MTU && link.mtu !== undefined) {
+      if (next.mtu === null) next = { ...next, mtu: { index: link.index, original: link.mtu, applied: lease.mtu } };
+      else if (next.mtu.index === link.index && next.mtu.applied !== lease.mtu) next = { ...next, mtu: { ...next.mtu, applied: lease.mtu } };
+    }
+    if (!next.routeLinks.includes(link.index)) next = { ...next, routeLinks: [...next.routeLinks, link.index] };
+    this.prepared = { key: JSON.stringify(d.lease), at: ctx.now(), facts };
+    if (next === rec) return;
+    // Not awaited: the write joins the persist this hook runs in, and is durable when the commit is.
+    this.own.set(next).catch((err: Error) => ctx.log.debug({ handler: this.name, err: err.message }, `handler ${this.name}: the prepared ownership record was not persisted; the apply writes it ahead itself`));
+  }
+
+  /** The look-ups `prepare` made for this lease, if they are recent; each is used once. */
+  private takePrepared(lease: DesiredLease, nowMs: number): LinkFacts | null {
+    const p = this.prepared;
+    this.prepared = null;
+    if (p === null || nowMs - p.at > PREPARED_FACTS_MAX_AGE_MS || p.key !== JSON.stringify(lease)) return null;
+    return p.facts;
+  }
+
+  /** Closes the kept-open netlink socket (the runner's stop). Nothing applied is undone (invariant 5). */
+  async stopped(): Promise<ApplyReport> {
+    this.nl?.close();
+    this.nl = null;
+    return { changes: [] };
   }
 
   /** What this handler has applied, per its ownership record (for the admin view). */
@@ -189,24 +291,27 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   async apply(d: LeaseDesired, ctx: HandlerContext): Promise<ApplyReport> {
     const changes: string[] = [];
     const conflicts: string[] = [];
-    let nl: RtnetlinkClient | null = null;
-    const netlink = (): RtnetlinkClient => (nl ??= this.open());
+    const netlink = (): RtnetlinkClient => this.netlink();
     let applied = d.lease;
+    this.applying = true;
     try {
       conflicts.push(...(d.refused ?? []));
       let lease = d.lease;
-      let link: Link | undefined;
+      let facts: LinkFacts | null = null;
       if (lease !== null) {
-        link = await step(HandlerErrorCode.LINK, this.name, "link", () => netlink().getLink(this.opts.link));
-        lease = await step(HandlerErrorCode.ADDRESS, this.name, "other links", () => this.withoutOtherLinks(netlink(), link!, d.lease!, conflicts));
+        const nowMs = ctx.now();
+        facts = this.takePrepared(lease, nowMs) ?? (await step(HandlerErrorCode.LINK, this.name, "link", () => this.lookUp(netlink())));
+        const f = facts;
+        lease = await step(HandlerErrorCode.ADDRESS, this.name, "other links", async () => this.withoutOtherLinks(f.addresses, f.link, d.lease!, conflicts));
         applied = lease;
       }
-      if (lease !== null && link !== undefined) {
-        await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts));
+      if (lease !== null && facts !== null) {
+        const { link, addresses, routes } = facts;
+        await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts, addresses));
         const mtu = await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.usableMtu(netlink(), link, lease.mtu, conflicts));
         await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts));
         const metric = this.metricOf(link);
-        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, metric, changes, conflicts));
+        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, metric, changes, conflicts, routes));
         await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(leaseResolvSettings(lease, metric), changes, conflicts));
       } else {
         // No lease (or one refused whole): reverse order, nothing that depends on the address outlives it.
@@ -216,8 +321,11 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         if (rec.mtu !== null) await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), null, undefined, changes, conflicts));
         if (rec.addresses.length > 0) await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), null, null, ctx.now(), changes, conflicts));
       }
+    } catch (err) {
+      this.dropSocketAfter(err);
+      throw err;
     } finally {
-      (nl as RtnetlinkClient | null)?.close();
+      this.applying = false;
     }
     // A lease refused whole (or with routes dropped) for another link's sake: the hooks are told what was applied.
     return { changes, conflicts, ...(applied !== d.lease ? { applied: { ...d, lease: applied } } : {}) };
@@ -228,9 +336,9 @@ export class LeaseHandler implements Handler<LeaseDesired> {
    * already a local address on another link, or a prefix equal to or inside one configured on another link, refuses
    * the whole lease (null); a route into another link's prefix is dropped. Each as a conflict.
    */
-  private async withoutOtherLinks(nl: RtnetlinkClient, link: Link, lease: DesiredLease, conflicts: string[]): Promise<DesiredLease | null> {
+  private withoutOtherLinks(addresses: readonly Address[], link: Link, lease: DesiredLease, conflicts: string[]): DesiredLease | null {
     const others: Ipv4Network[] = [];
-    for (const a of await nl.listAddresses()) {
+    for (const a of addresses) {
       // On our own link, an address that is not ours is left alone by applyAddress (a conflict too).
       if (a.index !== link.index && (a.address as string | undefined) === lease.address.address) {
         conflicts.push(`address ${lease.address.address} is already a local address (${a.cidr} on link #${a.index}): lease not applied`);
@@ -268,11 +376,11 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   // ---- address ----------------------------------------------------------------------------------
 
   /** Puts the lease's address on `link` (or, with no lease, none) and removes every other address we own. */
-  private async applyAddress(nl: RtnetlinkClient, link: Link | null, lease: DesiredLease | null, nowMs: number, changes: string[], conflicts: string[]): Promise<void> {
+  private async applyAddress(nl: RtnetlinkClient, link: Link | null, lease: DesiredLease | null, nowMs: number, changes: string[], conflicts: string[], known?: readonly Address[]): Promise<void> {
     let keep: OwnedAddress | null = null;
     if (link !== null && lease !== null) {
       const want = lease.address.text;
-      const existing = await nl.listAddresses(link.index);
+      const existing = known !== undefined ? known.filter((a) => a.index === link.index) : await nl.listAddresses(link.index);
       const present = existing.find((a) => a.cidr === want);
       const owned = this.own.get().addresses.some((a) => a.index === link.index && a.cidr === want);
       if (present !== undefined && !owned) {
@@ -385,10 +493,10 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   // ---- routes -----------------------------------------------------------------------------------
 
   /** Installs `routes` on `link` with `metric` and removes every route of ours that is not one of them. */
-  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], metric: number, changes: string[], conflicts: string[]): Promise<void> {
+  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], metric: number, changes: string[], conflicts: string[], known?: readonly Route[]): Promise<void> {
     const rec = this.own.get();
     if (link !== null && !rec.routeLinks.includes(link.index)) await this.record({ ...rec, routeLinks: [...rec.routeLinks, link.index] });
-    const table = await nl.listRoutes();
+    const table = known ?? (await nl.listRoutes());
     const metricOfRoute = (r: Route): number => r.priority ?? 0;
     for (const d of link === null ? [] : routes) {
       const dev = link!.name;
