@@ -19,6 +19,7 @@ export * from "./sandbox/engine.ts";
 export * from "./sandbox/container-runtime.ts";
 export { calfSocketPath, CalfListener, HELLO_CONTROL, HELLO_DATA, MAX_PENDING_CONNECTIONS, type ExternalCalfOptions, type ExternalConnection } from "./sandbox/external.ts";
 export { parseListenFds, takeListenFds } from "./sandbox/listen-fds.ts";
+export { calfSeccompProfile, type SeccompProfile } from "./sandbox/seccomp.ts";
 export { calfNameFor, interfaceLockFile } from "./calf-name.ts";
 export { acquirePidLock, lockHolder, LockedError, stateDirLockFile, type PidLock } from "./pid-lock.ts";
 export { escapeControlText, escapeJsonControls, parseCalfLogLine, type CalfLogRecord } from "./sandbox/log-lines.ts";

@@ -14,6 +14,7 @@
  *         interfaces: [eth0]
  *         options: { peer: 192.0.2.1 }
  *     log-level: info
+ *     calf-launch: external              # calves in units of their own (default: runtime, runc in the priv's)
  *     limits: { memory-max-mib: 256, tasks-max: 128 }
  *     variants:
  *       debug: { log-level: debug }
@@ -28,6 +29,7 @@ import path from "node:path";
 import { checkOptionValue, knownOptions, orList, SERVICE_NAME, type ServiceDefinition } from "@paddock/runtime";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { firstLine, keyText, scalarValue } from "../config-file.ts";
+import { CALF_LAUNCH_CHOICES, DEFAULT_CALF_USER, type CalfLaunch } from "../calf-launch-option.ts";
 import { UserError } from "../errors.ts";
 import { BUILTIN_SERVICES } from "../services.ts";
 
@@ -60,6 +62,8 @@ export const MAX_USER_DATA_BYTES = 16 * 1024;
 /** Interfaces per service: more than a handful on one priv is a mistake, not a deployment. */
 const MAX_INTERFACES = 16;
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** A user name sysusers.d and every libc accept. */
+const SYSTEM_USER = /^[a-z_][a-z0-9_-]{0,30}$/;
 
 /** Where things live on the target machine (absolute paths); every one has a default. */
 export interface InstallPaths {
@@ -79,6 +83,8 @@ export interface InstallPaths {
   readonly resolvConf: string;
   /** The Node binary the calves run (its libraries, from ldd on this machine, are their mounts). */
   readonly node: string;
+  /** paddock-calf-launch, which the calves' units run (calf-launch: external). */
+  readonly launcher: string;
 }
 
 /** The defaults of an image built with examples/image-builder. */
@@ -92,6 +98,7 @@ export const DEFAULT_INSTALL: InstallPaths = {
   runtimeDir: "/run/paddock",
   resolvConf: "/etc/resolv.conf",
   node: "/usr/bin/node",
+  launcher: "/usr/lib/paddock/paddock-calf-launch",
 };
 
 const INSTALL_KEYS: Readonly<Record<string, keyof InstallPaths>> = {
@@ -104,6 +111,7 @@ const INSTALL_KEYS: Readonly<Record<string, keyof InstallPaths>> = {
   "runtime-dir": "runtimeDir",
   "resolv-conf": "resolvConf",
   node: "node",
+  launcher: "launcher",
 };
 
 /** The priv's own limits (its unit's MemoryMax, TasksMax, CPUQuota); calves have their definitions'. */
@@ -150,6 +158,10 @@ export interface Deployment {
   readonly readyTimeoutSeconds: number;
   readonly limits: PrivLimits;
   readonly install: InstallPaths;
+  /** How calves start: runtime (runc/crun inside the priv's unit) or external (units of their own; ./calf-units.ts). */
+  readonly calfLaunch: CalfLaunch;
+  /** The system user external calves run as. */
+  readonly calfUser: string;
 }
 
 /** Finds a service's definition: a built-in by name, or a module by its absolute path. */
@@ -255,7 +267,7 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
   const base = view(root, "the file");
   // Nothing else can be said of a file that is not a mapping: this one line.
   if (base.node !== null && !base.map) throw new DeploymentError("PADDOCK_E_DEPLOYMENT_INVALID", file, [`${file}:${lineOf(base.node)}: the file must be a mapping (name, services, variants, …)`]);
-  const TOP = ["name", "services", "variants", "log-level", "ready-timeout", "limits", "install"];
+  const TOP = ["name", "services", "variants", "log-level", "ready-timeout", "limits", "install", "calf-launch", "calf-user"];
   const VARIANT_KEYS = TOP.filter((k) => k !== "name" && k !== "variants");
   allowOnly(base, "the file", TOP);
 
@@ -302,6 +314,12 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
   const logLevelText = text1(get("log-level")?.view, "log-level");
   if (logLevelText !== undefined && !(LOG_LEVELS as readonly string[]).includes(logLevelText)) problem(get("log-level")!.view.node, `log-level must be ${orList(LOG_LEVELS)}, not ${JSON.stringify(logLevelText)}`);
   const readyTimeout = number1(get("ready-timeout")?.view, "ready-timeout", [1, 3600]);
+
+  // calf-launch, calf-user
+  const launchText = text1(get("calf-launch")?.view, "calf-launch");
+  if (launchText !== undefined && !(CALF_LAUNCH_CHOICES as readonly string[]).includes(launchText)) problem(get("calf-launch")!.view.node, `calf-launch must be ${orList(CALF_LAUNCH_CHOICES)}, not ${JSON.stringify(launchText)}`);
+  const calfUser = text1(get("calf-user")?.view, "calf-user");
+  if (calfUser !== undefined && !SYSTEM_USER.test(calfUser)) problem(get("calf-user")!.view.node, `calf-user must be a system user name (a-z, 0-9, '_', '-'; 1–31, starting with a letter or '_'), not ${JSON.stringify(calfUser)}`);
 
   // limits
   const limitsView = get("limits")?.view;
@@ -410,5 +428,7 @@ export function parseDeployment(text: string, file: string, lookup: DefinitionLo
     readyTimeoutSeconds: readyTimeout ?? 30,
     limits,
     install: install as unknown as InstallPaths,
+    calfLaunch: (launchText ?? "runtime") as CalfLaunch,
+    calfUser: calfUser ?? DEFAULT_CALF_USER,
   };
 }

@@ -12,6 +12,10 @@
  *   - /sys/fs/cgroup stays writable (ReadWritePaths): runc creates each calf's cgroup;
  *   - ProtectClock only without CAP_SYS_TIME, ProtectHostname only when no service writes the
  *     host name (it would give the unit a UTS namespace of its own).
+ *
+ * With calves started outside the priv (`calf-launch: external`, ./calf-units.ts, decision 0012)
+ * the first four do not apply: no runc, so RestrictNamespaces=yes, ProtectControlGroups=yes,
+ * ProtectProc=invisible, no cgroup writes, and a bounding set without runc's capabilities.
  */
 import type { PrivLimits } from "./deployment.ts";
 import type { CapabilityNeed } from "./capabilities.ts";
@@ -30,6 +34,12 @@ export const PRIV_ADDRESS_FAMILIES = ["AF_UNIX", "AF_NETLINK", "AF_PACKET", "AF_
  */
 export const PRIV_SYSCALL_FILTER = ["@system-service", "@mount", "bpf", "pivot_root", "setns", "unshare", "seccomp", "keyctl"] as const;
 
+/** The system calls of a priv whose calves start outside it: @system-service and bpf (its tc programs); nothing of runc's. */
+export const EXTERNAL_PRIV_SYSCALL_FILTER = ["@system-service", "bpf"] as const;
+
+/** One line of a unit: [section, key, value, comment?]. */
+export type UnitDirective = [string, string, string, string?];
+
 /** Everything a unit is made from. */
 export interface UnitPlan {
   /** The unit's name without ".service". */
@@ -47,6 +57,8 @@ export interface UnitPlan {
   readonly readyTimeoutSeconds: number;
   /** Where it came from, for the header comment. */
   readonly source: string;
+  /** Calves started outside the priv: their socket and service units (./calf-units.ts). */
+  readonly external?: { readonly sockets: readonly string[]; readonly calves: readonly string[] };
 }
 
 /** /var/lib/X and /run/X become StateDirectory=X and RuntimeDirectory=X; other paths ReadWritePaths. */
@@ -55,7 +67,8 @@ function managedDir(dir: string, root: string): string | undefined {
 }
 
 /** The directives of the unit, in order, as [section, key, value, comment?]. */
-export function unitDirectives(plan: UnitPlan): Array<[string, string, string, string?]> {
+export function unitDirectives(plan: UnitPlan): UnitDirective[] {
+  const ext = plan.external;
   const caps = plan.capabilities.map((c) => c.name);
   const writesClock = caps.includes("CAP_SYS_TIME");
   const writesHostname = plan.writePaths.includes(HOSTNAME_FILE);
@@ -64,18 +77,21 @@ export function unitDirectives(plan: UnitPlan): Array<[string, string, string, s
   const readWrite = [
     ...(state ? [] : [plan.stateDir]),
     ...(runtime ? [] : [plan.runtimeDir]),
-    "/sys/fs/cgroup",
+    ...(ext ? [] : ["/sys/fs/cgroup"]),
     ...plan.writePaths,
   ];
-  const d: Array<[string, string, string, string?]> = [
+  const only = (cond: boolean, ...d: UnitDirective[]): UnitDirective[] => (cond ? d : []);
+  const d: UnitDirective[] = [
     ["Unit", "Description", plan.description],
     ["Unit", "Documentation", "file:///usr/share/doc/paddock/generate.md"],
     ["Unit", "After", "network-pre.target", "configures the network: after the firewall and the like, before anything that waits for it"],
     ["Unit", "Wants", "network-pre.target network.target"],
     ["Unit", "Before", "network.target network-online.target"],
+    ...only(!!ext, ["Unit", "Wants", (ext?.calves ?? []).join(" "), "its calves, each in a unit of its own (not ordered: READY=1 waits for them)"]),
     ["Service", "Type", "notify", "READY=1 when every service is ready (the DHCP client: its first lease applied) or after --ready-timeout"],
     ["Service", "NotifyAccess", "main"],
     ["Service", "ExecStart", plan.execStart.join(" ")],
+    ...only(!!ext, ["Service", "Sockets", (ext?.sockets ?? []).join(" "), "the calves connect here; the priv gets the listening sockets (LISTEN_FDNAMES = the calves' names)"]),
     ["Service", "ExecReload", "/bin/kill -HUP $MAINPID", "re-reads the configuration without dropping leases"],
     ["Service", "Restart", "on-failure"],
     ["Service", "RestartSec", "1"],
@@ -87,22 +103,22 @@ export function unitDirectives(plan: UnitPlan): Array<[string, string, string, s
     ["Service", "UMask", "0077"],
     ["Service", "CapabilityBoundingSet", caps.join(" "), plan.capabilities.map((c) => `${c.name}: ${c.reasons.join("; ")}`).join("\n")],
     ["Service", "AmbientCapabilities", ""],
-    ["Service", "NoNewPrivileges", "yes", "runc needs no set-uid program; the calves set it again in their own config"],
+    ["Service", "NoNewPrivileges", "yes", ext ? "the calves' units set it too" : "runc needs no set-uid program; the calves set it again in their own config"],
     ["Service", "ProtectSystem", "strict"],
     ...(state ? ([["Service", "StateDirectory", state], ["Service", "StateDirectoryMode", "0711"]] as Array<[string, string, string]>) : []),
     ...(runtime
       ? ([["Service", "RuntimeDirectory", runtime, "0711: the calves' unprivileged uid reaches their root file systems under it"], ["Service", "RuntimeDirectoryMode", "0711"], ["Service", "RuntimeDirectoryPreserve", "yes"]] as Array<[string, string, string, string?]>)
       : []),
-    ["Service", "ReadWritePaths", readWrite.join(" "), "runc creates each calf's cgroup; the rest: what the services write (their definitions' privWritePaths)"],
+    ...only(readWrite.length > 0, ["Service", "ReadWritePaths", readWrite.join(" "), ext ? "what the services write (their definitions' privWritePaths)" : "runc creates each calf's cgroup; the rest: what the services write (their definitions' privWritePaths)"]),
     ["Service", "ProtectHome", "yes"],
     ["Service", "PrivateTmp", "yes"],
-    ["Service", "PrivateMounts", "yes", "runc's mounts stay in the calves' own namespaces; nothing propagates to the host"],
-    ["Service", "PrivateDevices", "yes", "runc binds only null, zero, full, random, urandom and tty into a calf, which this /dev has"],
+    ["Service", "PrivateMounts", "yes", ...(ext ? [] : ["runc's mounts stay in the calves' own namespaces; nothing propagates to the host"])] as UnitDirective,
+    ["Service", "PrivateDevices", "yes", ...(ext ? [] : ["runc binds only null, zero, full, random, urandom and tty into a calf, which this /dev has"])] as UnitDirective,
     ["Service", "PrivateIPC", "yes"],
     ["Service", "ProtectKernelTunables", "yes"],
     ["Service", "ProtectKernelModules", "yes"],
     ["Service", "ProtectKernelLogs", "yes"],
-    ["Service", "ProtectControlGroups", "no", "runc writes the calves' cgroups"],
+    ...(ext ? only(true, ["Service", "ProtectControlGroups", "yes"], ["Service", "RestrictNamespaces", "yes", "no runc: the priv makes no namespace"], ["Service", "ProtectProc", "invisible"]) : only(true, ["Service", "ProtectControlGroups", "no", "runc writes the calves' cgroups"])),
     ...(writesClock ? ([["Service", "ProtectClock", "no", "CAP_SYS_TIME: a service sets the clock"]] as Array<[string, string, string, string?]>) : ([["Service", "ProtectClock", "yes"]] as Array<[string, string, string]>)),
     ...(writesHostname ? ([["Service", "ProtectHostname", "no", "a service writes the host name"]] as Array<[string, string, string, string?]>) : ([["Service", "ProtectHostname", "yes"]] as Array<[string, string, string]>)),
     ["Service", "RestrictAddressFamilies", PRIV_ADDRESS_FAMILIES.join(" ")],
@@ -110,10 +126,10 @@ export function unitDirectives(plan: UnitPlan): Array<[string, string, string, s
     ["Service", "RestrictSUIDSGID", "yes"],
     ["Service", "LockPersonality", "yes"],
     ["Service", "SystemCallArchitectures", "native"],
-    ["Service", "SystemCallFilter", [...PRIV_SYSCALL_FILTER, ...(writesClock ? ["@clock"] : [])].join(" ")],
+    ["Service", "SystemCallFilter", [...(ext ? EXTERNAL_PRIV_SYSCALL_FILTER : PRIV_SYSCALL_FILTER), ...(writesClock ? ["@clock"] : [])].join(" ")],
     ["Service", "SystemCallErrorNumber", "ENOSYS", "a refused call fails, the process lives (libc falls back)"],
     ["Service", "KeyringMode", "private"],
-    ["Service", "MemoryMax", `${plan.limits.memoryMaxMiB}M`, "the priv and runc; each calf has its own cgroup limit from its definition"],
+    ["Service", "MemoryMax", `${plan.limits.memoryMaxMiB}M`, ext ? "the priv; each calf's unit has its definition's limit" : "the priv and runc; each calf has its own cgroup limit from its definition"],
     ["Service", "TasksMax", String(plan.limits.tasksMax)],
     ...(plan.limits.cpuQuotaPercent !== undefined ? ([["Service", "CPUQuota", `${plan.limits.cpuQuotaPercent}%`]] as Array<[string, string, string]>) : []),
     ["Service", "OOMScoreAdjust", "-500", "under memory pressure the calves (+500) go first, the network configuration last"],
@@ -124,9 +140,14 @@ export function unitDirectives(plan: UnitPlan): Array<[string, string, string, s
 
 /** The unit file's text. */
 export function renderUnit(plan: UnitPlan): string {
-  const out: string[] = [`# Generated by paddock generate from ${plan.source}; do not edit: change the deployment and generate again.`];
+  return renderDirectives(unitDirectives(plan), plan.source);
+}
+
+/** A unit file's text from its directives. */
+export function renderDirectives(directives: readonly UnitDirective[], source: string): string {
+  const out: string[] = [`# Generated by paddock generate from ${source}; do not edit: change the deployment and generate again.`];
   let section = "";
-  for (const [sec, key, value, comment] of unitDirectives(plan)) {
+  for (const [sec, key, value, comment] of directives) {
     if (sec !== section) {
       out.push("", `[${sec}]`);
       section = sec;
