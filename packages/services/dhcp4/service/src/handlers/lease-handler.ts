@@ -190,6 +190,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   /** What `prepare` looked up for a lease about to be persisted, for the apply that follows. */
   private prepared: { readonly key: string; readonly at: number; readonly facts: LinkFacts } | null = null;
   private applying = false;
+  /** The lease the last successful apply put in place (JSON), so `prepare` skips commits that do not change it. */
+  private appliedKey: string | null = null;
 
   constructor(opts: LeaseHandlerOptions) {
     this.opts = opts;
@@ -232,7 +234,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
    * another link refuses records nothing.
    */
   async prepare(d: LeaseDesired, ctx: HandlerContext): Promise<void> {
-    if (d.lease === null || this.applying) return;
+    // Most commits (the client's state, a renewal's times) leave the lease's address alone: nothing to look up.
+    if (d.lease === null || this.applying || JSON.stringify(d.lease) === this.appliedKey) return;
     const facts = await this.lookUp(this.netlink());
     if (this.applying) return;
     const lease = this.withoutOtherLinks(facts.addresses, facts.link, d.lease, []);
@@ -321,7 +324,9 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         if (rec.mtu !== null) await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), null, undefined, changes, conflicts));
         if (rec.addresses.length > 0) await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), null, null, ctx.now(), changes, conflicts));
       }
+      this.appliedKey = d.lease === null ? null : JSON.stringify(d.lease);
     } catch (err) {
+      this.appliedKey = null;
       this.dropSocketAfter(err);
       throw err;
     } finally {
