@@ -3,6 +3,12 @@
 // The bundle cannot find the native addon relative to itself; point it at the built one.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+
+// No optimizing compiler for the priv: its code is glue that runs a few times per event, and the
+// optimizing tiers' own code and data were 3.4 MiB of its 61 MiB peak (docs/performance.md,
+// "Priv start-up"). Baseline code (Sparkplug) stays. The packed entry (sea-entry.ts) does the same.
+setFlagsFromString("--max-opt=1");
 
 process.env.PADDOCK_NATIVE_DIR ??= fileURLToPath(new URL("../../../native/build/Release", import.meta.url));
 // First of all: SIGUSR1 must not open Node's inspector (127.0.0.1:9229, code run as root; Node 20

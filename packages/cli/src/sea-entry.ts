@@ -16,12 +16,15 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import { PACKED_CALF_ARG } from "../../runtime/src/sandbox/packed.ts";
 
 /** PATH when the priv is started with none (`env -i`, some init systems): the usual system dirs. */
 const DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 async function packedMain(): Promise<void> {
+  // As bin/paddock.mjs does: no optimizing compiler (docs/performance.md, "Priv start-up").
+  setFlagsFromString("--max-opt=1");
   const args = process.argv.slice(2);
   if (args[0] === PACKED_CALF_ARG && args.length === 2) {
     await import(pathToFileURL(args[1]!).href);

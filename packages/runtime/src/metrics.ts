@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, lstatSync, rmSync } from "node:fs";
 import path from "node:path";
-import http from "node:http";
+import type { Server } from "node:http";
 import net from "node:net";
 import type { Registry } from "prom-client";
 
@@ -55,7 +55,7 @@ async function staleSocket(address: string): Promise<"none" | "live" | "dead" | 
 export class Metrics {
   private readonly sources: MetricSource[] = [];
   private registry: Registry | undefined;
-  private server: http.Server | undefined;
+  private server: Server | undefined;
 
   /** Adds a metric read at scrape time. */
   add(source: MetricSource): void {
@@ -83,7 +83,10 @@ export class Metrics {
 
   private async prometheus(): Promise<Registry> {
     if (this.registry) return this.registry;
-    const { Gauge, Registry } = await import("prom-client");
+    // prom-client is CommonJS: imported as an ES module from a chunk of the split CLI bundle, its
+    // exports are the default export only (Node's own loader gives both).
+    const mod = (await import("prom-client")) as typeof import("prom-client") & { default?: typeof import("prom-client") };
+    const { Gauge, Registry } = mod.default ?? mod;
     const registry = new Registry();
     for (const source of this.sources) {
       const metric = new Gauge({
@@ -108,7 +111,9 @@ export class Metrics {
    * "[::1]:PORT" (loopback only: metrics describe the host's network configuration).
    */
   async listen(address: string): Promise<void> {
-    const server = http.createServer((req, res) => {
+    // node:http is loaded here, not at start-up: a priv without --metrics serves no HTTP.
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => {
       if (req.method !== "GET" || (req.url !== "/metrics" && req.url !== "/")) {
         res.writeHead(404).end("not found\n");
         return;

@@ -1,0 +1,99 @@
+/**
+ * The priv loads only what its command needs (issue 14 item 3), observed from outside: a module
+ * loader hook (test/fixtures/record-modules.mjs, given to the priv with NODE_OPTIONS) logs every
+ * ES module the process loads — the CLI's chunks (scripts/build.ts names each command module's
+ * and prom-client's) and the node: builtins they import.
+ *
+ * - `paddock dhcp` without --metrics, its lease applied: the dhcp command's chunk, and not
+ *   prom-client, not node:http, not another command's module (lab, pack, generate, kv, calf);
+ * - the same with --metrics, after one scrape: prom-client and node:http are loaded (so the
+ *   observation itself works, and the first case can fail).
+ *
+ * Waits are for states (an address, a log line, a scrape's answer) with bounds that only stop a
+ * hang. Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { canCreateLabs, createLab, defaultOffer, hasCommands, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab } from "@paddock/testkit";
+
+const NEEDS = ["dnsmasq", "runc", "nsenter"];
+if (process.env.CI === "true" && !(canCreateLabs && hasCommands(NEEDS))) throw new Error(`CI must run the priv-loads test as root with ${NEEDS.join(", ")}`);
+const run = canCreateLabs && hasCommands(NEEDS);
+const skipReason = canCreateLabs ? `needs ${NEEDS.join(", ")}` : LAB_SKIP_REASON;
+
+/** A lease without the ARP probe is well under a second; this only bounds a hang. */
+const TIMEOUT_MS = 45_000;
+const RECORDER = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/record-modules.mjs");
+const offer = defaultOffer("10.91.0");
+
+let lab: Lab | undefined;
+afterEach(async () => {
+  await lab?.destroy();
+  lab = undefined;
+});
+
+/** The chunk and builtin names a module log holds: `dhcp` for dist/chunks/dhcp-HASH.mjs, `node:http`. */
+function loadedNames(log: string): Set<string> {
+  const names = new Set<string>();
+  for (const url of existsSync(log) ? readFileSync(log, "utf8").split("\n") : []) {
+    if (url.startsWith("node:")) names.add(url);
+    const chunk = /\/dist\/chunks\/(.+)-[A-Z0-9]{8}\.mjs$/.exec(url);
+    if (chunk) names.add(chunk[1]!);
+  }
+  return names;
+}
+
+/** GET /metrics on a Unix socket: the exposition text. */
+function scrape(socketPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ socketPath, path: "/metrics" }, (res) => {
+      let body = "";
+      res.on("data", (b: Buffer) => (body += b));
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
+
+/** `paddock dhcp` in a fresh lab with the recorder; resolves once the lease is applied. */
+async function privWithLease(extra: (l: Lab) => string[]): Promise<{ lab: Lab; log: string; stop(): Promise<unknown> }> {
+  const l = createLab({ prefix: "pst" });
+  lab = l;
+  const server = l.namespace("srv", { ipv6: false });
+  const client = l.namespace("cli", { ipv6: false });
+  const link = l.veth(server, client, { addresses: { a: `${offer.net}.1/24` } });
+  await startDnsmasq(l, server, { iface: link.a.name, offer });
+  const log = l.file("modules.log");
+  const priv = startPaddock(l, client, [
+    "dhcp", "--no-arp-probe", "--iface", link.b.name, "--runtime-dir", l.file("run"), "--state-dir", l.file("state"),
+    "--resolv-conf", l.file("resolv.conf"), "--log-format", "json", ...extra(l),
+  ], { env: { ...process.env, NODE_OPTIONS: `--import ${RECORDER}`, PADDOCK_TEST_MODULE_LOG: log }, name: "paddock dhcp (module log)" });
+  await waitForAddress(l, client, link.b.name, "inet", { timeoutMs: TIMEOUT_MS, abortOnExit: priv });
+  return { lab: l, log, stop: () => priv.stop() };
+}
+
+describe.skipIf(!run)(`what the priv loads (${run ? "root" : skipReason})`, () => {
+  it("paddock dhcp without --metrics: its own command's chunk, never prom-client, node:http or another command's module", async () => {
+    const p = await privWithLease(() => []);
+    const names = loadedNames(p.log);
+    expect(names.has("dhcp")).toBe(true);
+    for (const never of ["prom-client", "node:http", "lab", "lab-ntp", "pack", "generate", "kv", "calf", "new", "apply"]) {
+      expect({ module: never, loaded: names.has(never) }).toEqual({ module: never, loaded: false });
+    }
+    await p.stop();
+    // Nothing it loaded later (the stop) changes that.
+    expect(loadedNames(p.log).has("prom-client")).toBe(false);
+  });
+
+  it("paddock dhcp --metrics: prom-client and node:http load for the endpoint and its first scrape", async () => {
+    let metrics = "";
+    const p = await privWithLease((l) => ["--metrics", (metrics = l.file("metrics.sock"))]);
+    expect(loadedNames(p.log).has("node:http")).toBe(true);
+    let last = "";
+    await waitFor(async () => /^# TYPE /m.test((last = await scrape(metrics).catch((e: Error) => e.message))), { what: "a metrics scrape", timeoutMs: TIMEOUT_MS, state: () => last });
+    expect(loadedNames(p.log).has("prom-client")).toBe(true);
+    await p.stop();
+  });
+});
