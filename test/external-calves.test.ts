@@ -10,9 +10,10 @@
  *
  * Needs root (namespaces, setpriv). Skipped with a reason otherwise, never under CI=true.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_PENDING_CONNECTIONS } from "@paddock/runtime";
 import {
   addresses,
   canCreateLabs,
@@ -22,12 +23,13 @@ import {
   LAB_SKIP_REASON,
   startDnsmasq,
   startPaddock,
+  findPaddockBin,
+  PaddockProcess,
   waitFor,
   waitForAddress,
   type Lab,
   type LabProcess,
   type Netns,
-  type PaddockProcess,
   type Veth,
 } from "@paddock/testkit";
 
@@ -60,6 +62,22 @@ function calfSocket(runtimeDir: string): string | undefined {
   const dir = path.join(runtimeDir, "calves");
   const socks = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".sock")) : [];
   return socks.length === 1 ? path.join(dir, socks[0]!) : undefined;
+}
+
+/** Connections a flood opens: far more than the priv may hold waiting. */
+const FLOOD_CONNECTIONS = 40;
+/** The priv's own AF_UNIX sockets besides its calves': admin socket, listeners, Node's, pino's — a generous bound. */
+const BASELINE_UNIX_SOCKETS = 12;
+
+/** The number of socket descriptors process `pid` holds. */
+function unixConnectionsOf(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:");
+    } catch {
+      return false;
+    }
+  }).length;
 }
 
 /** The status line of process `pid` (e.g. "Uid:", "CapEff:", "NoNewPrivs:"), or undefined once it is gone. */
@@ -96,6 +114,9 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
     await priv.waitForLog(/waiting for the calf to connect/, { timeoutMs: TIMEOUT_MS });
     socket = await waitFor(() => calfSocket(runtimeDir), { what: "the calf's socket under RUNTIME_DIR/calves", timeoutMs: TIMEOUT_MS });
   }, 60_000);
+
+  /** The priv's pid, from its interface lock (RUNTIME_DIR/CALF.pid). */
+  const privPid = () => Number(readFileSync(path.join(runtimeDir, `${path.basename(socket, ".sock")}.pid`), "utf8").trim().split(/\s/)[0]);
 
   afterAll(async () => {
     await lab?.destroy();
@@ -145,9 +166,54 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
     expect(next.running).toBe(true);
   }, 2 * TIMEOUT_MS);
 
+  it("bounds what a flood of connections holds: those over the limit are closed at once, the priv lives", async () => {
+    // Connections of the calf's uid that never greet (a calf is connected already): the priv keeps
+    // at most MAX_PENDING_CONNECTIONS of them and closes the rest as they come.
+    const flood = lab.spawn(null, [
+      "setpriv", `--reuid=${CALF_UID}`, `--regid=${CALF_UID}`, "--clear-groups", "--",
+      "/usr/bin/python3", "-c", `import socket,time\nsocks=[]\nfor i in range(${FLOOD_CONNECTIONS}):\n  s=socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(socket)}); socks.append(s)\nprint("connected", flush=True)\ntime.sleep(600)`,
+    ], { name: "connection flood" });
+    await flood.waitForLog(/connected/, { timeoutMs: TIMEOUT_MS });
+    const refusal = await priv.waitForEntry((e) => e.code === "PADDOCK_E_SANDBOX_CALF_PEER" && /already waiting|too many connections/.test(String(e.msg)), { what: "the flood's refusal", timeoutMs: TIMEOUT_MS });
+    expect(refusal.msg).toMatch(/refused: (4 connections are already waiting|too many connections are open)/);
+    // The priv holds at most the limit (plus the calf's two): count its AF_UNIX connections to the socket.
+    const held = await waitFor(() => {
+      const n = unixConnectionsOf(privPid());
+      return n <= FLOOD_CONNECTIONS ? n : undefined;
+    }, { what: "the priv's connections to settle", timeoutMs: TIMEOUT_MS });
+    expect(held).toBeLessThanOrEqual(MAX_PENDING_CONNECTIONS + 2 + BASELINE_UNIX_SOCKETS);
+    await flood.stop("SIGKILL");
+    expect(priv.running).toBe(true);
+    expect(next.running).toBe(true);
+  }, 2 * TIMEOUT_MS);
+
   it("stops: the calf sees its channels close and exits, the socket file is removed", async () => {
     expect((await priv.stop()).code).toBe(0);
     expect(calfSocket(runtimeDir)).toBeUndefined();
     await waitFor(() => !next.running, { what: "the calf to exit once its channels closed", timeoutMs: TIMEOUT_MS, state: () => next.tail() });
+  }, 2 * TIMEOUT_MS);
+
+  it.skipIf(!existsSync(SOCKET_ACTIVATE))("takes the calf's socket from systemd (socket activation: LISTEN_FDS, LISTEN_FDNAMES) and makes none itself", async () => {
+    // The calf's name is the socket's file name the first priv made (same namespace, same interface).
+    const name = path.basename(socket, ".sock");
+    const activated = lab.file("activated.sock");
+    // systemd-socket-activate listens, and at the first connection execs the priv (same pid, so
+    // LISTEN_PID is the priv's) with the listening socket at fd 3, named by --fdname.
+    const p2 = lab.spawn(null, [
+      SOCKET_ACTIVATE, "-l", activated, `--fdname=${name}`, "-E", `PATH=${process.env.PATH}`,
+      "nsenter", `--net=/run/netns/${client.name}`, findPaddockBin(), "run", "dhcp4", "--calf-launch", "external", "--calf-user", String(CALF_UID), "--set", "arp-probe=false",
+      "--iface", link.b.name, "--runtime-dir", runtimeDir, "--state-dir", lab.file("state"), "--set", `resolv-conf=${lab.file("resolv.conf")}`, "--log-format", "json",
+    ], { name: "paddock run (socket-activated)", create: (n, c) => new PaddockProcess(n, c) });
+    await waitFor(() => existsSync(activated), { what: "systemd-socket-activate to listen", timeoutMs: TIMEOUT_MS });
+    // What SocketUser=/SocketMode= do in the generated .socket unit: the calf's user may connect.
+    chownSync(activated, CALF_UID, CALF_UID);
+    const third = launchCalf(lab, activated, CALF_UID, "calf (socket-activated)");
+    const waiting = await p2.waitForEntry((e) => e.msg === "waiting for the calf to connect", { what: "the priv to take the socket", timeoutMs: TIMEOUT_MS });
+    expect(waiting.socket).toBe("fd 3 (systemd)");
+    const connected = await p2.waitForEntry((e) => e.msg === "calf connected", { what: "the calf to connect", timeoutMs: TIMEOUT_MS });
+    expect(connected.pid).toBe(third.pid);
+    expect(calfSocket(runtimeDir)).toBeUndefined();
+    expect((await p2.stop()).code).toBe(0);
+    await waitFor(() => !third.running, { what: "the calf to exit once its channels closed", timeoutMs: TIMEOUT_MS, state: () => third.tail() });
   }, 2 * TIMEOUT_MS);
 });
