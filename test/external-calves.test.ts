@@ -13,7 +13,7 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_PENDING_CONNECTIONS } from "@paddock/runtime";
+import { capabilitiesInMask, MAX_PENDING_CONNECTIONS } from "@paddock/runtime";
 import {
   addresses,
   canCreateLabs,
@@ -145,6 +145,13 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
     expect(procStatus(pid, "CapEff")).toBe("0000000000000000");
     expect(procStatus(pid, "CapBnd")).toBe("0000000000000000");
     expect(procStatus(pid, "NoNewPrivs")).toBe("1");
+    // The priv, sandboxed after start-up, kept no capability of runc's: CAP_BPF for its tc programs instead.
+    const privCaps = await waitFor(() => {
+      const caps = capabilitiesInMask(procStatus(privPid(), "CapEff") ?? "0");
+      return caps.length < 10 ? caps : undefined;
+    }, { what: "the priv to drop its capabilities", timeoutMs: TIMEOUT_MS });
+    expect(privCaps.sort()).toEqual(["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
+    expect(capabilitiesInMask(procStatus(privPid(), "CapBnd")!).sort()).toEqual(["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
     // Its channels are where a runc-started calf has them.
     for (const fd of [3, 4]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`)).toMatch(/^socket:\[\d+\]$/);
   }, 2 * TIMEOUT_MS);
