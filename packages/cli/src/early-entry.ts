@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { isContainerRuntimeChoice, startCalfEarly, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
+import { calfFileName, isCalfEngine, isContainerRuntimeChoice, startCalfEarly, type CalfEngine, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
 
 /** The DHCP calf's memory and pids limits (dhcp4Service.calf; a test keeps them equal). */
 export const EARLY_DHCP_CALF = { memoryMiB: 96, pids: 32 } as const;
@@ -15,7 +15,7 @@ export const EARLY_DHCP_CALF = { memoryMiB: 96, pids: 32 } as const;
 export const EARLY_CALF_KEY = "__paddockEarlyCalf";
 
 /** Options whose value is the next argument, as `paddock dhcp` declares them. */
-const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-socket", "--resolv-conf", "--hostname", "--metrics", "--log-level", "--log-format", "--min-lease-seconds", "--config", "--client-id", "--vendor-class", "--ready-timeout", "--route-metric", "--hooks-dir", "--hook-timeout-seconds", "--container-runtime"]);
+const WITH_VALUE = new Set(["--iface", "--state-dir", "--runtime-dir", "--admin-socket", "--resolv-conf", "--hostname", "--metrics", "--log-level", "--log-format", "--min-lease-seconds", "--config", "--client-id", "--vendor-class", "--ready-timeout", "--route-metric", "--hooks-dir", "--hook-timeout-seconds", "--container-runtime", "--calf-engine"]);
 /** Flags without a value. */
 const FLAGS = new Set(["--no-resolv-conf-managed", "--set-hostname", "--release-on-exit", "--no-link-up", "--no-arp-probe"]);
 
@@ -28,7 +28,7 @@ export async function takeEarlyCalf(): Promise<EarlyCalf | undefined> {
 }
 
 /** The iface and runtime dir of a plain `paddock dhcp …` command line, or undefined. */
-export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string; containerRuntime?: ContainerRuntimeChoice } | undefined {
+export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtimeDir: string; containerRuntime?: ContainerRuntimeChoice; engine?: CalfEngine } | undefined {
   if (argv[0] !== "dhcp") return undefined;
   const values = new Map<string, string>();
   for (let i = 1; i < argv.length; i++) {
@@ -45,7 +45,9 @@ export function parseEarlyArgs(argv: readonly string[]): { iface: string; runtim
   if (!iface || !/^[^\s/]{1,15}$/.test(iface)) return undefined;
   const runtime = values.get("--container-runtime");
   if (runtime !== undefined && !isContainerRuntimeChoice(runtime)) return undefined; // the CLI says what is wrong with it
-  return { iface, runtimeDir: values.get("--runtime-dir") ?? "/run/paddock", ...(runtime !== undefined ? { containerRuntime: runtime } : {}) };
+  const engine = values.get("--calf-engine");
+  if (engine !== undefined && !isCalfEngine(engine)) return undefined;
+  return { iface, runtimeDir: values.get("--runtime-dir") ?? "/run/paddock", ...(runtime !== undefined ? { containerRuntime: runtime } : {}), ...(engine !== undefined ? { engine } : {}) };
 }
 
 /** Starts the calf for `argv` if it is a plain `paddock dhcp` run; never throws. */
@@ -61,7 +63,9 @@ export function startEarly(argv: readonly string[]): Promise<EarlyCalf | undefin
     iface: args.iface,
     runtimeDir: args.runtimeDir,
     ...(args.containerRuntime ? { containerRuntime: args.containerRuntime } : {}),
-    calfScript: path.join(calfDir, "calf-dhcp4.mjs"),
+    // The calf on the engine asked for (decision 0010): the Node bundle, or the QuickJS executable.
+    ...(args.engine ? { engine: args.engine } : {}),
+    calfScript: path.join(calfDir, calfFileName("dhcp4", args.engine ?? "node")),
     calfMemoryBytes: EARLY_DHCP_CALF.memoryMiB * 1024 * 1024,
     calfPids: EARLY_DHCP_CALF.pids,
   }).catch(() => undefined);

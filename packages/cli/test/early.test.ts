@@ -10,6 +10,8 @@ describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI
     [["dhcp", "--no-arp-probe", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock" }],
     [["dhcp", "--iface", "eth0", "--container-runtime", "crun"], { iface: "eth0", runtimeDir: "/run/paddock", containerRuntime: "crun" }],
     [["dhcp", "--container-runtime=runc", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock", containerRuntime: "runc" }],
+    [["dhcp", "--iface", "eth0", "--calf-engine", "quickjs"], { iface: "eth0", runtimeDir: "/run/paddock", engine: "quickjs" }],
+    [["dhcp", "--calf-engine=node", "--iface", "eth0"], { iface: "eth0", runtimeDir: "/run/paddock", engine: "node" }],
   ])("a plain run: %j", (argv, want) => {
     expect(parseEarlyArgs(argv)).toEqual(want);
   });
@@ -26,6 +28,7 @@ describe("parseEarlyArgs: when bin/paddock.mjs may start the calf before the CLI
     [["dhcp", "--iface", "much-too-long-name"]],
     [["dhcp", "--iface", "eth0", "--typo"]],
     [["dhcp", "--iface", "eth0", "--container-runtime", "podman"]],
+    [["dhcp", "--iface", "eth0", "--calf-engine", "v8"]],
   ])("anything else is left to the CLI: %j", (argv) => {
     expect(parseEarlyArgs(argv)).toBeUndefined();
   });

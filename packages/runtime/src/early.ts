@@ -17,11 +17,13 @@ import { foreignWriteAccess } from "./handlers/files.ts";
 import { acquirePidLock, type PidLock } from "./pid-lock.ts";
 import { createCalfBundle, parseCalfName, type CalfName } from "./sandbox/bundle.ts";
 import { resolveContainerRuntime, type ContainerRuntime, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
+import type { CalfEngine } from "./sandbox/engine.ts";
 import { findExecutable } from "./sandbox/executable.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
 
 export { findExecutable };
 export { isContainerRuntimeChoice, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
+export { calfFileName, isCalfEngine, type CalfEngine } from "./sandbox/engine.ts";
 
 /** What the early start needs to know: the same values the host is started with. */
 export interface EarlyCalfRequest {
@@ -29,7 +31,10 @@ export interface EarlyCalfRequest {
   service: string;
   iface: string;
   runtimeDir: string;
+  /** The calf's file: its Node bundle, or its QuickJS executable when `engine` is quickjs. */
   calfScript: string;
+  /** The engine the calf runs on (default node; decision 0010). */
+  engine?: CalfEngine;
   calfMemoryBytes: number;
   calfPids: number;
   runc?: string;
@@ -45,6 +50,8 @@ export interface EarlyCalf {
   readonly bundleDir: string;
   /** The container runtime it runs under: the host adopts it only under the same one. */
   readonly runtime: ContainerRuntime;
+  /** The engine it runs on: the host adopts it only for a calf on the same one. */
+  readonly engine: CalfEngine;
   readonly started: StartedCalf;
   /** Stops the calf and removes its container and bundle dir (when the host does not adopt it). */
   discard(): Promise<void>;
@@ -90,7 +97,7 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
   try {
     await removeStaleCalves(target, [name.value]);
     const bundle = await createCalfBundle(
-      { name: name.value, script: req.calfScript, memoryBytes: req.calfMemoryBytes, pids: req.calfPids },
+      { name: name.value, script: req.calfScript, engine: req.engine ?? "node", memoryBytes: req.calfMemoryBytes, pids: req.calfPids },
       { runtimeDir: target.runtimeDir },
     );
     bundleDir = bundle.dir;
@@ -102,6 +109,7 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
       lock,
       bundleDir: dir,
       runtime: runtime.value,
+      engine: req.engine ?? "node",
       started,
       async discard() {
         if (discarded) return;

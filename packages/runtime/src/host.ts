@@ -513,8 +513,8 @@ export class ServiceHost {
       const kv = i.kv;
       this.cleanups.push(() => kv.close());
     }
-    // The early start runs a Node calf: a service whose calf runs on another engine does not adopt it.
-    if (opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name && calfEngineOf(i.hosted) !== "node")) await discardEarly();
+    // An early calf on another engine than the service's calf is not adopted.
+    if (opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name && calfEngineOf(i.hosted) !== opts.early!.engine)) await discardEarly();
     // An early calf under another container runtime (its state is in the other's directory) is not adopted either.
     if (opts.early && !earlyDiscarded && opts.early.runtime.name !== this.runtime.name) await discardEarly();
     const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
