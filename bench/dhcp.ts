@@ -240,6 +240,8 @@ interface RunResult {
   memory: Record<string, ProcMemory[]>;
   /** The client's output (paddock: JSON log lines). */
   log: string;
+  /** paddock: when its calf's container was created (the runtime's state; wall ms): early or not. */
+  calfCreated?: number;
 }
 
 const UDHCPC_SCRIPT = path.join(work, "udhcpc.script");
@@ -295,17 +297,18 @@ function command(client: ClientName, dir: string): string[] {
 }
 
 /** The calf's host pid: its runtime's list (runc or crun), in the run's runtime dir. */
-function calfPid(dir: string, runtime: "runc" | "crun"): number | undefined {
+function runningCalf(dir: string, runtime: "runc" | "crun"): { pid: number; created: number } | undefined {
   const r = spawnSync(runtime, ["--root", path.join(dir, "run", runtime), "list", "--format", "json"], { encoding: "utf8" });
-  const list = (r.status === 0 ? JSON.parse(r.stdout || "null") ?? [] : []) as Array<{ pid: number; status: string }>;
-  return list.find((c) => c.status === "running")?.pid;
+  const list = (r.status === 0 ? JSON.parse(r.stdout || "null") ?? [] : []) as Array<{ pid: number; status: string; created: string }>;
+  const c = list.find((x) => x.status === "running");
+  return c && { pid: c.pid, created: Date.parse(c.created) };
 }
 
 function sampleMemory(client: ClientName, pid: number, dir: string): Record<string, ProcMemory[]> {
   const tree = processTree(pid);
   const all = tree.map(procMemory).filter((m): m is ProcMemory => m !== undefined);
   if (!isPaddock(client)) return { all };
-  const calf = calfPid(dir, runtimeOf(client));
+  const calf = runningCalf(dir, runtimeOf(client))?.pid;
   return {
     priv: all.filter((m) => m.pid === pid),
     calf: all.filter((m) => m.pid === calf),
@@ -348,7 +351,8 @@ async function measured(client: ClientName, p: Spawned, dir: string, t0: number,
   await sleep(SETTLE_MS);
   const log = p.stdout();
   if (process.env.BENCH_LOG_DIR && isPaddock(client)) writeFileSync(path.join(process.env.BENCH_LOG_DIR, `${path.basename(dir)}-${client}.log`), log);
-  return { ms: tAddr - t0, t0, tAddr, memory: sampleMemory(client, p.proc.pid!, dir), log };
+  const calfCreated = isPaddock(client) ? runningCalf(dir, runtimeOf(client))?.created : undefined;
+  return { ms: tAddr - t0, t0, tAddr, memory: sampleMemory(client, p.proc.pid!, dir), log, ...(calfCreated !== undefined ? { calfCreated } : {}) };
 }
 
 /** Rejects when the client exits (before an address appeared: the caller stops waiting after). */
@@ -668,6 +672,7 @@ try {
     ["phase", ...PADDOCKS.map(labelOf)],
     row("spawn → priv process start (nsenter, exec)", ({ r, p }) => p.processStart! - wall(r.t0)),
     ...privRows,
+    row("priv process start → the calf's container created (the runtime's state; before 'stores open' when the calf started early)", ({ r, p }) => (r.calfCreated ?? NaN) - p.processStart!),
     row("runtime spawned (the supervisor's 'calf started') → the calf's client started (runtime, engine start-up, calf code, KV reads)", ({ p }) => p.calfStarted! - p.runcSpawned!),
     row("priv process start → the calf's client started", ({ p }) => p.calfStarted! - p.processStart!),
     row("→ DISCOVER at the server (calf → fd 4 → priv egress check → packet socket)", ({ p, x }) => x.discover! - p.calfStarted!),
