@@ -75,7 +75,7 @@ if [[ -f native/binding.gyp ]]; then
   fi
 fi
 
-# The calf launcher (docs/decisions/0012-external-calves.md): a static C program a calf's own
+# The calf launcher (docs/decisions/0013-external-calves.md): a static C program a calf's own
 # systemd unit runs to connect the calf to the priv; rebuilt only when its source is newer.
 launcher=native/launcher/build/paddock-calf-launch
 if [[ ! -x $launcher || native/launcher/calf-launch.c -nt $launcher ]]; then

@@ -1,5 +1,5 @@
 /**
- * Calves started outside the priv (`paddock run --calf-launch external`, docs/decisions/0012):
+ * Calves started outside the priv (`paddock run --calf-launch external`, docs/decisions/0013-external-calves.md):
  * the priv runs no runc and listens on RUNTIME_DIR/calves/NAME.sock; the test plays the calf's
  * systemd unit, whose sandbox it emulates without a systemd PID 1 — a non-root uid, no
  * capabilities (bounding set empty), no_new_privs and an empty network namespace of its own

@@ -1,5 +1,5 @@
 /**
- * `paddock generate` with `calf-launch: external` (docs/decisions/0012-external-calves.md): a
+ * `paddock generate` with `calf-launch: external` (docs/decisions/0013-external-calves.md): a
  * .socket and a .service per calf, a sysusers.d file, and a priv unit without runc's capabilities
  * and namespaces; every one checked (systemd-analyze verify and security --offline), and a check
  * that fails when a directive is lost. The exposure figures are in docs/generate.md.

@@ -116,6 +116,7 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
       "usr/lib/paddock/paddock",
       "usr/lib/paddock/install.sh",
       "usr/lib/paddock/bin/runc",
+      "usr/lib/paddock/paddock-calf-launch",
       "usr/lib/paddock/native/paddock_native.node",
       "usr/lib/paddock/native/dhcp_filter.bpf.o",
       "usr/lib/paddock/native/egress_policy.bpf.o",

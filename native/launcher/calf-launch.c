@@ -1,5 +1,5 @@
 /*
- * paddock-calf-launch: starts a calf outside the priv (docs/decisions/0012-external-calves.md).
+ * paddock-calf-launch: starts a calf outside the priv (docs/decisions/0013-external-calves.md).
  *
  *     paddock-calf-launch [-e NAME=VALUE]... SOCKET COMMAND [ARG]...
  *

@@ -1,6 +1,6 @@
 /**
  * `--calf-launch runtime|external` and `--calf-user`, shared by `paddock run` and `paddock serve`
- * (docs/decisions/0012-external-calves.md): whether the priv runs its calves under runc/crun
+ * (docs/decisions/0013-external-calves.md): whether the priv runs its calves under runc/crun
  * (the default) or waits for calves something else started to connect to it.
  */
 import { readFileSync } from "node:fs";

@@ -134,7 +134,7 @@ export interface ServiceHostOptions {
   /**
    * Calves started outside the priv (their own systemd units, `--calf-launch external`): no
    * container runtime; each calf connects as `uid` to RUNTIME_DIR/calves/NAME.sock or to the
-   * socket systemd hands over (./sandbox/external.ts, docs/decisions/0012-external-calves.md).
+   * socket systemd hands over (./sandbox/external.ts, docs/decisions/0013-external-calves.md).
    */
   readonly externalCalves?: { readonly uid: number };
 }

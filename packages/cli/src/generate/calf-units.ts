@@ -1,6 +1,6 @@
 /**
  * The units of a deployment whose calves start outside the priv (`calf-launch: external`,
- * docs/decisions/0012-external-calves.md): per calf a `.socket` unit that systemd listens on and
+ * docs/decisions/0013-external-calves.md): per calf a `.socket` unit that systemd listens on and
  * hands to the priv (FileDescriptorName= the calf's name), and a `.service` unit that runs
  * paddock-calf-launch, which connects to that socket twice and execs the calf with the
  * connections at fd 3 and fd 4. The calf's sandbox is systemd's own: a system user of its own,

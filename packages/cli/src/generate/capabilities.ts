@@ -21,7 +21,7 @@ export function unitCapabilities(services: ReadonlyArray<{ readonly definition: 
     name,
     reasons: [
       ...(runc && (RUNC_CAPABILITIES as readonly string[]).includes(name) ? ["runc, to start and restart calves (decision 0009)"] : []),
-      ...(!runc && (EBPF_CAPABILITIES as readonly string[]).includes(name) ? ["the priv: loading its tc eBPF programs without CAP_SYS_ADMIN (decision 0012)"] : []),
+      ...(!runc && (EBPF_CAPABILITIES as readonly string[]).includes(name) ? ["the priv: loading its tc eBPF programs without CAP_SYS_ADMIN (decision 0013)"] : []),
       ...((PRIV_BASE_CAPABILITIES as readonly string[]).includes(name) ? ["the priv: netlink, tc, eBPF, packet sockets (decision 0009)"] : []),
       ...needs.filter((n) => n.caps.includes(name)).map((n) => `${n.service}: its channels or its options`),
     ],

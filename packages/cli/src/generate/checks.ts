@@ -46,7 +46,7 @@ export const NETWORKD_EXPOSURE = 2.8;
 export const MAX_UNIT_EXPOSURE = 5.2;
 
 /**
- * The same bound for a priv whose calves start outside it (calf-launch: external, decision 0012):
+ * The same bound for a priv whose calves start outside it (calf-launch: external, decision 0013):
  * measured 2.3 for DHCP alone and 2.8 with the NTP service setting the clock (CAP_SYS_TIME, no
  * ProtectClock, @clock: 0.6 of it).
  */

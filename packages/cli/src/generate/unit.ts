@@ -13,7 +13,7 @@
  *   - ProtectClock only without CAP_SYS_TIME, ProtectHostname only when no service writes the
  *     host name (it would give the unit a UTS namespace of its own).
  *
- * With calves started outside the priv (`calf-launch: external`, ./calf-units.ts, decision 0012)
+ * With calves started outside the priv (`calf-launch: external`, ./calf-units.ts, decision 0013)
  * the first four do not apply: no runc, so RestrictNamespaces=yes, ProtectControlGroups=yes,
  * ProtectProc=invisible, no cgroup writes, and a bounding set without runc's capabilities.
  */

@@ -11,6 +11,8 @@
  *   usr/lib/paddock/lib/               libbpf.so.1, libelf.so.1 (not on a minimal Debian 12)
  *   usr/lib/paddock/calves/            calf-SERVICE.mjs, one per built-in service
  *   usr/lib/paddock/bin/runc           the host's runc (needs libseccomp.so.2)
+ *   usr/lib/paddock/paddock-calf-launch  static; what a calf's own unit runs (calf-launch: external)
+ *   usr/lib/sysusers.d/paddock.conf    the calves' user, when the deployment's calves are external
  *   usr/lib/paddock/install.sh         `install.sh --root DIR`: the same tree into an image root
  *   usr/sbin/paddock                   → ../lib/paddock/paddock
  *   usr/lib/systemd/system/            the units (the example ones, or those generated)
@@ -61,6 +63,9 @@ export const PACK_LAYOUT = {
   lib: "usr/lib/paddock/lib",
   calves: "usr/lib/paddock/calves",
   runc: "usr/lib/paddock/bin/runc",
+  /** paddock-calf-launch: what a calf's own unit runs (calf-launch: external, docs/decisions/0013-external-calves.md). */
+  launcher: "usr/lib/paddock/paddock-calf-launch",
+  sysusers: "usr/lib/sysusers.d/paddock.conf",
   installer: "usr/lib/paddock/install.sh",
   command: "usr/sbin/paddock",
   units: "usr/lib/systemd/system",
@@ -77,6 +82,7 @@ export const PACKED_INSTALL = {
   calfDir: `/${PACK_LAYOUT.calves}`,
   bundleDir: `/${PACK_LAYOUT.bundles}`,
   serviceDir: `/${PACK_LAYOUT.services}`,
+  launcher: `/${PACK_LAYOUT.launcher}`,
 } as const;
 
 /**
@@ -187,6 +193,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     await patchRunpath(addon, "$ORIGIN/../lib");
     for (const c of inputs.calves) await install(c, path.join(dirOf(PACK_LAYOUT.calves), path.basename(c)), c.endsWith(".mjs") ? 0o644 : 0o755);
     await install(inputs.runc, dirOf(PACK_LAYOUT.runc), 0o755);
+    await install(inputs.launcher, dirOf(PACK_LAYOUT.launcher), 0o755);
     await install(path.join(repo, "packages/cli/templates/pack/install.sh"), dirOf(PACK_LAYOUT.installer), 0o755);
 
     log("adding the units and the documentation");
@@ -230,6 +237,7 @@ interface PackInputs {
   readonly bpfObjects: readonly string[];
   readonly calves: readonly string[];
   readonly runc: string;
+  readonly launcher: string;
   readonly exampleUnits: readonly string[];
   readonly docs: readonly string[];
 }
@@ -248,14 +256,15 @@ async function findInputs(repo: string, runc: string): Promise<PackInputs> {
   const example = path.join(repo, "examples/image-builder");
   const exampleUnits = (await readdir(example)).filter((f) => f.endsWith(".service")).sort().map((f) => path.join(example, f));
   const docs = [path.join(repo, "README.md"), path.join(repo, "docs/pack.md")];
-  const missing = [addon, ...docs, path.join(repo, "packages/cli/src/sea-entry.ts")].filter((f) => !existsSync(f));
+  const launcher = path.join(repo, "native/launcher/build/paddock-calf-launch");
+  const missing = [addon, launcher, ...docs, path.join(repo, "packages/cli/src/sea-entry.ts")].filter((f) => !existsSync(f));
   if (bpfObjects.length === 0) missing.push(path.join(release, "*.bpf.o"));
   if (calves.length === 0) missing.push(path.join(services, "*/calf/dist/calf-*.mjs"));
   if (missing.length > 0) {
     throw new PackError("PADDOCK_E_PACK_MISSING_INPUT", `${missing.map((m) => path.relative(repo, m)).join(", ")} ${missing.length === 1 ? "is" : "are"} missing: run make setup in ${repo} first`);
   }
   if (!existsSync(runc)) throw new PackError("PADDOCK_E_PACK_MISSING_INPUT", `runc is not at ${runc}: install Debian's runc or pass --runc PATH`);
-  return { addon, bpfObjects, calves, runc, exampleUnits, docs };
+  return { addon, bpfObjects, calves, runc, launcher, exampleUnits, docs };
 }
 
 /** The Node binary must be one that can become a single executable and import() from it. */
@@ -395,6 +404,7 @@ async function addGenerated(generated: string, tree: string): Promise<void> {
   await copy(path.join(generated, "config"), path.join(tree, PACK_LAYOUT.config));
   await copy(path.join(generated, "systemd"), path.join(tree, PACK_LAYOUT.units));
   for (const f of ["linuxkit.yml", "check-report.txt"]) await copy(path.join(generated, f), path.join(tree, PACK_LAYOUT.doc, "deployment", f));
+  await copy(path.join(generated, "sysusers.d", "paddock.conf"), path.join(tree, PACK_LAYOUT.sysusers));
 }
 
 /**
@@ -404,7 +414,8 @@ async function addGenerated(generated: string, tree: string): Promise<void> {
 async function tarMembers(tree: string): Promise<string[]> {
   const units = (await readdir(path.join(tree, PACK_LAYOUT.units))).sort().map((u) => `${PACK_LAYOUT.units}/${u}`);
   const config = existsSync(path.join(tree, PACK_LAYOUT.config)) ? [PACK_LAYOUT.config] : [];
-  return [PACK_LAYOUT.prefix, PACK_LAYOUT.command, ...units, PACK_LAYOUT.doc, ...config];
+  const sysusers = existsSync(path.join(tree, PACK_LAYOUT.sysusers)) ? [PACK_LAYOUT.sysusers] : [];
+  return [PACK_LAYOUT.prefix, PACK_LAYOUT.command, ...units, PACK_LAYOUT.doc, ...config, ...sysusers];
 }
 
 /** Counts the bytes through it and hashes them. */

@@ -52,7 +52,7 @@ export const PRIV_BASE_CAPABILITIES: readonly CapabilityName[] = ["CAP_NET_ADMIN
 
 /**
  * What loading the eBPF egress programs needs when runc's CAP_SYS_ADMIN is not there (calves
- * started outside the priv, docs/decisions/0012-external-calves.md): CAP_BPF. Measured on kernel
+ * started outside the priv, docs/decisions/0013-external-calves.md): CAP_BPF. Measured on kernel
  * 6.18 with the tc program and CAP_NET_ADMIN: without CAP_BPF bpf_object__load fails with EPERM;
  * with it the program loads and attaches; CAP_PERFMON changes nothing, so it is not kept.
  */

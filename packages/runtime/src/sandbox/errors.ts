@@ -19,7 +19,7 @@ export type SandboxErrorCode =
   | "PADDOCK_E_SANDBOX_RUNC"
   /** Creating a calf's channels (fd 3, fd 4) failed. */
   | "PADDOCK_E_SANDBOX_CHANNELS"
-  /** A connection to a calf's socket was refused (wrong uid, no greeting, a second calf): docs/decisions/0012. */
+  /** A connection to a calf's socket was refused (wrong uid, no greeting, a second calf): docs/decisions/0013-external-calves.md. */
   | "PADDOCK_E_SANDBOX_CALF_PEER"
   /** LISTEN_FDS/LISTEN_FDNAMES from systemd do not describe the calves' sockets (./listen-fds.ts). */
   | "PADDOCK_E_SANDBOX_LISTEN_FDS"

@@ -1,5 +1,5 @@
 /**
- * Calves started outside the priv (docs/decisions/0012-external-calves.md): instead of running
+ * Calves started outside the priv (docs/decisions/0013-external-calves.md): instead of running
  * runc, the priv listens on one AF_UNIX stream socket per calf, and the calf's launcher
  * (native/launcher/calf-launch.c, run by the calf's own systemd unit) connects to it twice —
  * control, then data — before it execs the calf with the connections at fd 3 and fd 4. The calf
