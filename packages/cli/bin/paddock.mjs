@@ -17,9 +17,11 @@ process.env.PADDOCK_NATIVE_DIR ??= fileURLToPath(new URL("../../../native/build/
 try {
   createRequire(import.meta.url)(`${process.env.PADDOCK_NATIVE_DIR}/paddock_native.node`).ignoreDebugSignal();
 } catch {}
-// `paddock dhcp`: start the calf (runc, ~100 ms) before the CLI loads (~50 ms), so they overlap.
+// `paddock dhcp`: start the calf (runc, ~100 ms) while the CLI loads (~50 ms), so they overlap.
+// Not awaited: its runc calls and files proceed while the CLI's modules load; the command takes
+// the promise (takeEarlyCalf).
 if (process.argv[2] === "dhcp") {
   const { startEarly, EARLY_CALF_KEY } = await import("../dist/early.mjs");
-  globalThis[EARLY_CALF_KEY] = await startEarly(process.argv.slice(2));
+  globalThis[EARLY_CALF_KEY] = startEarly(process.argv.slice(2));
 }
 await import("../dist/paddock.mjs");

@@ -44,7 +44,8 @@ async function packedMain(): Promise<void> {
   process.env.PATH = `${path.join(lib, "bin")}:${process.env.PATH || DEFAULT_PATH}`;
   if (args[0] === "dhcp") {
     const { startEarly, EARLY_CALF_KEY } = await import("./early-entry.ts");
-    (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = await startEarly(args);
+    // Not awaited, as in bin/paddock.mjs: the CLI loads meanwhile.
+    (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = startEarly(args);
   }
   await import("./main.ts");
 }

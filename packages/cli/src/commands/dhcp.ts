@@ -5,7 +5,6 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { bundleCalf } from "@paddock/bundler";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { takeEarlyCalf } from "../early-entry.ts";
@@ -103,6 +102,8 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, give
       } catch (err) {
         throw new UserError(`cannot create the runtime directory ${opts.runtimeDir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
+      // The bundler loads only here: a priv running a built calf never needs it.
+      const { bundleCalf } = await import("@paddock/bundler");
       await bundleCalf(path.resolve(opts.calf), calfScript).catch((err: Error) => {
         throw new UserError(`cannot build the calf ${opts.calf}: ${err.message}${err.cause instanceof Error ? `: ${err.cause.message.split("\n")[0]}` : ""}`);
       });
