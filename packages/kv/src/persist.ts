@@ -4,7 +4,7 @@
  * after a crash at any moment the file is either the old or the new version, never a mix.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 
 /** The file format's name and version, checked on load. */
@@ -107,12 +107,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, suf
     }
     throw err;
   }
-  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  fsyncDirectory(dir);
 }
 
 /** What `readSnapshot` found. */
@@ -151,6 +146,11 @@ export function readSnapshot(file: string): SnapshotRead {
   } finally {
     closeSync(fd);
   }
+  return parseSnapshot(bytes);
+}
+
+/** A store file's (or a journal line's) bytes as a snapshot, or why they are not one. */
+function parseSnapshot(bytes: Uint8Array): SnapshotRead {
   let data: unknown;
   try {
     data = JSON.parse(strictUtf8.decode(bytes));
@@ -171,3 +171,157 @@ export function readSnapshot(file: string): SnapshotRead {
   }
   return { kind: "ok", snapshot: d as StoreSnapshot };
 }
+
+/** The store's journal, next to the store file in the state directory. */
+export const JOURNAL_FILE = "store.journal";
+
+/**
+ * Past this size the journal is folded into the store file (and emptied) after the persist that
+ * grew it: a DHCP store is 1–3 KiB, so that is every few hundred commits, and a calf's budget of
+ * store writes (32 KiB/s) makes it at most every eight seconds.
+ */
+export const JOURNAL_COMPACT_BYTES = 256 * 1024;
+
+/**
+ * The store's write-ahead journal (decision 0012): each persist appends the whole new snapshot as
+ * one line and makes it durable with one fdatasync — one write, where replacing the store file
+ * costs a temp file, its fsync, a rename and the directory's fsync. The directory is fsynced only
+ * when the journal file is created. Now and then (`JOURNAL_COMPACT_BYTES`, at start and at close)
+ * the journal is folded into the store file (`writeFileAtomicSync`) and emptied.
+ *
+ * After a crash the state is the journal's last complete, valid line when there is one, else the
+ * store file: a torn last line was never acknowledged. Emptying needs no fsync: the lines an
+ * emptying that did not reach the disk leaves behind end with the state the store file holds.
+ *
+ * The file is opened without following a symlink, without blocking on a FIFO, and must be a
+ * regular file; anything else at its name is moved aside (`store.journal.corrupt-<ms>`).
+ */
+export class StoreJournal {
+  private constructor(
+    readonly file: string,
+    private readonly fd: number,
+    private bytes: number,
+  ) {}
+
+  /** Opens (creating, with the directory fsynced) the journal in `dir`; `now` names a moved-aside file. */
+  static open(dir: string, now: () => number, onMovedAside: (movedTo: string, reason: string) => void): StoreJournal {
+    const file = path.join(dir, JOURNAL_FILE);
+    const flags = constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    for (let attempt = 0; ; attempt++) {
+      let fd: number;
+      try {
+        fd = openSync(file, flags);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") {
+          fd = openSync(file, flags | constants.O_CREAT | constants.O_EXCL, 0o600);
+          fsyncDirectory(dir);
+          return new StoreJournal(file, fd, 0);
+        }
+        if (code !== "ELOOP" || attempt > 0) throw err;
+        const aside = `${file}.corrupt-${now()}`;
+        renameSync(file, aside);
+        onMovedAside(aside, "it is a symbolic link");
+        continue;
+      }
+      const st = fstatSync(fd);
+      if (st.isFile()) return new StoreJournal(file, fd, st.size);
+      closeSync(fd);
+      if (attempt > 0) throw new Error(`${file} is not a regular file`);
+      const aside = `${file}.corrupt-${now()}`;
+      renameSync(file, aside);
+      onMovedAside(aside, "it is not a regular file");
+    }
+  }
+
+  /** Bytes in the journal now. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /**
+   * The newest snapshot the journal holds: its last complete line that is a valid store file of
+   * `schema`; null when it holds none. `invalid` says whether it held anything else (a torn last
+   * line is not counted: it was never acknowledged).
+   */
+  newest(schema: string): { snapshot: StoreSnapshot | null; invalid: boolean } {
+    if (this.bytes === 0) return { snapshot: null, invalid: false };
+    const text = readFileSync(this.fd);
+    const end = text.lastIndexOf(0x0a);
+    let invalid = false;
+    let snapshot: StoreSnapshot | null = null;
+    let start = 0;
+    while (start <= end) {
+      const nl = text.indexOf(0x0a, start);
+      const r = parseSnapshot(text.subarray(start, nl));
+      if (r.kind === "ok" && r.snapshot.schema === schema) snapshot = r.snapshot;
+      else invalid = true;
+      start = nl + 1;
+    }
+    return { snapshot, invalid };
+  }
+
+  /** Appends one snapshot as a line and makes it durable (fdatasync). */
+  append(snapshot: StoreSnapshot): void {
+    const line = Buffer.from(JSON.stringify(snapshot) + "\n");
+    try {
+      let at = 0;
+      while (at < line.length) at += writeSync(this.fd, line, at, line.length - at);
+      fdatasyncSync(this.fd);
+    } catch (err) {
+      // The caller rolls this state back: a torn or undurable line must not come back after a
+      // crash, nor glue itself to the next one. Cut the journal back to what was acknowledged.
+      try {
+        ftruncateSync(this.fd, this.bytes);
+      } catch {
+        // The disk refuses even that; the next append fails too, and the caller reports it.
+      }
+      throw err;
+    }
+    this.bytes += line.length;
+  }
+
+  /** Empties the journal once its last line is in the store file. */
+  truncate(): void {
+    ftruncateSync(this.fd, 0);
+    this.bytes = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/**
+ * The durable state of the store in `dir` as a restart would load it: the journal's newest
+ * snapshot, else the store file's (null: neither). For tools and tests that look at the disk.
+ */
+export function readDurableSnapshot(dir: string, schema: string): StoreSnapshot | null {
+  const journal = path.join(dir, JOURNAL_FILE);
+  const file = readSnapshot(path.join(dir, STORE_FILE_NAME));
+  const base = file.kind === "ok" ? file.snapshot : null;
+  let text: Buffer;
+  try {
+    text = readFileSync(journal);
+  } catch {
+    return base;
+  }
+  let newest = base;
+  for (const line of text.toString("utf8").split("\n").slice(0, -1)) {
+    const r = parseSnapshot(Buffer.from(line));
+    if (r.kind === "ok" && r.snapshot.schema === schema) newest = r.snapshot;
+  }
+  return newest;
+}
+
+/** The store file's name in the state directory (KvStore's STORE_FILE). */
+const STORE_FILE_NAME = "store.json";

@@ -21,7 +21,7 @@ import { MAX_COMMIT_CHANGES } from "@paddock/protocol";
 import { AuditLog, auditValue, type AuditLogOptions, type AuditRecord } from "./audit.ts";
 import { KvError, KvErrorCode } from "./errors.ts";
 import { isUnder, parseKvPath, parseKvSegments } from "./path.ts";
-import { entryFileBytes, readSnapshot, serializeSnapshot, STORE_FORMAT, storeFileBytes, writeFileAtomicSync, type StoreSnapshot } from "./persist.ts";
+import { entryFileBytes, JOURNAL_COMPACT_BYTES, readSnapshot, serializeSnapshot, StoreJournal, STORE_FORMAT, storeFileBytes, writeFileAtomicSync, type StoreSnapshot } from "./persist.ts";
 import { checkSchema, matchEntry, matchesPattern, type Role, type SchemaEntry, type ServiceSchema } from "./schema.ts";
 import { parseWith } from "./validators.ts";
 
@@ -131,7 +131,11 @@ export interface KvStoreOptions {
   schema: ServiceSchema;
   stateDir: string;
   log?: KvLogger;
-  /** Writes the store file; tests substitute a failing one. */
+  /**
+   * Makes each new state durable by replacing the store file with `data`; tests substitute a
+   * failing one. Default: the store's journal (one fsync'd append per persist, folded into the
+   * store file now and then; decision 0012).
+   */
   writeFile?: (file: string, data: string) => Promise<void> | void;
   /** The wall clock in milliseconds (audit times, the audit log's repeat window); tests inject one. */
   now?: () => number;
@@ -156,7 +160,9 @@ export class KvStore {
   private readonly log: KvLogger;
   private readonly audit: AuditLog;
   private readonly storeFile: string;
-  private readonly writeFile: (file: string, data: string) => Promise<void> | void;
+  private readonly writeFile: ((file: string, data: string) => Promise<void> | void) | undefined;
+  /** Where each persist goes when no `writeFile` is given (decision 0012). */
+  private readonly journal: StoreJournal | null = null;
   private readonly now: () => number;
   /** What readers see: committed values plus the commits being persisted. */
   private current = new Map<string, string>();
@@ -191,11 +197,18 @@ export class KvStore {
     this.schema = opts.schema;
     this.stateDir = opts.stateDir;
     this.log = opts.log ?? silent;
-    this.writeFile = opts.writeFile ?? writeFileAtomicSync;
+    this.writeFile = opts.writeFile;
     this.now = opts.now ?? Date.now;
     mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
     this.storeFile = path.join(opts.stateDir, STORE_FILE);
-    const snapshot = this.load();
+    let snapshot = this.load();
+    if (this.writeFile === undefined) {
+      this.journal = StoreJournal.open(opts.stateDir, this.now, (movedTo, reason) => this.log.warn({ movedTo, reason }, "store journal unusable: moved aside"));
+      // The journal's last complete line is newer than the store file (a crash before it was folded in).
+      const newest = this.journal.newest(this.schema.name);
+      if (newest.invalid) this.log.warn({ file: this.journal.file, usable: newest.snapshot !== null }, "store journal holds lines that are not this store's snapshots: ignored");
+      if (newest.snapshot !== null && BigInt(newest.snapshot.seq) >= BigInt(snapshot?.seq ?? "0")) snapshot = newest.snapshot;
+    }
     this.seq = BigInt(snapshot?.seq ?? "0");
     this.committedSeq = this.seq;
     for (const [key, value] of Object.entries(snapshot?.entries ?? {})) {
@@ -213,6 +226,8 @@ export class KvStore {
     this.committed = new Map(this.current);
     this.committedParsed = new Map(this.currentParsed);
     for (const [name, value] of Object.entries(snapshot?.records ?? {})) this.committedRecords.set(name, Object.freeze(value));
+    // What the journal held goes into the store file now, so the journal starts empty.
+    if (this.journal !== null && this.journal.size > 0) this.compact();
     this.committedEntryBytes = this.currentEntryBytes;
     this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE), {
       ...opts.audit,
@@ -415,12 +430,41 @@ export class KvStore {
     return lines;
   }
 
-  /** Persists what is pending and closes the audit log. */
+  /** Persists what is pending, folds the journal into the store file, and closes the audit log. */
   async close(): Promise<void> {
     if (this.closed) return;
     while (this.persistScheduled) await this.persistScheduled;
     this.closed = true;
+    if (this.journal !== null) {
+      try {
+        if (this.journal.size > 0) this.compact();
+      } catch (err) {
+        // The journal still holds it: the next start folds it in.
+        this.log.error({ err: (err as Error).message }, "could not fold the store journal into the store file");
+      }
+      this.journal.close();
+    }
     this.audit.close();
+  }
+
+  /**
+   * Writes the durable state to the store file (temp, fsync, rename, directory fsync) and empties
+   * the journal, whose last line held that state.
+   */
+  private compact(): void {
+    writeFileAtomicSync(this.storeFile, serializeSnapshot(this.durableSnapshot()));
+    this.journal!.truncate();
+  }
+
+  /** The durable state as a snapshot: values sorted, records by name. */
+  private durableSnapshot(): StoreSnapshot {
+    return this.snapshotOf(this.committedSeq, this.committed, this.committedRecords);
+  }
+
+  private snapshotOf(seq: bigint, values: ReadonlyMap<string, string>, records: ReadonlyMap<string, unknown>): StoreSnapshot {
+    const snapshot: StoreSnapshot = { format: STORE_FORMAT, schema: this.schema.name, seq: seq.toString(), entries: Object.fromEntries([...values].sort()) };
+    if (records.size > 0) snapshot.records = Object.fromEntries([...records].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return snapshot;
   }
 
   /**
@@ -571,9 +615,9 @@ export class KvStore {
     try {
       this.audit.sync();
       if (batch.length > 0 || records.size > 0) {
-        const snapshot: StoreSnapshot = { format: STORE_FORMAT, schema: this.schema.name, seq: seq.toString(), entries: Object.fromEntries([...snapshotted].sort()) };
-        if (nextRecords.size > 0) snapshot.records = Object.fromEntries([...nextRecords].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-        await this.writeFile(this.storeFile, serializeSnapshot(snapshot));
+        const snapshot = this.snapshotOf(seq, snapshotted, nextRecords);
+        if (this.writeFile !== undefined) await this.writeFile(this.storeFile, serializeSnapshot(snapshot));
+        else this.journal!.append(snapshot);
       }
     } catch (cause) {
       // Roll back to what is on disk, including commits that arrived while we were writing.
@@ -608,6 +652,8 @@ export class KvStore {
     // Commits, records (and refusals to audit) that arrived during the write go with the next persist.
     if (this.batch.length > 0 || this.pendingRecords.size > 0 || this.audit.hasUnsynced) this.schedulePersist();
     if (batch.length > 0) this.log.debug({ seq: seq.toString(), commits: batch.length, records: records.size, persistMs: wallClockMs() - started, at: wallClockMs() }, "store persisted");
+    // After the acknowledgements: a long journal is folded into the store file, off their path.
+    if (this.journal !== null && this.journal.size > JOURNAL_COMPACT_BYTES) setImmediate(() => this.compactOrLog());
     for (const r of records.values()) for (const done of r.done) done(null);
     for (const p of batch) p.resolve({ ok: true, value: undefined });
     for (const p of batch) {
@@ -620,6 +666,16 @@ export class KvStore {
           this.log.error({ err: (err as Error).message, seq: p.seq.toString() }, "a watcher failed");
         }
       }
+    }
+  }
+
+  private compactOrLog(): void {
+    if (this.closed || this.persistScheduled || this.journal === null) return;
+    try {
+      this.compact();
+    } catch (err) {
+      // The journal keeps everything; the next persist past the threshold tries again.
+      this.log.error({ err: (err as Error).message }, "could not fold the store journal into the store file");
     }
   }
 

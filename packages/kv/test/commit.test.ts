@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_COMMIT_CHANGES } from "@paddock/protocol";
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
-import { AUDIT_FILE, entryFileBytes, KvStore, STORE_FILE, storeFileBytes, type KvCaller, type KvStoreChange, type ServiceSchema, type StoreEvent } from "../src/index.ts";
+import { AUDIT_FILE, entryFileBytes, KvStore, readDurableSnapshot, STORE_FILE, storeFileBytes, type KvCaller, type KvStoreChange, type ServiceSchema, type StoreEvent } from "../src/index.ts";
 
 const calf: KvCaller = { role: "calf", name: "calf:test" };
 const priv: KvCaller = { role: "priv", name: "priv" };
@@ -45,8 +45,9 @@ function auditLines(dir: string): Array<Record<string, unknown>> {
   return readFileSync(path.join(dir, AUDIT_FILE), "utf8").trim().split("\n").map((l) => JSON.parse(l));
 }
 
+/** The durable entries as a restart would load them: the store file, or the journal's newer snapshot. */
 function stored(dir: string): Record<string, string> {
-  return JSON.parse(readFileSync(path.join(dir, STORE_FILE), "utf8")).entries;
+  return readDurableSnapshot(dir, "dhcp4")?.entries ?? JSON.parse(readFileSync(path.join(dir, STORE_FILE), "utf8")).entries;
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
- * The priv's records in the store (decision 0012): a before-persist hook's record goes into the
- * same atomic write of the store file as the commits being persisted, is durable when their
- * watchers hear of them, is rolled back with them, and survives a reopen.
+ * Decision 0012. The priv's records in the store: a before-persist hook's record goes into the
+ * same durable write as the commits being persisted, is durable when their watchers hear of them,
+ * is rolled back with them, and survives a reopen. The journal: each persist is one fsync'd
+ * append, a restart after a crash loads the journal's last complete line, and the journal is
+ * folded into the store file.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
-import { KvErrorCode, KvStore, STORE_FILE, writeFileAtomicSync, type KvCaller, type KvStoreChange } from "../src/index.ts";
+import { JOURNAL_COMPACT_BYTES, JOURNAL_FILE, KvErrorCode, KvStore, STORE_FILE, writeFileAtomicSync, type KvCaller, type KvStoreChange } from "../src/index.ts";
 
 const calf: KvCaller = { role: "calf", name: "calf:test" };
 const te = new TextEncoder();
@@ -95,6 +97,62 @@ describe("records beside the values", () => {
     const r = await store.commit(calf, [ch("/ip", "10.1.2.3/24")]);
     expect(r.ok).toBe(true);
     expect(store.values.get("/ip")).toBe("10.1.2.3/24");
+    await store.close();
+  });
+});
+
+describe("the journal", () => {
+  it("a commit is one appended line, durable before it is acknowledged: a store opened after a crash (the first never closed) has it, and folds it into the store file", async () => {
+    const dir = freshDir();
+    const crashed = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    expect((await crashed.commit(calf, [ch("/ip", "10.1.2.3/24"), ch("/mtu", "1400")])).ok).toBe(true);
+    await crashed.writeRecord("handler-lease.json", owned);
+    // Nothing was written to the store file: two lines in the journal, the second with the record.
+    expect(existsSync(path.join(dir, STORE_FILE))).toBe(false);
+    const lines = readFileSync(path.join(dir, JOURNAL_FILE), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ schema: "dhcp4", seq: "1", entries: { "/ip": "10.1.2.3/24", "/mtu": "1400" } });
+    expect(lines[1]).toMatchObject({ seq: "1", records: { "handler-lease.json": owned } });
+    // A torn line after them (a crash in the middle of an append that was never acknowledged) is ignored.
+    writeFileSync(path.join(dir, JOURNAL_FILE), '{"format":"paddock-kv/1","schema":"dhcp4","seq":"2","entries":{"/ip":"10.9', { flag: "a" });
+    const again = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    expect(again.values.get("/ip")).toBe("10.1.2.3/24");
+    expect(again.lastSeq).toBe(1n);
+    expect(again.readRecord("handler-lease.json")).toEqual(owned);
+    expect(JSON.parse(readFileSync(path.join(dir, STORE_FILE), "utf8")).entries).toEqual({ "/ip": "10.1.2.3/24", "/mtu": "1400" });
+    expect(statSync(path.join(dir, JOURNAL_FILE)).size).toBe(0);
+    await again.close();
+  });
+
+  it("is folded into the store file once it passes JOURNAL_COMPACT_BYTES, and at close", async () => {
+    const dir = freshDir();
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    const value = "v".repeat(8 * 1024);
+    let i = 0;
+    // Each line holds the whole snapshot (about 8 KiB here): past the threshold after ~32 commits.
+    while (i * value.length < 2 * JOURNAL_COMPACT_BYTES) {
+      expect((await store.commit(calf, [ch("/state/big", `${i++}${value}`)])).ok).toBe(true);
+      await new Promise((r) => setImmediate(r));
+      if (existsSync(path.join(dir, STORE_FILE))) break;
+    }
+    expect(JSON.parse(readFileSync(path.join(dir, STORE_FILE), "utf8")).entries["/state/big"]).toMatch(/^\d+v/);
+    expect(statSync(path.join(dir, JOURNAL_FILE)).size).toBeLessThan(JOURNAL_COMPACT_BYTES);
+    expect((await store.commit(calf, [ch("/ip", "10.1.2.3/24")])).ok).toBe(true);
+    await store.close();
+    expect(JSON.parse(readFileSync(path.join(dir, STORE_FILE), "utf8")).entries["/ip"]).toBe("10.1.2.3/24");
+    expect(statSync(path.join(dir, JOURNAL_FILE)).size).toBe(0);
+  });
+
+  it("a symlink at the journal's name is moved aside without being followed", async () => {
+    const dir = freshDir();
+    const victim = path.join(freshDir(), "victim");
+    writeFileSync(victim, "keep me\n");
+    symlinkSync(victim, path.join(dir, JOURNAL_FILE));
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir, now: () => 77 });
+    expect((await store.commit(calf, [ch("/ip", "10.1.2.3/24")])).ok).toBe(true);
+    expect(readFileSync(victim, "utf8")).toBe("keep me\n");
+    expect(lstatSync(path.join(dir, `${JOURNAL_FILE}.corrupt-77`)).isSymbolicLink()).toBe(true);
+    expect(lstatSync(path.join(dir, JOURNAL_FILE)).isFile()).toBe(true);
     await store.close();
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { dhcp4Schema } from "../../services/dhcp4/service/src/schema.ts";
-import { KvStore, randomTempSuffix, STORE_FILE, writeFileAtomicSync, type KvCaller, type KvLogger } from "../src/index.ts";
+import { KvStore, randomTempSuffix, readDurableSnapshot, STORE_FILE, writeFileAtomicSync, type KvCaller, type KvLogger } from "../src/index.ts";
 
 const calf: KvCaller = { role: "calf", name: "calf:test" };
 const te = new TextEncoder();
@@ -101,10 +101,11 @@ describe("KvStore opening its store file", () => {
     expect(existsSync(file)).toBe(false);
     expect(log.warnings).toHaveLength(1);
     expect(log.warnings[0]!.obj).toMatchObject({ file, movedTo: `${file}.corrupt-1234` });
-    // And it works: a write lands in a fresh store file.
+    // And it works: a write is durable (in the journal), and lands in a fresh store file when the store closes.
     expect(await store.write(calf, ["ip"], te.encode("10.1.2.3/24"))).toEqual({ ok: true, value: undefined });
-    expect(JSON.parse(readFileSync(file, "utf8")).entries).toEqual({ "/ip": "10.1.2.3/24" });
+    expect(readDurableSnapshot(dir, "dhcp4")?.entries).toEqual({ "/ip": "10.1.2.3/24" });
     await store.close();
+    expect(JSON.parse(readFileSync(file, "utf8")).entries).toEqual({ "/ip": "10.1.2.3/24" });
   });
 
   it("moves aside a symlink at the store file's name without reading what it points to", async () => {
