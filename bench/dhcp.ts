@@ -392,6 +392,25 @@ async function warmRun(client: ClientName): Promise<RunResult> {
   }
 }
 
+/** Runs repeated because the CLI bundle was being rebuilt under them (reported at the end). */
+let rebuildRetries = 0;
+
+/**
+ * `run()`, once more (up to 3 times) when paddock died because its CLI bundle's chunks were being
+ * replaced by a concurrent `scripts/build.ts` (a shared checkout): that run measured nothing.
+ */
+async function rebuildSafe(run: () => Promise<RunResult>): Promise<RunResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (attempt >= 3 || !/ERR_MODULE_NOT_FOUND/.test(String(e))) throw e;
+      rebuildRetries++;
+      await sleep(2_000);
+    }
+  }
+}
+
 // ---- the timeline of one run -------------------------------------------------------------------
 
 /** Wall-clock ms of named points of a paddock run, from its JSON log (priv and calf lines). */
@@ -581,16 +600,16 @@ try {
   const cold = Object.fromEntries(clients.map((c) => [c, [] as RunResult[]])) as Record<ClientName, RunResult[]>;
   const warm = Object.fromEntries(warmClients.map((c) => [c, [] as RunResult[]])) as Partial<Record<ClientName, RunResult[]>>;
   // One untimed run each: page cache, dnsmasq's lease database, dhcpcd's DUID file.
-  for (const c of clients) await coldRun(c);
+  for (const c of clients) await rebuildSafe(() => coldRun(c));
   for (let i = 0; i < RUNS; i++) {
     // Rotate the order each round so no client always follows the same one.
     for (let k = 0; k < clients.length; k++) {
       const c = clients[(i + k) % clients.length]!;
-      cold[c].push(await coldRun(c));
+      cold[c].push(await rebuildSafe(() => coldRun(c)));
     }
     for (let k = 0; k < warmClients.length; k++) {
       const c = warmClients[(i + k) % warmClients.length]!;
-      warm[c]!.push(await warmRun(c));
+      warm[c]!.push(await rebuildSafe(() => warmRun(c)));
     }
     const last = (rs: RunResult[] | undefined) => rs?.[rs.length - 1]?.ms.toFixed(1) ?? "–";
     process.stdout.write(`  round ${i + 1}/${RUNS}: cold ${clients.map((c) => `${c} ${last(cold[c])}`).join(", ")} ms; warm ${warmClients.map((c) => `${c} ${last(warm[c])}`).join(", ")} ms\n`);
@@ -746,6 +765,7 @@ try {
   console.log(`\nMemory baselines`);
   console.log(table(memRows));
   console.log(`\nload average before ${loadBefore}, after ${loadAfter} (2 cores, shared with other work)`);
+  if (rebuildRetries > 0) console.log(`${rebuildRetries} run(s) repeated: the CLI bundle was being rebuilt under them`);
 } finally {
   clearTimeout(deadline);
   await lab.destroy();

@@ -135,6 +135,8 @@ async function leased(net: string, engine: "node" | "quickjs"): Promise<{ l: Net
 describe.skipIf(!canRun)(`the DHCP calf as one static QuickJS executable${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
   it("runs alone in its sandbox: no Node and no library mounted or mapped, one thread, waiting in pselect6", async () => {
     const { l, shim, pid, startToAddressMs } = await leased("10.72.0", "quickjs");
+    // bin/paddock.mjs started it before the CLI loaded, and the service host adopted it.
+    expect(shim.output).toMatch(/calf started .*early=true/);
     // What runc was told: the executable is the only file of the rootfs besides /proc, /dev, /tmp.
     const config = calfConfig(shim);
     expect(config.process.args).toEqual(["/calf/main"]);
