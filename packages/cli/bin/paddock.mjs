@@ -17,10 +17,11 @@ process.env.PADDOCK_NATIVE_DIR ??= fileURLToPath(new URL("../../../native/build/
 try {
   createRequire(import.meta.url)(`${process.env.PADDOCK_NATIVE_DIR}/paddock_native.node`).ignoreDebugSignal();
 } catch {}
-// `paddock dhcp`: start the calf (runc, ~100 ms) while the CLI loads (~50 ms), so they overlap.
+// `paddock dhcp` (and ntp, ra, dhcp6, run of one built-in service: EARLY_COMMANDS in
+// early-entry.ts): start the calf (runc, ~100 ms) while the CLI loads (~50 ms), so they overlap.
 // Not awaited: its runc calls and files proceed while the CLI's modules load; the command takes
 // the promise (takeEarlyCalf).
-if (process.argv[2] === "dhcp") {
+if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(process.argv[2])) {
   const { startEarly, EARLY_CALF_KEY } = await import("../dist/early.mjs");
   globalThis[EARLY_CALF_KEY] = startEarly(process.argv.slice(2));
 }

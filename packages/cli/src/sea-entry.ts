@@ -42,7 +42,7 @@ async function packedMain(): Promise<void> {
     // not a priv: the command that needs the addon reports it
   }
   process.env.PATH = `${path.join(lib, "bin")}:${process.env.PATH || DEFAULT_PATH}`;
-  if (args[0] === "dhcp") {
+  if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(args[0] ?? "")) {
     const { startEarly, EARLY_CALF_KEY } = await import("./early-entry.ts");
     // Not awaited, as in bin/paddock.mjs: the CLI loads meanwhile.
     (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = startEarly(args);

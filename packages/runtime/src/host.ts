@@ -519,6 +519,7 @@ export class ServiceHost {
     if (opts.early && !earlyDiscarded && opts.early.runtime.name !== this.runtime.name) await discardEarly();
     const early = opts.early && !earlyDiscarded && this.instances.some((i) => i.name === opts.early!.name) ? opts.early : undefined;
     this.adopted = early !== undefined;
+    if (early) log.debug({ calf: early.name }, "calf started early, adopted");
     await supervisor.start(
       this.instances.map((i) => ({ name: i.name, script: i.hosted.calfScript, engine: calfEngineOf(i.hosted), memoryBytes: i.def.calf.memoryMiB * 1024 * 1024, pids: i.def.calf.pids, ...(i.def.calf.cpuCores ? { cpuCores: i.def.calf.cpuCores } : {}), ...(i.hosted.bundleDir !== undefined ? { prebuiltBundle: i.hosted.bundleDir } : {}) })),
       early ? new Map([[early.name, { bundleDir: early.bundleDir, started: early.started }]]) : undefined,

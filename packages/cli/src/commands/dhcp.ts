@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { EarlyCalf } from "@paddock/runtime/early";
 import { dhcp4Service } from "@paddock/service-dhcp4";
-import { takeEarlyCalf } from "../early-entry.ts";
+import { withEarlyCalf } from "../early-entry.ts";
 import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
@@ -50,15 +50,7 @@ interface DhcpOptions {
 }
 
 async function runDhcp(opts: DhcpOptions, cmd: Command): Promise<void> {
-  const early = await takeEarlyCalf();
-  try {
-    await runDhcpWith(opts, early, (name) => cmd.getOptionValueSource(name) === "cli");
-  } catch (err) {
-    // A start that failed before the service host took the early calf over must not leave it behind.
-    await early?.discard();
-    early?.lock.release();
-    throw err;
-  }
+  await withEarlyCalf((early) => runDhcpWith(opts, early, (name) => cmd.getOptionValueSource(name) === "cli"));
 }
 
 /**

@@ -4,6 +4,8 @@
  * with its options as flags.
  */
 import type { Command } from "commander";
+import type { EarlyCalf } from "@paddock/runtime/early";
+import { withEarlyCalf } from "../early-entry.ts";
 import { dhcp6Service } from "@paddock/service-dhcp6";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
@@ -50,7 +52,7 @@ export function dhcp6FlagOptions(opts: Dhcp6Flags): Record<string, string | bool
   };
 }
 
-async function runDhcp6(opts: Dhcp6Flags): Promise<void> {
+async function runDhcp6(opts: Dhcp6Flags, early: EarlyCalf | undefined): Promise<void> {
   const ifaces = interfaceNames(opts.iface, "the DHCPv6 client");
   if (ifaces.length > 1) throw new UserError("paddock dhcp6 runs on one interface: give --iface once (paddock run dhcp6 --iface A --iface B runs it on several)");
   const iface = ifaces[0]!;
@@ -73,6 +75,8 @@ async function runDhcp6(opts: Dhcp6Flags): Promise<void> {
       },
     ],
     runtimeDir: opts.runtimeDir,
+    // The calf bin/paddock.mjs started early for this command line, adopted by the host.
+    ...(early ? { early } : {}),
     ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
@@ -104,5 +108,5 @@ export function registerDhcp6(program: Command): void {
     .option("--no-sandbox", NO_SANDBOX_HELP)
     .option("--calf-engine <engine>", CALF_ENGINE_HELP, parseCalfEngine)
     .option("--container-runtime <runtime>", CONTAINER_RUNTIME_HELP, parseContainerRuntime)
-    .action(runDhcp6);
+    .action((opts: Dhcp6Flags) => withEarlyCalf((early) => runDhcp6(opts, early)));
 }

@@ -4,6 +4,8 @@
  * with its options as flags.
  */
 import type { Command } from "commander";
+import type { EarlyCalf } from "@paddock/runtime/early";
+import { withEarlyCalf } from "../early-entry.ts";
 import { ntpService } from "@paddock/service-ntp";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
@@ -44,7 +46,7 @@ export function ntpFlagOptions(opts: NtpOptions): Record<string, string> {
   };
 }
 
-async function runNtp(opts: NtpOptions): Promise<void> {
+async function runNtp(opts: NtpOptions, early: EarlyCalf | undefined): Promise<void> {
   const ifaces = interfaceNames(opts.iface, "the NTP client");
   if (ifaces.length > 1) throw new UserError("paddock ntp runs on one interface: give --iface once (the servers are reached through it)");
   const iface = ifaces[0]!;
@@ -69,6 +71,8 @@ async function runNtp(opts: NtpOptions): Promise<void> {
       },
     ],
     runtimeDir: opts.runtimeDir,
+    // The calf bin/paddock.mjs started early for this command line, adopted by the host.
+    ...(early ? { early } : {}),
     ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
@@ -97,5 +101,5 @@ export function registerNtp(program: Command): void {
     .option("--config <path>", `the configuration file: ntp options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
-    .action(runNtp);
+    .action((opts: NtpOptions) => withEarlyCalf((early) => runNtp(opts, early)));
 }

@@ -4,6 +4,8 @@
  * the foreground until stopped, with its options as flags.
  */
 import type { Command } from "commander";
+import type { EarlyCalf } from "@paddock/runtime/early";
+import { withEarlyCalf } from "../early-entry.ts";
 import { raService } from "@paddock/service-ra";
 import { UserError } from "../errors.ts";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
@@ -43,7 +45,7 @@ export function raFlagOptions(opts: RaOptions): Record<string, string> {
   };
 }
 
-async function runRa(opts: RaOptions): Promise<void> {
+async function runRa(opts: RaOptions, early: EarlyCalf | undefined): Promise<void> {
   const ifaces = interfaceNames(opts.iface, "the RA client");
   if (ifaces.length > 1) throw new UserError("paddock ra runs on one interface: give --iface once (run one per interface)");
   const iface = ifaces[0]!;
@@ -67,6 +69,8 @@ async function runRa(opts: RaOptions): Promise<void> {
       },
     ],
     runtimeDir: opts.runtimeDir,
+    // The calf bin/paddock.mjs started early for this command line, adopted by the host.
+    ...(early ? { early } : {}),
     ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
     logLevel: opts.logLevel,
     logFormat: opts.logFormat,
@@ -94,5 +98,5 @@ export function registerRa(program: Command): void {
     .option("--config <path>", `the configuration file: ra options per interface, overridden by these flags (default ${DEFAULT_CONFIG_FILE}, if it exists)`)
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
-    .action(runRa);
+    .action((opts: RaOptions) => withEarlyCalf((early) => runRa(opts, early)));
 }

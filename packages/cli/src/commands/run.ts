@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import type { Command } from "commander";
+import { withEarlyCalf } from "../early-entry.ts";
 import type { Logger } from "pino";
 import { calfNameFor, HostError, InterfaceHosts, type CalfEngine, type ContainerRuntimeChoice, type HostedService, type ServiceDefinition } from "@paddock/runtime";
 import type { EarlyCalf } from "@paddock/runtime/early";
@@ -233,7 +234,7 @@ export function registerRun(program: Command): void {
     .option("--bundle-dir <dir>", "run the calf bundles paddock generate wrote (DIR/SERVICE-IFACE) instead of writing them at start (docs/generate.md)")
     .option("--log-level <level>", "debug, info, warn or error", "info")
     .option("--log-format <format>", "text (one readable line per event) or json", "text")
-    .action(async (specs: string[], opts: RunOptions) => {
+    .action((specs: string[], opts: RunOptions) => withEarlyCalf(async (early) => {
       const ifaces = interfaceNames(opts.iface, "the services");
       const loaded: Array<LoadedService & { cleanup(): void }> = [];
       try {
@@ -272,9 +273,11 @@ export function registerRun(program: Command): void {
           ...(opts.readyTimeout !== undefined ? { readyTimeout: opts.readyTimeout } : {}),
           ...(opts.containerRuntime ? { containerRuntime: opts.containerRuntime } : {}),
           ...calfLaunchRequest(opts.calfLaunch, opts.calfUser),
+          // The calf bin/paddock.mjs started early for this command line, adopted by its host.
+          ...(early ? { early } : {}),
         });
       } finally {
         for (const l of loaded) l.cleanup();
       }
-    });
+    }));
 }

@@ -9,6 +9,9 @@
  * - the same with --metrics, after one scrape: prom-client and node:http are loaded (so the
  *   observation itself works, and the first case can fail).
  *
+ * - `paddock run dhcp4 --iface IF` (one built-in service, one interface) starts its calf before the
+ *   CLI loads, as `paddock dhcp` does, and the host adopts that calf (its debug log says so).
+ *
  * Waits are for states (an address, a log line, a scrape's answer) with bounds that only stop a
  * hang. Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
@@ -17,7 +20,7 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { canCreateLabs, createLab, defaultOffer, hasCommands, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab } from "@paddock/testkit";
+import { canCreateLabs, createLab, defaultOffer, hasCommands, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab, type PaddockProcess } from "@paddock/testkit";
 
 const NEEDS = ["dnsmasq", "runc", "nsenter"];
 if (process.env.CI === "true" && !(canCreateLabs && hasCommands(NEEDS))) throw new Error(`CI must run the priv-loads test as root with ${NEEDS.join(", ")}`);
@@ -58,7 +61,7 @@ function scrape(socketPath: string): Promise<string> {
 }
 
 /** `paddock dhcp` in a fresh lab with the recorder; resolves once the lease is applied. */
-async function privWithLease(extra: (l: Lab) => string[]): Promise<{ lab: Lab; log: string; stop(): Promise<unknown> }> {
+async function privWithLease(extra: (l: Lab) => string[], command: readonly string[] = ["dhcp", "--no-arp-probe"]): Promise<{ lab: Lab; log: string; priv: PaddockProcess; stop(): Promise<unknown> }> {
   const l = createLab({ prefix: "pst" });
   lab = l;
   const server = l.namespace("srv", { ipv6: false });
@@ -67,11 +70,12 @@ async function privWithLease(extra: (l: Lab) => string[]): Promise<{ lab: Lab; l
   await startDnsmasq(l, server, { iface: link.a.name, offer });
   const log = l.file("modules.log");
   const priv = startPaddock(l, client, [
-    "dhcp", "--no-arp-probe", "--iface", link.b.name, "--runtime-dir", l.file("run"), "--state-dir", l.file("state"),
-    "--resolv-conf", l.file("resolv.conf"), "--log-format", "json", ...extra(l),
+    ...command, "--iface", link.b.name, "--runtime-dir", l.file("run"), "--state-dir", l.file("state"),
+    // `paddock run` takes a service's options as --set NAME=VALUE.
+    ...(command[0] === "run" ? ["--set", `resolv-conf=${l.file("resolv.conf")}`] : ["--resolv-conf", l.file("resolv.conf")]), "--log-format", "json", ...extra(l),
   ], { env: { ...process.env, NODE_OPTIONS: `--import ${RECORDER}`, PADDOCK_TEST_MODULE_LOG: log }, name: "paddock dhcp (module log)" });
   await waitForAddress(l, client, link.b.name, "inet", { timeoutMs: TIMEOUT_MS, abortOnExit: priv });
-  return { lab: l, log, stop: () => priv.stop() };
+  return { lab: l, log, priv, stop: () => priv.stop() };
 }
 
 describe.skipIf(!run)(`what the priv loads (${run ? "root" : skipReason})`, () => {
@@ -94,6 +98,16 @@ describe.skipIf(!run)(`what the priv loads (${run ? "root" : skipReason})`, () =
     let last = "";
     await waitFor(async () => /^# TYPE /m.test((last = await scrape(metrics).catch((e: Error) => e.message))), { what: "a metrics scrape", timeoutMs: TIMEOUT_MS, state: () => last });
     expect(loadedNames(p.log).has("prom-client")).toBe(true);
+    await p.stop();
+  });
+
+  it("paddock run dhcp4 --iface IF: the calf starts before the CLI loads and the host adopts it", async () => {
+    const p = await privWithLease(() => ["--log-level", "debug"], ["run", "dhcp4", "--set", "arp-probe=false"]);
+    const adopted = p.priv.logEntries().filter((e) => e.msg === "calf started early, adopted");
+    expect(adopted.map((e) => e.calf)).toEqual([expect.stringMatching(/^dhcp4-/)]);
+    // The run command's own chunk, not the dhcp command's: each command loads its own module.
+    const names = loadedNames(p.log);
+    expect([names.has("run"), names.has("dhcp")]).toEqual([true, false]);
     await p.stop();
   });
 });
