@@ -4,7 +4,7 @@
  * Run by scripts/setup.sh (make setup).
  */
 import { build } from "esbuild";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleCalf } from "../packages/bundler/src/bundle-calf.ts";
@@ -77,9 +77,11 @@ await build({
 
 // The CLI: dist/paddock.mjs and, split off at each dynamic import, one chunk per command module
 // (packages/cli/src/command-table.ts) and per optional part (metrics), so that a run parses and
-// evaluates only what its command needs. Chunks of an older build are removed first.
+// evaluates only what its command needs. Chunk names carry their content's hash, so an older
+// build's chunks stay beside the new ones for a paddock still running from that build (it may
+// load one later: prom-client at its first scrape); those no build has written for a day go.
 const cliDist = path.join(root, "packages/cli/dist");
-rmSync(path.join(cliDist, CLI_CHUNKS), { recursive: true, force: true });
+const buildStart = Date.now();
 await build({
   entryPoints: { paddock: path.join(root, "packages/cli/src/main.ts") },
   outdir: cliDist,
@@ -99,3 +101,10 @@ await build({
   // build calves, is never needed by the running CLI.
   external: ["*.node", "esbuild"],
 });
+
+/** How long a chunk no build wrote any more is kept for a paddock still running from an older build. */
+const STALE_CHUNK_MS = 24 * 3600_000;
+for (const f of readdirSync(path.join(cliDist, CLI_CHUNKS))) {
+  const file = path.join(cliDist, CLI_CHUNKS, f);
+  if (statSync(file).mtimeMs < buildStart - STALE_CHUNK_MS) rmSync(file, { force: true });
+}
