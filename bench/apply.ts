@@ -141,13 +141,15 @@ interface Points {
   commitAccepted?: number;
   persisted?: number;
   persistMs?: number;
+  /** Records (the lease handler's ownership record) written in the lease's persist. */
+  records?: number;
   reconcileStart?: number;
 }
 
 function paddockPoints(log: string, ackWall: number): Points {
   const p: Points = {};
   for (const line of log.split("\n")) {
-    let o: { msg?: string; at?: number; persistMs?: number; client?: string };
+    let o: { msg?: string; at?: number; persistMs?: number; records?: number; client?: string };
     try {
       o = JSON.parse(line) as typeof o;
     } catch {
@@ -158,6 +160,7 @@ function paddockPoints(log: string, ackWall: number): Points {
     else if (o.msg === "store persisted" && typeof o.at === "number" && p.commitAccepted !== undefined && p.persisted === undefined) {
       p.persisted = o.at;
       p.persistMs = o.persistMs;
+      p.records = o.records;
     } else if (o.msg === "handler lease: reconcile begins" && typeof o.at === "number" && p.persisted !== undefined && p.reconcileStart === undefined) p.reconcileStart = o.at;
   }
   return p;
@@ -245,6 +248,8 @@ async function main(): Promise<void> {
     step("→ address (the handler: netlink, ownership record)", ({ r, p }) => r.address - (p.reconcileStart ?? NaN)),
     step("ACK → address", ({ r }) => r.ackToAddress),
   ]));
+  const withRecord = pts.filter(({ p }) => (p.records ?? 0) > 0).length;
+  console.log(`\nruns whose lease persist carried the handler's ownership record (decision 0012): ${withRecord} of ${pts.length}`);
 }
 
 try {
