@@ -16,6 +16,8 @@ lane_engine=quickjs
 # Absolute paths: vitest matches a filter as a substring (test/hooks.test.ts would also pick a
 # package's test/hooks.test.ts).
 mapfile -t lane < <(grep -v '^\s*\(#\|$\)' test/calf-engine-lane.txt | sed "s|^|$PWD/|")
+# An empty list would make vitest run every test file again.
+[ ${#lane[@]} -gt 0 ] || { echo "test/calf-engine-lane.txt lists no test file"; exit 1; }
 echo "calf engine lane: ${#lane[@]} test files with their calves on $lane_engine"
 lane_start=$SECONDS
 PADDOCK_TEST_CALF_ENGINE=$lane_engine node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile="$lane_results" "${lane[@]}"
