@@ -95,4 +95,16 @@ describe.skipIf(!canCreateLabs)("the apply path across a crash (needs root: skip
     expect(r.withdrawn).toMatchObject({ state: "converged", owned: [] });
     expect(inet()).toEqual([]);
   });
+
+  it("sends the address, the MTU and the route one after the other, before the first answer (one pipelined batch)", async () => {
+    const p = run(lab!.uniqueFile("state"), "order");
+    await p.waitForLog(/"step":"applied"/, { timeoutMs: STEP_TIMEOUT_MS });
+    const applied = lines(p).find((l) => l.step === "applied") as Outcome & { events: string[] };
+    expect(applied).toMatchObject({ state: "converged", conflicts: [] });
+    const sends = applied.events.filter((e) => e.startsWith("send"));
+    expect(sends).toEqual(["send replaceAddress", "send setLinkMtu", "send replaceRoute"]);
+    // Every change was asked before any answer was awaited.
+    expect(applied.events.findIndex((e) => e.startsWith("answer"))).toBe(sends.length);
+    await p.stop("SIGKILL");
+  });
 });

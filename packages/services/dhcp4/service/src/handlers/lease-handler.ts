@@ -32,6 +32,7 @@ import {
 } from "@paddock/netlink";
 import type { Address, Lifetime, Link, Route, RtnetlinkClient } from "@paddock/netlink";
 import {
+  HandlerError,
   HandlerErrorCode,
   OwnershipFile,
   ResolvConfComposer,
@@ -140,6 +141,20 @@ interface LinkFacts {
  * the persist at once, so they are a few milliseconds old; an apply later than this asks again.
  */
 export const PREPARED_FACTS_MAX_AGE_MS = 1_000;
+
+/**
+ * Changes sent and not yet answered. The address, the MTU and the routes of a lease go out one
+ * after the other without waiting for each answer (the kernel handles a socket's requests in the
+ * order they were sent, so a route via the gateway still follows the address), and are awaited
+ * together before resolv.conf; the first failure, in the order sent, is the apply's error.
+ */
+type Sent = Array<{ readonly code: HandlerErrorCode; readonly step: string; readonly reply: Promise<void> }>;
+
+/** Adds a sent request to `sent` (marked handled at once: it is awaited later, with the others). */
+function pipelined(sent: Sent, code: HandlerErrorCode, stepName: string, reply: Promise<void>): void {
+  reply.catch(() => {});
+  sent.push({ code, step: stepName, reply });
+}
 
 /** Netlink failures after which the kept-open socket is not trusted again: it is reopened. */
 const SOCKET_FAILURES: readonly string[] = ["PADDOCK_E_NETLINK_SOCKET", "PADDOCK_E_NETLINK_CLOSED", "PADDOCK_E_NETLINK_TIMEOUT"];
@@ -310,11 +325,13 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       }
       if (lease !== null && facts !== null) {
         const { link, addresses, routes } = facts;
-        await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts, addresses));
+        const sent: Sent = [];
+        await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts, addresses, sent));
         const mtu = await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.usableMtu(netlink(), link, lease.mtu, conflicts));
-        await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts));
+        await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts, sent));
         const metric = this.metricOf(link);
-        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, metric, changes, conflicts, routes));
+        await step(HandlerErrorCode.ROUTES, this.name, "routes", () => this.applyRoutes(netlink(), link, lease.routes, metric, changes, conflicts, routes, sent));
+        await this.answered(sent);
         await step(HandlerErrorCode.RESOLV_CONF, this.name, "resolv.conf", () => this.applyResolvConf(leaseResolvSettings(lease, metric), changes, conflicts));
       } else {
         // No lease (or one refused whole): reverse order, nothing that depends on the address outlives it.
@@ -369,6 +386,14 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     return routes.length === lease.routes.length ? lease : { ...lease, routes };
   }
 
+  /** Waits for every pipelined request; throws the first failure in the order they were sent, as its step's error. */
+  private async answered(sent: Sent): Promise<void> {
+    const results = await Promise.allSettled(sent.map((x) => x.reply));
+    results.forEach((r, i) => {
+      if (r.status === "rejected") throw new HandlerError(sent[i]!.code, this.name, sent[i]!.step, r.reason);
+    });
+  }
+
   /** The metric of our routes on `link` (and our resolv.conf priority). */
   metricOf(link: Pick<Link, "index">): number {
     return this.opts.routeMetric ?? defaultRouteMetric(link.index);
@@ -381,7 +406,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   // ---- address ----------------------------------------------------------------------------------
 
   /** Puts the lease's address on `link` (or, with no lease, none) and removes every other address we own. */
-  private async applyAddress(nl: RtnetlinkClient, link: Link | null, lease: DesiredLease | null, nowMs: number, changes: string[], conflicts: string[], known?: readonly Address[]): Promise<void> {
+  private async applyAddress(nl: RtnetlinkClient, link: Link | null, lease: DesiredLease | null, nowMs: number, changes: string[], conflicts: string[], known?: readonly Address[], sent?: Sent): Promise<void> {
     let keep: OwnedAddress | null = null;
     if (link !== null && lease !== null) {
       const want = lease.address.text;
@@ -397,7 +422,9 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         if (present === undefined || !lifetimeMatches(present, lifetime)) {
           // NLM_F_REPLACE updates an existing address in place (its lifetimes), so a renewal
           // never makes the address disappear, even for a moment.
-          await nl.replaceAddress({ link: link.index, address: want, validLifetime: lifetime, preferredLifetime: lifetime });
+          const reply = nl.replaceAddress({ link: link.index, address: want, validLifetime: lifetime, preferredLifetime: lifetime });
+          if (sent !== undefined) pipelined(sent, HandlerErrorCode.ADDRESS, "address", reply);
+          else await reply;
           const lft = lifetime === "forever" ? "forever" : `${lifetime}s`;
           changes.push(present === undefined ? `add ${want} dev ${link.name} valid ${lft}` : `refresh ${want} dev ${link.name} valid ${lft}`);
         }
@@ -463,7 +490,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   }
 
   /** Sets the lease's MTU on `link`, recording the original; with none, restores the original. */
-  private async applyMtu(nl: RtnetlinkClient, link: Link | null, mtu: number | undefined, changes: string[], conflicts: string[]): Promise<void> {
+  private async applyMtu(nl: RtnetlinkClient, link: Link | null, mtu: number | undefined, changes: string[], conflicts: string[], sent?: Sent): Promise<void> {
     const rec = this.own.get();
     if (rec.mtu !== null && (link === null || mtu === undefined || rec.mtu.index !== link.index)) {
       const { index, original, applied } = rec.mtu;
@@ -490,7 +517,9 @@ export class LeaseHandler implements Handler<LeaseDesired> {
       await this.record({ ...now, mtu: { ...now.mtu, applied: mtu } });
     }
     if (link.mtu !== mtu) {
-      await nl.setLinkMtu(link.index, mtu);
+      const reply = nl.setLinkMtu(link.index, mtu);
+      if (sent !== undefined) pipelined(sent, HandlerErrorCode.MTU, "mtu", reply);
+      else await reply;
       changes.push(`mtu ${mtu} dev ${link.name} (was ${String(link.mtu)})`);
     }
   }
@@ -498,7 +527,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   // ---- routes -----------------------------------------------------------------------------------
 
   /** Installs `routes` on `link` with `metric` and removes every route of ours that is not one of them. */
-  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], metric: number, changes: string[], conflicts: string[], known?: readonly Route[]): Promise<void> {
+  private async applyRoutes(nl: RtnetlinkClient, link: Link | null, routes: readonly DesiredRoute[], metric: number, changes: string[], conflicts: string[], known?: readonly Route[], sent?: Sent): Promise<void> {
     const rec = this.own.get();
     if (link !== null && !rec.routeLinks.includes(link.index)) await this.record({ ...rec, routeLinks: [...rec.routeLinks, link.index] });
     const table = known ?? (await nl.listRoutes());
@@ -519,7 +548,9 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         conflicts.push(`route ${d.destination} metric ${metric} is another link's (#${otherLink.oif}): left alone; give each link its own route-metric`);
         continue;
       }
-      await nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: metric });
+      const reply = nl.replaceRoute({ destination: d.destination, ...(d.gateway !== undefined ? { gateway: d.gateway } : {}), link: link!.index, priority: metric });
+      if (sent !== undefined) pipelined(sent, HandlerErrorCode.ROUTES, "routes", reply);
+      else await reply;
       changes.push(`route ${routeText(d, dev, metric)}`);
     }
     // Ours and no longer wanted: on the current link, and on any link we used before.
