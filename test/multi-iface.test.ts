@@ -21,6 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { readDurableSnapshot } from "@paddock/kv";
 import {
   addresses,
   canCreateLabs,
@@ -223,7 +224,8 @@ describe.skipIf(!run)(`two interfaces, one resolv.conf (${run ? "root" : skipRea
     const both = mA < mB ? expectedResolv(offerA, offerB) : expectedResolv(offerB, offerA);
     await waitFor(() => JSON.stringify(directives(s.resolvConf)) === JSON.stringify(both), { what: "resolv.conf with both links' servers", timeoutMs: TIMEOUT_MS, abortOnExit: priv, state });
     expect(await defaultRoutes(s.client)).toEqual([`${ifA} ${mA}`, `${ifB} ${mB}`].sort());
-    for (const iface of [ifA, ifB]) expect(readFileSync(path.join(stateDir, iface, "store.json"), "utf8")).toContain(iface);
+    // Each interface's store in its own directory (its durable state: the store file or its journal, decision 0012).
+    for (const iface of [ifA, ifB]) expect(JSON.stringify(readDurableSnapshot(path.join(stateDir, iface), "dhcp4"))).toContain(iface);
     expect((await priv.stop()).code).toBe(0);
     expect(readFileSync(s.resolvConf, "utf8")).toBe(ORIGINAL);
   }, 4 * TIMEOUT_MS);
