@@ -13,7 +13,7 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capabilitiesInMask, MAX_PENDING_CONNECTIONS } from "@paddock/runtime";
+import { capabilitiesInMask, MAX_PENDING_CONNECTIONS, PRIV_DENIED, RUNC_ONLY_SYSCALLS } from "@paddock/runtime";
 import {
   addresses,
   canCreateLabs,
@@ -152,6 +152,9 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
     }, { what: "the priv to drop its capabilities", timeoutMs: TIMEOUT_MS });
     expect(privCaps.sort()).toEqual(["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
     expect(capabilitiesInMask(procStatus(privPid(), "CapBnd")!).sort()).toEqual(["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
+    // …and its seccomp filter refuses what only runc needed as well (mounts, namespaces).
+    const sandboxed = await priv.waitForEntry((e) => /^priv sandboxed/.test(String(e.msg)), { what: "the priv's sandbox line", timeoutMs: TIMEOUT_MS });
+    expect(sandboxed.deniedSyscalls).toBe(PRIV_DENIED.length + RUNC_ONLY_SYSCALLS.length);
     // Its channels are where a runc-started calf has them.
     for (const fd of [3, 4]) expect(readlinkSync(`/proc/${pid}/fd/${fd}`)).toMatch(/^socket:\[\d+\]$/);
   }, 2 * TIMEOUT_MS);
@@ -180,14 +183,20 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
       "setpriv", `--reuid=${CALF_UID}`, `--regid=${CALF_UID}`, "--clear-groups", "--",
       "/usr/bin/python3", "-c", `import socket,time\nsocks=[]\nfor i in range(${FLOOD_CONNECTIONS}):\n  s=socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(socket)}); socks.append(s)\nprint("connected", flush=True)\ntime.sleep(600)`,
     ], { name: "connection flood" });
+    const logged = priv.logEntries().length;
     await flood.waitForLog(/connected/, { timeoutMs: TIMEOUT_MS });
-    const refusal = await priv.waitForEntry((e) => e.code === "PADDOCK_E_SANDBOX_CALF_PEER" && /already waiting|too many connections/.test(String(e.msg)), { what: "the flood's refusal", timeoutMs: TIMEOUT_MS });
+    // The first refusal after a quiet second is always logged (later ones within it are counted).
+    const refusal = await waitFor(() => priv.logEntries().slice(logged).find((e) => e.code === "PADDOCK_E_SANDBOX_CALF_PEER"), {
+      what: "the priv to log the flood's refusal",
+      timeoutMs: TIMEOUT_MS,
+      state: () => priv.tail(),
+    });
     expect(refusal.msg).toMatch(/refused: (4 connections are already waiting|too many connections are open)/);
     // The priv holds at most the limit (plus the calf's two): count its AF_UNIX connections to the socket.
     const held = await waitFor(() => {
       const n = unixConnectionsOf(privPid());
       return n <= FLOOD_CONNECTIONS ? n : undefined;
-    }, { what: "the priv's connections to settle", timeoutMs: TIMEOUT_MS });
+    }, { what: "the priv's connections to settle", timeoutMs: TIMEOUT_MS, state: () => `${unixConnectionsOf(privPid())} sockets held; ${priv.tail()}` });
     expect(held).toBeLessThanOrEqual(MAX_PENDING_CONNECTIONS + 2 + BASELINE_UNIX_SOCKETS);
     await flood.stop("SIGKILL");
     expect(priv.running).toBe(true);

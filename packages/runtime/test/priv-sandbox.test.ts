@@ -11,6 +11,7 @@ import {
   AUDIT_ARCH,
   PRIV_DENIED,
   privSeccompProgram,
+  RUNC_ONLY_SYSCALLS,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_ERRNO,
   SYSCALL_NUMBERS,
@@ -55,6 +56,16 @@ describe("the priv's seccomp program", () => {
       for (const nr of allowed) expect([nr, evaluate(program, nr, AUDIT_ARCH[arch])]).toEqual([nr, SECCOMP_RET_ALLOW]);
       // A call number no kernel has yet: the kernel answers ENOSYS itself, the filter lets it through.
       expect(evaluate(program, 1000, AUDIT_ARCH[arch])).toBe(SECCOMP_RET_ALLOW);
+    });
+
+    it(`${arch}: with the calves started outside the priv, also refuses what only runc needed (mounts, pivot_root, chroot, namespaces)`, () => {
+      const external = privSeccompProgram(arch, { runsCalves: false });
+      for (const name of [...PRIV_DENIED, ...RUNC_ONLY_SYSCALLS]) {
+        if (numbers[name] === undefined) continue;
+        expect([name, evaluate(external, numbers[name]!, AUDIT_ARCH[arch])]).toEqual([name, EPERM]);
+      }
+      // read, bpf, clock_adjtime, clone3 stay allowed.
+      for (const nr of arch === "x64" ? [0, 321, 305, 435] : [63, 280, 266, 435]) expect([nr, evaluate(external, nr, AUDIT_ARCH[arch])]).toEqual([nr, SECCOMP_RET_ALLOW]);
     });
 
     it(`${arch}: refuses every call of another ABI, whose numbers mean other calls`, () => {

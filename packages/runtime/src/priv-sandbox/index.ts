@@ -17,11 +17,11 @@ import type { OptionDefinition, ServiceDefinition } from "../service.ts";
 import { parseServiceOptions } from "../service.ts";
 import { capabilityNumber, isCapabilityName, privCapabilities, type CapabilityName, type PrivCapabilityOptions } from "./capabilities.ts";
 import { PrivSandboxError } from "./errors.ts";
-import { PRIV_DENIED, privSeccompProgram } from "./seccomp.ts";
+import { privDenied, privSeccompProgram } from "./seccomp.ts";
 
 export * from "./capabilities.ts";
 export { PrivSandboxError } from "./errors.ts";
-export { PRIV_DENIED, PRIV_DENIED_SYSCALLS, privSeccompProgram } from "./seccomp.ts";
+export { PRIV_DENIED, PRIV_DENIED_SYSCALLS, privDenied, privSeccompProgram, RUNC_ONLY_SYSCALLS } from "./seccomp.ts";
 
 /** A service as the priv runs it: its definition and its settings on one interface. */
 export interface SandboxedService {
@@ -82,11 +82,11 @@ export function sandboxPriv(services: readonly SandboxedService[], opts: PrivCap
     throw new PrivSandboxError(`the priv could not drop its capabilities (${why}): give it CAP_SETPCAP, or a bounding set of only what it keeps (${capabilities.join(" ")}, e.g. a unit's CapabilityBoundingSet), or start it with --no-sandbox`, { cause: err });
   }
   try {
-    installSeccomp(privSeccompProgram());
+    installSeccomp(privSeccompProgram(process.arch, opts));
   } catch (err) {
     if (err instanceof PrivSandboxError) throw err;
     const why = isNativeError(err) ? `${err.syscall}: ${err.errno}` : (err as Error).message;
     throw new PrivSandboxError(`the priv could not install its seccomp filter (${why}): run it on a kernel with seccomp filters, or with --no-sandbox`, { cause: err });
   }
-  return { capabilities, threads: drop.threads, unreachableThreads: drop.unreachable, deniedSyscalls: PRIV_DENIED };
+  return { capabilities, threads: drop.threads, unreachableThreads: drop.unreachable, deniedSyscalls: privDenied(opts) };
 }

@@ -28,6 +28,13 @@ export const PRIV_DENIED_SYSCALLS = {
 /** Every denied name. */
 export const PRIV_DENIED: readonly string[] = Object.values(PRIV_DENIED_SYSCALLS).flat();
 
+/**
+ * Denied as well when the calves start outside the priv (docs/decisions/0013-external-calves.md):
+ * what only runc needed — mounts (old and new API), pivot_root, chroot, entering and leaving
+ * namespaces. With no runc below it, a priv that calls one of these is not doing its job.
+ */
+export const RUNC_ONLY_SYSCALLS: readonly string[] = ["mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick"];
+
 /** Numbers of the denied calls per architecture (asm/unistd_64.h; asm-generic/unistd.h for arm64). */
 export const SYSCALL_NUMBERS: Readonly<Record<"x64" | "arm64", Readonly<Record<string, number>>>> = {
   x64: {
@@ -36,6 +43,8 @@ export const SYSCALL_NUMBERS: Readonly<Record<"x64" | "arm64", Readonly<Record<s
     userfaultfd: 323, io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, perf_event_open: 298,
     open_by_handle_at: 304, swapon: 167, swapoff: 168, reboot: 169, acct: 163, syslog: 103, quotactl: 179,
     iopl: 172, ioperm: 173,
+    mount: 165, umount2: 166, pivot_root: 155, chroot: 161, unshare: 272, setns: 308,
+    open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433,
   },
   arm64: {
     ptrace: 117, process_vm_readv: 270, process_vm_writev: 271, kexec_load: 104, kexec_file_load: 294,
@@ -43,8 +52,15 @@ export const SYSCALL_NUMBERS: Readonly<Record<"x64" | "arm64", Readonly<Record<s
     userfaultfd: 282, io_uring_setup: 425, io_uring_enter: 426, io_uring_register: 427, perf_event_open: 241,
     open_by_handle_at: 265, swapon: 224, swapoff: 225, reboot: 142, acct: 89, syslog: 116, quotactl: 60,
     // iopl and ioperm do not exist on arm64.
+    mount: 40, umount2: 39, pivot_root: 41, chroot: 51, unshare: 97, setns: 268,
+    open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433,
   },
 };
+
+/** The names the priv's filter refuses: PRIV_DENIED, and RUNC_ONLY_SYSCALLS when no runc runs below it. */
+export function privDenied(opts: { readonly runsCalves?: boolean } = {}): readonly string[] {
+  return opts.runsCalves === false ? [...PRIV_DENIED, ...RUNC_ONLY_SYSCALLS] : PRIV_DENIED;
+}
 
 /** AUDIT_ARCH_* (<linux/audit.h>): what seccomp_data.arch holds for the native ABI. */
 export const AUDIT_ARCH: Readonly<Record<"x64" | "arm64", number>> = { x64: 0xc000003e, arm64: 0xc00000b7 };
@@ -64,10 +80,10 @@ const OFFSET_ARCH = 4;
  * The filter for `arch`: a call from another ABI (i386 through int 0x80, x32) gets EPERM, since
  * its numbers mean other calls; a denied call gets EPERM; everything else is allowed.
  */
-export function privSeccompProgram(arch: string = process.arch): Uint8Array {
+export function privSeccompProgram(arch: string = process.arch, opts: { readonly runsCalves?: boolean } = {}): Uint8Array {
   if (arch !== "x64" && arch !== "arm64") throw new PrivSandboxError(`the priv's seccomp filter knows x64 and arm64, not ${arch}: start with --no-sandbox on this machine`);
   const numbers = SYSCALL_NUMBERS[arch];
-  const denied = [...new Set(PRIV_DENIED.flatMap((name) => (numbers[name] === undefined ? [] : [numbers[name]!])))].sort((a, b) => a - b);
+  const denied = [...new Set(privDenied(opts).flatMap((name) => (numbers[name] === undefined ? [] : [numbers[name]!])))].sort((a, b) => a - b);
   const insns: Insn[] = [
     bpf.ld("w", OFFSET_ARCH),
     bpf.jeq(AUDIT_ARCH[arch], "next", "deny"),
