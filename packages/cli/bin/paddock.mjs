@@ -18,11 +18,12 @@ try {
   createRequire(import.meta.url)(`${process.env.PADDOCK_NATIVE_DIR}/paddock_native.node`).ignoreDebugSignal();
 } catch {}
 // `paddock dhcp` (and ntp, ra, dhcp6, run of one built-in service: EARLY_COMMANDS in
-// early-entry.ts): start the calf (runc, ~100 ms) while the CLI loads (~50 ms), so they overlap.
-// Not awaited: its runc calls and files proceed while the CLI's modules load; the command takes
-// the promise (takeEarlyCalf).
+// early-entry.ts): start the calf (runc, ~100 ms) before the CLI loads (~50 ms), so they overlap.
+// Awaited until runc is spawned: the CLI's module evaluation holds this thread, so an early start
+// left pending would spawn runc only after it (measured: the calf's container created ~700 ms
+// later under load, after the stores were open; docs/decisions/0014-priv-start-up.md).
 if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(process.argv[2])) {
   const { startEarly, EARLY_CALF_KEY } = await import("../dist/early.mjs");
-  globalThis[EARLY_CALF_KEY] = startEarly(process.argv.slice(2));
+  globalThis[EARLY_CALF_KEY] = await startEarly(process.argv.slice(2));
 }
 await import("../dist/paddock.mjs");

@@ -44,8 +44,8 @@ async function packedMain(): Promise<void> {
   process.env.PATH = `${path.join(lib, "bin")}:${process.env.PATH || DEFAULT_PATH}`;
   if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(args[0] ?? "")) {
     const { startEarly, EARLY_CALF_KEY } = await import("./early-entry.ts");
-    // Not awaited, as in bin/paddock.mjs: the CLI loads meanwhile.
-    (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = startEarly(args);
+    // Awaited until runc is spawned, as in bin/paddock.mjs (why there).
+    (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = await startEarly(args);
   }
   await import("./main.ts");
 }
