@@ -249,6 +249,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
    * another link refuses records nothing.
    */
   async prepare(d: LeaseDesired, ctx: HandlerContext): Promise<void> {
+    // A record in its own file cannot join the store's write: the apply writes it ahead, as before.
+    if (this.opts.records === undefined) return;
     // Most commits (the client's state, a renewal's times) leave the lease's address alone: nothing to look up.
     if (d.lease === null || this.applying || JSON.stringify(d.lease) === this.appliedKey) return;
     const facts = await this.lookUp(this.netlink());
