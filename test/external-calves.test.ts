@@ -48,12 +48,16 @@ const OTHER_UID = 61_235;
 /** A lease through a fresh calf: seconds, unless something hangs. */
 const TIMEOUT_MS = 30_000;
 
-/** What the calf's unit would run, in the sandbox the unit would give it. */
-function launchCalf(lab: Lab, socket: string, uid: number, name: string): LabProcess {
+/** The QuickJS calf executable (make setup builds it when QuickJS is built). */
+const QUICKJS_CALF = path.join(repoRoot, "packages/services/dhcp4/calf/dist/calf-dhcp4-quickjs");
+
+/** What the calf's unit would run, in the sandbox the unit would give it: the Node calf, or the QuickJS one. */
+function launchCalf(lab: Lab, socket: string, uid: number, name: string, engine: "node" | "quickjs" = "node"): LabProcess {
+  const calf = engine === "quickjs" ? [QUICKJS_CALF] : [process.execPath, "--jitless", "--no-expose-wasm", "--max-old-space-size=32", CALF];
   return lab.spawn(null, [
     "unshare", "--net",
     "setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
-    LAUNCHER, "-e", "HOME=/", socket, process.execPath, "--jitless", "--no-expose-wasm", "--max-old-space-size=32", CALF,
+    LAUNCHER, "-e", "HOME=/", socket, ...calf,
   ], { name });
 }
 
@@ -160,13 +164,15 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
   }, 2 * TIMEOUT_MS);
 
   let next: LabProcess;
-  it("treats a killed calf as exited and resumes when the next launcher connects", async () => {
+  // The launcher is engine-neutral: the next calf is the QuickJS executable when it is built.
+  const nextEngine = existsSync(QUICKJS_CALF) ? "quickjs" : "node";
+  it(`treats a killed calf as exited and resumes when the next launcher connects (a ${nextEngine} calf)`, async () => {
     process.kill(calf.pid!, "SIGKILL");
     const exit = await priv.waitForEntry((e) => e.msg === "calf exited; restarting", { what: "the calf's exit", timeoutMs: TIMEOUT_MS });
     expect(exit).toMatchObject({ restarts: 1, launch: "external" });
     const before = await addresses(client, link.b.name, "inet");
     expect(before).toHaveLength(1);
-    next = launchCalf(lab, socket, CALF_UID, "calf (2nd)");
+    next = launchCalf(lab, socket, CALF_UID, `calf (2nd, ${nextEngine})`, nextEngine);
     const started = await priv.waitForEntry((e) => e.msg === "calf started" && e.restarts === 1, { what: "the second calf's start", timeoutMs: TIMEOUT_MS });
     expect(started.pid).toBe(next.pid);
     // The second calf speaks the KV protocol: it resumes from the persisted lease (INIT-REBOOT)
