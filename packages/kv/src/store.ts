@@ -599,17 +599,17 @@ export class KvStore {
    */
   private async persist(): Promise<void> {
     const started = wallClockMs();
-    if (this.batch.length > 0 && this.hooks.size > 0) await this.runHooks();
-    // Commits that arrived while the hooks ran are in `current` too: they go in this write.
     const batch = this.batch;
     this.batch = [];
-    const records = this.pendingRecords;
-    this.pendingRecords = new Map();
     const seq = this.seq;
     // Commits are applied to `current` whole, in one synchronous step, so this copy never holds half of one.
     const snapshotted = new Map(this.current);
     const snapshottedParsed = new Map(this.currentParsed);
     const snapshottedEntryBytes = this.currentEntryBytes;
+    // The hooks see exactly what this write holds; commits that arrive while they run go in the next one.
+    if (batch.length > 0 && this.hooks.size > 0) await this.runHooks({ parsed: snapshottedParsed, values: snapshotted });
+    const records = this.pendingRecords;
+    this.pendingRecords = new Map();
     const nextRecords = new Map(this.committedRecords);
     for (const [name, r] of records) nextRecords.set(name, Object.freeze(r.value));
     try {
@@ -680,8 +680,7 @@ export class KvStore {
   }
 
   /** Runs the before-persist hooks on the values about to be persisted, each bounded by PREPARE_TIMEOUT_MS; a failing hook is logged. */
-  private async runHooks(): Promise<void> {
-    const view: PendingView = { parsed: new Map(this.currentParsed), values: new Map(this.current) };
+  private async runHooks(view: PendingView): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(() => {

@@ -88,6 +88,29 @@ describe("records beside the values", () => {
     await store.close();
   });
 
+  it("a commit that arrives while the hooks run goes into the next write, which the hooks see first", async () => {
+    const dir = freshDir();
+    const writes: Array<Record<string, string>> = [];
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir, writeFile: (f, d) => {
+      writes.push((JSON.parse(d) as { entries: Record<string, string> }).entries);
+      writeFileAtomicSync(f, d);
+    } });
+    const seen: Array<string | undefined> = [];
+    let second: Promise<unknown> | undefined;
+    store.beforePersist(async (view) => {
+      seen.push(view.values.get("/mtu"));
+      // The calf's next commit arrives while this hook waits on the kernel.
+      second ??= store.commit(calf, [ch("/mtu", "1400")]);
+      await new Promise((r) => setImmediate(r));
+    });
+    expect((await store.commit(calf, [ch("/ip", "10.1.2.3/24")])).ok).toBe(true);
+    expect(await second).toEqual({ ok: true, value: undefined });
+    // Each write holds what its hook saw: the first without the later commit, the second with it.
+    expect(seen).toEqual([undefined, "1400"]);
+    expect(writes.map((e) => e["/mtu"])).toEqual([undefined, "1400"]);
+    await store.close();
+  });
+
   it("a hook that throws or never settles does not hold the commit back", async () => {
     const store = new KvStore({ schema: dhcp4Schema, stateDir: freshDir() });
     store.beforePersist(() => {

@@ -326,8 +326,9 @@ export class HandlerRunner {
 
   /**
    * Before commits are persisted: each idle handler with `prepare` looks at the desired state they
-   * make and writes its record into the same persist. A handler whose apply is running is skipped
-   * (its own record writes would race); it writes its records ahead itself.
+   * make and writes its record into the same persist. A handler whose apply is running is skipped:
+   * its own record writes would race, and it may be waiting for this very persist. It writes its
+   * records ahead itself.
    */
   private async prepare(view: StoreView): Promise<void> {
     if (this.stopped) return;
