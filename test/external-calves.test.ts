@@ -42,6 +42,7 @@ const repoRoot = path.resolve(import.meta.dirname, "..");
 const LAUNCHER = path.join(repoRoot, "native/launcher/build/paddock-calf-launch");
 const CALF = path.join(repoRoot, "packages/services/dhcp4/calf/dist/calf-dhcp4.mjs");
 const SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate";
+if (process.env.CI === "true" && run && !(existsSync(LAUNCHER) && existsSync(SOCKET_ACTIVATE))) throw new Error(`CI must run the external-calves test with ${LAUNCHER} (make setup) and ${SOCKET_ACTIVATE} (Debian package systemd)`);
 /** The uid the calves run as (no such user needed: setpriv takes numbers), and one that is not it. */
 const CALF_UID = 61_234;
 const OTHER_UID = 61_235;
