@@ -36,7 +36,7 @@ const NOT_IN_LANE: Record<string, string> = {
   "test/kv-interop.test.ts": "paddock kv serve: no calf",
   "test/operator.test.ts": "the priv's status, sd_notify and signals: the calf's engine does not enter",
   "test/priv-sandbox.test.ts": "the priv's own sandbox: the calf's engine does not enter",
-  "test/priv-loads.test.ts": "the modules the priv loads: the calf's engine does not enter",
+  "test/priv-start.test.ts": "the priv's start-up (the modules it loads, the early calf adopted); the QuickJS calf's early start is checked in test/calf-quickjs",
   "test/testkit.test.ts": "the testkit's own tests (its lanes included)",
 };
 
