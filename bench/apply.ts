@@ -33,6 +33,8 @@ const DEADLINE_MS = 15 * 60_000;
 const LEASE_TIMEOUT_MS = 15_000;
 /** SIGTERM → SIGKILL grace when stopping a client (the paddock calf gets 5 s from priv). */
 const STOP_TIMEOUT_MS = 8_000;
+/** After the address: the client finishes the lease and writes its log lines before it is stopped. */
+const SETTLE_MS = 300;
 /** The DHCP server port (RFC 2131 §4.1): dnsmasq is ready once it holds it. */
 const DHCP_SERVER_PORT = 67;
 
@@ -146,22 +148,34 @@ interface Points {
   reconcileStart?: number;
 }
 
-function paddockPoints(log: string, ackWall: number): Points {
+/**
+ * The lease's commit is the calf's commit with the most changes (the lease's dozen keys; the
+ * client's state changes are one or two), its persist the first "store persisted" after it, then
+ * the lease handler's reconcile.
+ */
+function paddockPoints(log: string): Points {
   const p: Points = {};
-  for (const line of log.split("\n")) {
-    let o: { msg?: string; at?: number; persistMs?: number; records?: number; client?: string };
+  type Line = { msg?: string; at?: number; persistMs?: number; records?: number; client?: string; changes?: number };
+  const lines: Line[] = [];
+  for (const text of log.split("\n")) {
     try {
-      o = JSON.parse(line) as typeof o;
+      lines.push(JSON.parse(text) as Line);
     } catch {
-      continue;
+      // Not a JSON line.
     }
-    // The lease's commit: the first calf commit after the ACK, and its persist.
-    if (o.msg === "commit accepted" && typeof o.at === "number" && o.at >= ackWall && String(o.client).startsWith("calf") && p.commitAccepted === undefined) p.commitAccepted = o.at;
-    else if (o.msg === "store persisted" && typeof o.at === "number" && p.commitAccepted !== undefined && p.persisted === undefined) {
+  }
+  let lease = -1;
+  lines.forEach((o, i) => {
+    if (o.msg === "commit accepted" && String(o.client).startsWith("calf") && typeof o.changes === "number" && (lease < 0 || o.changes > lines[lease]!.changes!)) lease = i;
+  });
+  if (lease < 0) return p;
+  p.commitAccepted = lines[lease]!.at;
+  for (const o of lines.slice(lease + 1)) {
+    if (o.msg === "store persisted" && p.persisted === undefined) {
       p.persisted = o.at;
       p.persistMs = o.persistMs;
       p.records = o.records;
-    } else if (o.msg === "handler lease: reconcile begins" && typeof o.at === "number" && p.persisted !== undefined && p.reconcileStart === undefined) p.reconcileStart = o.at;
+    } else if (o.msg === "handler lease: reconcile begins" && p.persisted !== undefined && p.reconcileStart === undefined) p.reconcileStart = o.at;
   }
   return p;
 }
@@ -202,6 +216,8 @@ async function run(client: Client): Promise<Run> {
       if (ack === undefined) await new Promise((r) => setTimeout(r, 10));
     }
     if (ack === undefined) throw new Error(`${client}: tcpdump saw no ACK`);
+    // The rest of the lease (MTU, routes) and its log lines, before the client is stopped.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
     return { ackToAddress: tAddr - ack, ack, address: tAddr, log: out };
   } finally {
     addressWaiter = undefined;
@@ -235,8 +251,8 @@ async function main(): Promise<void> {
     ["paddock dhcp", fmt(p, 2), (p.median / d.median).toFixed(2)],
     ["dhcpcd", fmt(d, 2), "1.00"],
   ]));
-  if (process.env.PADDOCK_BENCH_LOG) writeFileSync(process.env.PADDOCK_BENCH_LOG, runs.paddock.at(-1)?.log ?? "");
-  const pts = runs.paddock.map((r) => ({ r, p: paddockPoints(r.log, r.ack) }));
+  if (process.env.PADDOCK_BENCH_LOG) writeFileSync(process.env.PADDOCK_BENCH_LOG, runs.paddock.map((r) => r.log).join("\n"));
+  const pts = runs.paddock.map((r) => ({ r, p: paddockPoints(r.log) }));
   const step = (label: string, f: (x: (typeof pts)[number]) => number | undefined) => [label, fmt(summarize(pts.map((x) => f(x) ?? NaN)), 2)];
   console.log(`\npaddock's apply path, step by step (ms, medians (min–max))`);
   console.log(table([

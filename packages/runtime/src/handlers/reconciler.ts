@@ -334,7 +334,11 @@ export class HandlerRunner {
     if (this.stopped) return;
     const now = this.now();
     await Promise.all(this.slots.map(async (s) => {
-      if (!s.handler.prepare || s.running) return;
+      if (!s.handler.prepare) return;
+      if (s.running) {
+        s.log.debug({ handler: s.handler.name }, `handler ${s.handler.name}: not prepared (an apply is running)`);
+        return;
+      }
       try {
         await s.handler.prepare(s.handler.desired(view, now), { log: s.log, now: this.now });
       } catch (err) {
