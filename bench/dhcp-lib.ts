@@ -147,6 +147,16 @@ const NODE_FUNCTIONS: Record<string, string> = {
 };
 
 /**
+ * The CLI bundle's chunks (esbuild code splitting: one per command module, shared ones named
+ * `chunk-HASH`), by name without the content hash: "CLI chunk dhcp", "CLI chunk (shared)".
+ */
+function chunkOrigin(url: string): string | undefined {
+  const m = /\/dist\/chunks\/(.+?)-[A-Z0-9]{8}\.mjs$/.exec(url);
+  if (!m) return undefined;
+  return m[1] === "chunk" ? "CLI chunk (shared)" : `CLI chunk ${m[1]}`;
+}
+
+/**
  * Self time (ms) of a CPU profile by origin: the npm or workspace package a bundle line came
  * from, "node internals" for Node's own JavaScript, and V8's "(program)", "(garbage collector)".
  */
@@ -168,7 +178,7 @@ export function cpuProfileByOrigin(profile: CpuProfile, bundleUrlSuffix: string,
   const nodeOrigin = new Map<number, string>();
   for (const n of profile.nodes) {
     const { url, functionName, lineNumber } = n.callFrame;
-    nodeOrigin.set(n.id, url.endsWith(bundleUrlSuffix) ? originOf(lineNumber) : url.startsWith("node:") ? NODE_FUNCTIONS[functionName] ?? "node internals (other)" : url === "" ? functionName : url);
+    nodeOrigin.set(n.id, url.endsWith(bundleUrlSuffix) ? originOf(lineNumber) : url.startsWith("node:") ? NODE_FUNCTIONS[functionName] ?? "node internals (other)" : url === "" ? functionName : chunkOrigin(url) ?? url);
   }
   const out = new Map<string, number>();
   profile.samples.forEach((id, i) => {
