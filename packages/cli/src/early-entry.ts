@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { calfFileName, isCalfEngine, isContainerRuntimeChoice, startCalfEarly, type CalfEngine, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
+import { calfFileName, DEFAULT_CALF_ENGINE, isCalfEngine, isContainerRuntimeChoice, startCalfEarly, type CalfEngine, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
 
 /**
  * The built-in services' calf limits, as their definitions declare them (calf.memoryMiB, calf.pids;
@@ -120,9 +120,10 @@ export function startEarly(argv: readonly string[]): Promise<EarlyCalf | undefin
     iface: args.iface,
     runtimeDir: args.runtimeDir,
     ...(args.containerRuntime ? { containerRuntime: args.containerRuntime } : {}),
-    // The calf on the engine asked for (decision 0010): the Node bundle, or the QuickJS executable.
-    ...(args.engine ? { engine: args.engine } : {}),
-    calfScript: path.join(calfDir, calfFileName(args.service, args.engine ?? "node")),
+    // The calf on the engine asked for, else the built-in services' default (decision 0010): the
+    // Node bundle, or the QuickJS executable. The host adopts it only on the engine it runs.
+    engine: args.engine ?? DEFAULT_CALF_ENGINE,
+    calfScript: path.join(calfDir, calfFileName(args.service, args.engine ?? DEFAULT_CALF_ENGINE)),
     calfMemoryBytes: limits.memoryMiB * 1024 * 1024,
     calfPids: limits.pids,
   }).catch(() => undefined);
