@@ -10,7 +10,8 @@
  *
  * Two modes. `paddock --paddock-calf SCRIPT` (what the runtime's calf bundles run, see
  * packages/runtime/src/sandbox/packed.ts) imports the calf's bundle and nothing of the CLI;
- * anything else is the CLI, with `paddock dhcp`'s early calf start first, as bin/paddock.mjs does.
+ * anything else is the CLI, with the early calf start first for the commands that run one built-in
+ * service's calf (EARLY_COMMANDS in early-entry.ts), as bin/paddock.mjs does.
  * The CLI and the early start are imported lazily, so calf mode never runs their code.
  */
 import { createRequire } from "node:module";
