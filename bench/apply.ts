@@ -143,6 +143,8 @@ interface Points {
   commitAccepted?: number;
   persisted?: number;
   persistMs?: number;
+  /** Of which the before-persist hooks (the lease handler's prepare: its netlink look-ups). */
+  hooksMs?: number;
   /** Records (the lease handler's ownership record) written in the lease's persist. */
   records?: number;
   reconcileStart?: number;
@@ -155,7 +157,7 @@ interface Points {
  */
 function paddockPoints(log: string): Points {
   const p: Points = {};
-  type Line = { msg?: string; at?: number; persistMs?: number; records?: number; client?: string; changes?: number };
+  type Line = { msg?: string; at?: number; persistMs?: number; hooksMs?: number; records?: number; client?: string; changes?: number };
   const lines: Line[] = [];
   for (const text of log.split("\n")) {
     try {
@@ -174,6 +176,7 @@ function paddockPoints(log: string): Points {
     if (o.msg === "store persisted" && p.persisted === undefined) {
       p.persisted = o.at;
       p.persistMs = o.persistMs;
+      p.hooksMs = o.hooksMs;
       p.records = o.records;
     } else if (o.msg === "handler lease: reconcile begins" && p.persisted !== undefined && p.reconcileStart === undefined) p.reconcileStart = o.at;
   }
@@ -259,7 +262,8 @@ async function main(): Promise<void> {
     ["step", "ms"],
     step("ACK at the server → the store accepts the calf's commit (relay, calf decode, KV request)", ({ r, p }) => (p.commitAccepted ?? NaN) - r.ack),
     step("→ commit durable (the store's persist)", ({ p }) => (p.persisted ?? NaN) - (p.commitAccepted ?? NaN)),
-    step("   of which the persist itself (fsyncs)", ({ p }) => p.persistMs),
+    step("   of which the persist itself (prepare, audit fsync, journal append and fdatasync)", ({ p }) => p.persistMs),
+    step("   of which prepare (the lease handler's look-ups and record)", ({ p }) => p.hooksMs),
     step("→ the lease handler's reconcile begins (watch event, runner)", ({ p }) => (p.reconcileStart ?? NaN) - (p.persisted ?? NaN)),
     step("→ address (the handler: netlink, ownership record)", ({ r, p }) => r.address - (p.reconcileStart ?? NaN)),
     step("ACK → address", ({ r }) => r.ackToAddress),

@@ -608,6 +608,7 @@ export class KvStore {
     const snapshottedEntryBytes = this.currentEntryBytes;
     // The hooks see exactly what this write holds; commits that arrive while they run go in the next one.
     if (batch.length > 0 && this.hooks.size > 0) await this.runHooks({ parsed: snapshottedParsed, values: snapshotted });
+    const hooksMs = wallClockMs() - started;
     const records = this.pendingRecords;
     this.pendingRecords = new Map();
     const nextRecords = new Map(this.committedRecords);
@@ -651,7 +652,7 @@ export class KvStore {
     this.persistScheduled = null;
     // Commits, records (and refusals to audit) that arrived during the write go with the next persist.
     if (this.batch.length > 0 || this.pendingRecords.size > 0 || this.audit.hasUnsynced) this.schedulePersist();
-    if (batch.length > 0) this.log.debug({ seq: seq.toString(), commits: batch.length, records: records.size, persistMs: wallClockMs() - started, at: wallClockMs() }, "store persisted");
+    if (batch.length > 0) this.log.debug({ seq: seq.toString(), commits: batch.length, records: records.size, persistMs: wallClockMs() - started, hooksMs, at: wallClockMs() }, "store persisted");
     // After the acknowledgements: a long journal is folded into the store file, off their path.
     if (this.journal !== null && this.journal.size > JOURNAL_COMPACT_BYTES) setImmediate(() => this.compactOrLog());
     for (const r of records.values()) for (const done of r.done) done(null);
