@@ -10,7 +10,8 @@
  *
  * Needs root (namespaces, setpriv). Skipped with a reason otherwise, never under CI=true.
  */
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capabilitiesInMask, MAX_PENDING_CONNECTIONS, PRIV_DENIED, RUNC_ONLY_SYSCALLS } from "@paddock/runtime";
@@ -46,6 +47,8 @@ if (process.env.CI === "true" && run && !(existsSync(LAUNCHER) && existsSync(SOC
 /** The uid the calves run as (no such user needed: setpriv takes numbers), and one that is not it. */
 const CALF_UID = 61_234;
 const OTHER_UID = 61_235;
+/** nobody's uid: a deployment file names its calves' user (calf-user), which must be in /etc/passwd. */
+const NOBODY_UID = 65_534;
 /** A lease through a fresh calf: seconds, unless something hangs. */
 const TIMEOUT_MS = 30_000;
 
@@ -239,4 +242,33 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
     expect((await p2.stop()).code).toBe(0);
     await waitFor(() => !third.running, { what: "the calf to exit once its channels closed", timeoutMs: TIMEOUT_MS, state: () => third.tail() });
   }, 2 * TIMEOUT_MS);
+
+  it("paddock serve runs a deployment's calves the same way (calf-launch: external); an apply that changes how calves start is refused", async () => {
+    // calf-user names a user of /etc/passwd: nobody (65534) is on every Debian system.
+    const deployment = (name: string, launch: string) => {
+      const file = lab.file(name);
+      writeFileSync(file, [`name: pxs`, launch, "services:", "  dhcp4:", `    interfaces: [${link.b.name}]`, `    options: { arp-probe: false, resolv-conf: ${lab.file("resolv.conf")}, hooks-dir: "" }`, ""].join("\n"));
+      return file;
+    };
+    const external = deployment("external.yaml", "calf-launch: external\ncalf-user: nobody");
+    const serveRun = lab.file("serve-run");
+    mkdirSync(serveRun, { mode: 0o711 });
+    const served = startPaddock(lab, client, ["serve", external, "--runtime-dir", serveRun, "--state-dir", lab.file("serve-state"), "--log-format", "json"], { name: "paddock serve (external calves)" });
+    const sock = await waitFor(() => calfSocket(serveRun), { what: "serve's calf socket under RUNTIME_DIR/calves", timeoutMs: TIMEOUT_MS, abortOnExit: served });
+    const calfOfServe = launchCalf(lab, sock, NOBODY_UID, "calf (serve)");
+    const connected = await served.waitForEntry((e) => e.msg === "calf connected", { what: "the calf to connect to serve", timeoutMs: TIMEOUT_MS });
+    expect(connected.pid).toBe(calfOfServe.pid);
+    await waitFor(() => calfOfServe.lines(/REQUEST|bound|lease/i).length > 0, { what: "serve's calf to work", timeoutMs: TIMEOUT_MS, state: () => calfOfServe.tail() });
+    // serve's sandbox kept what an external-calf priv needs, and nothing of runc's.
+    await served.waitForEntry((e) => /^priv sandboxed/.test(String(e.msg)), { what: "serve's sandbox line", timeoutMs: TIMEOUT_MS });
+    expect(capabilitiesInMask(procStatus(served.pid!, "CapBnd")!).sort()).toEqual(["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"]);
+    // How calves start is fixed for the priv's life: a file asking for runc-started calves is refused whole.
+    const runtime = deployment("runtime.yaml", "calf-launch: runtime");
+    const r = spawnSync(findPaddockBin(), ["apply", runtime, "--runtime-dir", serveRun], { encoding: "utf8", timeout: 120_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`paddock: the running priv refused ${runtime}, and runs unchanged: calf-launch runtime differs from the running priv's (external as nobody); how calves start changes only with a restart of paddock serve\n`);
+    expect(calfOfServe.running).toBe(true);
+    expect((await served.stop()).code).toBe(0);
+    await waitFor(() => !calfOfServe.running, { what: "serve's calf to exit once its channels closed", timeoutMs: TIMEOUT_MS, state: () => calfOfServe.tail() });
+  }, 3 * TIMEOUT_MS);
 });

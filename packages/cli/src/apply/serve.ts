@@ -97,6 +97,8 @@ export interface ServeOptions {
   readonly log: Logger;
   readonly calfLogLevel: "debug" | "info" | "warn" | "error";
   readonly readyTimeoutMs?: number;
+  /** calf-launch: external — the calves are started outside the priv and connect as this uid. */
+  readonly externalCalves?: { readonly uid: number };
 }
 
 /** The running groups of a serving priv; `apply` moves them to a new deployment's. */
@@ -234,6 +236,7 @@ export class ServedDeployment {
         log: o.log.child({ iface: g.iface }),
         calfLogLevel: o.calfLogLevel,
         systemd: this.systemd,
+        ...(o.externalCalves ? { externalCalves: o.externalCalves } : {}),
       });
       this.running.set(g.key, { group: g, host });
       return undefined;

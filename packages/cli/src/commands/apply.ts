@@ -14,6 +14,7 @@ import { acquirePidLock, lockHolder, LockedError, privCapabilities, requireRoot,
 import { failedSummary, ServedDeployment, writePrivate, type ApplyResult } from "../apply/serve.ts";
 import { UserError } from "../errors.ts";
 import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
+import { calfLaunchRequest } from "../calf-launch-option.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
 import { builtinCalfScript } from "../services.ts";
 import { loadDeployment, type LoadedDeployment } from "./generate.ts";
@@ -60,16 +61,25 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
   }
   const log = createLogger(opts.logLevel as LogLevel, opts.logFormat as LogFormat);
   const files = serveFiles(opts.runtimeDir);
+  const loaded: LoadedDeployment[] = [];
+  const first = await loadDeployment(file, opts.variant);
+  // How calves start is the priv's shape, fixed at start: the first file's calf-launch (an apply
+  // that changes it is refused below).
+  const launch = { calfLaunch: first.deployment.calfLaunch, calfUser: first.deployment.calfUser };
+  let external: { uid: number } | undefined;
   let lock: PidLock;
   try {
+    external = calfLaunchRequest(launch.calfLaunch, launch.calfLaunch === "external" ? launch.calfUser : undefined).externalCalves;
     // 0711, as every priv keeps it: the calves' unprivileged uid reaches its bundles through it.
     mkdirSync(opts.runtimeDir, { recursive: true, mode: 0o711 });
     lock = acquirePidLock(files.lock);
   } catch (err) {
+    first.cleanup();
+    if (err instanceof UserError) throw err;
     if (err instanceof LockedError) throw new UserError(`paddock serve already runs with the runtime directory ${opts.runtimeDir} (process ${err.pid}); change it with paddock apply`);
     throw new UserError(`cannot create the lock file ${files.lock}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const loaded: LoadedDeployment[] = [];
+  loaded.push(first);
   const served = new ServedDeployment({
     runtimeDir: opts.runtimeDir,
     stateDir: opts.stateDir,
@@ -79,6 +89,7 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
     log,
     calfLogLevel: opts.logLevel as LogLevel,
     ...(opts.readyTimeout !== undefined ? { readyTimeoutMs: parseReadyTimeout(opts.readyTimeout) } : {}),
+    ...(external ? { externalCalves: external } : {}),
   });
   // Applies run one at a time; a SIGHUP during one is served after it.
   let queue: Promise<unknown> = Promise.resolve();
@@ -95,6 +106,9 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
       try {
         const next = await loadDeployment(request.file, request.variant);
         loaded.push(next);
+        if (next.deployment.calfLaunch !== launch.calfLaunch || (launch.calfLaunch === "external" && next.deployment.calfUser !== launch.calfUser)) {
+          throw new Error(`calf-launch ${next.deployment.calfLaunch}${next.deployment.calfLaunch === "external" ? ` as ${next.deployment.calfUser}` : ""} differs from the running priv's (${launch.calfLaunch}${launch.calfLaunch === "external" ? ` as ${launch.calfUser}` : ""}); how calves start changes only with a restart of paddock serve`);
+        }
         result = { id: request.id, ...(await served.apply(request.file, next.services)) };
       } catch (err) {
         log.error({ file: request.file }, `apply refused, running unchanged: ${(err as Error).message.split("\n").join("; ")}`);
@@ -106,8 +120,6 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
   process.on("SIGHUP", onHup);
   let keepAlive: NodeJS.Timeout | undefined;
   try {
-    const first = await loadDeployment(file, opts.variant);
-    loaded.push(first);
     // A signal listener does not keep Node's event loop alive: with no group left running (every
     // one failed) serve would end with status 0. This timer holds it until a signal stops it.
     keepAlive = setInterval(() => {}, 1 << 30);
@@ -118,8 +130,9 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
     // The priv's own sandbox, as paddock run's: what the first deployment's services need. An apply
     // that later needs more is refused for those services (ServedDeployment.keepCapabilities).
     const sandboxed = first.services.map((s) => ({ definition: s.definition, options: s.settings }));
-    applyPrivSandbox(sandboxed, opts.sandbox, log);
-    if (opts.sandbox) served.keepCapabilities(privCapabilities(sandboxed.map((s) => serviceCapabilities(s.definition, s.options))));
+    const runsCalves = { runsCalves: external === undefined };
+    applyPrivSandbox(sandboxed, opts.sandbox, log, runsCalves);
+    if (opts.sandbox) served.keepCapabilities(privCapabilities(sandboxed.map((s) => serviceCapabilities(s.definition, s.options)), runsCalves));
     await writePrivate(files.result, { id: "start", ...result });
     log.info({ signal: await stopped }, "stopping");
     await queue;
