@@ -226,8 +226,15 @@ export class KvStore {
     this.committed = new Map(this.current);
     this.committedParsed = new Map(this.currentParsed);
     for (const [name, value] of Object.entries(snapshot?.records ?? {})) this.committedRecords.set(name, Object.freeze(value));
-    // What the journal held goes into the store file now, so the journal starts empty.
-    if (this.journal !== null && this.journal.size > 0) this.compact();
+    // What the journal held goes into the store file now, so the journal starts empty. If the disk
+    // refuses, the journal keeps it (and takes the next commits): the store still opens.
+    if (this.journal !== null && this.journal.size > 0) {
+      try {
+        this.compact();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "could not fold the store journal into the store file at start; the journal keeps the state");
+      }
+    }
     this.committedEntryBytes = this.currentEntryBytes;
     this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE), {
       ...opts.audit,
@@ -293,8 +300,8 @@ export class KvStore {
   }
 
   /**
-   * Sets a record; it is persisted with the next persist — the same atomic replace of the store
-   * file as the commits being persisted, when called from a before-persist hook — and the promise
+   * Sets a record; it is persisted with the next persist — the same durable write as the commits
+   * being persisted, when called from a before-persist hook — and the promise
    * resolves once it is durable (or rejects with `PADDOCK_E_KV_STORAGE`; nothing of it is then on
    * disk). The value must be JSON (it is stored as its JSON text's parse).
    */

@@ -66,7 +66,7 @@ function readNoFollow(file: string): string {
 
 /**
  * Where a record can live instead of its own file: the service's KV store, which keeps the priv's
- * records in its store file and writes them in the same atomic replace as the commits being
+ * records with its values and writes them in the same durable write as the commits being
  * persisted (`KvStore.readRecord` / `writeRecord`; decision 0012).
  */
 export interface RecordStore {
