@@ -22,9 +22,9 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLab, startServer, waitForUdpPort, type LabProcess } from "@paddock/testkit";
+import { startServer, waitForUdpPort, type LabProcess } from "@paddock/testkit";
 import { openRtnetlink, type RtnetlinkClient } from "../packages/netlink/src/index.ts";
-import { fmt, summarize, table, TcpdumpDhcpParser } from "./dhcp-lib.ts";
+import { dhcpBenchLab, DHCPCD_DB, fmt, summarize, table, TcpdumpDhcpParser } from "./dhcp-lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 20);
 /** The whole benchmark gives up (and cleans up) after this long: about 5× its normal duration. */
@@ -59,29 +59,9 @@ if (!existsSync(CLI_BUNDLE)) {
   process.exit(1);
 }
 
-const lab = createLab({ prefix: "pap" });
 const SERVER_ADDRESS = "10.78.0.1";
-const link = (() => {
-  try {
-    return lab.veth(lab.namespace("s"), lab.namespace("c"), { addresses: { a: `${SERVER_ADDRESS}/24` } });
-  } catch (e) {
-    lab.destroySync();
-    throw e;
-  }
-})();
-const SERVER_NS = link.a.ns.name;
-const CLIENT_NS = link.b.ns.name;
-const SERVER_IF = link.a.name;
-const CLIENT_IF = link.b.name;
+const { lab, link, serverNs: SERVER_NS, clientNs: CLIENT_NS, serverIf: SERVER_IF, clientIf: CLIENT_IF } = dhcpBenchLab("pap", SERVER_ADDRESS);
 const work = lab.dir;
-/** dhcpcd has no option for its database directory: what it adds there is removed at the end. */
-const DHCPCD_DB = "/var/lib/dhcpcd";
-const dhcpcdDbBefore = new Set(existsSync(DHCPCD_DB) ? readdirSync(DHCPCD_DB) : []);
-lab.defer(() => {
-  if (existsSync(DHCPCD_DB)) {
-    for (const f of readdirSync(DHCPCD_DB)) if (!dhcpcdDbBefore.has(f)) rmSync(path.join(DHCPCD_DB, f), { force: true });
-  }
-});
 
 const deadline = setTimeout(() => {
   console.error(`bench/apply.ts: still running after ${DEADLINE_MS / 60_000} min; giving up`);

@@ -1,9 +1,11 @@
 /**
  * Helpers of bench/dhcp.ts: process trees and their memory from /proc, the DHCP timeline seen by
- * tcpdump on the server's side of the veth, and summary statistics. Nothing here starts a process.
+ * tcpdump on the server's side of the veth, summary statistics, and the lab of a DHCP bench
+ * (bench/dhcp.ts, bench/apply.ts). Nothing here starts a process.
  */
-import { readFileSync } from "node:fs";
-import { processTree } from "@paddock/testkit";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { createLab, processTree } from "@paddock/testkit";
 
 /** Memory of one process, in KiB, from /proc/PID/status and /proc/PID/smaps_rollup. */
 export interface ProcMemory {
@@ -186,4 +188,32 @@ export function cpuProfileByOrigin(profile: CpuProfile, bundleUrlSuffix: string,
     out.set(o, (out.get(o) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   });
   return out;
+}
+
+/**
+ * A bench's lab (testkit: unique names, processes stopped by pid, namespaces, files and processes
+ * removed at the end, also on Ctrl-C or after a killed run): a server namespace and a client
+ * namespace joined by a veth pair, the server side at `serverAddress`/24; and dhcpcd's database
+ * directory (it has no option to move it) put back as it was at the end.
+ */
+/** dhcpcd's database directory (it has no option to move it). */
+export const DHCPCD_DB = "/var/lib/dhcpcd";
+
+export function dhcpBenchLab(prefix: string, serverAddress: string) {
+  const lab = createLab({ prefix });
+  const link = (() => {
+    try {
+      return lab.veth(lab.namespace("s"), lab.namespace("c"), { addresses: { a: `${serverAddress}/24` } });
+    } catch (e) {
+      lab.destroySync();
+      throw e;
+    }
+  })();
+  const dhcpcdDbBefore = new Set(existsSync(DHCPCD_DB) ? readdirSync(DHCPCD_DB) : []);
+  lab.defer(() => {
+    if (existsSync(DHCPCD_DB)) {
+      for (const f of readdirSync(DHCPCD_DB)) if (!dhcpcdDbBefore.has(f)) rmSync(path.join(DHCPCD_DB, f), { force: true });
+    }
+  });
+  return { lab, link, serverNs: link.a.ns.name, clientNs: link.b.ns.name, serverIf: link.a.name, clientIf: link.b.name };
 }

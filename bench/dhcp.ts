@@ -28,11 +28,11 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLab, isSameProcess, procStartTime, signalPid, startServer, waitFor, waitForUdpPort, type LabProcess } from "@paddock/testkit";
+import { isSameProcess, procStartTime, signalPid, startServer, waitFor, waitForUdpPort, type LabProcess } from "@paddock/testkit";
 import { openRtnetlink, type RtnetlinkClient } from "../packages/netlink/src/index.ts";
 import { createCalfBundle, parseCalfName } from "../packages/runtime/src/sandbox/bundle.ts";
 import { DEFAULT_CALF_ENGINE } from "../packages/runtime/src/sandbox/engine.ts";
-import { cpuProfileByOrigin, fmt, procMemory, processTree, summarize, table, TcpdumpDhcpParser, type ProcMemory, type Summary } from "./dhcp-lib.ts";
+import { cpuProfileByOrigin, dhcpBenchLab, DHCPCD_DB, fmt, procMemory, processTree, summarize, table, TcpdumpDhcpParser, type ProcMemory, type Summary } from "./dhcp-lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 10);
 /** The whole benchmark gives up (and cleans up) after this long: about 5× its normal duration. */
@@ -80,34 +80,13 @@ for (const f of [CLI_BUNDLE, CALF_BUNDLE, CALF_QUICKJS]) {
 
 // ---- names, cleanup ---------------------------------------------------------------------------
 
-// A testkit lab: unique names, processes stopped by pid, and the namespaces, files and processes
-// removed at the end, also on Ctrl-C (the kit's signal hooks) or after a killed run (the next
-// createLab with this prefix removes what it left).
-const lab = createLab({ prefix: "pdb" });
-const id = lab.id;
+// A testkit lab (./dhcp-lib.ts dhcpBenchLab): unique names, everything removed at the end, also on
+// Ctrl-C or after a killed run.
 const SERVER_ADDRESS = "10.79.0.1";
-const link = (() => {
-  try {
-    return lab.veth(lab.namespace("s"), lab.namespace("c"), { addresses: { a: `${SERVER_ADDRESS}/24` } });
-  } catch (e) {
-    lab.destroySync();
-    throw e;
-  }
-})();
-const SERVER_NS = link.a.ns.name;
-const CLIENT_NS = link.b.ns.name;
-const SERVER_IF = link.a.name;
-const CLIENT_IF = link.b.name;
+const { lab, link, serverNs: SERVER_NS, clientNs: CLIENT_NS, serverIf: SERVER_IF, clientIf: CLIENT_IF } = dhcpBenchLab("pdb", SERVER_ADDRESS);
+const id = lab.id;
 /** The lab's directory: mode 0711, so the calf (an unprivileged uid) can traverse to its rootfs here. */
 const work = lab.dir;
-/** dhcpcd has no option for its database directory: what it adds there is removed at the end. */
-const DHCPCD_DB = "/var/lib/dhcpcd";
-const dhcpcdDbBefore = new Set(existsSync(DHCPCD_DB) ? readdirSync(DHCPCD_DB) : []);
-lab.defer(() => {
-  if (existsSync(DHCPCD_DB)) {
-    for (const f of readdirSync(DHCPCD_DB)) if (!dhcpcdDbBefore.has(f)) rmSync(path.join(DHCPCD_DB, f), { force: true });
-  }
-});
 
 function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8" });
