@@ -24,7 +24,7 @@ describe.skipIf(!root)("the DHCP shim installed into an image root (needs root)"
     const image = lab.file("rootfs");
     runOk("bash", [path.join(repoRoot, "examples/image-builder/install.sh"), image]);
     const lib = path.join(image, "usr/lib/paddock");
-    expect(readdirSync(lib).sort()).toEqual(["calves", "native", "paddock.mjs"]);
+    expect(readdirSync(lib).sort()).toEqual(["calves", "chunks", "native", "paddock.mjs"]);
     expect(readdirSync(path.join(lib, "native")).sort()).toEqual(["dhcp_filter.bpf.o", "egress_policy.bpf.o", "paddock_native.node"]);
     expect(existsSync(path.join(image, "lib/systemd/system/paddock-dhcp@.service"))).toBe(true);
     expect(readFileSync(path.join(image, "lib/systemd/system/paddock-wait-online.service"), "utf8")).toContain("ExecStart=/usr/sbin/paddock wait-online");

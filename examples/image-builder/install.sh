@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the DHCP shim into an OS image's root (DESTDIR), as an image builder would:
 #
-#   DESTDIR/usr/lib/paddock/paddock.mjs          the CLI, one bundled file
+#   DESTDIR/usr/lib/paddock/paddock.mjs          the CLI, bundled, and chunks/ (one per command)
 #   DESTDIR/usr/lib/paddock/calves/calf-dhcp4.mjs  the DHCP calf, one bundled file
 #   DESTDIR/usr/lib/paddock/native/               the Node-API addon and the eBPF objects
 #   DESTDIR/usr/sbin/paddock                      a wrapper that points the CLI at them
@@ -32,6 +32,21 @@ done
 lib=$dest/usr/lib/paddock
 install -d -m 0755 "$lib/calves" "$lib/native" "$dest/usr/sbin" "$dest/lib/systemd/system"
 install -m 0644 "$repo/packages/cli/dist/paddock.mjs" "$lib/paddock.mjs"
+# The CLI's chunks (scripts/build.ts splits it per command): those paddock.mjs reaches, not the
+# older builds' kept beside them in dist/chunks.
+install -d -m 0755 "$lib/chunks"
+node -e '
+  const fs = require("fs"), path = require("path");
+  const dist = process.argv[1], seen = new Set(), todo = [path.join(dist, "paddock.mjs")];
+  while (todo.length > 0) {
+    const file = todo.pop();
+    for (const m of fs.readFileSync(file, "utf8").matchAll(/\.\/((?:chunks\/)?[\w.-]+\.mjs)/g)) {
+      const chunk = path.resolve(path.dirname(file), m[1]);
+      if (!seen.has(chunk) && fs.existsSync(chunk)) (seen.add(chunk), todo.push(chunk));
+    }
+  }
+  for (const chunk of seen) console.log(chunk);
+' "$repo/packages/cli/dist" | while read -r chunk; do install -m 0644 "$chunk" "$lib/chunks/"; done
 install -m 0644 "$repo/packages/services/dhcp4/calf/dist/calf-dhcp4.mjs" "$lib/calves/calf-dhcp4.mjs"
 if [[ -f $repo/packages/services/ntp/calf/dist/calf-ntp.mjs ]]; then
   install -m 0644 "$repo/packages/services/ntp/calf/dist/calf-ntp.mjs" "$lib/calves/calf-ntp.mjs"
