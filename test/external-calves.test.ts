@@ -195,7 +195,7 @@ describe.skipIf(!run || !existsSync(LAUNCHER))(`calves started outside the priv 
     ], { name: "connection flood" });
     const logged = priv.logEntries().length;
     await flood.waitForLog(/connected/, { timeoutMs: TIMEOUT_MS });
-    // The first refusal after a quiet second is always logged (later ones within it are counted).
+    // A refusal after a quiet second is logged at once; those within the second, at its end with their count.
     const refusal = await waitFor(() => priv.logEntries().slice(logged).find((e) => e.code === "PADDOCK_E_SANDBOX_CALF_PEER"), {
       what: "the priv to log the flood's refusal",
       timeoutMs: TIMEOUT_MS,

@@ -90,6 +90,9 @@ export class CalfListener {
   private closed = false;
   private refusedSinceLog = 0;
   private lastRefusalLog = Number.NEGATIVE_INFINITY;
+  /** The latest refusal not logged yet, and the timer that logs it once the interval is over. */
+  private unlogged: { why: string; pid: number | undefined } | undefined;
+  private refusalLogTimer: NodeJS.Timeout | undefined;
   /** Connections refused over the listener's life (for tests and the admin view). */
   refusals = 0;
 
@@ -169,6 +172,7 @@ export class CalfListener {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.refusalLogTimer);
     for (const p of this.pending) this.drop(p);
     if (this.ready) {
       this.ready.control.destroy();
@@ -246,17 +250,31 @@ export class CalfListener {
     this.refuse(undefined, why, p.pid);
   }
 
-  /** Closes `sock` and says why, in one line per REFUSAL_LOG_INTERVAL_MS at most. */
+  /**
+   * Closes `sock` and says why, in one line per REFUSAL_LOG_INTERVAL_MS at most: a refusal within
+   * the interval is counted, and the line at its end gives the count and the latest reason.
+   */
   private refuse(sock: net.Socket | undefined, why: string, pid?: number): void {
     sock?.destroy();
     this.refusals++;
     this.refusedSinceLog++;
-    const now = performance.now();
-    if (now - this.lastRefusalLog < REFUSAL_LOG_INTERVAL_MS) return;
-    const err = new SandboxError("PADDOCK_E_SANDBOX_CALF_PEER", `a connection to calf ${this.name}'s socket was refused: ${why}`, this.name);
-    this.log.warn({ err, code: err.code, ...(pid !== undefined ? { pid } : {}), ...(this.refusedSinceLog > 1 ? { refused: this.refusedSinceLog } : {}) }, err.message.slice(err.message.indexOf(": ") + 2));
+    this.unlogged = { why, pid };
+    const wait = REFUSAL_LOG_INTERVAL_MS - (performance.now() - this.lastRefusalLog);
+    if (wait <= 0) return this.logRefusals();
+    this.refusalLogTimer ??= setTimeout(() => {
+      this.refusalLogTimer = undefined;
+      this.logRefusals();
+    }, wait).unref();
+  }
+
+  private logRefusals(): void {
+    const last = this.unlogged;
+    if (!last || this.closed) return;
+    const err = new SandboxError("PADDOCK_E_SANDBOX_CALF_PEER", `a connection to calf ${this.name}'s socket was refused: ${last.why}`, this.name);
+    this.log.warn({ err, code: err.code, ...(last.pid !== undefined ? { pid: last.pid } : {}), ...(this.refusedSinceLog > 1 ? { refused: this.refusedSinceLog } : {}) }, err.message.slice(err.message.indexOf(": ") + 2));
     this.refusedSinceLog = 0;
-    this.lastRefusalLog = now;
+    this.unlogged = undefined;
+    this.lastRefusalLog = performance.now();
   }
 }
 
