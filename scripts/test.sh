@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the typecheck, then vitest (unit, property, interop, kernel and namespace tests), then
 # the calf engine lane: the calf and interop tests of test/calf-engine-lane.txt once more, with
-# their calves on the engine that is not the default (PADDOCK_TEST_CALF_ENGINE, docs/testkit.md).
+# their calves on Node, the engine that is not the built-in services' default (QuickJS, decision
+# 0010; PADDOCK_TEST_CALF_ENGINE, docs/testkit.md).
 # Ends with a "FAILED file > test" line per failed test, one plain "N passed, N failed, N skipped"
 # line for both runs together and a non-zero status when either failed.
 set -uo pipefail
@@ -11,8 +12,9 @@ results=$(mktemp /tmp/paddock-vitest.XXXXXX.json)
 lane_results=$(mktemp /tmp/paddock-vitest-lane.XXXXXX.json)
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile="$results"
 status=$?
-# The engine that is not the default (packages/runtime/src/sandbox/engine.ts DEFAULT_CALF_ENGINE).
-lane_engine=quickjs
+# The engine that is not the built-in services' default (their definitions' calf.engine, quickjs):
+# Node, which runs their calves where QuickJS is not built and every calf paddock build makes.
+lane_engine=node
 # vitest.calf-engine-lane.config.ts: the main config, its include list the lane's files exactly.
 lane_files=$(grep -c -v '^\s*\(#\|$\)' test/calf-engine-lane.txt)
 echo "calf engine lane: $lane_files test files with their calves on $lane_engine"

@@ -1,6 +1,7 @@
 /**
  * The calf engine lane's list (test/calf-engine-lane.txt; scripts/test.sh runs its files a second
- * time with their calves on the engine that is not the default, issue 14 item 1): every test file
+ * time with their calves on Node, the engine that is not the built-in services' default, issue 14
+ * item 1): every test file
  * that starts a paddock with calves is either in the lane or named below with the reason it is
  * not, so a new calf or interop test cannot be left on one engine unnoticed.
  */
@@ -20,6 +21,7 @@ const lane = readFileSync(path.join(root, "test/calf-engine-lane.txt"), "utf8")
 /** Tests that start calves and stay out of the lane, and why. */
 const NOT_IN_LANE: Record<string, string> = {
   "test/calf-quickjs.test.ts": "runs the QuickJS calves itself (every dhcp4 lease scenario, NTP, RA, DHCPv6)",
+  "test/calf-engine-default.test.ts": "the built-in services' default engine and its fallback to Node: it leaves out --calf-engine on purpose",
   "test/dhcp-shim-lease.test.ts": "its lease scenarios run on Node here and on QuickJS in test/calf-quickjs",
   "test/container-runtime.test.ts": "the container runtime's test: its scenarios choose their runtime and engine",
   "test/apply.test.ts": "`paddock serve` runs a deployment's calves on the engine the deployment names; the lane adds --calf-engine to calf commands only",

@@ -120,8 +120,8 @@ async function leased(net: string, engine: "node" | "quickjs"): Promise<{ l: Net
   lab = l;
   l.startDnsmasq(defaultOffer(net));
   const t0 = Date.now();
-  // Node without the flag: the default start, whose calf bin/paddock.mjs starts early.
-  const shim = l.startShim({ extraArgs: engine === "node" ? [] : ["--calf-engine", engine] });
+  // The engine named either way (QuickJS is the built-in services' default); bin/paddock.mjs starts either early.
+  const shim = l.startShim({ extraArgs: ["--calf-engine", engine] });
   await l.waitForAddress(LEASE_TIMEOUT_MS).catch((err: Error) => {
     throw new Error(`${err.message}; shim output:\n${shim.output.slice(-3000)}`);
   });

@@ -160,6 +160,8 @@ export interface ShimOptions {
   /** Run the RFC 5227 ARP probe (default false: `--no-arp-probe`, so a lease is applied without its 4–7 s). */
   arpProbe?: boolean;
   extraArgs?: string[];
+  /** The command's whole environment (default this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Watches the client interface's IPv4 addresses: `ip monitor` events and a poll every `intervalMs`. */
@@ -313,6 +315,7 @@ export class NetLab {
     ];
     return startPaddock(this.lab, this.clientNs, args, {
       bin: paddockBin,
+      ...(opts.env ? { env: opts.env } : {}),
       create: (name, child) => new ShimProc(name, child, stateDir, runtimeDir, adminSocket, metricsSocket),
     });
   }

@@ -54,7 +54,7 @@ async function keaLab(run: ShimLeaseRun, net: string, extraArgs: string[] = []):
   const kea = l.startKea(defaultOffer(net, { leaseSeconds: KEA_LEASE_S }), { renew: T1_S, rebind: T2_S });
   await kea.waitFor(/DHCP4_STARTED/, 10_000);
   const runtimeArgs = run.containerRuntime ? ["--container-runtime", run.containerRuntime] : [];
-  const shim = l.startShim({ extraArgs: [...(run.engine === "node" ? [] : ["--calf-engine", run.engine]), ...runtimeArgs, ...extraArgs] });
+  const shim = l.startShim({ extraArgs: ["--calf-engine", run.engine, ...runtimeArgs, ...extraArgs] });
   const a = await l.waitForAddress(LEASE_TIMEOUT_MS).catch((err: Error) => {
     throw new Error(`${err.message}; shim output:\n${shim.output.slice(-3000)}`);
   });

@@ -8,7 +8,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { calfFileName, DEFAULT_CALF_ENGINE, isCalfEngine, isContainerRuntimeChoice, startCalfEarly, type CalfEngine, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
+import { builtinCalfWithFallback, calfFileName, isCalfEngine, isContainerRuntimeChoice, startCalfEarly, type CalfEngine, type ContainerRuntimeChoice, type EarlyCalf } from "@paddock/runtime/early";
 
 /**
  * The built-in services' calf limits, as their definitions declare them (calf.memoryMiB, calf.pids;
@@ -21,6 +21,9 @@ export const EARLY_CALF_LIMITS: Readonly<Record<string, { readonly memoryMiB: nu
   ra: { memoryMiB: 96, pids: 32 },
   dhcp6: { memoryMiB: 96, pids: 32 },
 };
+
+/** The built-in services' calf engine, as their definitions declare it (calf.engine; a test keeps them equal). */
+export const EARLY_CALF_ENGINE: CalfEngine = "quickjs";
 
 /** The key the commands look for (takeEarlyCalf). */
 export const EARLY_CALF_KEY = "__paddockEarlyCalf";
@@ -115,15 +118,17 @@ export function startEarly(argv: readonly string[]): Promise<EarlyCalf | undefin
   // Beside this bundle (packages/cli/dist) the repository's calf bundles; an image sets the dir.
   const calfDir = process.env.PADDOCK_CALF_DIR ?? fileURLToPath(new URL(`../../services/${args.service}/calf/dist/`, import.meta.url));
   const limits = EARLY_CALF_LIMITS[args.service]!;
+  // The calf on the engine asked for, else the built-in services' (decision 0010), falling back to
+  // the Node bundle as the CLI does when the QuickJS executable is missing. The host adopts it
+  // only on the engine it runs.
+  const calf = args.engine ? { engine: args.engine, file: path.join(calfDir, calfFileName(args.service, args.engine)) } : builtinCalfWithFallback(args.service, calfDir, EARLY_CALF_ENGINE);
   return startCalfEarly({
     service: args.service,
     iface: args.iface,
     runtimeDir: args.runtimeDir,
     ...(args.containerRuntime ? { containerRuntime: args.containerRuntime } : {}),
-    // The calf on the engine asked for, else the built-in services' default (decision 0010): the
-    // Node bundle, or the QuickJS executable. The host adopts it only on the engine it runs.
-    engine: args.engine ?? DEFAULT_CALF_ENGINE,
-    calfScript: path.join(calfDir, calfFileName(args.service, args.engine ?? DEFAULT_CALF_ENGINE)),
+    engine: calf.engine,
+    calfScript: calf.file,
     calfMemoryBytes: limits.memoryMiB * 1024 * 1024,
     calfPids: limits.pids,
   }).catch(() => undefined);

@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as kv from "@paddock/kv";
 import * as runtime from "@paddock/runtime";
-import { calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, orList, runningPacked, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
+import { builtinCalfWithFallback, calfFileName, CALF_ENGINES, DEFAULT_CALF_ENGINE, isCalfEngine, isServiceDefinition, orList, runningPacked, type CalfEngine, type ServiceDefinition } from "@paddock/runtime";
 import { dhcp4Service } from "@paddock/service-dhcp4";
 import { ntpService } from "@paddock/service-ntp";
 import { raService } from "@paddock/service-ra";
@@ -52,17 +52,18 @@ export function installRoot(): string {
   return dir;
 }
 
-/**
- * A built-in service's calf: its bundle for Node, its static executable for QuickJS (both built by
- * make setup). PADDOCK_CALF_DIR overrides the folder, for image builders.
- */
+/** The folder of a built-in service's calves (both engines'): PADDOCK_CALF_DIR, for image builders, or its dist. */
+export function builtinCalfDir(service: string): string {
+  return process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), `packages/services/${service}/calf/dist`);
+}
+
+/** A built-in service's calf: its bundle for Node, its static executable for QuickJS (both built by make setup). */
 export function builtinCalfScript(service: string, engine: CalfEngine = DEFAULT_CALF_ENGINE): string {
-  const dir = process.env.PADDOCK_CALF_DIR ?? path.join(installRoot(), `packages/services/${service}/calf/dist`);
-  return path.join(dir, calfFileName(service, engine));
+  return path.join(builtinCalfDir(service), calfFileName(service, engine));
 }
 
 /** What `--calf-engine` says, for commander: `node` or `quickjs`. */
-export const CALF_ENGINE_HELP = `the JavaScript engine of the calves: ${orList(CALF_ENGINES)} (default: the service's own, node for the built-in services; quickjs: a static executable of a few MiB, docs/decisions/0010-quickjs-calf-engine.md)`;
+export const CALF_ENGINE_HELP = `the JavaScript engine of the calves: ${orList(CALF_ENGINES)} (default: the service's own: quickjs for the built-in services, a static executable of a few MiB, or node where it is not built, with a warning; node for a service of yours; docs/decisions/0010-quickjs-calf-engine.md)`;
 
 /** Parses `--calf-engine`. */
 export function parseCalfEngine(value: string): CalfEngine {
@@ -70,21 +71,41 @@ export function parseCalfEngine(value: string): CalfEngine {
   return value;
 }
 
+/** A calf engine that cannot run the service's calf, with its stable code. */
+export class CalfEngineError extends UserError {
+  readonly code = "PADDOCK_E_CALF_ENGINE_UNAVAILABLE";
+}
+
+/** The calf a service runs: its file, its engine, and a warning when it is not the engine its definition names. */
+export interface CalfOnEngine {
+  readonly calfScript: string;
+  readonly calfEngine: CalfEngine;
+  readonly warning?: string;
+}
+
 /**
  * The calf a loaded service runs, on the engine the operator chose (`override`) or its definition
- * names: a service built by `paddock build` has a Node calf only, so it runs on QuickJS only if it
- * is a built-in service (whose QuickJS calf make setup builds).
+ * names. A service built by `paddock build` has a Node calf only, so it runs on QuickJS only if it
+ * is a built-in service, whose QuickJS calf make setup builds. A built-in service whose QuickJS
+ * executable is missing runs its Node calf, with a warning, unless the operator asked for QuickJS.
  */
-export function calfOnEngine(loaded: LoadedService, override: CalfEngine | undefined): { calfScript: string; calfEngine: CalfEngine } {
+export function calfOnEngine(loaded: LoadedService, override: CalfEngine | undefined): CalfOnEngine {
   const engine = override ?? loaded.definition.calf.engine ?? DEFAULT_CALF_ENGINE;
   if (engine === "node") return { calfScript: loaded.calfScript, calfEngine: engine };
   const name = loaded.definition.name;
   if (BUILTIN_SERVICES[name] !== loaded.definition) {
-    throw new UserError(`${loaded.source} has no QuickJS calf: only the built-in services' calves are built for QuickJS so far; run it with --calf-engine node`);
+    throw new CalfEngineError(`${loaded.source} has no QuickJS calf: only the built-in services' calves are built for QuickJS so far; run it with --calf-engine node`);
   }
-  const calfScript = builtinCalfScript(name, engine);
-  if (!existsSync(calfScript)) throw new UserError(`there is no QuickJS calf of ${name} (${calfScript}): make setup builds QuickJS and the calves that run on it, and this one does not yet; run it with --calf-engine node`);
-  return { calfScript, calfEngine: engine };
+  const calf = builtinCalfWithFallback(name, builtinCalfDir(name), engine);
+  if (calf.quickjsMissing === undefined) return { calfScript: calf.file, calfEngine: calf.engine };
+  if (override !== undefined) {
+    throw new CalfEngineError(`there is no QuickJS calf of ${name} (${calf.quickjsMissing}): make setup builds QuickJS and the calves that run on it, and did not here; run it with --calf-engine node`);
+  }
+  return {
+    calfScript: loaded.calfScript,
+    calfEngine: "node",
+    warning: `the calf of ${name} runs on Node (~45 MiB instead of ~4): its QuickJS executable ${calf.quickjsMissing} is missing; make setup builds it (with gcc and the npm registry; its output says why it could not), and --calf-engine node chooses Node without this warning`,
+  };
 }
 
 /** A service ready to run: its definition and its calf's bundle. */

@@ -56,6 +56,13 @@ describe("what the early start knows is what the CLI declares", () => {
     expect(EARLY_CALF_LIMITS).toEqual(declared);
   });
 
+  it("the built-in services' calf engine is their definitions' (the early calf is adopted only on the host's engine)", async () => {
+    const { EARLY_CALF_ENGINE } = await import("../src/early-entry.ts");
+    const { BUILTIN_SERVICES } = await import("../src/services.ts");
+    for (const d of Object.values(BUILTIN_SERVICES)) expect(d.calf.engine, d.name).toBe(EARLY_CALF_ENGINE);
+    expect(EARLY_CALF_ENGINE).toBe("quickjs");
+  });
+
   it.each(["dhcp", "ntp", "ra", "dhcp6", "run"])("paddock %s: its options with a value, its flags and those that make the early start step aside are the command's", async (name) => {
     const { EARLY_COMMANDS } = await import("../src/early-entry.ts");
     const { Command } = await import("commander");

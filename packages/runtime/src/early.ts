@@ -23,7 +23,7 @@ import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "
 
 export { findExecutable };
 export { isContainerRuntimeChoice, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
-export { calfFileName, DEFAULT_CALF_ENGINE, isCalfEngine, type CalfEngine } from "./sandbox/engine.ts";
+export { builtinCalfWithFallback, calfFileName, DEFAULT_CALF_ENGINE, isCalfEngine, type CalfEngine } from "./sandbox/engine.ts";
 
 /** What the early start needs to know: the same values the host is started with. */
 export interface EarlyCalfRequest {

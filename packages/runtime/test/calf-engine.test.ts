@@ -1,9 +1,12 @@
 // Pure tests of the calf engines (sandbox/engine.ts, docs/decisions/0010): what a QuickJS calf's OCI
 // config and seccomp profile hold next to a Node calf's, which engine a hosted calf runs on, and
-// the definition's `calf.engine` check. No root needed.
+// the definition's `calf.engine` check, a built-in calf's fallback to Node. No root needed.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CALF_SCRIPT_PATH, calfOciConfig, type CalfName, type CalfSandboxSpec, type NodeRuntime } from "../src/sandbox/bundle.ts";
-import { CALF_QUICKJS_PATH, calfEngineOf, calfFileName, isCalfEngine, QUICKJS_EXTRA_SYSCALLS } from "../src/sandbox/engine.ts";
+import { builtinCalfWithFallback, CALF_QUICKJS_PATH, calfEngineOf, calfFileName, isCalfEngine, QUICKJS_EXTRA_SYSCALLS } from "../src/sandbox/engine.ts";
 import { CALF_FORBIDDEN_SYSCALLS, calfSeccompProfile, type SeccompProfile } from "../src/sandbox/seccomp.ts";
 import { checkServiceDefinition, type ServiceDefinition } from "../src/service.ts";
 
@@ -62,6 +65,21 @@ describe("which engine a calf runs on", () => {
     expect(calfFileName("dhcp4", "quickjs")).toBe("calf-dhcp4-quickjs");
     expect(["node", "quickjs"].every(isCalfEngine)).toBe(true);
     for (const bad of ["v8", "QuickJS", "", undefined, 1]) expect(isCalfEngine(bad), String(bad)).toBe(false);
+  });
+
+  it("a built-in calf falls back to its Node bundle only when its QuickJS executable is missing", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "paddock-calf-engine-"));
+    try {
+      const node = path.join(dir, "calf-ntp.mjs");
+      const quickjs = path.join(dir, "calf-ntp-quickjs");
+      writeFileSync(node, "");
+      expect(builtinCalfWithFallback("ntp", dir, "quickjs")).toEqual({ engine: "node", file: node, quickjsMissing: quickjs });
+      writeFileSync(quickjs, "");
+      expect(builtinCalfWithFallback("ntp", dir, "quickjs")).toEqual({ engine: "quickjs", file: quickjs });
+      expect(builtinCalfWithFallback("ntp", dir, "node")).toEqual({ engine: "node", file: node });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a definition naming another engine is refused with the ones there are", () => {

@@ -93,6 +93,7 @@ export interface ServeOptions {
   readonly userDataDir: string;
   /** Generated calf bundles (paddock generate), or undefined to let the priv write them. */
   readonly bundleDir?: string;
+  /** A service's Node calf (the engine of a deployment's calves). */
   readonly calfScript: (service: ResolvedService) => string;
   readonly log: Logger;
   readonly calfLogLevel: "debug" | "info" | "warn" | "error";
@@ -228,6 +229,8 @@ export class ServedDeployment {
         services: g.services.map((s): HostedService => ({
           definition: s.definition,
           calfScript: o.calfScript(s),
+          // A deployment's calves are Node calves, as paddock generate writes their bundles and units (decision 0010).
+          calfEngine: "node",
           stateDir: path.join(o.stateDir, g.iface, s.name),
           adminSocket: path.join(o.runtimeDir, `${s.name}-${g.iface}.sock`),
           options: s.settings,

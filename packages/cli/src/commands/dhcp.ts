@@ -102,7 +102,7 @@ async function runDhcpWith(opts: DhcpOptions, early: EarlyCalf | undefined, give
     }
   }
   if (opts.calf && opts.calfEngine === "quickjs") throw new UserError("--calf runs a calf on Node only: leave out --calf-engine quickjs");
-  const calf = opts.calf ? { calfScript } : calfOnEngine({ definition: dhcp4Service, calfScript, source: dhcp4Service.name }, opts.calfEngine);
+  const calf = opts.calf ? { calfScript, calfEngine: "node" as const } : calfOnEngine({ definition: dhcp4Service, calfScript, source: dhcp4Service.name }, opts.calfEngine);
   const flags = dhcpFlagOptions(opts, given);
   const sources = (i: string) => () => resolveOptions({ configPath: opts.config, iface: i, services: [{ definition: dhcp4Service, flags }], otherServices: Object.values(BUILTIN_SERVICES) });
   await runServices({

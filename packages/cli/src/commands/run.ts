@@ -30,6 +30,8 @@ export interface ServiceRequest {
   readonly options?: Readonly<Record<string, string | boolean | number>>;
   /** A calf bundle written beforehand (--bundle-dir DIR: DIR/SERVICE-IFACE, from paddock generate). */
   readonly bundleDir?: string;
+  /** Logged once at start, however many interfaces run the service (its calf fell back to Node: calfOnEngine). */
+  readonly warning?: string;
 }
 
 /** One interface and the services to run on it. */
@@ -99,7 +101,7 @@ export async function runServices(req: RunRequest): Promise<void> {
   if (!["debug", "info", "warn", "error"].includes(req.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(req.logLevel)}`);
   if (!["text", "json"].includes(req.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(req.logFormat)}`);
   const log = createLogger(req.logLevel as LogLevel, req.logFormat as LogFormat);
-  if (req.warning) log.warn({}, req.warning);
+  for (const warning of new Set([req.warning, ...req.interfaces.flatMap((i) => i.services.map((s) => s.warning))])) if (warning) log.warn({}, warning);
   // From here on SIGHUP reloads (once the hosts run) instead of ending the process.
   const reloads = listenForReload(log);
   try {
@@ -257,7 +259,8 @@ export function registerRun(program: Command): void {
               reloadSettings: sources(iface),
               services: loaded.map((l) => ({
                 definition: l.definition,
-                ...calfOnEngine(l, opts.calfEngine),
+                // paddock generate writes Node calves' bundles: --bundle-dir runs them on Node.
+                ...calfOnEngine(l, opts.calfEngine ?? (opts.bundleDir !== undefined ? "node" : undefined)),
                 ...(opts.stateDir ? { stateDir: stateDirUnder(opts.stateDir, iface, l.definition.name, several) } : {}),
                 options: settings.get(l.definition.name) ?? {},
                 ...(opts.bundleDir !== undefined ? { bundleDir: generatedBundleDir(path.resolve(opts.bundleDir), l.definition.name, iface) } : {}),

@@ -1,16 +1,19 @@
 /**
- * Calf engines (docs/decisions/0010-quickjs-calf-engine.md): a calf's code runs on Node (the
- * default: Debian's node, --jitless, its libraries mounted) or on QuickJS (one static executable
- * holding the engine and the calf's bytecode, built by scripts/build.ts). Both run in the same
+ * Calf engines (docs/decisions/0010-quickjs-calf-engine.md): a calf's code runs on Node (Debian's
+ * node, --jitless, its libraries mounted: the engine of a calf that names none, such as the calves
+ * `paddock build` makes) or on QuickJS (one static executable holding the engine and the calf's
+ * bytecode, built by scripts/build.ts: the built-in services' default). Both run in the same
  * sandbox; this module holds what differs: what is mounted, the command, and two syscalls.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type { OciMount } from "./bundle.ts";
 
 /** The JavaScript engines a calf can run on. */
 export const CALF_ENGINES = ["node", "quickjs"] as const;
 export type CalfEngine = (typeof CALF_ENGINES)[number];
 
-/** The engine of a calf that names none. */
+/** The engine of a calf that names none (a user's service; the built-in ones name QuickJS). */
 export const DEFAULT_CALF_ENGINE: CalfEngine = "node";
 
 /** Whether `s` names a calf engine. */
@@ -27,6 +30,27 @@ export const CALF_QUICKJS_PATH = "/calf/main";
  */
 export function calfFileName(service: string, engine: CalfEngine): string {
   return engine === "quickjs" ? `calf-${service}-quickjs` : `calf-${service}.mjs`;
+}
+
+/** A built-in service's calf as it will run: its engine and its file. */
+export interface BuiltinCalf {
+  readonly engine: CalfEngine;
+  readonly file: string;
+  /** Set when the engine is Node because the QuickJS executable is missing: that file. */
+  readonly quickjsMissing?: string;
+}
+
+/**
+ * The calf a built-in service runs from `dir` (its calf dist folder, or PADDOCK_CALF_DIR) when the
+ * operator names no engine: on `preferred` (its definition's calf.engine), except that a missing
+ * QuickJS executable (setup could not build QuickJS here, or an installation without it) falls
+ * back to the Node bundle, so a fresh machine without gcc still runs its services. The CLI warns
+ * when it falls back; the early start uses the same answer, so the host adopts its calf.
+ */
+export function builtinCalfWithFallback(service: string, dir: string, preferred: CalfEngine): BuiltinCalf {
+  const file = path.join(dir, calfFileName(service, preferred));
+  if (preferred === "node" || existsSync(file)) return { engine: preferred, file };
+  return { engine: "node", file: path.join(dir, calfFileName(service, "node")), quickjsMissing: file };
 }
 
 /**
