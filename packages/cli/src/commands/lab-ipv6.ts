@@ -18,8 +18,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { addresses, createLab, defaultOffer6, requireCommands, routes, startDnsmasq6, startPaddock, startRadvd, TestkitError, waitFor, type Lab, type Netns } from "@paddock/testkit";
-import { UserError } from "../errors.ts";
+import { addresses, defaultOffer6, routes, startDnsmasq6, startPaddock, startRadvd, waitFor, type Lab, type Netns } from "@paddock/testkit";
+import { runLabCommand, inTwoNamespaces } from "./lab-common.ts";
 import { calfRuntimesUsed } from "./lab.ts";
 
 /** The lab's prefixes: the documentation range (RFC 3849), used only inside the lab's namespaces. */
@@ -62,30 +62,11 @@ const DHCP6_DNS = "2001:db8:60::5353";
 const CLIENT_SERVICES = ["ra", "dhcp6"];
 
 async function labIpv6(opts: { timeout: string }): Promise<void> {
-  if (process.getuid?.() !== 0) throw new UserError("paddock lab ipv6 creates network namespaces and must run as root");
-  const timeoutMs = Number(opts.timeout) * 1000;
-  if (!(timeoutMs > 0)) throw new UserError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
-  try {
-    requireCommands(["ip", "nsenter", "radvd", "dnsmasq", "runc"]);
-    await runLab(timeoutMs);
-  } catch (err) {
-    if (err instanceof TestkitError) throw new UserError(err.message);
-    throw err;
-  }
+  await runLabCommand("paddock lab ipv6", opts.timeout, ["ip", "nsenter", "radvd", "dnsmasq", "runc"], (timeoutMs) => runLab(timeoutMs));
 }
 
 async function runLab(timeoutMs: number): Promise<void> {
-  const l: Lab = createLab({ prefix: "pdl6" });
-  const router = l.namespace("router");
-  const client = l.namespace("client");
-  const onSignal = () => {
-    console.log("\n== interrupted");
-    l.destroySync();
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
+  await inTwoNamespaces("pdl6", ["router", "client"], async (l, router, client) => {
     l.sysctl(router, { "net.ipv6.conf.all.forwarding": "1" });
     const link = l.veth(router, client);
     const iface = link.b.name;
@@ -114,12 +95,7 @@ async function runLab(timeoutMs: number): Promise<void> {
     }
     console.log(`\nresolv.conf:\n${readFileSync(resolvConf, "utf8").replace(/^/gm, "  ").trimEnd()}`);
     console.log(`\nsysctls: accept_ra ${l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.accept_ra`]).trim()}, autoconf ${l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.autoconf`]).trim()}, mtu ${l.exec(client, ["sysctl", "-n", `net.ipv6.conf.${iface}.mtu`]).trim()}`);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await l.destroy();
-    console.log(`\n== removed the namespaces ${router.name} and ${client.name} and every file the lab made`);
-  }
+  });
 }
 
 /** `paddock lab ipv6`, a subcommand of `paddock lab`. */

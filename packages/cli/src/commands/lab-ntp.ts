@@ -12,8 +12,8 @@
  */
 import { connectKv } from "@paddock/kv";
 import type { Command } from "commander";
-import { createLab, requireCommands, startChrony, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
-import { UserError } from "../errors.ts";
+import { startChrony, startPaddock, waitFor } from "@paddock/testkit";
+import { runLabCommand, inTwoNamespaces } from "./lab-common.ts";
 import { calfRuntimesUsed } from "./lab.ts";
 
 /** The lab's network: a private range used only inside the lab's own namespaces. */
@@ -23,30 +23,11 @@ const LIAR = `${NET}.4`;
 const LIE = "+2s";
 
 async function labNtp(opts: { timeout: string }): Promise<void> {
-  if (process.getuid?.() !== 0) throw new UserError("paddock lab ntp creates network namespaces and must run as root");
-  const timeoutMs = Number(opts.timeout) * 1000;
-  if (!(timeoutMs > 0)) throw new UserError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
-  try {
-    requireCommands(["ip", "nsenter", "chronyd", "runc"]);
-    await runLab(timeoutMs);
-  } catch (err) {
-    if (err instanceof TestkitError) throw new UserError(err.message);
-    throw err;
-  }
+  await runLabCommand("paddock lab ntp", opts.timeout, ["ip", "nsenter", "chronyd", "runc"], (timeoutMs) => runLab(timeoutMs));
 }
 
 async function runLab(timeoutMs: number): Promise<void> {
-  const l: Lab = createLab({ prefix: "pdlnt" });
-  const server = l.namespace("server");
-  const client = l.namespace("client");
-  const onSignal = () => {
-    console.log("\n== interrupted");
-    l.destroySync();
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
+  await inTwoNamespaces("pdlnt", ["server", "client"], async (l, server, client) => {
     const link = l.veth(server, client, { addresses: { a: `${HONEST[0]}/24`, b: `${NET}.100/24` } });
     for (const a of [...HONEST.slice(1), LIAR]) l.ip(server, ["addr", "add", `${a}/24`, "dev", link.a.name]);
     for (const address of HONEST) await startChrony(l, server, { address });
@@ -86,12 +67,7 @@ async function runLab(timeoutMs: number): Promise<void> {
     } finally {
       kv.close();
     }
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await l.destroy();
-    console.log(`\n== removed the namespaces ${server.name} and ${client.name} and every file the lab made`);
-  }
+  });
 }
 
 /** `paddock lab ntp`, a subcommand of `paddock lab`. */

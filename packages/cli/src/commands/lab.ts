@@ -15,9 +15,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSyn
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { createLab, defaultOffer, ipJson, listCalfContainers, requireCommands, startDnsmasq, startPaddock, TestkitError, waitFor, type Lab } from "@paddock/testkit";
+import { defaultOffer, ipJson, listCalfContainers, startDnsmasq, startPaddock, waitFor } from "@paddock/testkit";
 import { capabilitiesInMask } from "@paddock/runtime";
-import { UserError } from "../errors.ts";
+import { runLabCommand, inTwoNamespaces } from "./lab-common.ts";
 
 /** The lab's network: a private range used only inside the lab's own namespaces. */
 const NET = "10.77.0";
@@ -65,34 +65,12 @@ function describePriv(pid: number): string {
 }
 
 async function lab(opts: LabOptions): Promise<void> {
-  if (process.getuid?.() !== 0) throw new UserError("paddock lab creates network namespaces and must run as root");
-  const timeoutMs = Number(opts.timeout) * 1000;
-  if (!(timeoutMs > 0)) throw new UserError(`--timeout must be a positive number of seconds, not ${JSON.stringify(opts.timeout)}`);
-  try {
-    requireCommands(["ip", "nsenter", "dnsmasq", "runc"]);
-    await runLab(timeoutMs, opts.keep === true);
-  } catch (err) {
-    // The kit's errors are complete sentences (a missing command names its Debian package).
-    if (err instanceof TestkitError) throw new UserError(err.message);
-    throw err;
-  }
+  await runLabCommand("paddock lab", opts.timeout, ["ip", "nsenter", "dnsmasq", "runc"], (timeoutMs) => runLab(timeoutMs, opts.keep === true));
 }
 
 async function runLab(timeoutMs: number, keep: boolean): Promise<void> {
-  const l: Lab = createLab({ prefix: "pdlab" });
-  const server = l.namespace("server");
-  const client = l.namespace("client");
-  const removed = () => console.log(`\n== removed the namespaces ${server.name} and ${client.name} and every file the lab made`);
-  const onSignal = () => {
-    console.log("\n== interrupted");
-    l.destroySync();
-    removed();
-    process.exit(130);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   let shimLog = () => "";
-  try {
+  await inTwoNamespaces("pdlab", ["server", "client"], async (l, server, client) => {
     console.log(`== namespaces ${server.name} (dnsmasq) and ${client.name} (paddock dhcp), joined by a veth pair`);
     const link = l.veth(server, client, { addresses: { a: `${OFFER.server}/${OFFER.prefixLen}` } });
     const serverIf = link.a.name;
@@ -140,12 +118,7 @@ async function runLab(timeoutMs: number, keep: boolean): Promise<void> {
       writeFileSync(path.join(kept, "dnsmasq.log"), dnsmasq.output);
       console.log(`== kept the state, resolv.conf and logs in ${kept}`);
     }
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await l.destroy();
-    removed();
-  }
+  });
 }
 
 export function registerLab(program: Command): void {
