@@ -197,7 +197,9 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     expect(build.stderr).toContain(`paddock: ${source} is a service's source, and a packed Paddock runs built services only`);
   }, RUN_TIMEOUT_MS * 4);
 
-  it("the installed priv, started with env -i and no Node, runs its calf as the packed binary and gets a lease from dnsmasq", async () => {
+  // --calf-engine node: the Node calf is the one the packed binary runs (in calf mode); the built-in
+  // services' default, the QuickJS executable the tree also carries, needs no Node at all.
+  it("the installed priv, started with env -i and no Node, runs its Node calf as the packed binary and gets a lease from dnsmasq", async () => {
     const root = extract("rootfs");
     lab = createLab({ prefix: "pck" });
     const server = lab.namespace("server");
@@ -208,7 +210,7 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
     const priv = startPaddock(
       lab,
       client,
-      ["dhcp", "--iface", link.b.name, "--no-arp-probe", "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--resolv-conf", lab.file("resolv.conf"), "--log-format", "json"],
+      ["dhcp", "--iface", link.b.name, "--no-arp-probe", "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--resolv-conf", lab.file("resolv.conf"), "--log-format", "json", "--calf-engine", "node"],
       { bin: packedPaddock(root), name: "packed paddock dhcp" },
     );
     const addr = await waitForAddress(lab, client, link.b.name, "inet", { abortOnExit: priv, timeoutMs: RUN_TIMEOUT_MS });

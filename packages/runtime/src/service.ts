@@ -115,8 +115,9 @@ export interface CalfDefinition {
   readonly sendRate: { readonly perSecond: number; readonly burst: number; readonly bytesPerSecond?: number };
   /**
    * The JavaScript engine the calf runs on (default "node"): "quickjs" runs the same code as one
-   * static executable of a few MiB (docs/decisions/0010-quickjs-calf-engine.md). The operator's
-   * `--calf-engine` overrides it.
+   * static executable of a few MiB (docs/decisions/0010-quickjs-calf-engine.md), which only the
+   * built-in services have so far; they name it, and run on Node, with a warning, where it is not
+   * built. The operator's `--calf-engine` overrides it.
    */
   readonly engine?: CalfEngine;
 }
