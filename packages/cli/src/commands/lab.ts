@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { defaultOffer, ipJson, listCalfContainers, startDnsmasq, startPaddock, waitFor } from "@paddock/testkit";
-import { capabilitiesInMask } from "@paddock/runtime";
+import { CALF_QUICKJS_PATH, capabilitiesInMask } from "@paddock/runtime";
 import { runLabCommand, inTwoNamespaces } from "./lab-common.ts";
 
 /** The lab's network: a private range used only inside the lab's own namespaces. */
@@ -47,7 +47,14 @@ function describeCalf(runtimeDir: string): string {
   const ownNs = ["net", "pid", "mnt", "ipc", "uts", "user", "cgroup"].filter((n) => readlinkSync(`/proc/${calf.pid}/ns/${n}`) !== readlinkSync(`/proc/self/ns/${n}`));
   const fds = readdirSync(`/proc/${calf.pid}/fd`).length;
   const env = readFileSync(`/proc/${calf.pid}/environ`, "utf8").split("\0").filter(Boolean).join(" ") || "(empty)";
-  return `calf ${calf.id} (${calf.runtime}): pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, jitless ${readFileSync(`/proc/${calf.pid}/cmdline`, "utf8").includes("--jitless") ? "yes" : "no"}`;
+  return `calf ${calf.id} (${calf.runtime}): pid ${calf.pid}, uid ${field("Uid").split(/\s+/)[0]} on the host, capabilities ${caps}, NoNewPrivs ${field("NoNewPrivs")}, seccomp mode ${field("Seccomp")}, own namespaces ${ownNs.join(",")}, ${fds} fds, environment ${env}, ${calfEngineSeen(calf.pid)}`;
+}
+
+/** The calf's engine as its command line shows it: QuickJS (an interpreter) or Node, and whether Node runs without its JIT. */
+function calfEngineSeen(pid: number): string {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  if (argv[0] === CALF_QUICKJS_PATH) return "engine QuickJS (an interpreter: no JIT)";
+  return `engine Node, jitless ${argv.includes("--jitless") ? "yes" : "no"}`;
 }
 
 /** The runtimes (runc, crun) the running calves under `runtimeDir` use, e.g. "crun": `auto` may pick either. */
