@@ -5,15 +5,21 @@
  * it in the foreground (DESIGN.md); it removes every namespace, process and file it made, also on
  * failure or Ctrl-C:
  *   node_modules/.bin/tsx bench/apply.ts [RUNS]          (default 20 runs per client)
+ * With PADDOCK_BENCH_BASELINE=DIR (another checkout, built) its `paddock dhcp` runs beside this
+ * one's, interleaved too: a change measured before and after under the same load.
  *
- * Measured, every run from a bare link and fresh client state (no INIT-REBOOT), the two clients
- * interleaved run by run:
+ * Clients, interleaved run by run (the order rotates), every run from a bare link and fresh client
+ * state (no INIT-REBOOT): `paddock dhcp` at --log-level debug (its steps below), the same at info
+ * (what the debug lines cost), the baseline's if given, and dhcpcd. Measured:
  * - ACK → address: the ACK's kernel timestamp on the server's side of the veth (tcpdump, µs) →
  *   the RTM_NEWADDR of the leased address, received by this process on its own rtnetlink socket
  *   in the client namespace (wall clock, µs). Both clocks are this machine's wall clock.
- * - paddock's steps, from its debug log (`at`: the wall clock with µs): the store accepting the
- *   calf's commit ("commit accepted"), the commit durable ("store persisted", with its persist
- *   time), the lease handler's reconcile beginning ("reconcile begins").
+ * - paddock's steps, from its debug log (`at`: the priv's wall clock with µs): the priv reading the
+ *   ACK ("DHCP reply observed", just before it relays it to the calf), the store accepting the
+ *   calf's commit ("commit accepted"), the commit durable ("store persisted", with its prepare,
+ *   audit fsync and journal times), the lease handler's reconcile beginning ("reconcile begins");
+ *   and the calf's own, on its monotonic clock ("commit acknowledged": decode, the client's step,
+ *   the step → the commit sent on fd 3).
  * Figures in docs/performance.md ("ACK → address") and docs/decisions/0012-one-durable-apply.md.
  */
 
@@ -77,12 +83,21 @@ const DHCPCD_CONF = path.join(work, "dhcpcd.conf");
 // As bench/dhcp.ts: no random wait, no ARP probe (paddock runs with --no-arp-probe), no hooks.
 writeFileSync(DHCPCD_CONF, "nodelay\nnoarp\nipv4only\nnoipv4ll\nnoipv6rs\nscript \"\"\noption domain_name_servers, domain_name, interface_mtu\n");
 
-type Client = "paddock" | "dhcpcd";
+/** Another checkout's paddock, run beside this one's (PADDOCK_BENCH_BASELINE). */
+const BASELINE = process.env.PADDOCK_BENCH_BASELINE;
+if (BASELINE !== undefined && !existsSync(path.join(BASELINE, "packages/cli/dist/paddock.mjs"))) {
+  console.error(`PADDOCK_BENCH_BASELINE=${BASELINE} holds no built CLI (packages/cli/dist/paddock.mjs)`);
+  process.exit(1);
+}
+
+type Client = "paddock" | "paddock at info" | "baseline" | "dhcpcd";
+const CLIENTS: Client[] = ["paddock", "paddock at info", ...(BASELINE !== undefined ? (["baseline"] as const) : []), "dhcpcd"];
 
 function command(client: Client, dir: string): string[] {
   if (client === "dhcpcd") return ["dhcpcd", "-B", "-4", "-f", DHCPCD_CONF, CLIENT_IF];
-  return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
-    "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", "debug"];
+  const bin = client === "baseline" ? path.join(BASELINE!, "packages/cli/bin/paddock.mjs") : PADDOCK_BIN;
+  return [process.execPath, bin, "dhcp", "--no-arp-probe", "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
+    "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", client === "paddock at info" ? "info" : "debug"];
 }
 
 let nl: RtnetlinkClient;
@@ -120,11 +135,19 @@ async function setUpLab(): Promise<void> {
 
 /** The wall-clock points of one paddock run, from its debug log. */
 interface Points {
+  /** The priv read the ACK (and relays it to the calf): wall clock, and CLOCK_MONOTONIC in µs. */
+  observed?: number;
+  observedMonoUs?: number;
+  /** The calf's own steps for the lease's frame (µs; CLOCK_MONOTONIC, the priv's clock too). */
+  calf?: { readMonoUs: number; decodeUs: number; stepUs: number; toCommitUs: number; sentMonoUs: number };
   commitAccepted?: number;
+  commitAcceptedMonoUs?: number;
   persisted?: number;
   persistMs?: number;
   /** Of which the before-persist hooks (the lease handler's prepare: its netlink look-ups). */
   hooksMs?: number;
+  /** Of which the audit log's fsync. */
+  auditMs?: number;
   /** Records (the lease handler's ownership record) written in the lease's persist. */
   records?: number;
   reconcileStart?: number;
@@ -137,7 +160,7 @@ interface Points {
  */
 function paddockPoints(log: string): Points {
   const p: Points = {};
-  type Line = { msg?: string; at?: number; persistMs?: number; hooksMs?: number; records?: number; client?: string; changes?: number };
+  type Line = { msg?: string; at?: number; persistMs?: number; hooksMs?: number; auditMs?: number; records?: number; client?: string; changes?: number; reply?: string; keys?: number; monoUs?: number; readMonoUs?: number; decodeUs?: number; stepUs?: number; toCommitUs?: number; sentMonoUs?: number };
   const lines: Line[] = [];
   for (const text of log.split("\n")) {
     try {
@@ -152,11 +175,20 @@ function paddockPoints(log: string): Points {
   });
   if (lease < 0) return p;
   p.commitAccepted = lines[lease]!.at;
+  p.commitAcceptedMonoUs = lines[lease]!.monoUs;
+  const observed = lines.slice(0, lease).findLast((o) => o.msg === "DHCP reply observed" && o.reply === "ack");
+  p.observed = observed?.at;
+  p.observedMonoUs = observed?.monoUs;
+  const c = lines.find((o) => o.msg === "commit acknowledged" && o.keys === lines[lease]!.changes);
+  if (c?.readMonoUs !== undefined && c.decodeUs !== undefined && c.stepUs !== undefined && c.toCommitUs !== undefined && c.sentMonoUs !== undefined) {
+    p.calf = { readMonoUs: c.readMonoUs, decodeUs: c.decodeUs, stepUs: c.stepUs, toCommitUs: c.toCommitUs, sentMonoUs: c.sentMonoUs };
+  }
   for (const o of lines.slice(lease + 1)) {
     if (o.msg === "store persisted" && p.persisted === undefined) {
       p.persisted = o.at;
       p.persistMs = o.persistMs;
       p.hooksMs = o.hooksMs;
+      p.auditMs = o.auditMs;
       p.records = o.records;
     } else if (o.msg === "handler lease: reconcile begins" && p.persisted !== undefined && p.reconcileStart === undefined) p.reconcileStart = o.at;
   }
@@ -219,37 +251,53 @@ async function main(): Promise<void> {
   await setUpLab();
   const before = loadavg()[0]!;
   // One untimed run each (page cache, dnsmasq's first lease).
-  for (const c of ["paddock", "dhcpcd"] as const) await run(c);
-  const runs: Record<Client, Run[]> = { paddock: [], dhcpcd: [] };
+  for (const c of CLIENTS) await run(c);
+  const runs = Object.fromEntries(CLIENTS.map((c) => [c, [] as Run[]])) as Record<Client, Run[]>;
   for (let i = 0; i < RUNS; i++) {
-    const order: Client[] = i % 2 === 0 ? ["paddock", "dhcpcd"] : ["dhcpcd", "paddock"];
-    for (const c of order) runs[c].push(await run(c));
+    // The order rotates, so no client always follows the same one.
+    for (let k = 0; k < CLIENTS.length; k++) {
+      const c = CLIENTS[(i + k) % CLIENTS.length]!;
+      runs[c].push(await run(c));
+    }
   }
   const after = loadavg()[0]!;
-  const p = summarize(runs.paddock.map((r) => r.ackToAddress));
   const d = summarize(runs.dhcpcd.map((r) => r.ackToAddress));
   console.log(`\nACK → address (ms, median (min–max) of ${RUNS} runs; load average ${before.toFixed(1)} before, ${after.toFixed(1)} after)`);
+  const label: Record<Client, string> = { paddock: "paddock dhcp (debug log)", "paddock at info": "paddock dhcp (info log)", baseline: `baseline ${BASELINE ?? ""} (debug log)`, dhcpcd: "dhcpcd" };
   console.log(table([
     ["client", "ACK → address", "/ dhcpcd"],
-    ["paddock dhcp", fmt(p, 2), (p.median / d.median).toFixed(2)],
-    ["dhcpcd", fmt(d, 2), "1.00"],
+    ...CLIENTS.map((c) => {
+      const s = summarize(runs[c].map((r) => r.ackToAddress));
+      return [label[c], fmt(s, 2), (s.median / d.median).toFixed(2)];
+    }),
   ]));
   if (process.env.PADDOCK_BENCH_LOG) writeFileSync(process.env.PADDOCK_BENCH_LOG, runs.paddock.map((r) => r.log).join("\n"));
-  const pts = runs.paddock.map((r) => ({ r, p: paddockPoints(r.log) }));
-  const step = (label: string, f: (x: (typeof pts)[number]) => number | undefined) => [label, fmt(summarize(pts.map((x) => f(x) ?? NaN)), 2)];
-  console.log(`\npaddock's apply path, step by step (ms, medians (min–max))`);
+  const debugClients = CLIENTS.filter((c) => c === "paddock" || c === "baseline");
+  const pts = Object.fromEntries(debugClients.map((c) => [c, runs[c].map((r) => ({ r, p: paddockPoints(r.log) }))])) as Record<Client, Array<{ r: Run; p: Points }>>;
+  const step = (name: string, f: (x: { r: Run; p: Points }) => number | undefined) => [name, ...debugClients.map((c) => fmt(summarize(pts[c]!.map((x) => f(x) ?? NaN)), 2))];
+  console.log(`\npaddock's apply path, step by step (ms, medians (min–max); n/a: a step the client does not log)`);
   console.log(table([
-    ["step", "ms"],
-    step("ACK at the server → the store accepts the calf's commit (relay, calf decode, KV request)", ({ r, p }) => (p.commitAccepted ?? NaN) - r.ack),
+    ["step", ...debugClients.map((c) => label[c])],
+    step("ACK at the server → the priv reads it (and relays it to the calf)", ({ r, p }) => (p.observed ?? NaN) - r.ack),
+    step("→ the store accepts the calf's commit (calf: read, decode, step, commit on fd 3)", ({ p }) => (p.commitAccepted ?? NaN) - (p.observed ?? NaN)),
+    step("   of which the relay → the calf reads the frame (fd 4)", ({ p }) => (p.calf && p.observedMonoUs !== undefined ? (p.calf.readMonoUs - p.observedMonoUs) / 1000 : NaN)),
+    step("   of which the calf's decode", ({ p }) => (p.calf ? p.calf.decodeUs / 1000 : NaN)),
+    step("   of which the client's step", ({ p }) => (p.calf ? p.calf.stepUs / 1000 : NaN)),
+    step("   of which step → commit sent", ({ p }) => (p.calf ? p.calf.toCommitUs / 1000 : NaN)),
+    step("   of which commit sent → the store accepts it (fd 3, decode, checks)", ({ p }) => (p.calf && p.commitAcceptedMonoUs !== undefined ? (p.commitAcceptedMonoUs - p.calf.sentMonoUs) / 1000 : NaN)),
+    step("ACK at the server → the store accepts the calf's commit", ({ r, p }) => (p.commitAccepted ?? NaN) - r.ack),
     step("→ commit durable (the store's persist)", ({ p }) => (p.persisted ?? NaN) - (p.commitAccepted ?? NaN)),
-    step("   of which the persist itself (prepare, audit fsync, journal append and fdatasync)", ({ p }) => p.persistMs),
     step("   of which prepare (the lease handler's look-ups and record)", ({ p }) => p.hooksMs),
+    step("   of which the audit log's fsync", ({ p }) => p.auditMs),
+    step("   of which the journal's append and fdatasync", ({ p }) => (p.persistMs !== undefined && p.hooksMs !== undefined && p.auditMs !== undefined ? p.persistMs - p.hooksMs - p.auditMs : NaN)),
     step("→ the lease handler's reconcile begins (watch event, runner)", ({ p }) => (p.reconcileStart ?? NaN) - (p.persisted ?? NaN)),
-    step("→ address (the handler: netlink, ownership record)", ({ r, p }) => r.address - (p.reconcileStart ?? NaN)),
+    step("→ address (the handler: netlink)", ({ r, p }) => r.address - (p.reconcileStart ?? NaN)),
     step("ACK → address", ({ r }) => r.ackToAddress),
   ]));
-  const withRecord = pts.filter(({ p }) => (p.records ?? 0) > 0).length;
-  console.log(`\nruns whose lease persist carried the handler's ownership record (decision 0012): ${withRecord} of ${pts.length}`);
+  for (const c of debugClients) {
+    const withRecord = pts[c]!.filter(({ p }) => (p.records ?? 0) > 0).length;
+    console.log(`${label[c]}: runs whose lease persist carried the handler's ownership record (decision 0012): ${withRecord} of ${pts[c]!.length}`);
+  }
 }
 
 try {

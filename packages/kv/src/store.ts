@@ -127,6 +127,14 @@ export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * CLOCK_MONOTONIC in microseconds: the clock a calf's `monotonicNs` reads too, so the apply path's
+ * debug lines on both sides of the boundary line up exactly (bench/apply.ts).
+ */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 export interface KvStoreOptions {
   schema: ServiceSchema;
   stateDir: string;
@@ -152,6 +160,14 @@ export interface KvCommitOptions {
    * budget of store-file bytes per second (`CALF_LIMITS`).
    */
   budget?: (fileBytes: number) => KvError | null;
+  /**
+   * Applied now (reads see it) but not persisted on its own: the commit joins the next persist
+   * that another commit, a record or `close` starts, in the same durable write, and resolves when
+   * that write is. For what the priv observes that only matters together with a commit sure to
+   * follow (the DHCP client's ACKed address and the calf's lease: decision 0012), so the pair costs
+   * one write and the first does not hold the second back.
+   */
+  withNextPersist?: boolean;
 }
 
 export class KvStore {
@@ -330,7 +346,7 @@ export class KvStore {
     return this.committedSeq;
   }
 
-  /** Resolves when commits made so far are persisted (or rolled back). */
+  /** Resolves when commits made so far are persisted (or rolled back); a `withNextPersist` commit waits for its persist to start. */
   settled(): Promise<void> {
     return this.persistScheduled ?? Promise.resolve();
   }
@@ -389,7 +405,7 @@ export class KvStore {
     }
     if (seq === undefined) {
       // Nothing changed; the audit lines still reach the disk with the next persist.
-      this.schedulePersist();
+      if (!opts.withNextPersist) this.schedulePersist();
       return Promise.resolve({ ok: true, value: undefined });
     }
     for (const c of applied) {
@@ -402,10 +418,10 @@ export class KvStore {
       }
     }
     this.currentEntryBytes = entryBytes;
-    this.log.debug({ seq: seq.toString(), client: caller.name, changes: applied.length, at: wallClockMs() }, "commit accepted");
+    this.log.debug({ seq: seq.toString(), client: caller.name, changes: applied.length, at: wallClockMs(), monoUs: monotonicUs() }, "commit accepted");
     return new Promise((resolve) => {
       this.batch.push({ seq, client: caller.name, changes: applied.map((c) => ({ path: c.key, value: c.value })), resolve });
-      this.schedulePersist();
+      if (!opts.withNextPersist) this.schedulePersist();
     });
   }
 
@@ -440,6 +456,8 @@ export class KvStore {
   /** Persists what is pending, folds the journal into the store file, and closes the audit log. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Commits waiting for the next persist (`withNextPersist`) get it now.
+    if (this.batch.length > 0 || this.audit.hasUnsynced) this.schedulePersist();
     while (this.persistScheduled) await this.persistScheduled;
     this.closed = true;
     if (this.journal !== null) {
@@ -620,8 +638,10 @@ export class KvStore {
     this.pendingRecords = new Map();
     const nextRecords = new Map(this.committedRecords);
     for (const [name, r] of records) nextRecords.set(name, Object.freeze(r.value));
+    let auditMs = 0;
     try {
       this.audit.sync();
+      auditMs = wallClockMs() - started - hooksMs;
       if (batch.length > 0 || records.size > 0) {
         const snapshot = this.snapshotOf(seq, snapshotted, nextRecords);
         if (this.writeFile !== undefined) await this.writeFile(this.storeFile, serializeSnapshot(snapshot));
@@ -659,7 +679,7 @@ export class KvStore {
     this.persistScheduled = null;
     // Commits, records (and refusals to audit) that arrived during the write go with the next persist.
     if (this.batch.length > 0 || this.pendingRecords.size > 0 || this.audit.hasUnsynced) this.schedulePersist();
-    if (batch.length > 0) this.log.debug({ seq: seq.toString(), commits: batch.length, records: records.size, persistMs: wallClockMs() - started, hooksMs, at: wallClockMs() }, "store persisted");
+    if (batch.length > 0) this.log.debug({ seq: seq.toString(), commits: batch.length, records: records.size, persistMs: wallClockMs() - started, hooksMs, auditMs, at: wallClockMs() }, "store persisted");
     // After the acknowledgements: a long journal is folded into the store file, off their path.
     if (this.journal !== null && this.journal.size > JOURNAL_COMPACT_BYTES) setImmediate(() => this.compactOrLog());
     for (const r of records.values()) for (const done of r.done) done(null);

@@ -179,3 +179,59 @@ describe("the journal", () => {
     await store.close();
   });
 });
+
+describe("a commit made durable with the next persist (withNextPersist; decision 0012)", () => {
+  const priv: KvCaller = { role: "priv", name: "priv" };
+
+  it("is read at once, written in the same write as the next commit, and resolves with it; watchers hear both in order", async () => {
+    const dir = freshDir();
+    const writes: string[] = [];
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir, writeFile: (f, d) => {
+      writes.push(d);
+      writeFileAtomicSync(f, d);
+    } });
+    const heard: string[][] = [];
+    store.watch("/", (e) => heard.push(e.changes.map((c) => c.path)));
+    let observedDone = false;
+    const observed = store.commit(priv, [ch("/lease/acked", "10.1.2.3")], { withNextPersist: true }).then((r) => {
+      observedDone = true;
+      return r;
+    });
+    await store.settled();
+    await new Promise((r) => setImmediate(r));
+    // Read at once, but nothing written and nothing acknowledged yet.
+    expect(store.read(priv, ["lease", "acked"])).toEqual({ ok: true, value: "10.1.2.3" });
+    expect(writes).toHaveLength(0);
+    expect(observedDone).toBe(false);
+    expect(store.values.has("/lease/acked")).toBe(false);
+    // The calf's commit: one write holds both.
+    expect((await store.commit(calf, [ch("/ip", "10.1.2.3/24")])).ok).toBe(true);
+    expect((await observed).ok).toBe(true);
+    expect(writes).toHaveLength(1);
+    expect((JSON.parse(writes[0]!) as { entries: Record<string, string> }).entries).toMatchObject({ "/lease/acked": "10.1.2.3", "/ip": "10.1.2.3/24" });
+    expect(heard).toEqual([["/lease/acked"], ["/ip"]]);
+    await store.close();
+  });
+
+  it("is written when the store closes if no commit followed, and an unchanged one starts no write", async () => {
+    const dir = freshDir();
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    const first = store.commit(priv, [ch("/lease/acked", "10.1.2.4")], { withNextPersist: true });
+    await store.close();
+    expect((await first).ok).toBe(true);
+    const again = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    expect(again.values.get("/lease/acked")).toBe("10.1.2.4");
+    await again.close();
+    const writes: string[] = [];
+    const store2 = new KvStore({ schema: dhcp4Schema, stateDir: freshDir(), writeFile: (f, d) => {
+      writes.push(d);
+      writeFileAtomicSync(f, d);
+    } });
+    expect((await store2.commit(priv, [ch("/lease/acked", "10.1.2.4")])).ok).toBe(true);
+    expect((await store2.commit(priv, [ch("/lease/acked", "10.1.2.4")], { withNextPersist: true })).ok).toBe(true);
+    await store2.settled();
+    await new Promise((r) => setImmediate(r));
+    await store2.close();
+    expect(writes).toHaveLength(1);
+  });
+});

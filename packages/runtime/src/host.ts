@@ -190,13 +190,13 @@ export function setupContext<O extends Readonly<Record<string, OptionDefinition>
       },
     },
     records: store,
-    commit: (changes) => commitAsPriv(store, changes),
+    commit: (changes, opts) => commitAsPriv(store, changes, opts),
   };
 }
 
 /** Writes keys with the priv's rights as one commit (null: delete); rejects with the store's KvError. */
-async function commitAsPriv(store: KvStore, changes: Readonly<Record<string, string | null>>): Promise<void> {
-  const r = await store.commit(PRIV, Object.entries(changes).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: v === null ? null : enc.encode(v) })));
+async function commitAsPriv(store: KvStore, changes: Readonly<Record<string, string | null>>, opts?: { withNextPersist?: boolean }): Promise<void> {
+  const r = await store.commit(PRIV, Object.entries(changes).map(([k, v]) => ({ path: k.split("/").filter(Boolean), value: v === null ? null : enc.encode(v) })), opts);
   if (!r.ok) throw r.error;
 }
 
@@ -833,7 +833,7 @@ export class ServiceHost {
           i.options = next;
         },
         value: (p: string) => i.store!.values.get(p),
-        commit: (changes: Readonly<Record<string, string | null>>) => commitAsPriv(i.store!, changes),
+        commit: (changes: Readonly<Record<string, string | null>>, opts?: { withNextPersist?: boolean }) => commitAsPriv(i.store!, changes, opts),
       })),
       settings,
     );

@@ -204,8 +204,10 @@ export interface SetupContext<O extends Readonly<Record<string, OptionDefinition
   /**
    * Writes priv-owned keys while the service runs (what the priv itself observed, say), as one
    * commit with the priv's rights, validated by the schema. Rejects with the store's KvError.
+   * `withNextPersist`: the commit is read at once but made durable in the next write another
+   * commit starts (KvCommitOptions.withNextPersist), for an observation whose commit follows.
    */
-  commit(changes: Readonly<Record<string, string | null>>): Promise<void>;
+  commit(changes: Readonly<Record<string, string | null>>, opts?: { withNextPersist?: boolean }): Promise<void>;
 }
 
 /** What `setup` returns: everything the priv does for the service beyond the declarative parts. */

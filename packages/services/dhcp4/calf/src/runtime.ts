@@ -45,8 +45,22 @@ export interface DhcpRuntimeOptions {
   mac: Uint8Array;
 }
 
+/** When the calf read, decoded and stepped a frame (monotonic ns): the apply path's debug line (bench/apply.ts). */
+interface FrameTimes {
+  readNs: bigint;
+  decodedNs: bigint;
+  steppedNs: bigint;
+}
+
+/** Microseconds between two monotonic readings. */
+function micros(from: bigint, to: bigint): number {
+  return Number(to - from) / 1000;
+}
+
 export class DhcpCalfRuntime {
   private queue: Promise<void> = Promise.resolve();
+  /** The last frame's times, taken only at debug level. */
+  private frameTimes: FrameTimes | undefined;
   private stopped = false;
   private foreign = 0;
   private otherArp = 0;
@@ -76,6 +90,7 @@ export class DhcpCalfRuntime {
   start(initial: ClientAction[]): void {
     this.enqueue(withStateKey(initial, this.state));
     this.ctx.data.onFrame((frame, rxTimeNs, info) => {
+      const readNs = this.ctx.log.level === "debug" ? this.ctx.monotonicNs() : undefined;
       if (frame.length >= 14 && ((frame[12]! << 8) | frame[13]!) === ETHERTYPE_ARP) return this.onArpFrame(frame);
       // Other clients' broadcast OFFERs and ACKs reach every client on the link; the core would
       // ignore them (xid and chaddr, RFC 2131 §4.4.1) after a full decode. Two fixed-offset reads
@@ -90,7 +105,9 @@ export class DhcpCalfRuntime {
         this.ctx.log.debug({ code: decoded.error.code, detail: decoded.error.detail }, "dropped a frame that is not valid DHCP");
         return;
       }
+      const decodedNs = readNs === undefined ? undefined : this.ctx.monotonicNs();
       this.dispatch({ kind: "received", message: decoded.value.message, info: decoded.value.info, rxTime: Number(rxTimeNs / 1_000_000n) });
+      if (readNs !== undefined && decodedNs !== undefined) this.frameTimes = { readNs, decodedNs, steppedNs: this.ctx.monotonicNs() };
     });
     this.ctx.data.onLink((link) => this.dispatch({ kind: link.up && link.carrier ? "linkUp" : "linkDown" }));
   }
@@ -153,11 +170,19 @@ export class DhcpCalfRuntime {
   private async perform(actions: ClientAction[]): Promise<void> {
     // Consecutive KV actions are one commit: a lease crosses the boundary whole or not at all.
     let changes: Array<{ path: string; value: string | null }> = [];
+    const frame = this.frameTimes;
+    this.frameTimes = undefined;
     const commit = async () => {
       const batch = changes;
       changes = [];
       try {
+        const sentNs = frame === undefined ? undefined : this.ctx.monotonicNs();
         await this.ctx.kv.commit(batch);
+        // The apply path, step by step (bench/apply.ts): the frame that led to this commit.
+        if (frame !== undefined && sentNs !== undefined) {
+          // readMonoUs and sentMonoUs: CLOCK_MONOTONIC, the priv's clock too (its `monoUs`).
+          this.ctx.log.debug({ keys: batch.length, readMonoUs: micros(0n, frame.readNs), decodeUs: micros(frame.readNs, frame.decodedNs), stepUs: micros(frame.decodedNs, frame.steppedNs), toCommitUs: micros(frame.steppedNs, sentNs), sentMonoUs: micros(0n, sentNs), commitUs: micros(sentNs, this.ctx.monotonicNs()) }, "commit acknowledged");
+        }
       } catch (err) {
         this.ctx.log.warn({ err: (err as Error).message, keys: batch.length }, "the store refused a commit");
       }

@@ -5,7 +5,7 @@
  * (../../calf), and its handlers (the lease: address, routes, MTU, resolv.conf; the host name).
  */
 import path from "node:path";
-import { readKey } from "@paddock/kv";
+import { monotonicUs, readKey, wallClockMs } from "@paddock/kv";
 import { defineService, type MetricSource } from "@paddock/runtime";
 import { clientIdKey, clientOptions, fixedClientId, hostnameValidate, liveConfigKeys } from "./client-options.ts";
 import { dhcpClientEgress, MAX_DHCP_CLIENT_FRAME_BYTES } from "./egress.ts";
@@ -91,13 +91,28 @@ export const dhcp4Service = defineService({
     const clientId = fixedClientId(o, mac);
     // The address the priv itself saw ACKed to this client, not the calf's /ip (issue 13 B5): a
     // compromised calf cannot pick its source address, and `paddock kv del /ip` does not stop renewals.
-    const leased = () => readKey(ctx.store.parsed, dhcp4Keys.leaseAcked);
+    // An observation not yet durable counts at once (the priv saw it; see observeFrame).
+    let observed: { readonly value: string | null } | undefined;
+    const leased = () => (observed !== undefined ? (observed.value ?? undefined) : readKey(ctx.store.parsed, dhcp4Keys.leaseAcked));
     const observeFrame = (frame: Uint8Array) => {
       const seen = observeDhcpReply(frame, mac);
       if (seen === null) return;
       const next = seen.kind === "ack" ? seen.yiaddr : null;
-      if ((ctx.store.get("/lease/acked") ?? null) === next) return;
-      ctx.commit({ "/lease/acked": next }).catch((err: Error) => ctx.log.warn({ err: err.message }, "could not record the ACKed address"));
+      // The apply path's first step (bench/apply.ts): the priv read the reply and relays it now.
+      ctx.log.debug({ reply: seen.kind, at: wallClockMs(), monoUs: monotonicUs() }, "DHCP reply observed");
+      // After the relay (this runs just before it): the lease handler's look-ups, while the calf works.
+      if (seen.kind === "ack") queueMicrotask(() => lease.lookAhead());
+      if ((observed !== undefined ? observed.value : (ctx.store.get("/lease/acked") ?? null)) === next) return;
+      // Durable in the same write as the calf's commit that follows the reply (its lease, or its
+      // state after a NAK or a DECLINE), not in one of its own ahead of it (decision 0012): after
+      // a crash the store holds both or neither.
+      const mine = { value: next };
+      observed = mine;
+      ctx.commit({ "/lease/acked": next }, { withNextPersist: true })
+        .catch((err: Error) => ctx.log.warn({ err: err.message }, "could not record the ACKed address"))
+        .finally(() => {
+          if (observed === mine) observed = undefined;
+        });
     };
     const metrics: MetricSource[] = [
       { name: "paddock_lease_expiry_seconds", help: "Unix time the current DHCPv4 lease expires (0: infinite); absent without a lease", type: "gauge", labelNames: [], read: () => {

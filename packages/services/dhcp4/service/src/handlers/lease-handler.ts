@@ -204,6 +204,13 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   private nl: RtnetlinkClient | null = null;
   /** What `prepare` looked up for a lease about to be persisted, for the apply that follows. */
   private prepared: { readonly key: string; readonly at: number; readonly facts: LinkFacts } | null = null;
+  /**
+   * The look-ups `lookAhead` started (at: performance.now()), for the `prepare` that follows; on a
+   * socket of their own, so they never meet another dump on `nl` (the kernel refuses a second
+   * dump on a socket with EBUSY).
+   */
+  private ahead: { readonly at: number; readonly facts: Promise<LinkFacts> } | null = null;
+  private aheadNl: RtnetlinkClient | null = null;
   private applying = false;
   /** The lease the last successful apply put in place (JSON), so `prepare` skips commits that do not change it. */
   private appliedKey: string | null = null;
@@ -240,6 +247,43 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   }
 
   /**
+   * A lease is on its way (the priv is relaying an ACK to the calf): looks the link, every IPv4
+   * address and the routes up now, while the calf decodes the ACK and commits the lease, so that
+   * `prepare` finds them instead of asking the kernel inside the lease's persist (decision 0012).
+   * Read only. Facts a few milliseconds old stand in for the apply's own, as prepare's always
+   * have (`PREPARED_FACTS_MAX_AGE_MS`); a failed look-up only means `prepare` asks again.
+   */
+  lookAhead(): void {
+    if (this.opts.records === undefined || this.applying) return;
+    const now = performance.now();
+    // One at a time: a look-up in flight (or just made) serves this ACK too.
+    if (this.ahead !== null && now - this.ahead.at <= PREPARED_FACTS_MAX_AGE_MS) return;
+    let nl: RtnetlinkClient;
+    try {
+      nl = this.aheadNl ??= this.open();
+    } catch {
+      return;
+    }
+    const facts = this.lookUp(nl);
+    facts.catch(() => {
+      // A socket that failed is reopened by the next look-ahead.
+      if (this.aheadNl === nl) {
+        nl.close();
+        this.aheadNl = null;
+      }
+    });
+    this.ahead = { at: now, facts };
+  }
+
+  /** The look-ahead's facts if recent and successful (each is used once), else null. */
+  private async takeAhead(): Promise<LinkFacts | null> {
+    const a = this.ahead;
+    this.ahead = null;
+    if (a === null || performance.now() - a.at > PREPARED_FACTS_MAX_AGE_MS) return null;
+    return a.facts.catch(() => null);
+  }
+
+  /**
    * Before the lease's commit is persisted (the runner's before-persist hook): looks the link up
    * and writes the ownership record the apply would write ahead of its changes — the address it
    * will add, the MTU it will replace (with the original), the link it will route on — so that
@@ -253,7 +297,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
     if (this.opts.records === undefined) return;
     // Most commits (the client's state, a renewal's times) leave the lease's address alone: nothing to look up.
     if (d.lease === null || this.applying || JSON.stringify(d.lease) === this.appliedKey) return;
-    const facts = await this.lookUp(this.netlink());
+    const facts = (await this.takeAhead()) ?? (await this.lookUp(this.netlink()));
     if (this.applying) return;
     const lease = this.withoutOtherLinks(facts.addresses, facts.link, d.lease, []);
     if (lease === null) return;
@@ -287,6 +331,9 @@ export class LeaseHandler implements Handler<LeaseDesired> {
   async stopped(): Promise<ApplyReport> {
     this.nl?.close();
     this.nl = null;
+    this.aheadNl?.close();
+    this.aheadNl = null;
+    this.ahead = null;
     return { changes: [] };
   }
 
