@@ -399,16 +399,18 @@ function paddockPoints(log: string): Record<string, number> {
     if (typeof t === "number" && points[name] === undefined) points[name] = t;
   };
   for (const line of log.split("\n")) {
-    let o: { time?: number; msg?: string; calf?: string; stream?: string; component?: string; changes?: unknown[]; durationMs?: number; phase?: string; ms?: number };
+    let o: { time?: number; msg?: string; calf?: string; stream?: string; component?: string; changes?: unknown[]; durationMs?: number; phase?: string; ms?: number; at?: number };
     try {
       o = JSON.parse(line) as typeof o;
     } catch {
       continue;
     }
     if (o.msg === "start-up phase" && typeof o.phase === "string" && typeof o.time === "number" && typeof o.ms === "number") {
-      // The shim's start-up phases (debug level): wall time, and ms since the priv process began.
-      if (points.processStart === undefined) mark("processStart", o.time - o.ms);
-      mark(`phase:${o.phase}`, o.time);
+      // The priv's start-up phases (debug level): wall time, and ms since the priv process began.
+      // Those marked before the logger existed are logged later, with `at` the time they ended.
+      const at = typeof o.at === "number" ? o.at : o.time;
+      if (points.processStart === undefined) mark("processStart", at - o.ms);
+      mark(`phase:${o.phase}`, at);
       continue;
     }
     if (o.calf?.startsWith("dhcp4") && o.stream === "stdout" && typeof o.msg === "string") {
@@ -654,6 +656,11 @@ try {
   // The priv's own start-up phases, in the order it logs them (the names are the shim's).
   const phases = [...new Set(PADDOCKS.flatMap((c) => Object.keys(points[c][0]?.p ?? {}).filter((k) => k.startsWith("phase:"))))];
   const phaseNotes: Record<string, string> = {
+    "node started": "Node's own start-up, until bin/paddock.mjs runs",
+    "early start loaded": "dist/early.mjs and the built-ins it imports",
+    "early: calf spawned": "the runtime spawned: the calf's container starts from here",
+    "CLI loaded": "dist/paddock.mjs, commander",
+    "command loaded": "the command's chunks: runtime, pino, capnp-ts, services",
     "store open": "Node start-up, CLI bundle load, preflight (directories), store",
     "interface checked": "rtnetlink socket, RTM_GETLINK",
     "priv keys written": "the priv's keys, one commit",

@@ -11,6 +11,9 @@
  *
  * - `paddock run dhcp4 --iface IF` (one built-in service, one interface) starts its calf before the
  *   CLI loads, as `paddock dhcp` does, and the host adopts that calf (its debug log says so).
+ * - `paddock dhcp --log-level debug` logs a "start-up phase" line for each step from Node's start to
+ *   the interface check — those before the logger existed too — in the order they happened, the
+ *   early calf spawned before the CLI loaded (observed, never timed).
  *
  * Waits are for states (an address, a log line, a scrape's answer) with bounds that only stop a
  * hang. Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
@@ -61,8 +64,8 @@ function scrape(socketPath: string): Promise<string> {
 }
 
 /** `paddock dhcp` in a fresh lab with the recorder; resolves once the lease is applied. */
-async function privWithLease(extra: (l: Lab) => string[], command: readonly string[] = ["dhcp", "--no-arp-probe"]): Promise<{ lab: Lab; log: string; priv: PaddockProcess; stop(): Promise<unknown> }> {
-  const l = createLab({ prefix: "pst" });
+async function privWithLease(extra: (l: Lab) => string[], command: readonly string[] = ["dhcp", "--no-arp-probe"], prefix = "pst"): Promise<{ lab: Lab; log: string; priv: PaddockProcess; stop(): Promise<unknown> }> {
+  const l = createLab({ prefix });
   lab = l;
   const server = l.namespace("srv", { ipv6: false });
   const client = l.namespace("cli", { ipv6: false });
@@ -108,6 +111,20 @@ describe.skipIf(!run)(`what the priv loads (${run ? "root" : skipReason})`, () =
     // The run command's own chunk, not the dhcp command's: each command loads its own module.
     const names = loadedNames(p.log);
     expect([names.has("run"), names.has("dhcp")]).toEqual([true, false]);
+    await p.stop();
+  });
+
+  it("paddock dhcp --log-level debug: every start-up phase before the interface check is logged, in order", async () => {
+    const p = await privWithLease(() => ["--log-level", "debug"], ["dhcp", "--no-arp-probe"], "ps6");
+    const phases = p.priv.logEntries().filter((e) => e.msg === "start-up phase");
+    const names = phases.map((e) => e.phase);
+    const before = ["node started", "native addon loaded", "early start loaded", "early: container runtime chosen", "early: lock taken", "early: leftovers removed", "early: calf bundle written", "early: calf spawned", "CLI loaded", "command loaded", "options resolved", "preflight done", "locks taken", "interface checked"];
+    expect(names.slice(0, before.length)).toEqual(before);
+    // In the order they happened: ms since the process started never decreases; the lines logged
+    // after their step (those before the logger) carry the step's wall-clock time as `at`.
+    const ms = phases.map((e) => e.ms as number);
+    expect(ms).toEqual([...ms].sort((a, b) => a - b));
+    expect(phases.slice(0, 11).map((e) => typeof e.at)).toEqual(Array(11).fill("number"));
     await p.stop();
   });
 });

@@ -5,6 +5,11 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 
+// Start-up phases before the logger exists (packages/runtime/src/start-phases.ts keeps them on
+// this global; the serving commands log them at debug level): here, how long Node took to run us.
+const phases = (globalThis.__paddockStartPhases ??= []);
+phases.push(["node started", performance.now()]);
+
 // No optimizing compiler for the priv: its code is glue that runs a few times per event, and the
 // optimizing tiers' own code and data were 3.4 MiB of its 61 MiB peak (docs/performance.md,
 // "Priv start-up"). Baseline code (Sparkplug) stays. The packed entry (sea-entry.ts) does the same.
@@ -17,6 +22,7 @@ process.env.PADDOCK_NATIVE_DIR ??= fileURLToPath(new URL("../../../native/build/
 try {
   createRequire(import.meta.url)(`${process.env.PADDOCK_NATIVE_DIR}/paddock_native.node`).ignoreDebugSignal();
 } catch {}
+phases.push(["native addon loaded", performance.now()]);
 // `paddock dhcp` (and ntp, ra, dhcp6, run of one built-in service: EARLY_COMMANDS in
 // early-entry.ts): start the calf (runc, ~100 ms) before the CLI loads (~50 ms), so they overlap.
 // Awaited until runc is spawned: the CLI's module evaluation holds this thread, so an early start
@@ -24,6 +30,8 @@ try {
 // later under load, after the stores were open; docs/decisions/0014-priv-start-up.md).
 if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(process.argv[2])) {
   const { startEarly, EARLY_CALF_KEY } = await import("../dist/early.mjs");
+  phases.push(["early start loaded", performance.now()]);
   globalThis[EARLY_CALF_KEY] = await startEarly(process.argv.slice(2));
 }
 await import("../dist/paddock.mjs");
+phases.push(["CLI loaded", performance.now()]);

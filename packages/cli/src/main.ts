@@ -6,6 +6,7 @@ import { usageError } from "./usage-error.ts";
 import { registerCommandsFor } from "./command-table.ts";
 import { takeEarlyCalf } from "./early-entry.ts";
 import { reportError } from "./errors.ts";
+import { markStartPhase } from "@paddock/runtime/start-phases";
 
 // A reader that stops early (`paddock status | head -3`, `paddock dhcp decode x.pcap | head`)
 // closes the pipe: that is the reader's choice, not an error of ours, so a command that prints and
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   try {
     // Only the modules of the command being run load (command-table.ts).
     await registerCommandsFor(program, process.argv.slice(2));
+    markStartPhase("command loaded");
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) process.exitCode = err.exitCode;

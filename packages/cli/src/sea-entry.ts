@@ -19,6 +19,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { PACKED_CALF_ARG } from "../../runtime/src/sandbox/packed.ts";
+import { markStartPhase } from "../../runtime/src/start-phases.ts";
 
 /** PATH when the priv is started with none (`env -i`, some init systems): the usual system dirs. */
 const DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -33,6 +34,7 @@ async function packedMain(): Promise<void> {
   }
   // process.execPath is the binary's real path, so a symlink (/usr/sbin/paddock) finds the tree.
   const lib = path.dirname(process.execPath);
+  markStartPhase("node started");
   process.env.PADDOCK_NATIVE_DIR ??= path.join(lib, "native");
   process.env.PADDOCK_CALF_DIR ??= path.join(lib, "calves");
   // As bin/paddock.mjs does, first of all: SIGUSR1 must not open Node's inspector (code run as
@@ -42,6 +44,7 @@ async function packedMain(): Promise<void> {
   } catch {
     // not a priv: the command that needs the addon reports it
   }
+  markStartPhase("native addon loaded");
   process.env.PATH = `${path.join(lib, "bin")}:${process.env.PATH || DEFAULT_PATH}`;
   if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(args[0] ?? "")) {
     const { startEarly, EARLY_CALF_KEY } = await import("./early-entry.ts");
@@ -49,6 +52,7 @@ async function packedMain(): Promise<void> {
     (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = await startEarly(args);
   }
   await import("./main.ts");
+  markStartPhase("CLI loaded");
 }
 
 void packedMain();

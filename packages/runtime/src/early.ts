@@ -20,6 +20,7 @@ import { resolveContainerRuntime, type ContainerRuntime, type ContainerRuntimeCh
 import type { CalfEngine } from "./sandbox/engine.ts";
 import { findExecutable } from "./sandbox/executable.ts";
 import { removeStaleCalves, runCalfContainer, runRunc, type StartedCalf } from "./sandbox/spawn.ts";
+import { markStartPhase } from "./start-phases.ts";
 
 export { findExecutable };
 export { isContainerRuntimeChoice, type ContainerRuntimeChoice } from "./sandbox/container-runtime.ts";
@@ -70,6 +71,7 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
   if (process.getuid?.() !== 0 || !existsSync(req.calfScript)) return undefined;
   const runtime = resolveContainerRuntime(req.containerRuntime ?? "auto", req.runc ? { runc: req.runc } : {});
   if (!runtime.ok) return undefined;
+  markStartPhase("early: container runtime chosen");
   const name = parseCalfName(calfNameFor(req.service, req.iface));
   if (!name.ok) return undefined;
   try {
@@ -92,16 +94,20 @@ export async function startCalfEarly(req: EarlyCalfRequest): Promise<EarlyCalf |
   } catch {
     return undefined; // The service already runs on this interface: the host's start says so.
   }
+  markStartPhase("early: lock taken");
   const target = calfTarget(req.runtimeDir, runtime.value);
   let bundleDir: string | undefined;
   try {
     await removeStaleCalves(target, [name.value]);
+    markStartPhase("early: leftovers removed");
     const bundle = await createCalfBundle(
       { name: name.value, script: req.calfScript, engine: req.engine ?? "node", memoryBytes: req.calfMemoryBytes, pids: req.calfPids },
       { runtimeDir: target.runtimeDir },
     );
     bundleDir = bundle.dir;
+    markStartPhase("early: calf bundle written");
     const started = await runCalfContainer(target, name.value, bundle.dir);
+    markStartPhase("early: calf spawned");
     const dir = bundle.dir;
     let discarded = false;
     return {

@@ -70,6 +70,7 @@ import { SdNotifier } from "./sd-notify.ts";
 import { calvesHealthy, readinessSource, SystemdBridge, type ReadinessSource } from "./systemd.ts";
 import { serviceInfo } from "./admin-info.ts";
 import { calfEngineOf, type CalfEngine } from "./sandbox/engine.ts";
+import { logStartPhase } from "./start-phases.ts";
 
 /** A failure the user can fix: the message is one sentence for the terminal. */
 export class HostError extends Error {
@@ -374,6 +375,7 @@ export class ServiceHost {
     });
     try {
       host.runtime = preflight(opts);
+      logStartPhase(opts.log, "preflight done");
       for (const hosted of opts.services) {
         const def = hosted.definition;
         const name = parseCalfName(calfNameFor(def.name, opts.iface));
@@ -385,6 +387,7 @@ export class ServiceHost {
         });
         host.instances.push({ hosted, def, name: name.value, slot: serviceSlot(def.name), locks, connected: false, options: hostedOptions(hosted) });
       }
+      logStartPhase(opts.log, "locks taken");
       // The metrics endpoint before anything on the system changes: a port in use or an
       // unwritable socket path is the user's to fix, and is said before a lease is applied.
       if (opts.metrics) {
@@ -428,7 +431,7 @@ export class ServiceHost {
   private async startParts(): Promise<void> {
     const { opts } = this;
     const log = opts.log;
-    const phase = (name: string) => log.debug({ phase: name, ms: Math.round(performance.now()) }, "start-up phase");
+    const phase = (name: string) => logStartPhase(log, name);
 
     // The interface: waited for if it does not exist yet, set up if it is down (./link-watch.ts).
     const nl: RtnetlinkClient = openRtnetlink({ events: true });

@@ -16,6 +16,7 @@ import { UserError } from "../errors.ts";
 import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
 import { calfLaunchRequest } from "../calf-launch-option.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
+import { logStartPhases } from "@paddock/runtime/start-phases";
 import { builtinCalfScript } from "../services.ts";
 import { loadDeployment, type LoadedDeployment } from "./generate.ts";
 import { DEFAULT_RUNTIME_DIR, EXIT_NOT_RUNNING, parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
@@ -60,6 +61,7 @@ async function serve(file: string, opts: ServeOptions): Promise<void> {
     throw new UserError((err as Error).message);
   }
   const log = createLogger(opts.logLevel as LogLevel, opts.logFormat as LogFormat);
+  logStartPhases(log);
   const files = serveFiles(opts.runtimeDir);
   const loaded: LoadedDeployment[] = [];
   const first = await loadDeployment(file, opts.variant);

@@ -12,6 +12,7 @@ import type { EarlyCalf } from "@paddock/runtime/early";
 import { UserError } from "../errors.ts";
 import { parseReadyTimeout, READY_TIMEOUT_HELP } from "./operator.ts";
 import { createLogger, type LogFormat, type LogLevel } from "../log.ts";
+import { logStartPhases, markStartPhase } from "@paddock/runtime/start-phases";
 import { DEFAULT_CONFIG_FILE, resolveOptions } from "../config-file.ts";
 import { listenForReload, type SettingsSource } from "../reload.ts";
 import { applyPrivSandbox, NO_SANDBOX_HELP } from "../priv-sandbox.ts";
@@ -97,10 +98,13 @@ export function stateDirUnder(dir: string, iface: string, service: string, sever
 
 /** Checks the common flags, starts one host per interface, waits for SIGINT/SIGTERM, stops. */
 export async function runServices(req: RunRequest): Promise<void> {
+  markStartPhase("options resolved");
   interfaceNames(req.interfaces.map((i) => i.iface), "the services");
   if (!["debug", "info", "warn", "error"].includes(req.logLevel)) throw new UserError(`--log-level must be debug, info, warn or error, not ${JSON.stringify(req.logLevel)}`);
   if (!["text", "json"].includes(req.logFormat)) throw new UserError(`--log-format must be text or json, not ${JSON.stringify(req.logFormat)}`);
   const log = createLogger(req.logLevel as LogLevel, req.logFormat as LogFormat);
+  // The steps before the logger existed (bin/paddock.mjs, the early calf, the CLI's load).
+  logStartPhases(log);
   for (const warning of new Set([req.warning, ...req.interfaces.flatMap((i) => i.services.map((s) => s.warning))])) if (warning) log.warn({}, warning);
   // From here on SIGHUP reloads (once the hosts run) instead of ending the process.
   const reloads = listenForReload(log);

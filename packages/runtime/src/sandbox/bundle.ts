@@ -22,6 +22,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { foreignWriteAccess, replaceFileAtomic } from "../handlers/files.ts";
 import { SandboxError } from "./errors.ts";
+import { elfInterpreter } from "./elf-interp.ts";
 import { calfSeccompProfile, type SeccompProfile } from "./seccomp.ts";
 import { CALF_QUICKJS_PATH, quickjsCalfCommand, quickjsCalfMounts, type CalfEngine } from "./engine.ts";
 import { calfCommandFor, defaultCalfNodePath } from "./packed.ts";
@@ -137,10 +138,17 @@ export interface NodeRuntime {
 }
 
 /**
- * Lists the Node binary's shared libraries with ldd, as the loader would resolve them now.
- * Called at bundle time, so an upgraded Node or libc is picked up at the next calf start.
+ * Lists the Node binary's shared libraries as the loader would resolve them now: its ELF
+ * interpreter run with --list (one exec; ./elf-interp.ts), or ldd when the binary names none or
+ * the loader refuses. Called at bundle time, so an upgraded Node or libc is picked up at the next
+ * calf start.
  */
 export async function resolveNodeRuntime(nodePath: string = DEFAULT_NODE_PATH): Promise<NodeRuntime> {
+  const loader = elfInterpreter(nodePath);
+  if (loader) {
+    const listed = await execFileP(loader, ["--list", nodePath], { env: { LC_ALL: "C" } }).then((r) => r.stdout, () => undefined);
+    if (listed !== undefined) return { binary: nodePath, libraries: parseLdd(listed, nodePath) };
+  }
   let out: string;
   try {
     ({ stdout: out } = await execFileP("ldd", [nodePath], { env: { LC_ALL: "C" } }));
