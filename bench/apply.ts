@@ -151,6 +151,8 @@ interface Points {
   /** Records (the lease handler's ownership record) written in the lease's persist. */
   records?: number;
   reconcileStart?: number;
+  /** The lease handler sent RTM_NEWADDR. */
+  addressSent?: number;
 }
 
 /**
@@ -191,6 +193,7 @@ function paddockPoints(log: string): Points {
       p.auditMs = o.auditMs;
       p.records = o.records;
     } else if (o.msg === "handler lease: reconcile begins" && p.persisted !== undefined && p.reconcileStart === undefined) p.reconcileStart = o.at;
+    else if (o.msg === "handler lease: address sent" && p.reconcileStart !== undefined && p.addressSent === undefined) p.addressSent = o.at;
   }
   return p;
 }
@@ -291,7 +294,9 @@ async function main(): Promise<void> {
     step("   of which the audit log's fsync", ({ p }) => p.auditMs),
     step("   of which the journal's append and fdatasync", ({ p }) => (p.persistMs !== undefined && p.hooksMs !== undefined && p.auditMs !== undefined ? p.persistMs - p.hooksMs - p.auditMs : NaN)),
     step("→ the lease handler's reconcile begins (watch event, runner)", ({ p }) => (p.reconcileStart ?? NaN) - (p.persisted ?? NaN)),
-    step("→ address (the handler: netlink)", ({ r, p }) => r.address - (p.reconcileStart ?? NaN)),
+    step("→ the handler sends RTM_NEWADDR", ({ p }) => (p.addressSent ?? NaN) - (p.reconcileStart ?? NaN)),
+    step("→ address (this bench's rtnetlink socket hears of it)", ({ r, p }) => r.address - (p.addressSent ?? NaN)),
+    step("reconcile begins → address", ({ r, p }) => r.address - (p.reconcileStart ?? NaN)),
     step("ACK → address", ({ r }) => r.ackToAddress),
   ]));
   for (const c of debugClients) {

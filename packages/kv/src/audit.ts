@@ -1,6 +1,9 @@
 /**
- * The audit log: one JSON line per change attempted (and per refused read), accepted or refused, appended to a file opened O_APPEND and fsynced with every commit of the store, so the
- * log of an acknowledged write is on disk before the acknowledgement.
+ * The audit log: one JSON line per change attempted (and per refused read), accepted or refused, appended to a file opened O_APPEND and made durable with every persist of the store, so the
+ * log of an acknowledged write is on disk before the acknowledgement: a persist that writes the
+ * store's journal carries the lines written since the last one in its journal line (one fsync for
+ * both, decision 0012), and audit.log itself is fsynced before the journal is emptied; a restart
+ * after a crash puts back (`restore`) the lines audit.log lost. Other persists fsync audit.log.
  *
  * A hostile calf must not be able to fill the disk through it (issue 13 B3: refusals at the
  * request rate limit, each up to ~2 KB of escaped value, were 12–27 GB a day):
@@ -52,6 +55,12 @@ export const AUDIT_REPEAT_WINDOW_MS = 5_000;
  */
 export const AUDIT_REFUSAL_LINE_BURST = 100;
 export const AUDIT_REFUSAL_LINES_PER_SECOND = 1;
+
+/**
+ * How far past the journal's audit lines `restore` looks back in audit.log for the last of them it
+ * still has: lines written after the journal's last line (refusals, whose own persist fsyncs them).
+ */
+const AUDIT_RESTORE_MARGIN_BYTES = 256 * 1024;
 
 /** Clients tracked at once; past it the oldest one's counts are written out and it is forgotten. */
 const MAX_TRACKED_CLIENTS = 64;
@@ -141,7 +150,12 @@ const emptyTally = (): Tally => ({ count: 0, last: null, first: "", since: 0 });
 export class AuditLog {
   private fd: number;
   private size: number;
+  /** Lines written that are not durable anywhere yet (neither fsynced nor in a journal line). */
   private dirty = false;
+  /** Their text, for the store's journal line to carry (`takeForJournal`). */
+  private undurable: string[] = [];
+  /** Lines written to audit.log since its last fsync (durable elsewhere or not). */
+  private notFsynced = false;
   private readonly maxFileBytes: number;
   private readonly rotatedFiles: number;
   private readonly repeatWindowMs: number;
@@ -225,16 +239,71 @@ export class AuditLog {
     if (now - t.since >= this.repeatWindowMs) this.flushTally(t, field);
   }
 
-  /** Whether lines were appended since the last sync. */
+  /** Whether lines were appended that are not durable yet (not fsynced, nor taken for a journal line). */
   get hasUnsynced(): boolean {
     return this.dirty;
   }
 
-  /** Makes every appended line durable. */
+  /** Makes every appended line durable in audit.log itself. */
   sync(): void {
-    if (!this.dirty) return;
+    if (!this.notFsynced) return;
     fsyncSync(this.fd);
+    this.notFsynced = false;
     this.dirty = false;
+    this.undurable = [];
+  }
+
+  /**
+   * The lines not durable yet, as text, for the store's journal line to carry: that line's one
+   * fdatasync makes them durable (decision 0012). audit.log keeps them too and is fsynced later
+   * (`sync`, which the store calls before it empties its journal). If the journal write fails,
+   * `giveBack` them.
+   */
+  takeForJournal(): string[] {
+    const lines = this.undurable;
+    this.undurable = [];
+    this.dirty = false;
+    return lines;
+  }
+
+  /** Lines `takeForJournal` gave out whose journal write failed: not durable after all. */
+  giveBack(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    this.undurable = [...lines, ...this.undurable];
+    this.dirty = true;
+  }
+
+  /**
+   * At start, with the audit lines the store's journal holds (oldest first): appends those that
+   * audit.log lost in a crash (a power loss takes its unsynced end; the journal made them durable)
+   * — every line after the last of them audit.log still has — and fsyncs. Returns how many.
+   */
+  restore(lines: readonly string[]): number {
+    if (lines.length === 0) return 0;
+    const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    const present = new Set(this.tail(0, bytes + AUDIT_RESTORE_MARGIN_BYTES));
+    let last = lines.length - 1;
+    while (last >= 0 && !present.has(lines[last]!)) last--;
+    const missing = lines.slice(last + 1);
+    if (missing.length === 0) return 0;
+    // A torn last line (the crash cut a write) must not swallow the first restored one.
+    if (this.size > 0 && !this.endsWithNewline()) {
+      writeSync(this.fd, "\n");
+      this.size += 1;
+    }
+    for (const l of missing) this.writeText(l);
+    this.sync();
+    return missing.length;
+  }
+
+  private endsWithNewline(): boolean {
+    const fd = openSync(this.file, "r");
+    try {
+      const end = Buffer.alloc(1);
+      return readSync(fd, end, 0, 1, this.size - 1) === 1 && end[0] === 0x0a;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Writes the line of every tally of refusals still being counted. */
@@ -292,13 +361,19 @@ export class AuditLog {
   }
 
   private writeLine(record: AuditRecord): void {
-    const line = Buffer.from(JSON.stringify(record) + "\n");
+    this.writeText(JSON.stringify(record));
+  }
+
+  private writeText(text: string): void {
+    const line = Buffer.from(text + "\n");
     if (this.size > 0 && this.size + line.length > this.maxFileBytes) this.rotate();
     // One write() per line: a crash can lose a line that was not yet fsynced, never tear one
     // that was, and the reader skips a torn last line.
     writeSync(this.fd, line);
     this.size += line.length;
     this.dirty = true;
+    this.notFsynced = true;
+    this.undurable.push(text);
   }
 
   /**
@@ -319,7 +394,10 @@ export class AuditLog {
     }
     this.fd = openSync(this.file, "a", 0o600);
     this.size = 0;
+    // Every line so far is in the old file, fsynced above.
     this.dirty = false;
+    this.notFsynced = false;
+    this.undurable = [];
     const dfd = openSync(path.dirname(this.file), constants.O_RDONLY | constants.O_DIRECTORY);
     try {
       fsyncSync(dfd);

@@ -4,7 +4,7 @@
  * after a crash at any moment the file is either the old or the new version, never a mix.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 
 /** The file format's name and version, checked on load. */
@@ -23,6 +23,12 @@ export interface StoreSnapshot {
    * file written before records existed.
    */
   records?: Record<string, unknown>;
+  /**
+   * In a journal line only: the audit lines (their JSON text) written since the previous persist,
+   * made durable by this line's fdatasync instead of an fsync of audit.log of their own (decision
+   * 0012); put back into audit.log at start if a crash lost them (`AuditLog.restore`).
+   */
+  audit?: string[];
 }
 
 /** The store file's text: the one place its layout is decided (one space of indent, a final newline). */
@@ -246,7 +252,7 @@ export class StoreJournal {
    */
   newest(schema: string): { snapshot: StoreSnapshot | null; invalid: boolean } {
     if (this.bytes === 0) return { snapshot: null, invalid: false };
-    const text = readFileSync(this.fd);
+    const text = this.readAll();
     const end = text.lastIndexOf(0x0a);
     let invalid = false;
     let snapshot: StoreSnapshot | null = null;
@@ -254,16 +260,16 @@ export class StoreJournal {
     while (start <= end) {
       const nl = text.indexOf(0x0a, start);
       const r = parseSnapshot(text.subarray(start, nl));
-      if (r.kind === "ok" && r.snapshot.schema === schema) snapshot = r.snapshot;
+      if (r.kind === "ok" && r.snapshot.schema === schema) snapshot = withoutAudit(r.snapshot);
       else invalid = true;
       start = nl + 1;
     }
     return { snapshot, invalid };
   }
 
-  /** Appends one snapshot as a line and makes it durable (fdatasync). */
-  append(snapshot: StoreSnapshot): void {
-    const line = Buffer.from(JSON.stringify(snapshot) + "\n");
+  /** Appends one snapshot, with the audit lines it carries, as a line and makes it durable (fdatasync). */
+  append(snapshot: StoreSnapshot, audit: readonly string[] = []): void {
+    const line = Buffer.from(JSON.stringify(audit.length > 0 ? { ...snapshot, audit } : snapshot) + "\n");
     try {
       let at = 0;
       while (at < line.length) at += writeSync(this.fd, line, at, line.length - at);
@@ -279,6 +285,37 @@ export class StoreJournal {
       throw err;
     }
     this.bytes += line.length;
+  }
+
+  /**
+   * The audit lines the journal's lines of `schema` carry, oldest first (a torn last line's are
+   * not counted: its persist was never acknowledged).
+   */
+  auditLines(schema: string): string[] {
+    if (this.bytes === 0) return [];
+    const text = this.readAll();
+    const end = text.lastIndexOf(0x0a);
+    const lines: string[] = [];
+    for (let start = 0; start <= end; ) {
+      const nl = text.indexOf(0x0a, start);
+      const r = parseSnapshot(text.subarray(start, nl));
+      const audit = r.kind === "ok" && r.snapshot.schema === schema ? r.snapshot.audit : undefined;
+      if (Array.isArray(audit)) for (const l of audit) if (typeof l === "string") lines.push(l);
+      start = nl + 1;
+    }
+    return lines;
+  }
+
+  /** The whole journal, read from its start whatever the file position. */
+  private readAll(): Buffer {
+    const buf = Buffer.alloc(fstatSync(this.fd).size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(this.fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
   }
 
   /** Empties the journal once its last line is in the store file. */
@@ -318,9 +355,16 @@ export function readDurableSnapshot(dir: string, schema: string): StoreSnapshot 
   let newest = base;
   for (const line of text.toString("utf8").split("\n").slice(0, -1)) {
     const r = parseSnapshot(Buffer.from(line));
-    if (r.kind === "ok" && r.snapshot.schema === schema) newest = r.snapshot;
+    if (r.kind === "ok" && r.snapshot.schema === schema) newest = withoutAudit(r.snapshot);
   }
   return newest;
+}
+
+/** A journal line's snapshot as the state it holds: without the audit lines it carried. */
+function withoutAudit(snapshot: StoreSnapshot): StoreSnapshot {
+  if (snapshot.audit === undefined) return snapshot;
+  const { audit: _carried, ...state } = snapshot;
+  return state;
 }
 
 /** The store file's name in the state directory (KvStore's STORE_FILE). */

@@ -6,7 +6,8 @@
  * key counts and total size, before anything is applied; then the audit records are appended, the
  * changes applied in memory under one sequence number, and the promise resolves once they are
  * durable. All or none: a refused commit changes nothing. Commits arriving in the same event-loop
- * turn are persisted together (one fsync of the audit log, one atomic replace of the store file),
+ * turn are persisted together (one journal line holding the new state and the audit lines, one
+ * fdatasync; decision 0012),
  * then delivered to watchers one event per commit, in sequence order. Persisting that fails is
  * rolled back whole and its writers get an error, so an acknowledged commit is always on disk.
  *
@@ -242,15 +243,6 @@ export class KvStore {
     this.committed = new Map(this.current);
     this.committedParsed = new Map(this.currentParsed);
     for (const [name, value] of Object.entries(snapshot?.records ?? {})) this.committedRecords.set(name, Object.freeze(value));
-    // What the journal held goes into the store file now, so the journal starts empty. If the disk
-    // refuses, the journal keeps it (and takes the next commits): the store still opens.
-    if (this.journal !== null && this.journal.size > 0) {
-      try {
-        this.compact();
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, "could not fold the store journal into the store file at start; the journal keeps the state");
-      }
-    }
     this.committedEntryBytes = this.currentEntryBytes;
     this.audit = new AuditLog(path.join(opts.stateDir, AUDIT_FILE), {
       ...opts.audit,
@@ -260,6 +252,18 @@ export class KvStore {
         if (!this.closed) this.schedulePersist();
       },
     });
+    if (this.journal !== null && this.journal.size > 0) {
+      // The audit lines the journal made durable that audit.log lost in a crash go back first.
+      const restored = this.audit.restore(this.journal.auditLines(this.schema.name));
+      if (restored > 0) this.log.warn({ lines: restored }, "audit.log had lost lines of acknowledged commits in a crash: restored from the store journal");
+      // What the journal held goes into the store file now, so the journal starts empty. If the disk
+      // refuses, the journal keeps it (and takes the next commits): the store still opens.
+      try {
+        this.compact();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "could not fold the store journal into the store file at start; the journal keeps the state");
+      }
+    }
   }
 
   /**
@@ -477,6 +481,8 @@ export class KvStore {
    * the journal, whose last line held that state.
    */
   private compact(): void {
+    // The journal's lines carry audit lines audit.log holds without an fsync of its own: fsync it first.
+    this.audit.sync();
     writeFileAtomicSync(this.storeFile, serializeSnapshot(this.durableSnapshot()));
     this.journal!.truncate();
   }
@@ -618,9 +624,10 @@ export class KvStore {
   }
 
   /**
-   * Persists the batch: lets the before-persist hooks set the records that go with it, fsyncs the
-   * audit log, replaces the store file (values and records in one atomic write), then acknowledges
-   * and notifies.
+   * Persists the batch: lets the before-persist hooks set the records that go with it, appends the
+   * new state (values and records) with the audit lines since the last persist as one journal line
+   * and fdatasyncs it (with a `writeFile`: fsyncs the audit log, then writes the file), then
+   * acknowledges and notifies.
    */
   private async persist(): Promise<void> {
     const started = wallClockMs();
@@ -639,15 +646,19 @@ export class KvStore {
     const nextRecords = new Map(this.committedRecords);
     for (const [name, r] of records) nextRecords.set(name, Object.freeze(r.value));
     let auditMs = 0;
+    let journaled: string[] = [];
     try {
-      this.audit.sync();
-      auditMs = wallClockMs() - started - hooksMs;
-      if (batch.length > 0 || records.size > 0) {
-        const snapshot = this.snapshotOf(seq, snapshotted, nextRecords);
-        if (this.writeFile !== undefined) await this.writeFile(this.storeFile, serializeSnapshot(snapshot));
-        else this.journal!.append(snapshot);
+      if (this.journal !== null && (batch.length > 0 || records.size > 0)) {
+        // One write: the journal line carries the audit lines, its one fdatasync makes both durable.
+        journaled = this.audit.takeForJournal();
+        this.journal.append(this.snapshotOf(seq, snapshotted, nextRecords), journaled);
+      } else {
+        this.audit.sync();
+        auditMs = wallClockMs() - started - hooksMs;
+        if (batch.length > 0 || records.size > 0) await this.writeFile!(this.storeFile, serializeSnapshot(this.snapshotOf(seq, snapshotted, nextRecords)));
       }
     } catch (cause) {
+      this.audit.giveBack(journaled);
       // Roll back to what is on disk, including commits that arrived while we were writing.
       const failed = [...batch, ...this.batch];
       this.batch = [];

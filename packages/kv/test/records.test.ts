@@ -235,3 +235,34 @@ describe("a commit made durable with the next persist (withNextPersist; decision
     expect(writes).toHaveLength(1);
   });
 });
+
+describe("the audit lines ride in the journal line (one fsync a persist; decision 0012)", () => {
+  it("a journal line carries its commit's audit lines; a crash that lost audit.log's unsynced end gets them back at start, once", async () => {
+    const dir = freshDir();
+    const store = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    const audit = path.join(dir, "audit.log");
+    expect((await store.commit(calf, [ch("/ip", "10.1.2.3/24")])).ok).toBe(true);
+    const before = readFileSync(audit);
+    expect((await store.commit(calf, [ch("/ip", "10.1.2.4/24"), ch("/mtu", "1400")])).ok).toBe(true);
+    const journal = readFileSync(path.join(dir, JOURNAL_FILE), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { audit?: string[] });
+    const carried = journal.at(-1)!.audit!;
+    expect(carried.map((l) => (JSON.parse(l) as { path: string }).path)).toEqual(["/ip", "/mtu"]);
+    const lines = readFileSync(audit, "utf8").trim().split("\n");
+    expect(lines.slice(-2)).toEqual(carried);
+    // A power loss: audit.log loses what was not fsynced (the journal's line made it durable), the
+    // process is gone without closing. The next start puts the lost lines back.
+    writeFileSync(audit, Buffer.concat([before, Buffer.from('{"time":"torn')]));
+    const again = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    expect(again.values.get("/ip")).toBe("10.1.2.4/24");
+    const after = readFileSync(audit, "utf8").split("\n").filter((l) => l.length > 0);
+    expect(after.slice(-2)).toEqual(carried);
+    expect(after.filter((l) => carried.includes(l))).toHaveLength(2);
+    expect(after.filter((l) => l.startsWith('{"time":"torn'))).toEqual(['{"time":"torn']);
+    await again.close();
+    // Nothing is restored twice.
+    const third = new KvStore({ schema: dhcp4Schema, stateDir: dir });
+    expect(readFileSync(audit, "utf8").split("\n").filter((l) => carried.includes(l))).toHaveLength(2);
+    await third.close();
+    store.close().catch(() => {});
+  });
+});

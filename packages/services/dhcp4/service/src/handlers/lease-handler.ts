@@ -49,7 +49,7 @@ import {
   type ResolvSettings,
   type StoreView,
 } from "@paddock/runtime";
-import { ipv4, ipv4Bits, ipv4Cidr, ipv4Network, ipv4NetworkContains, type Ipv4Network } from "@paddock/kv";
+import { ipv4, ipv4Bits, ipv4Cidr, ipv4Network, ipv4NetworkContains, wallClockMs, type Ipv4Network } from "@paddock/kv";
 import { describeLease, desiredLease, leaseResolvSettings } from "./lease.ts";
 import type { DesiredLease, DesiredRoute, LeaseDesired } from "./lease.ts";
 import { emptyLeaseOwnership, parseLeaseOwnership, type LeaseOwnership } from "./records.ts";
@@ -376,6 +376,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
         const { link, addresses, routes } = facts;
         const sent: Sent = [];
         await step(HandlerErrorCode.ADDRESS, this.name, "address", () => this.applyAddress(netlink(), link, lease, ctx.now(), changes, conflicts, addresses, sent));
+        // The apply path's last step in the priv (bench/apply.ts): RTM_NEWADDR is on the socket.
+        if (sent.length > 0) ctx.log.debug({ handler: this.name, at: wallClockMs() }, `handler ${this.name}: address sent`);
         const mtu = await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.usableMtu(netlink(), link, lease.mtu, conflicts));
         await step(HandlerErrorCode.MTU, this.name, "mtu", () => this.applyMtu(netlink(), link, mtu, changes, conflicts, sent));
         const metric = this.metricOf(link);
