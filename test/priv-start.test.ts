@@ -11,6 +11,8 @@
  *
  * - `paddock run dhcp4 --iface IF` (one built-in service, one interface) starts its calf before the
  *   CLI loads, as `paddock dhcp` does, and the host adopts that calf (its debug log says so).
+ * - `paddock --version` loads no Cap'n Proto code (its chunk is the command's to load: the CLI's
+ *   entry reaches only the KV errors module), while `paddock dhcp` does (the control).
  * - `paddock dhcp --log-level debug` logs a "start-up phase" line for each step from Node's start to
  *   the interface check — those before the logger existed too — in the order they happened, the
  *   early calf spawned before the CLI loaded (observed, never timed).
@@ -18,12 +20,14 @@
  * Waits are for states (an address, a log line, a scrape's answer) with bounds that only stop a
  * hang. Needs root (namespaces, runc). Skipped with a reason otherwise, never under CI=true.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { canCreateLabs, createLab, defaultOffer, hasCommands, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab, type PaddockProcess } from "@paddock/testkit";
+import { canCreateLabs, createLab, defaultOffer, findPaddockBin, hasCommands, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, type Lab, type PaddockProcess } from "@paddock/testkit";
 
 const NEEDS = ["dnsmasq", "runc", "nsenter"];
 if (process.env.CI === "true" && !(canCreateLabs && hasCommands(NEEDS))) throw new Error(`CI must run the priv-loads test as root with ${NEEDS.join(", ")}`);
@@ -50,6 +54,11 @@ function loadedNames(log: string): Set<string> {
     if (chunk) names.add(chunk[1]!);
   }
   return names;
+}
+
+/** Whether a module log holds a CLI chunk with capnp-ts in it (its error codes, CAPNP-TS…, survive the build). */
+function loadedCapnp(log: string): boolean {
+  return readFileSync(log, "utf8").split("\n").some((url) => /\/dist\/.*\.mjs$/.test(url) && readFileSync(new URL(url), "utf8").includes("CAPNP-TS"));
 }
 
 /** GET /metrics on a Unix socket: the exposition text. */
@@ -81,11 +90,28 @@ async function privWithLease(extra: (l: Lab) => string[], command: readonly stri
   return { lab: l, log, priv, stop: () => priv.stop() };
 }
 
+describe("what paddock --version loads", () => {
+  it("no Cap'n Proto code: the CLI's entry reaches the KV errors, not the KV server", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ps6-version-"));
+    try {
+      const log = path.join(dir, "modules.log");
+      const r = spawnSync(findPaddockBin(), ["--version"], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: `--import ${RECORDER}`, PADDOCK_TEST_MODULE_LOG: log }, timeout: TIMEOUT_MS });
+      expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(loadedNames(log).size).toBeGreaterThan(0);
+      expect(loadedCapnp(log)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!run)(`what the priv loads (${run ? "root" : skipReason})`, () => {
   it("paddock dhcp without --metrics: its own command's chunk, never prom-client, node:http or another command's module", async () => {
     const p = await privWithLease(() => []);
     const names = loadedNames(p.log);
     expect(names.has("dhcp")).toBe(true);
+    // The control for paddock --version's test: a priv does load Cap'n Proto.
+    expect(loadedCapnp(p.log)).toBe(true);
     for (const never of ["prom-client", "node:http", "lab", "lab-ntp", "pack", "generate", "kv", "calf", "new", "apply"]) {
       expect({ module: never, loaded: names.has(never) }).toEqual({ module: never, loaded: false });
     }

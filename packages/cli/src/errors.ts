@@ -2,7 +2,9 @@
  * Errors a user can cause end the command with one sentence and a non-zero exit, no stack trace.
  * Anything else is a bug: it is reported as such, with the stack when PADDOCK_DEBUG is set.
  */
-import { KvError } from "@paddock/kv";
+// The errors module alone: the package's index reaches the KV server and capnp-ts (~320 KB the
+// CLI's entry would load for every command, `paddock --version` too).
+import { KvError } from "@paddock/kv/errors";
 
 /** An error whose message is a complete sentence for the person at the terminal. */
 export class UserError extends Error {
