@@ -99,20 +99,25 @@ export const dhcp4Service = defineService({
       if (seen === null) return;
       const next = seen.kind === "ack" ? seen.yiaddr : null;
       // The apply path's first step (bench/apply.ts): the priv read the reply and relays it now.
-      ctx.log.debug({ reply: seen.kind, at: wallClockMs(), monoUs: monotonicUs() }, "DHCP reply observed");
-      // After the relay (this runs just before it): the lease handler's look-ups, while the calf works.
-      if (seen.kind === "ack") queueMicrotask(() => lease.lookAhead());
-      if ((observed !== undefined ? observed.value : (ctx.store.get("/lease/acked") ?? null)) === next) return;
-      // Durable in the same write as the calf's commit that follows the reply (its lease, or its
-      // state after a NAK or a DECLINE), not in one of its own ahead of it (decision 0012): after
-      // a crash the store holds both or neither.
+      const read = { reply: seen.kind, at: wallClockMs(), monoUs: monotonicUs() };
+      const changed = (observed !== undefined ? observed.value : (ctx.store.get("/lease/acked") ?? null)) !== next;
       const mine = { value: next };
-      observed = mine;
-      ctx.commit({ "/lease/acked": next }, { withNextPersist: true })
-        .catch((err: Error) => ctx.log.warn({ err: err.message }, "could not record the ACKed address"))
-        .finally(() => {
-          if (observed === mine) observed = undefined;
-        });
+      // The egress check knows at once; the rest waits until the reply is relayed (this runs just before).
+      if (changed) observed = mine;
+      queueMicrotask(() => {
+        ctx.log.debug(read, "DHCP reply observed");
+        // The lease handler's look-ups, while the calf decodes the ACK and commits the lease.
+        if (seen.kind === "ack") lease.lookAhead();
+        if (!changed) return;
+        // Durable in the same write as the calf's commit that follows the reply (its lease, or its
+        // state after a NAK or a DECLINE), not in one of its own ahead of it (decision 0012): after
+        // a crash the store holds both or neither.
+        ctx.commit({ "/lease/acked": next }, { withNextPersist: true })
+          .catch((err: Error) => ctx.log.warn({ err: err.message }, "could not record the ACKed address"))
+          .finally(() => {
+            if (observed === mine) observed = undefined;
+          });
+      });
     };
     const metrics: MetricSource[] = [
       { name: "paddock_lease_expiry_seconds", help: "Unix time the current DHCPv4 lease expires (0: infinite); absent without a lease", type: "gauge", labelNames: [], read: () => {
