@@ -10,11 +10,6 @@ import { setFlagsFromString } from "node:v8";
 const phases = (globalThis.__paddockStartPhases ??= []);
 phases.push(["node started", performance.now()]);
 
-// No optimizing compiler for the priv: its code is glue that runs a few times per event, and the
-// optimizing tiers' own code and data were 3.4 MiB of its 61 MiB peak (docs/performance.md,
-// "Priv start-up"). Baseline code (Sparkplug) stays. The packed entry (sea-entry.ts) does the same.
-setFlagsFromString("--max-opt=1");
-
 process.env.PADDOCK_NATIVE_DIR ??= fileURLToPath(new URL("../../../native/build/Release", import.meta.url));
 // First of all: SIGUSR1 must not open Node's inspector (127.0.0.1:9229, code run as root; Node 20
 // has no --disable-sigusr1 and a JS listener does not stop it). Without the addon nothing here
@@ -33,5 +28,12 @@ if (["dhcp", "ntp", "ra", "dhcp6", "run"].includes(process.argv[2])) {
   phases.push(["early start loaded", performance.now()]);
   globalThis[EARLY_CALF_KEY] = await startEarly(process.argv.slice(2));
 }
+// No optimizing compiler for the priv: its code is glue that runs a few times per event, and the
+// optimizing tiers' own code and data were 3.5 MiB of its peak (docs/decisions/0014-priv-start-up.md).
+// Baseline code (Sparkplug) stays. Set here, after the early calf start and before the CLI loads:
+// a changed V8 flag makes V8 refuse Node's code cache for the built-in modules loaded after it
+// (twice the CPU to load them), so the early start's come first and spawn the calf sooner; the
+// optimizing tiers run during the CLI's load, so later would be too late. sea-entry.ts does the same.
+setFlagsFromString("--max-opt=1");
 await import("../dist/paddock.mjs");
 phases.push(["CLI loaded", performance.now()]);

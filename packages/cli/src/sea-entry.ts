@@ -25,10 +25,10 @@ import { markStartPhase } from "../../runtime/src/start-phases.ts";
 const DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 async function packedMain(): Promise<void> {
-  // As bin/paddock.mjs does: no optimizing compiler (docs/performance.md, "Priv start-up").
-  setFlagsFromString("--max-opt=1");
   const args = process.argv.slice(2);
   if (args[0] === PACKED_CALF_ARG && args.length === 2) {
+    // A Node calf in calf mode: no optimizing compiler, as before its script loads.
+    setFlagsFromString("--max-opt=1");
     await import(pathToFileURL(args[1]!).href);
     return;
   }
@@ -51,6 +51,9 @@ async function packedMain(): Promise<void> {
     // Awaited until runc is spawned, as in bin/paddock.mjs (why there).
     (globalThis as Record<string, unknown>)[EARLY_CALF_KEY] = await startEarly(args);
   }
+  // As bin/paddock.mjs does, after the early start and before the CLI: no optimizing compiler
+  // (why there, and why not sooner).
+  setFlagsFromString("--max-opt=1");
   await import("./main.ts");
   markStartPhase("CLI loaded");
 }
