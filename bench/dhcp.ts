@@ -31,7 +31,6 @@ import { fileURLToPath } from "node:url";
 import { isSameProcess, procStartTime, signalPid, startServer, waitFor, waitForUdpPort, type LabProcess } from "@paddock/testkit";
 import { openRtnetlink, type RtnetlinkClient } from "../packages/netlink/src/index.ts";
 import { createCalfBundle, parseCalfName } from "../packages/runtime/src/sandbox/bundle.ts";
-import { DEFAULT_CALF_ENGINE } from "../packages/runtime/src/sandbox/engine.ts";
 import { cpuProfileByOrigin, dhcpBenchLab, DHCPCD_DB, fmt, procMemory, processTree, summarize, table, TcpdumpDhcpParser, type ProcMemory, type Summary } from "./dhcp-lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 10);
@@ -268,8 +267,9 @@ function command(client: ClientName, dir: string): string[] {
       return ["dhcpcd", "-B", "-4", "-f", DHCPCD_CONF, CLIENT_IF];
     default:
       // --no-arp-probe: RFC 5227 probing adds 4–7 s; dhcpcd runs with noarp, so neither probes.
-      // --calf-engine only where it is not the default: the early start steps aside for it.
-      return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", ...(engineOf(client) === DEFAULT_CALF_ENGINE ? [] : ["--calf-engine", engineOf(client)]),
+      // --calf-engine always: the built-in services' default (QuickJS) falls back to Node where it
+      // is not built, and a row must be the engine it names. The early start takes the option.
+      return [process.execPath, PADDOCK_BIN, "dhcp", "--no-arp-probe", "--calf-engine", engineOf(client),
         "--container-runtime", runtimeOf(client), "--iface", CLIENT_IF, "--state-dir", path.join(dir, "state"), "--runtime-dir", path.join(dir, "run"),
         "--admin-socket", path.join(dir, "admin.sock"), "--resolv-conf", path.join(dir, "resolv.conf"), "--log-format", "json", "--log-level", "debug"];
   }
