@@ -12,17 +12,13 @@
  *   address (default), or withdraws it when the file says false.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canCreateLabs, createLab, defaultOffer, LAB_SKIP_REASON, startDnsmasq, startPaddock, waitFor, waitForAddress, waitForNetlinkSubscription, type Lab, type LabProcess, type Netns, type PaddockProcess } from "@paddock/testkit";
 import { paddockBin } from "./helpers/paddock.ts";
 
 const NET = "10.86.0";
 const CLIENT_MAC = "02:86:00:00:00:07";
 
-const labs: Lab[] = [];
-afterEach(async () => {
-  for (const lab of labs.splice(0)) await lab.destroy();
-});
 
 interface ConfigLab {
   lab: Lab;
@@ -34,10 +30,10 @@ interface ConfigLab {
   leases: string;
 }
 
-/** Two namespaces joined by a veth pair (the client end with a known MAC) and a configuration file path. */
-function configLab(): ConfigLab {
+/** Two namespaces joined by a veth pair (the client end with a known MAC) and a configuration file path; destroyed when the test ends (`onFinished`: its context's onTestFinished). */
+function configLab(onFinished: (fn: () => Promise<void>) => void): ConfigLab {
   const lab = createLab({ prefix: "pdcf" });
-  labs.push(lab);
+  onFinished(() => lab.destroy());
   const server = lab.namespace("server");
   const client = lab.namespace("client");
   const link = lab.veth(server, client, { addresses: { a: `${NET}.1/24` }, macs: { b: CLIENT_MAC } });
@@ -74,13 +70,16 @@ async function watchAddresses(l: ConfigLab): Promise<LabProcess> {
 
 const deletions = (monitor: LabProcess, address: string) => monitor.lines(new RegExp(`^Deleted .*inet ${address.replaceAll(".", "\\.")}/`));
 
-describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
-  it.each([
+// Concurrent: each test has a lab of its own and waits mostly on protocol timers (renewals every
+// 3 s, REBOOTING's ~12 s of unanswered REQUESTs), not on the CPU; vitest's maxConcurrency
+// (vitest.config.ts) bounds how many run at once. docs/testing.md has the measurements.
+describe.skipIf(!canCreateLabs).concurrent(`configuration file and reload (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  it.for([
     ["mac", `01:${CLIENT_MAC}`],
     // dnsmasq writes "*" for a client without option 61 (it keys the lease on chaddr).
     ["none", "*"],
-  ])("the file's vendor class and host name reach the server; with client-id %s it keys the lease on %s", async (clientId, serverSees) => {
-    const l = configLab();
+  ])("the file's vendor class and host name reach the server; with client-id %s it keys the lease on %s", { timeout: 90_000 }, async ([clientId, serverSees], { onTestFinished }) => {
+    const l = configLab(onTestFinished);
     writeFileSync(l.config, ["defaults:", "  dhcp4:", "    vendor-class: acme-router 2.1", "interfaces:", `  ${l.iface}:`, "    dhcp4:", "      hostname: cfg-host", `      client-id: ${clientId}`, ""].join("\n"));
     const server = await dnsmasq(l);
     const s = shim(l);
@@ -92,10 +91,10 @@ describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs 
     const lease = readFileSync(l.leases, "utf8").split("\n").find((line) => line.includes(` ${addr.local} `));
     expect(lease?.split(" ")).toEqual([expect.any(String), CLIENT_MAC, addr.local, "cfg-host", serverSees]);
     expect((await s.stop()).code).toBe(0);
-  }, 90_000);
+  });
 
-  it("paddock reload: a new host name goes out with the next renewal and the address stays; a broken file is one line and changes nothing", async () => {
-    const l = configLab();
+  it("paddock reload: a new host name goes out with the next renewal and the address stays; a broken file is one line and changes nothing", async ({ onTestFinished }) => {
+    const l = configLab(onTestFinished);
     const T1 = 3;
     writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: before\n`);
     const server = await dnsmasq(l, T1);
@@ -142,18 +141,18 @@ describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs 
     expect((await s.stop()).code).toBe(0);
   }, 120_000);
 
-  it("paddock reload with nothing running says so in one sentence", async () => {
-    const l = configLab();
+  it("paddock reload with nothing running says so in one sentence", async ({ onTestFinished }) => {
+    const l = configLab(onTestFinished);
     const r = await l.lab.run(l.client, [paddockBin, "reload", l.iface, "--runtime-dir", l.lab.file("run")], { timeoutMs: 20_000 });
     expect(r.status).toBe(3);
     expect(r.stderr).toBe(`paddock: no Paddock service is running on ${l.iface}: no live lock in ${l.lab.file("run")} (is paddock dhcp or paddock run running, with this --runtime-dir?)\n`);
   }, 30_000);
 
-  it.each([
+  it.for([
     ["keeps the address of a valid lease when no server answers at reboot (the default)", "", true],
     ["withdraws it when the file says keep-lease-on-reboot-timeout: false", "      keep-lease-on-reboot-timeout: false\n", false],
-  ])("%s", async (_name, setting, kept) => {
-    const l = configLab();
+  ] as const)("%s", { timeout: 120_000 }, async ([, setting, kept], { onTestFinished }) => {
+    const l = configLab(onTestFinished);
     writeFileSync(l.config, `interfaces:\n  ${l.iface}:\n    dhcp4:\n      hostname: reboot\n${setting}`);
     const server = await dnsmasq(l);
     const first = shim(l);
@@ -175,5 +174,5 @@ describe.skipIf(!canCreateLabs)(`configuration file and reload (${canCreateLabs 
       await waitFor(() => deletions(monitor, addr.local).length > 0, { what: `the address ${addr.local} withdrawn`, timeoutMs: 10_000 });
     }
     expect((await second.stop()).code).toBe(0);
-  }, 120_000);
+  });
 });
