@@ -43,9 +43,6 @@ afterEach(async () => {
   lab = undefined;
 });
 
-// The lane's PADDOCK_TEST_CALF_ENGINE would add --calf-engine: these tests are about its absence.
-const { PADDOCK_TEST_CALF_ENGINE: _lane, ...envWithoutLane } = process.env;
-
 /**
  * dnsmasq and `paddock dhcp` without --calf-engine in a new lab, its environment from `env` (given
  * the lab); resolves once the lease is applied, with the calf's command line.
@@ -74,14 +71,14 @@ function nodeOnlyCalfDir(l: NetLab): string {
 
 describe.skipIf(!canRun)(`the built-in services' default calf engine${canRun ? "" : ` (skipped: ${skipReason})`}`, () => {
   it("paddock dhcp without --calf-engine runs the QuickJS calf, started early, with no warning", async () => {
-    const { shim, cmdline } = await leased("10.76.0", () => envWithoutLane);
+    const { shim, cmdline } = await leased("10.76.0", () => process.env);
     expect(cmdline).toBe("/calf/main\0");
     expect(shim.output).toMatch(/calf started .*early=true/);
     expect(shim.output).not.toMatch(/WARN/);
   });
 
   it("without the QuickJS executable: the Node calf, started early, and one warning saying why and how to fix it", async () => {
-    const { shim, cmdline } = await leased("10.77.0", (l) => ({ ...envWithoutLane, PADDOCK_CALF_DIR: nodeOnlyCalfDir(l) }));
+    const { shim, cmdline } = await leased("10.77.0", (l) => ({ ...process.env, PADDOCK_CALF_DIR: nodeOnlyCalfDir(l) }));
     expect(cmdline.split("\0")).toContain("/calf/main.mjs");
     expect(shim.output).toMatch(/calf started .*early=true/);
     expect(shim.lines(FALLBACK_WARNING)).toHaveLength(1);

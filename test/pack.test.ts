@@ -251,4 +251,32 @@ describe.skipIf(!canCreateLabs)(`paddock pack: the artefact, installed and run w
 
     expect((await priv.stop()).code).toBe(0);
   }, RUN_TIMEOUT_MS * 3);
+
+  it("the installed priv with no --calf-engine runs the QuickJS calf the tree carries (the built-in services' default) and gets a lease", async () => {
+    const root = extract("rootfs-quickjs");
+    const quickjsCalf = path.join(root, "usr/lib/paddock/calves/calf-dhcp4-quickjs");
+    expect(existsSync(quickjsCalf), "the tree carries the QuickJS DHCP calf (make setup builds it)").toBe(true);
+    lab = createLab({ prefix: "pck" });
+    const server = lab.namespace("server");
+    const client = lab.namespace("client");
+    const link = lab.veth(server, client, { addresses: { a: "10.87.0.1/24" } });
+    await startDnsmasq(lab, server, { iface: link.a.name, offer: defaultOffer("10.87.0") });
+    const runtimeDir = lab.file("run");
+    const priv = startPaddock(
+      lab,
+      client,
+      ["dhcp", "--iface", link.b.name, "--no-arp-probe", "--state-dir", lab.file("state"), "--runtime-dir", runtimeDir, "--resolv-conf", lab.file("resolv.conf"), "--log-format", "json"],
+      { bin: packedPaddock(root), name: "packed paddock dhcp (default engine)" },
+    );
+    await waitForAddress(lab, client, link.b.name, "inet", { abortOnExit: priv, timeoutMs: RUN_TIMEOUT_MS });
+    const configFile = await waitFor(() => runOk("find", [path.join(runtimeDir, "calves"), "-name", "config.json"]).trim().split("\n")[0] || undefined, {
+      what: "the calf's config.json",
+      timeoutMs: RUN_TIMEOUT_MS,
+    });
+    const calf = JSON.parse(readFileSync(configFile, "utf8")) as { process: { args: string[] }; mounts: Array<{ source: string; destination: string }> };
+    expect(calf.process.args).toEqual(["/calf/main"]);
+    expect(calf.mounts.find((m) => m.destination === "/calf/main")?.source).toBe(quickjsCalf);
+    expect(priv.logEntries().filter((e) => e.level === 40 || e.level === "warn")).toEqual([]);
+    expect((await priv.stop()).code).toBe(0);
+  }, RUN_TIMEOUT_MS * 2);
 });
