@@ -69,7 +69,7 @@ import { Supervisor } from "./supervisor.ts";
 import { SdNotifier } from "./sd-notify.ts";
 import { calvesHealthy, readinessSource, SystemdBridge, type ReadinessSource } from "./systemd.ts";
 import { serviceInfo } from "./admin-info.ts";
-import { calfEngineOf, type CalfEngine } from "./sandbox/engine.ts";
+import { calfEngineOf, calfFileMismatch, type CalfEngine } from "./sandbox/engine.ts";
 import { logStartPhase } from "./start-phases.ts";
 
 /** A failure the user can fix: the message is one sentence for the terminal. */
@@ -279,6 +279,8 @@ function preflight(opts: ServiceHostOptions): ContainerRuntime {
     if (other) throw new HostError("PADDOCK_E_HOST_SLOT", `the services ${other} and ${name} hash to the same socket mark; rename one`);
     slots.set(mark, name);
     if (!existsSync(s.calfScript)) throw new HostError("PADDOCK_E_HOST_NO_CALF", `the calf bundle of ${name}, ${s.calfScript}, is missing; build it first (make setup for the built-in services, paddock build for yours)`);
+    const mismatch = calfFileMismatch(name, s.calfScript, calfEngineOf(s));
+    if (mismatch) throw new HostError("PADDOCK_E_HOST_NO_CALF", mismatch);
     if (s.bundleDir !== undefined && !existsSync(path.join(s.bundleDir, "config.json"))) throw new HostError("PADDOCK_E_HOST_NO_BUNDLE", `the calf bundle directory of ${name}, ${s.bundleDir}, has no config.json; write it with paddock generate, or leave the bundle to the priv`);
     for (const input of s.definition.inputs ?? []) {
       if (!opts.services.some((o) => o.definition.name === input.service)) {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CALF_SCRIPT_PATH, calfOciConfig, type CalfName, type CalfSandboxSpec, type NodeRuntime } from "../src/sandbox/bundle.ts";
-import { builtinCalfWithFallback, CALF_QUICKJS_PATH, calfEngineOf, calfFileName, isCalfEngine, QUICKJS_EXTRA_SYSCALLS } from "../src/sandbox/engine.ts";
+import { builtinCalfWithFallback, CALF_QUICKJS_PATH, calfEngineOf, calfFileMismatch, calfFileName, isCalfEngine, QUICKJS_EXTRA_SYSCALLS } from "../src/sandbox/engine.ts";
 import { CALF_FORBIDDEN_SYSCALLS, calfSeccompProfile, type SeccompProfile } from "../src/sandbox/seccomp.ts";
 import { checkServiceDefinition, type ServiceDefinition } from "../src/service.ts";
 
@@ -77,6 +77,26 @@ describe("which engine a calf runs on", () => {
       writeFileSync(quickjs, "");
       expect(builtinCalfWithFallback("ntp", dir, "quickjs")).toEqual({ engine: "quickjs", file: quickjs });
       expect(builtinCalfWithFallback("ntp", dir, "node")).toEqual({ engine: "node", file: node });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a calf file that is not of its engine is said in one sentence, before a runtime would run it", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "paddock-calf-engine-"));
+    try {
+      const bundle = path.join(dir, "calf-ntp.mjs");
+      const executable = path.join(dir, "calf-ntp-quickjs");
+      writeFileSync(bundle, "export {};\n");
+      writeFileSync(executable, Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]));
+      expect(calfFileMismatch("ntp", bundle, "node")).toBeUndefined();
+      expect(calfFileMismatch("ntp", executable, "quickjs")).toBeUndefined();
+      expect(calfFileMismatch("ntp", bundle, "quickjs")).toBe(`the calf of ntp runs on QuickJS, but ${bundle} is not a QuickJS executable (a Node bundle? run it with the engine node)`);
+      expect(calfFileMismatch("ntp", executable, "node")).toBe(`the calf of ntp runs on Node, but ${executable} is an executable, not a Node bundle (a QuickJS calf? run it with the engine quickjs)`);
+      // An empty file is no executable: a Node calf that does nothing.
+      writeFileSync(bundle, "");
+      expect(calfFileMismatch("ntp", bundle, "node")).toBeUndefined();
+      expect(calfFileMismatch("ntp", dir, "node")).toBe(`the calf of ntp, ${dir}, cannot be read: EISDIR`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@
  * bytecode, built by scripts/build.ts: the built-in services' default). Both run in the same
  * sandbox; this module holds what differs: what is mounted, the command, and two syscalls.
  */
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import path from "node:path";
 import type { OciMount } from "./bundle.ts";
 
@@ -80,4 +80,30 @@ export const QUICKJS_EXTRA_SYSCALLS: readonly string[] = ["select", "pselect6"];
 /** The engine a hosted calf runs on: the operator's choice, else its definition's, else Node. */
 export function calfEngineOf(hosted: { readonly calfEngine?: CalfEngine; readonly definition: { readonly calf: { readonly engine?: CalfEngine } } }): CalfEngine {
   return hosted.calfEngine ?? hosted.definition.calf.engine ?? DEFAULT_CALF_ENGINE;
+}
+
+/** The first bytes of an ELF file: a QuickJS calf is one (a static executable), a Node calf's bundle never is. */
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
+
+/**
+ * Why `file` cannot be the calf of `service` on `engine`, in one sentence, or undefined when it can:
+ * a Node bundle given for a QuickJS calf (e.g. a ServiceHost built with a built-in definition,
+ * whose engine is QuickJS, and the Node bundle without saying `calfEngine: "node"`) would
+ * otherwise be run as an executable and fail inside the container with a runtime's message.
+ */
+export function calfFileMismatch(service: string, file: string, engine: CalfEngine): string | undefined {
+  const head = new Uint8Array(4);
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, "r");
+    readSync(fd, head, 0, 4, 0);
+  } catch (err) {
+    return `the calf of ${service}, ${file}, cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const elf = ELF_MAGIC.every((b, i) => head[i] === b);
+  if (engine === "quickjs" && !elf) return `the calf of ${service} runs on QuickJS, but ${file} is not a QuickJS executable (a Node bundle? run it with the engine node)`;
+  if (engine === "node" && elf) return `the calf of ${service} runs on Node, but ${file} is an executable, not a Node bundle (a QuickJS calf? run it with the engine quickjs)`;
+  return undefined;
 }
