@@ -1,7 +1,8 @@
 /**
  * `paddock ntp`, `paddock ra` and `paddock dhcp6` (packages/cli/src/commands/single-service.ts):
  * the mistakes a user can make on their command lines are refused in one sentence before anything
- * starts, and each --help lists the priv options they share with `paddock run`. No root needed.
+ * starts, and each --help lists the priv options they share with `paddock run`; `paddock describe`
+ * names a service's calf engine. No root needed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,5 +40,17 @@ describe("single-service commands", () => {
     writeFileSync(config, "interfaces:\n  eth9:\n    ntp: {}\n");
     const r = paddock(["ntp", "--iface", "eth9", "--config", config]);
     expect({ status: r.status, line: r.stderr.trim() }).toEqual({ status: 1, line: "paddock: paddock ntp needs a server: --server IP (repeat it for several), or server: in the configuration file" });
+  });
+});
+
+describe("paddock describe", () => {
+  it("names each built-in service's calf engine, with Node as its fallback, and the engine of a user's service", () => {
+    for (const service of ["dhcp4", "ntp", "ra", "dhcp6"]) {
+      const r = paddock(["describe", service]);
+      expect(r.status, service).toBe(0);
+      expect(r.stdout, service).toMatch(/^calf: \S+ on quickjs \(node where its QuickJS executable is not built, or with --calf-engine node\); memory \d+ MiB/m);
+    }
+    const example = paddock(["describe", path.join(import.meta.dirname, "../examples/heartbeat/service.ts")]);
+    expect(example.stdout).toMatch(/^calf: \S+ on node; memory \d+ MiB/m);
   });
 });

@@ -29,7 +29,7 @@ export function describeService(def: ServiceDefinition<any>): string {
   if (u) lines.push(`  udp: local port ${u.localPort || "any"}, may send to port ${u.remotePort} of its peers, datagrams ≤ ${u.maxDatagramBytes} bytes`);
   const c = def.calf;
   const rate = `${c.sendRate.perSecond}/s, burst ${c.sendRate.burst}${c.sendRate.bytesPerSecond ? `, ${c.sendRate.bytesPerSecond} bytes/s` : ""}`;
-  lines.push("", `calf: ${c.entry} on ${c.engine ?? DEFAULT_CALF_ENGINE}; memory ${c.memoryMiB} MiB, ${c.pids} pids, ${c.cpuCores ?? 1} core(s), sends ${rate}`);
+  lines.push("", `calf: ${c.entry} on ${c.engine === "quickjs" ? "quickjs (node where its QuickJS executable is not built, or with --calf-engine node)" : (c.engine ?? DEFAULT_CALF_ENGINE)}; memory ${c.memoryMiB} MiB, ${c.pids} pids, ${c.cpuCores ?? 1} core(s), sends ${rate}`);
   lines.push("", `store (at most ${def.schema.maxTotalBytes} bytes):`);
   for (const e of def.schema.entries) {
     const who = e.writer === "priv" ? "priv writes" : e.calfReads ? "calf writes, reads" : "calf writes";
