@@ -211,6 +211,8 @@ export class LeaseHandler implements Handler<LeaseDesired> {
    */
   private ahead: { readonly at: number; readonly facts: Promise<LinkFacts> } | null = null;
   private aheadNl: RtnetlinkClient | null = null;
+  /** Set by `stopped` (the runner's stop, once): a look-ahead after it would open a socket nothing closes. */
+  private closed = false;
   private applying = false;
   /** The lease the last successful apply put in place (JSON), so `prepare` skips commits that do not change it. */
   private appliedKey: string | null = null;
@@ -254,7 +256,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
    * have (`PREPARED_FACTS_MAX_AGE_MS`); a failed look-up only means `prepare` asks again.
    */
   lookAhead(): void {
-    if (this.opts.records === undefined || this.applying) return;
+    if (this.opts.records === undefined || this.applying || this.closed) return;
     const now = performance.now();
     // One at a time: a look-up in flight (or just made) serves this ACK too.
     if (this.ahead !== null && now - this.ahead.at <= PREPARED_FACTS_MAX_AGE_MS) return;
@@ -329,6 +331,7 @@ export class LeaseHandler implements Handler<LeaseDesired> {
 
   /** Closes the kept-open netlink socket (the runner's stop). Nothing applied is undone (invariant 5). */
   async stopped(): Promise<ApplyReport> {
+    this.closed = true;
     this.nl?.close();
     this.nl = null;
     this.aheadNl?.close();
