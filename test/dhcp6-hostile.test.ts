@@ -10,12 +10,12 @@
  *     priv refuses each (counted by reason in paddock_egress_rejected_total) and only its control
  *     datagram, to ff02::1:2 port 547, reaches the wire.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { bundleCalf } from "../packages/bundler/src/bundle-calf.ts";
-import { canCreateLabs, createLab, LAB_SKIP_REASON, waitFor, type Lab, type LabProcess } from "@paddock/testkit";
-import { dhcp6Lab, DHCP6_TIMEOUT_MS, globals6, startPaddockDhcp6, type Dhcp6UnderTest } from "./dhcp6-lab.ts";
+import { canCreateLabs, LAB_SKIP_REASON, waitFor, type LabProcess } from "@paddock/testkit";
+import { dhcp6Lab, DHCP6_TIMEOUT_MS, globals6, ownClient, ownLab } from "./dhcp6-lab.ts";
 
 const TSX = path.join(import.meta.dirname, "../node_modules/.bin/tsx");
 const HOSTILE = "2001:db8:6::bad";
@@ -26,22 +26,16 @@ function allText(dir: string): string {
   return readdirSync(dir).map((f) => path.join(dir, f)).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f, "utf8")).join("\n");
 }
 
-describe.skipIf(!canCreateLabs)(`paddock dhcp6 against hostile servers and a hostile calf (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
-  let lab: Lab | undefined;
-  let client: Dhcp6UnderTest | undefined;
-  afterEach(async () => {
-    client?.kv.close();
-    client = undefined;
-    await lab?.destroy();
-    lab = undefined;
-  });
-
-  it.each(["wrong-xid", "wrong-duid", "pd-exclude-overflow", "huge-options"])("three %s REPLYs are never believed; the honest one after them is applied", async (behaviour) => {
-    lab = createLab({ prefix: "d6s" });
+// Concurrent: each test has a lab of its own and waits mostly on the client's SOLICIT
+// retransmissions (1, 2, 4 s: RFC 8415 §15), not on the CPU; vitest's maxConcurrency
+// (vitest.config.ts) bounds how many run at once. docs/testing.md has the measurements.
+describe.skipIf(!canCreateLabs).concurrent(`paddock dhcp6 against hostile servers and a hostile calf (${canCreateLabs ? "root" : LAB_SKIP_REASON})`, () => {
+  it.for(["wrong-xid", "wrong-duid", "pd-exclude-overflow", "huge-options"])("three %s REPLYs are never believed; the honest one after them is applied", { timeout: 90_000 }, async (behaviour, { onTestFinished }) => {
+    const lab = ownLab(onTestFinished);
     const net = dhcp6Lab(lab);
     const responder: LabProcess = lab.spawn(net.server, [TSX, path.join(import.meta.dirname, "dhcp6-responder.ts"), net.serverIf, behaviour, "3"], { name: "dhcp6 responder" });
     await responder.waitForLog(/^ready$/m, { timeoutMs: DHCP6_TIMEOUT_MS });
-    client = await startPaddockDhcp6(lab, net.client, net.clientIf, behaviour === "pd-exclude-overflow" ? ["--ia-pd", "56"] : []);
+    const client = await ownClient(onTestFinished, lab, net.client, net.clientIf, behaviour === "pd-exclude-overflow" ? ["--ia-pd", "56"] : []);
     const c = client;
     const got = await waitFor(() => globals6(lab!, net.client, net.clientIf).find((a) => a.local === HONEST), { what: `${HONEST} after three ${behaviour} REPLYs`, timeoutMs: 2 * DHCP6_TIMEOUT_MS, abortOnExit: [c.paddock, responder], state: () => `${responder.tail()}\n${c.paddock.tail()}` });
     expect(got.prefixlen).toBe(128);
@@ -55,10 +49,10 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against hostile servers and a hos
     expect(allText(lab.file("dhcp6-state"))).not.toContain(HOSTILE);
     expect(c.paddock.output).not.toMatch(/calf exited/);
     expect(c.paddock.running).toBe(true);
-  }, 90_000);
+  });
 
-  it("a hostile calf's datagrams to another port or address are refused; only ff02::1:2 port 547 leaves", async () => {
-    lab = createLab({ prefix: "d6s" });
+  it("a hostile calf's datagrams to another port or address are refused; only ff02::1:2 port 547 leaves", async ({ onTestFinished }) => {
+    const lab = ownLab(onTestFinished);
     const net = dhcp6Lab(lab);
     const calfDir = lab.file("hostile-calf");
     await bundleCalf(path.join(import.meta.dirname, "fixtures/dhcp6-hostile-calf.ts"), path.join(calfDir, "calf-dhcp6.mjs"));
@@ -66,7 +60,7 @@ describe.skipIf(!canCreateLabs)(`paddock dhcp6 against hostile servers and a hos
     const capture = lab.spawn(net.server, ["tcpdump", "-l", "-n", "-i", net.serverIf, "udp"], { name: "tcpdump" });
     await capture.waitForLog(/listening on/, { timeoutMs: DHCP6_TIMEOUT_MS });
     const metrics = lab.file("metrics.sock");
-    client = await startPaddockDhcp6(lab, net.client, net.clientIf, ["--metrics", metrics], "dhcp6", { PADDOCK_CALF_DIR: calfDir });
+    const client = await ownClient(onTestFinished, lab, net.client, net.clientIf, ["--metrics", metrics], "dhcp6", { PADDOCK_CALF_DIR: calfDir });
     const c = client;
     await c.paddock.waitForLog(/hostile calf: all sent/, { timeoutMs: DHCP6_TIMEOUT_MS });
     let last = "";

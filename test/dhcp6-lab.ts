@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { connectKv, type KvClient } from "@paddock/kv";
-import { startPaddock, type Lab, type Netns, type PaddockProcess } from "@paddock/testkit";
+import { createLab, startPaddock, type Lab, type Netns, type PaddockProcess } from "@paddock/testkit";
 
 /** Bounds waits that only guard against a hang (runc, Node and an exchange take a second or two). */
 export const DHCP6_TIMEOUT_MS = 30_000;
@@ -88,4 +88,21 @@ export async function startPaddockDhcp6(lab: Lab, ns: Netns, iface: string, extr
   await paddock.waitForLog(/DHCPv6 client started|hostile calf:/, { timeoutMs: DHCP6_TIMEOUT_MS });
   const kv = await connectKv(socket);
   return { paddock, kv, resolvConf, read: (p) => kv.read(p).catch(() => undefined) };
+}
+
+/** What a test registers to run when it ends, passed or failed (vitest's `onTestFinished` of the test's own context). */
+export type OnFinished = (fn: () => Promise<void>) => void;
+
+/** A lab of the test's own (prefix d6s), destroyed when the test ends: what lets tests run concurrently. */
+export function ownLab(onFinished: OnFinished): Lab {
+  const lab = createLab({ prefix: "d6s" });
+  onFinished(() => lab.destroy());
+  return lab;
+}
+
+/** {@link startPaddockDhcp6}, its store connection closed when the test ends. */
+export async function ownClient(onFinished: OnFinished, ...args: Parameters<typeof startPaddockDhcp6>): Promise<Dhcp6UnderTest> {
+  const client = await startPaddockDhcp6(...args);
+  onFinished(async () => client.kv.close());
+  return client;
 }
