@@ -55,5 +55,12 @@ export const START_STAGGER_SECONDS = 0.1;
  * is 0.8 ms, below what a sample a whole poll old would add.
  */
 export const ROUND_WINDOW_SECONDS = 8;
+/**
+ * Before the first update, samples of the whole start burst are one round: its requests span at
+ * most IBURST_MAX_REQUESTS × IBURST_SPACING_SECONDS (24 s; 2.4 ms of a 100 ppm frequency error,
+ * for an offset that is stepped or slewed and then refined). Older samples (sources that only
+ * agreed later) wait for a round of their own, as every later update does.
+ */
+export const FIRST_ROUND_WINDOW_SECONDS = IBURST_MAX_REQUESTS * IBURST_SPACING_SECONDS;
 /** Most sources one client keeps: more adds nothing to selection and multiplies the traffic. */
 export const MAX_SOURCES = 16;

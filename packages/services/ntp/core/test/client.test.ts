@@ -51,6 +51,22 @@ describe("selection", () => {
     expect(Object.values(states(sim)).every((s) => s !== "selected")).toBe(true);
   });
 
+  it("the first adjustment follows the start burst, whatever the jitter of the delays", () => {
+    // The filter keeps a burst's lowest-delay sample, often one of its first: the first update
+    // must take it, not wait a poll or more for a fresher one to win (FIRST_ROUND_WINDOW_SECONDS).
+    for (const jitter of [0.002, 0.02, 0.2]) {
+      for (let seed = 1; seed <= 40; seed++) {
+        const sim = new Simulation({ servers: [{ address: "192.0.2.1", offset: 2, delay: 0.004, jitter }], seed });
+        sim.start();
+        sim.runUntil(120);
+        // 8 samples 2 s apart: the burst ends after about 14 s; the next poll would be 64 s later.
+        expect(sim.adjustments[0]?.at, `jitter ${jitter}, seed ${seed}`).toBeLessThan(30);
+        // The server is 2 s ahead: that is the offset to correct, within the path's asymmetry.
+        expect(Math.abs(sim.adjustments[0]!.adjustment.offsetSeconds - 2)).toBeLessThan(0.01 + jitter);
+      }
+    }
+  });
+
   it("one server alone is selected", () => {
     const sim = new Simulation({ servers: [good("192.0.2.1")], localOffset: 0.02, seed: 9 });
     sim.start();
